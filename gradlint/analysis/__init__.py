@@ -1,0 +1,1 @@
+"""Shared knowledge that several rules query: names, torch API, modules, gradient state."""

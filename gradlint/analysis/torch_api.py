@@ -1,0 +1,51 @@
+"""Canonical qualified names of the torch API, so every import spelling counts.
+
+torch exposes the same object under several paths (``torch.no_grad``, ``torch.autograd.no_grad``,
+``torch.autograd.grad_mode.no_grad``); rules compare against the canonical one returned by
+``canonical(...)``.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+# non-canonical prefix -> canonical prefix, longest first
+_PREFIX_ALIASES = (
+    ("torch.autograd.grad_mode.", "torch."),
+    ("torch.autograd.variable.", "torch.autograd."),
+    ("torch.nn.modules.module.", "torch.nn."),
+    ("torch.nn.modules.container.", "torch.nn."),
+    ("torch.nn.parameter.", "torch.nn."),
+    ("torch.optim.optimizer.", "torch.optim."),
+    ("torch.utils.checkpoint.", "torch.utils.checkpoint."),
+    ("torch.autograd.anomaly_mode.", "torch.autograd."),
+    ("torch.autograd.gradcheck.", "torch.autograd."),
+)
+
+# names torch re-exports at the top level from torch.autograd
+_AUTOGRAD_TOP_LEVEL = frozenset({"no_grad", "enable_grad", "inference_mode", "set_grad_enabled"})
+
+NO_GRAD = "torch.no_grad"
+ENABLE_GRAD = "torch.enable_grad"
+INFERENCE_MODE = "torch.inference_mode"
+SET_GRAD_ENABLED = "torch.set_grad_enabled"
+
+# context managers that must be instantiated: `with torch.no_grad:` raises TypeError
+GRAD_MODE_CONTEXTS = frozenset({NO_GRAD, ENABLE_GRAD, INFERENCE_MODE})
+# contexts that switch gradient recording off
+NO_GRAD_CONTEXTS = frozenset({NO_GRAD, INFERENCE_MODE})
+
+
+def canonical(qualified_name: Optional[str]) -> Optional[str]:
+    """The canonical spelling of a torch qualified name (other names are returned unchanged)."""
+    if qualified_name is None or not qualified_name.startswith("torch"):
+        return qualified_name
+    name = qualified_name
+    for prefix, replacement in _PREFIX_ALIASES:
+        if name.startswith(prefix):
+            name = replacement + name[len(prefix):]
+            break
+    if name.startswith("torch.autograd."):
+        rest = name[len("torch.autograd."):]
+        if rest in _AUTOGRAD_TOP_LEVEL:
+            name = "torch." + rest
+    return name

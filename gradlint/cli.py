@@ -1,0 +1,247 @@
+"""The command line: ``gradlint check``, ``gradlint rule``, ``gradlint rules``.
+
+Exit codes follow ruff: 0 nothing found, 1 findings, 2 usage, configuration or internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Type
+
+from gradlint import __version__
+from gradlint.config import OUTPUT_FORMATS, ConfigError, Settings, load_settings
+from gradlint.discovery import discover, display_path
+from gradlint.docs import fix_label, rule_page
+from gradlint.engine import lint_source
+from gradlint.report import FORMATS, summary
+from gradlint.rule import (
+    INTERNAL_ERROR,
+    Diagnostic,
+    Rule,
+    SelectionLayer,
+    UnknownSelector,
+    all_rules,
+    find_rule,
+    resolve_selection,
+    rules_matching,
+)
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _selectors(values: Optional[List[str]]) -> Optional[List[str]]:
+    """Flags may repeat and hold comma-separated lists."""
+    if values is None:
+        return None
+    out: List[str] = []
+    for value in values:
+        out.extend(part.strip() for part in value.split(",") if part.strip())
+    return out
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gradlint", description="A linter for PyTorch gradient-control pitfalls."
+    )
+    parser.add_argument("--version", action="version", version=f"gradlint {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser("check", help="lint files or directories (default: .)")
+    check.add_argument("paths", nargs="*", metavar="PATH", help="files or directories; '-' reads standard input")
+    check.add_argument("--select", action="append", metavar="CODES", help="rules to enable (codes, prefixes or names; replaces the configured set)")
+    check.add_argument("--extend-select", action="append", metavar="CODES", help="rules to enable on top of the selection")
+    check.add_argument("--ignore", action="append", metavar="CODES", help="rules to disable")
+    check.add_argument("--output-format", choices=OUTPUT_FORMATS, help="how to print findings (default: full)")
+    check.add_argument("--stdin-filename", metavar="NAME", help="the name of the file read from standard input")
+    check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    check.add_argument("--statistics", action="store_true", help="print how many findings each rule has, not the findings")
+    check.add_argument("--config", metavar="PATH", help="the pyproject.toml to use instead of the nearest one")
+    check.add_argument("--force-exclude", action="store_true", help="apply exclude patterns to files named on the command line too")
+
+    rule = commands.add_parser("rule", help="print a rule's documentation")
+    rule.add_argument("rule", metavar="CODE|NAME")
+
+    rules = commands.add_parser("rules", help="list every rule")
+    rules.add_argument("--json", action="store_true", help="print the list as JSON")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "check":
+            return _check(args)
+        if args.command == "rule":
+            return _rule(args)
+        if args.command == "rules":
+            return _rules(args)
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    except (ConfigError, UsageError) as error:
+        print(f"gradlint: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_CLEAN
+
+
+def _rule(args: argparse.Namespace) -> int:
+    rule = find_rule(args.rule)
+    if rule is None:
+        raise UsageError(f"unknown rule '{args.rule}' (see 'gradlint rules')")
+    sys.stdout.write(rule_page(rule))
+    return EXIT_CLEAN
+
+
+def _rules(args: argparse.Namespace) -> int:
+    rules = list(all_rules().values())
+    if args.json:
+        data = [
+            {
+                "code": r.code,
+                "name": r.name,
+                "severity": r.severity,
+                "fix": r.fix_applicability,
+                "summary": r.summary(),
+            }
+            for r in rules
+        ]
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return EXIT_CLEAN
+    width = max(len(r.name) for r in rules)
+    for r in rules:
+        sys.stdout.write(f"{r.code}  {r.name:<{width}}  {r.severity:<7}  {fix_label(r):<6}  {r.summary()}\n")
+    return EXIT_CLEAN
+
+
+def _cli_layer(args: argparse.Namespace) -> SelectionLayer:
+    layer = SelectionLayer(
+        select=_selectors(args.select),
+        extend_select=_selectors(args.extend_select) or [],
+        ignore=_selectors(args.ignore) or [],
+    )
+    for flag, values in (("--select", layer.select or []), ("--extend-select", layer.extend_select), ("--ignore", layer.ignore)):
+        for value in values:
+            try:
+                rules_matching(value)
+            except UnknownSelector:
+                raise UsageError(f"{flag}: unknown rule code or name '{value}' (see 'gradlint rules')") from None
+    return layer
+
+
+def _per_file_rules(
+    display: str, absolute: Path, settings: Settings, selected: List[Type[Rule]]
+) -> List[Type[Rule]]:
+    """The selected rules minus those per-file-ignores switches off for this file."""
+    if not settings.per_file_ignores:
+        return selected
+    try:
+        relative = absolute.relative_to(settings.root).as_posix()
+    except ValueError:
+        relative = display
+    ignored = set()
+    for pattern, selectors in settings.per_file_ignores.items():
+        if any(fnmatch.fnmatchcase(candidate, pattern) for candidate in (relative, display, absolute.name, absolute.as_posix())):
+            for selector in selectors:
+                ignored.update(r.code for r in rules_matching(selector))
+    return [r for r in selected if r.code not in ignored]
+
+
+def _check(args: argparse.Namespace) -> int:
+    cwd = Path.cwd()
+    settings = load_settings(Path(args.config) if args.config else None, cwd)
+    for warning in settings.warnings:
+        print(f"gradlint: warning: {warning}", file=sys.stderr)
+    selected = resolve_selection([settings.file_layer, _cli_layer(args)])
+    output_format = args.output_format or settings.output_format
+
+    paths = list(args.paths) or ["."]
+    use_stdin = "-" in paths
+    if use_stdin and len(paths) > 1:
+        raise UsageError("'-' (standard input) cannot be combined with other paths")
+    if args.stdin_filename and not use_stdin:
+        # ruff reads stdin when --stdin-filename is given without paths
+        if args.paths:
+            raise UsageError("--stdin-filename is given but the paths do not include '-'")
+        use_stdin = True
+
+    diagnostics: List[Diagnostic] = []
+    sources: Dict[str, bytes] = {}
+    read_errors: List[str] = []
+    if use_stdin:
+        name = args.stdin_filename or "-"
+        data = sys.stdin.buffer.read()
+        absolute = Path(os.path.abspath(name))
+        rules = _per_file_rules(name, absolute, settings, selected)
+        sources[name] = data
+        diagnostics.extend(lint_source(data, name, rules))
+    else:
+        found = discover(paths, settings, force_exclude=args.force_exclude)
+        if found.missing:
+            raise UsageError(f"{found.missing[0]}: no such file or directory")
+        for path in found.files:
+            display = display_path(path, cwd)
+            try:
+                data = path.read_bytes()
+            except OSError as error:
+                read_errors.append(f"{display}: cannot read: {error.strerror or error}")
+                continue
+            rules = _per_file_rules(display, Path(os.path.abspath(path)), settings, selected)
+            file_diagnostics = lint_source(data, display, rules)
+            if file_diagnostics:
+                sources[display] = data
+            diagnostics.extend(file_diagnostics)
+
+    diagnostics.sort(key=Diagnostic.sort_key)
+    for message in read_errors:
+        print(f"gradlint: error: {message}", file=sys.stderr)
+    _print(diagnostics, output_format, args.statistics, sources)
+
+    if read_errors or any(d.code == INTERNAL_ERROR[0] for d in diagnostics):
+        return EXIT_ERROR
+    if diagnostics and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def _source_lines(sources: Dict[str, bytes]):
+    cache: Dict[str, List[str]] = {}
+
+    def lines(path: str) -> List[str]:
+        if path not in cache:
+            data = sources.get(path, b"")
+            if data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:]
+            cache[path] = data.decode("utf-8", errors="replace").splitlines()
+        return cache[path]
+
+    return lines
+
+
+def _print(diagnostics: List[Diagnostic], output_format: str, statistics: bool, sources: Dict[str, bytes]) -> None:
+    out = sys.stdout
+    if statistics:
+        counts = Counter((d.code, d.name) for d in diagnostics)
+        rows = sorted(counts.items(), key=lambda item: (-item[1], item[0][0]))
+        if output_format == "json":
+            out.write(json.dumps([{"code": c, "name": n, "count": k} for (c, n), k in rows], indent=2) + "\n")
+        else:
+            for (code, name), count in rows:
+                out.write(f"{count:>5}\t{code}\t{name}\n")
+            if rows:
+                out.write(summary(diagnostics) + "\n")
+        return
+    out.write(FORMATS[output_format](diagnostics, _source_lines(sources)))
+    if output_format in ("full", "concise"):
+        out.write(summary(diagnostics) + "\n")

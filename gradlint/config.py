@@ -1,0 +1,151 @@
+"""``[tool.gradlint]`` in the nearest pyproject.toml, merged with command-line flags."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from gradlint.rule import SelectionLayer, UnknownSelector, rules_matching
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+OUTPUT_FORMATS = ("full", "concise", "json")
+
+# ruff's default excludes, plus gradlint's own cache
+DEFAULT_EXCLUDE = (
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".git-rewrite",
+    ".hg",
+    ".ipynb_checkpoints",
+    ".mypy_cache",
+    ".nox",
+    ".pants.d",
+    ".pyenv",
+    ".pytest_cache",
+    ".pytype",
+    ".ruff_cache",
+    ".gradlint_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    ".vscode",
+    "__pypackages__",
+    "__pycache__",
+    "_build",
+    "buck-out",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "venv",
+)
+
+_LIST_KEYS = ("select", "extend-select", "ignore", "exclude", "extend-exclude")
+KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores", "output-format"))
+
+
+class ConfigError(Exception):
+    """A configuration problem the user must fix; the message is one line."""
+
+
+@dataclass
+class Settings:
+    root: Path  # paths in the configuration are relative to this directory
+    config_path: Optional[Path] = None
+    file_layer: SelectionLayer = field(default_factory=SelectionLayer)
+    per_file_ignores: Dict[str, List[str]] = field(default_factory=dict)
+    exclude: List[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
+    extend_exclude: List[str] = field(default_factory=list)
+    output_format: str = "full"
+    warnings: List[str] = field(default_factory=list)
+
+
+def find_config(start: Path) -> Optional[Path]:
+    """The nearest pyproject.toml at or above ``start`` that has a ``[tool.gradlint]`` table."""
+    directory = start.resolve()
+    if directory.is_file():
+        directory = directory.parent
+    for candidate_dir in (directory, *directory.parents):
+        candidate = candidate_dir / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                # a broken file is only an error when it is the one we use: report it there
+                if b"[tool.gradlint" in candidate.read_bytes():
+                    return candidate
+                continue
+            if isinstance(data.get("tool"), dict) and "gradlint" in data["tool"]:
+                return candidate
+    return None
+
+
+def _string_list(path: Path, key: str, value: object) -> List[str]:
+    if isinstance(value, str):
+        raise ConfigError(f"{path}: [tool.gradlint] {key} must be a list of strings, not a string (write [\"{value}\"])")
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{path}: [tool.gradlint] {key} must be a list of strings")
+    return list(value)
+
+
+def _check_selectors(path: Path, key: str, selectors: List[str]) -> None:
+    for selector in selectors:
+        try:
+            rules_matching(selector)
+        except UnknownSelector:
+            raise ConfigError(f"{path}: [tool.gradlint] {key}: unknown rule code or name '{selector}'") from None
+
+
+def load_settings(config_path: Optional[Path], cwd: Path) -> Settings:
+    """Settings from ``config_path`` (found from ``cwd`` when None); defaults when there is none."""
+    if config_path is None:
+        config_path = find_config(cwd)
+        if config_path is None:
+            return Settings(root=cwd.resolve())
+    elif not config_path.is_file():
+        raise ConfigError(f"{config_path}: no such configuration file")
+    try:
+        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{config_path}: invalid TOML: {error}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{config_path}: cannot read: {error}") from None
+    table = data.get("tool", {}).get("gradlint", {}) if config_path.name == "pyproject.toml" else data
+    if not isinstance(table, dict):
+        raise ConfigError(f"{config_path}: [tool.gradlint] must be a table")
+    settings = Settings(root=config_path.parent.resolve(), config_path=config_path)
+    for key in table:
+        if key not in KNOWN_KEYS:
+            settings.warnings.append(f"{config_path}: unknown key '{key}' in [tool.gradlint] is ignored")
+    lists = {key: _string_list(config_path, key, table[key]) for key in _LIST_KEYS if key in table}
+    for key in ("select", "extend-select", "ignore"):
+        _check_selectors(config_path, key, lists.get(key, []))
+    settings.file_layer = SelectionLayer(
+        select=lists.get("select"), extend_select=lists.get("extend-select", []), ignore=lists.get("ignore", [])
+    )
+    if "exclude" in lists:
+        settings.exclude = lists["exclude"]
+    settings.extend_exclude = lists.get("extend-exclude", [])
+    if "per-file-ignores" in table:
+        value = table["per-file-ignores"]
+        if not isinstance(value, dict):
+            raise ConfigError(f"{config_path}: [tool.gradlint] per-file-ignores must be a table of glob = [codes]")
+        for pattern, codes in value.items():
+            codes = _string_list(config_path, f"per-file-ignores.\"{pattern}\"", codes)
+            _check_selectors(config_path, f"per-file-ignores.\"{pattern}\"", codes)
+            settings.per_file_ignores[pattern] = codes
+    if "output-format" in table:
+        value = table["output-format"]
+        if value not in OUTPUT_FORMATS:
+            raise ConfigError(
+                f"{config_path}: [tool.gradlint] output-format must be one of {', '.join(OUTPUT_FORMATS)}, not {value!r}"
+            )
+        settings.output_format = value
+    return settings

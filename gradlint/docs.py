@@ -1,0 +1,48 @@
+"""Rule documentation: ``gradlint rule`` pages and the README's rule table, from the rules' docstrings.
+
+``python -m gradlint.docs`` rewrites the table between the README's markers.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Type
+
+from gradlint.rule import Rule, all_rules
+
+TABLE_START = "<!-- rules-table:start -->"
+TABLE_END = "<!-- rules-table:end -->"
+
+
+def fix_label(rule: Type[Rule]) -> str:
+    return rule.fix_applicability or "none"
+
+
+def rule_page(rule: Type[Rule]) -> str:
+    """What ``gradlint rule CODE`` prints."""
+    header = f"# {rule.name} ({rule.code})\n\nSeverity: {rule.severity}. Fix: {fix_label(rule)}.\n\n"
+    return header + rule.documentation().rstrip() + "\n"
+
+
+def rules_table() -> str:
+    lines = ["| code | name | severity | fix | what it flags |", "|---|---|---|---|---|"]
+    for rule in all_rules().values():
+        summary = rule.summary().replace("|", "\\|")
+        lines.append(f"| {rule.code} | {rule.name} | {rule.severity} | {fix_label(rule)} | {summary} |")
+    return "\n".join(lines) + "\n"
+
+
+def replace_table(readme: str) -> str:
+    start = readme.index(TABLE_START) + len(TABLE_START)
+    end = readme.index(TABLE_END)
+    return readme[:start] + "\n" + rules_table() + readme[end:]
+
+
+def main() -> int:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("README.md")
+    path.write_text(replace_table(path.read_text(encoding="utf-8")), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

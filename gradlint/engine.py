@@ -1,0 +1,200 @@
+"""Lint one file: prefilter -> parse -> shared analyses -> one batched walk -> diagnostics."""
+from __future__ import annotations
+
+import traceback
+from typing import Dict, List, Optional, Sequence, Tuple, Type
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from gradlint.analysis.names import NameResolver
+from gradlint.analysis.torch_api import canonical
+from gradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, Fix, Rule
+from gradlint.suppression import Suppressions
+from gradlint.walk import walk
+
+_EXPECTED_FAILURE_CALLS = frozenset({"raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
+
+
+def active_rules(source: bytes, rules: Sequence[Type[Rule]]) -> List[Type[Rule]]:
+    """The rules whose trigger words occur in the file's bytes (ignoring case); the others can never
+    fire on it."""
+    lowered = source.lower()
+    active = []
+    for rule in rules:
+        if not rule.triggers or any(t.lower().encode("ascii") in lowered for t in rule.triggers):
+            active.append(rule)
+    return active
+
+
+class LintContext:
+    """What rules see of the file being linted: the tree, the walk's position and shared analyses."""
+
+    def __init__(self, path: str, module: cst.Module) -> None:
+        self.path = path
+        self.module = module
+        self.ancestors: List[cst.CSTNode] = []
+        self._names: Optional[NameResolver] = None
+        self._findings: List[Tuple[Rule, cst.CSTNode, str, object]] = []
+        self.expected_failure_blocks: List[cst.CSTNode] = []
+
+    # ---------------------------------------------------------------- analyses
+    @property
+    def names(self) -> NameResolver:
+        if self._names is None:
+            self._names = NameResolver(self.module)
+        return self._names
+
+    def qualified_name(self, node: cst.CSTNode) -> Optional[str]:
+        """The canonical dotted name ``node`` refers to through imports (None if not certain).
+        A Call has no qualified name: check ``node.func`` for the called object."""
+        return canonical(self.names.qualified_name(node))
+
+    @property
+    def parent(self) -> Optional[cst.CSTNode]:
+        return self.ancestors[-1] if self.ancestors else None
+
+    # ---------------------------------------------------------------- findings
+    def add_finding(self, rule: Rule, node: cst.CSTNode, message: str, fix: object) -> None:
+        self._findings.append((rule, node, message, fix))
+
+
+def _is_expected_failure_block(node: cst.With) -> bool:
+    for item in node.items:
+        call = item.item
+        if isinstance(call, cst.Call):
+            func = call.func
+            name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+            if name in _EXPECTED_FAILURE_CALLS:
+                return True
+    return False
+
+
+def _syntax_error(path: str, error: Exception, text: Optional[str]) -> Diagnostic:
+    line = getattr(error, "raw_line", None) or getattr(error, "line", None) or 1
+    column = (getattr(error, "raw_column", None) or 0) + 1
+    message = getattr(error, "message", None) or str(error).split("\n")[0]
+    return Diagnostic(path, int(line), int(column), int(line), int(column), SYNTAX_ERROR[0], SYNTAX_ERROR[1],
+                      "error", f"SyntaxError: {message}")
+
+
+def lint_source(source: bytes, path: str, rules: Sequence[Type[Rule]]) -> List[Diagnostic]:
+    """All findings of ``rules`` on one file's bytes, noqa applied, sorted by position."""
+    rules = active_rules(source, rules)
+    if not rules:
+        return []
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as error:
+        return [_syntax_error(path, error, None)]
+    except (SyntaxError, UnicodeDecodeError, LookupError, ValueError) as error:
+        # undecodable bytes or an unknown coding declaration
+        return [Diagnostic(path, 1, 1, 1, 1, SYNTAX_ERROR[0], SYNTAX_ERROR[1], "error",
+                           f"SyntaxError: cannot decode the file: {error}")]
+    except RecursionError:
+        return [Diagnostic(path, 1, 1, 1, 1, SYNTAX_ERROR[0], SYNTAX_ERROR[1], "error",
+                           "SyntaxError: the file is nested too deeply to parse")]
+    return lint_module(module, path, rules)
+
+
+def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]]) -> List[Diagnostic]:
+    context = LintContext(path, module)
+    internal: List[Diagnostic] = []
+    instances: List[Rule] = []
+    for rule_class in rules:
+        try:
+            instances.append(rule_class(context))
+        except Exception as error:  # a broken rule must not stop the others
+            internal.append(_internal_error(path, rule_class, error))
+
+    broken: Dict[str, BaseException] = {}
+    on_visit: Dict[type, list] = {}
+    on_leave: Dict[type, list] = {}
+    for instance in instances:
+        for attr in dir(type(instance)):
+            if attr.startswith("visit_") or attr.startswith("leave_"):
+                node_type = getattr(cst, attr.split("_", 1)[1], None)
+                if not (isinstance(node_type, type) and issubclass(node_type, cst.CSTNode)):
+                    continue
+                table = on_visit if attr.startswith("visit_") else on_leave
+                table.setdefault(node_type, []).append(_guard(instance, getattr(instance, attr), broken))
+
+    def note_expected_failure(node: cst.With) -> None:
+        if _is_expected_failure_block(node):
+            context.expected_failure_blocks.append(node)
+
+    on_visit.setdefault(cst.With, []).insert(0, note_expected_failure)
+    try:
+        walk(module, on_visit, on_leave, context.ancestors)
+    except RecursionError:
+        internal.append(Diagnostic(path, 1, 1, 1, 1, INTERNAL_ERROR[0], INTERNAL_ERROR[1], "error",
+                                   "internal error: the file is nested too deeply to analyse"))
+    for instance in instances:
+        error = broken.get(instance.code)
+        if error is not None:
+            internal.append(_internal_error(path, type(instance), error))
+
+    findings = [f for f in context._findings if f[0].code not in broken]
+    diagnostics = _place(module, path, findings, context.expected_failure_blocks)
+    if diagnostics:
+        diagnostics = Suppressions.from_text(module.code).filter(diagnostics)
+    return sorted(diagnostics + internal, key=Diagnostic.sort_key)
+
+
+def _guard(instance: Rule, handler, broken: Dict[str, BaseException]):
+    code = instance.code
+
+    def guarded(node: cst.CSTNode) -> None:
+        if code in broken:
+            return
+        try:
+            handler(node)
+        except Exception as error:  # reported as an internal-error diagnostic naming the rule
+            broken[code] = error
+
+    return guarded
+
+
+def _internal_error(path: str, rule_class: Type[Rule], error: BaseException) -> Diagnostic:
+    where = ""
+    frames = traceback.extract_tb(error.__traceback__)
+    if frames:
+        last = frames[-1]
+        where = f" at {last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
+    return Diagnostic(
+        path, 1, 1, 1, 1, INTERNAL_ERROR[0], INTERNAL_ERROR[1], "error",
+        f"internal error in rule {rule_class.code} ({rule_class.name}): {type(error).__name__}: {error}{where}; "
+        "the other rules still ran. Please report this.",
+    )
+
+
+def _place(module: cst.Module, path: str, findings, expected_failure_blocks) -> List[Diagnostic]:
+    """Give findings their positions (computed only for files that have findings)."""
+    if not findings:
+        return []
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    skip_ranges = []
+    for block in expected_failure_blocks:
+        where = positions.get(block.body)
+        if where is not None:
+            skip_ranges.append((where.start.line, where.end.line))
+    out = []
+    seen = set()
+    for rule, node, message, fix in findings:
+        where = positions.get(node)
+        if where is None:
+            continue
+        line = where.start.line
+        if any(start <= line <= end for start, end in skip_ranges):
+            continue
+        key = (rule.code, line, where.start.column, message)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(Diagnostic(path, line, where.start.column + 1, where.end.line, where.end.column + 1,
+                              rule.code, rule.name, rule.severity, message, _fix_of(fix)))
+    return out
+
+
+def _fix_of(fix: object) -> Optional[Fix]:
+    return fix if isinstance(fix, Fix) else None

@@ -1,0 +1,303 @@
+"""The rule framework: Rule base class, Diagnostic, examples, evidence and the registry.
+
+A rule is one module in ``rules/`` (installed as ``gradlint.rules``) holding one ``Rule`` subclass.
+The registry imports every module of that package, so adding a rule touches no engine file.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import os
+import pkgutil
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Dict, FrozenSet, List, Optional, Sequence, Tuple, Type
+
+import libcst as cst
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gradlint.engine import LintContext
+
+SEVERITIES = ("error", "warning", "hint")
+
+# Diagnostics the engine itself produces; they are not rules and cannot be deselected.
+SYNTAX_ERROR = ("GL001", "syntax-error")
+INTERNAL_ERROR = ("GL000", "internal-error")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text between two 1-based (line, column) positions; end is exclusive."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    content: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    applicability: str  # "safe" or "unsafe"
+    edits: Tuple[Edit, ...] = ()
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    path: str
+    line: int  # 1-based
+    column: int  # 1-based, in characters
+    end_line: int
+    end_column: int  # 1-based, exclusive
+    code: str
+    name: str
+    severity: str
+    message: str
+    fix: Optional[Fix] = None
+
+    def sort_key(self) -> tuple:
+        return (self.path, self.line, self.column, self.code, self.message)
+
+    def to_json(self) -> dict:
+        fix = None
+        if self.fix is not None:
+            fix = {
+                "applicability": self.fix.applicability,
+                "edits": [
+                    {
+                        "line": e.line,
+                        "column": e.column,
+                        "end_line": e.end_line,
+                        "end_column": e.end_column,
+                        "content": e.content,
+                    }
+                    for e in self.fix.edits
+                ],
+            }
+        return {
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+            "code": self.code,
+            "name": self.name,
+            "severity": self.severity,
+            "message": self.message,
+            "fix": fix,
+        }
+
+
+@dataclass(frozen=True)
+class Valid:
+    """Source that must not produce a finding of the rule."""
+
+    source: str
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Source that must produce exactly one finding of the rule, at ``line``:``column`` (1-based)."""
+
+    source: str
+    line: int
+    column: int
+    fixed: Optional[str] = None  # expected source after the rule's fix, for fixable rules
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running a program in real torch shows.
+
+    ``raises``: exception class name it must raise, with ``message`` a substring of its text;
+    ``stdout``: the exact stripped standard output; ``warns``: a substring of an emitted warning.
+    A field left at None is not checked; ``raises=None`` with ``clean=True`` means it must not raise.
+    """
+
+    raises: Optional[str] = None
+    message: Optional[str] = None
+    stdout: Optional[str] = None
+    warns: Optional[str] = None
+    clean: bool = True
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A runnable program showing the pitfall in real torch, and its corrected form."""
+
+    bad: str
+    bad_shows: Outcome
+    good: str
+    good_shows: Outcome
+
+
+class Rule:
+    """Base class of every rule.
+
+    Subclasses set the class attributes below and implement LibCST-style ``visit_<Node>`` /
+    ``leave_<Node>`` methods; the engine calls them in one batched walk over the file.
+    The class docstring is the rule's documentation, in ruff's sections.
+    """
+
+    code: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    severity: ClassVar[str] = "error"
+    message: ClassVar[str] = ""
+    # Substrings of the source without which the rule can never fire (the prefilter's key).
+    triggers: ClassVar[Tuple[str, ...]] = ()
+    # Analyses the rule queries: "names" (import resolution) and, later, others in gradlint.analysis.
+    needs: ClassVar[FrozenSet[str]] = frozenset()
+    # "safe", "unsafe" or None, as the catalog's fix column says.
+    fix_applicability: ClassVar[Optional[str]] = None
+    valid: ClassVar[Sequence[Valid]] = ()
+    invalid: ClassVar[Sequence[Invalid]] = ()
+    evidence: ClassVar[Optional[Evidence]] = None
+
+    def __init__(self, context: "LintContext") -> None:
+        self.context = context
+
+    def report(self, node: cst.CSTNode, message: Optional[str] = None, fix: Optional[object] = None) -> None:
+        """Report a finding at ``node``; ``message`` defaults to the rule's message."""
+        self.context.add_finding(self, node, message or self.message, fix)
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first line of "What it does", for tables."""
+        doc = cls.documentation()
+        match = re.search(r"## What it does\n(.+?)(?:\n\n|\n##|$)", doc, re.S)
+        text = match.group(1) if match else doc.strip().split("\n")[0]
+        return " ".join(text.split())
+
+    @classmethod
+    def documentation(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+
+# --------------------------------------------------------------------------------------------
+# registry
+
+_REGISTRY: Optional[Dict[str, Type[Rule]]] = None
+
+
+def _import_rules_package():
+    """Import ``gradlint.rules``; in a source checkout not installed, map ``rules/`` to it."""
+    try:
+        return importlib.import_module("gradlint.rules")
+    except ImportError:
+        source_rules = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rules")
+        init = os.path.join(source_rules, "__init__.py")
+        if not os.path.isfile(init):
+            raise
+        spec = importlib.util.spec_from_file_location("gradlint.rules", init, submodule_search_locations=[source_rules])
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["gradlint.rules"] = module
+        spec.loader.exec_module(module)
+        return module
+
+
+def all_rules() -> Dict[str, Type[Rule]]:
+    """Every rule class, keyed by code, in code order."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        package = _import_rules_package()
+        found: Dict[str, Type[Rule]] = {}
+        for info in pkgutil.iter_modules(package.__path__):
+            if info.name.startswith("_"):
+                continue
+            module = importlib.import_module(f"gradlint.rules.{info.name}")
+            for value in vars(module).values():
+                if (
+                    isinstance(value, type)
+                    and issubclass(value, Rule)
+                    and value is not Rule
+                    and value.__module__ == module.__name__
+                    and value.code
+                ):
+                    if value.code in found:
+                        raise RuntimeError(f"rule code {value.code} is defined twice")
+                    found[value.code] = value
+        _REGISTRY = dict(sorted(found.items()))
+    return _REGISTRY
+
+
+def find_rule(code_or_name: str) -> Optional[Type[Rule]]:
+    """The rule with this code or kebab-case name (case-insensitive), or None."""
+    key = code_or_name.strip()
+    for rule in all_rules().values():
+        if rule.code.lower() == key.lower() or rule.name == key.lower():
+            return rule
+    return None
+
+
+class UnknownSelector(ValueError):
+    pass
+
+
+def selector_specificity(selector: str) -> int:
+    """How specific a selector is: ALL < short prefix < long prefix < full code or name."""
+    sel = selector.strip()
+    if sel.upper() == "ALL":
+        return 0
+    if find_rule(sel) is not None:
+        return 100
+    return len(sel)
+
+
+def rules_matching(selector: str) -> List[Type[Rule]]:
+    """Rules a selector names: ``ALL``, a code, a code prefix (``GL1``) or a rule name."""
+    sel = selector.strip()
+    if sel.upper() == "ALL":
+        return list(all_rules().values())
+    exact = find_rule(sel)
+    if exact is not None:
+        return [exact]
+    if re.fullmatch(r"[A-Za-z]+[0-9]*", sel):
+        matched = [r for r in all_rules().values() if r.code.upper().startswith(sel.upper())]
+        if matched:
+            return matched
+    raise UnknownSelector(sel)
+
+
+def validate_selectors(selectors: Sequence[str]) -> None:
+    for sel in selectors:
+        rules_matching(sel)
+
+
+@dataclass
+class SelectionLayer:
+    """One source of rule selection (the config file, then the command line), applied in order."""
+
+    select: Optional[List[str]] = None
+    extend_select: List[str] = field(default_factory=list)
+    ignore: List[str] = field(default_factory=list)
+
+
+def resolve_selection(layers: Sequence[SelectionLayer]) -> List[Type[Rule]]:
+    """Apply selection layers as ruff does: a layer's select resets, extend-select adds, ignore removes;
+    within a layer the most specific selector wins and ignore wins a tie."""
+    enabled = set(all_rules())
+    for layer in layers:
+        if layer.select is not None:
+            enabled = set()
+            chosen_selects = list(layer.select) + list(layer.extend_select)
+        else:
+            chosen_selects = list(layer.extend_select)
+        for code in all_rules():
+            best_select = -1
+            best_ignore = -1
+            for sel in chosen_selects:
+                if code in {r.code for r in rules_matching(sel)}:
+                    best_select = max(best_select, selector_specificity(sel))
+            for sel in layer.ignore:
+                if code in {r.code for r in rules_matching(sel)}:
+                    best_ignore = max(best_ignore, selector_specificity(sel))
+            if best_select > best_ignore:
+                enabled.add(code)
+            elif best_ignore >= 0:
+                enabled.discard(code)
+    return [rule for code, rule in all_rules().items() if code in enabled]

@@ -1,0 +1,89 @@
+"""``# noqa`` handling: per line (``# noqa``, ``# noqa: GL101, misspelled-requires-grad``) and per file
+(``# gradlint: noqa`` on a line of its own, optionally with codes)."""
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Set, Tuple
+
+from gradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, find_rule
+
+_LINE_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[\s,]+[A-Za-z0-9_\-]+)*))?", re.I)
+_FILE_NOQA = re.compile(r"^#\s*gradlint\s*:\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[\s,]+[A-Za-z0-9_\-]+)*))?", re.I)
+
+# None in these maps means "every code"
+_ALL = None
+
+
+def _codes(text: Optional[str]) -> Optional[Set[str]]:
+    """The rule codes a noqa list names (rule names are turned into codes); None for a bare noqa."""
+    if not text:
+        return _ALL
+    codes: Set[str] = set()
+    for item in re.split(r"[\s,]+", text.strip()):
+        if not item:
+            continue
+        rule = find_rule(item)
+        codes.add(rule.code if rule is not None else item.upper())
+    return codes
+
+
+def _comments(text: str) -> List[Tuple[int, str, bool]]:
+    """(line, comment text, comment is alone on its line) for every comment of the file."""
+    found: List[Tuple[int, str, bool]] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.COMMENT:
+                alone = token.line[: token.start[1]].strip() == ""
+                found.append((token.start[0], token.string, alone))
+        return found
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        # tokenize rejects some code LibCST accepts: fall back to a line scan
+        found = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            index = line.find("#")
+            if index >= 0:
+                found.append((number, line[index:], line[:index].strip() == ""))
+        return found
+
+
+@dataclass
+class Suppressions:
+    by_line: Dict[int, Optional[Set[str]]] = field(default_factory=dict)
+    file_level: Optional[Set[str]] = field(default_factory=set)  # empty set: nothing suppressed file-wide
+
+    @classmethod
+    def from_text(cls, text: str) -> "Suppressions":
+        result = cls()
+        if "noqa" not in text.lower():
+            return result
+        for line, comment, alone in _comments(text):
+            file_match = _FILE_NOQA.match(comment)
+            if file_match and alone:
+                codes = _codes(file_match.group("codes"))
+                if codes is _ALL or result.file_level is _ALL:
+                    result.file_level = _ALL
+                else:
+                    result.file_level |= codes
+                continue
+            match = _LINE_NOQA.search(comment)
+            if match:
+                codes = _codes(match.group("codes"))
+                previous = result.by_line.get(line, set())
+                result.by_line[line] = _ALL if codes is _ALL or previous is _ALL else (previous | codes)
+        return result
+
+    def suppresses(self, diagnostic: Diagnostic) -> bool:
+        if diagnostic.code in (SYNTAX_ERROR[0], INTERNAL_ERROR[0]):
+            return False
+        if self.file_level is _ALL or diagnostic.code in self.file_level:
+            return True
+        if diagnostic.line in self.by_line:
+            codes = self.by_line[diagnostic.line]
+            return codes is _ALL or diagnostic.code in codes
+        return False
+
+    def filter(self, diagnostics: List[Diagnostic]) -> List[Diagnostic]:
+        return [d for d in diagnostics if not self.suppresses(d)]

@@ -1,0 +1,86 @@
+import libcst as cst
+
+from gradlint.analysis.torch_api import GRAD_MODE_CONTEXTS, SET_GRAD_ENABLED
+from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+
+
+class GradContextNotCalled(Rule):
+    """
+    ## What it does
+    Flags a grad-mode context manager used without being instantiated: `with torch.no_grad:`,
+    `with torch.enable_grad:`, `with torch.inference_mode:` (and `torch.set_grad_enabled`, which also
+    needs its argument), whatever the import spelling.
+
+    ## Why is this bad?
+    These are classes; `with` needs an instance. The block raises
+    `TypeError: 'type' object does not support the context manager protocol`.
+    The bare decorators `@torch.no_grad` and `@torch.inference_mode` are valid since torch 2.1 and
+    are not flagged.
+
+    ## Example
+    ```python
+    with torch.no_grad:
+        predictions = model(batch)
+    ```
+
+    ## Use instead
+    ```python
+    with torch.no_grad():
+        predictions = model(batch)
+    ```
+
+    ## Fix safety
+    Safe: the fix adds `()`, which is what the code meant. `torch.set_grad_enabled` is not fixed:
+    its argument cannot be guessed.
+    """
+
+    code = "GL201"
+    name = "grad-context-not-called"
+    severity = "error"
+    message = "'{name}' is a class, not a context manager instance: this 'with' raises TypeError. Add '()': '{name}()'"
+    triggers = ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled")
+    needs = frozenset({"names"})
+    fix_applicability = "safe"
+
+    valid = (
+        Valid("import torch\nwith torch.no_grad():\n    y = 1\n"),
+        Valid("import torch\n@torch.no_grad\ndef predict(m, x):\n    return m(x)\n", "bare decorator works since torch 2.1"),
+        Valid("import torch\n@torch.inference_mode\ndef predict(m, x):\n    return m(x)\n"),
+        Valid("def no_grad():\n    pass\nwith no_grad:\n    pass\n", "a local no_grad is not torch's"),
+        Valid("import tensorflow as tf\nwith tf.no_grad:\n    pass\n", "another library"),
+        Valid("import torch\nwith torch.set_grad_enabled(False):\n    pass\n"),
+        Valid("import torch\nimport pytest\nwith pytest.raises(TypeError):\n    with torch.no_grad:\n        pass\n",
+              "meant to fail"),
+        Valid("import torch\nif fast:\n    from torch import no_grad\nelse:\n    from contextlib import nullcontext as no_grad\nwith no_grad:\n    pass\n",
+              "two possible bindings: not trusted"),
+    )
+    invalid = (
+        Invalid("import torch\nwith torch.no_grad:\n    y = 1\n", 2, 6, fixed="import torch\nwith torch.no_grad():\n    y = 1\n"),
+        Invalid("import torch as th\ndef f(m, x):\n    with th.inference_mode:\n        return m(x)\n", 3, 10,
+                fixed="import torch as th\ndef f(m, x):\n    with th.inference_mode():\n        return m(x)\n"),
+        Invalid("from torch import no_grad\nwith no_grad as g:\n    pass\n", 2, 6, fixed="from torch import no_grad\nwith no_grad() as g:\n    pass\n"),
+        Invalid("from torch import autograd\nwith autograd.no_grad:\n    pass\n", 2, 6,
+                fixed="from torch import autograd\nwith autograd.no_grad():\n    pass\n"),
+        Invalid("import torch\nwith open('f') as fh, torch.autograd.grad_mode.enable_grad:\n    pass\n", 2, 23,
+                fixed="import torch\nwith open('f') as fh, torch.autograd.grad_mode.enable_grad():\n    pass\n"),
+        Invalid("import torch\nclass M:\n    def f(self):\n        for _ in range(2):\n            with torch.set_grad_enabled:\n                pass\n", 5, 18),
+    )
+    evidence = Evidence(
+        bad="import torch\nx = torch.ones(2, requires_grad=True)\nwith torch.no_grad:\n    y = x * 2\n",
+        bad_shows=Outcome(raises="TypeError", message="does not support the context manager protocol"),
+        good="import torch\nx = torch.ones(2, requires_grad=True)\nwith torch.no_grad():\n    y = x * 2\nprint(y.requires_grad)\n",
+        good_shows=Outcome(stdout="False"),
+    )
+
+    def visit_With(self, node):
+        for item in node.items:
+            expression = item.item
+            if not isinstance(expression, (cst.Name, cst.Attribute)):
+                continue
+            name = self.context.qualified_name(expression)
+            if name in GRAD_MODE_CONTEXTS or name == SET_GRAD_ENABLED:
+                shown = self.context.module.code_for_node(expression)
+                message = self.message.format(name=shown)
+                if name == SET_GRAD_ENABLED:
+                    message = f"'{shown}' is a class, not a context manager instance: this 'with' raises TypeError. Call it with a mode: '{shown}(False)'"
+                self.report(expression, message)

@@ -1,0 +1,156 @@
+import libcst as cst
+
+from gradlint.analysis.modules import is_module_class, is_self_of_non_module
+from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from gradlint.walk import iter_tree
+
+_TARGET = "requiresgrad"
+# spellings too far from requires_grad for the edit distance below
+_KNOWN_MISSPELLINGS = frozenset(
+    {"requires_gradient", "require_gradient", "requires_gradients", "require_gradients", "requiresgradient"}
+)
+
+
+def _distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def is_misspelled_requires_grad(attr: str) -> bool:
+    """A near miss of ``requires_grad`` (``require_grad``, ``requiresGrad``, ``requires_grads`` ...)."""
+    if attr in ("requires_grad", "requires_grad_") or attr.startswith("_"):
+        return False
+    if attr.lower() in _KNOWN_MISSPELLINGS:
+        return True
+    normalized = attr.lower().replace("_", "")
+    return ("grad" in normalized or "gard" in normalized) and _distance(normalized, _TARGET) <= 2
+
+
+class MisspelledRequiresGrad(Rule):
+    """
+    ## What it does
+    Flags an assignment to a misspelling of `requires_grad`, such as `p.require_grad = False`,
+    `p.requires_grads = False` or `p.requiresGrad = False`.
+
+    ## Why is this bad?
+    Tensors accept any new attribute, so the assignment silently creates an unrelated attribute.
+    `p.requires_grad` stays `True`: nothing is frozen, and the "frozen" layers keep training.
+
+    ## Example
+    ```python
+    for p in model.backbone.parameters():
+        p.require_grad = False
+    ```
+
+    ## Use instead
+    ```python
+    for p in model.backbone.parameters():
+        p.requires_grad = False
+    ```
+
+    An attribute that a class of the same file declares itself (`self.require_grad = ...` in a
+    class that is not an `nn.Module`, or a class-level `require_grad: bool`) is not flagged.
+
+    ## Fix safety
+    Safe: the fix renames the attribute to `requires_grad`, which is what the code meant.
+    """
+
+    code = "GL101"
+    name = "misspelled-requires-grad"
+    severity = "error"
+    message = "'{attr}' is not a tensor attribute; nothing is frozen. Did you mean 'requires_grad'?"
+    triggers = ("grad", "gard")
+    needs = frozenset({"names"})
+    fix_applicability = "safe"
+
+    valid = (
+        Valid("import torch\np = torch.nn.Parameter(torch.ones(2))\np.requires_grad = False\n"),
+        Valid("class Config:\n    def __init__(self):\n        self.require_grad = True\n", "own attribute of a plain class"),
+        Valid("from dataclasses import dataclass\n@dataclass\nclass Opts:\n    require_grad: bool = False\nopts = Opts()\nopts.require_grad = True\n",
+              "attribute declared by a class of this file"),
+        Valid("x = {}\nx['require_grad'] = False\n", "a dict key, not an attribute"),
+        Valid("import torch\np = torch.ones(2)\np.requires_grad_(False)\n"),
+        Valid("class T:\n    def __init__(self):\n        self._requires_grad = False\n", "private attribute"),
+    )
+    invalid = (
+        Invalid("import torch\nmodel = torch.nn.Linear(2, 2)\nfor p in model.parameters():\n    p.require_grad = False\n",
+                4, 5, fixed="import torch\nmodel = torch.nn.Linear(2, 2)\nfor p in model.parameters():\n    p.requires_grad = False\n"),
+        Invalid("def freeze(layer):\n    layer.weight.requires_grads = False\n", 2, 5,
+                fixed="def freeze(layer):\n    layer.weight.requires_grad = False\n"),
+        Invalid("import torch.nn as nn\nclass Net(nn.Module):\n    def freeze(self):\n        for p in self.parameters():\n            p.requiresGrad = False\n",
+                5, 13, fixed="import torch.nn as nn\nclass Net(nn.Module):\n    def freeze(self):\n        for p in self.parameters():\n            p.requires_grad = False\n"),
+        Invalid("params[0].required_grad = False\n", 1, 1, fixed="params[0].requires_grad = False\n"),
+        Invalid("for name, p in model.named_parameters():\n    if 'bn' in name:\n        p.requires_gradient = False\n", 3, 9,
+                fixed="for name, p in model.named_parameters():\n    if 'bn' in name:\n        p.requires_grad = False\n"),
+        Invalid("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.require_grads = False\n",
+                5, 9, fixed="import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.requires_grad = False\n"),
+    )
+    evidence = Evidence(
+        bad="import torch\nlayer = torch.nn.Linear(2, 2)\nfor p in layer.parameters():\n    p.require_grad = False\nprint(all(p.requires_grad for p in layer.parameters()))\n",
+        bad_shows=Outcome(stdout="True"),
+        good="import torch\nlayer = torch.nn.Linear(2, 2)\nfor p in layer.parameters():\n    p.requires_grad = False\nprint(all(p.requires_grad for p in layer.parameters()))\n",
+        good_shows=Outcome(stdout="False"),
+    )
+
+    def __init__(self, context):
+        super().__init__(context)
+        self._declared = None
+
+    def _declared_attributes(self):
+        """Attributes that non-module classes of this file declare for themselves."""
+        if self._declared is None:
+            declared = set()
+            for node in iter_tree(self.context.module):
+                if isinstance(node, cst.ClassDef) and is_module_class(self.context, node) is not True:
+                    _collect_class_attributes(node, declared)
+            self._declared = declared
+        return self._declared
+
+    def visit_Assign(self, node):
+        for target in node.targets:
+            self._check_target(target.target, node)
+
+    def visit_AnnAssign(self, node):
+        if node.value is not None:
+            self._check_target(node.target, node)
+
+    def _check_target(self, target, statement):
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._check_target(element.value, statement)
+            return
+        if not isinstance(target, cst.Attribute):
+            return
+        attr = target.attr.value
+        if not is_misspelled_requires_grad(attr):
+            return
+        if is_self_of_non_module(self.context, target.value):
+            return
+        if attr in self._declared_attributes():
+            return
+        value = getattr(statement, "value", None)
+        message = self.message.format(attr=attr)
+        if not (isinstance(value, cst.Name) and value.value == "False"):
+            message = message.replace("nothing is frozen", "requires_grad is unchanged")
+        self.report(target, message)
+
+
+def _collect_class_attributes(classdef, declared):
+    for statement in classdef.body.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                    declared.add(small.target.value)
+                elif isinstance(small, cst.Assign):
+                    for t in small.targets:
+                        if isinstance(t.target, cst.Name):
+                            declared.add(t.target.value)
+        elif isinstance(statement, cst.FunctionDef):
+            for node in iter_tree(statement.body):
+                if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
+                    declared.add(node.attr.value)
