@@ -1,0 +1,48 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gradlint.engine import lint_source
+from gradlint.rule import all_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lint(source, rules=None, path="example.py"):
+    """Findings of ``rules`` (default: all) on ``source``."""
+    if isinstance(source, str):
+        source = source.encode("utf-8")
+    selected = list(all_rules().values()) if rules is None else rules
+    return lint_source(source, path, selected)
+
+
+def run_gradlint(*args, cwd=None, stdin=None, env=None):
+    """Run the real CLI in a subprocess; returns CompletedProcess with text stdout/stderr."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "gradlint", *args],
+        cwd=cwd,
+        input=stdin if isinstance(stdin, (bytes, type(None))) else stdin.encode("utf-8"),
+        capture_output=True,
+        env=full_env,
+        timeout=300,
+    )
+
+
+class Result:
+    def __init__(self, completed):
+        self.code = completed.returncode
+        self.out = completed.stdout.decode("utf-8", errors="replace")
+        self.err = completed.stderr.decode("utf-8", errors="replace")
+
+
+@pytest.fixture
+def cli():
+    def invoke(*args, cwd=None, stdin=None, env=None):
+        return Result(run_gradlint(*args, cwd=cwd, stdin=stdin, env=env))
+
+    return invoke
