@@ -1,6 +1,7 @@
 """Lint one file: prefilter -> parse -> shared analyses -> one batched walk -> diagnostics."""
 from __future__ import annotations
 
+import ast
 import traceback
 from typing import Dict, List, Optional, Sequence, Tuple, Type
 
@@ -70,12 +71,48 @@ def _is_expected_failure_block(node: cst.With) -> bool:
     return False
 
 
-def _syntax_error(path: str, error: Exception, text: Optional[str]) -> Diagnostic:
-    line = getattr(error, "raw_line", None) or getattr(error, "line", None) or 1
-    column = (getattr(error, "raw_column", None) or 0) + 1
-    message = getattr(error, "message", None) or str(error).split("\n")[0]
+def _syntax_error(path: str, error: cst.ParserSyntaxError, source: bytes) -> Diagnostic:
+    """One diagnostic for a file LibCST cannot parse; Python's own parser, when it also rejects the
+    file, gives the more precise position and message."""
+    line, column, message = error.raw_line, error.raw_column + 1, error.message
+    try:
+        ast.parse(source)
+    except SyntaxError as python_error:
+        if python_error.lineno:
+            line, column = python_error.lineno, max(python_error.offset or 1, 1)
+            message = python_error.msg
+    except (ValueError, RecursionError, MemoryError):
+        pass
     return Diagnostic(path, int(line), int(column), int(line), int(column), SYNTAX_ERROR[0], SYNTAX_ERROR[1],
                       "error", f"SyntaxError: {message}")
+
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"()[]{}")
+_BRACKET_STEP = {ord(c): (1 if c in "([{" else -1) for c in "()[]{}"}
+# CPython refuses more than 200 nested brackets; LibCST's native parser can crash well before its own limit
+_MAX_NESTING = 200
+
+
+def _too_deeply_nested(source: bytes) -> Optional[Tuple[int, int, str]]:
+    """A syntax error for brackets nested deeper than Python allows, found without parsing."""
+    brackets = source.translate(None, _NOT_BRACKETS)
+    if len(brackets) <= _MAX_NESTING:
+        return None
+    depth = deepest = 0
+    for byte in brackets:
+        depth += _BRACKET_STEP[byte]
+        if depth > deepest:
+            deepest = depth
+    if deepest <= _MAX_NESTING:
+        return None
+    # brackets inside strings and comments were counted too: let Python's parser decide
+    try:
+        ast.parse(source)
+    except SyntaxError as error:
+        return (error.lineno or 1, error.offset or 1, error.msg)
+    except (ValueError, RecursionError, MemoryError) as error:
+        return (1, 1, f"the file is nested too deeply to parse ({type(error).__name__})")
+    return None
 
 
 def lint_source(source: bytes, path: str, rules: Sequence[Type[Rule]]) -> List[Diagnostic]:
@@ -83,10 +120,15 @@ def lint_source(source: bytes, path: str, rules: Sequence[Type[Rule]]) -> List[D
     rules = active_rules(source, rules)
     if not rules:
         return []
+    too_deep = _too_deeply_nested(source)
+    if too_deep is not None:
+        line, column, message = too_deep
+        return [Diagnostic(path, line, column, line, column, SYNTAX_ERROR[0], SYNTAX_ERROR[1], "error",
+                           f"SyntaxError: {message}")]
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
-        return [_syntax_error(path, error, None)]
+        return [_syntax_error(path, error, source)]
     except (SyntaxError, UnicodeDecodeError, LookupError, ValueError) as error:
         # undecodable bytes or an unknown coding declaration
         return [Diagnostic(path, 1, 1, 1, 1, SYNTAX_ERROR[0], SYNTAX_ERROR[1], "error",

@@ -1,0 +1,126 @@
+"""[tool.gradlint] in pyproject.toml, merged with the command line; discovery and excludes."""
+import json
+import textwrap
+
+import pytest
+
+BAD = "import torch\np.require_grad = False\nmodel.eval\nwith torch.no_grad:\n    pass\n"
+
+
+def codes(result):
+    return [d["code"] for d in json.loads(result.out)]
+
+
+def write_config(root, body):
+    (root / "pyproject.toml").write_text("[tool.gradlint]\n" + textwrap.dedent(body))
+
+
+def test_select_and_ignore_from_config(cli, tmp_path):
+    (tmp_path / "bad.py").write_text(BAD)
+    write_config(tmp_path, 'select = ["GL1"]\nignore = ["method-not-called"]\n')
+    assert codes(cli("check", "--output-format", "json", "bad.py", cwd=tmp_path)) == ["GL101"]
+
+
+def test_cli_select_overrides_config_select(cli, tmp_path):
+    (tmp_path / "bad.py").write_text(BAD)
+    write_config(tmp_path, 'select = ["GL1"]\n')
+    result = cli("check", "--output-format", "json", "--select", "GL201", "bad.py", cwd=tmp_path)
+    assert codes(result) == ["GL201"]
+
+
+def test_extend_select_from_config(cli, tmp_path):
+    (tmp_path / "bad.py").write_text(BAD)
+    write_config(tmp_path, 'select = ["GL101"]\nextend-select = ["GL2"]\n')
+    assert codes(cli("check", "--output-format", "json", "bad.py", cwd=tmp_path)) == ["GL101", "GL201"]
+
+
+def test_config_found_from_a_subdirectory(cli, tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "bad.py").write_text(BAD)
+    write_config(tmp_path, 'ignore = ["GL105", "GL201"]\n')
+    assert codes(cli("check", "--output-format", "json", "bad.py", cwd=tmp_path / "src")) == ["GL101"]
+
+
+def test_output_format_from_config(cli, tmp_path):
+    (tmp_path / "bad.py").write_text(BAD)
+    write_config(tmp_path, 'output-format = "concise"\n')
+    result = cli("check", "bad.py", cwd=tmp_path)
+    assert result.out.splitlines()[0].startswith("bad.py:2:1: GL101 ")
+
+
+def test_per_file_ignores(cli, tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text(BAD)
+    (tmp_path / "train.py").write_text(BAD)
+    write_config(tmp_path, '[tool.gradlint.per-file-ignores]\n"tests/*" = ["GL1"]\n"train.py" = ["grad-context-not-called"]\n')
+    data = json.loads(cli("check", "--output-format", "json", ".", cwd=tmp_path).out)
+    assert [(d["path"], d["code"]) for d in data] == [
+        ("tests/test_x.py", "GL201"),
+        ("train.py", "GL101"),
+        ("train.py", "GL105"),
+    ]
+
+
+def test_exclude_and_extend_exclude(cli, tmp_path):
+    for name in ("generated", "vendor", "src"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "m.py").write_text(BAD)
+    write_config(tmp_path, 'extend-exclude = ["generated/", "vendor"]\n')
+    data = json.loads(cli("check", "--output-format", "json", ".", cwd=tmp_path).out)
+    assert {d["path"] for d in data} == {"src/m.py"}
+
+
+def test_default_excludes_and_gitignore(cli, tmp_path):
+    for name in (".venv", "build", "__pycache__", "ignored_dir", "src"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "m.py").write_text(BAD)
+    (tmp_path / "src" / "scratch.py").write_text(BAD)
+    (tmp_path / ".gitignore").write_text("ignored_dir/\nscratch.py\n")
+    data = json.loads(cli("check", "--output-format", "json", ".", cwd=tmp_path).out)
+    assert {d["path"] for d in data} == {"src/m.py"}
+
+
+def test_explicit_file_is_checked_even_if_excluded_unless_forced(cli, tmp_path):
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "m.py").write_text(BAD)
+    assert cli("check", "--output-format", "json", "build/m.py", cwd=tmp_path).code == 1
+    assert cli("check", "--output-format", "json", "--force-exclude", "build/m.py", cwd=tmp_path).code == 0
+
+
+@pytest.mark.parametrize(
+    "body,expected",
+    [
+        ('select = ["GL999"]\n', "[tool.gradlint] select: unknown rule code or name 'GL999'"),
+        ('ignore = "GL101"\n', "[tool.gradlint] ignore must be a list of strings, not a string"),
+        ("select = [1]\n", "[tool.gradlint] select must be a list of strings"),
+        ('output-format = "xml"\n', "[tool.gradlint] output-format must be one of full, concise, json, not 'xml'"),
+        ('[tool.gradlint.per-file-ignores]\n"a.py" = ["nope"]\n', "unknown rule code or name 'nope'"),
+        ("select = [\n", "invalid TOML"),
+    ],
+)
+def test_bad_config_is_a_one_line_error(cli, tmp_path, body, expected):
+    (tmp_path / "bad.py").write_text(BAD)
+    write_config(tmp_path, body)
+    result = cli("check", "bad.py", cwd=tmp_path)
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gradlint: error: ") and expected in lines[0]
+    assert "pyproject.toml" in lines[0]
+
+
+def test_unknown_key_is_a_warning_naming_it(cli, tmp_path):
+    (tmp_path / "bad.py").write_text(BAD)
+    write_config(tmp_path, 'selekt = ["GL1"]\n')
+    result = cli("check", "--output-format", "concise", "bad.py", cwd=tmp_path)
+    assert result.code == 1
+    assert "gradlint: warning:" in result.err and "unknown key 'selekt'" in result.err
+
+
+def test_explicit_config_flag(cli, tmp_path):
+    (tmp_path / "bad.py").write_text(BAD)
+    (tmp_path / "other.toml").write_text('[tool.gradlint]\nselect = ["GL105"]\n')
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "pyproject.toml").write_text('[tool.gradlint]\nselect = ["GL105"]\n')
+    result = cli("check", "--output-format", "json", "--config", "cfg/pyproject.toml", "bad.py", cwd=tmp_path)
+    assert codes(result) == ["GL105"]
+    assert cli("check", "--config", "nope.toml", "bad.py", cwd=tmp_path).code == 2
