@@ -65,6 +65,7 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     check.add_argument("--statistics", action="store_true", help="print how many findings each rule has, not the findings")
     check.add_argument("--config", metavar="PATH", help="the pyproject.toml to use instead of the nearest one")
+    check.add_argument("--no-respect-gitignore", action="store_true", help="lint files that .gitignore excludes")
     check.add_argument("--force-exclude", action="store_true", help="apply exclude patterns to files named on the command line too")
 
     rule = commands.add_parser("rule", help="print a rule's documentation")
@@ -163,6 +164,8 @@ def _check(args: argparse.Namespace) -> int:
     settings = load_settings(Path(args.config) if args.config else None, cwd)
     for warning in settings.warnings:
         print(f"gradlint: warning: {warning}", file=sys.stderr)
+    if args.no_respect_gitignore:
+        settings.respect_gitignore = False
     selected = resolve_selection([settings.file_layer, _cli_layer(args)])
     output_format = args.output_format or settings.output_format
 
@@ -190,6 +193,8 @@ def _check(args: argparse.Namespace) -> int:
         found = discover(paths, settings, force_exclude=args.force_exclude)
         if found.missing:
             raise UsageError(f"{found.missing[0]}: no such file or directory")
+        if not found.files and args.paths:
+            print("gradlint: warning: no Python files found under the given paths", file=sys.stderr)
         for path in found.files:
             display = display_path(path, cwd)
             try:

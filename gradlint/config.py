@@ -48,7 +48,7 @@ DEFAULT_EXCLUDE = (
 )
 
 _LIST_KEYS = ("select", "extend-select", "ignore", "exclude", "extend-exclude")
-KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores", "output-format"))
+KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores", "output-format", "respect-gitignore"))
 
 
 class ConfigError(Exception):
@@ -64,6 +64,7 @@ class Settings:
     exclude: List[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
     extend_exclude: List[str] = field(default_factory=list)
     output_format: str = "full"
+    respect_gitignore: bool = True
     warnings: List[str] = field(default_factory=list)
 
 
@@ -141,6 +142,11 @@ def load_settings(config_path: Optional[Path], cwd: Path) -> Settings:
             codes = _string_list(config_path, f"per-file-ignores.\"{pattern}\"", codes)
             _check_selectors(config_path, f"per-file-ignores.\"{pattern}\"", codes)
             settings.per_file_ignores[pattern] = codes
+    if "respect-gitignore" in table:
+        value = table["respect-gitignore"]
+        if not isinstance(value, bool):
+            raise ConfigError(f"{config_path}: [tool.gradlint] respect-gitignore must be true or false")
+        settings.respect_gitignore = value
     if "output-format" in table:
         value = table["output-format"]
         if value not in OUTPUT_FORMATS:

@@ -26,8 +26,10 @@ class _Ignores:
 
     def __init__(self, settings: Settings) -> None:
         self.root = settings.root
+        self.respect_gitignore = settings.respect_gitignore
         self.exclude = _spec([*settings.exclude, *settings.extend_exclude])
         self._gitignores: Dict[Path, Optional[pathspec.PathSpec]] = {}
+        self._repo_chains: Dict[Path, List[Path]] = {}
 
     def _gitignore(self, directory: Path) -> Optional[pathspec.PathSpec]:
         if directory not in self._gitignores:
@@ -54,6 +56,8 @@ class _Ignores:
         candidates.append(path.name)
         if any(self.exclude.match_file(c + suffix) for c in candidates if c):
             return True
+        if not self.respect_gitignore:
+            return False
         # .gitignore files of every directory from the repository top down to the path's parent
         for directory in self._gitignore_dirs(path.parent):
             spec = self._gitignore(directory)
@@ -64,14 +68,21 @@ class _Ignores:
         return False
 
     def _gitignore_dirs(self, directory: Path) -> List[Path]:
-        chain: List[Path] = []
-        current = directory
-        while True:
-            chain.append(current)
-            if (current / ".git").exists() or current.parent == current:
-                break
-            current = current.parent
-        return chain
+        """The directories from ``directory`` up to its git repository's top; none outside a repository
+        (as git itself, .gitignore files only count inside one)."""
+        if directory not in self._repo_chains:
+            chain: List[Path] = []
+            current = directory
+            while True:
+                chain.append(current)
+                if (current / ".git").exists():
+                    break
+                if current.parent == current:
+                    chain = []
+                    break
+                current = current.parent
+            self._repo_chains[directory] = chain
+        return self._repo_chains[directory]
 
 
 def discover(paths: Sequence[str], settings: Settings, force_exclude: bool = False) -> Discovered:

@@ -10,6 +10,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from gradlint.analysis.names import NameResolver
 from gradlint.analysis.torch_api import canonical
+from gradlint.fixing import LineIndex, edits_for
 from gradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, Fix, Rule
 from gradlint.suppression import Suppressions
 from gradlint.walk import walk
@@ -136,10 +137,12 @@ def lint_source(source: bytes, path: str, rules: Sequence[Type[Rule]]) -> List[D
     except RecursionError:
         return [Diagnostic(path, 1, 1, 1, 1, SYNTAX_ERROR[0], SYNTAX_ERROR[1], "error",
                            "SyntaxError: the file is nested too deeply to parse")]
-    return lint_module(module, path, rules)
+    return lint_module(module, path, rules, fixable=module.bytes == source)
 
 
-def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]]) -> List[Diagnostic]:
+def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]], fixable: bool = True) -> List[Diagnostic]:
+    """Findings of ``rules`` on a parsed module. ``fixable`` is False when LibCST does not give the
+    file's bytes back exactly (lone CR line ends, form feeds): no fix is offered then."""
     context = LintContext(path, module)
     internal: List[Diagnostic] = []
     instances: List[Rule] = []
@@ -177,7 +180,7 @@ def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]]) -> L
             internal.append(_internal_error(path, type(instance), error))
 
     findings = [f for f in context._findings if f[0].code not in broken]
-    diagnostics = _place(module, path, findings, context.expected_failure_blocks)
+    diagnostics = _place(module, path, findings, context.expected_failure_blocks, fixable)
     if diagnostics:
         diagnostics = Suppressions.from_text(module.code).filter(diagnostics)
     return sorted(diagnostics + internal, key=Diagnostic.sort_key)
@@ -210,10 +213,12 @@ def _internal_error(path: str, rule_class: Type[Rule], error: BaseException) -> 
     )
 
 
-def _place(module: cst.Module, path: str, findings, expected_failure_blocks) -> List[Diagnostic]:
-    """Give findings their positions (computed only for files that have findings)."""
+def _place(module: cst.Module, path: str, findings, expected_failure_blocks, fixable: bool) -> List[Diagnostic]:
+    """Give findings their positions and fixes their edits (computed only for files that have findings)."""
     if not findings:
         return []
+    code: Optional[str] = None
+    index: Optional[LineIndex] = None
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     skip_ranges = []
     for block in expected_failure_blocks:
@@ -233,10 +238,15 @@ def _place(module: cst.Module, path: str, findings, expected_failure_blocks) -> 
         if key in seen:
             continue
         seen.add(key)
+        built: Optional[Fix] = None
+        if fix is not None and fixable:
+            if code is None:
+                code = module.code
+                index = LineIndex(code)
+            replacements, applicability = fix
+            edits = edits_for(module, code, index, replacements)
+            if edits:
+                built = Fix(applicability, edits)
         out.append(Diagnostic(path, line, where.start.column + 1, where.end.line, where.end.column + 1,
-                              rule.code, rule.name, rule.severity, message, _fix_of(fix)))
+                              rule.code, rule.name, rule.severity, message, built))
     return out
-
-
-def _fix_of(fix: object) -> Optional[Fix]:
-    return fix if isinstance(fix, Fix) else None

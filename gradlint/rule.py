@@ -160,8 +160,14 @@ class Rule:
     def __init__(self, context: "LintContext") -> None:
         self.context = context
 
-    def report(self, node: cst.CSTNode, message: Optional[str] = None, fix: Optional[object] = None) -> None:
-        """Report a finding at ``node``; ``message`` defaults to the rule's message."""
+    def report(self, node: cst.CSTNode, message: Optional[str] = None, fix=None, applicability: Optional[str] = None) -> None:
+        """Report a finding at ``node``; ``message`` defaults to the rule's message.
+
+        ``fix`` is a ``gradlint.fixing.Replacement`` (or a list of them) on nodes of this file's tree;
+        its applicability defaults to the rule's ``fix_applicability``."""
+        if fix is not None:
+            replacements = (fix,) if not isinstance(fix, (list, tuple)) else tuple(fix)
+            fix = (replacements, applicability or self.fix_applicability or "unsafe")
         self.context.add_finding(self, node, message or self.message, fix)
 
     @classmethod

@@ -76,6 +76,26 @@ def test_default_excludes_and_gitignore(cli, tmp_path):
         (tmp_path / name / "m.py").write_text(BAD)
     (tmp_path / "src" / "scratch.py").write_text(BAD)
     (tmp_path / ".gitignore").write_text("ignored_dir/\nscratch.py\n")
+    (tmp_path / ".git").mkdir()  # .gitignore counts inside a git repository, as for git itself
+    data = json.loads(cli("check", "--output-format", "json", ".", cwd=tmp_path).out)
+    assert {d["path"] for d in data} == {"src/m.py"}
+
+
+def test_no_respect_gitignore(cli, tmp_path):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "gen").mkdir()
+    (tmp_path / "gen" / "m.py").write_text(BAD)
+    (tmp_path / ".gitignore").write_text("gen/\n")
+    assert cli("check", "--output-format", "json", ".", cwd=tmp_path).code == 0
+    assert cli("check", "--output-format", "json", "--no-respect-gitignore", ".", cwd=tmp_path).code == 1
+    write_config(tmp_path, "respect-gitignore = false\n")
+    assert cli("check", "--output-format", "json", ".", cwd=tmp_path).code == 1
+
+
+def test_gitignore_outside_a_repository_is_not_used(cli, tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "m.py").write_text(BAD)
+    (tmp_path / ".gitignore").write_text("src/\n")
     data = json.loads(cli("check", "--output-format", "json", ".", cwd=tmp_path).out)
     assert {d["path"] for d in data} == {"src/m.py"}
 
