@@ -5,10 +5,13 @@ Exit codes follow ruff: 0 nothing found, 1 findings, 2 usage, configuration or i
 from __future__ import annotations
 
 import argparse
+import difflib
 import fnmatch
+import io
 import json
 import os
 import sys
+import tokenize
 from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Type
@@ -17,7 +20,8 @@ from gradlint import __version__
 from gradlint.config import OUTPUT_FORMATS, ConfigError, Settings, load_settings
 from gradlint.discovery import discover, display_path
 from gradlint.docs import fix_label, rule_page
-from gradlint.engine import lint_source
+from gradlint.fixing import applicable
+from gradlint.runner import CHECK, DIFF, FIX, FileOutcome, process_file, process_source
 from gradlint.report import FORMATS, summary
 from gradlint.rule import (
     INTERNAL_ERROR,
@@ -64,6 +68,12 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--stdin-filename", metavar="NAME", help="the name of the file read from standard input")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     check.add_argument("--statistics", action="store_true", help="print how many findings each rule has, not the findings")
+    check.add_argument("--fix", action="store_true", default=None, help="apply safe fixes")
+    check.add_argument("--no-fix", dest="fix", action="store_false", help="do not fix (overrides fix = true)")
+    check.add_argument("--unsafe-fixes", action="store_true", default=None, help="also apply fixes that may change behaviour")
+    check.add_argument("--no-unsafe-fixes", dest="unsafe_fixes", action="store_false", help="only safe fixes")
+    check.add_argument("--diff", action="store_true", help="print the diff --fix would make; write nothing (exit 1 when there is one)")
+    check.add_argument("--show-fixes", action="store_true", help="list what --fix fixed")
     check.add_argument("--config", metavar="PATH", help="the pyproject.toml to use instead of the nearest one")
     check.add_argument("--no-respect-gitignore", action="store_true", help="lint files that .gitignore excludes")
     check.add_argument("--force-exclude", action="store_true", help="apply exclude patterns to files named on the command line too")
@@ -168,6 +178,9 @@ def _check(args: argparse.Namespace) -> int:
         settings.respect_gitignore = False
     selected = resolve_selection([settings.file_layer, _cli_layer(args)])
     output_format = args.output_format or settings.output_format
+    unsafe = settings.unsafe_fixes if args.unsafe_fixes is None else args.unsafe_fixes
+    fix = settings.fix if args.fix is None else args.fix
+    mode = DIFF if args.diff else (FIX if fix else CHECK)
 
     paths = list(args.paths) or ["."]
     use_stdin = "-" in paths
@@ -179,16 +192,17 @@ def _check(args: argparse.Namespace) -> int:
             raise UsageError("--stdin-filename is given but the paths do not include '-'")
         use_stdin = True
 
-    diagnostics: List[Diagnostic] = []
-    sources: Dict[str, bytes] = {}
-    read_errors: List[str] = []
+    outcomes: List[FileOutcome] = []
+    stdin_fixed: Optional[bytes] = None
     if use_stdin:
         name = args.stdin_filename or "-"
         data = sys.stdin.buffer.read()
-        absolute = Path(os.path.abspath(name))
-        rules = _per_file_rules(name, absolute, settings, selected)
-        sources[name] = data
-        diagnostics.extend(lint_source(data, name, rules))
+        rules = _per_file_rules(name, Path(os.path.abspath(name)), settings, selected)
+        outcome = process_source(data, name, rules, mode, unsafe)
+        outcomes.append(outcome)
+        if mode == FIX:
+            # as ruff: the fixed buffer goes to stdout, the findings left to stderr
+            stdin_fixed = outcome.new_source if outcome.new_source is not None else data
     else:
         found = discover(paths, settings, force_exclude=args.force_exclude)
         if found.missing:
@@ -197,27 +211,64 @@ def _check(args: argparse.Namespace) -> int:
             print("gradlint: warning: no Python files found under the given paths", file=sys.stderr)
         for path in found.files:
             display = display_path(path, cwd)
-            try:
-                data = path.read_bytes()
-            except OSError as error:
-                read_errors.append(f"{display}: cannot read: {error.strerror or error}")
-                continue
             rules = _per_file_rules(display, Path(os.path.abspath(path)), settings, selected)
-            file_diagnostics = lint_source(data, display, rules)
-            if file_diagnostics:
-                sources[display] = data
-            diagnostics.extend(file_diagnostics)
+            outcomes.append(process_file(str(path), display, rules, mode, unsafe))
 
-    diagnostics.sort(key=Diagnostic.sort_key)
-    for message in read_errors:
+    diagnostics = sorted((d for o in outcomes for d in o.diagnostics), key=Diagnostic.sort_key)
+    errors = [o.error for o in outcomes if o.error]
+    for outcome in outcomes:
+        if outcome.warning:
+            print(f"gradlint: warning: {outcome.display}: {outcome.warning}", file=sys.stderr)
+    for message in errors:
         print(f"gradlint: error: {message}", file=sys.stderr)
-    _print(diagnostics, output_format, args.statistics, sources)
 
-    if read_errors or any(d.code == INTERNAL_ERROR[0] for d in diagnostics):
+    if mode == DIFF:
+        changed = _print_diffs(outcomes)
+        if errors or any(d.code == INTERNAL_ERROR[0] for d in diagnostics):
+            return EXIT_ERROR
+        return EXIT_FINDINGS if changed else EXIT_CLEAN
+
+    if stdin_fixed is not None:
+        sys.stdout.buffer.write(stdin_fixed)
+        sys.stdout.flush()
+        report_to = sys.stderr
+    else:
+        report_to = sys.stdout
+    sources = {o.display: o.source for o in outcomes if o.source is not None}
+    fixed = [d for o in outcomes for d in o.fixed]
+    _print(report_to, diagnostics, fixed, output_format, args.statistics, args.show_fixes, unsafe, mode, sources)
+
+    if errors or any(d.code == INTERNAL_ERROR[0] for d in diagnostics):
         return EXIT_ERROR
     if diagnostics and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _print_diffs(outcomes: List[FileOutcome]) -> bool:
+    """Print a unified diff of what --fix would change; True when there is one."""
+    changed = False
+    for outcome in sorted(outcomes, key=lambda o: o.display):
+        if outcome.new_source is None or outcome.source is None:
+            continue
+        changed = True
+        before = _text(outcome.source).splitlines(keepends=True)
+        after = _text(outcome.new_source).splitlines(keepends=True)
+        for line in difflib.unified_diff(before, after, fromfile=outcome.display, tofile=outcome.display):
+            sys.stdout.write(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n")
+    count = sum(len(o.fixed) for o in outcomes)
+    if changed:
+        print(f"\nWould fix {count} error{'s' if count != 1 else ''}.", file=sys.stderr)
+    return changed
+
+
+def _text(data: bytes) -> str:
+    """A file's bytes as text, in its declared encoding (for showing it)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError):
+        return data.decode("utf-8", errors="replace")
 
 
 def _source_lines(sources: Dict[str, bytes]):
@@ -225,17 +276,13 @@ def _source_lines(sources: Dict[str, bytes]):
 
     def lines(path: str) -> List[str]:
         if path not in cache:
-            data = sources.get(path, b"")
-            if data.startswith(b"\xef\xbb\xbf"):
-                data = data[3:]
-            cache[path] = data.decode("utf-8", errors="replace").splitlines()
+            cache[path] = _text(sources.get(path, b"")).splitlines()
         return cache[path]
 
     return lines
 
 
-def _print(diagnostics: List[Diagnostic], output_format: str, statistics: bool, sources: Dict[str, bytes]) -> None:
-    out = sys.stdout
+def _print(out, diagnostics, fixed, output_format, statistics, show_fixes, unsafe, mode, sources) -> None:
     if statistics:
         counts = Counter((d.code, d.name) for d in diagnostics)
         rows = sorted(counts.items(), key=lambda item: (-item[1], item[0][0]))
@@ -247,6 +294,23 @@ def _print(diagnostics: List[Diagnostic], output_format: str, statistics: bool, 
             if rows:
                 out.write(summary(diagnostics) + "\n")
         return
-    out.write(FORMATS[output_format](diagnostics, _source_lines(sources)))
-    if output_format in ("full", "concise"):
+    out.write(FORMATS[output_format](diagnostics, _source_lines(sources), unsafe))
+    if output_format not in ("full", "concise"):
+        return
+    if show_fixes and fixed:
+        out.write(f"\nFixed {len(fixed)} error{'s' if len(fixed) != 1 else ''}:\n")
+        for path in sorted({d.path for d in fixed}):
+            out.write(f"- {path}:\n")
+            for code, name, count in sorted((c, n, k) for (c, n), k in Counter((d.code, d.name) for d in fixed if d.path == path).items()):
+                out.write(f"    {count} \u00d7 {code} ({name})\n")
+    if mode == FIX and fixed:
+        total = len(fixed) + len(diagnostics)
+        out.write(f"Found {total} error{'s' if total != 1 else ''} ({len(fixed)} fixed, {len(diagnostics)} remaining).\n")
+    else:
         out.write(summary(diagnostics) + "\n")
+    fixable = sum(1 for d in diagnostics if applicable(d, unsafe))
+    hidden = sum(1 for d in diagnostics if applicable(d, True) and not applicable(d, unsafe))
+    if fixable:
+        out.write(f"[*] {fixable} fixable with the `--fix` option.\n")
+    if hidden:
+        out.write(f"{hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with the `--unsafe-fixes` option.\n")

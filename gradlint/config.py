@@ -48,7 +48,8 @@ DEFAULT_EXCLUDE = (
 )
 
 _LIST_KEYS = ("select", "extend-select", "ignore", "exclude", "extend-exclude")
-KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores", "output-format", "respect-gitignore"))
+_BOOL_KEYS = ("respect-gitignore", "fix", "unsafe-fixes")
+KNOWN_KEYS = frozenset(_LIST_KEYS + _BOOL_KEYS + ("per-file-ignores", "output-format"))
 
 
 class ConfigError(Exception):
@@ -65,6 +66,8 @@ class Settings:
     extend_exclude: List[str] = field(default_factory=list)
     output_format: str = "full"
     respect_gitignore: bool = True
+    fix: bool = False
+    unsafe_fixes: bool = False
     warnings: List[str] = field(default_factory=list)
 
 
@@ -142,11 +145,11 @@ def load_settings(config_path: Optional[Path], cwd: Path) -> Settings:
             codes = _string_list(config_path, f"per-file-ignores.\"{pattern}\"", codes)
             _check_selectors(config_path, f"per-file-ignores.\"{pattern}\"", codes)
             settings.per_file_ignores[pattern] = codes
-    if "respect-gitignore" in table:
-        value = table["respect-gitignore"]
-        if not isinstance(value, bool):
-            raise ConfigError(f"{config_path}: [tool.gradlint] respect-gitignore must be true or false")
-        settings.respect_gitignore = value
+    for key in _BOOL_KEYS:
+        if key in table:
+            if not isinstance(table[key], bool):
+                raise ConfigError(f"{config_path}: [tool.gradlint] {key} must be true or false")
+            setattr(settings, key.replace("-", "_"), table[key])
     if "output-format" in table:
         value = table["output-format"]
         if value not in OUTPUT_FORMATS:

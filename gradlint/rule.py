@@ -105,8 +105,8 @@ class Invalid:
     source: str
     line: int
     column: int
-    fixed: Optional[str] = None  # expected source after the rule's fix, for fixable rules
     why: str = ""
+    fixed: Optional[str] = None  # expected source after the rule's fix, for fixable rules
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 import libcst as cst
 
 from gradlint.analysis.torch_api import GRAD_MODE_CONTEXTS, SET_GRAD_ENABLED
+from gradlint.fixing import Replacement
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
@@ -66,7 +67,7 @@ class GradContextNotCalled(Rule):
         Invalid("import torch\nclass M:\n    def f(self):\n        for _ in range(2):\n            with torch.set_grad_enabled:\n                pass\n", 5, 18),
     )
     evidence = Evidence(
-        bad="import torch\nx = torch.ones(2, requires_grad=True)\nwith torch.no_grad:\n    y = x * 2\n",
+        bad="import torch\nx = torch.ones(2, requires_grad=True)\nwith torch.no_grad:\n    y = x * 2\nprint(y.requires_grad)\n",
         bad_shows=Outcome(raises="TypeError", message="does not support the context manager protocol"),
         good="import torch\nx = torch.ones(2, requires_grad=True)\nwith torch.no_grad():\n    y = x * 2\nprint(y.requires_grad)\n",
         good_shows=Outcome(stdout="False"),
@@ -81,6 +82,8 @@ class GradContextNotCalled(Rule):
             if name in GRAD_MODE_CONTEXTS or name == SET_GRAD_ENABLED:
                 shown = self.context.module.code_for_node(expression)
                 message = self.message.format(name=shown)
+                fix = Replacement(expression, cst.Call(func=expression))
                 if name == SET_GRAD_ENABLED:
                     message = f"'{shown}' is a class, not a context manager instance: this 'with' raises TypeError. Call it with a mode: '{shown}(False)'"
-                self.report(expression, message)
+                    fix = None
+                self.report(expression, message, fix=fix)

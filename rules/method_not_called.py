@@ -1,5 +1,6 @@
 import libcst as cst
 
+from gradlint.fixing import Replacement
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 METHODS = frozenset({"eval", "train", "zero_grad", "backward", "step", "detach_", "requires_grad_"})
@@ -95,4 +96,4 @@ class MethodNotCalled(Rule):
                 try_node = ancestors[-depth]
                 if ancestors[-depth + 1] is try_node.body and _probes_attribute(try_node):
                     return
-        self.report(node, self.message.format(attr=value.attr.value))
+        self.report(node, self.message.format(attr=value.attr.value), fix=Replacement(value, cst.Call(func=value)))

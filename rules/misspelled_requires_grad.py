@@ -1,6 +1,7 @@
 import libcst as cst
 
 from gradlint.analysis.modules import is_module_class, is_self_of_non_module
+from gradlint.fixing import Replacement
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from gradlint.walk import iter_tree
 
@@ -137,7 +138,7 @@ class MisspelledRequiresGrad(Rule):
         message = self.message.format(attr=attr)
         if not (isinstance(value, cst.Name) and value.value == "False"):
             message = message.replace("nothing is frozen", "requires_grad is unchanged")
-        self.report(target, message)
+        self.report(target, message, fix=Replacement(target.attr, cst.Name("requires_grad")))
 
 
 def _collect_class_attributes(classdef, declared):

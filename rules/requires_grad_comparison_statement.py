@@ -1,5 +1,6 @@
 import libcst as cst
 
+from gradlint.fixing import Replacement
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
@@ -53,7 +54,9 @@ class RequiresGradComparisonStatement(Rule):
         Invalid("for p in model.parameters():\n    p.requires_grad == False\n", 2, 5,
                 fixed="for p in model.parameters():\n    p.requires_grad = False\n"),
         Invalid("model.fc.weight.requires_grad == True\n", 1, 1, fixed="model.fc.weight.requires_grad = True\n"),
-        Invalid("def freeze(params):\n    for p in params:\n        p.requires_grad is False\n", 3, 9),
+        Invalid("def freeze(params):\n    for p in params:\n        p.requires_grad is False\n", 3, 9,
+                fixed="def freeze(params):\n    for p in params:\n        p.requires_grad = False\n"),
+        Invalid("False == p.requires_grad\n", 1, 1, why="no fix: the attribute is on the right"),
         Invalid("class A:\n    def f(self):\n        self.w.requires_grad == False; self.b.requires_grad = False\n", 3, 9,
                 fixed="class A:\n    def f(self):\n        self.w.requires_grad = False; self.b.requires_grad = False\n"),
     )
@@ -73,4 +76,10 @@ class RequiresGradComparisonStatement(Rule):
             return
         if _is_requires_grad(comparison.left) or _is_requires_grad(target.comparator):
             op = "==" if isinstance(target.operator, cst.Equal) else "is"
-            self.report(node, self.message.format(op=op))
+            fix = None
+            if _is_requires_grad(comparison.left):
+                assign = cst.Assign(
+                    targets=[cst.AssignTarget(target=comparison.left)], value=target.comparator, semicolon=node.semicolon
+                )
+                fix = Replacement(node, assign)
+            self.report(node, self.message.format(op=op), fix=fix)

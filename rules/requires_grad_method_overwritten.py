@@ -1,6 +1,7 @@
 import libcst as cst
 
 from gradlint.analysis.modules import is_self_of_non_module
+from gradlint.fixing import Replacement
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
@@ -62,23 +63,28 @@ class RequiresGradMethodOverwritten(Rule):
 
     def visit_Assign(self, node):
         for target in node.targets:
-            self._check(target.target, node.value)
+            self._check(target.target, node.value, node if len(node.targets) == 1 else None)
 
     def visit_AnnAssign(self, node):
         if node.value is not None:
-            self._check(node.target, node.value)
+            self._check(node.target, node.value, node)
 
     def visit_AugAssign(self, node):
-        self._check(node.target, node.value)
+        self._check(node.target, node.value, None)
 
-    def _check(self, target, value):
+    def _check(self, target, value, statement):
         if isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
-                self._check(element.value, value)
+                self._check(element.value, value, None)
             return
         if not (isinstance(target, cst.Attribute) and target.attr.value == "requires_grad_"):
             return
         if is_self_of_non_module(self.context, target.value):
             return
         shown = self.context.module.code_for_node(value) if isinstance(value, (cst.Name, cst.Integer)) else "..."
-        self.report(target, self.message.format(value=shown))
+        fix = None
+        if statement is not None:
+            # `p.requires_grad_ = X` -> `p.requires_grad_(X)`, keeping the statement's own `;`
+            call = cst.Call(func=target, args=[cst.Arg(value=value)])
+            fix = Replacement(statement, cst.Expr(value=call, semicolon=statement.semicolon))
+        self.report(target, self.message.format(value=shown), fix=fix)

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from gradlint.fixing import fix_source
 from gradlint.rule import all_rules
+
+from conftest import FIX_PENDING
 
 RUNNER = Path(__file__).with_name("evidence_runner.py")
 RULES = [r for r in all_rules().values() if r.evidence is not None]
@@ -18,11 +21,31 @@ def evidence_results():
     for rule in RULES:
         items.append({"id": f"{rule.code}-bad", "source": rule.evidence.bad})
         items.append({"id": f"{rule.code}-good", "source": rule.evidence.good})
+        fixed = _fixed_bad_program(rule)
+        if fixed is not None:
+            items.append({"id": f"{rule.code}-fixed", "source": fixed})
     completed = subprocess.run(
         [sys.executable, str(RUNNER)], input=json.dumps(items), capture_output=True, text=True, timeout=600
     )
     assert completed.returncode == 0, completed.stderr
     return {item["id"]: item for item in json.loads(completed.stdout)}
+
+
+def _fixed_bad_program(rule):
+    """The bad evidence program after the rule's own fix, for rules whose fix exists."""
+    if not rule.fix_applicability or rule.code in FIX_PENDING:
+        return None
+    result = fix_source(rule.evidence.bad.encode("utf-8"), "evidence.py", [rule], unsafe=True)
+    return None if result.new_source is None else result.new_source.decode("utf-8")
+
+
+FIXED = [r for r in RULES if _fixed_bad_program(r) is not None]
+
+
+@pytest.mark.parametrize("rule", FIXED, ids=lambda r: r.code)
+def test_fixed_bad_program_no_longer_shows_the_pitfall(rule, evidence_results):
+    """Issue 6 (d): the rule's fix applied to its bad program behaves as the corrected program."""
+    _check(evidence_results[f"{rule.code}-fixed"], rule.evidence.good_shows)
 
 
 def test_torch_is_the_pinned_version():

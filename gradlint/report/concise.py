@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from gradlint.fixing import applicable
 from gradlint.rule import Diagnostic
 
 
-def line_of(d: Diagnostic) -> str:
-    return f"{d.path}:{d.line}:{d.column}: {d.code} {d.message}"
+def line_of(d: Diagnostic, unsafe: bool = False) -> str:
+    """``path:line:col: CODE message``, with ``[*]`` when ``--fix`` (with ``unsafe``) would fix it."""
+    marker = "[*] " if applicable(d, unsafe) else ""
+    return f"{d.path}:{d.line}:{d.column}: {d.code} {marker}{d.message}"
 
 
-def render(diagnostics: Sequence[Diagnostic], source_lines=None) -> str:
-    return "".join(line_of(d) + "\n" for d in diagnostics)
+def render(diagnostics: Sequence[Diagnostic], source_lines=None, unsafe: bool = False) -> str:
+    return "".join(line_of(d, unsafe) + "\n" for d in diagnostics)

@@ -24,10 +24,10 @@ def _snippet(d: Diagnostic, lines: List[str]) -> List[str]:
     ]
 
 
-def render(diagnostics: Sequence[Diagnostic], source_lines) -> str:
+def render(diagnostics: Sequence[Diagnostic], source_lines, unsafe: bool = False) -> str:
     out: List[str] = []
     for d in diagnostics:
-        out.append(line_of(d))
+        out.append(line_of(d, unsafe))
         lines = source_lines(d.path) if source_lines is not None else []
         out.extend(_snippet(d, lines))
         out.append("")

@@ -1,0 +1,206 @@
+"""Fixes: each fixable rule's expected output, idempotence, and that the fixed code is clean."""
+import json
+import os
+import stat
+
+import libcst as cst
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gradlint.fixing import fix_source
+from gradlint.rule import all_rules
+
+from conftest import FIX_PENDING, lint
+
+RULES = list(all_rules().values())
+FIXABLE = [r for r in RULES if r.fix_applicability]
+EXAMPLES = [
+    pytest.param(
+        rule, ex,
+        id=f"{rule.code}-invalid-{i}",
+        marks=[pytest.mark.xfail(strict=True, reason="fix not written yet")] if rule.code in FIX_PENDING else [],
+    )
+    for rule in RULES
+    for i, ex in enumerate(rule.invalid)
+    if ex.fixed is not None
+]
+
+
+def fix(source, rules, unsafe=True):
+    result = fix_source(source.encode("utf-8"), "example.py", rules, unsafe=unsafe)
+    assert result.error is None, result.error
+    return source if result.new_source is None else result.new_source.decode("utf-8")
+
+
+@pytest.mark.parametrize("rule,example", EXAMPLES)
+def test_fix_gives_the_expected_source_is_idempotent_and_clean(rule, example):
+    fixed = fix(example.source, [rule])
+    assert fixed == example.fixed
+    assert fix(fixed, [rule]) == fixed
+    assert [d for d in lint(fixed, [rule]) if d.code == rule.code and (d.line, d.column) == (example.line, example.column)] == []
+
+
+@pytest.mark.parametrize("rule", FIXABLE, ids=lambda r: r.code)
+def test_fixable_rule_has_fixed_examples_and_fix_safety_docs(rule):
+    assert any(ex.fixed is not None for ex in rule.invalid)
+    assert rule.fix_applicability in ("safe", "unsafe")
+    assert "## Fix safety" in rule.documentation()
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES if not r.fix_applicability], ids=lambda r: r.code)
+def test_rule_without_a_fix_offers_none(rule):
+    for example in rule.invalid:
+        assert all(d.fix is None for d in lint(example.source, [rule]))
+        assert example.fixed is None
+
+
+def test_unsafe_fixes_need_the_flag():
+    unsafe_rules = [r for r in FIXABLE if r.fix_applicability == "unsafe" and r.code not in FIX_PENDING]
+    for rule in unsafe_rules:
+        for example in rule.invalid:
+            if example.fixed is not None:
+                assert fix(example.source, [rule], unsafe=False) == example.source
+
+
+def test_fix_edits_are_in_the_json_shape():
+    found = lint("import torch\nmodel.eval  # keep\n")
+    assert found[0].to_json()["fix"] == {
+        "applicability": "safe",
+        "edits": [{"line": 2, "column": 11, "end_line": 2, "end_column": 11, "content": "()"}],
+    }
+
+
+SNIPPETS = [ex.source for r in FIXABLE if r.code not in FIX_PENDING for ex in r.invalid if ex.fixed is not None]
+FILLER = st.sampled_from(
+    [
+        "# a comment with é and noqa-free text",
+        "x = 'model.eval'  # a string is not code",
+        "",
+        "def helper(a, b=2):\n    return a + b",
+        "s = '''\nmodel.train\n'''",
+        "values = [1, 2,\n          3]",
+        "class Plain:\n    pass",
+        "if True:\n    y = 1\nelse:\n    y = 2",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.sampled_from(SNIPPETS), FILLER), min_size=1, max_size=8), st.booleans())
+def test_fix_never_breaks_the_file_nor_touches_unreported_lines(parts, crlf):
+    source = "\n".join(parts) + "\n"
+    if crlf:
+        source = source.replace("\n", "\r\n")
+    data = source.encode("utf-8")
+    result = fix_source(data, "mixed.py", FIXABLE, unsafe=True)
+    assert result.error is None
+    if result.new_source is None:
+        return
+    cst.parse_module(result.new_source)  # still Python
+    before = data.decode("utf-8").splitlines(keepends=True)
+    after = result.new_source.decode("utf-8").splitlines(keepends=True)
+    reported = set()
+    for d in lint(data, FIXABLE):
+        reported.update(range(d.line, d.end_line + 1))
+    if len(before) == len(after):
+        for number, (old, new) in enumerate(zip(before, after), start=1):
+            if old != new:
+                assert number in reported, (number, old, new)
+    assert (b"\r\n" in result.new_source) == crlf
+
+
+# ---------------------------------------------------------------- the command line
+
+BAD = "import torch\nmodel.eval\nwith torch.no_grad:\n    pass\ntorch.no_grad()\n"
+
+
+def test_diff_prints_and_writes_nothing(cli, tmp_path):
+    path = tmp_path / "a.py"
+    path.write_text(BAD)
+    result = cli("check", "--diff", "a.py", cwd=tmp_path)
+    assert result.code == 1
+    assert "-model.eval\n-with torch.no_grad:\n+model.eval()\n+with torch.no_grad():\n" in result.out
+    assert path.read_text() == BAD
+    clean = tmp_path / "c.py"
+    clean.write_text("import torch\nmodel.eval()\n")
+    assert cli("check", "--diff", "c.py", cwd=tmp_path).code == 0
+
+
+def test_fix_writes_and_exit_code_counts_what_remains(cli, tmp_path):
+    path = tmp_path / "a.py"
+    path.write_text(BAD)
+    result = cli("check", "--fix", "--output-format", "concise", "a.py", cwd=tmp_path)
+    assert result.code == 1  # GL202 has no fix
+    assert path.read_text() == "import torch\nmodel.eval()\nwith torch.no_grad():\n    pass\ntorch.no_grad()\n"
+    assert "Found 3 errors (2 fixed, 1 remaining)." in result.out
+    path.write_text("import torch\nmodel.eval\n")
+    assert cli("check", "--fix", "a.py", cwd=tmp_path).code == 0
+
+
+def test_show_fixes(cli, tmp_path):
+    (tmp_path / "a.py").write_text(BAD)
+    result = cli("check", "--fix", "--show-fixes", "a.py", cwd=tmp_path)
+    assert "Fixed 2 errors:" in result.out and "1 \u00d7 GL105 (method-not-called)" in result.out
+
+
+def test_fixable_marker_and_hint(cli, tmp_path):
+    (tmp_path / "a.py").write_text(BAD)
+    result = cli("check", "--output-format", "concise", "a.py", cwd=tmp_path)
+    assert "a.py:2:1: GL105 [*] '.eval' is never called" in result.out
+    assert "[*] 2 fixable with the `--fix` option." in result.out
+
+
+def test_fix_from_config(cli, tmp_path):
+    (tmp_path / "a.py").write_text("import torch\nmodel.eval\n")
+    (tmp_path / "pyproject.toml").write_text("[tool.gradlint]\nfix = true\n")
+    assert cli("check", "a.py", cwd=tmp_path).code == 0
+    assert (tmp_path / "a.py").read_text() == "import torch\nmodel.eval()\n"
+    (tmp_path / "a.py").write_text("import torch\nmodel.eval\n")
+    assert cli("check", "--no-fix", "a.py", cwd=tmp_path).code == 1
+
+
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        (b"import torch\r\nmodel.eval\r\nx = 1\r\n", b"import torch\r\nmodel.eval()\r\nx = 1\r\n"),
+        (b"\xef\xbb\xbfimport torch\nmodel.eval\n", b"\xef\xbb\xbfimport torch\nmodel.eval()\n"),
+        (b"# -*- coding: latin-1 -*-\ns = '\xe9'\nmodel.eval\n", b"# -*- coding: latin-1 -*-\ns = '\xe9'\nmodel.eval()\n"),
+        (b"import torch\nmodel.eval", b"import torch\nmodel.eval()"),
+    ],
+    ids=["crlf", "bom", "latin-1", "no-final-newline"],
+)
+def test_fix_keeps_encoding_line_endings_and_bytes(cli, tmp_path, raw, expected):
+    path = tmp_path / "a.py"
+    path.write_bytes(raw)
+    os.chmod(path, 0o754)
+    diff = cli("check", "--diff", "a.py", cwd=tmp_path)
+    assert diff.code == 1 and "+model.eval()" in diff.out
+    assert path.read_bytes() == raw
+    assert cli("check", "--fix", "a.py", cwd=tmp_path).code == 0
+    assert path.read_bytes() == expected
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o754
+    assert [p.name for p in tmp_path.iterdir()] == ["a.py"]  # no temporary file left
+
+
+def test_file_without_fixes_is_not_rewritten(cli, tmp_path):
+    path = tmp_path / "a.py"
+    path.write_text("import torch\ntorch.no_grad()\n")
+    os.utime(path, (1_000_000, 1_000_000))
+    assert cli("check", "--fix", "a.py", cwd=tmp_path).code == 1
+    assert os.stat(path).st_mtime == 1_000_000
+
+
+def test_stdin_fix_prints_the_fixed_buffer(cli, tmp_path):
+    result = cli("check", "--fix", "--stdin-filename", "a.py", "-", cwd=tmp_path, stdin=BAD)
+    assert result.out == "import torch\nmodel.eval()\nwith torch.no_grad():\n    pass\ntorch.no_grad()\n"
+    assert "GL202" in result.err and result.code == 1
+
+
+def test_json_output_carries_fixes(cli, tmp_path):
+    (tmp_path / "a.py").write_text(BAD)
+    data = json.loads(cli("check", "--output-format", "json", "a.py", cwd=tmp_path).out)
+    by_code = {d["code"]: d["fix"] for d in data}
+    assert by_code["GL202"] is None
+    assert by_code["GL201"]["applicability"] == "safe"
+    assert by_code["GL201"]["edits"] == [{"line": 3, "column": 19, "end_line": 3, "end_column": 19, "content": "()"}]
