@@ -10,6 +10,7 @@ import fnmatch
 import io
 import json
 import os
+import shutil
 import sys
 import tokenize
 from collections import Counter
@@ -21,7 +22,8 @@ from gradlint.config import OUTPUT_FORMATS, ConfigError, Settings, load_settings
 from gradlint.discovery import discover, display_path
 from gradlint.docs import fix_label, rule_page
 from gradlint.fixing import applicable
-from gradlint.runner import CHECK, DIFF, FIX, FileOutcome, process_file, process_source
+from gradlint.cache import CACHE_DIR_NAME, Cache, default_cache_dir
+from gradlint.runner import CHECK, DIFF, FIX, FileJob, FileOutcome, process_source, run_files
 from gradlint.report import FORMATS, summary
 from gradlint.rule import (
     INTERNAL_ERROR,
@@ -74,9 +76,15 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-unsafe-fixes", dest="unsafe_fixes", action="store_false", help="only safe fixes")
     check.add_argument("--diff", action="store_true", help="print the diff --fix would make; write nothing (exit 1 when there is one)")
     check.add_argument("--show-fixes", action="store_true", help="list what --fix fixed")
+    check.add_argument("--jobs", "-j", type=_positive_int, metavar="N", help="worker processes (default: all cores)")
+    check.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
+    check.add_argument("--cache-dir", metavar="DIR", help=f"where to keep the cache (default: {CACHE_DIR_NAME} in the project root)")
     check.add_argument("--config", metavar="PATH", help="the pyproject.toml to use instead of the nearest one")
     check.add_argument("--no-respect-gitignore", action="store_true", help="lint files that .gitignore excludes")
     check.add_argument("--force-exclude", action="store_true", help="apply exclude patterns to files named on the command line too")
+
+    clean = commands.add_parser("clean", help=f"remove the result cache ({CACHE_DIR_NAME})")
+    clean.add_argument("--cache-dir", metavar="DIR", help="the cache directory to remove")
 
     rule = commands.add_parser("rule", help="print a rule's documentation")
     rule.add_argument("rule", metavar="CODE|NAME")
@@ -94,6 +102,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _check(args)
         if args.command == "rule":
             return _rule(args)
+        if args.command == "clean":
+            return _clean(args)
         if args.command == "rules":
             return _rules(args)
         parser.print_help(sys.stderr)
@@ -105,6 +115,37 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_CLEAN
+    except Exception as error:  # a bug of gradlint's own: one clear line, never a traceback
+        print(f"gradlint: internal error: {type(error).__name__}: {error}. Please report this.", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _clean(args: argparse.Namespace) -> int:
+    """Remove the cache directory (only if it is one gradlint made: it holds gradlint's CACHEDIR.TAG)."""
+    cwd = Path.cwd()
+    if args.cache_dir:
+        directory = Path(args.cache_dir)
+    else:
+        try:
+            settings = load_settings(None, cwd)
+            directory = default_cache_dir(settings.root)
+        except ConfigError:
+            directory = default_cache_dir(cwd)
+    tag = directory / "CACHEDIR.TAG"
+    if directory.is_dir() and tag.is_file() and "gradlint" in tag.read_text(errors="replace"):
+        shutil.rmtree(directory)
+        print(f"Removed {directory}", file=sys.stderr)
+    return EXIT_CLEAN
 
 
 def _rule(args: argparse.Namespace) -> int:
@@ -209,10 +250,14 @@ def _check(args: argparse.Namespace) -> int:
             raise UsageError(f"{found.missing[0]}: no such file or directory")
         if not found.files and args.paths:
             print("gradlint: warning: no Python files found under the given paths", file=sys.stderr)
+        jobs = []
         for path in found.files:
             display = display_path(path, cwd)
-            rules = _per_file_rules(display, Path(os.path.abspath(path)), settings, selected)
-            outcomes.append(process_file(str(path), display, rules, mode, unsafe))
+            jobs.append(FileJob(str(path), display, _per_file_rules(display, Path(os.path.abspath(path)), settings, selected)))
+        cache = None
+        if not args.no_cache and mode == CHECK:
+            cache = Cache(Path(args.cache_dir) if args.cache_dir else default_cache_dir(settings.root))
+        outcomes.extend(run_files(jobs, mode, unsafe, args.jobs or os.cpu_count() or 1, cache))
 
     diagnostics = sorted((d for o in outcomes for d in o.diagnostics), key=Diagnostic.sort_key)
     errors = [o.error for o in outcomes if o.error]

@@ -1,0 +1,109 @@
+"""A content-hash cache of lint results, in ``.gradlint_cache/`` (ruff's ``.ruff_cache/`` is the model).
+
+One JSON file per gradlint build holds, for every linted path, the hash of the file's bytes together with the
+rules it was linted with, and the findings. An entry is used only when all of these match, so an edited file, a
+changed configuration or another gradlint build is linted again. A damaged cache file is ignored and rebuilt.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import gradlint
+from gradlint.rule import Diagnostic, Edit, Fix
+
+CACHE_DIR_NAME = ".gradlint_cache"
+_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by gradlint.\n"
+
+
+def build_fingerprint() -> str:
+    """gradlint's version plus the size and mtime of its own sources, so that an upgrade or an edited rule
+    never reuses old results."""
+    digest = hashlib.sha256(gradlint.__version__.encode())
+    roots = {Path(gradlint.__file__).parent}
+    try:
+        import gradlint.rules as rules_package
+
+        roots.update(Path(p) for p in rules_package.__path__)
+    except ImportError:  # pragma: no cover
+        pass
+    for root in sorted(roots):
+        for path in sorted(root.rglob("*.py")):
+            stat = path.stat()
+            digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:20]
+
+
+def entry_key(data: bytes, rule_codes: Sequence[str]) -> str:
+    digest = hashlib.sha256(data)
+    digest.update(",".join(rule_codes).encode())
+    return digest.hexdigest()
+
+
+def diagnostic_from_json(item: dict) -> Diagnostic:
+    fix = item.get("fix")
+    built = None
+    if fix is not None:
+        built = Fix(fix["applicability"], tuple(Edit(**edit) for edit in fix["edits"]))
+    return Diagnostic(item["path"], item["line"], item["column"], item["end_line"], item["end_column"], item["code"],
+                      item["name"], item["severity"], item["message"], built)
+
+
+class Cache:
+    """Results by path; ``get`` returns findings only for an unchanged file linted with the same rules."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.file = directory / f"results-{build_fingerprint()}.json"
+        self._entries: Dict[str, dict] = {}
+        self._dirty = False
+        try:
+            data = json.loads(self.file.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and isinstance(data.get("entries"), dict):
+                self._entries = data["entries"]
+        except (OSError, ValueError, UnicodeDecodeError):
+            self._entries = {}  # missing or damaged: start again
+
+    def get(self, path: str, key: str) -> Optional[List[Diagnostic]]:
+        entry = self._entries.get(path)
+        if not isinstance(entry, dict) or entry.get("key") != key:
+            return None
+        try:
+            return [diagnostic_from_json(item) for item in entry["diagnostics"]]
+        except (KeyError, TypeError, ValueError):
+            return None  # a damaged entry is never trusted
+
+    def put(self, path: str, key: str, diagnostics: Sequence[Diagnostic]) -> None:
+        self._entries[path] = {"key": key, "diagnostics": [d.to_json() for d in diagnostics]}
+        self._dirty = True
+
+    def save(self) -> None:
+        """Write the cache atomically; a cache that cannot be written is silently skipped."""
+        if not self._dirty:
+            return
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            tag = self.directory / "CACHEDIR.TAG"
+            if not tag.exists():
+                tag.write_text(_TAG)
+            gitignore = self.directory / ".gitignore"
+            if not gitignore.exists():
+                gitignore.write_text("# created by gradlint\n*\n")
+            for old in self.directory.glob("results-*.json"):
+                if old != self.file:
+                    old.unlink()
+            handle, temporary = tempfile.mkstemp(prefix=".results-", dir=self.directory)
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump({"version": gradlint.__version__, "entries": self._entries}, out)
+            os.replace(temporary, self.file)
+        except OSError:
+            pass
+
+
+def default_cache_dir(root: Path) -> Path:
+    override = os.environ.get("GRADLINT_CACHE_DIR")
+    return Path(override) if override else root / CACHE_DIR_NAME

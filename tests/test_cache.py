@@ -1,0 +1,97 @@
+"""The result cache and parallel linting: same output whatever the cache state or number of jobs."""
+import json
+from pathlib import Path
+
+import gradlint
+from gradlint.cache import Cache, entry_key
+
+BAD = "import torch\nmodel.eval\n"
+
+
+def _cache_file(root):
+    files = list((root / ".gradlint_cache").glob("results-*.json"))
+    assert len(files) == 1
+    return files[0]
+
+
+def _poison(root, message):
+    """Replace every cached finding's message, to see whether a run used the cache."""
+    path = _cache_file(root)
+    data = json.loads(path.read_text())
+    for entry in data["entries"].values():
+        for item in entry["diagnostics"]:
+            item["message"] = message
+    path.write_text(json.dumps(data))
+
+
+def test_warm_run_uses_the_cache_and_an_edit_is_relinted(cli, tmp_path):
+    (tmp_path / "a.py").write_text(BAD)
+    cold = cli("check", "--output-format", "concise", "a.py", cwd=tmp_path)
+    assert (tmp_path / ".gradlint_cache" / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    _poison(tmp_path, "from the cache")
+    warm = cli("check", "--output-format", "concise", "a.py", cwd=tmp_path)
+    assert "from the cache" in warm.out and warm.code == cold.code == 1
+    (tmp_path / "a.py").write_text(BAD + "model.train\n")
+    edited = cli("check", "--output-format", "concise", "a.py", cwd=tmp_path)
+    assert "from the cache" not in edited.out and edited.out.count("GL105") == 2
+
+
+def test_changed_configuration_is_relinted(cli, tmp_path):
+    (tmp_path / "a.py").write_text(BAD + "p.require_grad = False\n")
+    cli("check", "a.py", cwd=tmp_path)
+    _poison(tmp_path, "from the cache")
+    result = cli("check", "--output-format", "concise", "--select", "GL101", "a.py", cwd=tmp_path)
+    assert "from the cache" not in result.out and "GL101" in result.out and "GL105" not in result.out
+
+
+def test_new_gradlint_build_does_not_reuse_results(tmp_path, monkeypatch):
+    cache = Cache(tmp_path)
+    key = entry_key(b"x", ["GL101"])
+    cache.put("/a.py", key, [])
+    cache.save()
+    assert Cache(tmp_path).get("/a.py", key) == []
+    monkeypatch.setattr(gradlint, "__version__", "999.0")
+    assert Cache(tmp_path).get("/a.py", key) is None
+
+
+def test_damaged_cache_is_ignored_and_rebuilt(cli, tmp_path):
+    (tmp_path / "a.py").write_text(BAD)
+    first = cli("check", "--output-format", "concise", "a.py", cwd=tmp_path)
+    _cache_file(tmp_path).write_text("{ not json")
+    again = cli("check", "--output-format", "concise", "a.py", cwd=tmp_path)
+    assert again.out == first.out
+    json.loads(_cache_file(tmp_path).read_text())  # rebuilt
+    data = json.loads(_cache_file(tmp_path).read_text())
+    for entry in data["entries"].values():
+        entry["diagnostics"] = [{"path": "a.py", "line": "bad"}]
+    _cache_file(tmp_path).write_text(json.dumps(data))
+    assert cli("check", "--output-format", "concise", "a.py", cwd=tmp_path).out == first.out
+
+
+def test_no_cache_and_cache_dir_and_clean(cli, tmp_path):
+    (tmp_path / "a.py").write_text(BAD)
+    cli("check", "--no-cache", "a.py", cwd=tmp_path)
+    assert not (tmp_path / ".gradlint_cache").exists()
+    cli("check", "--cache-dir", "elsewhere", "a.py", cwd=tmp_path)
+    assert (tmp_path / "elsewhere" / "CACHEDIR.TAG").exists()
+    cli("check", "a.py", cwd=tmp_path)
+    assert (tmp_path / ".gradlint_cache").exists()
+    assert cli("clean", cwd=tmp_path).code == 0
+    assert not (tmp_path / ".gradlint_cache").exists()
+    cli("clean", "--cache-dir", "elsewhere", cwd=tmp_path)
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_output_is_identical_for_any_jobs_and_cache_state(cli, tmp_path):
+    for i in range(40):
+        body = BAD if i % 3 else "import torch\nwith torch.no_grad():\n    pass\n"
+        (tmp_path / f"m{i:02d}.py").write_text(body + f"# file {i}\n")
+    (tmp_path / "broken.py").write_text("model.eval(\n")
+    args = ("check", "--output-format", "json", ".")
+    one = cli(*args, "--jobs", "1", "--no-cache", cwd=tmp_path)
+    many = cli(*args, "--jobs", "2", "--no-cache", cwd=tmp_path)
+    cold = cli(*args, "--jobs", "2", cwd=tmp_path)
+    warm = cli(*args, "--jobs", "2", cwd=tmp_path)
+    assert one.out == many.out == cold.out == warm.out
+    assert one.code == many.code == cold.code == warm.code == 1
+    assert len(json.loads(one.out)) == 27
