@@ -137,12 +137,11 @@ def lint_source(source: bytes, path: str, rules: Sequence[Type[Rule]]) -> List[D
     except RecursionError:
         return [Diagnostic(path, 1, 1, 1, 1, SYNTAX_ERROR[0], SYNTAX_ERROR[1], "error",
                            "SyntaxError: the file is nested too deeply to parse")]
-    return lint_module(module, path, rules, fixable=module.bytes == source)
+    return lint_module(module, path, rules, text=source.decode(module.encoding))
 
 
-def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]], fixable: bool = True) -> List[Diagnostic]:
-    """Findings of ``rules`` on a parsed module. ``fixable`` is False when LibCST does not give the
-    file's bytes back exactly (lone CR line ends, form feeds): no fix is offered then."""
+def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]], text: Optional[str] = None) -> List[Diagnostic]:
+    """Findings of ``rules`` on a parsed module whose source is ``text`` (regenerated when not given)."""
     context = LintContext(path, module)
     internal: List[Diagnostic] = []
     instances: List[Rule] = []
@@ -180,9 +179,9 @@ def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]], fixa
             internal.append(_internal_error(path, type(instance), error))
 
     findings = [f for f in context._findings if f[0].code not in broken]
-    diagnostics = _place(module, path, findings, context.expected_failure_blocks, fixable)
+    diagnostics = _place(module, path, findings, context.expected_failure_blocks, text)
     if diagnostics:
-        diagnostics = Suppressions.from_text(module.code).filter(diagnostics)
+        diagnostics = Suppressions.from_text(module.code if text is None else text).filter(diagnostics)
     return sorted(diagnostics + internal, key=Diagnostic.sort_key)
 
 
@@ -213,11 +212,12 @@ def _internal_error(path: str, rule_class: Type[Rule], error: BaseException) -> 
     )
 
 
-def _place(module: cst.Module, path: str, findings, expected_failure_blocks, fixable: bool) -> List[Diagnostic]:
-    """Give findings their positions and fixes their edits (computed only for files that have findings)."""
+def _place(module: cst.Module, path: str, findings, expected_failure_blocks, text: Optional[str]) -> List[Diagnostic]:
+    """Give findings their positions and fixes their edits (computed only for files that have findings).
+    No fix is offered when LibCST does not give the file back exactly (lone CR line ends, form feeds)."""
     if not findings:
         return []
-    code: Optional[str] = None
+    fixable: Optional[bool] = None
     index: Optional[LineIndex] = None
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     skip_ranges = []
@@ -239,10 +239,11 @@ def _place(module: cst.Module, path: str, findings, expected_failure_blocks, fix
             continue
         seen.add(key)
         built: Optional[Fix] = None
+        if fix is not None and fixable is None:
+            code = module.code
+            fixable = text is None or code == text
+            index = LineIndex(code)
         if fix is not None and fixable:
-            if code is None:
-                code = module.code
-                index = LineIndex(code)
             replacements, applicability = fix
             edits = edits_for(module, code, index, replacements)
             if edits:

@@ -58,6 +58,17 @@ def _syntactic_fields(node_type: type) -> Tuple[str, ...]:
     return names
 
 
+# is-a-node answers per concrete type: isinstance against CSTNode (an ABC) is slow in the hot loop
+_IS_NODE: Dict[type, bool] = {}
+
+
+def _is_node_type(value_type: type) -> bool:
+    answer = _IS_NODE.get(value_type)
+    if answer is None:
+        answer = _IS_NODE[value_type] = issubclass(value_type, cst.CSTNode)
+    return answer
+
+
 def children(node: cst.CSTNode) -> List[cst.CSTNode]:
     """The syntactic child nodes of ``node``, in field order (source order for statement bodies)."""
     names = _FIELDS.get(type(node))
@@ -66,12 +77,13 @@ def children(node: cst.CSTNode) -> List[cst.CSTNode]:
     out: List[cst.CSTNode] = []
     for name in names:
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            out.append(value)
-        elif isinstance(value, (tuple, list)):
+        value_type = type(value)
+        if value_type is tuple or value_type is list:
             for item in value:
-                if isinstance(item, cst.CSTNode):
+                if _is_node_type(type(item)):
                     out.append(item)
+        elif _is_node_type(value_type):
+            out.append(value)
     return out
 
 
