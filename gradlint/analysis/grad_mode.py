@@ -7,11 +7,14 @@ starts in the caller's mode, which is unknown here unless a decorator fixes it.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Sequence
+import weakref
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 import libcst as cst
 
+from gradlint.analysis.modules import module_instance
 from gradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
+from gradlint.walk import children, iter_tree
 
 if TYPE_CHECKING:  # pragma: no cover
     from gradlint.engine import LintContext
@@ -98,21 +101,7 @@ def grad_mode_at(context: "LintContext", ancestors: Optional[Sequence[cst.CSTNod
     ``NO_GRAD_MODE``, ``INFERENCE``, ``ENABLED``, ``UNKNOWN``, or None when no grad-mode context
     encloses it in this function (the caller's mode, normally grad enabled)."""
     chain = context.ancestors if ancestors is None else ancestors
-    for index in range(len(chain) - 1, -1, -1):
-        node = chain[index]
-        below = chain[index + 1] if index + 1 < len(chain) else None
-        if isinstance(node, cst.With) and below is node.body:
-            for item in reversed(node.items):
-                mode = mode_of_expression(context, item.item)
-                if mode is not None and mode != ENABLED_OR_CALLER:
-                    return mode
-        elif isinstance(node, cst.FunctionDef):
-            if below is node.body:
-                return decorator_mode(context, node)
-            return None
-        elif isinstance(node, (cst.Lambda, cst.ClassDef)):
-            return None
-    return None
+    return _mode_and_region(context, chain)[0]
 
 
 def with_mode(context: "LintContext", node: cst.With) -> Optional[str]:
@@ -122,3 +111,563 @@ def with_mode(context: "LintContext", node: cst.With) -> Optional[str]:
         if mode is not None and mode != ENABLED_OR_CALLER:
             return mode
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# grad-mode regions and straight-line data flow within one function (or the module body)
+
+# per-file caches, dropped with the file's LintContext
+_FLOWS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_METHOD_CLASSES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_PARAM_FUNCTIONS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_NAMED_CALLS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+_BLOCKS = (cst.IndentedBlock, cst.SimpleStatementSuite, cst.Module)
+_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_LOOPS = (cst.For, cst.While)
+_ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Power, cst.MatrixMultiply,
+               cst.Modulo)
+# tensor methods whose result needs grad exactly when their receiver does (their arguments are not tensors)
+_GRAD_PRESERVING_METHODS = frozenset(
+    {"sum", "mean", "float", "double", "half", "bfloat16", "squeeze", "unsqueeze", "view", "reshape", "flatten",
+     "abs", "exp", "log", "sqrt", "neg", "clone", "contiguous", "to", "cpu", "cuda", "norm", "t", "transpose",
+     "permute", "nansum", "nanmean", "type_as"}
+)
+# torch functions whose result needs grad exactly when one of their tensor arguments does
+_GRAD_COMBINING_FUNCTIONS = frozenset(
+    {"torch.stack", "torch.cat", "torch.sum", "torch.mean", "torch.add", "torch.sub", "torch.mul", "torch.div"}
+)
+
+
+class Constant:
+    """A value that never needs grad and carries no graph: a number literal, or a batch a data loop yields."""
+
+
+CONSTANT = Constant()
+
+# methods whose iteration yields tensors that may require grad
+_GRAD_ITERABLES = frozenset({"parameters", "named_parameters", "buffers", "named_buffers", "values", "items"})
+# wrappers of a data iterable that yield its items (with an index)
+_ITERABLE_WRAPPERS = frozenset({"enumerate", "zip", "tqdm", "iter", "list"})
+
+
+class GradOffValue:
+    """A value certainly computed with grad off: ``node`` computed it in ``region`` (a ``with`` block or a
+    decorated function) under ``mode``."""
+
+    def __init__(self, node: cst.CSTNode, region: cst.CSTNode, mode: str) -> None:
+        self.node = node
+        self.region = region
+        self.mode = mode
+
+
+def _mode_and_region(context: "LintContext", chain: Sequence[cst.CSTNode]):
+    """(mode, region node) of the innermost grad-mode context in ``chain`` (root first, the node last)."""
+    for index in range(len(chain) - 1, -1, -1):
+        node = chain[index]
+        below = chain[index + 1] if index + 1 < len(chain) else None
+        if isinstance(node, cst.With) and below is node.body:
+            mode = with_mode(context, node)
+            if mode is not None:
+                return mode, node
+        elif isinstance(node, cst.FunctionDef):
+            if below is node.body:
+                mode = decorator_mode(context, node)
+                return mode, (node if mode is not None else None)
+            return None, None
+        elif isinstance(node, (cst.Lambda, cst.ClassDef)):
+            return None, None
+    return None, None
+
+
+class ScopeFlow:
+    """Grad-mode regions and certain straight-line assignments of one function body (or the module body).
+
+    Nested functions, classes and lambdas are not entered: they are other scopes.
+    """
+
+    def __init__(self, context: "LintContext", root: cst.CSTNode) -> None:
+        self.context = context
+        self.root = root
+        scope = context.names.scope_of(root)
+        self._bindings = scope.bindings if scope is not None else {}
+        self._shared = (scope.globals_ | scope.nonlocals) if scope is not None else set()
+        self._parent: Dict[int, cst.CSTNode] = {}
+        self._order: Dict[int, int] = {}
+        self.names: List[cst.Name] = []
+        self.calls: List[cst.Call] = []
+        stack: List[cst.CSTNode] = [root]
+        while stack:
+            node = stack.pop()
+            self._order[id(node)] = len(self._order)
+            if isinstance(node, cst.Name):
+                self.names.append(node)
+            elif isinstance(node, cst.Call):
+                self.calls.append(node)
+            if node is not root and isinstance(node, _NESTED_SCOPES):
+                continue
+            kids = children(node)
+            for kid in kids:
+                self._parent[id(kid)] = node
+            stack.extend(reversed(kids))
+
+    # ---------------------------------------------------------------- structure
+    def contains(self, node: cst.CSTNode) -> bool:
+        """Whether ``node`` is in this scope's own code."""
+        return id(node) in self._order
+
+    def order(self, node: cst.CSTNode) -> int:
+        """Source-order index of a node of this scope."""
+        return self._order[id(node)]
+
+    def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        return self._parent.get(id(node))
+
+    def chain(self, node: cst.CSTNode) -> List[cst.CSTNode]:
+        """``node``'s ancestors from the scope root down, then ``node`` itself."""
+        out = [node]
+        current = self._parent.get(id(node))
+        while current is not None:
+            out.append(current)
+            current = self._parent.get(id(current))
+        out.reverse()
+        return out
+
+    def is_inside(self, node: cst.CSTNode, ancestor: cst.CSTNode) -> bool:
+        current: Optional[cst.CSTNode] = node
+        while current is not None:
+            if current is ancestor:
+                return True
+            current = self._parent.get(id(current))
+        return False
+
+    def statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
+        """The statement (a direct child of a block) holding ``node``."""
+        current = node
+        parent = self._parent.get(id(current))
+        while parent is not None and not isinstance(parent, _BLOCKS):
+            current = parent
+            parent = self._parent.get(id(current))
+        return current
+
+    def simple_statement_of(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        """The small statement (``Assign``, ``Expr``...) or compound statement header holding ``node``."""
+        current: Optional[cst.CSTNode] = node
+        while current is not None and not isinstance(current, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+            current = self._parent.get(id(current))
+        return current
+
+    # ---------------------------------------------------------------- grad mode
+    def mode_at(self, node: cst.CSTNode) -> Optional[str]:
+        """The grad mode ``node`` is evaluated in (see ``grad_mode_at``)."""
+        return _mode_and_region(self.context, self.chain(node))[0]
+
+    def region_at(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        """The ``with`` statement or decorated function that sets the grad mode at ``node``, if any."""
+        return _mode_and_region(self.context, self.chain(node))[1]
+
+    # ---------------------------------------------------------------- data flow
+    def reaching_binding(self, name: cst.Name) -> Optional[cst.CSTNode]:
+        """The ``Assign``/``AnnAssign`` (or the ``For`` whose target it is) that certainly gave the read
+        ``name`` its value: the last binding before it, run unconditionally on every path to it (only
+        ``with`` blocks may sit between), with no rebinding inside a loop around the read. None when
+        that is not certain."""
+        bindings = self._bindings.get(name.value)
+        if not bindings or name.value in self._shared or id(name) not in self._order:
+            return None
+        read_at = self._order[id(name)]
+        last = None
+        for binding in bindings:
+            where = self._order.get(id(binding.node))
+            if where is None:
+                return None  # bound somewhere this flow does not see
+            if self.is_inside(name, binding.node):
+                if isinstance(binding.node, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+                    continue  # `x = x + 1` reads the earlier binding
+                if not (isinstance(binding.node, cst.For) and self.is_inside(name, binding.node.body)):
+                    return None
+            if where < read_at and (last is None or where > self._order[id(last)]):
+                last = binding.node
+        if not isinstance(last, (cst.Assign, cst.AnnAssign, cst.For)):
+            return None
+        read_chain = self.chain(name)
+        on_path = {id(n) for n in read_chain}
+        current = self.statement_of(last)
+        block = self._parent.get(id(current))
+        while block is not None and id(block) not in on_path:
+            owner = self._parent.get(id(block))
+            if not (isinstance(owner, cst.With) and owner.body is block):
+                return None
+            current = self.statement_of(owner)
+            block = self._parent.get(id(current))
+        if block is None:
+            return None
+        for node in read_chain[read_chain.index(block) + 1:]:
+            if isinstance(node, _LOOPS) and any(b.node is not node and self.is_inside(b.node, node) for b in bindings):
+                return None  # another binding in the loop can reach the read on the next iteration
+        return last
+
+    def reaching_assignment(self, name: cst.Name) -> Optional[cst.CSTNode]:
+        """``reaching_binding`` when it is an assignment statement."""
+        binding = self.reaching_binding(name)
+        return binding if isinstance(binding, (cst.Assign, cst.AnnAssign)) else None
+
+    def reads_of(self, assignment: cst.CSTNode, name: str) -> List[cst.Name]:
+        """The reads of ``name`` in this scope that ``assignment`` certainly reaches, in source order."""
+        out = []
+        for node in self.names:
+            if node.value == name and self._order[id(node)] > self._order[id(assignment)]:
+                if self.reaching_assignment(node) is assignment:
+                    out.append(node)
+        return out
+
+    def assigned_value(self, name: cst.Name) -> Optional[cst.BaseExpression]:
+        """The expression certainly assigned to ``name`` (``name = value``, or its element of
+        ``a, name = x, value``), or None."""
+        assignment = self.reaching_assignment(name)
+        if isinstance(assignment, cst.AnnAssign):
+            return assignment.value if isinstance(assignment.target, cst.Name) else None
+        if not isinstance(assignment, cst.Assign) or len(assignment.targets) != 1:
+            return None
+        target, value = assignment.targets[0].target, assignment.value
+        if isinstance(target, cst.Name):
+            return value
+        if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)):
+            if len(target.elements) == len(value.elements) and not any(
+                    isinstance(e, cst.StarredElement) for e in (*target.elements, *value.elements)):
+                for element, part in zip(target.elements, value.elements):
+                    if isinstance(element.value, cst.Name) and element.value.value == name.value:
+                        return part.value
+        return None
+
+    # ---------------------------------------------------------------- values computed without grad
+    def grad_off_value(self, expression: cst.BaseExpression, _depth: int = 0):
+        """``GradOffValue`` when ``expression`` certainly evaluates to a tensor computed with grad off
+        (inline, in a no_grad/inference_mode block it was assigned in, or by a local function decorated
+        with them), reached through names and arithmetic; ``CONSTANT`` for number literals; None otherwise."""
+        if _depth > 20:
+            return None
+        if isinstance(expression, (cst.Integer, cst.Float)):
+            return CONSTANT
+        if id(expression) not in self._order:
+            return None
+        mode, region = _mode_and_region(self.context, self.chain(expression))
+        if mode in GRAD_OFF and self._computes(expression):
+            return GradOffValue(expression, region, mode)
+        if isinstance(expression, cst.Name):
+            assignment = self.reaching_binding(expression)
+            if isinstance(assignment, cst.For):
+                return CONSTANT if _iterates_data(assignment.iter) else None
+            if assignment is None:
+                return None
+            value = self.assigned_value(expression)
+            if value is not None:
+                return self.grad_off_value(value, _depth + 1)
+            # tuple unpacking of a computation made with grad off
+            value = getattr(assignment, "value", None)
+            if value is not None:
+                mode, region = _mode_and_region(self.context, self.chain(value))
+                if mode in GRAD_OFF and self._computes(value):
+                    return GradOffValue(value, region, mode)
+            return None
+        if isinstance(expression, cst.BinaryOperation) and isinstance(expression.operator, _ARITHMETIC):
+            return self._combine([expression.left, expression.right], _depth)
+        if isinstance(expression, cst.UnaryOperation) and isinstance(expression.operator, (cst.Minus, cst.Plus)):
+            return self.grad_off_value(expression.expression, _depth + 1)
+        if isinstance(expression, (cst.Subscript, cst.Attribute)):
+            # an element or field of a grad-off result (`out[0]`, `outputs.loss`, `batch["y"]`)
+            return self.grad_off_value(expression.value, _depth + 1)
+        if isinstance(expression, cst.Call):
+            func = expression.func
+            if isinstance(func, cst.Attribute) and func.attr.value in _GRAD_PRESERVING_METHODS:
+                return self.grad_off_value(func.value, _depth + 1)
+            if isinstance(func, (cst.Name, cst.Attribute)) and self.context.qualified_name(func) in _GRAD_COMBINING_FUNCTIONS:
+                parts: List[cst.BaseExpression] = []
+                for arg in expression.args:
+                    if arg.keyword is not None:
+                        continue
+                    if isinstance(arg.value, (cst.List, cst.Tuple)):
+                        parts.extend(element.value for element in arg.value.elements)
+                    else:
+                        parts.append(arg.value)
+                return self._combine(parts, _depth)
+            if is_torch_loss(self.context, func):
+                return self._combine(_loss_operands(expression), _depth)
+            function = _grad_off_local_function(self.context, func)
+            if function is not None:
+                return GradOffValue(expression, function, decorator_mode(self.context, function))
+        return None
+
+    def _combine(self, parts: Sequence[cst.BaseExpression], depth: int):
+        found = None
+        for part in parts:
+            verdict = self.grad_off_value(part, depth + 1)
+            if verdict is None:
+                return None
+            if isinstance(verdict, GradOffValue) and found is None:
+                found = verdict
+        return found if found is not None else (CONSTANT if parts else None)
+
+    def _computes(self, expression: cst.BaseExpression) -> bool:
+        """Whether evaluating ``expression`` runs an operation (its result is new, not an alias), and no
+        callee can switch grad back on."""
+        if isinstance(expression, cst.BinaryOperation):
+            return isinstance(expression.operator, _ARITHMETIC)
+        if isinstance(expression, cst.UnaryOperation):
+            return isinstance(expression.operator, cst.Minus)
+        if isinstance(expression, cst.Call):
+            return not may_enable_grad(self.context, expression.func, self)
+        return False
+
+
+def _iterates_data(iterable: cst.BaseExpression) -> bool:
+    """Whether a ``for`` loop over ``iterable`` certainly does not walk over parameters (a data loader,
+    possibly wrapped in ``enumerate``/``zip``/``tqdm``)."""
+    while isinstance(iterable, cst.Call):
+        func = iterable.func
+        if isinstance(func, cst.Name) and func.value in _ITERABLE_WRAPPERS and iterable.args:
+            if not all(_iterates_data(arg.value) for arg in iterable.args if arg.keyword is None):
+                return False
+            return True
+        return isinstance(func, cst.Attribute) and func.attr.value not in _GRAD_ITERABLES and not isinstance(func.value, cst.Call)
+    return isinstance(iterable, (cst.Name, cst.Attribute))
+
+
+_FUNCTIONAL_LOSSES = frozenset(
+    f"torch.nn.functional.{name}" for name in (
+        "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+        "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
+        "soft_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss",
+        "hinge_embedding_loss", "triplet_margin_loss", "ctc_loss", "multi_margin_loss", "multilabel_margin_loss",
+    )
+)
+
+
+def is_torch_loss(context: "LintContext", func: cst.BaseExpression, _depth: int = 0) -> bool:
+    """Whether ``func`` is a torch loss: ``F.mse_loss`` and co., ``nn.MSELoss()(...)``, a name or attribute
+    holding an ``nn.*Loss`` instance, or a parameter every caller in this file passes one to."""
+    if isinstance(func, cst.Call):
+        func = func.func
+        return isinstance(func, (cst.Name, cst.Attribute)) and _is_loss_class(context.qualified_name(func))
+    if not isinstance(func, (cst.Name, cst.Attribute)):
+        return False
+    if context.qualified_name(func) in _FUNCTIONAL_LOSSES:
+        return True
+    instance = module_instance(context, func)
+    if instance is not None:
+        return _is_loss_class(instance.class_name)
+    if isinstance(func, cst.Name) and _depth < 3:
+        binding = context.names.binding_of(func)
+        if binding is not None and binding.kind == "param" and isinstance(binding.node, cst.Param):
+            arguments = _arguments_for(context, binding.node)
+            return bool(arguments) and all(
+                argument is not None and is_torch_loss(context, argument, _depth + 1) for argument in arguments)
+    return False
+
+
+def _arguments_for(context: "LintContext", param: cst.Param) -> List[Optional[cst.BaseExpression]]:
+    """What each call of the parameter's function in this file passes for it (None: not certain)."""
+    function = _functions_by_param(context).get(id(param))
+    if function is None:
+        return []
+    positional_params = [*function.params.posonly_params, *function.params.params]
+    position = next((index for index, p in enumerate(positional_params) if p is param), None)
+    out: List[Optional[cst.BaseExpression]] = []
+    for call in _calls_of(context, function):
+        found: Optional[cst.BaseExpression] = None
+        for index, arg in enumerate(call.args):
+            if arg.star:
+                return []
+            if arg.keyword is not None and arg.keyword.value == param.name.value:
+                found = arg.value
+            elif arg.keyword is None and index == position:
+                found = arg.value
+        out.append(found)
+    return out
+
+
+def _functions_by_param(context: "LintContext") -> Dict[int, cst.FunctionDef]:
+    found = _PARAM_FUNCTIONS.get(context)
+    if found is None:
+        found = _PARAM_FUNCTIONS[context] = {
+            id(param): node
+            for node in iter_tree(context.module) if isinstance(node, cst.FunctionDef)
+            for param in (*node.params.params, *node.params.kwonly_params)
+        }
+    return found
+
+
+def _calls_of(context: "LintContext", function: cst.FunctionDef) -> List[cst.Call]:
+    """The calls in this file that certainly call ``function`` by its name."""
+    calls = _NAMED_CALLS.get(context)
+    if calls is None:
+        calls = _NAMED_CALLS[context] = {}
+        for node in iter_tree(context.module):
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
+                calls.setdefault(node.func.value, []).append(node)
+    return [call for call in calls.get(function.name.value, ())
+            if local_function(context, call.func) is function]
+
+
+def _is_loss_class(name: Optional[str]) -> bool:
+    return name is not None and name.startswith("torch.nn.") and name.count(".") == 2 and name.endswith("Loss")
+
+
+def _loss_operands(call: cst.Call) -> List[cst.BaseExpression]:
+    """The tensor operands of a loss call: its positional arguments and ``input=``/``target=``."""
+    return [arg.value for arg in call.args
+            if (arg.keyword is None and not arg.star) or (arg.keyword is not None and arg.keyword.value in ("input", "target"))]
+
+
+def has_grad_switch(context: "LintContext", function: cst.FunctionDef) -> bool:
+    """Whether a function's body can set grad on: a ``with`` or decorator of another mode, or
+    ``set_grad_enabled``."""
+    for node in iter_tree(function.body):
+        if isinstance(node, cst.With):
+            mode = with_mode(context, node)
+            if mode is not None and mode not in GRAD_OFF:
+                return True
+        elif isinstance(node, cst.Call) and isinstance(node.func, (cst.Name, cst.Attribute)):
+            if context.qualified_name(node.func) in (SET_GRAD_ENABLED, ENABLE_GRAD):
+                return True
+        elif isinstance(node, cst.FunctionDef) and decorator_mode(context, node) is not None:
+            return True
+    return False
+
+
+def local_function(context: "LintContext", func: cst.BaseExpression, flow: Optional[ScopeFlow] = None) -> Optional[cst.FunctionDef]:
+    """The function of this file a callee certainly is: a plain name bound once by ``def``, or
+    ``self.method`` of the class whose method ``flow`` is."""
+    if isinstance(func, cst.Name):
+        binding = context.names.binding_of(func)
+        if binding is not None and binding.kind == "def" and isinstance(binding.node, cst.FunctionDef):
+            return binding.node
+        return None
+    if (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self"
+            and flow is not None and isinstance(flow.root, cst.FunctionDef)):
+        klass = _class_of_method(context, flow.root)
+        if klass is not None:
+            for statement in klass.body.body:
+                if isinstance(statement, cst.FunctionDef) and statement.name.value == func.attr.value:
+                    return statement
+    return None
+
+
+def _class_of_method(context: "LintContext", function: cst.FunctionDef) -> Optional[cst.ClassDef]:
+    classes = _METHOD_CLASSES.get(context)
+    if classes is None:
+        classes = _METHOD_CLASSES[context] = {
+            id(statement): node
+            for node in iter_tree(context.module) if isinstance(node, cst.ClassDef)
+            for statement in node.body.body if isinstance(statement, cst.FunctionDef)
+        }
+    return classes.get(id(function))
+
+
+def may_enable_grad(context: "LintContext", func: cst.BaseExpression, flow: Optional[ScopeFlow] = None) -> bool:
+    """Whether calling ``func`` may switch grad on inside: a function of this file whose body enables it."""
+    function = local_function(context, func, flow)
+    return function is not None and has_grad_switch(context, function)
+
+
+def _grad_off_local_function(context: "LintContext", func: cst.BaseExpression) -> Optional[cst.FunctionDef]:
+    """A function of this file, decorated with no_grad/inference_mode, that ``func`` certainly names."""
+    function = local_function(context, func)
+    if function is None or decorator_mode(context, function) not in GRAD_OFF or has_grad_switch(context, function):
+        return None
+    return function
+
+
+
+
+def scope_flow(context: "LintContext", root: Optional[cst.CSTNode] = None) -> Optional[ScopeFlow]:
+    """The ``ScopeFlow`` of ``root`` (a FunctionDef or the Module), by default of the function (or module
+    body) the walk is in; None inside a class body or a lambda. Built once per scope and file."""
+    if root is None:
+        root = context.module
+        for node in reversed(context.ancestors):
+            if isinstance(node, (cst.FunctionDef, cst.Module)):
+                root = node
+                break
+            if isinstance(node, (cst.ClassDef, cst.Lambda)):
+                return None
+    flows = _FLOWS.setdefault(context, {})
+    flow = flows.get(id(root))
+    if flow is None:
+        flow = flows[id(root)] = ScopeFlow(context, root)
+    return flow
+
+
+_AUTOGRAD_ENTRY_POINTS = {"torch.autograd.backward": "tensors", "torch.autograd.grad": "outputs"}
+
+
+def backward_target(context: "LintContext", call: cst.Call) -> Optional[cst.BaseExpression]:
+    """The tensor a backward pass starts from: ``t`` in ``t.backward()``, ``torch.autograd.backward(t)``
+    or ``torch.autograd.grad(t, ...)``; None for other calls."""
+    func = call.func
+    if isinstance(func, (cst.Name, cst.Attribute)):
+        keyword = _AUTOGRAD_ENTRY_POINTS.get(context.qualified_name(func) or "")
+        if keyword is not None:
+            return _mode_argument(call, keyword)
+    if isinstance(func, cst.Attribute) and func.attr.value == "backward":
+        return func.value
+    return None
+
+
+# calls that end a value's graph: what they return carries no grad to a later backward
+_GRAPH_ENDS = frozenset({"detach", "item", "tolist", "numpy"})
+
+
+def feeds_backward(flow: ScopeFlow, node: cst.BaseExpression) -> bool:
+    """Whether the value of ``node`` certainly flows, through assignments of this scope, into the tensor
+    a later ``backward()`` (or ``torch.autograd.backward/grad``) starts from."""
+    targets = []
+    for call in flow.calls:
+        target = backward_target(flow.context, call)
+        if target is not None:
+            targets.append(target)
+    return flows_into(flow, node, targets)
+
+
+def flows_into(flow: ScopeFlow, node: cst.BaseExpression, targets: Sequence[cst.CSTNode]) -> bool:
+    """Whether the value of ``node`` reaches one of the ``targets`` expressions, directly or through
+    assignments of this scope (not through ``.detach()``/``.item()``)."""
+    if not targets:
+        return False
+    frontier: List[cst.CSTNode] = [node]
+    seen = set()
+    while frontier:
+        current = frontier.pop()
+        if any(flow.is_inside(current, target) for target in targets):
+            return True
+        assignment = _assignment_holding(flow, current)
+        if assignment is None or id(assignment) in seen:
+            continue
+        seen.add(id(assignment))
+        for target in assignment.targets:
+            for name in target_names(target.target):
+                frontier.extend(flow.reads_of(assignment, name))
+    return False
+
+
+def _assignment_holding(flow: ScopeFlow, node: cst.CSTNode) -> Optional[cst.Assign]:
+    """The ``Assign`` whose value holds ``node`` with no graph-ending call (``.detach()``...) between."""
+    current = node
+    parent = flow.parent(current)
+    while parent is not None and not isinstance(parent, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+        if isinstance(parent, cst.Attribute) and parent.attr.value in _GRAPH_ENDS:
+            return None
+        current = parent
+        parent = flow.parent(current)
+    if isinstance(parent, cst.Assign) and current is parent.value:
+        return parent
+    return None
+
+
+def target_names(target: cst.BaseExpression) -> List[str]:
+    """The names an assignment target binds (``a``, ``a, (b, c)``)."""
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in target_names(element.value)]
+    return []

@@ -1,9 +1,13 @@
-"""Which classes are nn.Modules, and which class a statement sits in."""
+"""Which classes and values are nn.Modules, what a module class holds, and which class a statement sits in."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, Optional, Sequence
+import weakref
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence
 
 import libcst as cst
+
+from gradlint.walk import children, iter_tree
 
 if TYPE_CHECKING:  # pragma: no cover
     from gradlint.engine import LintContext
@@ -39,8 +43,10 @@ def is_module_base_name(qualified_name: Optional[str]) -> bool:
     if len(parts) == 3 and parts[0] == "torch" and parts[1] == "nn":
         last = parts[2]
         return last[:1].isupper() and last not in _NN_NON_MODULES
-    if qualified_name.startswith("torch.nn.modules.") and parts[-1][:1].isupper():
+    if qualified_name.startswith(("torch.nn.modules.", "torch.nn.parallel.")) and parts[-1][:1].isupper():
         return parts[-1] not in _NN_NON_MODULES
+    if parts[0] == "transformers" and parts[-1].endswith("PreTrainedModel"):
+        return not parts[-1].startswith(("TF", "Flax"))
     return False
 
 
@@ -107,3 +113,878 @@ def is_self_of_non_module(context: "LintContext", receiver: cst.BaseExpression) 
     if klass is None:
         return True
     return is_module_class(context, klass) is not True
+
+
+# --------------------------------------------------------------------------------------------
+# module instances: which expressions certainly hold an nn.Module
+
+
+@dataclass(frozen=True)
+class ModuleInstance:
+    """What is known of a value that holds an nn.Module.
+
+    ``class_name``: the canonical qualified name (``torch.nn.Linear``), the local class name, the factory's
+    qualified name (``timm.create_model``), or None; ``local``: the class of this file it instantiates;
+    ``scripted``: a TorchScript module; ``may_be_function``: ``torch.jit.script`` of an argument that may
+    be a function (then only ``scripted`` is meaningful).
+    """
+
+    class_name: Optional[str] = None
+    has_parameters: Optional[bool] = None
+    local: Optional[cst.ClassDef] = field(default=None, compare=False, repr=False)
+    scripted: bool = False
+    may_be_function: bool = False
+
+
+@dataclass(frozen=True)
+class ModuleAttribute:
+    """A ``self.X`` attribute that a module class sets in ``__init__``.
+
+    ``kind``: "module", "parameter" or "other" (anything not certainly one of the two);
+    ``has_parameters``: whether the module holds parameters (None when unknown or not a module).
+    """
+
+    name: str
+    kind: str
+    class_name: Optional[str]
+    has_parameters: Optional[bool]
+
+
+# methods of nn.Module that return the module itself
+SELF_RETURNING_METHODS = frozenset(
+    {"to", "cuda", "cpu", "xpu", "train", "eval", "float", "double", "half", "bfloat16", "type",
+     "requires_grad_", "apply", "share_memory", "to_empty"}
+)
+# methods of nn.Module that iterate submodules: name -> whether they yield (name, module) pairs
+SUBMODULE_ITERATORS = {"modules": False, "children": False, "named_modules": True, "named_children": True}
+# containers whose items are modules
+MODULE_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.ModuleDict", "torch.nn.Sequential"})
+# wrappers whose ``.module`` is the wrapped module
+_WRAPPERS = frozenset(
+    {"torch.nn.DataParallel", "torch.nn.parallel.DataParallel", "torch.nn.parallel.DistributedDataParallel",
+     "torch.nn.parallel.data_parallel.DataParallel", "torch.nn.parallel.distributed.DistributedDataParallel"}
+)
+_PARAMETER = "torch.nn.Parameter"
+
+# torch.nn layers that hold parameters (whatever their arguments)
+_WEIGHTED_LAYERS = frozenset(
+    {"Linear", "Bilinear", "LazyLinear", "Embedding", "EmbeddingBag", "LSTM", "GRU", "RNN", "LSTMCell",
+     "GRUCell", "RNNCell", "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder",
+     "TransformerEncoderLayer", "TransformerDecoderLayer", "PReLU"}
+)
+# torch.nn layers without parameters
+_PARAMETER_FREE_LAYERS = frozenset(
+    {"Module", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
+     "Softmax", "Softmax2d", "LogSoftmax", "Softmin", "Softplus", "Softsign", "Hardtanh", "Hardswish",
+     "Hardsigmoid", "Tanhshrink", "Softshrink", "Hardshrink", "Threshold", "LogSigmoid", "GLU", "RReLU",
+     "Identity", "Flatten", "Unflatten", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
+     "PixelShuffle", "PixelUnshuffle", "ChannelShuffle", "CosineSimilarity", "PairwiseDistance", "Fold",
+     "Unfold", "LocalResponseNorm", "CrossMapLRN2d", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+     "AlphaDropout", "FeatureAlphaDropout"}
+)
+_PARAMETER_FREE_PREFIXES = ("MaxPool", "AvgPool", "AdaptiveMaxPool", "AdaptiveAvgPool", "LPPool",
+                            "FractionalMaxPool", "MaxUnpool", "ZeroPad", "ConstantPad", "ReflectionPad",
+                            "ReplicationPad", "CircularPad")
+_WEIGHTED_PREFIXES = ("Conv", "LazyConv")
+# normalization layers: name prefix -> (affine keyword, its positional index, its default)
+_NORM_LAYERS = (
+    ("BatchNorm", "affine", 3, True),
+    ("LazyBatchNorm", "affine", 3, True),
+    ("SyncBatchNorm", "affine", 3, True),
+    ("InstanceNorm", "affine", 3, False),
+    ("LazyInstanceNorm", "affine", 3, False),
+    ("GroupNorm", "affine", 3, True),
+    ("LayerNorm", "elementwise_affine", 2, True),
+    ("RMSNorm", "elementwise_affine", 2, True),
+)
+
+_TORCHVISION_NOT_MODELS = frozenset(
+    {"list_models", "get_model_builder", "get_model_weights", "get_weight", "get_graph_node_names",
+     "load_state_dict_from_url", "register_model"}
+)
+_TIMM_FACTORIES = frozenset({"timm.create_model", "timm.models.create_model", "timm.models.factory.create_model",
+                             "timm.models._factory.create_model"})
+_PRETRAINED_CONSTRUCTORS = frozenset({"from_pretrained", "from_config"})
+
+
+def _unwrap_name(node):
+    return node.value if isinstance(node, cst.Name) else None
+
+
+def _keyword(call: cst.Call, name: str) -> Optional[cst.Arg]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    return None
+
+
+def _positional(call: cst.Call) -> List[cst.Arg]:
+    return [a for a in call.args if a.keyword is None and not a.star]
+
+
+def _bool(node: Optional[cst.BaseExpression]) -> Optional[bool]:
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return node.value == "True"
+    return None
+
+
+def _all_of(values: Iterable[Optional[bool]]) -> Optional[bool]:
+    """True if any is True; False if all are False (and there is at least one); else None."""
+    seen = False
+    unknown = False
+    for value in values:
+        if value is True:
+            return True
+        if value is None:
+            unknown = True
+        seen = True
+    if unknown or not seen:
+        return None
+    return False
+
+
+def _torch_nn_class(qualified_name: str) -> str:
+    """``torch.nn.modules.linear.Linear`` -> ``torch.nn.Linear``."""
+    if qualified_name.startswith("torch.nn.modules."):
+        return "torch.nn." + qualified_name.rsplit(".", 1)[-1]
+    return qualified_name
+
+
+def _is_torchvision_model(qualified_name: str) -> bool:
+    if not qualified_name.startswith("torchvision.models."):
+        return False
+    last = qualified_name.rsplit(".", 1)[-1]
+    if last.startswith("_") or "weight" in last.lower() or last in _TORCHVISION_NOT_MODELS:
+        return False
+    if last[:1].isupper():
+        return not last.endswith("Weights") and not last.endswith("Enum")
+    return not last.startswith(("get_", "list_", "load_", "register_", "handle_")) or last == "get_model"
+
+
+def _is_transformers_model_class(name: str) -> bool:
+    """``AutoModelForCausalLM``, ``BertModel``, ``BertForMaskedLM`` ... (not TF/Flax ones, tokenizers, configs)."""
+    if name.startswith(("TF", "Flax")):
+        return False
+    if any(word in name for word in ("Tokenizer", "Config", "Processor", "Extractor", "Pipeline")):
+        return False
+    return name.startswith("AutoModel") or name.endswith("Model") or "For" in name
+
+
+def _is_transformers_base(qualified_name: Optional[str]) -> bool:
+    return bool(qualified_name) and qualified_name.startswith("transformers.") and is_module_base_name(qualified_name)
+
+
+class _FileKnowledge:
+    """Per-file caches of the module analysis."""
+
+    def __init__(self, context: "LintContext") -> None:
+        self.context = context
+        self.instances: Dict[int, Optional[ModuleInstance]] = {}
+        self.assumed: set = set()
+        self.method_class: Dict[int, cst.ClassDef] = {}  # id(first Param of a method) -> its class
+        self.class_assignments: Dict[int, "_ClassAssignments"] = {}
+        self.class_parameters: Dict[int, Optional[bool]] = {}
+        self.attributes: Dict[int, Dict[str, ModuleAttribute]] = {}
+        self.factories: Dict[int, Optional[ModuleInstance]] = {}
+        for node in iter_tree(context.module):
+            if isinstance(node, cst.ClassDef):
+                for statement in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
+                    if isinstance(statement, cst.FunctionDef) and not _is_static_or_classmethod(statement):
+                        params = [*statement.params.posonly_params, *statement.params.params]
+                        if params:
+                            self.method_class[id(params[0])] = node
+
+
+_KNOWLEDGE: "weakref.WeakKeyDictionary[LintContext, _FileKnowledge]" = weakref.WeakKeyDictionary()
+
+
+def _knowledge(context: "LintContext") -> _FileKnowledge:
+    found = _KNOWLEDGE.get(context)
+    if found is None:
+        found = _KNOWLEDGE[context] = _FileKnowledge(context)
+    return found
+
+
+def _is_static_or_classmethod(function: cst.FunctionDef) -> bool:
+    for decorator in function.decorators:
+        if _unwrap_name(decorator.decorator) in ("staticmethod", "classmethod"):
+            return True
+    return False
+
+
+def module_instance(context: "LintContext", expression: cst.BaseExpression) -> Optional[ModuleInstance]:
+    """What is known of the nn.Module ``expression`` certainly holds; None when it is not certainly one."""
+    found = _instance(_knowledge(context), expression)
+    if found is None or found.may_be_function:
+        return None
+    return found
+
+
+def is_module_instance(context: "LintContext", expression: cst.BaseExpression) -> bool:
+    """``expression`` certainly holds an nn.Module instance: ``self`` of a module class, a ``self.X``
+    attribute the class sets to a module, a name bound only to modules (``nn.Linear(...)``, ``MyNet()``,
+    a factory of this file, torchvision/timm/transformers models, ``.to()``/``.eval()``... of a module),
+    a loop variable over ``.modules()``/``.children()`` or a ``ModuleList``, an item of a module container."""
+    return module_instance(context, expression) is not None
+
+
+def is_script_module(context: "LintContext", expression: cst.BaseExpression) -> bool:
+    """``expression`` certainly holds a TorchScript module: the result of ``torch.jit.script(...)`` (of
+    anything but a function or class) or ``torch.jit.load(...)``, directly or through names and attributes
+    bound only to such results. Not ``torch.jit.trace``: a traced module behaves like an eager one here."""
+    found = _instance(_knowledge(context), expression)
+    return found is not None and found.scripted
+
+
+def is_module_construction(context: "LintContext", expression: cst.BaseExpression) -> bool:
+    """``expression`` creates a new nn.Module (a constructor or factory call, ``copy.deepcopy`` of a module),
+    as opposed to returning an existing one (``self.conv``, ``model.to(device)``)."""
+    if not isinstance(expression, cst.Call):
+        return False
+    func = expression.func
+    if isinstance(func, cst.Attribute) and func.attr.value in SELF_RETURNING_METHODS:
+        return False
+    return is_module_instance(context, expression)
+
+
+def _combine(found: List[ModuleInstance]) -> ModuleInstance:
+    """What several possible values have in common."""
+    first = found[0]
+    same_class = all(f.class_name == first.class_name for f in found)
+    same_local = all(f.local is first.local for f in found)
+    return ModuleInstance(
+        class_name=first.class_name if same_class else None,
+        has_parameters=first.has_parameters if all(f.has_parameters == first.has_parameters for f in found) else None,
+        local=first.local if same_local else None,
+        scripted=all(f.scripted for f in found),
+        may_be_function=any(f.may_be_function for f in found),
+    )
+
+
+# a value assumed to be a module while the bindings that define it are checked (co-induction)
+_ASSUMED = ModuleInstance()
+
+
+def _instance(knowledge: _FileKnowledge, expression: cst.BaseExpression) -> Optional[ModuleInstance]:
+    key = id(expression)
+    if key in knowledge.instances:
+        return knowledge.instances[key]
+    found = _compute_instance(knowledge, expression)
+    if not knowledge.assumed:  # results that lean on an assumption are not final
+        knowledge.instances[key] = found
+    return found
+
+
+def _assuming(knowledge: _FileKnowledge, key, compute) -> Optional[ModuleInstance]:
+    """Evaluate ``compute()`` assuming ``key`` holds a module; a cycle back to ``key`` sees the assumption."""
+    if key in knowledge.assumed:
+        return _ASSUMED
+    knowledge.assumed.add(key)
+    try:
+        return compute()
+    finally:
+        knowledge.assumed.discard(key)
+
+
+def _compute_instance(knowledge: _FileKnowledge, expression: cst.BaseExpression) -> Optional[ModuleInstance]:
+    if isinstance(expression, cst.Name):
+        return _name_instance(knowledge, expression)
+    if isinstance(expression, cst.Call):
+        return _call_instance(knowledge, expression)
+    if isinstance(expression, cst.Attribute):
+        return _attribute_instance(knowledge, expression)
+    if isinstance(expression, cst.Subscript):
+        container = _instance(knowledge, expression.value)
+        if container is not None and not container.may_be_function and container.class_name in MODULE_CONTAINERS:
+            return ModuleInstance()
+        return None
+    if isinstance(expression, cst.NamedExpr):
+        return _instance(knowledge, expression.value)
+    if isinstance(expression, cst.IfExp):
+        branches = [_instance(knowledge, expression.body), _instance(knowledge, expression.orelse)]
+        if any(b is None for b in branches):
+            return None
+        known = [b for b in branches if b is not _ASSUMED]
+        return _combine(known) if known else _ASSUMED
+    return None
+
+
+def _name_instance(knowledge: _FileKnowledge, name: cst.Name) -> Optional[ModuleInstance]:
+    bindings = knowledge.context.names.bindings_of(name)
+    if not bindings:
+        return None
+    key = ("name", id(bindings[0].node), name.value)
+
+    def compute() -> Optional[ModuleInstance]:
+        found = []
+        for binding in bindings:
+            value = _binding_instance(knowledge, binding, name.value)
+            if value is None:
+                return None
+            if value is not _ASSUMED:
+                found.append(value)
+        return _combine(found) if found else None
+
+    return _assuming(knowledge, key, compute)
+
+
+def _binding_instance(knowledge: _FileKnowledge, binding, name: str) -> Optional[ModuleInstance]:
+    node = binding.node
+    if binding.kind == "param":
+        return _param_instance(knowledge, node)
+    if binding.kind != "assign":
+        return None
+    if isinstance(node, cst.Assign):
+        if any(isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets):
+            return _instance(knowledge, node.value)
+        return None
+    if isinstance(node, (cst.AnnAssign, cst.NamedExpr)):
+        if isinstance(node.target, cst.Name) and node.value is not None:
+            return _instance(knowledge, node.value)
+        return None
+    if isinstance(node, (cst.For, cst.CompFor)):
+        return _loop_item_instance(knowledge, node.target, node.iter, name)
+    return None
+
+
+def _param_instance(knowledge: _FileKnowledge, param: cst.Param) -> Optional[ModuleInstance]:
+    context = knowledge.context
+    klass = knowledge.method_class.get(id(param))
+    if klass is not None:
+        if is_module_class(context, klass) is True:
+            return ModuleInstance(class_name=klass.name.value, local=klass)
+        return None
+    annotation = param.annotation.annotation if param.annotation is not None else None
+    if annotation is None or _unwrap_name(param.default) == "None":
+        return None
+    if isinstance(annotation, (cst.Name, cst.Attribute)):
+        qualified = context.qualified_name(annotation)
+        if is_module_base_name(qualified):
+            return ModuleInstance(class_name=_torch_nn_class(qualified))
+        local = local_class(context, annotation)
+        if local is not None and is_module_class(context, local) is True:
+            return ModuleInstance(class_name=local.name.value, local=local)
+    return None
+
+
+def _loop_item_instance(knowledge: _FileKnowledge, target, iterable, name: str) -> Optional[ModuleInstance]:
+    """The loop variable ``name`` of ``for target in iterable``, when every item is a module."""
+    pair_item = None
+    if isinstance(target, cst.Tuple) and len(target.elements) == 2:
+        pair_item = target.elements[1].value
+        if not (isinstance(pair_item, cst.Name) and pair_item.value == name):
+            return None
+    elif not (isinstance(target, cst.Name) and target.value == name):
+        return None
+    if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute):
+        method = iterable.func.attr.value
+        receiver = _instance(knowledge, iterable.func.value)
+        if receiver is None or receiver.may_be_function:
+            return None
+        if method in SUBMODULE_ITERATORS and SUBMODULE_ITERATORS[method] == (pair_item is not None):
+            return ModuleInstance()
+        if receiver.class_name == "torch.nn.ModuleDict" and (method == "values" and pair_item is None
+                                                              or method == "items" and pair_item is not None):
+            return ModuleInstance()
+        return None
+    if pair_item is None:
+        container = _instance(knowledge, iterable)
+        if container is not None and container.class_name in ("torch.nn.ModuleList", "torch.nn.Sequential"):
+            return ModuleInstance()
+    return None
+
+
+def _attribute_instance(knowledge: _FileKnowledge, attribute: cst.Attribute) -> Optional[ModuleInstance]:
+    owner = _instance(knowledge, attribute.value)
+    if owner is None or owner.may_be_function:
+        return None
+    attr = attribute.attr.value
+    if attr == "module" and owner.class_name in _WRAPPERS:
+        return ModuleInstance()
+    if owner.local is None:
+        return None
+    values = _assigned_values(knowledge, owner.local, attr)
+    if not values:
+        return None
+    key = ("attr", id(owner.local), attr)
+
+    def compute() -> Optional[ModuleInstance]:
+        found = []
+        for value in values:
+            result = None if value is None else _instance(knowledge, value)
+            if result is None:
+                return None
+            if result is not _ASSUMED:
+                found.append(result)
+        return _combine(found) if found else None
+
+    return _assuming(knowledge, key, compute)
+
+
+def _call_instance(knowledge: _FileKnowledge, call: cst.Call) -> Optional[ModuleInstance]:
+    context = knowledge.context
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value in SELF_RETURNING_METHODS:
+        receiver = _instance(knowledge, func.value)
+        if receiver is not None and not receiver.may_be_function:
+            return receiver
+    qualified = context.qualified_name(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
+    if qualified is not None:
+        found = _qualified_call_instance(knowledge, qualified, call)
+        if found is not None:
+            return found
+    if isinstance(func, cst.Name):
+        local = local_class(context, func)
+        if local is not None:
+            if is_module_class(context, local) is True:
+                return ModuleInstance(local.name.value, class_has_parameters(context, local), local)
+            return None
+        binding = context.names.binding_of(func)
+        if binding is not None and binding.kind == "def" and isinstance(binding.node, cst.FunctionDef):
+            return _factory_instance(knowledge, binding.node)
+        return None
+    if isinstance(func, cst.Attribute):
+        method = func.attr.value
+        local = local_class(context, func.value)
+        if local is not None and method in _PRETRAINED_CONSTRUCTORS and _loads_pretrained_module(context, local):
+            return ModuleInstance(local.name.value, True, local)
+        owner = _instance(knowledge, func.value)
+        if owner is not None and owner.local is not None and not owner.may_be_function:
+            method_def = _find_method(context, owner.local, method)
+            if method_def is not None:
+                return _factory_instance(knowledge, method_def)
+    return None
+
+
+def _qualified_call_instance(knowledge: _FileKnowledge, qualified: str, call: cst.Call) -> Optional[ModuleInstance]:
+    args = _positional(call)
+    first = _instance(knowledge, args[0].value) if args else None
+    if first is not None and first.may_be_function:
+        first = None
+    if qualified == "torch.jit.load":
+        return ModuleInstance(scripted=True)
+    if qualified == "torch.jit.script":
+        if first is not None:
+            return replace(first, scripted=True)
+        if args and not _is_function_or_class(knowledge.context, args[0].value):
+            return ModuleInstance(scripted=True, may_be_function=True)
+        return None
+    if qualified in ("torch.jit.freeze", "torch.jit.optimize_for_inference"):
+        return first if first is not None and first.scripted else None
+    if qualified in ("torch.jit.trace", "torch.compile", "copy.deepcopy"):
+        return replace(first, scripted=False) if first is not None and qualified == "torch.jit.trace" else first
+    if qualified in _WRAPPERS:
+        return ModuleInstance(_torch_nn_class(qualified), first.has_parameters if first else None)
+    if is_module_base_name(qualified):
+        class_name = _torch_nn_class(qualified)
+        return ModuleInstance(class_name, _torch_layer_has_parameters(knowledge, class_name, call))
+    if qualified in _TIMM_FACTORIES or _is_torchvision_model(qualified):
+        return ModuleInstance(qualified, True)
+    parts = qualified.split(".")
+    if (parts[0] == "transformers" and len(parts) >= 3 and parts[-1] in _PRETRAINED_CONSTRUCTORS
+            and _is_transformers_model_class(parts[-2]) and _keyword(call, "output_loading_info") is None):
+        return ModuleInstance(qualified, True)
+    return None
+
+
+def _is_function_or_class(context: "LintContext", expression: cst.BaseExpression) -> bool:
+    if isinstance(expression, cst.Lambda):
+        return True
+    if isinstance(expression, cst.Name):
+        binding = context.names.binding_of(expression)
+        return binding is not None and binding.kind in ("def", "class")
+    return False
+
+
+def _loads_pretrained_module(context: "LintContext", klass: cst.ClassDef) -> bool:
+    """A local subclass of a transformers model base, whose ``from_pretrained`` is the library's."""
+    seen: set = set()
+    todo = [klass]
+    reaches_base = False
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if _find_method(context, current, "from_pretrained", inherited=False) is not None:
+            return False
+        for arg in current.bases:
+            if _is_transformers_base(context.qualified_name(arg.value)):
+                reaches_base = True
+            local = local_class(context, arg.value)
+            if local is not None:
+                todo.append(local)
+    return reaches_base and is_module_class(context, klass) is True
+
+
+def _find_method(context: "LintContext", klass: cst.ClassDef, name: str, inherited: bool = True,
+                 _seen: Optional[set] = None) -> Optional[cst.FunctionDef]:
+    """The method ``name`` defined in ``klass`` (or, with ``inherited``, in its local base classes)."""
+    seen = _seen if _seen is not None else set()
+    if id(klass) in seen or not isinstance(klass.body, cst.IndentedBlock):
+        return None
+    seen.add(id(klass))
+    for statement in klass.body.body:
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == name:
+            return statement
+    if inherited:
+        for arg in klass.bases:
+            local = local_class(context, arg.value)
+            if local is not None:
+                found = _find_method(context, local, name, True, seen)
+                if found is not None:
+                    return found
+    return None
+
+
+def _factory_instance(knowledge: _FileKnowledge, function: cst.FunctionDef) -> Optional[ModuleInstance]:
+    """The module a function of this file returns, when every ``return`` returns one."""
+    key = id(function)
+    if key in knowledge.factories:
+        return knowledge.factories[key]
+
+    def compute() -> Optional[ModuleInstance]:
+        returns = _own_returns(function)
+        if returns is None or not returns:
+            return None
+        found = []
+        for value in returns:
+            result = _instance(knowledge, value) if value is not None else None
+            if result is None:
+                return None
+            if result is not _ASSUMED:
+                found.append(result)
+        return _combine(found) if found else None
+
+    result = _assuming(knowledge, ("def", key), compute)
+    if not knowledge.assumed:
+        knowledge.factories[key] = result
+    return None if result is _ASSUMED else result
+
+
+def _own_returns(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseExpression]]]:
+    """The values of the function's own ``return`` statements; None for a generator."""
+    values: List[Optional[cst.BaseExpression]] = []
+    stack = list(children(function.body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, (cst.Yield, cst.Await)):
+            return None
+        if isinstance(node, cst.Return):
+            values.append(node.value)
+            continue
+        stack.extend(children(node))
+    return values
+
+
+# --------------------------------------------------------------------------------------------
+# what a module class sets on self
+
+
+@dataclass
+class _ClassAssignments:
+    """Every value a class's methods assign to ``self.X`` (None for a value that cannot be followed)."""
+
+    values: Dict[str, List[Optional[cst.BaseExpression]]] = field(default_factory=dict)
+    parameters: set = field(default_factory=set)  # registered through register_parameter
+    in_init: set = field(default_factory=set)
+    dynamic: bool = False  # setattr/add_module with computed names
+
+
+def _class_assignments(knowledge: _FileKnowledge, klass: cst.ClassDef) -> _ClassAssignments:
+    found = knowledge.class_assignments.get(id(klass))
+    if found is not None:
+        return found
+    found = _ClassAssignments()
+    knowledge.class_assignments[id(klass)] = found
+    body = klass.body.body if isinstance(klass.body, cst.IndentedBlock) else ()
+    for statement in body:
+        if not isinstance(statement, cst.FunctionDef) or _is_static_or_classmethod(statement):
+            continue
+        params = [*statement.params.posonly_params, *statement.params.params]
+        if not params:
+            continue
+        self_name = params[0].name.value
+        in_init = statement.name.value == "__init__"
+        for node in iter_tree(statement.body):
+            _record_self_assignment(node, self_name, in_init, found)
+    return found
+
+
+def _record_self_assignment(node: cst.CSTNode, self_name: str, in_init: bool, found: _ClassAssignments) -> None:
+    def is_self(expression) -> bool:
+        return isinstance(expression, cst.Name) and expression.value == self_name
+
+    def add(attr: str, value: Optional[cst.BaseExpression]) -> None:
+        found.values.setdefault(attr, []).append(value)
+        if in_init:
+            found.in_init.add(attr)
+
+    def add_targets(target, value) -> None:
+        if isinstance(target, cst.Attribute) and is_self(target.value):
+            add(target.attr.value, value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                add_targets(element.value, None)
+
+    if isinstance(node, cst.Assign):
+        for target in node.targets:
+            add_targets(target.target, node.value)
+    elif isinstance(node, cst.AnnAssign):
+        add_targets(node.target, node.value)
+    elif isinstance(node, cst.AugAssign):
+        add_targets(node.target, None)
+    elif isinstance(node, (cst.For, cst.WithItem)):
+        target = node.target if isinstance(node, cst.For) else (node.asname.name if node.asname else None)
+        if target is not None:
+            add_targets(target, None)
+    elif isinstance(node, cst.Call):
+        func = node.func
+        args = _positional(node)
+        if isinstance(func, cst.Attribute) and is_self(func.value) and func.attr.value in (
+                "add_module", "register_module", "register_parameter", "register_buffer"):
+            if len(args) == 2 and isinstance(args[0].value, cst.SimpleString):
+                attr = args[0].value.evaluated_value
+                if isinstance(attr, str):
+                    add(attr, None if func.attr.value == "register_buffer" else args[1].value)
+                    if func.attr.value == "register_parameter":
+                        found.parameters.add(attr)
+                    return
+            found.dynamic = True
+        elif _unwrap_name(func) == "setattr" and args and is_self(args[0].value):
+            if len(args) == 3 and isinstance(args[1].value, cst.SimpleString):
+                attr = args[1].value.evaluated_value
+                if isinstance(attr, str):
+                    add(attr, args[2].value)
+                    return
+            found.dynamic = True
+
+
+def _assigned_values(knowledge: _FileKnowledge, klass: cst.ClassDef, attr: str,
+                     _seen: Optional[set] = None) -> List[Optional[cst.BaseExpression]]:
+    """Values assigned to ``self.<attr>`` by the class or, when it sets none, by its local bases."""
+    seen = _seen if _seen is not None else set()
+    if id(klass) in seen:
+        return []
+    seen.add(id(klass))
+    own = _class_assignments(knowledge, klass).values.get(attr)
+    if own:
+        return list(own)
+    for arg in klass.bases:
+        local = local_class(knowledge.context, arg.value)
+        if local is not None:
+            inherited = _assigned_values(knowledge, local, attr, seen)
+            if inherited:
+                return inherited
+    return []
+
+
+def _is_parameter_value(context: "LintContext", value: Optional[cst.BaseExpression]) -> bool:
+    return (isinstance(value, cst.Call) and isinstance(value.func, (cst.Name, cst.Attribute))
+            and context.qualified_name(value.func) == _PARAMETER)
+
+
+def module_attributes(context: "LintContext", classdef: cst.ClassDef) -> Dict[str, ModuleAttribute]:
+    """The ``self.X`` attributes a class sets in ``__init__`` (its own, or a local base's it does not
+    override), with what every assignment to them in the class's methods makes them."""
+    knowledge = _knowledge(context)
+    cached = knowledge.attributes.get(id(classdef))
+    if cached is not None:
+        return cached
+    result: Dict[str, ModuleAttribute] = {}
+    knowledge.attributes[id(classdef)] = result
+    names: List[str] = []
+    for klass in _class_and_local_bases(context, classdef):
+        assignments = _class_assignments(knowledge, klass)
+        names.extend(n for n in assignments.values if n in assignments.in_init and n not in names)
+    for name in names:
+        values = _assigned_values(knowledge, classdef, name)
+        result[name] = _attribute_of(knowledge, classdef, name, values)
+    return result
+
+
+def _attribute_of(knowledge: _FileKnowledge, classdef: cst.ClassDef, name: str,
+                  values: List[Optional[cst.BaseExpression]]) -> ModuleAttribute:
+    context = knowledge.context
+    registered = any(name in _class_assignments(knowledge, k).parameters for k in _class_and_local_bases(context, classdef))
+    if values and all(registered or _is_parameter_value(context, v) for v in values):
+        return ModuleAttribute(name, "parameter", None, True)
+    instances = [module_instance(context, v) if v is not None else None for v in values]
+    if instances and all(i is not None for i in instances):
+        combined = _combine(instances)  # type: ignore[arg-type]
+        return ModuleAttribute(name, "module", combined.class_name, combined.has_parameters)
+    return ModuleAttribute(name, "other", None, None)
+
+
+def _class_and_local_bases(context: "LintContext", classdef: cst.ClassDef) -> List[cst.ClassDef]:
+    found: List[cst.ClassDef] = []
+    todo = [classdef]
+    while todo:
+        klass = todo.pop(0)
+        if any(k is klass for k in found):
+            continue
+        found.append(klass)
+        for arg in klass.bases:
+            local = local_class(context, arg.value)
+            if local is not None:
+                todo.append(local)
+    return found
+
+
+# values that certainly are neither modules nor parameters
+_PLAIN_VALUES = (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString,
+                 cst.FormattedString)
+
+
+def _is_plain_value(context: "LintContext", value: Optional[cst.BaseExpression]) -> bool:
+    if isinstance(value, _PLAIN_VALUES):
+        return True
+    if isinstance(value, cst.Name):
+        return value.value in ("None", "True", "False")
+    if isinstance(value, cst.UnaryOperation):
+        return _is_plain_value(context, value.expression)
+    if isinstance(value, cst.Call) and isinstance(value.func, (cst.Name, cst.Attribute)):
+        qualified = context.qualified_name(value.func) or ""
+        # tensor factories and functions: plain tensors are not parameters
+        return qualified.startswith("torch.") and not qualified.startswith("torch.nn.") and qualified.count(".") == 1
+    return False
+
+
+def class_has_parameters(context: "LintContext", classdef: cst.ClassDef) -> Optional[bool]:
+    """Whether instances of a local module class hold parameters: True when some attribute is a
+    parameter or a module with parameters; False when every attribute is certainly parameter-free;
+    None when unknown."""
+    knowledge = _knowledge(context)
+    key = id(classdef)
+    if key in knowledge.class_parameters:
+        return knowledge.class_parameters[key]
+    knowledge.class_parameters[key] = None  # a class that contains itself: unknown
+    verdicts: List[Optional[bool]] = []
+    for klass in _class_and_local_bases(context, classdef):
+        assignments = _class_assignments(knowledge, klass)
+        if assignments.dynamic:
+            verdicts.append(None)
+        for arg in klass.bases:
+            qualified = context.qualified_name(arg.value)
+            if local_class(context, arg.value) is None and qualified != "torch.nn.Module":
+                verdicts.append(None)  # an outside base may create parameters
+        for name, values in assignments.values.items():
+            if name in assignments.parameters:
+                verdicts.append(True)
+                continue
+            for value in values:
+                if _is_parameter_value(context, value):
+                    verdicts.append(True)
+                elif _is_plain_value(context, value):
+                    verdicts.append(False)
+                else:
+                    found = module_instance(context, value) if value is not None else None
+                    verdicts.append(found.has_parameters if found is not None else None)
+    answer = True if True in verdicts else (None if None in verdicts else False)
+    knowledge.class_parameters[key] = answer
+    return answer
+
+
+def _torch_layer_has_parameters(knowledge: _FileKnowledge, class_name: str, call: cst.Call) -> Optional[bool]:
+    """Whether a torch.nn layer built by ``call`` holds parameters (None when unknown)."""
+    if not class_name.startswith("torch.nn.") or class_name.count(".") != 2:
+        return None
+    short = class_name.rsplit(".", 1)[-1]
+    if short in _WEIGHTED_LAYERS or short.startswith(_WEIGHTED_PREFIXES):
+        return True
+    if short in _PARAMETER_FREE_LAYERS or short.endswith("Loss") or short.startswith(_PARAMETER_FREE_PREFIXES):
+        return False
+    for prefix, keyword, index, default in _NORM_LAYERS:
+        if short.startswith(prefix):
+            given = _keyword(call, keyword)
+            args = _positional(call)
+            if given is not None:
+                return _bool(given.value)
+            if len(args) > index:
+                return _bool(args[index].value)
+            if any(a.star for a in call.args):
+                return None
+            return default
+    if short in ("Sequential", "ModuleList", "ModuleDict"):
+        return _container_has_parameters(knowledge, short, call)
+    return None
+
+
+def _container_has_parameters(knowledge: _FileKnowledge, short: str, call: cst.Call) -> Optional[bool]:
+    if short == "Sequential":
+        if any(a.star or a.keyword is not None for a in call.args) or not call.args:
+            return None
+        items = [a.value for a in call.args]
+    else:
+        args = _positional(call)
+        items = _literal_items(args[0].value) if len(args) == 1 else None
+        if items is None:
+            return None
+    verdicts = []
+    for item in items:
+        found = _instance(knowledge, item)
+        verdicts.append(found.has_parameters if found is not None and found is not _ASSUMED else None)
+    verdict = _all_of(verdicts)
+    # ModuleList/ModuleDict grow through append/update: only "has parameters" is certain
+    return verdict if short == "Sequential" or verdict else None
+
+
+def _literal_items(expression: cst.BaseExpression) -> Optional[List[cst.BaseExpression]]:
+    """The item expressions of a list/tuple/dict literal or comprehension (dict: its values)."""
+    if isinstance(expression, (cst.List, cst.Tuple)):
+        if any(isinstance(e, cst.StarredElement) for e in expression.elements):
+            return None
+        return [e.value for e in expression.elements]
+    if isinstance(expression, cst.Dict):
+        if any(not isinstance(e, cst.DictElement) for e in expression.elements):
+            return None
+        return [e.value for e in expression.elements]
+    if isinstance(expression, (cst.ListComp, cst.GeneratorExp)):
+        return [expression.elt]
+    if isinstance(expression, cst.DictComp):
+        return [expression.value]
+    return None
+
+
+def class_reads_own_attribute(context: "LintContext", classdef: cst.ClassDef, attr: str) -> bool:
+    """The class (or a local base) uses ``attr`` as its own: it reads ``self.<attr>`` in a method, or
+    defines ``<attr>`` in its body (a class attribute, method or property)."""
+    for klass in _class_and_local_bases(context, classdef):
+        body = klass.body.body if isinstance(klass.body, cst.IndentedBlock) else ()
+        for statement in body:
+            if isinstance(statement, cst.FunctionDef):
+                if statement.name.value == attr:
+                    return True
+                if _method_reads_self_attribute(statement, attr):
+                    return True
+            elif isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    targets = ([t.target for t in small.targets] if isinstance(small, cst.Assign)
+                               else [small.target] if isinstance(small, cst.AnnAssign) else [])
+                    if any(isinstance(t, cst.Name) and t.value == attr for t in targets):
+                        return True
+    return False
+
+
+def _method_reads_self_attribute(method: cst.FunctionDef, attr: str) -> bool:
+    params = [*method.params.posonly_params, *method.params.params]
+    if not params:
+        return False
+    self_name = params[0].name.value
+    written = set()
+    for node in iter_tree(method.body):
+        if isinstance(node, cst.Assign):
+            written.update(id(t.target) for t in node.targets)
+        elif isinstance(node, cst.AnnAssign):
+            written.add(id(node.target))
+        elif (isinstance(node, cst.Attribute) and node.attr.value == attr and id(node) not in written
+              and isinstance(node.value, cst.Name) and node.value.value == self_name):
+            return True
+    return False
+
+
+def sets_attribute(context: "LintContext", classdef: cst.ClassDef, attr: str) -> bool:
+    """A method of the class (or of a local base) assigns ``self.<attr>``."""
+    return bool(_assigned_values(_knowledge(context), classdef, attr))

@@ -1,13 +1,20 @@
-"""What a tensor factory call creates: dtype (from literals and ``dtype=``), ``requires_grad=``, device.
+"""What a tensor expression is: dtype (from literals and ``dtype=``), ``requires_grad``, device, leafness.
 
-Unknown stays None: rules must stay silent when a fact they need is None.
+``factory_call`` reads one factory call; ``tensor_facts`` follows an expression through method chains
+(``.requires_grad_()``, ``.to(...)``, ``.double()`` ...) and names bound once; ``makes_new_tensor`` says
+whether a conversion certainly copies. Unknown stays None: rules must stay silent when a fact they need
+is None.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+import ast
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import libcst as cst
+
+from gradlint.analysis.modules import enclosing_method_class, is_module_class
+from gradlint.walk import iter_tree
 
 if TYPE_CHECKING:  # pragma: no cover
     from gradlint.engine import LintContext
@@ -23,7 +30,18 @@ LIKE_FACTORIES = frozenset(
 # factories whose dtype follows their data or fill value
 DATA_FACTORIES = frozenset({"torch.tensor", "torch.as_tensor", "torch.full", "torch.arange", "torch.range"})
 INT_FACTORIES = frozenset({"torch.randint", "torch.randperm"})
-TENSOR_FACTORIES = FLOAT_FACTORIES | LIKE_FACTORIES | DATA_FACTORIES | INT_FACTORIES
+# legacy typed constructors (torch.FloatTensor(2, 3)); torch.Tensor follows the default dtype
+LEGACY_CONSTRUCTORS = {
+    "torch.FloatTensor": "float32", "torch.DoubleTensor": "float64", "torch.HalfTensor": "float16",
+    "torch.BFloat16Tensor": "bfloat16", "torch.LongTensor": "int64", "torch.IntTensor": "int32",
+    "torch.ShortTensor": "int16", "torch.CharTensor": "int8", "torch.ByteTensor": "uint8", "torch.BoolTensor": "bool",
+}
+DEFAULT_TYPE_CONSTRUCTOR = "torch.Tensor"
+FROM_NUMPY = "torch.from_numpy"
+TENSOR_FACTORIES = (
+    FLOAT_FACTORIES | LIKE_FACTORIES | DATA_FACTORIES | INT_FACTORIES
+    | frozenset(LEGACY_CONSTRUCTORS) | {DEFAULT_TYPE_CONSTRUCTOR, FROM_NUMPY}
+)
 PARAMETER = "torch.nn.Parameter"
 
 _DTYPES = {
@@ -34,6 +52,18 @@ _DTYPES = {
     "int64": "int64", "long": "int64", "bool": "bool", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64",
 }
 FLOATING = frozenset({"float32", "float64", "float16", "bfloat16", "complex64", "complex128"})
+# dtypes gradcheck warns about: "not a double precision floating point or complex"
+SINGLE_PRECISION = frozenset({"float32", "float16", "bfloat16", "complex64"})
+
+# tensor methods that convert to a fixed dtype
+_DTYPE_METHODS = {
+    "float": "float32", "double": "float64", "half": "float16", "bfloat16": "bfloat16",
+    "long": "int64", "int": "int32", "short": "int16", "char": "int8", "byte": "uint8", "bool": "bool",
+}
+# device types torch accepts in a device string besides cpu and cuda
+_OTHER_DEVICE_TYPES = frozenset({"mps", "xpu", "meta", "hpu", "xla", "npu", "ipu", "mtia", "privateuseone"})
+# calls that change the dtype or device factories use by default
+_DEFAULT_SETTERS = frozenset({"set_default_dtype", "set_default_tensor_type", "set_default_device"})
 
 
 def is_integral(dtype: Optional[str]) -> bool:
@@ -118,18 +148,40 @@ def factory_call(context: "LintContext", node: cst.CSTNode) -> Optional[FactoryC
         inner = factory_call(context, args[0].value) if args else None
         return FactoryCall(name, inner.dtype if inner else None, requires, inner.device if inner else None)
     requires = False if requires_arg is None else bool_literal(requires_arg.value)
+    if _may_alias_tensor(name, positional(node)):
+        requires = None  # torch.Tensor(t) aliases a tensor argument and keeps its requires_grad
     device_arg = keyword(node, "device")
     dtype_arg = keyword(node, "dtype")
     if dtype_arg is not None:
         dtype = dtype_of(context, dtype_arg.value)
     else:
         dtype = _implicit_dtype(name, positional(node))
+        if dtype == "float32" and name not in LEGACY_CONSTRUCTORS and defaults_changed(context):
+            dtype = None  # it was the default dtype, which this file changes
     return FactoryCall(name, dtype, requires, device_arg.value if device_arg is not None else None)
 
 
+def _may_alias_tensor(name: str, args) -> bool:
+    """A legacy constructor given one argument that may be a tensor (not sizes or literal data)."""
+    if name not in LEGACY_CONSTRUCTORS and name != DEFAULT_TYPE_CONSTRUCTOR:
+        return False
+    return len(args) == 1 and not isinstance(args[0].value, (cst.Integer, cst.List, cst.Tuple))
+
+
+def _takes_device_from_data(name: str, args) -> bool:
+    """Whether the result's device may follow a tensor argument (``torch.tensor(t)``, ``ones_like(t)``)."""
+    if name in LIKE_FACTORIES:
+        return True
+    if name in ("torch.tensor", "torch.as_tensor"):
+        return not args or literal_dtype(args[0].value) is None
+    return _may_alias_tensor(name, args)
+
+
 def _implicit_dtype(name: str, args) -> Optional[str]:
-    if name in FLOAT_FACTORIES:
+    if name in FLOAT_FACTORIES or name == DEFAULT_TYPE_CONSTRUCTOR:
         return "float32"
+    if name in LEGACY_CONSTRUCTORS:
+        return LEGACY_CONSTRUCTORS[name]
     if name in INT_FACTORIES:
         return "int64"
     if name in ("torch.tensor", "torch.as_tensor"):
@@ -142,3 +194,292 @@ def _implicit_dtype(name: str, args) -> Optional[str]:
             return None
         return "float32" if "float32" in kinds or name == "torch.range" else "int64"
     return None
+
+
+# ------------------------------------------------------------------------------------------------
+# defaults, devices and conversions
+
+_defaults_cache: Tuple[Optional[cst.Module], bool] = (None, False)
+
+
+def defaults_changed(context: "LintContext") -> bool:
+    """Whether the file may change the default dtype or device (``torch.set_default_dtype``,
+    ``set_default_tensor_type``, ``set_default_device``, ``with torch.device(...)``): then a factory's
+    implicit float32 and CPU are not certain. Matched by spelling, which errs on the silent side."""
+    global _defaults_cache
+    module = context.module
+    if _defaults_cache[0] is module:
+        return _defaults_cache[1]
+    changed = False
+    for node in iter_tree(module):
+        if isinstance(node, cst.Call):
+            if _called_name(node) in _DEFAULT_SETTERS:
+                changed = True
+                break
+        elif isinstance(node, cst.WithItem) and isinstance(node.item, cst.Call) and _called_name(node.item) == "device":
+            changed = True
+            break
+    _defaults_cache = (module, changed)
+    return changed
+
+
+def _called_name(call: cst.Call) -> Optional[str]:
+    func = call.func
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    if isinstance(func, cst.Name):
+        return func.value
+    return None
+
+
+def _string_value(expression: cst.BaseExpression) -> Optional[str]:
+    if isinstance(expression, cst.SimpleString):
+        try:
+            value = ast.literal_eval(expression.value)
+        except (ValueError, SyntaxError):
+            return None
+        return value if isinstance(value, str) else None
+    return None
+
+
+def device_kind(context: "LintContext", expression: cst.BaseExpression) -> Optional[str]:
+    """The device type an argument certainly names: ``"cpu"``, ``"cuda"`` or another device type
+    (``"mps"``, ``"meta"`` ...), from a string literal, a device index or ``torch.device("...")``."""
+    if isinstance(expression, cst.Integer):
+        return "cuda"  # a bare index means a CUDA device
+    text = _string_value(expression)
+    if text is None and isinstance(expression, cst.Call) and isinstance(expression.func, (cst.Name, cst.Attribute)):
+        if context.qualified_name(expression.func) == "torch.device":
+            args = positional(expression)
+            if args:
+                text = _string_value(args[0].value)
+    if text is None:
+        return None
+    kind = text.split(":", 1)[0].strip()
+    if kind in ("cpu", "cuda") or kind in _OTHER_DEVICE_TYPES:
+        return kind
+    return None
+
+
+def tensor_type_of(context: "LintContext", expression: cst.BaseExpression) -> Tuple[Optional[str], Optional[str]]:
+    """(dtype, device type) of a tensor type such as ``torch.cuda.HalfTensor`` or ``'torch.DoubleTensor'``."""
+    name = _string_value(expression)
+    if name is None and isinstance(expression, (cst.Name, cst.Attribute)):
+        name = context.qualified_name(expression)
+    if name is None:
+        return None, None
+    if name.startswith("torch.cuda."):
+        return LEGACY_CONSTRUCTORS.get("torch." + name[len("torch.cuda."):]), "cuda"
+    if name in LEGACY_CONSTRUCTORS:
+        return LEGACY_CONSTRUCTORS[name], "cpu"
+    return None, None
+
+
+@dataclass(frozen=True)
+class TensorFacts:
+    """What is certain about the tensor an expression evaluates to (None: unknown)."""
+
+    origin: str  # the qualified name of the factory (or nn.Parameter) it comes from
+    dtype: Optional[str]
+    device: Optional[str]  # "cpu", "cuda" or another device type
+    requires_grad: Optional[bool]
+    is_leaf: Optional[bool]
+
+
+# a conversion argument that is present but not understood
+_UNKNOWN = "?"
+
+
+def _conversion_target(context: "LintContext", call: cst.Call) -> Optional[Tuple[Optional[str], Optional[str], bool]]:
+    """(target dtype, target device, copy=True) of a conversion call; None for a target left unchanged,
+    ``_UNKNOWN`` for one not understood. None when ``call`` is not a conversion."""
+    if not isinstance(call.func, cst.Attribute):
+        return None
+    method = call.func.attr.value
+    args = positional(call)
+    if method in _DTYPE_METHODS:
+        return (_DTYPE_METHODS[method], None, False) if not args else None
+    if method == "cuda":
+        return None, "cuda", False
+    if method == "cpu":
+        return None, "cpu", False
+    if method == "type":
+        dtype_arg = keyword(call, "dtype")
+        target = args[0].value if len(args) == 1 else (dtype_arg.value if dtype_arg is not None else None)
+        if target is None:
+            return None  # ``.type()`` returns the type's name
+        dtype = dtype_of(context, target)
+        if dtype is not None:
+            return dtype, None, False
+        dtype, device = tensor_type_of(context, target)
+        return (dtype, device, False) if dtype is not None else (_UNKNOWN, _UNKNOWN, False)
+    if method != "to":
+        return None
+    dtype: Optional[str] = None
+    device: Optional[str] = None
+    for index, arg in enumerate(args):
+        as_dtype = dtype_of(context, arg.value)
+        if as_dtype is not None:
+            dtype = as_dtype
+            continue
+        as_device = device_kind(context, arg.value) if index == 0 else None
+        if as_device is not None:
+            device = as_device
+        elif index == 0:
+            return _UNKNOWN, _UNKNOWN, False  # a device, a dtype or another tensor: unknown
+    dtype_arg, device_arg, copy_arg = keyword(call, "dtype"), keyword(call, "device"), keyword(call, "copy")
+    if dtype_arg is not None:
+        dtype = dtype_of(context, dtype_arg.value) or _UNKNOWN
+    if device_arg is not None:
+        device = device_kind(context, device_arg.value) or _UNKNOWN
+    if keyword(call, "other") is not None or keyword(call, "memory_format") is not None:
+        return _UNKNOWN, _UNKNOWN, False
+    copy = copy_arg is not None and bool_literal(copy_arg.value) is True
+    return dtype, device, copy
+
+
+def conversion_dtype(context: "LintContext", call: cst.Call) -> Optional[str]:
+    """The dtype a conversion call (``.float()``, ``.to(torch.float64)``, ``.type(torch.HalfTensor)`` ...)
+    certainly returns, whatever its receiver; None when it is not a conversion or keeps the dtype."""
+    target = _conversion_target(context, call)
+    if target is None or target[0] in (None, _UNKNOWN):
+        return None
+    return target[0]
+
+
+def _differs(target: Optional[str], source: Optional[str]) -> Optional[bool]:
+    """Whether a conversion certainly changes (True), certainly keeps (False) one property, or None."""
+    if target is None:
+        return False
+    if target == _UNKNOWN or source is None:
+        return None
+    return target != source
+
+
+def makes_new_tensor(context: "LintContext", conversion_call: cst.Call, source: TensorFacts) -> bool:
+    """Whether the conversion call (``.cuda()``, ``.to(...)``, ``.double()``, ``.type(...)`` ...) certainly
+    returns a new tensor rather than ``source`` itself (``.cpu()`` or ``.float()`` of a CPU float32
+    tensor return the same tensor)."""
+    return _copies(context, conversion_call, source) is True
+
+
+def _copies(context: "LintContext", call: cst.Call, source: TensorFacts) -> Optional[bool]:
+    target = _conversion_target(context, call)
+    if target is None:
+        return None
+    dtype, device, copy = target
+    if copy:
+        return True
+    changes = (_differs(dtype, source.dtype), _differs(device, source.device))
+    if True in changes:
+        return True
+    if None in changes:
+        return None
+    return False
+
+
+def _after_conversion(context: "LintContext", call: cst.Call, source: TensorFacts) -> Optional[TensorFacts]:
+    target = _conversion_target(context, call)
+    if target is None:
+        return None
+    dtype, device, _ = target
+    copies = _copies(context, call, source)
+    new_dtype = source.dtype if dtype is None else (None if dtype == _UNKNOWN else dtype)
+    new_device = source.device if device is None else (None if device == _UNKNOWN else device)
+    requires = source.requires_grad
+    if is_integral(new_dtype):
+        requires = False  # an integer copy never requires grad
+    if copies is False:
+        is_leaf = source.is_leaf
+    elif requires is False:
+        is_leaf = True
+    elif copies is True and requires is True and source.requires_grad:
+        is_leaf = False  # a differentiable copy of a grad tensor
+    else:
+        is_leaf = None
+    return TensorFacts(source.origin, new_dtype, new_device, requires, is_leaf)
+
+
+_MAX_NAME_HOPS = 4
+
+
+def tensor_facts(context: "LintContext", expression: cst.BaseExpression, follow_names: bool = True,
+                 _hops: int = 0) -> Optional[TensorFacts]:
+    """Facts of a tensor expression built from a torch factory or ``nn.Parameter``: through
+    ``.requires_grad_()``, ``.detach()``, ``.clone()``, conversions, and (``follow_names``) names bound
+    exactly once to such an expression. None when the expression is not known to be such a tensor."""
+    if isinstance(expression, cst.Name):
+        if not follow_names or _hops >= _MAX_NAME_HOPS:
+            return None
+        value = single_assigned_value(context, expression)
+        return tensor_facts(context, value, True, _hops + 1) if value is not None else None
+    if not isinstance(expression, cst.Call):
+        return None
+    factory = factory_call(context, expression)
+    if factory is not None:
+        if factory.name == PARAMETER:
+            args = positional(expression)
+            inner = tensor_facts(context, args[0].value, follow_names, _hops) if args else None
+            dtype = inner.dtype if inner else None
+            device = inner.device if inner else None
+            return TensorFacts(PARAMETER, dtype, device, factory.requires_grad, True)
+        if factory.device is not None:
+            device = device_kind(context, factory.device)
+        elif _takes_device_from_data(factory.name, positional(expression)) or defaults_changed(context):
+            device = None
+        else:
+            device = "cpu"
+        return TensorFacts(factory.name, factory.dtype, device, factory.requires_grad, True)
+    if not isinstance(expression.func, cst.Attribute):
+        return None
+    method = expression.func.attr.value
+    source = tensor_facts(context, expression.func.value, follow_names, _hops)
+    if source is None:
+        return None
+    if method == "requires_grad_":
+        args = positional(expression)
+        flag = keyword(expression, "requires_grad")
+        value = flag.value if flag is not None else (args[0].value if args else None)
+        requires = True if value is None else bool_literal(value)
+        leaf = True if source.requires_grad is False else source.is_leaf
+        return replace(source, requires_grad=requires, is_leaf=leaf)
+    if method == "detach":
+        return replace(source, requires_grad=False, is_leaf=True)
+    if method == "clone":
+        leaf = None if source.requires_grad is None else not source.requires_grad
+        return replace(source, is_leaf=leaf)
+    return _after_conversion(context, expression, source)
+
+
+def single_assigned_value(context: "LintContext", name: cst.Name) -> Optional[cst.BaseExpression]:
+    """The value of the one plain assignment (``name = value``) a read of ``name`` can see, if that is
+    the name's only binding in its scope."""
+    binding = context.names.binding_of(name)
+    if binding is None or binding.kind != "assign":
+        return None
+    node = binding.node
+    if isinstance(node, cst.Assign) and len(node.targets) == 1:
+        target = node.targets[0].target
+        if isinstance(target, cst.Name) and target.value == name.value:
+            return node.value
+    if isinstance(node, cst.AnnAssign) and node.value is not None:
+        if isinstance(node.target, cst.Name) and node.target.value == name.value:
+            return node.value
+    return None
+
+
+def module_attribute_target(context: "LintContext", node: cst.CSTNode) -> Optional[str]:
+    """The attribute name when ``node`` (the assignment being visited) stores one value into
+    ``self.<attr>`` inside a method of a class that is certainly an nn.Module."""
+    if isinstance(node, cst.Assign) and len(node.targets) == 1:
+        target = node.targets[0].target
+    elif isinstance(node, cst.AnnAssign) and node.value is not None:
+        target = node.target
+    else:
+        return None
+    if not (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self"):
+        return None
+    klass = enclosing_method_class(context.ancestors)
+    if klass is None or is_module_class(context, klass) is not True:
+        return None
+    return target.attr.value

@@ -1,0 +1,1225 @@
+"""Per-function gradient facts: does a value certainly require grad, is it a leaf, is it a scalar?
+
+A small abstract interpretation of one function body (or the module body): statements are followed in
+order, facts flow through assignment, augmented assignment, arithmetic, tensor methods, torch functions and
+module calls. ``if``/``try`` branches are joined (a fact survives only when every branch agrees), loops are
+iterated to a fixpoint, and anything not understood is unknown. Unknown means silent: a rule only acts on
+facts that are certain.
+
+Facts are recorded before every statement twice: the facts that hold every time the statement runs, and,
+for statements certainly reached on a loop's first iteration, the sharper facts of that first run (the
+pre-loop values). A statement that raises or misbehaves on its first run is a bug, so rules use the
+sharper facts by default.
+
+API (stable, queried by several rule families):
+
+- ``facts_at(context, expression, statement=None, every_run=False) -> Facts``: facts of ``expression``
+  evaluated just before ``statement`` (default: the statement enclosing the walk's current node).
+- ``grad_mode_before(context, statement=None)``: the grad mode in force there, following ``with`` blocks,
+  decorators and ``torch.set_grad_enabled(...)`` statements (``grad_mode`` constants, None = caller's).
+- ``Facts``: ``kind`` ("tensor", "number" or None), ``requires_grad``, ``leaf``, ``single``
+  (numel == 1), ``why_no_grad`` ("constant", "detached", "no_grad"), ``retains_grad`` ...
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+
+import libcst as cst
+
+from gradlint.analysis.grad_mode import ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, with_mode
+from gradlint.analysis.modules import module_instance
+from gradlint.analysis.tensors import (
+    FLOAT_FACTORIES,
+    LIKE_FACTORIES,
+    PARAMETER,
+    TensorFacts,
+    bool_literal,
+    defaults_changed,
+    device_kind,
+    factory_call,
+    keyword,
+    makes_new_tensor,
+    positional,
+    single_assigned_value,
+)
+from gradlint.analysis.torch_api import SET_GRAD_ENABLED
+from gradlint.walk import children, iter_tree
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gradlint.engine import LintContext
+
+# why a tensor certainly does not require grad
+CONSTANT = "constant"  # built only from factories without requires_grad=True, literals, .item() results
+DETACHED = "detached"  # its grad path went through .detach() / .data
+NO_GRAD = "no_grad"  # computed under no_grad / inference_mode
+
+TENSOR = "tensor"
+NUMBER = "number"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What is certain about a value (None: unknown)."""
+
+    kind: Optional[str] = None  # TENSOR, NUMBER (a Python scalar), or None
+    requires_grad: Optional[bool] = None
+    leaf: Optional[bool] = None
+    single: Optional[bool] = None  # numel == 1 (True), certainly not (False)
+    why_no_grad: Optional[str] = None  # CONSTANT / DETACHED / NO_GRAD when requires_grad is False
+    retains_grad: Optional[bool] = None  # .retain_grad() was called on it
+    dtype: Optional[str] = None
+    device: Optional[str] = None  # "cpu", "cuda" ...
+    loop_data: bool = False  # an item of a data loop (`for x, y in loader`): a batch, not a grad tensor
+
+    @property
+    def is_tensor(self) -> bool:
+        return self.kind == TENSOR
+
+
+UNKNOWN_FACTS = Facts()
+_NUMBER = Facts(kind=NUMBER, requires_grad=False, single=True, why_no_grad=CONSTANT)
+_LOOP_DATA = Facts(loop_data=True)
+
+
+def _join_field(a, b):
+    return a if a == b else None
+
+
+def join_facts(a: Facts, b: Facts) -> Facts:
+    """The facts true of a value that is either ``a`` or ``b``."""
+    if a == b:
+        return a
+    return Facts(
+        kind=_join_field(a.kind, b.kind),
+        requires_grad=_join_field(a.requires_grad, b.requires_grad),
+        leaf=_join_field(a.leaf, b.leaf),
+        single=_join_field(a.single, b.single),
+        why_no_grad=_join_field(a.why_no_grad, b.why_no_grad),
+        retains_grad=_join_field(a.retains_grad, b.retains_grad),
+        dtype=_join_field(a.dtype, b.dtype),
+        device=_join_field(a.device, b.device),
+        loop_data=a.loop_data and b.loop_data,
+    )
+
+
+Env = Dict[str, Facts]
+
+
+def _join_envs(envs: Sequence[Optional[Env]]) -> Optional[Env]:
+    """Join of the environments that flow to one point (None: a path that never gets there)."""
+    live = [e for e in envs if e is not None]
+    if not live:
+        return None
+    first = live[0]
+    if len(live) == 1:
+        return first
+    out: Env = {}
+    for name, facts in first.items():
+        joined = facts
+        for other in live[1:]:
+            theirs = other.get(name)
+            if theirs is None:
+                joined = None
+                break
+            joined = join_facts(joined, theirs)
+        if joined is not None and joined != UNKNOWN_FACTS:
+            out[name] = joined
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# torch vocabulary
+
+# tensor methods (and torch.* / torch.nn.functional.* functions of the same name) whose result needs grad
+# exactly when an input does; value: how the result's numel relates to the inputs'
+_SAME = "same"  # elementwise with broadcasting: numel != 1 stays != 1
+_REDUCE = "reduce"  # a full reduction when called without a dim: numel 1
+_OTHER = "other"  # anything else: numel unknown
+_POINTWISE_NAMES = (
+    "abs exp expm1 log log1p log2 log10 sin cos tan sinh cosh tanh asin acos atan sigmoid relu sqrt rsqrt neg "
+    "square pow add sub subtract mul multiply div divide true_divide clamp clip maximum minimum lerp erf erfc "
+    "softmax log_softmax reciprocal atan2 hypot float double half bfloat16 clone contiguous reshape view "
+    "flatten squeeze unsqueeze permute transpose t masked_fill gelu silu elu leaky_relu softplus dropout "
+    "logsigmoid normalize mish hardtanh relu6 selu celu where"
+).split()
+_REDUCTION_NAMES = "sum mean prod norm std var max min amax amin nansum nanmean logsumexp dot vdot trace".split()
+_OTHER_NAMES = (
+    "matmul mm bmm einsum cat concat concatenate stack outer cross linear bilinear conv1d conv2d conv3d "
+    "layer_norm batch_norm group_norm embedding expand expand_as repeat index_select gather narrow chunk_cat "
+    "tril triu diag cumsum cumprod flip roll unfold pad interpolate avg_pool2d max_pool2d adaptive_avg_pool2d "
+    "scaled_dot_product_attention baddbmm addmm tensordot kron cdist"
+).split()
+_DIFFERENTIABLE: Dict[str, str] = {
+    **{n: _SAME for n in _POINTWISE_NAMES},
+    **{n: _REDUCE for n in _REDUCTION_NAMES},
+    **{n: _OTHER for n in _OTHER_NAMES},
+}
+# of these, methods whose arguments (dtype, memory format) are not tensors
+_RECEIVER_ONLY_METHODS = frozenset({"float", "double", "half", "bfloat16", "clone", "contiguous", "t"})
+_FUNCTION_PREFIXES = ("torch.", "torch.nn.functional.", "torch.linalg.", "torch.special.")
+# functional losses: reduce to one element unless reduction= says otherwise
+_FUNCTIONAL_LOSSES = frozenset(
+    "torch.nn.functional." + n
+    for n in (
+        "mse_loss l1_loss smooth_l1_loss huber_loss cross_entropy nll_loss binary_cross_entropy "
+        "binary_cross_entropy_with_logits kl_div poisson_nll_loss gaussian_nll_loss soft_margin_loss "
+        "multilabel_soft_margin_loss hinge_embedding_loss cosine_embedding_loss margin_ranking_loss "
+        "triplet_margin_loss multi_margin_loss"
+    ).split()
+)
+# torch.nn modules whose output is an elementwise function of their one input
+_POINTWISE_MODULES = frozenset(
+    "torch.nn." + n
+    for n in (
+        "ReLU ReLU6 LeakyReLU ELU SELU CELU GELU SiLU Mish Sigmoid Tanh Softmax LogSoftmax Softplus Softsign "
+        "Hardtanh Hardswish Hardsigmoid Tanhshrink LogSigmoid Dropout Dropout1d Dropout2d Dropout3d "
+        "AlphaDropout Identity"
+    ).split()
+)
+# tensor-output torch.nn layers whose output has as many elements as `out_features`/`out_channels` per item
+_WIDTH_LAYERS = {"torch.nn.Linear": ("out_features", 1), "torch.nn.Bilinear": ("out_features", 2)}
+_CONV_PREFIXES = ("torch.nn.Conv", "torch.nn.ConvTranspose")
+# layers that return a tuple, not a tensor
+_TUPLE_LAYERS = frozenset(
+    "torch.nn." + n for n in "LSTM GRU RNN LSTMCell MultiheadAttention AdaptiveLogSoftmaxWithLoss".split()
+)
+# in-place tensor methods (other than the ones modelled one by one)
+_IN_PLACE_EXCLUDED = frozenset({"requires_grad_", "detach_", "share_memory_", "retain_grad"})
+
+
+def is_in_place_method(name: str) -> bool:
+    """Whether a tensor method of this name changes its receiver in place (``add_``, ``zero_`` ...)."""
+    return name.endswith("_") and not name.startswith("_") and name not in _IN_PLACE_EXCLUDED
+
+
+def _torch_function(name: Optional[str]) -> Optional[str]:
+    """The short name of a differentiable torch function (``torch.exp`` -> ``exp``), else None."""
+    if name is None:
+        return None
+    for prefix in _FUNCTION_PREFIXES:
+        if name.startswith(prefix):
+            short = name[len(prefix):]
+            if "." not in short and short in _DIFFERENTIABLE:
+                return short
+    return None
+
+
+def _int_literal(expression: cst.BaseExpression) -> Optional[int]:
+    if isinstance(expression, cst.Integer):
+        try:
+            return int(expression.value, 0)
+        except ValueError:
+            return None
+    return None
+
+
+def _shape_numel(args: Sequence[cst.BaseExpression]) -> Optional[int]:
+    """numel of a shape given as int literals, a tuple or a list of them."""
+    if len(args) == 1 and isinstance(args[0], (cst.Tuple, cst.List)):
+        args = [e.value for e in args[0].elements]
+    total = 1
+    for arg in args:
+        value = _int_literal(arg)
+        if value is None:
+            return None
+        total *= value
+    return total
+
+
+def _literal_numel(expression: cst.BaseExpression) -> Optional[int]:
+    """numel of the tensor ``torch.tensor(<literal>)`` builds."""
+    if isinstance(expression, (cst.Integer, cst.Float)):
+        return 1
+    if isinstance(expression, cst.UnaryOperation):
+        return _literal_numel(expression.expression)
+    if isinstance(expression, (cst.List, cst.Tuple)):
+        total = 0
+        for element in expression.elements:
+            if isinstance(element, cst.StarredElement):
+                return None
+            inner = _literal_numel(element.value)
+            if inner is None:
+                return None
+            total += inner
+        return total
+    return None
+
+
+def _single_of(numel: Optional[int]) -> Optional[bool]:
+    return None if numel is None else numel == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# file-level conditions
+
+
+def _freezes_something(context: "LintContext") -> bool:
+    """Whether the file may switch parameters' requires_grad off (``p.requires_grad = False``,
+    ``requires_grad_(False)``, a ``freeze...`` helper): then no module output is certainly grad."""
+    for node in iter_tree(context.module):
+        if isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Attribute):
+            if node.target.attr.value == "requires_grad" and _may_hold_parameters(context, node.target.value):
+                return True
+        elif isinstance(node, cst.Call):
+            func = node.func
+            name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+            if name == "requires_grad_" and _may_hold_parameters(context, func.value):  # type: ignore[union-attr]
+                args = positional(node)
+                flag = keyword(node, "requires_grad")
+                value = flag.value if flag is not None else (args[0].value if args else None)
+                if value is not None and bool_literal(value) is not True:
+                    return True
+            elif "freeze" in name.lower():
+                return True
+    return False
+
+
+def _may_hold_parameters(context: "LintContext", receiver: cst.BaseExpression) -> bool:
+    """Whether the receiver of a requires_grad change may be a parameter or a module (not a name bound
+    once to arithmetic or to the output of a module call)."""
+    if not isinstance(receiver, cst.Name):
+        return True
+    value = single_assigned_value(context, receiver)
+    if isinstance(value, cst.BinaryOperation):
+        return False
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in ("detach", "clone"):
+        return False
+    if isinstance(value, cst.Call) and factory_call(context, value) is not None:
+        return False
+    return not (isinstance(value, cst.Call) and module_instance(context, value.func) is not None
+                and module_instance(context, value) is None)
+
+
+# ------------------------------------------------------------------------------------------------
+# evaluation of an expression in an environment
+
+
+class _Evaluator:
+    """Computes the facts of expressions of one scope from the facts of its names."""
+
+    def __init__(self, analysis: "_ScopeAnalysis") -> None:
+        self.analysis = analysis
+        self.context = analysis.context
+
+    def facts(self, expression: cst.BaseExpression, env: Env, mode: Optional[str]) -> Facts:
+        try:
+            return self._facts(expression, env, mode)
+        except RecursionError:
+            return UNKNOWN_FACTS
+
+    # -------------------------------------------------------------- dispatch
+    def _facts(self, node: cst.BaseExpression, env: Env, mode: Optional[str]) -> Facts:
+        if isinstance(node, cst.Name):
+            if not self.analysis.tracks(node):
+                return UNKNOWN_FACTS
+            return env.get(node.value, UNKNOWN_FACTS)
+        if isinstance(node, (cst.Integer, cst.Float)):
+            return _NUMBER
+        if isinstance(node, cst.UnaryOperation):
+            if isinstance(node.operator, (cst.Minus, cst.Plus)):
+                return self._combine([self._facts(node.expression, env, mode)], mode, _SAME)
+            return UNKNOWN_FACTS
+        if isinstance(node, cst.BinaryOperation):
+            return self._binary(node, env, mode)
+        if isinstance(node, cst.IfExp):
+            return join_facts(self._facts(node.body, env, mode), self._facts(node.orelse, env, mode))
+        if isinstance(node, cst.Call):
+            return self._call(node, env, mode)
+        if isinstance(node, cst.Attribute):
+            return self._attribute(node, env, mode)
+        if isinstance(node, cst.Subscript):
+            base = self._facts(node.value, env, mode)
+            if base.loop_data:
+                return _LOOP_DATA
+            if base.is_tensor:
+                return self._derived(base, base.requires_grad, mode, single=None)
+            return UNKNOWN_FACTS
+        return UNKNOWN_FACTS
+
+    # -------------------------------------------------------------- building blocks
+    def _derived(self, source: Facts, requires_grad: Optional[bool], mode: Optional[str], single: Optional[bool],
+                 why: Optional[str] = None) -> Facts:
+        """A new tensor computed from ``source`` (an op result, not a leaf unless it needs no grad)."""
+        if mode in GRAD_OFF:
+            return Facts(kind=TENSOR, requires_grad=False, leaf=True, single=single, why_no_grad=NO_GRAD)
+        if requires_grad is True and mode not in (None, ENABLED):
+            requires_grad = None
+        leaf = None if requires_grad is None else not requires_grad
+        if requires_grad is False:
+            why = why or source.why_no_grad
+        else:
+            why = None
+        return Facts(kind=TENSOR, requires_grad=requires_grad, leaf=leaf, single=single, why_no_grad=why,
+                     retains_grad=False if requires_grad else None)
+
+    def _combine(self, inputs: List[Facts], mode: Optional[str], shape: str, torch_op: bool = False) -> Facts:
+        """The result of a differentiable op on ``inputs`` (tensors and numbers); ``torch_op``: a torch
+        function, loss or module, whose result is a tensor whatever its inputs."""
+        if not torch_op and not any(f.is_tensor for f in inputs):
+            if inputs and all(f.kind == NUMBER for f in inputs):
+                return _NUMBER
+            return UNKNOWN_FACTS
+        if any(f.requires_grad is True for f in inputs):
+            requires: Optional[bool] = True
+        elif all(f.requires_grad is False for f in inputs):
+            requires = False
+        else:
+            requires = None
+        why = None
+        if requires is False:
+            reasons = {f.why_no_grad for f in inputs}
+            why = DETACHED if DETACHED in reasons else NO_GRAD if NO_GRAD in reasons else CONSTANT
+            if None in reasons:
+                why = None
+        if shape == _SAME:
+            if any(f.single is False for f in inputs):
+                single: Optional[bool] = False
+            elif all(f.single is True for f in inputs):
+                single = True
+            else:
+                single = None
+        elif shape == _REDUCE:
+            single = True
+        else:
+            single = None
+        return self._derived(Facts(why_no_grad=why), requires, mode, single)
+
+    def _binary(self, node: cst.BinaryOperation, env: Env, mode: Optional[str]) -> Facts:
+        operator = node.operator
+        left = self._facts(node.left, env, mode)
+        right = self._facts(node.right, env, mode)
+        if isinstance(operator, (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power)):
+            return self._combine([left, right], mode, _SAME)
+        if isinstance(operator, cst.MatrixMultiply) and left.is_tensor and right.is_tensor:
+            return self._combine([left, right], mode, _OTHER)
+        return UNKNOWN_FACTS
+
+    def _attribute(self, node: cst.Attribute, env: Env, mode: Optional[str]) -> Facts:
+        base = self._facts(node.value, env, mode)
+        attr = node.attr.value
+        if base.loop_data:
+            return _LOOP_DATA if attr not in ("grad", "data") else UNKNOWN_FACTS
+        if attr == "data":
+            return self._detached(base)
+        if not base.is_tensor:
+            return UNKNOWN_FACTS
+        if attr == "data":
+            return self._detached(base)
+        if attr in ("T", "mT", "H", "mH"):
+            return self._derived(base, base.requires_grad, mode, base.single)
+        return UNKNOWN_FACTS
+
+    @staticmethod
+    def _detached(base: Facts) -> Facts:
+        """``.detach()`` / ``.data`` of ``base`` (a tensor, or an unknown value that a torch op will
+        certainly treat as one)."""
+        why = CONSTANT if base.why_no_grad == CONSTANT else DETACHED
+        return Facts(kind=base.kind if base.kind == TENSOR else None, requires_grad=False, leaf=True, single=base.single, why_no_grad=why,
+                     dtype=base.dtype, device=base.device)
+
+    def _arguments(self, call: cst.Call, env: Env, mode: Optional[str]) -> Optional[List[Facts]]:
+        """Facts of every argument (None when one is starred)."""
+        out = []
+        for arg in call.args:
+            if arg.star:
+                return None
+            if arg.keyword is not None and arg.keyword.value in ("dim", "keepdim", "dtype", "out", "alpha"):
+                continue
+            out.append(self._facts(arg.value, env, mode))
+        return out
+
+    # -------------------------------------------------------------- calls
+    def _call(self, call: cst.Call, env: Env, mode: Optional[str]) -> Facts:
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            receiver = self._facts(func.value, env, mode)
+            if func.attr.value == "detach" and not call.args and receiver.kind in (TENSOR, None):
+                return self._detached(receiver)
+            if receiver.is_tensor or receiver.loop_data:
+                return self._method(call, func.attr.value, receiver, env, mode)
+        if isinstance(func, (cst.Name, cst.Attribute)):
+            name = self.context.qualified_name(func)
+            if name is not None:
+                known = self._torch_call(call, name, env, mode)
+                if known is not None:
+                    return known
+        if isinstance(func, cst.Name) and func.value in ("float", "int", "len") and \
+                self.context.qualified_name(func) == f"builtins.{func.value}":
+            return _NUMBER
+        return self._module_call(call, env, mode)
+
+    def _method(self, call: cst.Call, method: str, receiver: Facts, env: Env, mode: Optional[str]) -> Facts:
+        if receiver.loop_data:
+            # a batch moved or reshaped is still a batch
+            if method in ("to", "cuda", "cpu", "float", "double", "half", "long", "view", "squeeze",
+                          "unsqueeze", "reshape", "contiguous", "type"):
+                return _LOOP_DATA
+            return UNKNOWN_FACTS
+        if method in ("item", "tolist"):
+            return _NUMBER
+        if method == "detach":
+            return self._detached(receiver)
+        if method == "requires_grad_":
+            value = _flag_argument(call)
+            requires = True if value is None else bool_literal(value)
+            leaf = receiver.leaf if receiver.requires_grad is not False else True
+            return replace(receiver, requires_grad=requires, leaf=leaf, why_no_grad=None if requires else receiver.why_no_grad)
+        conversion = self._conversion(call, receiver)
+        if conversion is not None:
+            return conversion
+        shape = _DIFFERENTIABLE.get(method)
+        if shape is None:
+            return UNKNOWN_FACTS
+        arguments = self._arguments(call, env, mode)
+        if arguments is None:
+            return UNKNOWN_FACTS
+        if shape == _REDUCE and (positional(call) or keyword(call, "dim") is not None):
+            shape = _OTHER
+        if method in _RECEIVER_ONLY_METHODS:
+            arguments = []
+        return self._combine([receiver, *arguments], mode, shape)
+
+    def _conversion(self, call: cst.Call, receiver: Facts) -> Optional[Facts]:
+        """``.to()``, ``.cuda()``, ``.cpu()``, ``.double()``... : the same tensor or a differentiable copy."""
+        method = call.func.attr.value  # type: ignore[union-attr]
+        if method not in ("to", "cuda", "cpu", "double", "half", "bfloat16", "float", "type"):
+            return None
+        source = TensorFacts("", receiver.dtype, receiver.device, receiver.requires_grad, receiver.leaf)
+        if makes_new_tensor(self.context, call, source):
+            leaf = None if receiver.requires_grad is None else not receiver.requires_grad
+            return replace(receiver, leaf=leaf, dtype=None, device=None,
+                           retains_grad=False if receiver.requires_grad else None)
+        if receiver.leaf is True and receiver.requires_grad is True:
+            # may be the same tensor (a leaf) or a copy (not a leaf)
+            return replace(receiver, leaf=None, dtype=None, device=None, retains_grad=None)
+        return replace(receiver, dtype=None, device=None)
+
+    def _torch_call(self, call: cst.Call, name: str, env: Env, mode: Optional[str]) -> Optional[Facts]:
+        factory = factory_call(self.context, call)
+        if factory is not None:
+            return self._factory(call, factory, env, mode)
+        args = positional(call)
+        if name == "torch.autograd.Variable":
+            flag = keyword(call, "requires_grad")
+            if flag is not None and bool_literal(flag.value) is True:
+                inner = self._facts(args[0].value, env, mode) if args else UNKNOWN_FACTS
+                return Facts(kind=TENSOR, requires_grad=True, leaf=True, single=inner.single, retains_grad=False)
+            return self._facts(args[0].value, env, mode) if args and flag is None else UNKNOWN_FACTS
+        if name == "torch.from_numpy":
+            return Facts(kind=TENSOR, requires_grad=False, leaf=True, why_no_grad=CONSTANT)
+        if name in _FUNCTIONAL_LOSSES:
+            return self._loss(call, env, mode, keyword(call, "reduction"))
+        short = _torch_function(name)
+        if short is None:
+            return None
+        arguments = self._arguments(call, env, mode)
+        if arguments is None:
+            return UNKNOWN_FACTS
+        shape = _DIFFERENTIABLE[short]
+        if short in ("cat", "concat", "concatenate", "stack") and args and isinstance(args[0].value, (cst.List, cst.Tuple)):
+            arguments = [self._facts(e.value, env, mode) for e in args[0].value.elements]
+        if shape == _REDUCE and (len(args) > 1 or keyword(call, "dim") is not None):
+            shape = _OTHER
+        if short == "where":
+            arguments = arguments[1:]
+        return self._combine(arguments, mode, shape, torch_op=True)
+
+    def _factory(self, call: cst.Call, factory, env: Env, mode: Optional[str]) -> Facts:
+        args = [a.value for a in positional(call)]
+        numel: Optional[int] = None
+        if factory.name == PARAMETER:
+            inner = self._facts(args[0], env, mode) if args else UNKNOWN_FACTS
+            requires = factory.requires_grad
+            return Facts(kind=TENSOR, requires_grad=requires, leaf=True, single=inner.single,
+                         why_no_grad=CONSTANT if requires is False else None, retains_grad=False,
+                         dtype=inner.dtype, device=inner.device)
+        if factory.name in FLOAT_FACTORIES and factory.name not in ("torch.linspace", "torch.logspace", "torch.normal"):
+            size = keyword(call, "size")
+            shape_args = [size.value] if size is not None else args
+            if factory.name == "torch.eye":
+                numel = _shape_numel(shape_args[:1]) if shape_args else None
+                numel = numel * numel if numel is not None and len(shape_args) == 1 else None
+            else:
+                numel = _shape_numel(shape_args) if shape_args else None
+        elif factory.name in ("torch.tensor", "torch.as_tensor") and args:
+            numel = _literal_numel(args[0])
+            if factory.name == "torch.as_tensor" and numel is None:
+                return UNKNOWN_FACTS  # as_tensor of a tensor returns that tensor
+        elif factory.name == "torch.full" and args:
+            numel = _shape_numel([args[0]])
+        elif factory.name in LIKE_FACTORIES and args:
+            numel_single = self._facts(args[0], env, mode).single
+            numel = 1 if numel_single else (2 if numel_single is False else None)
+        requires = factory.requires_grad
+        if factory.device is not None:
+            device = device_kind(self.context, factory.device)
+        elif factory.name in LIKE_FACTORIES or defaults_changed(self.context):
+            device = None
+        else:
+            device = "cpu"
+        return Facts(kind=TENSOR, requires_grad=requires, leaf=True, single=_single_of(numel),
+                     why_no_grad=CONSTANT if requires is False else None,
+                     retains_grad=False if requires else None, dtype=factory.dtype, device=device)
+
+    def _loss(self, call: cst.Call, env: Env, mode: Optional[str], reduction: Optional[cst.Arg]) -> Facts:
+        """A loss of (prediction, target) with the given ``reduction=`` argument: the target of a data
+        loop is data, never a grad path."""
+        args = positional(call)
+        if len(args) < 2 or any(a.star for a in call.args):
+            return UNKNOWN_FACTS
+        prediction = self._facts(args[0].value, env, mode)
+        target = self._facts(args[1].value, env, mode)
+        if target.loop_data:
+            target = _NUMBER
+        return self._combine([prediction, target], mode, _reduction_shape(reduction), torch_op=True)
+
+    def _module_call(self, call: cst.Call, env: Env, mode: Optional[str]) -> Facts:
+        found = module_instance(self.context, call.func)
+        if found is None or found.scripted or found.class_name in _TUPLE_LAYERS:
+            return UNKNOWN_FACTS
+        name = found.class_name or ""
+        if name.startswith("torch.nn.") and name.endswith("Loss"):
+            return self._loss(call, env, mode, _constructor_keyword(self.context, call.func, "reduction"))
+        arguments = self._arguments(call, env, mode)
+        if arguments is None:
+            return UNKNOWN_FACTS
+        if name in _POINTWISE_MODULES and len(arguments) == 1:
+            return self._combine(arguments, mode, _SAME, torch_op=True)
+        if not found.has_parameters or self.analysis.freezes or found.local is not None and _grad_off_forward(self.context, found.local):
+            return UNKNOWN_FACTS
+        single = None
+        if name in _WIDTH_LAYERS or name.startswith(_CONV_PREFIXES):
+            field, index = _WIDTH_LAYERS.get(name, ("out_channels", 1))
+            width = _constructor_argument(self.context, call.func, field, index)
+            if width is not None and width >= 2:
+                single = False
+        return self._derived(UNKNOWN_FACTS, True, mode, single)
+
+
+def _reduction_shape(reduction: Optional[cst.Arg]) -> str:
+    """How a loss's ``reduction=`` argument shapes its result."""
+    if reduction is None:
+        return _REDUCE
+    if isinstance(reduction.value, cst.SimpleString):
+        text = reduction.value.evaluated_value
+        if text == "none":
+            return _SAME
+        if text in ("mean", "sum"):
+            return _REDUCE
+    return _OTHER
+
+
+def _flag_argument(call: cst.Call) -> Optional[cst.BaseExpression]:
+    """The requires_grad argument of ``requires_grad_(...)``, if any."""
+    flag = keyword(call, "requires_grad")
+    if flag is not None:
+        return flag.value
+    args = positional(call)
+    return args[0].value if args else None
+
+
+def _grad_off_forward(context: "LintContext", klass: cst.ClassDef) -> bool:
+    """A local module whose forward may return a value without grad (decorated, detaches, no_grad)."""
+    for node in iter_tree(klass):
+        if isinstance(node, cst.FunctionDef) and node.name.value == "forward" and decorator_mode(context, node):
+            return True
+        if isinstance(node, cst.Attribute) and node.attr.value in ("detach", "data", "numpy", "item"):
+            return True
+        if isinstance(node, cst.With) and with_mode(context, node) is not None:
+            return True
+    return False
+
+
+def _constructor(context: "LintContext", callee: cst.BaseExpression) -> Optional[cst.Call]:
+    """The constructor call a layer is built by: inline, or the one assignment of its name."""
+    if isinstance(callee, cst.Call):
+        return callee
+    if isinstance(callee, cst.Name):
+        value = single_assigned_value(context, callee)
+        return value if isinstance(value, cst.Call) else None
+    return None
+
+
+def _constructor_keyword(context: "LintContext", callee: cst.BaseExpression, field: str) -> Optional[cst.Arg]:
+    """A keyword given to the layer's constructor (None also when the constructor is not known)."""
+    constructor = _constructor(context, callee)
+    return keyword(constructor, field) if constructor is not None else None
+
+
+def _constructor_argument(context: "LintContext", callee: cst.BaseExpression, field: str, index: int) -> Optional[int]:
+    """An int literal argument of the call that built a layer."""
+    constructor = _constructor(context, callee)
+    if constructor is None:
+        return None
+    given = keyword(constructor, field)
+    if given is not None:
+        return _int_literal(given.value)
+    args = positional(constructor)
+    return _int_literal(args[index].value) if len(args) > index else None
+
+
+# ------------------------------------------------------------------------------------------------
+# following the statements of a scope
+
+_NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+
+
+@dataclass
+class _Snapshot:
+    env: Env
+    mode: Optional[str]
+
+
+class _Loop:
+    """Environments that leave a loop body early."""
+
+    def __init__(self) -> None:
+        self.continues: List[Env] = []
+        self.breaks: List[Env] = []
+
+
+class _ScopeAnalysis:
+    """Facts before every statement of one function body (or the module body)."""
+
+    _MAX_ROUNDS = 4
+
+    def __init__(self, context: "LintContext", owner: cst.CSTNode, freezes: bool) -> None:
+        self.context = context
+        self.owner = owner
+        self.freezes = freezes
+        scope = context.names.scope_of(owner)
+        self._scope_bindings = scope.bindings if scope is not None else {}
+        self._shared = set()
+        if scope is not None:
+            self._shared = set(scope.globals_) | set(scope.nonlocals)
+        for node in iter_tree(owner):
+            if isinstance(node, (cst.Global, cst.Nonlocal)):
+                self._shared.update(item.name.value for item in node.names)
+        self.every_run: Dict[int, _Snapshot] = {}
+        self.first_run: Dict[int, _Snapshot] = {}
+        self.evaluator = _Evaluator(self)
+        body = owner.body if isinstance(owner, cst.FunctionDef) else owner
+        mode = decorator_mode(context, owner) if isinstance(owner, cst.FunctionDef) else None
+        statements = list(body.body) if isinstance(body, (cst.IndentedBlock, cst.Module)) else [body]
+        try:
+            self._first_pass = False
+            self._block(statements, {}, mode, record=True, loop=None)
+            self._first_pass = True
+            self._block(statements, {}, mode, record=True, loop=None)
+        except RecursionError:
+            self.every_run.clear()
+            self.first_run.clear()
+
+    def tracks(self, name: cst.Name) -> bool:
+        """Whether a read of ``name`` sees this scope's own variable (not a global, closure or
+        comprehension variable)."""
+        if name.value in self._shared:
+            return False
+        found = self.context.names.bindings_of(name)
+        return found is not None and self._scope_bindings.get(name.value) is found
+
+    # -------------------------------------------------------------- statements
+    def _record(self, statement: cst.CSTNode, env: Env, mode: Optional[str], record: bool) -> None:
+        if not record:
+            return
+        table = self.first_run if self._first_pass else self.every_run
+        table[id(statement)] = _Snapshot(env, mode)
+
+    def _block(self, statements: Sequence[cst.CSTNode], env: Optional[Env], mode: Optional[str], record: bool,
+               loop: Optional[_Loop]) -> Tuple[Optional[Env], Optional[str], bool]:
+        """Follow statements; returns (env after them or None if they never finish, mode, record)."""
+        for statement in statements:
+            if env is None:
+                return None, mode, record
+            if isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    if env is None:
+                        break
+                    self._record(small, env, mode, record)
+                    env, mode, record = self._small(small, env, mode, record, loop)
+            else:
+                self._record(statement, env, mode, record)
+                env, mode, record = self._compound(statement, env, mode, record, loop)
+        return env, mode, record
+
+    def _suite(self, suite: cst.BaseSuite, env: Optional[Env], mode: Optional[str], record: bool,
+               loop: Optional[_Loop]) -> Tuple[Optional[Env], Optional[str], bool]:
+        if isinstance(suite, cst.IndentedBlock):
+            return self._block(suite.body, env, mode, record, loop)
+        if env is not None:
+            for small in suite.body:  # type: ignore[union-attr]
+                self._record(small, env, mode, record)
+                env, mode, record = self._small(small, env, mode, record, loop)
+                if env is None:
+                    break
+        return env, mode, record
+
+    def _small(self, node: cst.CSTNode, env: Env, mode: Optional[str], record: bool,
+               loop: Optional[_Loop]) -> Tuple[Optional[Env], Optional[str], bool]:
+        evaluate = self.evaluator.facts
+        if isinstance(node, (cst.Return, cst.Raise)):
+            return None, mode, record
+        if isinstance(node, (cst.Continue, cst.Break)):
+            if loop is not None:
+                (loop.continues if isinstance(node, cst.Continue) else loop.breaks).append(env)
+            return None, mode, record
+        env = dict(env)
+        if isinstance(node, cst.Assign):
+            value = evaluate(node.value, env, mode)
+            for target in node.targets:
+                self._assign(target.target, node.value, value, env, mode)
+        elif isinstance(node, cst.AnnAssign):
+            if node.value is not None:
+                self._assign(node.target, node.value, evaluate(node.value, env, mode), env, mode)
+        elif isinstance(node, cst.AugAssign):
+            self._augmented(node, env, mode)
+        elif isinstance(node, cst.Expr):
+            mode = self._expression_statement(node.value, env, mode)
+        else:
+            for name in _bound_names(node):
+                env.pop(name, None)
+        self._forget_walrus_targets(node, env)
+        return env, mode, record
+
+    def _assign(self, target: cst.BaseExpression, value_node: cst.BaseExpression, value: Facts, env: Env,
+                mode: Optional[str]) -> None:
+        if isinstance(target, cst.Name):
+            self._bind(target.value, value, env)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            values = None
+            if isinstance(value_node, (cst.Tuple, cst.List)) and len(value_node.elements) == len(target.elements):
+                values = [e.value for e in value_node.elements]
+            for index, element in enumerate(target.elements):
+                inner = element.value
+                if values is not None and not isinstance(element, cst.StarredElement):
+                    self._assign(inner, values[index], self.evaluator.facts(values[index], env, mode), env, mode)
+                else:
+                    for name in _target_names(inner):
+                        env.pop(name, None)
+        elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+            owner = target.value.value
+            current = env.get(owner)
+            if current is None:
+                return
+            if target.attr.value == "requires_grad":
+                flag = bool_literal(value_node)
+                if current.leaf is True or flag is None:
+                    self._bind(owner, replace(current, requires_grad=flag, why_no_grad=None), env)
+        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+            self._in_place(target.value.value, [value], env, mode)
+        elif isinstance(target, cst.StarredElement):
+            for name in _target_names(target):
+                env.pop(name, None)
+
+    def _bind(self, name: str, facts: Facts, env: Env) -> None:
+        if facts == UNKNOWN_FACTS:
+            env.pop(name, None)
+        else:
+            env[name] = facts
+
+    def _in_place(self, name: str, inputs: List[Facts], env: Env, mode: Optional[str]) -> None:
+        """``name`` changed in place by an op on ``inputs``: it is the same tensor, possibly now in a graph."""
+        current = env.get(name)
+        if current is None or not current.is_tensor:
+            if current is not None:
+                env.pop(name, None)
+            return
+        if current.leaf is True and current.requires_grad is True:
+            return  # raises outside no_grad; under no_grad the leaf stays a leaf
+        combined = self.evaluator._combine([current, *inputs], mode, _SAME)
+        if combined.requires_grad is True:
+            self._bind(name, replace(combined, single=current.single, retains_grad=current.retains_grad), env)
+        elif combined.requires_grad is None:
+            self._bind(name, Facts(kind=TENSOR, single=current.single), env)
+        else:
+            why = combined.why_no_grad if current.why_no_grad is not None else None
+            self._bind(name, replace(current, why_no_grad=why), env)
+
+    def _augmented(self, node: cst.AugAssign, env: Env, mode: Optional[str]) -> None:
+        target = node.target
+        value = self.evaluator.facts(node.value, env, mode)
+        if isinstance(target, cst.Name):
+            current = env.get(target.value, UNKNOWN_FACTS) if self.tracks(target) else UNKNOWN_FACTS
+            if current.is_tensor and isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign,
+                                                                cst.MultiplyAssign, cst.DivideAssign)):
+                self._in_place(target.value, [value], env, mode)
+                return
+            self._bind(target.value, self.evaluator._combine([current, value], mode, _SAME)
+                       if isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign, cst.MultiplyAssign,
+                                                     cst.DivideAssign, cst.PowerAssign)) else UNKNOWN_FACTS, env)
+        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+            self._in_place(target.value.value, [value], env, mode)
+
+    def _expression_statement(self, value: cst.BaseExpression, env: Env, mode: Optional[str]) -> Optional[str]:
+        """Effects of a call statement on its receiver; returns the grad mode after it."""
+        if not isinstance(value, cst.Call):
+            return mode
+        func = value.func
+        if isinstance(func, (cst.Name, cst.Attribute)) and self.context.qualified_name(func) == SET_GRAD_ENABLED:
+            args = positional(value)
+            flag = bool_literal(args[0].value) if args else None
+            return UNKNOWN if flag is None else (ENABLED if flag else NO_GRAD_MODE)
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+            return mode
+        name = func.value.value
+        current = env.get(name)
+        if current is None or not current.is_tensor:
+            return mode
+        method = func.attr.value
+        if method == "requires_grad_":
+            self._bind(name, self.evaluator._method(value, method, current, env, mode), env)
+        elif method == "retain_grad":
+            self._bind(name, replace(current, retains_grad=True), env)
+        elif method == "detach_":
+            self._bind(name, self.evaluator._detached(current), env)
+        elif is_in_place_method(method):
+            arguments = self.evaluator._arguments(value, env, mode)
+            if arguments is None:
+                env.pop(name, None)
+            else:
+                self._in_place(name, arguments, env, mode)
+        return mode
+
+    def _forget_walrus_targets(self, node: cst.CSTNode, env: Env) -> None:
+        for inner in iter_tree(node):
+            if isinstance(inner, cst.NamedExpr) and isinstance(inner.target, cst.Name):
+                env.pop(inner.target.value, None)
+
+    # -------------------------------------------------------------- compound statements
+    def _compound(self, node: cst.CSTNode, env: Env, mode: Optional[str], record: bool,
+                  loop: Optional[_Loop]) -> Tuple[Optional[Env], Optional[str], bool]:
+        in_loop = loop is not None
+        if isinstance(node, cst.If):
+            branch_record = record and not (self._first_pass and in_loop)
+            ends = []
+            modes = []
+            current: Optional[cst.CSTNode] = node
+            while isinstance(current, cst.If):
+                if current is not node:
+                    self._record(current, env, mode, branch_record)
+                end, end_mode, _ = self._suite(current.body, dict(env), mode, branch_record, loop)
+                ends.append(end)
+                modes.append(end_mode)
+                current = current.orelse
+            if isinstance(current, cst.Else):
+                end, end_mode, _ = self._suite(current.body, dict(env), mode, branch_record, loop)
+                ends.append(end)
+                modes.append(end_mode)
+            else:
+                ends.append(env)
+                modes.append(mode)
+            return _join_envs(ends), _join_modes(modes), record and not self._ended_early(loop)
+        if isinstance(node, cst.With):
+            inner_mode = with_mode(self.context, node) or mode
+            inner_env = dict(env)
+            for item in node.items:
+                if item.asname is not None:
+                    for name in _target_names(item.asname.name):
+                        inner_env.pop(name, None)
+            end, end_mode, end_record = self._suite(node.body, inner_env, inner_mode, record, loop)
+            return end, (mode if end_mode == inner_mode else _join_modes([mode, end_mode])), end_record
+        if isinstance(node, (cst.For, cst.While)):
+            return self._loop(node, env, mode, record)
+        if isinstance(node, cst.Try) or type(node).__name__ == "TryStar":
+            return self._try(node, env, mode, record, loop)
+        # match, nested def/class, anything else: forget what it may bind
+        env = dict(env)
+        for name in _bound_names(node):
+            env.pop(name, None)
+        if isinstance(node, cst.Match):
+            branch_record = record and not (self._first_pass and in_loop)
+            ends = [env]
+            for case in node.cases:
+                ends.append(self._suite(case.body, dict(env), mode, branch_record, loop)[0])
+            env = _join_envs(ends) or {}
+            for name in _bound_names(node):
+                env.pop(name, None)
+        return env, mode, record
+
+    def _ended_early(self, loop: Optional[_Loop]) -> bool:
+        return loop is not None and bool(loop.continues or loop.breaks)
+
+    def _loop(self, node, env: Env, mode: Optional[str], record: bool) -> Tuple[Optional[Env], Optional[str], bool]:
+        bound = _bound_names(node)
+        loop_items: Env = {}
+        if isinstance(node, cst.For):
+            item_facts = _LOOP_DATA if _is_data_iterable(node.iter) else UNKNOWN_FACTS
+            if _is_range(self.context, node.iter) and isinstance(node.target, cst.Name):
+                item_facts = _NUMBER
+            for name in _target_names(node.target):
+                if item_facts != UNKNOWN_FACTS:
+                    loop_items[name] = item_facts
+
+        def enter(start: Env) -> Env:
+            entered = dict(start)
+            if isinstance(node, cst.For):
+                for name in _target_names(node.target):
+                    entered.pop(name, None)
+                entered.update(loop_items)
+            return entered
+
+        # the environment at the loop head, whatever the iteration: a fixpoint
+        head = dict(env)
+        for _ in range(self._MAX_ROUNDS):
+            probe = _Loop()
+            end, _, _ = self._suite(node.body, enter(head), mode, False, probe)
+            joined = _join_envs([head, end, *probe.continues]) or {}
+            if joined == head:
+                break
+            head = joined
+        else:
+            head = {k: v for k, v in env.items() if k not in bound}
+        exits = _Loop()
+        if self._first_pass:
+            # the first iteration starts from the values before the loop
+            self._suite(node.body, enter(env), mode, record, _Loop())
+            end, _, _ = self._suite(node.body, enter(head), mode, False, exits)
+        else:
+            end, _, _ = self._suite(node.body, enter(head), mode, record, exits)
+        after = _join_envs([head, end, *exits.continues]) or {}
+        if node.orelse is not None:
+            after = self._suite(node.orelse.body, after, mode, record and not self._first_pass, None)[0] or {}
+        after = _join_envs([after, *exits.breaks]) or {}
+        return after, mode, record
+
+    def _try(self, node, env: Env, mode: Optional[str], record: bool,
+             loop: Optional[_Loop]) -> Tuple[Optional[Env], Optional[str], bool]:
+        end, end_mode, body_record = self._suite(node.body, dict(env), mode, record, loop)
+        if node.orelse is not None:
+            end, end_mode, _ = self._suite(node.orelse.body, end, end_mode, body_record, loop)
+        # a handler may start anywhere in the body: what the body binds is unknown there
+        unsettled = dict(env)
+        for name in _bound_names(node.body):
+            unsettled.pop(name, None)
+        handler_record = record and not (self._first_pass and loop is not None)
+        ends = [end]
+        for handler in node.handlers:
+            start = dict(unsettled)
+            if handler.name is not None:
+                for name in _target_names(handler.name.name):
+                    start.pop(name, None)
+            ends.append(self._suite(handler.body, start, mode, handler_record, loop)[0])
+        after = _join_envs(ends)
+        after_mode = end_mode if end_mode == mode else _join_modes([mode, end_mode])
+        if node.finalbody is not None:
+            start = after if after is not None else unsettled
+            final, _, _ = self._suite(node.finalbody.body, start, after_mode, handler_record, loop)
+            after = final if after is not None else None
+        return after, after_mode, record
+
+
+def _join_modes(modes: Sequence[Optional[str]]) -> Optional[str]:
+    first = modes[0] if modes else None
+    return first if all(m == first for m in modes) else UNKNOWN
+
+
+def _target_names(target: cst.CSTNode) -> List[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _target_names(e.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return []
+
+
+def _bound_names(root: cst.CSTNode) -> set:
+    """Every name a statement (and what it contains, short of nested scopes) may bind."""
+    names: set = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            names.add(node.name.value)
+            continue
+        if isinstance(node, cst.Lambda):
+            continue
+        if isinstance(node, cst.AssignTarget):
+            names.update(_target_names(node.target))
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For)):
+            names.update(_target_names(node.target))
+        elif isinstance(node, cst.NamedExpr):
+            names.update(_target_names(node.target))
+        elif isinstance(node, cst.AsName):
+            names.update(_target_names(node.name))
+        elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(getattr(node, "names", None), cst.ImportStar):
+            for alias in node.names:  # type: ignore[union-attr]
+                if alias.asname is not None:
+                    names.update(_target_names(alias.asname.name))
+                else:
+                    first = alias.name
+                    while isinstance(first, cst.Attribute):
+                        first = first.value
+                    if isinstance(first, cst.Name):
+                        names.add(first.value)
+            continue
+        elif isinstance(node, cst.Del):
+            names.update(_target_names(node.target))
+        elif isinstance(node, (cst.MatchAs, cst.MatchStar)) and node.name is not None:
+            names.add(node.name.value)
+        elif isinstance(node, cst.MatchMapping) and node.rest is not None:
+            names.add(node.rest.value)
+        stack.extend(children(node))
+    return names
+
+
+def _is_range(context: "LintContext", iterable: cst.BaseExpression) -> bool:
+    return isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and \
+        context.qualified_name(iterable.func) == "builtins.range"
+
+
+def _is_data_iterable(iterable: cst.BaseExpression) -> bool:
+    """A loop over something that yields batches (a loader, ``enumerate(loader)``, ``tqdm(loader)``),
+    not over parameters or a literal collection of tensors."""
+    if isinstance(iterable, (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp, cst.GeneratorExp)):
+        return False
+    for node in iter_tree(iterable):
+        if isinstance(node, cst.Attribute) and node.attr.value in (
+                "parameters", "named_parameters", "buffers", "named_buffers", "values", "items", "param_groups",
+                "state_dict", "modules", "children"):
+            return False
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in ("zip", "range", "reversed"):
+            return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------------
+# queries
+
+_ANALYSES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _called_without_grad(context: "LintContext") -> set:
+    """Names of the functions and methods this file calls inside a no_grad/inference_mode region."""
+    names: set = set()
+    stack: List[Tuple[cst.CSTNode, bool]] = [(context.module, False)]
+    while stack:
+        node, off = stack.pop()
+        if isinstance(node, cst.Call) and off:
+            func = node.func
+            if isinstance(func, cst.Name):
+                names.add(func.value)
+            elif isinstance(func, cst.Attribute):
+                names.add(func.attr.value)
+        if isinstance(node, cst.With):
+            inner = with_mode(context, node)
+            for item in node.items:
+                stack.append((item, off))
+            stack.append((node.body, inner in GRAD_OFF if inner is not None else off))
+            continue
+        if isinstance(node, cst.FunctionDef):
+            mode = decorator_mode(context, node)
+            stack.append((node.body, mode in GRAD_OFF))
+            continue
+        stack.extend((child, off) for child in children(node))
+    return names
+
+
+class _FileState:
+    def __init__(self, context: "LintContext") -> None:
+        self.context = context
+        self.scopes: Dict[int, Optional[_ScopeAnalysis]] = {}
+        self._freezes: Optional[bool] = None
+        self._called_without_grad: Optional[set] = None
+
+    @property
+    def called_without_grad(self) -> set:
+        if self._called_without_grad is None:
+            self._called_without_grad = _called_without_grad(self.context)
+        return self._called_without_grad
+
+    @property
+    def freezes(self) -> bool:
+        if self._freezes is None:
+            self._freezes = _freezes_something(self.context)
+        return self._freezes
+
+    def scope(self, owner: cst.CSTNode) -> _ScopeAnalysis:
+        found = self.scopes.get(id(owner))
+        if found is None:
+            found = self.scopes[id(owner)] = _ScopeAnalysis(self.context, owner, self.freezes)
+        return found
+
+
+def _file_state(context: "LintContext") -> _FileState:
+    state = _ANALYSES.get(context)
+    if state is None:
+        state = _ANALYSES[context] = _FileState(context)
+    return state
+
+
+_STATEMENT_TYPES = (cst.BaseSmallStatement, cst.BaseCompoundStatement)
+
+
+def _locate(context: "LintContext", statement: Optional[cst.CSTNode]) -> Optional[Tuple[cst.CSTNode, cst.CSTNode]]:
+    """(scope owner, statement) for a query at the walk's current position."""
+    chain = context.ancestors
+    found = statement
+    for index in range(len(chain) - 1, -1, -1):
+        node = chain[index]
+        if found is None and isinstance(node, _STATEMENT_TYPES):
+            found = node
+        if isinstance(node, (cst.FunctionDef, cst.Module)):
+            if found is None or (isinstance(node, cst.FunctionDef) and found is node):
+                return None
+            return node, found
+        if isinstance(node, (cst.ClassDef, cst.Lambda)):
+            return None
+    if found is not None:
+        return context.module, found
+    return None
+
+
+def _snapshot(context: "LintContext", statement: Optional[cst.CSTNode], every_run: bool) -> Optional[Tuple[_ScopeAnalysis, _Snapshot]]:
+    located = _locate(context, statement)
+    if located is None:
+        return None
+    owner, found = located
+    state = _file_state(context)
+    analysis = state.scope(owner)
+    snapshot = None if every_run else analysis.first_run.get(id(found))
+    if snapshot is None:
+        snapshot = analysis.every_run.get(id(found))
+    if snapshot is None:
+        return None
+    if snapshot.mode is None and isinstance(owner, cst.FunctionDef) and owner.name.value in state.called_without_grad:
+        # the caller's mode is no_grad at some call site of this file
+        snapshot = _Snapshot(snapshot.env, UNKNOWN)
+    return analysis, snapshot
+
+
+def facts_at(context: "LintContext", expression: cst.BaseExpression, statement: Optional[cst.CSTNode] = None,
+             every_run: bool = False) -> Facts:
+    """The facts of ``expression`` just before ``statement`` runs (default: the statement enclosing the
+    walk's current node). By default the sharper facts of a loop's first iteration are used where the
+    statement certainly runs in it; ``every_run=True`` asks for facts that hold on every run."""
+    found = _snapshot(context, statement, every_run)
+    if found is None:
+        return UNKNOWN_FACTS
+    analysis, snapshot = found
+    return analysis.evaluator.facts(expression, snapshot.env, snapshot.mode)
+
+
+def grad_mode_before(context: "LintContext", statement: Optional[cst.CSTNode] = None) -> Optional[str]:
+    """The grad mode just before ``statement`` (default: the one enclosing the walk's current node),
+    following ``with`` blocks, decorators and ``torch.set_grad_enabled(...)`` statements of its scope:
+    a ``grad_mode`` constant, or None for the caller's mode (grad on in scripts). ``UNKNOWN`` when the
+    statement is not analysed."""
+    found = _snapshot(context, statement, every_run=True)
+    if found is None:
+        return UNKNOWN
+    return found[1].mode
+
+
+def grad_certainly_on(context: "LintContext", statement: Optional[cst.CSTNode] = None) -> bool:
+    """Whether operations at this statement record a graph (no enclosing no_grad/inference_mode, no
+    ``set_grad_enabled(False)`` before it, no grad-mode context of unknown mode)."""
+    return grad_mode_before(context, statement) in (None, ENABLED)
+
+
+__all__ = [
+    "CONSTANT", "DETACHED", "NO_GRAD", "TENSOR", "NUMBER", "Facts", "UNKNOWN_FACTS", "facts_at",
+    "grad_mode_before", "grad_certainly_on", "is_in_place_method", "join_facts",
+]

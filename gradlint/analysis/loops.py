@@ -1,0 +1,528 @@
+"""Loops, straight-line blocks and the lifetime of autograd graphs in them.
+
+Facts the graph-lifetime rules share: which loop body a node sits in, the statements that run one after
+another in a block (``with`` bodies included: they always run), which names a piece of code rebinds,
+which names an expression reads as tensor data (cut at ``.detach()``/``.item()``...), and which calls run
+a backward pass that frees the graph.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+
+from gradlint.analysis.grad_mode import GRAD_OFF, with_mode
+from gradlint.analysis.modules import is_module_instance
+from gradlint.analysis.tensors import factory_call
+from gradlint.walk import children
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gradlint.engine import LintContext
+
+AUTOGRAD_BACKWARD = "torch.autograd.backward"
+AUTOGRAD_GRAD = "torch.autograd.grad"
+
+# methods whose result no longer carries the receiver's graph
+GRAPH_CUTTING_METHODS = frozenset({"detach", "detach_", "item", "tolist", "numpy"})
+# attributes that are not the tensor's graph (``.data`` shares storage but has no grad_fn)
+GRAPH_CUTTING_ATTRIBUTES = frozenset({"data", "shape", "dtype", "device", "ndim", "grad", "requires_grad", "is_leaf"})
+# methods whose result is metadata, not a tensor with the receiver's graph
+METADATA_METHODS = frozenset({"size", "dim", "numel", "nelement", "element_size", "get_device", "stride", "type"})
+# builtins whose result carries no graph: conversions to Python values, and fetching the next data item
+NON_GRAPH_BUILTINS = frozenset({"float", "int", "bool", "len", "str", "repr", "isinstance", "type", "id", "print",
+                                "next", "iter", "range"})
+
+_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+Loop = (cst.For, cst.While)
+
+
+# ------------------------------------------------------------------------------------ loops
+
+
+def enclosing_loop(ancestors: Sequence[cst.CSTNode]) -> Optional[cst.CSTNode]:
+    """The innermost ``for``/``while`` whose body holds the node below ``ancestors`` (parent last), within
+    the current function; None outside any loop body (a loop's header or ``else:`` is not its body)."""
+    for index in range(len(ancestors) - 1, -1, -1):
+        node = ancestors[index]
+        if isinstance(node, _SCOPES):
+            return None
+        if isinstance(node, Loop):
+            below = ancestors[index + 1] if index + 1 < len(ancestors) else None
+            if below is node.body:
+                return node
+    return None
+
+
+def enclosing_function(ancestors: Sequence[cst.CSTNode]) -> Optional[cst.FunctionDef]:
+    """The innermost function whose body holds the node (None at module or class level)."""
+    for index in range(len(ancestors) - 1, -1, -1):
+        node = ancestors[index]
+        if isinstance(node, cst.FunctionDef):
+            return node
+        if isinstance(node, (cst.ClassDef, cst.Lambda)):
+            return None
+    return None
+
+
+def enclosing_scope(ancestors: Sequence[cst.CSTNode]) -> cst.CSTNode:
+    """The function, class or module whose code holds the node."""
+    for index in range(len(ancestors) - 1, -1, -1):
+        if isinstance(ancestors[index], (cst.FunctionDef, cst.ClassDef, cst.Module)):
+            return ancestors[index]
+    return ancestors[0]
+
+
+def loop_exits_early(loop: cst.CSTNode) -> bool:
+    """Whether the loop body can leave the loop (``break``/``return``/``raise``) outside nested loops."""
+    for node in _own_nodes(loop.body, stop=(*_SCOPES, *Loop)):
+        if isinstance(node, (cst.Break, cst.Return, cst.Raise)):
+            return True
+    return False
+
+
+def iterates_at_most_once(loop: cst.CSTNode) -> bool:
+    """``for ... in range(1)`` / a one-element literal: the body certainly runs at most once."""
+    if not isinstance(loop, cst.For):
+        return False
+    iterable = loop.iter
+    if isinstance(iterable, (cst.List, cst.Tuple, cst.Set)):
+        return len(iterable.elements) <= 1
+    if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and iterable.func.value == "range":
+        args = iterable.args
+        return len(args) == 1 and isinstance(args[0].value, cst.Integer) and int(args[0].value.value) <= 1
+    return False
+
+
+PARAMETER_ITERATORS = frozenset({"parameters", "named_parameters", "buffers", "named_buffers"})
+
+
+def is_parameter_loop_item(context: "LintContext", name: cst.Name) -> bool:
+    """``p`` bound only by ``for p in <x>.parameters()`` / ``for n, p in <x>.named_parameters()`` (or the
+    buffer equivalents): a parameter or buffer tensor of a module."""
+    binding = context.names.binding_of(name)
+    if binding is None or not isinstance(binding.node, cst.For):
+        return False
+    loop = binding.node
+    iterable = loop.iter
+    if not (isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute)
+            and iterable.func.attr.value in PARAMETER_ITERATORS):
+        return False
+    if iterable.func.attr.value.startswith("named_"):
+        target = loop.target
+        return (isinstance(target, cst.Tuple) and len(target.elements) == 2
+                and isinstance(target.elements[1].value, cst.Name) and target.elements[1].value.value == name.value)
+    return isinstance(loop.target, cst.Name) and loop.target.value == name.value
+
+
+# ------------------------------------------------------------------------------------ blocks
+
+
+def straight_line(body: cst.CSTNode) -> List[cst.CSTNode]:
+    """The statements of a block in the order they run, each a small statement (``Expr``, ``Assign``...)
+    or a compound statement; the bodies of ``with`` statements are spliced in, since they always run."""
+    out: List[cst.CSTNode] = []
+    statements = body.body if isinstance(body, (cst.IndentedBlock, cst.Module)) else [body]
+    for statement in statements:
+        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            out.extend(statement.body)
+        elif isinstance(statement, cst.With):
+            out.extend(straight_line(statement.body))
+        else:
+            out.append(statement)
+    return out
+
+
+def innermost_block(ancestors: Sequence[cst.CSTNode], node: cst.CSTNode) -> Optional[Tuple[cst.CSTNode, cst.CSTNode]]:
+    """(owner, statement) for ``node`` below ``ancestors``: the owner is the nearest function, loop,
+    branch, handler or module whose block holds the node (``with`` bodies belong to the enclosing block),
+    the statement is the element of ``straight_line(block_body(owner))`` that holds the node."""
+    statement: cst.CSTNode = node
+    below = node
+    for index in range(len(ancestors) - 1, -1, -1):
+        current = ancestors[index]
+        if isinstance(current, cst.Module):
+            return current, statement
+        if isinstance(current, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            statement = below
+        elif isinstance(current, cst.With):
+            if below is not current.body:
+                statement = current  # in the header: not a statement of the straight line
+        elif isinstance(getattr(current, "body", None), cst.BaseSuite):
+            if below is current.body:
+                return current, statement
+            if isinstance(current, cst.BaseCompoundStatement):
+                statement = current
+        below = current
+    return None
+
+
+def block_body(owner: cst.CSTNode) -> cst.CSTNode:
+    """The block of an owner returned by ``innermost_block``, for ``straight_line``."""
+    return owner if isinstance(owner, cst.Module) else owner.body  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------------------------ names
+
+
+def _own_nodes(root: cst.CSTNode, stop=_SCOPES) -> Iterator[cst.CSTNode]:
+    """Nodes under ``root`` that run as part of it (not inside nested functions, classes or lambdas)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        if node is not root and isinstance(node, stop):
+            continue
+        stack.extend(reversed(children(node)))
+
+
+def own_calls(root: cst.CSTNode) -> List[cst.Call]:
+    """The calls code under ``root`` makes itself (not those in nested functions, classes or lambdas)."""
+    return [node for node in _own_nodes(root) if isinstance(node, cst.Call)]
+
+
+def own_statements(root: cst.CSTNode) -> List[cst.CSTNode]:
+    """The small and compound statements under ``root``, in source order, outside nested scopes."""
+    return [node for node in _own_nodes(root)
+            if isinstance(node, (cst.BaseSmallStatement, cst.BaseCompoundStatement)) and node is not root]
+
+
+def target_names(target: cst.CSTNode) -> List[str]:
+    """Plain names an assignment target binds (``a``, ``a, (b, *c)``); attributes and subscripts bind none."""
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for element in target.elements for n in target_names(element.value)]
+    if isinstance(target, cst.StarredElement):
+        return target_names(target.value)
+    return []
+
+
+def bound_names(root: cst.CSTNode) -> Set[str]:
+    """Every plain name that code under ``root`` binds (assignments, loop targets, ``with ... as``,
+    walrus, imports, nested ``def``/``class`` names), not counting bindings inside nested scopes."""
+    names: Set[str] = set()
+    for node in _own_nodes(root):
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                names.update(target_names(target.target))
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+            names.update(target_names(node.target))
+        elif isinstance(node, (cst.For, cst.CompFor)):
+            names.update(target_names(node.target))
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            names.update(target_names(node.asname.name))
+        elif isinstance(node, cst.NamedExpr):
+            names.update(target_names(node.target))
+        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
+            names.update(target_names(node.name.name))
+        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)) and node is not root:
+            names.add(node.name.value)
+        elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                bound = alias.asname.name if alias.asname is not None else alias.name
+                while isinstance(bound, cst.Attribute):
+                    bound = bound.value
+                names.update(target_names(bound))
+    return names
+
+
+def assignment_pairs(statement: cst.CSTNode) -> List[Tuple[List[str], Optional[cst.BaseExpression]]]:
+    """(names bound, value) for a small statement that binds names: ``a = b = v`` gives ([a, b], v);
+    ``a += v`` gives ([a], v) (the old value is read too); value None for a binding whose value is unknown."""
+    if isinstance(statement, cst.Assign):
+        names = [n for target in statement.targets for n in target_names(target.target)]
+        return [(names, statement.value)] if names else []
+    if isinstance(statement, cst.AnnAssign):
+        names = target_names(statement.target)
+        return [(names, statement.value)] if names else []
+    if isinstance(statement, cst.AugAssign):
+        names = target_names(statement.target)
+        return [(names, statement.value)] if names else []
+    return []
+
+
+def data_names(expression: cst.CSTNode) -> List[cst.Name]:
+    """The names an expression reads as tensor data that can carry a graph into its result: method
+    receivers and arguments, operands; not called functions (``model`` in ``model(x)``, ``self`` in
+    ``self.encoder(x)``; use ``is_non_tensor_name`` to drop ``torch`` in ``torch.cat``), not values cut
+    from the graph (``x.detach()``, ``x.item()``, ``x.data``, ``x.shape``, ``float(x)``), not subscript
+    indices, not nested lambdas."""
+    found: List[cst.Name] = []
+    stack: List[cst.CSTNode] = [expression]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            found.append(node)
+        elif isinstance(node, cst.Call):
+            func = node.func
+            if isinstance(func, cst.Attribute):
+                if func.attr.value in GRAPH_CUTTING_METHODS or func.attr.value in METADATA_METHODS:
+                    continue
+                if not (isinstance(func.value, cst.Name) and func.value.value in ("self", "cls")):
+                    stack.append(func.value)  # a method's receiver, not an object whose method is called
+            elif isinstance(func, cst.Name) and func.value in NON_GRAPH_BUILTINS:
+                continue
+            elif not isinstance(func, cst.Name):
+                stack.append(func)
+            stack.extend(arg.value for arg in node.args)
+        elif isinstance(node, cst.Attribute):
+            if node.attr.value in GRAPH_CUTTING_ATTRIBUTES:
+                continue
+            stack.append(node.value)
+        elif isinstance(node, cst.Subscript):
+            stack.append(node.value)
+        elif isinstance(node, (cst.Lambda, *_SCOPES)):
+            continue
+        elif isinstance(node, (cst.Comparison, cst.BooleanOperation)) or (
+            isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not)
+        ):
+            continue  # comparisons and logic give bools without a graph
+        else:
+            stack.extend(children(node))
+    return found
+
+
+def is_non_tensor_name(context: "LintContext", name: cst.Name) -> bool:
+    """A name that certainly holds no tensor: an import (``torch``, ``F``), a builtin, a function or class
+    of this file, or an nn.Module instance."""
+    if context.qualified_name(name) is not None:
+        return True
+    binding = context.names.binding_of(name)
+    if binding is not None and binding.kind in ("def", "class"):
+        return True
+    return is_module_instance(context, name)
+
+
+# ------------------------------------------------------------------------------------ backward
+
+
+def backward_target(context: "LintContext", call: cst.Call) -> Optional[cst.BaseExpression]:
+    """The tensor a call runs backward from: ``loss`` in ``loss.backward()``, ``scaler.scale(loss).backward()``,
+    ``torch.autograd.backward(loss)`` or ``torch.autograd.grad(loss, params)``; None for other calls."""
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "backward":
+        if context.qualified_name(func) == AUTOGRAD_BACKWARD:
+            return _first_argument(call, ("tensors",))
+        if isinstance(func.value, (cst.Name, cst.Attribute)) and context.qualified_name(func.value) is not None:
+            return None  # ``something_imported.backward(...)`` is a function, not a tensor method
+        receiver = func.value
+        if _is_scaler_scale(receiver):
+            return receiver.args[0].value  # type: ignore[attr-defined]
+        return receiver
+    if isinstance(func, (cst.Name, cst.Attribute)):
+        name = context.qualified_name(func)
+        if name == AUTOGRAD_BACKWARD:
+            return _first_argument(call, ("tensors",))
+        if name == AUTOGRAD_GRAD:
+            return _first_argument(call, ("outputs",))
+    return None
+
+
+def _is_scaler_scale(expression: cst.BaseExpression) -> bool:
+    """``scaler.scale(loss)``: the AMP grad scaler's scaled loss, whose graph is the loss's."""
+    return (isinstance(expression, cst.Call) and isinstance(expression.func, cst.Attribute)
+            and expression.func.attr.value == "scale" and len(expression.args) == 1 and not expression.args[0].star
+            and expression.args[0].keyword is None)
+
+
+def _first_argument(call: cst.Call, keywords: Tuple[str, ...]) -> Optional[cst.BaseExpression]:
+    for index, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        if arg.keyword is not None and arg.keyword.value in keywords:
+            return arg.value
+        if arg.keyword is None and index == 0:
+            return arg.value
+    return None
+
+
+def keeps_graph(context: "LintContext", call: cst.Call) -> Optional[bool]:
+    """Whether a backward call keeps its graph: True with ``retain_graph=True``/``create_graph=True``,
+    False when it certainly frees it, None when an argument decides at run time."""
+    retain = create = None
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is not None and arg.keyword.value == "retain_graph":
+            retain = arg.value
+        elif arg.keyword is not None and arg.keyword.value == "create_graph":
+            create = arg.value
+    verdicts = [_literal_bool(value) for value in (retain, create) if value is not None]
+    if any(v is True for v in verdicts):
+        return True
+    if any(v is None for v in verdicts):
+        return None
+    positional_count = sum(1 for arg in call.args if arg.keyword is None)
+    # positional retain_graph: loss.backward(gradient, retain_graph) / autograd.grad(out, inp, go, retain_graph)
+    limit = 1 if isinstance(call.func, cst.Attribute) and call.func.attr.value == "backward" and \
+        context.qualified_name(call.func) != AUTOGRAD_BACKWARD else 2
+    if positional_count > limit:
+        return None
+    return False
+
+
+def _literal_bool(expression: cst.BaseExpression) -> Optional[bool]:
+    if isinstance(expression, cst.Name) and expression.value in ("True", "False", "None"):
+        return expression.value == "True"
+    return None
+
+
+def module_imports_torch(context: "LintContext") -> bool:
+    """Whether the file imports torch (or a torch submodule) at module level: it works with torch tensors."""
+    for bindings in context.names.module_scope.bindings.values():
+        for binding in bindings:
+            target = binding.target or ""
+            if binding.kind == "import" and (target == "torch" or target.startswith("torch.")):
+                return True
+    return False
+
+
+# ------------------------------------------------------------------------------------ dataflow
+
+# tensor methods whose backward saves no tensor: a graph made only of them can be backward-ed twice
+NON_SAVING_METHODS = frozenset(
+    {
+        "sum", "mean", "add", "sub", "neg", "view", "view_as", "reshape", "reshape_as", "flatten", "squeeze",
+        "unsqueeze", "contiguous", "clone", "t", "transpose", "permute", "expand", "expand_as", "to", "float",
+        "double", "half", "bfloat16", "cpu", "cuda", "requires_grad_", "retain_grad", "narrow", "select",
+        "split", "chunk", "unbind",
+    }
+)
+_SAVING_OPERATORS = (cst.Multiply, cst.Divide, cst.MatrixMultiply, cst.Power)
+
+
+class Value:
+    """One binding of a name in a straight line: the expression it was bound to (None when bound by a
+    compound statement or a construct whose value is unknown), the earlier values it reads as tensor data
+    (transitively), and whether computing it certainly records an op that saves tensors for backward."""
+
+    __slots__ = ("name", "expression", "reads", "saves", "statement")
+
+    def __init__(self, name: str, expression: Optional[cst.BaseExpression], reads: FrozenSet["Value"], saves: bool,
+                 statement: Optional[cst.CSTNode] = None):
+        self.name = name
+        self.expression = expression
+        self.reads = reads
+        self.saves = saves
+        self.statement = statement  # the small statement that bound it
+
+
+class StraightLineFlow:
+    """Which value each name holds before each statement of a straight line (``straight_line(body)``).
+
+    Names first bound before the block are absent; a name rebound inside a compound statement (``if``,
+    ``for``, ``try``) gets a Value with an unknown expression there.
+    """
+
+    def __init__(self, context: "LintContext", body: cst.CSTNode) -> None:
+        self.context = context
+        self.statements = straight_line(body)
+        self._index = {id(statement): index for index, statement in enumerate(self.statements)}
+        self.env_before: List[Dict[str, Value]] = []
+        graph_off = _statements_without_grad(context, body)
+        env: Dict[str, Value] = {}
+        for statement in self.statements:
+            self.env_before.append(dict(env))
+            if isinstance(statement, cst.BaseCompoundStatement) or id(statement) in graph_off:
+                for name in sorted(bound_names(statement)):
+                    env[name] = Value(name, None, frozenset(), False)
+                continue
+            for names, expression in assignment_pairs(statement):
+                value = self.value_of(expression, env) if expression is not None else None
+                for name in names:
+                    if value is None:
+                        env[name] = Value(name, None, frozenset(), False)
+                    else:
+                        reads, saves = value
+                        if isinstance(statement, cst.AugAssign) and name in env:
+                            reads = reads | {env[name]} | env[name].reads
+                            saves = saves or env[name].saves
+                        env[name] = Value(name, expression, reads, saves, statement)
+            for name in bound_names(statement) - {n for names, _ in assignment_pairs(statement) for n in names}:
+                env[name] = Value(name, None, frozenset(), False)
+
+    def index_of(self, statement: cst.CSTNode) -> Optional[int]:
+        """Position of a statement in the straight line (None when it is not one of them)."""
+        return self._index.get(id(statement))
+
+    def value_of(self, expression: cst.BaseExpression, env: Dict[str, Value]) -> Tuple[FrozenSet[Value], bool]:
+        """(values the expression reads as tensor data, transitively; whether it records a saving op)."""
+        reads: Set[Value] = set()
+        for name in data_names(expression):
+            value = env.get(name.value)
+            if value is not None:
+                reads.add(value)
+                reads.update(value.reads)
+        saves = records_saving_op(self.context, expression) or any(value.saves for value in reads)
+        return frozenset(reads), saves
+
+
+def carries_module_graph(context: "LintContext", value: Value) -> bool:
+    """Whether a value is certainly a non-leaf with a graph: it was computed by calling an nn.Module
+    (``out = model(x)``, ``feats = self.encoder(x).flatten(1)``) outside ``.detach()``."""
+    if value.expression is None:
+        return False
+    stack: List[cst.CSTNode] = [value.expression]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Call):
+            func = node.func
+            if isinstance(func, cst.Attribute) and func.attr.value in GRAPH_CUTTING_METHODS | METADATA_METHODS:
+                continue
+            if isinstance(func, (cst.Name, cst.Attribute)) and is_module_instance(context, func):
+                return True
+        if isinstance(node, (cst.Lambda, cst.Comparison)) or (
+            isinstance(node, cst.Attribute) and node.attr.value in GRAPH_CUTTING_ATTRIBUTES
+        ):
+            continue
+        stack.extend(children(node))
+    return False
+
+
+def _statements_without_grad(context: "LintContext", body: cst.CSTNode) -> Set[int]:
+    """ids of the straight-line statements of ``body`` that run inside a ``no_grad``/``inference_mode`` block."""
+    found: Set[int] = set()
+    statements = body.body if isinstance(body, (cst.IndentedBlock, cst.Module)) else []
+    for statement in statements:
+        if isinstance(statement, cst.With):
+            if with_mode(context, statement) in GRAD_OFF:
+                found.update(id(s) for s in straight_line(statement.body))
+            else:
+                found.update(_statements_without_grad(context, statement.body))
+    return found
+
+
+def records_saving_op(context: "LintContext", expression: cst.BaseExpression) -> bool:
+    """Whether evaluating the expression calls something whose backward keeps tensors (a module or loss
+    call, a multiplication, ...): a graph that backward frees. Factories, reductions, views and
+    additions save none; code after ``.detach()`` is not in the graph."""
+    stack: List[cst.CSTNode] = [expression]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Call):
+            func = node.func
+            if isinstance(func, cst.Attribute) and func.attr.value in GRAPH_CUTTING_METHODS | METADATA_METHODS:
+                continue
+            if isinstance(func, cst.Name) and func.value in NON_GRAPH_BUILTINS:
+                continue
+            if isinstance(func, cst.Attribute) and func.attr.value in NON_SAVING_METHODS:
+                stack.append(func.value)
+                stack.extend(arg.value for arg in node.args)
+                continue
+            if isinstance(func, (cst.Name, cst.Attribute)) and (context.qualified_name(func) or "").startswith("torch."):
+                if factory_call(context, node) is not None or context.qualified_name(func) in NON_GRAPH_TORCH_CALLS:
+                    continue
+            return True
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, _SAVING_OPERATORS):
+            return True
+        if isinstance(node, cst.Attribute) and node.attr.value in GRAPH_CUTTING_ATTRIBUTES:
+            continue
+        if isinstance(node, (cst.Lambda, cst.Comparison)):
+            continue
+        stack.extend(children(node))
+    return False
+
+
+# torch calls that make a tensor without a graph
+NON_GRAPH_TORCH_CALLS = frozenset({"torch.from_numpy", "torch.tensor", "torch.as_tensor", "torch.zeros_like",
+                                   "torch.ones_like", "torch.empty_like", "torch.randn_like", "torch.rand_like"})

@@ -1,0 +1,730 @@
+"""Call-order facts of training code, built once per file and shared by the GL4xx/GL5xx rules.
+
+Every function (and the module body) is a *root*. Its body becomes a tree of blocks whose entries are,
+in source order: training **events** (backward, optimizer step, zero_grad, clipping, unscale_, eval,
+train, other calls), **compounds** (loops, branches, nested definitions), **jumps** (return, break,
+continue, raise) and **inline** expansions of calls to small helper functions of the same file
+(``train_one_epoch(model, loader, opt)``, ``self.validate()``), with the helper's parameters replaced
+by the caller's argument text so ``opt.step()`` in the helper reads as ``optimizer.step()``.
+
+``with`` bodies and ``try`` bodies run straight through and are flattened into their block. From this
+tree the rules ask: which events certainly run before / after a given one in the same iteration
+(``before``/``after``), and which events a loop body contains anywhere (``events_in``).
+"""
+from __future__ import annotations
+
+import re
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple, Union
+
+import libcst as cst
+
+from gradlint.analysis.grad_mode import GRAD_OFF, UNKNOWN, decorator_mode, with_mode
+from gradlint.walk import children, iter_tree
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gradlint.engine import LintContext
+
+# event kinds
+BACKWARD = "backward"
+STEP = "step"  # `<x>.step()`: an optimizer step when `is_optimizer_step` says so
+SCALER_STEP = "scaler_step"  # `scaler.step(optimizer)`
+ZERO_GRAD = "zero_grad"  # `<x>.zero_grad(...)`
+CLEAR = "clear"  # other gradient clearing: `p.grad = None`, `p.grad.zero_()`, `del p.grad`, `zero_grads(m)`
+CLIP = "clip"  # torch.nn.utils.clip_grad_norm_/clip_grad_value_
+UNSCALE = "unscale"  # `scaler.unscale_(optimizer)`
+EVAL = "eval"  # `m.eval()`, `m.train(False)`
+TRAIN = "train"  # `m.train()`, `m.train(True)`, `m.train(flag)`
+CALL = "call"  # any other call of a name or attribute chain (``model(x)``)
+
+CLIP_FUNCTIONS = frozenset(
+    {
+        "torch.nn.utils.clip_grad_norm_",
+        "torch.nn.utils.clip_grad_value_",
+        "torch.nn.utils.clip_grad_norm",
+        "torch.nn.utils.clip_grad.clip_grad_norm_",
+        "torch.nn.utils.clip_grad.clip_grad_value_",
+        "torch.nn.utils.clip_grad.clip_grad_norm",
+    }
+)
+GRAD_SCALERS = frozenset(
+    {
+        "torch.GradScaler",
+        "torch.amp.GradScaler",
+        "torch.amp.grad_scaler.GradScaler",
+        "torch.cuda.amp.GradScaler",
+        "torch.cuda.amp.grad_scaler.GradScaler",
+        "torch.cpu.amp.GradScaler",
+        "torch.cpu.amp.grad_scaler.GradScaler",
+        "torch.distributed.fsdp.sharded_grad_scaler.ShardedGradScaler",
+    }
+)
+# optimizer-building functions that are not classes
+_OPTIMIZER_FACTORIES = frozenset({"timm.optim.create_optimizer", "timm.optim.create_optimizer_v2"})
+# `.step()` receivers that are schedulers, profilers, progress bars, EMA helpers...: never an optimizer
+_NOT_OPTIMIZER = re.compile(r"sched|warmup|lr|prof|timer|ema|swa|progress|bar|env|writer|logger|meter|tracker|"
+                            r"counter|scaler|clock|monitor|stepper|callback", re.I)
+_OPTIMIZER_NAME = re.compile(r"(^|_)(opt|optim|optimizer|optimiser)s?(_|\d|$)|optimizer|optimiser", re.I)
+# packages whose import means the file works with torch
+_TORCH_PACKAGES = frozenset({"torch", "pytorch_lightning", "lightning", "accelerate"})
+# helpers are expanded this deep, and at most this many times per file
+_MAX_DEPTH = 3
+_MAX_EXPANSIONS = 3000
+
+
+@dataclass(eq=False)
+class Event:
+    """One training-relevant call (or gradient-clearing statement) in source order."""
+
+    kind: str
+    node: cst.CSTNode  # the call or statement in this file (inside the helper for inlined events)
+    receiver: Optional[str]  # source text of the receiver (callee for CALL), helper parameters substituted
+    argument: Optional[str] = None  # the optimizer of `scaler.step(opt)` / `scaler.unscale_(opt)`
+    scaler: Optional[str] = None  # BACKWARD through `scaler.scale(loss)`: the scaler's text
+    grad_off: Optional[bool] = False  # runs under no_grad/inference_mode (None: cannot tell)
+
+
+@dataclass(eq=False)
+class Block:
+    """A statement list. ``kind``: root (a function or module body), loop (a loop body), branch,
+    inline (a helper's body expanded at its call) or definition (a nested def, run later)."""
+
+    kind: str
+    entries: List["Entry"] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Compound:
+    """A loop, a conditional (if/match/try handlers) or a nested function definition."""
+
+    kind: str  # loop, branch, definition
+    node: cst.CSTNode
+    blocks: List[Block]
+
+
+@dataclass(eq=False)
+class Inline:
+    """A call of a same-file helper, with the helper's body expanded in place."""
+
+    call: cst.Call
+    function: cst.FunctionDef
+    block: Block
+
+
+@dataclass(eq=False)
+class Jump:
+    node: cst.CSTNode  # Return, Break, Continue or Raise
+
+
+Entry = Union[Event, Compound, Inline, Jump]
+Frame = Tuple[Block, int]  # a block and the index of the entry on the path
+
+
+@dataclass
+class _Scope:
+    """What a body is built with: parameter substitution, grad mode, enclosing class, helper stack."""
+
+    subst: Dict[str, Optional[str]]
+    grad_off: Optional[bool]
+    klass: Optional[cst.ClassDef]
+    stack: Tuple[cst.FunctionDef, ...]
+    owner: cst.CSTNode  # the root (function or module) being built
+
+
+@dataclass(frozen=True)
+class OptimizerInfo:
+    """An optimizer bound in this file: the receivers whose ``.parameters()`` it was built from."""
+
+    parameter_sources: Tuple[str, ...]
+
+
+class TrainingFacts:
+    """The call-order facts of one file. Build with ``training_facts(context)``."""
+
+    def __init__(self, context: "LintContext") -> None:
+        self.context = context
+        self.module = context.module
+        self.works_with_torch = _imports_torch(context.module)
+        self.optimizers: Dict[str, OptimizerInfo] = {}
+        self.schedulers: Set[str] = set()
+        self.scalers: Set[str] = set()
+        self.disabled_scalers: Set[str] = set()
+        # functions called (by name) somewhere under no_grad/inference_mode
+        self.called_without_grad: Set[str] = set()
+        self.roots: Dict[int, Block] = {}  # id(FunctionDef or Module) -> its body tree
+        self.root_nodes: Dict[int, cst.CSTNode] = {}
+        self.loops: Dict[int, Compound] = {}  # id(For/While) -> its compound, in its own root
+        # id(helper) -> (root, call) for every call of a same-file function written in a root's own code
+        self.call_sites: Dict[int, List[Tuple[cst.CSTNode, cst.Call]]] = {}
+        self._expansions = 0
+        self._functions: List[Tuple[cst.FunctionDef, Optional[cst.ClassDef], Optional[bool]]] = []
+        self._collect_bindings()
+        self._build_roots()
+
+    # ------------------------------------------------------------------ bindings
+
+    def _collect_bindings(self) -> None:
+        """Optimizers, schedulers and GradScalers assigned anywhere in the file, and every function
+        with the class it is a method of."""
+        stack: List[cst.CSTNode] = [self.module]
+        while stack:
+            node = stack.pop()
+            for child in _children_statements(node):
+                if isinstance(child, cst.FunctionDef):
+                    klass = node if isinstance(node, cst.ClassDef) else None
+                    self._functions.append((child, klass, _off(decorator_mode(self.context, child))))
+                stack.append(child)
+            if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                for small in node.body:
+                    if isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None:
+                        self._note_assignment(small)
+
+    def _note_assignment(self, statement: Union[cst.Assign, cst.AnnAssign]) -> None:
+        value = statement.value
+        targets = [t.target for t in statement.targets] if isinstance(statement, cst.Assign) else [statement.target]
+        call = value
+        while isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value in ("to", "cuda"):
+            call = call.func.value  # `GradScaler().to(device)` binds the scaler too
+        if not isinstance(call, cst.Call):
+            return
+        func = call.func
+        name = self.context.qualified_name(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
+        texts = [t for t in (_plain_text(target) for target in targets) if t is not None]
+        if name in GRAD_SCALERS:
+            self.scalers.update(texts)
+            if any(a.keyword is not None and a.keyword.value == "enabled" and _literal(a.value) is False
+                   for a in call.args):
+                self.disabled_scalers.update(texts)
+        elif name is not None and _is_scheduler_name(name):
+            self.schedulers.update(texts)
+        elif name is not None and _is_optimizer_class(name):
+            info = OptimizerInfo(self._parameter_sources(call))
+            for text in texts:
+                self.optimizers[text] = info
+        elif isinstance(func, cst.Attribute) and func.attr.value == "optimizers" and _plain_text(func.value) == "self":
+            # Lightning manual optimization: `opt = self.optimizers()`, `opt_g, opt_d = self.optimizers()`
+            for target in targets:
+                for text in _target_texts(target):
+                    self.optimizers[text] = OptimizerInfo(())
+
+    def _parameter_sources(self, call: cst.Call) -> Tuple[str, ...]:
+        """The receivers of ``X.parameters()`` / ``X.named_parameters()`` among an optimizer's arguments."""
+        sources = []
+        for node in iter_tree(call):
+            if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                    and node.func.attr.value in ("parameters", "named_parameters")):
+                text = _plain_text(node.func.value)
+                if text is not None:
+                    sources.append(text)
+        return tuple(sources)
+
+    # ------------------------------------------------------------------ trees
+
+    def _build_roots(self) -> None:
+        self.roots[id(self.module)] = self._root_block(self.module.body, _Scope({}, False, None, (), self.module), self.module)
+        for function, klass, grad_off in self._functions:
+            scope = _Scope({}, grad_off, klass, (function,), function)
+            self.roots[id(function)] = self._root_block(_body_statements(function.body), scope, function)
+
+    def _root_block(self, statements, scope: _Scope, owner: cst.CSTNode) -> Block:
+        block = Block("root")
+        self._fill(block, statements, scope, own=True)
+        self.root_nodes[id(owner)] = owner
+        return block
+
+    def _fill(self, block: Block, statements, scope: _Scope, own: bool) -> None:
+        """Append the entries of ``statements`` to ``block``. ``own``: the root's own code (its loops
+        are indexed), not a helper expanded into it."""
+        for statement in statements:
+            if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                for small in statement.body:
+                    self._small_statement(block, small, scope)
+            elif isinstance(statement, cst.With):
+                mode = with_mode(self.context, statement)
+                inner = scope if mode is None else _Scope(scope.subst, _off(mode), scope.klass, scope.stack, scope.owner)
+                self._fill(block, _body_statements(statement.body), inner, own)
+            elif isinstance(statement, (cst.For, cst.While)):
+                body = Block("loop")
+                self._fill(body, _body_statements(statement.body), scope, own)
+                blocks = [body]
+                if statement.orelse is not None:
+                    blocks.append(self._branch(_body_statements(statement.orelse.body), scope, own))
+                compound = Compound("loop", statement, blocks)
+                if own:
+                    self.loops[id(statement)] = compound
+                block.entries.append(compound)
+            elif isinstance(statement, cst.If):
+                blocks = [self._branch(_body_statements(statement.body), scope, own)]
+                if statement.orelse is not None:
+                    orelse = statement.orelse
+                    rest = [orelse] if isinstance(orelse, cst.If) else _body_statements(orelse.body)
+                    blocks.append(self._branch(rest, scope, own))
+                block.entries.append(Compound("branch", statement, blocks))
+            elif isinstance(statement, (cst.Try, cst.TryStar)):
+                self._fill(block, _body_statements(statement.body), scope, own)
+                others = [h.body for h in statement.handlers]
+                if statement.orelse is not None:
+                    others.append(statement.orelse.body)
+                if statement.finalbody is not None:
+                    others.append(statement.finalbody.body)
+                block.entries.append(Compound("branch", statement, [self._branch(_body_statements(b), scope, own) for b in others]))
+            elif isinstance(statement, cst.Match):
+                block.entries.append(Compound("branch", statement, [self._branch(_body_statements(c.body), scope, own) for c in statement.cases]))
+            elif isinstance(statement, cst.FunctionDef):
+                inner = Block("definition")
+                if len(scope.stack) <= _MAX_DEPTH:
+                    self._fill(inner, _body_statements(statement.body), scope, own=False)
+                block.entries.append(Compound("definition", statement, [inner]))
+
+    def _branch(self, statements, scope: _Scope, own: bool) -> Block:
+        branch = Block("branch")
+        self._fill(branch, statements, scope, own)
+        return branch
+
+    def _small_statement(self, block: Block, small: cst.BaseSmallStatement, scope: _Scope) -> None:
+        for node in _calls_in_order(small):
+            if isinstance(node, cst.Call):
+                self._call(block, node, scope)
+        if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            if any(_is_grad_attribute(t) for t in targets):
+                block.entries.append(Event(CLEAR, small, None, grad_off=scope.grad_off))
+        elif isinstance(small, cst.Del) and any(_is_grad_attribute(t) for t in iter_tree(small.target)):
+            block.entries.append(Event(CLEAR, small, None, grad_off=scope.grad_off))
+        if isinstance(small, (cst.Return, cst.Break, cst.Continue, cst.Raise)):
+            block.entries.append(Jump(small))
+
+    def _call(self, block: Block, call: cst.Call, scope: _Scope) -> None:
+        helper = self._helper_of(call, scope)
+        if helper is not None:
+            if len(scope.stack) <= 1:
+                self.call_sites.setdefault(id(helper), []).append((scope.owner, call))
+            if scope.grad_off and isinstance(call.func, (cst.Name, cst.Attribute)):
+                self.called_without_grad.add(helper.name.value)
+            if len(scope.stack) <= _MAX_DEPTH and helper not in scope.stack and self._expansions < _MAX_EXPANSIONS:
+                self._expansions += 1
+                mode = decorator_mode(self.context, helper)
+                inner_scope = _Scope(self._substitution(helper, call, scope), scope.grad_off if mode is None else _off(mode),
+                                     scope.klass if _is_self_call(call) else None, scope.stack + (helper,), scope.owner)
+                body = Block("inline")
+                self._fill(body, _body_statements(helper.body), inner_scope, own=False)
+                block.entries.append(Inline(call, helper, body))
+                return
+        event = self._event_of(call, scope)
+        if event is not None:
+            block.entries.append(event)
+
+    def _event_of(self, call: cst.Call, scope: _Scope) -> Optional[Event]:
+        func = call.func
+        off = scope.grad_off
+        if isinstance(func, (cst.Name, cst.Attribute)):
+            name = self.context.qualified_name(func)
+            if name in CLIP_FUNCTIONS:
+                return Event(CLIP, call, None, grad_off=off)
+            if name == "torch.autograd.backward":
+                return Event(BACKWARD, call, None, grad_off=off)
+        if not isinstance(func, cst.Attribute):
+            text = _text(func, scope.subst)
+            if text is not None and _clears_by_name(text):
+                return Event(CLEAR, call, text, grad_off=off)
+            return Event(CALL, call, text, grad_off=off) if text is not None else None
+        method = func.attr.value
+        receiver = _text(func.value, scope.subst)
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        if method in ("backward", "manual_backward"):
+            scaler = None
+            inner = func.value
+            if (isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute)
+                    and inner.func.attr.value == "scale"):
+                candidate = _text(inner.func.value, scope.subst)
+                if self.is_scaler(candidate):
+                    scaler = candidate
+            return Event(BACKWARD, call, receiver, scaler=scaler, grad_off=off)
+        if method == "step":
+            if self.is_scaler(receiver):
+                argument = _text(positional[0].value, scope.subst) if positional else None
+                return Event(SCALER_STEP, call, receiver, argument=argument, grad_off=off)
+            if receiver is None or receiver in self.schedulers or len(positional) > 1:
+                return None
+            if _NOT_OPTIMIZER.search(_last_identifier(receiver)) and receiver not in self.optimizers:
+                return None
+            return Event(STEP, call, receiver, grad_off=off)
+        if method == "zero_grad":
+            return Event(ZERO_GRAD, call, receiver, grad_off=off)
+        if method == "unscale_":
+            argument = _text(positional[0].value, scope.subst) if positional else None
+            return Event(UNSCALE, call, receiver, argument=argument, grad_off=off)
+        if method == "eval" and not call.args:
+            return Event(EVAL, call, receiver, grad_off=off)
+        if method == "train":
+            mode = _literal(call.args[0].value) if len(call.args) == 1 else (True if not call.args else None)
+            return Event(EVAL if mode is False else TRAIN, call, receiver, grad_off=off)
+        if receiver is not None and method in ("zero_", "fill_", "mul_", "detach_") and re.search(r"\.grad(\.data)?$", receiver):
+            return Event(CLEAR, call, receiver, grad_off=off)
+        text = _text(func, scope.subst)
+        if text is not None and _clears_by_name(method):
+            return Event(CLEAR, call, text, grad_off=off)
+        return Event(CALL, call, text, grad_off=off) if text is not None else None
+
+    def _helper_of(self, call: cst.Call, scope: _Scope) -> Optional[cst.FunctionDef]:
+        """The same-file function a call certainly runs: ``helper(...)`` or ``self.method(...)``."""
+        func = call.func
+        if isinstance(func, cst.Name):
+            binding = self.context.names.binding_of(func)
+            if binding is not None and binding.kind == "def" and isinstance(binding.node, cst.FunctionDef):
+                return binding.node
+            return None
+        if _is_self_call(call) and scope.klass is not None:
+            found = [s for s in _body_statements(scope.klass.body)
+                     if isinstance(s, cst.FunctionDef) and s.name.value == func.attr.value]  # type: ignore[union-attr]
+            if len(found) == 1:
+                return found[0]
+        return None
+
+    def _substitution(self, helper: cst.FunctionDef, call: cst.Call, scope: _Scope) -> Dict[str, Optional[str]]:
+        """Helper parameter -> the caller's argument text (None when unknown or defaulted)."""
+        params = list(helper.params.posonly_params) + list(helper.params.params)
+        subst: Dict[str, Optional[str]] = {p.name.value: None for p in params}
+        subst.update({p.name.value: None for p in helper.params.kwonly_params})
+        for star in (helper.params.star_arg, helper.params.star_kwarg):
+            if isinstance(star, cst.Param):
+                subst[star.name.value] = None
+        if _is_self_call(call) and params:
+            subst[params[0].name.value] = "self"
+            params = params[1:]
+        for index, arg in enumerate(call.args):
+            if arg.star:
+                break
+            if arg.keyword is not None:
+                if arg.keyword.value in subst:
+                    subst[arg.keyword.value] = _text(arg.value, scope.subst)
+            elif index < len(params):
+                subst[params[index].name.value] = _text(arg.value, scope.subst)
+        return subst
+
+    # ------------------------------------------------------------------ queries
+
+    def is_scaler(self, text: Optional[str]) -> bool:
+        """A GradScaler: bound to one in this file, or named like one (``scaler``, ``self.grad_scaler``)."""
+        return text is not None and (text in self.scalers or "scaler" in _last_identifier(text).lower())
+
+    def is_optimizer(self, text: Optional[str]) -> bool:
+        """Bound to a torch.optim (or known) optimizer in this file, or named like one (``opt``, ``optim_g``)."""
+        if text is None or text in self.schedulers or self.is_scaler(text):
+            return False
+        if text in self.optimizers:
+            return True
+        last = _last_identifier(text)
+        return bool(_OPTIMIZER_NAME.search(last)) and not _NOT_OPTIMIZER.search(last)
+
+    def is_optimizer_step(self, event: Event, before: List[Event]) -> bool:
+        """An optimizer update: ``scaler.step(opt)``, ``<optimizer>.step()``, or the ``.step()`` of
+        anything right after a ``backward()``."""
+        if event.kind == SCALER_STEP:
+            return True
+        if event.kind != STEP:
+            return False
+        return self.is_optimizer(event.receiver) or any(e.kind == BACKWARD for e in before)
+
+    def class_of(self, function: cst.FunctionDef) -> Optional[cst.ClassDef]:
+        """The class a function is a method of (None for plain functions)."""
+        for candidate, klass, _ in self._functions:
+            if candidate is function:
+                return klass
+        return None
+
+    def stepped_optimizer(self, event: Event) -> Optional[str]:
+        """The optimizer a step event updates."""
+        return event.argument if event.kind == SCALER_STEP else event.receiver
+
+    def trains_parameters_of(self, model: str) -> Optional[bool]:
+        """Whether an optimizer of this file is built from ``model``'s parameters; None when no
+        optimizer's parameter source is known."""
+        sources = [s for info in self.optimizers.values() for s in info.parameter_sources]
+        if not sources:
+            return None
+        return any(_related(model, source) for source in sources)
+
+    def clears_gradients_of(self, zero_grad_receiver: str, optimizer: str) -> bool:
+        """``X.zero_grad()`` clears what ``optimizer`` steps: X is that optimizer or the model it was built from."""
+        if zero_grad_receiver == optimizer:
+            return True
+        info = self.optimizers.get(optimizer)
+        return info is not None and any(
+            source == zero_grad_receiver or source.startswith(zero_grad_receiver + ".") for source in info.parameter_sources
+        )
+
+    def occurrences(self, root: Block) -> Iterator[Tuple[Event, Tuple[Frame, ...]]]:
+        """Every event a root runs (through branches, loops and helpers, not nested definitions),
+        in source order, with its path of frames from the root."""
+        return _occurrences(root, ())
+
+    def before(self, frames: Tuple[Frame, ...]) -> List[Event]:
+        """The events that certainly run before the event at ``frames`` in the same loop iteration
+        (or function call), in order: earlier statements of its block and of the enclosing blocks,
+        up to the innermost loop body or the root; branches and loops passed over are not counted."""
+        out: List[Event] = []
+        for block, index in reversed(frames):
+            out = _straight(block.entries[:index])[0] + out
+            if block.kind in ("loop", "root"):
+                break
+        return out
+
+    def after(self, frames: Tuple[Frame, ...]) -> List[Event]:
+        """The events that certainly run after the event at ``frames`` in the same iteration, in order,
+        stopping at a ``continue``/``break``/``raise`` (a ``return`` ends only its helper)."""
+        out: List[Event] = []
+        position = len(frames) - 1
+        while position >= 0:
+            block, index = frames[position]
+            events, jump = _straight(block.entries[index + 1:])
+            out.extend(events)
+            if block.kind in ("loop", "root"):
+                break
+            if jump is not None:
+                if not isinstance(jump.node, cst.Return):
+                    break
+                while position >= 0 and frames[position][0].kind != "inline":
+                    position -= 1  # the return leaves the helper
+                if position < 0:
+                    break
+            position -= 1
+        return out
+
+    def events_in(self, block: Block, definitions: bool = False, loops: bool = True) -> Iterator[Event]:
+        """Every event anywhere in ``block`` in source order (helpers expanded; nested definitions
+        and loops when asked)."""
+        for entry in block.entries:
+            if isinstance(entry, Event):
+                yield entry
+            elif isinstance(entry, Inline):
+                yield from self.events_in(entry.block, definitions, loops)
+            elif isinstance(entry, Compound) and (definitions or entry.kind != "definition") and (loops or entry.kind != "loop"):
+                for inner in entry.blocks:
+                    yield from self.events_in(inner, definitions, loops)
+
+    def loops_in(self, block: Block) -> Iterator[Compound]:
+        """Every loop anywhere in ``block``, through helpers, not into nested definitions."""
+        work = [block]
+        while work:
+            current = work.pop()
+            for entry in current.entries:
+                if isinstance(entry, Inline):
+                    work.append(entry.block)
+                elif isinstance(entry, Compound) and entry.kind != "definition":
+                    if entry.kind == "loop":
+                        yield entry
+                    work.extend(entry.blocks)
+
+    def own_loops(self, root: Block) -> Iterator[Compound]:
+        """The loops written in a root's own code (not those of helpers expanded into it)."""
+        work = [root]
+        while work:
+            current = work.pop()
+            for entry in current.entries:
+                if isinstance(entry, Compound) and entry.kind != "definition":
+                    if entry.kind == "loop":
+                        yield entry
+                    work.extend(entry.blocks)
+
+    def trains(self, block: Block, loops: bool = True) -> bool:
+        """The block calls ``backward()`` or an optimizer's step anywhere (or, without ``loops``,
+        outside the loops it contains)."""
+        return any(e.kind in (BACKWARD, SCALER_STEP) or (e.kind == STEP and self.is_optimizer(e.receiver))
+                   for e in self.events_in(block, loops=loops))
+
+
+def training_facts(context: "LintContext") -> TrainingFacts:
+    """The call-order facts of the file being linted (built on first use, then shared by all rules)."""
+    facts = _CACHE.get(context)
+    if facts is None:
+        facts = TrainingFacts(context)
+        _CACHE[context] = facts
+    return facts
+
+
+_CACHE: "weakref.WeakKeyDictionary[LintContext, TrainingFacts]" = weakref.WeakKeyDictionary()
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _occurrences(block: Block, frames: Tuple[Frame, ...]) -> Iterator[Tuple[Event, Tuple[Frame, ...]]]:
+    for index, entry in enumerate(block.entries):
+        here = frames + ((block, index),)
+        if isinstance(entry, Event):
+            yield entry, here
+        elif isinstance(entry, Inline):
+            yield from _occurrences(entry.block, here)
+        elif isinstance(entry, Compound) and entry.kind != "definition":
+            for inner in entry.blocks:
+                yield from _occurrences(inner, here)
+
+
+def _straight(entries: List[Entry]) -> Tuple[List[Event], Optional[Jump]]:
+    """The events of entries that run straight through (helpers included, branches and loops not),
+    and the jump that ends them, if any."""
+    out: List[Event] = []
+    for entry in entries:
+        if isinstance(entry, Event):
+            out.append(entry)
+        elif isinstance(entry, Inline):
+            events, jump = _straight(entry.block.entries)
+            out.extend(events)
+            if jump is not None and not isinstance(jump.node, cst.Return):
+                return out, jump
+        elif isinstance(entry, Jump):
+            return out, entry
+    return out, None
+
+
+def _imports_torch(module: cst.Module) -> bool:
+    """The module imports torch (or a torch training framework) at its top level, or in a top-level
+    ``if``/``try``."""
+    statements = list(module.body)
+    for statement in list(statements):
+        if isinstance(statement, (cst.If, cst.Try)):
+            statements.extend(_children_statements(statement))
+    for statement in statements:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Import):
+                names = [_plain_text(alias.name) for alias in small.names]
+            elif isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative:
+                names = [_plain_text(small.module)]
+            else:
+                continue
+            if any(name is not None and name.split(".")[0] in _TORCH_PACKAGES for name in names):
+                return True
+    return False
+
+
+def _off(mode: Optional[str]) -> Optional[bool]:
+    if mode is None:
+        return False
+    if mode == UNKNOWN:
+        return None
+    return mode in GRAD_OFF
+
+
+def _children_statements(node: cst.CSTNode) -> List[cst.CSTNode]:
+    """Statements directly or through compound bodies under ``node`` (not into nested functions/classes)."""
+    out: List[cst.CSTNode] = []
+    if isinstance(node, cst.Module):
+        return list(node.body)
+    if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        return _body_statements(node.body)
+    if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return []
+    for attr in ("body", "orelse", "finalbody"):
+        part = getattr(node, attr, None)
+        if isinstance(part, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+            out.extend(_body_statements(part))
+        elif isinstance(part, cst.If):
+            out.append(part)
+        elif isinstance(part, (cst.Else, cst.Finally)):
+            out.extend(_body_statements(part.body))
+    for handler in getattr(node, "handlers", ()):
+        out.extend(_body_statements(handler.body))
+    for case in getattr(node, "cases", ()):
+        out.extend(_body_statements(case.body))
+    return out
+
+
+def _body_statements(body) -> List[cst.CSTNode]:
+    if isinstance(body, cst.SimpleStatementSuite):
+        return [body]
+    if isinstance(body, cst.IndentedBlock):
+        return list(body.body)
+    return list(body) if isinstance(body, (list, tuple)) else []
+
+
+def _calls_in_order(small: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Calls of a statement in source order, not entering lambdas (they run later)."""
+    stack = [small]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Lambda):
+            continue
+        if isinstance(node, cst.Call):
+            yield node
+        stack.extend(reversed(children(node)))
+
+
+def _text(expression: cst.BaseExpression, subst: Dict[str, Optional[str]]) -> Optional[str]:
+    """Source text of a name/attribute/subscript chain, with helper parameters replaced."""
+    if isinstance(expression, cst.Name):
+        return subst[expression.value] if expression.value in subst else expression.value
+    if isinstance(expression, cst.Attribute):
+        base = _text(expression.value, subst)
+        return None if base is None else f"{base}.{expression.attr.value}"
+    if isinstance(expression, cst.Subscript):
+        base = _text(expression.value, subst)
+        if base is None:
+            return None
+        return base + "[" + ", ".join(cst.Module([]).code_for_node(s) for s in expression.slice) + "]"
+    if isinstance(expression, cst.Call) and not expression.args:
+        base = _text(expression.func, subst)
+        return None if base is None else base + "()"
+    return None
+
+
+def _plain_text(expression: cst.BaseExpression) -> Optional[str]:
+    return _text(expression, {})
+
+
+def _target_texts(target: cst.BaseExpression) -> List[str]:
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [t for e in target.elements for t in _target_texts(e.value)]
+    text = _plain_text(target)
+    return [text] if text is not None else []
+
+
+def _last_identifier(text: str) -> str:
+    """``self.opts[0]`` -> ``opts``; ``self.optimizers()`` -> ``optimizers``."""
+    return re.sub(r"\[[^\]]*\]|\(\)", "", text).rsplit(".", 1)[-1]
+
+
+def _literal(expression: cst.BaseExpression) -> Optional[bool]:
+    if isinstance(expression, cst.Name) and expression.value in ("True", "False"):
+        return expression.value == "True"
+    return None
+
+
+def _is_grad_attribute(target: cst.CSTNode) -> bool:
+    return isinstance(target, cst.Attribute) and target.attr.value == "grad"
+
+
+def _is_self_call(call: cst.Call) -> bool:
+    func = call.func
+    return isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self"
+
+
+def _clears_by_name(name: str) -> bool:
+    """An unknown function whose name says it clears gradients (``zero_grads``, ``clear_grad``...)."""
+    lowered = _last_identifier(name).lower()
+    return "zero_grad" in lowered or ("grad" in lowered and any(w in lowered for w in ("zero", "clear", "reset", "none")))
+
+
+def _is_scheduler_name(name: str) -> bool:
+    return ".lr_scheduler." in name or name.startswith("transformers.get_") or "scheduler" in name.rsplit(".", 1)[-1].lower()
+
+
+def _is_optimizer_class(name: str) -> bool:
+    """torch.optim.Adam, torch.optim.adamw.AdamW, apex/bitsandbytes/transformers optimizers, timm factories."""
+    if name in _OPTIMIZER_FACTORIES:
+        return True
+    parts = name.split(".")
+    last = parts[-1]
+    if not last[:1].isupper() or "scheduler" in last.lower() or "swa_utils" in parts or "lr_scheduler" in parts:
+        return False
+    if parts[0] == "torch":
+        return len(parts) >= 3 and parts[1] == "optim" or name == "torch.distributed.optim.ZeroRedundancyOptimizer"
+    return any(p in ("optim", "optimizers", "optimization") for p in parts[1:-1]) or name == "transformers.AdamW"
+
+
+def _related(model: str, source: str) -> bool:
+    """``model`` and an optimizer's parameter source name the same module or one holds the other."""
+    return model == source or source.startswith(model + ".") or model.startswith(source + ".")
