@@ -1,0 +1,309 @@
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Set
+
+import libcst as cst
+
+from gradlint.analysis.modules import enclosing_method_class, is_module_class, is_module_construction, module_instance
+from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from gradlint.walk import children
+
+# list methods that add items, and which positional argument is the added item (None: an iterable of items)
+_ADDING_METHODS = {"append": 0, "insert": 1, "extend": None}
+# calls that cannot register the modules of a list they are given
+_HARMLESS_CALLS = frozenset(
+    {"enumerate", "zip", "len", "reversed", "range", "iter", "next", "isinstance", "print", "min", "max", "sum",
+     "any", "all", "sorted", "map", "filter", "str", "repr", "hasattr", "getattr"}
+)
+# calls that register modules held by the object they are given
+_REGISTERING_METHODS = frozenset({"add_module", "register_module", "__setattr__"})
+
+
+def _with_parents(root):
+    """Every node under ``root`` with its parent."""
+    stack = [(child, root) for child in children(root)]
+    while stack:
+        node, parent = stack.pop()
+        yield node, parent
+        stack.extend((child, node) for child in children(node))
+
+
+def _harmless_call(call):
+    return isinstance(call.func, cst.Name) and call.func.value in _HARMLESS_CALLS
+
+
+@dataclass
+class _ClassUse:
+    """How a module class's methods use its ``self.X`` attributes."""
+
+    filled: Set[str] = field(default_factory=set)  # attributes a new module is appended or stored into
+    escaping: Set[str] = field(default_factory=set)  # attributes handed on: they may be registered elsewhere
+    registers: bool = False  # the class registers modules itself (add_module, setattr)
+    module_valued: Set[str] = field(default_factory=set)  # attributes some assignment sets to a module
+
+
+def _adds_module(context, call):
+    """``x.append(<new module>)`` / ``x.insert(i, <new module>)`` / ``x.extend([<new module>, ...])``."""
+    index = _ADDING_METHODS.get(call.func.attr.value, -1) if isinstance(call.func, cst.Attribute) else -1
+    args = [a for a in call.args if a.keyword is None and not a.star]
+    if index is None:
+        return bool(args) and _holds_new_module(context, args[0].value)
+    return index >= 0 and len(args) > index and is_module_construction(context, args[index].value)
+
+
+def _holds_new_module(context, value):
+    """Whether a container literal or comprehension holds a newly built module."""
+    if isinstance(value, (cst.List, cst.Tuple, cst.Set)):
+        items = [e.value for e in value.elements if not isinstance(e, cst.StarredElement)]
+    elif isinstance(value, cst.Dict):
+        items = [e.value for e in value.elements if isinstance(e, cst.DictElement)]
+    elif isinstance(value, (cst.ListComp, cst.GeneratorExp)):
+        items = [value.elt]
+    elif isinstance(value, cst.DictComp):
+        items = [value.value]
+    else:
+        return False
+    return any(is_module_construction(context, item) for item in items)
+
+
+class ModulesInPlainContainer(Rule):
+    """
+    ## What it does
+    Flags, in a module class, submodules kept in a plain Python container: `self.layers = [nn.Linear(...), ...]`,
+    a list comprehension of modules, a tuple or dict of modules, a `[]` that the class then `append`s new
+    modules to, or a local list of new modules assigned to `self.X`.
+
+    ## Why is this bad?
+    `nn.Module` registers only modules assigned directly as attributes or held by `nn.ModuleList`/
+    `nn.ModuleDict`/`nn.Sequential`. Modules in a plain list are invisible: their parameters are not in
+    `model.parameters()` (the optimizer never trains them), not in `state_dict()` (never saved), and not
+    moved by `model.to(device)`.
+
+    Lists of tensors or other objects, lists of modules that are registered another way (also assigned
+    as attributes, passed to `nn.Sequential(*layers)`, registered with `add_module`/`setattr`), and lists
+    built outside a module class are not flagged.
+
+    ## Example
+    ```python
+    class MLP(nn.Module):
+        def __init__(self, sizes):
+            super().__init__()
+            self.layers = [nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])]
+    ```
+
+    ## Use instead
+    ```python
+    class MLP(nn.Module):
+        def __init__(self, sizes):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])])
+    ```
+
+    ## Fix safety
+    Safe: `nn.ModuleList`/`nn.ModuleDict` keep the list/dict interface (indexing, iteration, `append`,
+    `extend`, item assignment) and register the modules. Offered only when every item is a module (and,
+    for a dict, every key a string).
+    """
+
+    code = "GL602"
+    name = "modules-in-plain-container"
+    severity = "error"
+    message = ("modules in a plain {kind} are not registered: their parameters are never trained, saved or moved "
+               "by .to(). Use '{container}(...)'")
+    triggers = ("torch", "lightning", "transformers")
+    needs = frozenset({"names"})
+    fix_applicability = "safe"
+
+    valid = (
+        Valid("import torch.nn as nn\nclass MLP(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.layers = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])\n", "a ModuleList"),
+        Valid("import torch.nn as nn\nclass MLP(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.heads = nn.ModuleDict({'a': nn.Linear(2, 2)})\n        self.body = nn.Sequential(*[nn.ReLU()])\n"),
+        Valid("import torch\nimport torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.anchors = [torch.zeros(2), torch.ones(2)]\n        self.names = ['a', 'b']\n",
+              "lists of tensors and strings"),
+        Valid("import torch.nn as nn\nlayers = [nn.Linear(2, 2), nn.ReLU()]\nmodel = nn.Sequential(*layers)\n",
+              "a list outside a module class"),
+        Valid("import torch.nn as nn\nclass Trainer:\n    def __init__(self):\n        self.models = [nn.Linear(2, 2)]\n",
+              "not a module class"),
+        Valid("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.conv1 = nn.Conv2d(3, 8, 3)\n        self.conv2 = nn.Conv2d(8, 8, 3)\n"
+              "        self.convs = [self.conv1, self.conv2]\n", "references to registered submodules"),
+        Valid("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.blocks = [nn.Linear(2, 2) for _ in range(3)]\n        self.net = nn.Sequential(*self.blocks)\n",
+              "registered through nn.Sequential"),
+        Valid("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.heads = [nn.Linear(2, 2) for _ in range(3)]\n        for i, head in enumerate(self.heads):\n"
+              "            self.add_module(f'head{i}', head)\n", "registered with add_module"),
+        Valid("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.outputs = []\n        self.handles = []\n    def forward(self, x):\n        self.outputs.append(x)\n"
+              "        return x\n", "a list of activations"),
+    )
+    invalid = (
+        Invalid("import torch.nn as nn\nclass MLP(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.layers = [nn.Linear(2, 2), nn.Linear(2, 2)]\n", 5, 23,
+                fixed="import torch.nn as nn\nclass MLP(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.layers = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])\n"),
+        Invalid("from torch import nn\nclass Block(nn.Module):\n    pass\nclass Net(Block):\n    def __init__(self, n):\n"
+                "        super().__init__()\n        self.blocks = [Block() for _ in range(n)]\n", 7, 23,
+                fixed="from torch import nn\nclass Block(nn.Module):\n    pass\nclass Net(Block):\n    def __init__(self, n):\n"
+                "        super().__init__()\n        self.blocks = nn.ModuleList([Block() for _ in range(n)])\n"),
+        Invalid("import torch.nn as nn\nclass Heads(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.heads = {'cls': nn.Linear(8, 10), 'box': nn.Linear(8, 4)}\n", 5, 22,
+                fixed="import torch.nn as nn\nclass Heads(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.heads = nn.ModuleDict({'cls': nn.Linear(8, 10), 'box': nn.Linear(8, 4)})\n"),
+        Invalid("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self, depth):\n        super().__init__()\n"
+                "        self.layers = []\n        for _ in range(depth):\n            self.layers.append(nn.Linear(4, 4))\n"
+                "    def forward(self, x):\n        for layer in self.layers:\n            x = layer(x)\n        return x\n", 5, 23,
+                fixed="import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self, depth):\n        super().__init__()\n"
+                "        self.layers = nn.ModuleList()\n        for _ in range(depth):\n            self.layers.append(nn.Linear(4, 4))\n"
+                "    def forward(self, x):\n        for layer in self.layers:\n            x = layer(x)\n        return x\n"),
+        Invalid("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self, sizes):\n        super().__init__()\n"
+                "        layers = []\n        for a, b in zip(sizes, sizes[1:]):\n            layers.append(nn.Linear(a, b))\n"
+                "            layers.append(nn.ReLU())\n        self.layers = layers\n", 9, 23,
+                fixed="import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self, sizes):\n        super().__init__()\n"
+                "        layers = []\n        for a, b in zip(sizes, sizes[1:]):\n            layers.append(nn.Linear(a, b))\n"
+                "            layers.append(nn.ReLU())\n        self.layers = nn.ModuleList(layers)\n"),
+        Invalid("import pytorch_lightning as pl\nimport torch\nclass Model(pl.LightningModule):\n    def __init__(self):\n"
+                "        super().__init__()\n        self.towers = (torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))\n", 6, 24,
+                fixed="import pytorch_lightning as pl\nimport torch\nclass Model(pl.LightningModule):\n    def __init__(self):\n"
+                "        super().__init__()\n        self.towers = torch.nn.ModuleList([torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)])\n"),
+    )
+    evidence = Evidence(
+        bad="import torch.nn as nn\nclass MLP(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.layers = [nn.Linear(2, 2), nn.Linear(2, 2)]\nprint(len(list(MLP().parameters())))\n",
+        bad_shows=Outcome(stdout="0"),
+        good="import torch.nn as nn\nclass MLP(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+             "        self.layers = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])\nprint(len(list(MLP().parameters())))\n",
+        good_shows=Outcome(stdout="4"),
+    )
+
+    def __init__(self, context):
+        super().__init__(context)
+        self._class_uses: Dict[int, _ClassUse] = {}
+
+    def visit_Assign(self, node):
+        if len(node.targets) != 1:
+            return
+        target = node.targets[0].target
+        if not (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)):
+            return
+        klass = enclosing_method_class(self.context.ancestors)
+        if klass is None or is_module_class(self.context, klass) is not True:
+            return
+        owner = module_instance(self.context, target.value)
+        if owner is None or owner.local is not klass:
+            return
+        attr = target.attr.value
+        use = self._class_use(klass)
+        if use.registers or attr in use.escaping or attr in use.module_valued:
+            return
+        value = node.value
+        kind = self._plain_container_of_new_modules(value, attr in use.filled)
+        if kind is None:
+            return
+        container = "nn.ModuleDict" if kind == "dict" else "nn.ModuleList"
+        self.report(value, self.message.format(kind=kind, container=container))
+
+    def _plain_container_of_new_modules(self, value, filled_later):
+        """'list'/'tuple'/'dict' when ``value`` is a plain container that holds (or will hold) new modules."""
+        kinds = {cst.List: "list", cst.ListComp: "list", cst.Tuple: "tuple", cst.Dict: "dict", cst.DictComp: "dict"}
+        kind = kinds.get(type(value))
+        if kind is not None:
+            holds = _holds_new_module(self.context, value)
+            return kind if holds or (filled_later and isinstance(value, (cst.List, cst.Dict))) else None
+        if isinstance(value, cst.Name) and self._local_list_of_new_modules(value):
+            return "list"
+        return None
+
+    def _local_list_of_new_modules(self, name):
+        """``layers = []`` ... ``layers.append(nn.Linear(...))`` ... ``self.x = layers`` in one function, the
+        list used for nothing else."""
+        bindings = self.context.names.bindings_of(name)
+        if not bindings:
+            return False
+        function = next((a for a in reversed(self.context.ancestors) if isinstance(a, cst.FunctionDef)), None)
+        created = [b for b in bindings if isinstance(b.node, cst.Assign) and isinstance(b.node.value, cst.List)]
+        if len(created) != 1 or function is None:
+            return False
+        if any(not isinstance(b.node, (cst.Assign, cst.AugAssign)) for b in bindings):
+            return False
+        adds_module = _holds_new_module(self.context, created[0].node.value)
+        for node, parent in _with_parents(function.body):
+            if not (isinstance(node, cst.Name) and node.value == name.value):
+                continue
+            if self.context.names.bindings_of(node) is not bindings:
+                continue
+            if node is name or isinstance(parent, cst.AssignTarget) or (
+                    isinstance(parent, cst.Attribute) and parent.attr is node):
+                continue
+            if isinstance(parent, cst.AugAssign) and parent.target is node:
+                adds_module = adds_module or _holds_new_module(self.context, parent.value)
+                continue
+            if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value in _ADDING_METHODS:
+                continue  # its calls are checked below
+            if isinstance(parent, (cst.For, cst.CompFor)) and parent.iter is node:
+                continue
+            return False  # handed on: the modules may be registered elsewhere
+        for node in _with_parents(function.body):
+            call = node[0]
+            if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+                    and isinstance(call.func.value, cst.Name) and call.func.value.value == name.value
+                    and self.context.names.bindings_of(call.func.value) is bindings and _adds_module(self.context, call)):
+                adds_module = True
+        return adds_module
+
+    def _class_use(self, klass) -> _ClassUse:
+        found = self._class_uses.get(id(klass))
+        if found is not None:
+            return found
+        use = _ClassUse()
+        self._class_uses[id(klass)] = use
+        for method in klass.body.body if isinstance(klass.body, cst.IndentedBlock) else ():
+            if isinstance(method, cst.FunctionDef):
+                params = [*method.params.posonly_params, *method.params.params]
+                if params:
+                    self._scan_method(method, params[0].name.value, use)
+        return use
+
+    def _scan_method(self, method, self_name, use):
+        def self_attr(node) -> Optional[str]:
+            if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == self_name:
+                return node.attr.value
+            return None
+
+        call_of_arg = {}
+        for node, parent in _with_parents(method.body):
+            if isinstance(node, cst.Call):
+                call_of_arg.update((id(a), node) for a in node.args)
+                func = node.func
+                if isinstance(func, cst.Attribute) and func.attr.value in _REGISTERING_METHODS:
+                    use.registers = True
+                elif isinstance(func, cst.Name) and func.value == "setattr":
+                    use.registers = True
+                elif isinstance(func, cst.Attribute) and self_attr(func.value) and _adds_module(self.context, node):
+                    use.filled.add(self_attr(func.value))
+                continue
+            if isinstance(node, cst.Assign):
+                for target in node.targets:
+                    attr = self_attr(target.target)
+                    if attr is not None and module_instance(self.context, node.value) is not None:
+                        use.module_valued.add(attr)
+                    if (isinstance(target.target, cst.Subscript) and self_attr(target.target.value)
+                            and is_module_construction(self.context, node.value)):
+                        use.filled.add(self_attr(target.target.value))
+                continue
+            if isinstance(node, cst.AugAssign) and self_attr(node.target):
+                if _holds_new_module(self.context, node.value):
+                    use.filled.add(self_attr(node.target))
+                continue
+            attr = self_attr(node)
+            if attr is None:
+                continue
+            if isinstance(parent, cst.Arg):
+                call = call_of_arg.get(id(parent))
+                if call is None or not _harmless_call(call):
+                    use.escaping.add(attr)
+            elif isinstance(parent, (cst.Element, cst.StarredElement, cst.BinaryOperation, cst.DictElement)):
+                use.escaping.add(attr)
+            elif isinstance(parent, cst.Assign) and parent.value is node:
+                use.escaping.add(attr)  # an alias may be registered elsewhere

@@ -1,0 +1,115 @@
+import libcst as cst
+
+from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+
+# nn.Module methods that return a generator, and whether it yields (name, value) pairs
+GENERATOR_METHODS = {
+    "parameters": False, "buffers": False, "children": False, "modules": False,
+    "named_parameters": True, "named_buffers": True, "named_children": True, "named_modules": True,
+}
+
+
+class RequiresGradOnGenerator(Rule):
+    """
+    ## What it does
+    Flags `.requires_grad = X` (or `.requires_grad_(X)`) on the result of `model.parameters()` and the
+    other module generators (`named_parameters()`, `buffers()`, `children()`, `modules()`), directly or
+    through a name bound only to such a call.
+
+    ## Why is this bad?
+    `parameters()` returns a generator, not a tensor: the line raises
+    `AttributeError: 'generator' object has no attribute 'requires_grad'` and nothing is frozen.
+
+    ## Example
+    ```python
+    model.backbone.parameters().requires_grad = False
+    ```
+
+    ## Use instead
+    ```python
+    for p in model.backbone.parameters(): p.requires_grad_(False)
+    ```
+
+    ## Fix safety
+    Safe: the fix loops over the generator and sets the flag on each parameter, which is what the code
+    meant. It is offered only when the statement stands alone on its line.
+    """
+
+    code = "GL110"
+    name = "requires-grad-on-generator"
+    severity = "error"
+    message = ("'.{method}()' returns a generator: '.{attr}' on it raises AttributeError and freezes nothing. "
+               "Loop over it: 'for {item} in ...: p.requires_grad_({value})'")
+    triggers = ("requires_grad",)
+    needs = frozenset({"names"})
+    fix_applicability = "safe"
+
+    valid = (
+        Valid("for p in model.parameters():\n    p.requires_grad = False\n"),
+        Valid("import torch.nn as nn\nmodel = nn.Linear(2, 2)\nmodel.requires_grad_(False)\n"),
+        Valid("next(model.parameters()).requires_grad = False\n", "one parameter, taken from the generator"),
+        Valid("params = list(model.parameters())\nparams[0].requires_grad = False\n"),
+        Valid("params = model.parameters()\nparams = [p for p in params if p.ndim > 1]\nparams.requires_grad = False\n",
+              "the name is rebound to something else"),
+        Valid("flag = model.parameters().requires_grad\n", "a read, not an assignment"),
+    )
+    invalid = (
+        Invalid("model.parameters().requires_grad = False\n", 1, 1,
+                fixed="for p in model.parameters(): p.requires_grad_(False)\n"),
+        Invalid("import torch.nn as nn\nclass Net(nn.Module):\n    def freeze(self):\n"
+                "        self.encoder.parameters().requires_grad = False\n", 4, 9,
+                fixed="import torch.nn as nn\nclass Net(nn.Module):\n    def freeze(self):\n"
+                "        for p in self.encoder.parameters(): p.requires_grad_(False)\n"),
+        Invalid("for block in blocks[:4]:\n    block.named_parameters().requires_grad = False\n", 2, 5,
+                fixed="for block in blocks[:4]:\n    for _, p in block.named_parameters(): p.requires_grad_(False)\n"),
+        Invalid("def freeze(model, flag):\n    params = model.parameters()\n    params.requires_grad = flag\n", 3, 5,
+                fixed="def freeze(model, flag):\n    params = model.parameters()\n    for p in params: p.requires_grad_(flag)\n"),
+        Invalid("model.backbone.parameters().requires_grad_(False)\n", 1, 1,
+                fixed="for p in model.backbone.parameters(): p.requires_grad_(False)\n"),
+    )
+    evidence = Evidence(
+        bad="import torch\nmodel = torch.nn.Linear(2, 2)\nmodel.parameters().requires_grad = False\n",
+        bad_shows=Outcome(raises="AttributeError", message="'generator' object has no attribute 'requires_grad'"),
+        good="import torch\nmodel = torch.nn.Linear(2, 2)\nfor p in model.parameters(): p.requires_grad_(False)\n"
+             "print(any(p.requires_grad for p in model.parameters()))\n",
+        good_shows=Outcome(stdout="False"),
+    )
+
+    def visit_Assign(self, node):
+        for target in node.targets:
+            target = target.target
+            if isinstance(target, cst.Attribute) and target.attr.value == "requires_grad":
+                self._check(target, target.value, "requires_grad", node.value)
+
+    def visit_Call(self, node):
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_":
+            value = node.args[0].value if node.args else cst.Name("True")
+            self._check(node, func.value, "requires_grad_", value)
+
+    def _check(self, reported, receiver, attr, value):
+        method = self._generator_method(receiver)
+        if method is None:
+            return
+        code = self.context.module.code_for_node
+        shown = code(value) if "\n" not in code(value) else "..."
+        item = "_, p" if GENERATOR_METHODS[method] else "p"
+        self.report(reported, self.message.format(method=method, attr=attr, item=item, value=shown))
+
+    def _generator_method(self, expression, follow_names=True):
+        """The generator method whose call ``expression`` certainly is (directly or through a name)."""
+        if (isinstance(expression, cst.Call) and isinstance(expression.func, cst.Attribute)
+                and expression.func.attr.value in GENERATOR_METHODS):
+            return expression.func.attr.value
+        if isinstance(expression, cst.Name) and follow_names:
+            bindings = self.context.names.bindings_of(expression) or []
+            methods = set()
+            for binding in bindings:
+                node = binding.node
+                if not (isinstance(node, cst.Assign) and len(node.targets) == 1
+                        and isinstance(node.targets[0].target, cst.Name)):
+                    return None
+                methods.add(self._generator_method(node.value, follow_names=False))
+            if len(methods) == 1:
+                return methods.pop()
+        return None

@@ -1,0 +1,162 @@
+from typing import Dict, Set
+
+import libcst as cst
+
+from gradlint.analysis.modules import enclosing_method_class
+from gradlint.analysis.tensors import PARAMETER, is_integral, module_attribute_target, tensor_facts
+from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from gradlint.walk import iter_tree
+
+# calls that register a tensor attribute after the fact, or take the "dummy tensor that requires grad"
+# that makes reentrant activation checkpointing produce gradients (not meant to be trained)
+_EXEMPTING_CALLS = frozenset({"register_parameter", "register_buffer", "Parameter", "checkpoint", "checkpoint_sequential"})
+
+
+def _self_attribute(node: cst.CSTNode) -> str:
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
+        return node.attr.value
+    return ""
+
+
+class UnregisteredTensorParameter(Rule):
+    """
+    ## What it does
+    Flags, in a method of an `nn.Module` class, `self.x = torch.<factory>(..., requires_grad=True)`
+    (or a factory followed by `.requires_grad_()`) where an `nn.Parameter` was meant.
+
+    Attributes that are later wrapped (`nn.Parameter(self.x)`, `register_parameter`, `register_buffer`),
+    reassigned elsewhere in the class (running state such as a hidden state), or are the dummy tensor
+    passed to `checkpoint(...)` so that reentrant checkpointing produces gradients are not flagged.
+
+    ## Why is this bad?
+    A plain tensor attribute is not registered: it is missing from `parameters()` (an optimizer built
+    from `model.parameters()` never updates it), from `state_dict()` (it is not saved or loaded), and
+    `model.to(device)` does not move it.
+
+    ## Example
+    ```python
+    class Scale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.alpha = torch.ones(1, requires_grad=True)
+    ```
+
+    ## Use instead
+    ```python
+    class Scale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.alpha = nn.Parameter(torch.ones(1))
+    ```
+
+    ## Fix safety
+    Unsafe: wrapping in `nn.Parameter(...)` adds the tensor to `parameters()` and `state_dict()`, which
+    changes what the optimizer updates and what checkpoints contain.
+    """
+
+    code = "GL601"
+    name = "unregistered-tensor-parameter"
+    severity = "error"
+    message = ("'self.{attr}' is a plain tensor with requires_grad=True, not a Parameter: it is not in parameters() "
+               "(the optimizer never updates it), not in state_dict() and not moved by .to(). "
+               "Wrap it: nn.Parameter(...)")
+    triggers = ("requires_grad",)
+    needs = frozenset({"names"})
+    fix_applicability = "unsafe"
+
+    valid = (
+        Valid("import torch\nimport torch.nn as nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.alpha = nn.Parameter(torch.ones(1))\n"),
+        Valid("import torch\nclass Solver:\n    def __init__(self):\n        self.alpha = torch.ones(1, requires_grad=True)\n",
+              "not a module: a plain optimization variable"),
+        Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.alpha = torch.ones(1, requires_grad=True)\n        self.alpha = nn.Parameter(self.alpha)\n",
+              "wrapped afterwards"),
+        Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.mask = torch.ones(3)\n", "no requires_grad: a constant"),
+        Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.h = torch.zeros(1, 8, requires_grad=True)\n    def forward(self, x):\n        self.h = self.h.detach()\n"
+              "        return x\n", "running state, reassigned"),
+        Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.w = torch.ones(3, requires_grad=True)\n        self.register_parameter('weight', nn.Parameter(self.w))\n"),
+        Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self, learn):\n        super().__init__()\n"
+              "        self.w = torch.ones(3, requires_grad=learn)\n", "requires_grad not certain"),
+        Valid("import torch\nfrom torch import nn\nfrom torch.utils.checkpoint import checkpoint\nclass M(nn.Module):\n"
+              "    def __init__(self):\n        super().__init__()\n        self.anchor = torch.ones(1, requires_grad=True)\n"
+              "    def forward(self, x):\n        return checkpoint(self.block, x, self.anchor)\n",
+              "the dummy tensor that makes reentrant checkpointing work"),
+        Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.dummy_tensor = torch.ones(1, dtype=torch.float32, requires_grad=True)\n", "a checkpointing dummy"),
+        Valid("import chainer\nclass M(chainer.Chain):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.w = torch.ones(3, requires_grad=True)\n", "not a torch module class"),
+        Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def forward(self, x):\n"
+              "        noise = torch.randn(3, requires_grad=True)\n        return x + noise\n", "a local, not an attribute"),
+    )
+    invalid = (
+        Invalid("import torch\nimport torch.nn as nn\nclass Scale(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.alpha = torch.ones(1, requires_grad=True)\n", 6, 9,
+                fixed="import torch\nimport torch.nn as nn\nclass Scale(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.alpha = nn.Parameter(torch.ones(1, requires_grad=True))\n"),
+        Invalid("import torch as th\nfrom torch.nn import Module\nclass Emb(Module):\n    def __init__(self, n, d):\n"
+                "        super().__init__()\n        self.table = th.randn(n, d).requires_grad_()\n", 6, 9),
+        Invalid("import torch\nfrom torch import nn\nclass Base(nn.Module):\n    pass\nclass Head(Base):\n"
+                "    def reset(self):\n        self.bias = torch.zeros(10, requires_grad=True).to(self.device)\n", 7, 9),
+        Invalid("import torch\nimport pytorch_lightning as pl\nclass Lit(pl.LightningModule):\n    def __init__(self):\n"
+                "        super().__init__()\n        self.temperature: torch.Tensor = torch.tensor([1.0], requires_grad=True)\n", 6, 9),
+        Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self, k):\n        super().__init__()\n"
+                "        w = torch.empty(k, k, requires_grad=True)\n        self.w = w\n", 7, 9),
+    )
+    evidence = Evidence(
+        bad="import torch\nfrom torch import nn\nclass Scale(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.alpha = torch.ones(1, requires_grad=True)\nprint(len(list(Scale().parameters())))\n",
+        bad_shows=Outcome(stdout="0"),
+        good="import torch\nfrom torch import nn\nclass Scale(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+             "        self.alpha = nn.Parameter(torch.ones(1))\nprint(len(list(Scale().parameters())))\n",
+        good_shows=Outcome(stdout="1"),
+    )
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self._exempt: Dict[int, Set[str]] = {}  # id(class) -> attributes reassigned or registered later
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._check(node, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._check(node, node.value)
+
+    def _check(self, node: cst.CSTNode, value: cst.BaseExpression) -> None:
+        attr = module_attribute_target(self.context, node)
+        if not attr:
+            return
+        facts = tensor_facts(self.context, value)
+        if facts is None or facts.requires_grad is not True or facts.origin == PARAMETER or is_integral(facts.dtype):
+            return
+        klass = enclosing_method_class(self.context.ancestors)
+        if klass is None or "dummy" in attr.lower() or attr in self._exempt_attributes(klass):
+            return
+        self.report(node, self.message.format(attr=attr))
+
+    def _exempt_attributes(self, klass: cst.ClassDef) -> Set[str]:
+        found = self._exempt.get(id(klass))
+        if found is None:
+            found = set()
+            assigned: Set[str] = set()
+            for node in iter_tree(klass.body):
+                if isinstance(node, cst.AssignTarget) or isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+                    attr = _self_attribute(node.target)
+                    if attr in assigned:
+                        found.add(attr)
+                    assigned.add(attr)
+                elif isinstance(node, cst.Call):
+                    func = node.func
+                    called = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+                    if called in _EXEMPTING_CALLS:
+                        for sub in iter_tree(node):
+                            attr = _self_attribute(sub)
+                            if attr:
+                                found.add(attr)
+            found.discard("")
+            self._exempt[id(klass)] = found
+        return found
