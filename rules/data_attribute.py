@@ -1,0 +1,180 @@
+from typing import Optional, Set
+
+import libcst as cst
+
+from gradlint.analysis.grad_state import TENSOR, facts_at
+from gradlint.analysis.loops import backward_target, enclosing_scope, is_parameter_loop_item, module_imports_torch, own_calls
+from gradlint.analysis.modules import enclosing_method_class, local_class, module_attributes
+from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+
+# attributes of torch modules (and tensors) that certainly hold a tensor: ``conv.weight``, ``p.grad``
+TENSOR_ATTRIBUTES = frozenset({"weight", "bias", "grad", "running_mean", "running_var", "in_proj_weight", "in_proj_bias"})
+
+
+class DataAttribute(Rule):
+    """
+    ## What it does
+    Flags `.data` on a torch tensor or parameter, read or written, outside the methods of a
+    `torch.optim.Optimizer` subclass. The receiver must be known to be a torch tensor: a parameter from
+    `.parameters()`, a module's `.weight`/`.bias`/`.grad`, a factory or module output, a loss that is
+    `.backward()`-ed, an `nn.Parameter` attribute, or an argument of a `torch.*` function.
+
+    ## Why is this bad?
+    `.data` returns the tensor's storage with autograd switched off and without version tracking. An
+    in-place change through it (or of it) after the tensor was saved for backward gives silently wrong
+    gradients, where `.detach()` or a `torch.no_grad()` block would raise "modified by an inplace operation".
+
+    ## Example
+    ```python
+    for p in model.parameters():
+        p.data.clamp_(-0.01, 0.01)
+    accuracy = (outputs.data.argmax(1) == labels).float().mean()
+    ```
+
+    ## Use instead
+    ```python
+    with torch.no_grad():
+        for p in model.parameters():
+            p.clamp_(-0.01, 0.01)
+    accuracy = (outputs.detach().argmax(1) == labels).float().mean()
+    ```
+
+    ## Fix safety
+    Unsafe: reads become `.detach()` and writes move into `with torch.no_grad():`, which restores the
+    version checks: code that relied on `.data` to dodge them will now raise instead of computing wrong
+    gradients.
+    """
+
+    code = "GL309"
+    name = "data-attribute"
+    severity = "hint"
+    message = ("'.data' bypasses autograd's version checks: in-place changes through it give silently wrong "
+               "gradients. Read with '.detach()'; write under 'with torch.no_grad():'")
+    triggers = (".data",)
+    needs = frozenset({"names"})
+    fix_applicability = "unsafe"
+
+    valid = (
+        Valid("import torch\nclass Lion(torch.optim.Optimizer):\n    def step(self):\n        for group in self.param_groups:\n"
+              "            for p in group['params']:\n                p.data.add_(p.grad, alpha=-group['lr'])\n",
+              "inside an optimizer's internals"),
+        Valid("import torch\nfrom torch.optim import Optimizer\nclass Base(Optimizer):\n    pass\nclass Sgd(Base):\n"
+              "    def step(self):\n        for p in self.params:\n            p.weight.data.zero_()\n", "an optimizer through a local base"),
+        Valid("import torch\nfrom torchvision.datasets import CIFAR10\nds = CIFAR10('.', download=True)\nimages = ds.data\n",
+              "a dataset's numpy array"),
+        Valid("import torch\ndef collate(batch):\n    return batch.data\n", "unknown receiver"),
+        Valid("import chainer\nfor p in model.params():\n    p.data[...] = 0\n", "another library"),
+        Valid("import torch\ny = x.detach()\n", "already detach"),
+        Valid("import torch\nimport numpy as np\narr = np.zeros(3)\nbuf = arr.data\n", "a numpy buffer"),
+    )
+    invalid = (
+        Invalid("import torch\nfor p in model.parameters():\n    p.data.clamp_(-0.01, 0.01)\n", 3, 5,
+                fixed="import torch\nfor p in model.parameters():\n    with torch.no_grad():\n        p.clamp_(-0.01, 0.01)\n"),
+        Invalid("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.fc = nn.Linear(4, 2)\n        self.fc.weight.data.normal_(0, 0.01)\n", 6, 9,
+                fixed="import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.fc = nn.Linear(4, 2)\n        with torch.no_grad():\n            self.fc.weight.normal_(0, 0.01)\n"),
+        Invalid("import torch\noutputs = net(images)\n_, predicted = torch.max(outputs.data, 1)\n", 3, 26,
+                fixed="import torch\noutputs = net(images)\n_, predicted = torch.max(outputs.detach(), 1)\n"),
+        Invalid("import torch\ndef train(model, x, y, crit):\n    loss = crit(model(x), y)\n    loss.backward()\n"
+                "    return loss.data\n", 5, 12,
+                fixed="import torch\ndef train(model, x, y, crit):\n    loss = crit(model(x), y)\n    loss.backward()\n"
+                "    return loss.detach()\n"),
+        Invalid("import torch as th\nw = th.randn(3, requires_grad=True)\nsnapshot = w.data\n", 3, 12,
+                fixed="import torch as th\nw = th.randn(3, requires_grad=True)\nsnapshot = w.detach()\n"),
+        Invalid("import torch\nfrom torch import nn\nclass Gate(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.alpha = nn.Parameter(torch.zeros(1))\n    def clamp(self):\n        self.alpha.data = self.alpha.clamp(0, 1)\n", 8, 9,
+                fixed="import torch\nfrom torch import nn\nclass Gate(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.alpha = nn.Parameter(torch.zeros(1))\n    def clamp(self):\n        with torch.no_grad():\n"
+                "            self.alpha.copy_(self.alpha.clamp(0, 1))\n"),
+    )
+    evidence = Evidence(
+        bad=("import torch\nx = torch.tensor([1.0, 2.0], requires_grad=True)\ny = x.sigmoid()\n"
+             "y.data.zero_()  # corrupts the output sigmoid saved for backward\ny.sum().backward()\nprint(x.grad.tolist())\n"),
+        bad_shows=Outcome(stdout="[0.0, 0.0]"),
+        good=("import torch\nx = torch.tensor([1.0, 2.0], requires_grad=True)\ny = x.sigmoid()\n"
+              "y.detach().zero_()\ny.sum().backward()\nprint(x.grad.tolist())\n"),
+        good_shows=Outcome(raises="RuntimeError", message="modified by an inplace operation"),
+    )
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self._uses_torch: Optional[bool] = None
+        self._backwarded: dict = {}
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value != "data":
+            return
+        if self._uses_torch is None:
+            self._uses_torch = module_imports_torch(self.context)
+        if not self._uses_torch or self._in_optimizer():
+            return
+        if self._is_torch_tensor(node.value) or self._is_torch_argument(node):
+            self.report(node)
+
+    def _is_torch_tensor(self, receiver: cst.BaseExpression) -> bool:
+        if isinstance(receiver, cst.Attribute):
+            if receiver.attr.value in TENSOR_ATTRIBUTES:
+                return True
+            return self._is_parameter_attribute(receiver)
+        if not isinstance(receiver, cst.Name):
+            return False
+        if is_parameter_loop_item(self.context, receiver):
+            return True
+        if receiver.value in self._backwarded_names():
+            return True
+        return facts_at(self.context, receiver).kind == TENSOR
+
+    def _is_parameter_attribute(self, receiver: cst.Attribute) -> bool:
+        """``self.alpha`` where the module class sets ``self.alpha = nn.Parameter(...)``."""
+        if not (isinstance(receiver.value, cst.Name) and receiver.value.value == "self"):
+            return False
+        klass = enclosing_method_class(self.context.ancestors)
+        if klass is None:
+            return False
+        attribute = module_attributes(self.context, klass).get(receiver.attr.value)
+        return attribute is not None and attribute.kind == "parameter"
+
+    def _is_torch_argument(self, node: cst.Attribute) -> bool:
+        """``x.data`` passed straight to a ``torch.*`` function: ``torch.max(outputs.data, 1)``."""
+        ancestors = self.context.ancestors
+        if len(ancestors) < 2 or not isinstance(ancestors[-1], cst.Arg) or not isinstance(ancestors[-2], cst.Call):
+            return False
+        func = ancestors[-2].func
+        if not isinstance(func, (cst.Name, cst.Attribute)):
+            return False
+        name = self.context.qualified_name(func) or ""
+        return name.startswith("torch.") and name.count(".") == 1
+
+    def _backwarded_names(self) -> Set[str]:
+        """Names the enclosing scope calls ``.backward()`` on: certainly torch tensors."""
+        scope = enclosing_scope(self.context.ancestors)
+        found = self._backwarded.get(id(scope))
+        if found is None:
+            found = set()
+            for call in own_calls(scope):
+                target = backward_target(self.context, call)
+                if isinstance(target, cst.Name):
+                    found.add(target.value)
+            self._backwarded[id(scope)] = found
+        return found
+
+    def _in_optimizer(self) -> bool:
+        """Inside a class that subclasses a torch optimizer (directly or through classes of this file)."""
+        for node in self.context.ancestors:
+            if isinstance(node, cst.ClassDef) and self._is_optimizer_class(node, set()):
+                return True
+        return False
+
+    def _is_optimizer_class(self, klass: cst.ClassDef, seen: Set[int]) -> bool:
+        if id(klass) in seen:
+            return False
+        seen.add(id(klass))
+        for arg in klass.bases:
+            name = self.context.qualified_name(arg.value) or ""
+            if name.startswith("torch.optim."):
+                return True
+            local = local_class(self.context, arg.value)
+            if local is not None and self._is_optimizer_class(local, seen):
+                return True
+        return False
