@@ -176,3 +176,64 @@ def write_atomically(path: str, data: bytes) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def _module_imports(context) -> List[Tuple[str, str]]:
+    """(local name, imported dotted name) for every unambiguous module-level import of the file."""
+    scope = context.names.module_scope
+    found = []
+    for local, bindings in scope.bindings.items():
+        first = bindings[0]
+        if first.kind == "import" and first.target and all(b.kind == "import" and b.target == first.target for b in bindings):
+            found.append((local, first.target))
+    return found
+
+
+def _dotted_expression(dotted: str) -> cst.BaseExpression:
+    parts = dotted.split(".")
+    expression: cst.BaseExpression = cst.Name(parts[0])
+    for part in parts[1:]:
+        expression = cst.Attribute(value=expression, attr=cst.Name(part))
+    return expression
+
+
+def reference_to(context, qualified_name: str) -> Optional[Tuple[cst.BaseExpression, Optional[Replacement]]]:
+    """An expression naming ``qualified_name`` (e.g. ``torch.nn.ModuleList``) for a fix to insert, using what
+    the file already imports (``nn.ModuleList`` after ``import torch.nn as nn``, ``ModuleList`` after
+    ``from torch.nn import ModuleList``); otherwise ``torch.nn.ModuleList`` plus a Replacement that adds
+    ``import torch`` after the file's imports. None when the top-level name is taken by something else."""
+    best: Optional[Tuple[int, str]] = None
+    for local, target in _module_imports(context):
+        if qualified_name == target or qualified_name.startswith(target + "."):
+            rest = qualified_name[len(target):]
+            candidate = local + rest
+            if best is None or len(target) > best[0]:
+                best = (len(target), candidate)
+    if best is not None:
+        return _dotted_expression(best[1]), None
+    top = qualified_name.split(".")[0]
+    if top in context.names.module_scope.bindings:
+        return None  # `torch` means something else in this file: adding `import torch` would change it
+    module = context.module
+    position = 0
+    for index, statement in enumerate(module.body):
+        if _is_import_or_docstring(statement, index):
+            position = index + 1
+        else:
+            break
+    new_import = cst.SimpleStatementLine(body=[cst.Import(names=[cst.ImportAlias(name=cst.Name(top))])])
+    body = list(module.body)
+    body.insert(position, new_import)
+    return _dotted_expression(qualified_name), Replacement(module, module.with_changes(body=body))
+
+
+def _is_import_or_docstring(statement: cst.CSTNode, index: int) -> bool:
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    for small in statement.body:
+        if isinstance(small, (cst.Import, cst.ImportFrom)):
+            continue
+        if index == 0 and isinstance(small, cst.Expr) and isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString)):
+            continue
+        return False
+    return True
