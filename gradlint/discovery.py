@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import pathspec
-
 from gradlint.config import Settings
+
+# plain names (`.venv`, `build`) match any path component; anything else is a gitignore-style pattern
+_WILDCARDS = set("/*?[!\\")
 
 
 @dataclass
@@ -17,8 +18,32 @@ class Discovered:
     missing: List[str] = field(default_factory=list)
 
 
-def _spec(patterns: Sequence[str]) -> pathspec.PathSpec:
+def _spec(patterns: Sequence[str]):
+    # imported here: pathspec costs a tenth of a second to import, too much for a pre-commit call
+    import pathspec
+
     return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+
+
+class _Patterns:
+    """Exclude patterns: plain names are matched as path components without pathspec (the common
+    case, and the defaults), the others through a gitignore-style PathSpec built on first use."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.names = {p.rstrip("/") for p in patterns if p.strip() and not (set(p.rstrip("/")) & _WILDCARDS)}
+        self.others = [p for p in patterns if p.strip() and p.rstrip("/") not in self.names]
+        self._spec = None
+
+    def match(self, relative: str, is_dir: bool) -> bool:
+        parts = relative.split("/")
+        # a plain name matches a directory anywhere on the path, or the file itself
+        if any(part in self.names for part in parts[:-1]) or parts[-1] in self.names:
+            return True
+        if not self.others:
+            return False
+        if self._spec is None:
+            self._spec = _spec(self.others)
+        return self._spec.match_file(relative + ("/" if is_dir else ""))
 
 
 class _Ignores:
@@ -27,11 +52,11 @@ class _Ignores:
     def __init__(self, settings: Settings) -> None:
         self.root = settings.root
         self.respect_gitignore = settings.respect_gitignore
-        self.exclude = _spec([*settings.exclude, *settings.extend_exclude])
-        self._gitignores: Dict[Path, Optional[pathspec.PathSpec]] = {}
+        self.exclude = _Patterns([*settings.exclude, *settings.extend_exclude])
+        self._gitignores: Dict[Path, object] = {}
         self._repo_chains: Dict[Path, List[Path]] = {}
 
-    def _gitignore(self, directory: Path) -> Optional[pathspec.PathSpec]:
+    def _gitignore(self, directory: Path):
         if directory not in self._gitignores:
             spec = None
             candidate = directory / ".gitignore"
@@ -49,14 +74,16 @@ class _Ignores:
         except ValueError:
             return None
 
-    def excluded(self, path: Path, is_dir: bool) -> bool:
+    def excluded(self, path: Path, is_dir: bool, use_gitignore: bool = True) -> bool:
+        """Whether exclude patterns (relative to the settings root, or on the name alone) or, when
+        ``use_gitignore``, the .gitignore files of its repository exclude ``path``."""
         suffix = "/" if is_dir else ""
         relative = self._relative(path, self.root)
         candidates = [relative] if relative is not None else []
         candidates.append(path.name)
-        if any(self.exclude.match_file(c + suffix) for c in candidates if c):
+        if any(self.exclude.match(c, is_dir) for c in candidates if c):
             return True
-        if not self.respect_gitignore:
+        if not (self.respect_gitignore and use_gitignore):
             return False
         # .gitignore files of every directory from the repository top down to the path's parent
         for directory in self._gitignore_dirs(path.parent):
@@ -113,7 +140,8 @@ def discover(paths: Sequence[str], settings: Settings, force_exclude: bool = Fal
                         if not ignores.excluded(dir_abs / filename, False) and (file_path.is_file()):
                             add(file_path)
         elif path.exists() or path.is_symlink():
-            if force_exclude and ignores.excluded(absolute, False):
+            # a file named explicitly (pre-commit's staged files) is not tracked-or-ignored by git's rules
+            if force_exclude and ignores.excluded(absolute, False, use_gitignore=False):
                 continue
             add(path)
         else:

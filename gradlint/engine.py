@@ -6,7 +6,6 @@ import traceback
 from typing import Dict, List, Optional, Sequence, Tuple, Type
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from gradlint.analysis.names import NameResolver
 from gradlint.analysis.torch_api import canonical
@@ -219,6 +218,9 @@ def _place(module: cst.Module, path: str, findings, expected_failure_blocks, tex
         return []
     fixable: Optional[bool] = None
     index: Optional[LineIndex] = None
+    # imported here: files without findings never need positions, and a pre-commit call saves the import
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     skip_ranges = []
     for block in expected_failure_blocks:
