@@ -12,7 +12,7 @@ from gradlint.analysis.torch_api import canonical
 from gradlint.fixing import LineIndex, edits_for
 from gradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, Fix, Rule
 from gradlint.suppression import Suppressions
-from gradlint.walk import walk
+from gradlint.walk import TreeIndex, indexed, walk
 
 _EXPECTED_FAILURE_CALLS = frozenset({"raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
 
@@ -168,7 +168,8 @@ def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]], text
 
     on_visit.setdefault(cst.With, []).insert(0, note_expected_failure)
     try:
-        walk(module, on_visit, on_leave, context.ancestors)
+        with indexed(TreeIndex(module)) as index:
+            walk(index, on_visit, on_leave, context.ancestors)
     except RecursionError:
         internal.append(Diagnostic(path, 1, 1, 1, 1, INTERNAL_ERROR[0], INTERNAL_ERROR[1], "error",
                                    "internal error: the file is nested too deeply to analyse"))

@@ -6,8 +6,9 @@ explicit stack so a deeply nested expression cannot exhaust Python's recursion l
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from typing import Callable, Dict, Iterator, List, Tuple, Type
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, Type
 
 import libcst as cst
 
@@ -87,8 +88,65 @@ def children(node: cst.CSTNode) -> List[cst.CSTNode]:
     return out
 
 
+class TreeIndex:
+    """The nodes of one tree in source (pre-)order, with where each node's subtree ends, so that a
+    subtree is a slice: rules and analyses iterate subtrees many times per file."""
+
+    def __init__(self, root: cst.CSTNode) -> None:
+        order: List[cst.CSTNode] = []
+        ends: List[int] = []
+        position: Dict[int, int] = {}
+        # (node, index of its entry) pairs; an index marks "subtree finished" when popped
+        stack: List[object] = [root]
+        while stack:
+            item = stack.pop()
+            if type(item) is int:
+                ends[item] = len(order)
+                continue
+            number = len(order)
+            order.append(item)  # type: ignore[arg-type]
+            ends.append(0)
+            position[id(item)] = number
+            stack.append(number)
+            kids = children(item)  # type: ignore[arg-type]
+            stack.extend(reversed(kids))
+        self.order = order
+        self.ends = ends
+        self.position = position
+
+    def subtree(self, node: cst.CSTNode) -> Optional[List[cst.CSTNode]]:
+        """Every node under ``node`` (included) in source order, or None for a node of another tree."""
+        number = self.position.get(id(node))
+        if number is None or self.order[number] is not node:
+            return None
+        return self.order[number:self.ends[number]]
+
+
+# the index of the tree being linted in this process (set by the engine for the length of one file)
+_current: Optional[TreeIndex] = None
+
+
+@contextlib.contextmanager
+def indexed(index: TreeIndex):
+    """Make ``iter_tree`` use ``index`` while linting one file."""
+    global _current
+    previous, _current = _current, index
+    try:
+        yield index
+    finally:
+        _current = previous
+
+
 def iter_tree(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """Every syntactic node under ``root`` (included), depth first in source order."""
+    if _current is not None:
+        nodes = _current.subtree(root)
+        if nodes is not None:
+            return iter(nodes)
+    return _iter_tree_uncached(root)
+
+
+def _iter_tree_uncached(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
     stack = [root]
     while stack:
         node = stack.pop()
@@ -100,33 +158,37 @@ VisitFn = Callable[[cst.CSTNode], None]
 
 
 def walk(
-    root: cst.CSTNode,
+    index: TreeIndex,
     on_visit: Dict[Type[cst.CSTNode], List[VisitFn]],
     on_leave: Dict[Type[cst.CSTNode], List[VisitFn]],
     ancestors: List[cst.CSTNode],
 ) -> None:
-    """Call ``on_visit[type]`` handlers entering each node and ``on_leave[type]`` leaving it.
+    """Call ``on_visit[type]`` handlers entering each node of the indexed tree and ``on_leave[type]``
+    leaving it.
 
     ``ancestors`` is kept up to date during the walk: while a node's handlers run, it holds the
     node's ancestors (its parent last), not the node itself.
     """
-    stack: List[Tuple[cst.CSTNode, bool]] = [(root, False)]
-    push = stack.append
-    while stack:
-        node, leaving = stack.pop()
-        if leaving:
-            ancestors.pop()
-            handlers = on_leave.get(type(node))
+    order, ends = index.order, index.ends
+    open_ends: List[int] = []  # where the subtree of each ancestor ends
+    for number, node in enumerate(order):
+        while open_ends and open_ends[-1] <= number:
+            open_ends.pop()
+            left = ancestors.pop()
+            handlers = on_leave.get(type(left))
             if handlers:
                 for handler in handlers:
-                    handler(node)
-            continue
+                    handler(left)
         handlers = on_visit.get(type(node))
         if handlers:
             for handler in handlers:
                 handler(node)
-        push((node, True))
         ancestors.append(node)
-        kids = children(node)
-        for child in reversed(kids):
-            push((child, False))
+        open_ends.append(ends[number])
+    while open_ends:
+        open_ends.pop()
+        left = ancestors.pop()
+        handlers = on_leave.get(type(left))
+        if handlers:
+            for handler in handlers:
+                handler(left)
