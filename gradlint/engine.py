@@ -168,9 +168,11 @@ def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]], text
 
     on_visit.setdefault(cst.With, []).insert(0, note_expected_failure)
     try:
-        with indexed(TreeIndex(module)) as index:
-            walk(index, on_visit, on_leave, context.ancestors)
+        tree = TreeIndex(module)
+        with indexed(tree):
+            walk(tree, on_visit, on_leave, context.ancestors)
     except RecursionError:
+        tree = None
         internal.append(Diagnostic(path, 1, 1, 1, 1, INTERNAL_ERROR[0], INTERNAL_ERROR[1], "error",
                                    "internal error: the file is nested too deeply to analyse"))
     for instance in instances:
@@ -179,7 +181,7 @@ def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]], text
             internal.append(_internal_error(path, type(instance), error))
 
     findings = [f for f in context._findings if f[0].code not in broken]
-    diagnostics = _place(module, path, findings, context.expected_failure_blocks, text)
+    diagnostics = _place(module, path, findings, context.expected_failure_blocks, text, tree)
     if diagnostics:
         diagnostics = Suppressions.from_text(module.code if text is None else text).filter(diagnostics)
     return sorted(diagnostics + internal, key=Diagnostic.sort_key)
@@ -212,22 +214,19 @@ def _internal_error(path: str, rule_class: Type[Rule], error: BaseException) -> 
     )
 
 
-def _place(module: cst.Module, path: str, findings, expected_failure_blocks, text: Optional[str]) -> List[Diagnostic]:
+def _place(module: cst.Module, path: str, findings, expected_failure_blocks, text: Optional[str],
+           tree: Optional[TreeIndex]) -> List[Diagnostic]:
     """Give findings their positions and fixes their edits (computed only for files that have findings).
     No fix is offered when LibCST does not give the file back exactly (lone CR line ends, form feeds)."""
     if not findings:
         return []
+    if expected_failure_blocks and tree is not None:
+        # code meant to fail (inside `with pytest.raises(...)`) is not a finding
+        bodies = {id(block.body) for block in expected_failure_blocks}
+        findings = [f for f in findings if not any(id(a) in bodies for a in tree.ancestors(f[1]))]
+    positions = _positions(module, text, tree, [f[1] for f in findings])
     fixable: Optional[bool] = None
     index: Optional[LineIndex] = None
-    # imported here: files without findings never need positions, and a pre-commit call saves the import
-    from libcst.metadata import MetadataWrapper, PositionProvider
-
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    skip_ranges = []
-    for block in expected_failure_blocks:
-        where = positions.get(block.body)
-        if where is not None:
-            skip_ranges.append((where.start.line, where.end.line))
     out = []
     seen = set()
     for rule, node, message, fix in findings:
@@ -235,8 +234,6 @@ def _place(module: cst.Module, path: str, findings, expected_failure_blocks, tex
         if where is None:
             continue
         line = where.start.line
-        if any(start <= line <= end for start, end in skip_ranges):
-            continue
         key = (rule.code, line, where.start.column, message)
         if key in seen:
             continue
@@ -248,9 +245,75 @@ def _place(module: cst.Module, path: str, findings, expected_failure_blocks, tex
             index = LineIndex(code)
         if fix is not None and fixable:
             replacements, applicability = fix
-            edits = edits_for(module, code, index, replacements)
+            edits = edits_for(module, code, index, replacements, tree, positions)
             if edits:
                 built = Fix(applicability, edits)
         out.append(Diagnostic(path, line, where.start.column + 1, where.end.line, where.end.column + 1,
                               rule.code, rule.name, rule.severity, message, built))
     return out
+
+
+def _positions(module: cst.Module, text: Optional[str], tree: Optional[TreeIndex], nodes) -> dict:
+    """Positions (LibCST CodeRanges) of at least ``nodes`` and of every node of the top-level statements
+    that hold them. Only those statements are regenerated, starting from the line Python's own parser
+    gives them; when that cannot be matched exactly to the file's text, the whole module is."""
+    # imported here: files without findings never need positions, and a pre-commit call saves the import
+    from libcst.metadata import PositionProvider
+    from libcst.metadata.position_provider import PositionProvidingCodegenState
+
+    provider = PositionProvider()
+    if text is not None and tree is not None:
+        tops = []
+        for node in nodes:
+            chain = tree.ancestors(node)
+            top = chain[-2] if len(chain) >= 2 else node  # chain[-1] is the Module
+            if top is not module and all(top is not t for t in tops):
+                tops.append(top)
+        first_lines = _top_level_first_lines(module, text)
+        if first_lines is not None:
+            index = LineIndex(text)
+            for top in tops:
+                first = first_lines.get(id(top))
+                if first is None:
+                    break
+                start_line = first - len(top.leading_lines)
+                if start_line < 1:
+                    break
+                state = PositionProvidingCodegenState(default_indent=module.default_indent,
+                                                      default_newline=module.default_newline, provider=provider)
+                state.line = start_line
+                top._codegen(state)
+                generated = "".join(state.tokens)
+                start = index.offset(start_line, 1)
+                if text[start:start + len(generated)] != generated:
+                    break
+            else:
+                return provider._computed
+        provider = PositionProvider()
+    state = PositionProvidingCodegenState(default_indent=module.default_indent,
+                                          default_newline=module.default_newline, provider=provider)
+    module._codegen(state)
+    return provider._computed
+
+
+def _top_level_first_lines(module: cst.Module, text: str) -> Optional[Dict[int, int]]:
+    """id(top-level statement) -> the line of its first token (its first decorator for a decorated
+    definition), from Python's parser; None when Python cannot parse the file or the two disagree."""
+    try:
+        python_body = ast.parse(text).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    lines: Dict[int, int] = {}
+    position = 0
+    for statement in module.body:
+        if position >= len(python_body):
+            return None
+        parsed = python_body[position]
+        if isinstance(statement, cst.SimpleStatementLine):
+            lines[id(statement)] = parsed.lineno
+            position += len(statement.body)
+        else:
+            decorators = getattr(parsed, "decorator_list", None)
+            lines[id(statement)] = min([parsed.lineno] + [d.lineno for d in decorators or ()])
+            position += 1
+    return lines if position == len(python_body) else None

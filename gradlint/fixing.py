@@ -60,22 +60,21 @@ class LineIndex:
         return self.starts[line - 1] + column - 1
 
 
-def edits_for(module: cst.Module, code: str, index: LineIndex, replacements: Sequence[Replacement]) -> Optional[Tuple[Edit, ...]]:
+def edits_for(module: cst.Module, code: str, index: LineIndex, replacements: Sequence[Replacement],
+              tree=None, positions=None) -> Optional[Tuple[Edit, ...]]:
     """The text edits that the replacements make to ``code`` (the module's source), one per replacement;
-    None when a replacement changes nothing or two of them overlap."""
+    None when a replacement changes nothing or two of them overlap.
+
+    With the file's TreeIndex and positions, only the statement around each replaced node is regenerated;
+    otherwise (or when that statement's text cannot be found exactly) the whole module is."""
     spans = []
     for replacement in replacements:
-        new_code = module.visit(_Replace(replacement.old, replacement.new)).code
-        if new_code == code:
+        span = _statement_span(module, code, index, replacement, tree, positions) if tree is not None else None
+        if span is None:
+            span = _changed_span(code, module.visit(_Replace(replacement.old, replacement.new)).code, 0)
+        if span is None:
             return None
-        prefix = 0
-        limit = min(len(code), len(new_code))
-        while prefix < limit and code[prefix] == new_code[prefix]:
-            prefix += 1
-        suffix = 0
-        while suffix < limit - prefix and code[len(code) - 1 - suffix] == new_code[len(new_code) - 1 - suffix]:
-            suffix += 1
-        spans.append((prefix, len(code) - suffix, new_code[prefix:len(new_code) - suffix]))
+        spans.append(span)
     spans.sort()
     for (_, end, _), (start, _, _) in zip(spans, spans[1:]):
         if start < end:
@@ -86,6 +85,64 @@ def edits_for(module: cst.Module, code: str, index: LineIndex, replacements: Seq
         end_line, end_column = index.position(end)
         edits.append(Edit(line, column, end_line, end_column, content))
     return tuple(edits)
+
+
+def _changed_span(old: str, new: str, offset: int) -> Optional[Tuple[int, int, str]]:
+    """(start, end, new text) of the one region where ``new`` differs from ``old``, shifted by ``offset``."""
+    if new == old:
+        return None
+    prefix = 0
+    limit = min(len(old), len(new))
+    while prefix < limit and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
+        suffix += 1
+    return offset + prefix, offset + len(old) - suffix, new[prefix:len(new) - suffix]
+
+
+def _statement_span(module, code, index, replacement, tree, positions):
+    """The changed region, regenerating only the statement that holds the replaced node (with the
+    indentation of its blocks); None when that cannot be done exactly."""
+    from libcst._nodes.internal import CodegenState
+
+    chain = [replacement.old, *tree.ancestors(replacement.old)]
+    statement_at = next((i for i, node in enumerate(chain) if isinstance(node, cst.BaseStatement)), None)
+    if statement_at is None:
+        return None
+    statement = chain[statement_at]
+    first = statement.decorators[0] if getattr(statement, "decorators", None) else statement
+    where = positions.get(first)
+    if where is None:
+        return None
+    first_line = where.start.line - len(statement.leading_lines)
+    if first_line < 1:
+        return None
+    indents = [
+        block.indent if block.indent is not None else module.default_indent
+        for block in reversed(chain[statement_at + 1:])
+        if isinstance(block, cst.IndentedBlock)
+    ]
+
+    def generate(nodes) -> str:
+        state = CodegenState(default_indent=module.default_indent, default_newline=module.default_newline,
+                             indent_tokens=list(indents))
+        for node in nodes:
+            node._codegen(state)
+        return "".join(state.tokens)
+
+    old_text = generate([statement])
+    start = index.offset(first_line, 1)
+    if code[start:start + len(old_text)] != old_text:
+        return None
+    replaced = statement.visit(_Replace(replacement.old, replacement.new))
+    if isinstance(replaced, cst.RemovalSentinel):
+        new_text = ""
+    elif isinstance(replaced, cst.FlattenSentinel):
+        new_text = generate(replaced.nodes)
+    else:
+        new_text = generate([replaced])
+    return _changed_span(old_text, new_text, start)
 
 
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
@@ -237,3 +294,150 @@ def _is_import_or_docstring(statement: cst.CSTNode, index: int) -> bool:
             continue
         return False
     return True
+
+
+def _without_comment(whitespace):
+    """The whitespace with the comment of its first line dropped, to copy it without duplicating the comment."""
+    if isinstance(whitespace, cst.ParenthesizedWhitespace):
+        first_line = cst.TrailingWhitespace(newline=whitespace.first_line.newline)
+        return whitespace.with_changes(first_line=first_line, empty_lines=())
+    return whitespace
+
+
+def without_argument(call: cst.Call, argument: cst.Arg) -> cst.Call:
+    """``call`` with ``argument`` (one of its args) removed; the new last argument takes the removed one's
+    (possibly absent) trailing comma, so ``f(a, b=1)`` gives ``f(a)`` and a multi-line call keeps its layout."""
+    args = list(call.args)
+    index = next(i for i, arg in enumerate(args) if arg is argument)
+    del args[index]
+    if not args:
+        return call.with_changes(args=(), whitespace_before_args=cst.SimpleWhitespace(""))
+    if index == len(args):
+        args[-1] = args[-1].with_changes(comma=argument.comma, whitespace_after_arg=argument.whitespace_after_arg)
+    return call.with_changes(args=args)
+
+
+def with_argument(call: cst.Call, argument: cst.Arg) -> cst.Call:
+    """``call`` with ``argument`` appended; a trailing comma and the layout of a multi-line call are kept."""
+    args = list(call.args)
+    if not args:
+        return call.with_changes(args=[argument])
+    last = args[-1]
+    if isinstance(last.comma, cst.Comma):  # a trailing comma: the new argument ends with it
+        if len(args) > 1:
+            layout = args[-2].comma.whitespace_after
+        elif isinstance(call.whitespace_before_args, cst.ParenthesizedWhitespace):
+            layout = call.whitespace_before_args
+        else:
+            layout = cst.SimpleWhitespace(" ")
+        own = last.comma.whitespace_after
+        if isinstance(layout, cst.ParenthesizedWhitespace) and isinstance(own, cst.ParenthesizedWhitespace):
+            # one argument per line: a comment after the last argument stays on its line
+            between = layout.with_changes(first_line=own.first_line, empty_lines=own.empty_lines)
+            args[-1] = last.with_changes(comma=last.comma.with_changes(whitespace_after=between))
+            args.append(argument.with_changes(comma=last.comma.with_changes(whitespace_after=_without_comment(own))))
+        else:
+            args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=_without_comment(layout)))
+            args.append(argument.with_changes(comma=last.comma))
+    else:
+        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")),
+                                     whitespace_after_arg=cst.SimpleWhitespace(""))
+        args.append(argument.with_changes(whitespace_after_arg=last.whitespace_after_arg))
+    return call.with_changes(args=args)
+
+
+def unwrapped(block: Union[cst.Module, cst.IndentedBlock], statement: cst.BaseCompoundStatement):
+    """``block`` (a module or indented block) with ``statement``, one of its statements, replaced by the
+    statements of its body, dedented. Comments move along: those above the statement and on its header line
+    go before the first body statement, those closing its body go after the last."""
+    suite = statement.body
+    leading = list(statement.leading_lines)
+    if isinstance(suite, cst.SimpleStatementSuite):  # ``with x: y = f()``: the one line becomes a statement line
+        inner = [cst.SimpleStatementLine(body=suite.body, trailing_whitespace=suite.trailing_whitespace)]
+        closing = []
+    else:
+        inner = list(suite.body)
+        if suite.header.comment is not None:
+            leading.append(cst.EmptyLine(comment=suite.header.comment))
+        closing = list(suite.footer)
+    inner[0] = inner[0].with_changes(leading_lines=leading + list(inner[0].leading_lines))
+    body = list(block.body)
+    index = next(i for i, node in enumerate(body) if node is statement)
+    body[index:index + 1] = inner
+    footer = block.footer
+    if closing and index + len(inner) < len(body):
+        following = body[index + len(inner)]
+        body[index + len(inner)] = following.with_changes(leading_lines=closing + list(following.leading_lines))
+    elif closing:
+        footer = closing + list(footer)
+    return block.with_changes(body=body, footer=footer)
+
+
+def keyword_argument(name: str, value: cst.BaseExpression) -> cst.Arg:
+    """The argument ``name=value``, without spaces around ``=`` (PEP 8)."""
+    no_space = cst.SimpleWhitespace("")
+    equal = cst.AssignEqual(whitespace_before=no_space, whitespace_after=no_space)
+    return cst.Arg(keyword=cst.Name(name), value=value, equal=equal)
+
+
+def with_keyword(call: cst.Call, name: str, value: cst.BaseExpression) -> cst.Call:
+    """``call`` with its ``name=`` argument set to ``value``: replaced when present, appended otherwise."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return call.with_changes(args=[a.with_changes(value=value) if a is arg else a for a in call.args])
+    return with_argument(call, keyword_argument(name, value))
+
+
+def statement_line(context, node: cst.CSTNode) -> Optional[cst.SimpleStatementLine]:
+    """The line that ``node`` (the node being visited: a simple statement, or the whole expression of an
+    expression statement) fills on its own; None when it shares its line or sits in a one-line suite."""
+    ancestors = context.ancestors
+    if len(ancestors) >= 2 and isinstance(ancestors[-1], cst.Expr) and ancestors[-1].value is node:
+        node, line = ancestors[-1], ancestors[-2]
+    else:
+        line = ancestors[-1] if ancestors else None
+    if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and line.body[0] is node:
+        return line
+    return None
+
+
+def unbound_name(context, candidates: Sequence[str]) -> Optional[str]:
+    """The first candidate that the scope of the node being visited (a function or the module) cannot see
+    bound: a new loop variable with that name shadows nothing. None when all are taken or in a class body."""
+    owner = next((a for a in reversed(context.ancestors) if isinstance(a, (cst.FunctionDef, cst.ClassDef, cst.Module))), None)
+    if owner is None or isinstance(owner, cst.ClassDef):
+        return None
+    scope = context.names.scope_of(owner)
+    return next((name for name in candidates if not context.names.lookup(name, scope)), None)
+
+
+def one_line_loop(line: cst.SimpleStatementLine, target: cst.BaseAssignTargetExpression,
+                  iterable: cst.BaseExpression, body: cst.BaseSmallStatement) -> Replacement:
+    """Replace ``line`` by ``for <target> in <iterable>: <body>`` on that line, keeping its comments."""
+    loop = cst.For(target=target, iter=iterable, leading_lines=line.leading_lines,
+                   body=cst.SimpleStatementSuite(body=[body], trailing_whitespace=line.trailing_whitespace))
+    return Replacement(line, loop)
+
+
+def is_plain_value(expression: cst.BaseExpression) -> bool:
+    """A name, an attribute of one, a literal or ``not`` of these: evaluating it again has no side effect."""
+    if isinstance(expression, cst.UnaryOperation) and isinstance(expression.operator, cst.Not):
+        return is_plain_value(expression.expression)
+    if isinstance(expression, cst.Attribute):
+        return is_plain_value(expression.value) and not isinstance(expression.value, cst.UnaryOperation)
+    return isinstance(expression, (cst.Name, cst.Integer, cst.Float, cst.SimpleString))
+
+
+def conversion_inside(conversion: cst.Call) -> Optional[Replacement]:
+    """``Parameter(t).cuda()`` -> ``Parameter(t.cuda())``: the conversion applied to the Parameter's data."""
+    parameter = conversion.func.value
+    args = [a for a in parameter.args if a.keyword is None and not a.star]
+    data = args[0] if args else next((a for a in parameter.args if a.keyword is not None and a.keyword.value == "data"), None)
+    if data is None:
+        return None
+    tensor = data.value
+    if not isinstance(tensor, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)) and not tensor.lpar:
+        tensor = tensor.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    converted = conversion.with_changes(func=conversion.func.with_changes(value=tensor), lpar=[], rpar=[])
+    new_args = [arg.with_changes(value=converted) if arg is data else arg for arg in parameter.args]
+    return Replacement(conversion, parameter.with_changes(args=new_args, lpar=conversion.lpar, rpar=conversion.rpar))

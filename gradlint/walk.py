@@ -95,24 +95,39 @@ class TreeIndex:
     def __init__(self, root: cst.CSTNode) -> None:
         order: List[cst.CSTNode] = []
         ends: List[int] = []
+        parents: List[int] = []
         position: Dict[int, int] = {}
-        # (node, index of its entry) pairs; an index marks "subtree finished" when popped
-        stack: List[object] = [root]
+        # nodes to enter, with their parent's number; a bare number marks "that subtree is finished"
+        stack: List[object] = [(root, -1)]
         while stack:
             item = stack.pop()
             if type(item) is int:
                 ends[item] = len(order)
                 continue
+            node, parent = item  # type: ignore[misc]
             number = len(order)
-            order.append(item)  # type: ignore[arg-type]
+            order.append(node)
             ends.append(0)
-            position[id(item)] = number
+            parents.append(parent)
+            position[id(node)] = number
             stack.append(number)
-            kids = children(item)  # type: ignore[arg-type]
-            stack.extend(reversed(kids))
+            stack.extend((child, number) for child in reversed(children(node)))
         self.order = order
         self.ends = ends
+        self.parents = parents
         self.position = position
+
+    def ancestors(self, node: cst.CSTNode) -> List[cst.CSTNode]:
+        """The ancestors of ``node`` (of this tree), nearest first."""
+        number = self.position.get(id(node))
+        out: List[cst.CSTNode] = []
+        if number is None or self.order[number] is not node:
+            return out
+        number = self.parents[number]
+        while number >= 0:
+            out.append(self.order[number])
+            number = self.parents[number]
+        return out
 
     def subtree(self, node: cst.CSTNode) -> Optional[List[cst.CSTNode]]:
         """Every node under ``node`` (included) in source order, or None for a node of another tree."""

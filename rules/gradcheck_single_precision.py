@@ -3,17 +3,24 @@ from typing import List, Optional
 import libcst as cst
 
 from gradlint.analysis.tensors import (
+    DATA_FACTORIES,
+    FLOAT_FACTORIES,
+    LIKE_FACTORIES,
     SINGLE_PRECISION,
     bool_literal,
     conversion_dtype,
+    factory_call,
     keyword,
     positional,
     single_assigned_value,
     tensor_facts,
 )
+from gradlint.fixing import Replacement, reference_to, with_keyword
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 GRADCHECKS = frozenset({"torch.autograd.gradcheck", "torch.autograd.gradgradcheck"})
+# factories that take dtype=
+_DTYPE_FACTORIES = FLOAT_FACTORIES | LIKE_FACTORIES | DATA_FACTORIES
 
 
 def _input_expressions(context, call: cst.Call) -> List[cst.BaseExpression]:
@@ -51,6 +58,18 @@ def _grad_input_dtype(context, expression: cst.BaseExpression) -> Optional[str]:
     return conversion_dtype(context, cast) if isinstance(cast, cst.Call) else None
 
 
+def _factory_of(context, expression: cst.BaseExpression) -> Optional[cst.Call]:
+    """The factory call that builds an input (``torch.randn(3, requires_grad=True)``, also through a name
+    bound once and ``.requires_grad_()``), when it takes ``dtype=``."""
+    if isinstance(expression, cst.Name):
+        expression = single_assigned_value(context, expression)
+    while (isinstance(expression, cst.Call) and isinstance(expression.func, cst.Attribute)
+           and expression.func.attr.value == "requires_grad_"):
+        expression = expression.func.value
+    factory = factory_call(context, expression) if isinstance(expression, cst.Call) else None
+    return expression if factory is not None and factory.name in _DTYPE_FACTORIES else None
+
+
 class GradcheckSinglePrecision(Rule):
     """
     ## What it does
@@ -78,8 +97,10 @@ class GradcheckSinglePrecision(Rule):
     ```
 
     ## Fix safety
-    Unsafe: the fix sets `dtype=torch.float64` on the input's factory; the function under test must
-    accept double inputs (a module's parameters must be converted with `.double()` too).
+    Unsafe: the fix sets `dtype=torch.float64` on the factory of every single-precision input (named
+    through the file's imports); the function under test must accept double inputs (a module's parameters
+    must be converted with `.double()` too), and other uses of those tensors become double as well. Inputs
+    cast with `.float()`/`.half()` or not built by a factory are not fixed.
     """
 
     code = "GL705"
@@ -110,16 +131,21 @@ class GradcheckSinglePrecision(Rule):
                 fixed="import torch\nx = torch.randn(3, requires_grad=True, dtype=torch.float64)\n"
                 "assert torch.autograd.gradcheck(torch.sin, (x,))\n"),
         Invalid("import torch\nfrom torch.autograd import gradgradcheck\ndef test_second_order():\n"
-                "    x = torch.rand(2, 2, dtype=torch.float32, requires_grad=True)\n    assert gradgradcheck(torch.tanh, [x])\n", 5, 12),
+                "    x = torch.rand(2, 2, dtype=torch.float32, requires_grad=True)\n    assert gradgradcheck(torch.tanh, [x])\n", 5, 12,
+                fixed="import torch\nfrom torch.autograd import gradgradcheck\ndef test_second_order():\n"
+                "    x = torch.rand(2, 2, dtype=torch.float64, requires_grad=True)\n    assert gradgradcheck(torch.tanh, [x])\n"),
         Invalid("import torch as th\nfrom torch.autograd.gradcheck import gradcheck\nclass TestOp:\n    def test_op(self):\n"
                 "        inputs = (th.ones(4, requires_grad=True), th.ones(4, dtype=th.float64))\n"
-                "        self.assertTrue(gradcheck(my_op, inputs, eps=1e-6, atol=1e-4))\n", 6, 25),
+                "        self.assertTrue(gradcheck(my_op, inputs, eps=1e-6, atol=1e-4))\n", 6, 25,
+                fixed="import torch as th\nfrom torch.autograd.gradcheck import gradcheck\nclass TestOp:\n    def test_op(self):\n"
+                "        inputs = (th.ones(4, requires_grad=True, dtype=th.float64), th.ones(4, dtype=th.float64))\n"
+                "        self.assertTrue(gradcheck(my_op, inputs, eps=1e-6, atol=1e-4))\n"),
         Invalid("import torch\nfor shape in [(2,), (3, 3)]:\n    t = data.float().requires_grad_()\n"
                 "    torch.autograd.gradcheck(fn, inputs=t)\n", 4, 5),
         Invalid("import torch\ntorch.autograd.gradcheck(torch.exp, (torch.zeros(5).half().requires_grad_(),), raise_exception=False)\n", 2, 1),
     )
     evidence = Evidence(
-        bad="import torch\nx = torch.randn(3, requires_grad=True)\ntorch.autograd.gradcheck(torch.sin, (x,))\n",
+        bad="import torch\nx = torch.randn(3, requires_grad=True)\nprint(torch.autograd.gradcheck(torch.sin, (x,)))\n",
         bad_shows=Outcome(raises="GradcheckError", message="Jacobian mismatch",
                           warns="is not a double precision floating point or complex"),
         good="import torch\nx = torch.randn(3, dtype=torch.float64, requires_grad=True)\n"
@@ -130,8 +156,22 @@ class GradcheckSinglePrecision(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         if not isinstance(node.func, (cst.Name, cst.Attribute)) or self.context.qualified_name(node.func) not in GRADCHECKS:
             return
-        for expression in _input_expressions(self.context, node):
-            dtype = _grad_input_dtype(self.context, expression)
-            if dtype in SINGLE_PRECISION:
-                self.report(node, self.message.format(dtype=dtype))
-                return
+        single = [e for e in _input_expressions(self.context, node) if _grad_input_dtype(self.context, e) in SINGLE_PRECISION]
+        if single:
+            dtype = _grad_input_dtype(self.context, single[0])
+            self.report(node, self.message.format(dtype=dtype), fix=self._double_fix(single))
+
+    def _double_fix(self, inputs: List[cst.BaseExpression]):
+        """``dtype=torch.float64`` on the factory of every single-precision input; None unless all have one."""
+        factories = {}
+        for expression in inputs:
+            factory = _factory_of(self.context, expression)
+            if factory is None:
+                return None
+            factories[id(factory)] = factory
+        reference = reference_to(self.context, "torch.float64")
+        if reference is None:
+            return None
+        float64, new_import = reference
+        fixes = [Replacement(f, with_keyword(f, "dtype", float64)) for f in factories.values()]
+        return fixes + ([new_import] if new_import is not None else [])

@@ -2,8 +2,29 @@ from typing import Dict, List, Optional
 
 import libcst as cst
 
-from gradlint.analysis.tensors import TensorFacts, keyword, makes_new_tensor, positional, tensor_facts
+from gradlint.analysis.tensors import (
+    DATA_FACTORIES,
+    FLOAT_FACTORIES,
+    INT_FACTORIES,
+    LIKE_FACTORIES,
+    PARAMETER,
+    TensorFacts,
+    device_kind,
+    dtype_of,
+    factory_call,
+    keyword,
+    makes_new_tensor,
+    positional,
+    tensor_facts,
+    tensor_type_of,
+)
+from gradlint.fixing import Replacement, conversion_inside, reference_to, with_keyword
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+
+# factories that take device= and dtype= besides requires_grad=
+_KEYWORD_FACTORIES = FLOAT_FACTORIES | LIKE_FACTORIES | DATA_FACTORIES | INT_FACTORIES
+# conversion methods and the dtype they give
+_DTYPE_METHODS = {"double": "float64", "half": "float16", "bfloat16": "bfloat16", "float": "float32"}
 
 
 def _is_optimizer(qualified_name: Optional[str]) -> bool:
@@ -71,8 +92,12 @@ class LeafLostByMove(Rule):
     ```
 
     ## Fix safety
-    Unsafe: the fix passes the target `device=`/`dtype=` to the factory (or moves `requires_grad_()` after
-    the move), which changes where the random numbers are drawn.
+    Unsafe: the fix builds the leaf where it was moved to: it passes the target `device=`/`dtype=` to the
+    factory (`torch.randn(3, requires_grad=True).cuda()` -> `torch.randn(3, requires_grad=True, device="cuda")`),
+    converts the data inside `nn.Parameter(...)`, or calls `.requires_grad_()` after the move. The values
+    can change: random numbers are drawn on the target device or in the target dtype, and a literal is
+    parsed straight into the target dtype. Conversions it does not understand (`.to(other)`,
+    `non_blocking=`, `.cuda(1)`) and tensors built through a chain of calls are not fixed.
     """
 
     code = "GL107"
@@ -107,14 +132,23 @@ class LeafLostByMove(Rule):
         Invalid("import torch\nw = torch.randn(3, requires_grad=True).cuda()\nopt = torch.optim.SGD([w], lr=0.1)\n", 2, 5,
                 fixed="import torch\nw = torch.randn(3, requires_grad=True, device=\"cuda\")\nopt = torch.optim.SGD([w], lr=0.1)\n"),
         Invalid("import torch as th\ndef fit(x):\n    w = th.zeros(3, requires_grad=True).to(th.float64)\n"
-                "    for _ in range(10):\n        (w * x).sum().backward()\n        print(w.grad)\n", 3, 9),
+                "    for _ in range(10):\n        (w * x).sum().backward()\n        print(w.grad)\n", 3, 9,
+                fixed="import torch as th\ndef fit(x):\n    w = th.zeros(3, requires_grad=True, dtype=th.float64)\n"
+                "    for _ in range(10):\n        (w * x).sum().backward()\n        print(w.grad)\n"),
         Invalid("import torch\nfrom torch import optim\nw = torch.randn(2, 2).requires_grad_().to('cuda:0')\n"
-                "b = torch.zeros(2, requires_grad=True)\nopt = optim.Adam([{'params': [w, b], 'lr': 1e-3}])\n", 3, 5),
+                "b = torch.zeros(2, requires_grad=True)\nopt = optim.Adam([{'params': [w, b], 'lr': 1e-3}])\n", 3, 5,
+                fixed="import torch\nfrom torch import optim\nw = torch.randn(2, 2).to('cuda:0').requires_grad_()\n"
+                "b = torch.zeros(2, requires_grad=True)\nopt = optim.Adam([{'params': [w, b], 'lr': 1e-3}])\n"),
         Invalid("import torch\nfrom torch.nn import Parameter\nscale = Parameter(torch.ones(1)).half()\n"
-                "optimizer = torch.optim.SGD(params=[scale], lr=0.1)\n", 3, 9),
-        Invalid("import torch\nopt = torch.optim.SGD([torch.zeros(3, requires_grad=True).double()], lr=0.1)\n", 2, 24),
+                "optimizer = torch.optim.SGD(params=[scale], lr=0.1)\n", 3, 9,
+                fixed="import torch\nfrom torch.nn import Parameter\nscale = Parameter(torch.ones(1).half())\n"
+                "optimizer = torch.optim.SGD(params=[scale], lr=0.1)\n"),
+        Invalid("import torch\nopt = torch.optim.SGD([torch.zeros(3, requires_grad=True).double()], lr=0.1)\n", 2, 24,
+                fixed="import torch\nopt = torch.optim.SGD([torch.zeros(3, requires_grad=True, dtype=torch.float64)], lr=0.1)\n"),
         Invalid("import torch\nclass Trainer:\n    def run(self):\n        w = torch.rand(4, requires_grad=True).type(torch.DoubleTensor)\n"
-                "        loss = (w ** 2).sum()\n        loss.backward()\n        return w.grad.norm()\n", 4, 13),
+                "        loss = (w ** 2).sum()\n        loss.backward()\n        return w.grad.norm()\n", 4, 13,
+                fixed="import torch\nclass Trainer:\n    def run(self):\n        w = torch.rand(4, requires_grad=True, dtype=torch.float64)\n"
+                "        loss = (w ** 2).sum()\n        loss.backward()\n        return w.grad.norm()\n"),
     )
     evidence = Evidence(
         bad="import torch\nw = torch.ones(3, requires_grad=True).double()\n(w * 2).sum().backward()\nprint(w.grad)\n",
@@ -172,7 +206,73 @@ class LeafLostByMove(Rule):
 
     def _report(self, moved: cst.Call) -> None:
         assert isinstance(moved.func, cst.Attribute)
-        self.report(moved, self.message.format(method=moved.func.attr.value))
+        self.report(moved, self.message.format(method=moved.func.attr.value), fix=self._fix(moved))
+
+    def _fix(self, moved: cst.Call):
+        """Build the leaf where it is moved to: the target as the factory's device=/dtype=, the conversion
+        inside ``nn.Parameter(...)``, or ``.requires_grad_()`` after the conversion."""
+        receiver = moved.func.value
+        if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute) \
+                and receiver.func.attr.value == "requires_grad_":
+            marked = tensor_facts(self.context, receiver.func.value, follow_names=False)
+            if marked is None or marked.requires_grad is not False:
+                return None  # already a grad tensor before requires_grad_(): the move still copies it
+            converted = moved.with_changes(func=moved.func.with_changes(value=receiver.func.value), lpar=[], rpar=[])
+            swapped = receiver.with_changes(func=receiver.func.with_changes(value=converted), lpar=moved.lpar, rpar=moved.rpar)
+            return Replacement(moved, swapped)
+        factory = factory_call(self.context, receiver)
+        if factory is None:
+            return None
+        if factory.name == PARAMETER:
+            return conversion_inside(moved)
+        targets = self._target_keywords(moved, receiver) if factory.name in _KEYWORD_FACTORIES else None
+        if not targets:
+            return None
+        made = receiver
+        replacements = []
+        for name, value in targets:
+            if isinstance(value, str):  # a torch dtype to name through the file's imports
+                reference = reference_to(self.context, value)
+                if reference is None:
+                    return None
+                value, new_import = reference
+                replacements.extend([new_import] if new_import is not None else [])
+            made = with_keyword(made, name, value)
+        return [Replacement(moved, made.with_changes(lpar=moved.lpar, rpar=moved.rpar)), *replacements]
+
+    def _target_keywords(self, moved: cst.Call, factory: cst.Call):
+        """[(keyword, value)] naming where and as what the conversion puts the tensor (a str value is a torch
+        dtype's qualified name); None for a conversion not understood."""
+        method = moved.func.attr.value
+        args = positional(moved)
+        if len(args) != len(moved.args) and method != "to":
+            return None
+        if method == "cuda":
+            return None if args else [("device", cst.SimpleString('"cuda"'))]
+        if method in _DTYPE_METHODS:
+            return None if args else [("dtype", f"torch.{_DTYPE_METHODS[method]}")]
+        if method == "type" and len(args) == 1:
+            if dtype_of(self.context, args[0].value) is not None:
+                return [("dtype", args[0].value)]
+            dtype, device = tensor_type_of(self.context, args[0].value)
+            if dtype is None or (device == "cpu" and keyword(factory, "device") is not None):
+                return None
+            return [("dtype", f"torch.{dtype}")] + ([("device", cst.SimpleString('"cuda"'))] if device == "cuda" else [])
+        if method != "to":
+            return None
+        found = []
+        for index, arg in enumerate(moved.args):
+            if arg.keyword is not None:
+                if arg.keyword.value not in ("dtype", "device"):
+                    return None  # non_blocking=, copy=, memory_format= have no factory equivalent
+                found.append((arg.keyword.value, arg.value))
+            elif dtype_of(self.context, arg.value) is not None:
+                found.append(("dtype", arg.value))
+            elif index == 0 and device_kind(self.context, arg.value) is not None:
+                found.append(("device", arg.value))
+            else:
+                return None
+        return found
 
 
 def _is_grad_leaf(facts: Optional[TensorFacts]) -> bool:

@@ -1,6 +1,7 @@
 import libcst as cst
 
 from gradlint.analysis.modules import class_reads_own_attribute, module_instance
+from gradlint.fixing import Replacement
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
@@ -33,8 +34,10 @@ class ModuleRequiresGradAttribute(Rule):
     ```
 
     ## Fix safety
-    Safe: `Module.requires_grad_(X)` sets the flag on every parameter, which is what the code meant.
-    Not fixed on a ScriptModule, whose `requires_grad_` raises: loop over its parameters instead.
+    Safe: the fix turns the assignment into `Module.requires_grad_(X)`, which sets the flag on every
+    parameter, as the code meant. It is offered only when the receiver is certainly an eager module: not on
+    a ScriptModule, whose `requires_grad_` raises (loop over its parameters instead), nor in a chained
+    assignment (`a = m.requires_grad = False`).
     """
 
     code = "GL102"
@@ -103,9 +106,9 @@ class ModuleRequiresGradAttribute(Rule):
 
     def visit_Assign(self, node):
         for target in node.targets:
-            self._check(target.target, node.value)
+            self._check(target.target, node.value, node if len(node.targets) == 1 else None)
 
-    def _check(self, target, value):
+    def _check(self, target, value, statement):
         if not (isinstance(target, cst.Attribute) and target.attr.value == "requires_grad"):
             return
         module = module_instance(self.context, target.value)
@@ -118,4 +121,9 @@ class ModuleRequiresGradAttribute(Rule):
         receiver = code(target.value)
         shown = code(value) if "\n" not in code(value) else "..."
         template = self.script_message if module.scripted else self.message
-        self.report(target, template.format(receiver=receiver, value=shown))
+        fix = None
+        if statement is not None and not module.scripted:
+            # `m.requires_grad = X` -> `m.requires_grad_(X)`, keeping the statement's own `;`
+            call = cst.Call(func=target.with_changes(attr=cst.Name("requires_grad_")), args=[cst.Arg(value=value)])
+            fix = Replacement(statement, cst.Expr(value=call, semicolon=statement.semicolon))
+        self.report(target, template.format(receiver=receiver, value=shown), fix=fix)

@@ -4,8 +4,9 @@ from typing import Dict, Optional, Set
 import libcst as cst
 
 from gradlint.analysis.modules import enclosing_method_class, is_module_class, is_module_construction, module_instance
+from gradlint.fixing import Replacement, reference_to
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import children
+from gradlint.walk import children, iter_tree
 
 # list methods that add items, and which positional argument is the added item (None: an iterable of items)
 _ADDING_METHODS = {"append": 0, "insert": 1, "extend": None}
@@ -16,6 +17,20 @@ _HARMLESS_CALLS = frozenset(
 )
 # calls that register modules held by the object they are given
 _REGISTERING_METHODS = frozenset({"add_module", "register_module", "__setattr__"})
+# list and dict methods that nn.ModuleList / nn.ModuleDict lack (the fix would break their calls)
+_MISSING_METHODS = {"list": frozenset({"clear", "copy", "count", "index", "remove", "reverse", "sort"}),
+                    "dict": frozenset({"copy", "fromkeys", "get", "popitem", "setdefault"})}
+# attributes of nn.ModuleDict: add_module refuses a key that shadows one (KeyError "attribute already exists")
+_MODULE_DICT_ATTRIBUTES = frozenset(
+    """T_destination add_module apply bfloat16 buffers call_super_init children clear compile cpu cuda double
+    dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half ipu items
+    keys load_state_dict modules mtia named_buffers named_children named_modules named_parameters parameters pop
+    register_backward_hook register_buffer register_forward_hook register_forward_pre_hook register_full_backward_hook
+    register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook
+    register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
+    set_extra_state set_submodule share_memory state_dict to to_empty train training type update values xpu
+    zero_grad""".split()
+)
 
 
 def _with_parents(root):
@@ -48,6 +63,60 @@ def _adds_module(context, call):
     if index is None:
         return bool(args) and _holds_new_module(context, args[0].value)
     return index >= 0 and len(args) > index and is_module_construction(context, args[index].value)
+
+
+def _is_module(context, value):
+    return is_module_construction(context, value) or module_instance(context, value) is not None
+
+
+def _valid_key(key):
+    """A key nn.ModuleDict accepts: a plain string with no dot that shadows none of its attributes."""
+    if not isinstance(key, cst.SimpleString) or "b" in key.prefix.lower():
+        return False
+    text = key.evaluated_value
+    return isinstance(text, str) and text != "" and "." not in text and not text.startswith("_") \
+        and text not in _MODULE_DICT_ATTRIBUTES
+
+
+def _only_modules(context, value):
+    """Whether every item of a container literal or comprehension is a module (a dict's keys valid names)."""
+    if isinstance(value, (cst.List, cst.Tuple)):
+        return all(not isinstance(e, cst.StarredElement) and _is_module(context, e.value) for e in value.elements)
+    if isinstance(value, cst.ListComp):
+        return is_module_construction(context, value.elt)
+    if isinstance(value, cst.Dict):
+        return all(isinstance(e, cst.DictElement) and _valid_key(e.key) and _is_module(context, e.value)
+                   for e in value.elements)
+    return False
+
+
+def _fills_only_modules(context, root, is_container, kind):
+    """Whether every use under ``root`` of the container (``is_container`` tells its expressions) adds only
+    modules and calls no list/dict method that the torch container lacks."""
+    for node in iter_tree(root):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and is_container(node.func.value):
+            method = node.func.attr.value
+            args = [a.value for a in node.args if a.keyword is None and not a.star]
+            if method in _MISSING_METHODS[kind] or (method == "update" and not (args and _only_modules(context, args[0]))):
+                return False
+            if method in _ADDING_METHODS:
+                index = _ADDING_METHODS[method]
+                if index is None and not (args and _only_modules(context, args[0])):
+                    return False
+                if index is not None and not (len(args) > index and _is_module(context, args[index])):
+                    return False
+        elif isinstance(node, cst.AugAssign) and is_container(node.target) and not _only_modules(context, node.value):
+            return False
+        elif isinstance(node, cst.Assign):
+            for target in node.targets:
+                item = target.target
+                if isinstance(item, cst.Subscript) and is_container(item.value):
+                    key = item.slice[0].slice if len(item.slice) == 1 else None
+                    if kind == "dict" and not (isinstance(key, cst.Index) and _valid_key(key.value)):
+                        return False
+                    if not _is_module(context, node.value):
+                        return False
+    return True
 
 
 def _holds_new_module(context, value):
@@ -99,9 +168,12 @@ class ModulesInPlainContainer(Rule):
     ```
 
     ## Fix safety
-    Safe: `nn.ModuleList`/`nn.ModuleDict` keep the list/dict interface (indexing, iteration, `append`,
-    `extend`, item assignment) and register the modules. Offered only when every item is a module (and,
-    for a dict, every key a string).
+    Safe: `nn.ModuleList`/`nn.ModuleDict` (named through the file's imports) keep the list/dict interface
+    (indexing, iteration, `append`, `extend`, item assignment) and register the modules. Offered only when
+    every item is a module, both in the container and in everything the class (or, for a local list, the
+    function) adds to it later; for a dict, when every key is a plain string that nn.ModuleDict accepts (no
+    dot, not one of its attribute names); and when the class calls no list/dict method the torch container
+    lacks (`sort`, `index`, `copy`, `get` ...). A tuple becomes a `ModuleList` of a list.
     """
 
     code = "GL602"
@@ -202,7 +274,45 @@ class ModulesInPlainContainer(Rule):
         if kind is None:
             return
         container = "nn.ModuleDict" if kind == "dict" else "nn.ModuleList"
-        self.report(value, self.message.format(kind=kind, container=container))
+        self.report(value, self.message.format(kind=kind, container=container), fix=self._fix(klass, attr, value))
+
+    def _fix(self, klass, attr, value):
+        """``nn.ModuleList([...])`` / ``nn.ModuleDict({...})`` around the container, when it holds and is
+        given only modules and no list/dict method the torch container lacks is called on it."""
+        kind = "dict" if isinstance(value, (cst.Dict, cst.DictComp)) else "list"
+        if isinstance(value, cst.Name):
+            holds_modules = self._local_fills_only_modules(value)
+        else:  # a dict comprehension's keys may be anything
+            holds_modules = not isinstance(value, cst.DictComp) and _only_modules(self.context, value)
+
+        def attribute(node):  # any `<name>.<attr>` of the class: a method may name its self otherwise
+            return isinstance(node, cst.Attribute) and node.attr.value == attr
+
+        if not holds_modules or not _fills_only_modules(self.context, klass, attribute, kind):
+            return None
+        reference = reference_to(self.context, "torch.nn.ModuleDict" if kind == "dict" else "torch.nn.ModuleList")
+        if reference is None:
+            return None
+        container, new_import = reference
+        if isinstance(value, (cst.List, cst.Dict)) and not value.elements:
+            args = []
+        elif isinstance(value, cst.Tuple):
+            args = [cst.Arg(value=cst.List(elements=value.elements))]
+        else:
+            args = [cst.Arg(value=value)]
+        wrap = Replacement(value, cst.Call(func=container, args=args))
+        return [wrap, new_import] if new_import is not None else wrap
+
+    def _local_fills_only_modules(self, name):
+        """The local list ``name`` starts with and is given only modules in its function."""
+        bindings = self.context.names.bindings_of(name)
+        function = next(a for a in reversed(self.context.ancestors) if isinstance(a, cst.FunctionDef))
+        created = [b.node.value for b in bindings if isinstance(b.node, cst.Assign) and isinstance(b.node.value, cst.List)]
+
+        def same(node):
+            return isinstance(node, cst.Name) and node.value == name.value and self.context.names.bindings_of(node) is bindings
+
+        return all(_only_modules(self.context, c) for c in created) and _fills_only_modules(self.context, function.body, same, "list")
 
     def _plain_container_of_new_modules(self, value, filled_later):
         """'list'/'tuple'/'dict' when ``value`` is a plain container that holds (or will hold) new modules."""

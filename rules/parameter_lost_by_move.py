@@ -1,6 +1,7 @@
 import libcst as cst
 
 from gradlint.analysis.tensors import PARAMETER, makes_new_tensor, module_attribute_target, tensor_facts
+from gradlint.fixing import conversion_inside
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
@@ -30,7 +31,8 @@ class ParameterLostByMove(Rule):
 
     ## Fix safety
     Unsafe: moving the conversion inside `nn.Parameter(...)` registers the tensor, which changes
-    `parameters()` and the checkpoint's keys.
+    `parameters()`, what the optimizer updates and the checkpoint's keys (loading an older checkpoint with
+    `strict=True` then fails on the missing key).
     """
 
     code = "GL604"
@@ -66,13 +68,21 @@ class ParameterLostByMove(Rule):
                 fixed="import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
                 "        self.weight = nn.Parameter(torch.randn(4, 4).cuda())\n"),
         Invalid("import torch as th\nimport torch.nn as nn\nclass M(nn.Module):\n    def __init__(self, n):\n        super().__init__()\n"
-                "        self.scale = nn.Parameter(th.ones(n)).to(th.float16)\n", 6, 9),
+                "        self.scale = nn.Parameter(th.ones(n)).to(th.float16)\n", 6, 9,
+                fixed="import torch as th\nimport torch.nn as nn\nclass M(nn.Module):\n    def __init__(self, n):\n        super().__init__()\n"
+                "        self.scale = nn.Parameter(th.ones(n).to(th.float16))\n"),
         Invalid("import torch\nfrom torch.nn import Module, Parameter\nclass M(Module):\n    def reset(self):\n"
-                "        for _ in range(1):\n            self.bias = Parameter(torch.zeros(3)).double()\n", 6, 13),
+                "        for _ in range(1):\n            self.bias = Parameter(torch.zeros(3)).double()\n", 6, 13,
+                fixed="import torch\nfrom torch.nn import Module, Parameter\nclass M(Module):\n    def reset(self):\n"
+                "        for _ in range(1):\n            self.bias = Parameter(torch.zeros(3).double())\n"),
         Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-                "        self.emb = nn.Parameter(torch.Tensor(10, 4)).to('cuda:0')\n", 6, 9),
+                "        self.emb = nn.Parameter(torch.Tensor(10, 4)).to('cuda:0')\n", 6, 9,
+                fixed="import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.emb = nn.Parameter(torch.Tensor(10, 4).to('cuda:0'))\n"),
         Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-                "        self.w: nn.Parameter = nn.Parameter(torch.rand(2), requires_grad=False).half()\n", 6, 9),
+                "        self.w: nn.Parameter = nn.Parameter(torch.rand(2), requires_grad=False).half()\n", 6, 9,
+                fixed="import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.w: nn.Parameter = nn.Parameter(torch.rand(2).half(), requires_grad=False)\n"),
     )
     evidence = Evidence(
         bad="import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
@@ -98,4 +108,5 @@ class ParameterLostByMove(Rule):
             return
         attr = module_attribute_target(self.context, node)
         if attr and makes_new_tensor(self.context, value, source):
-            self.report(node, self.message.format(method=value.func.attr.value, attr=attr))
+            self.report(node, self.message.format(method=value.func.attr.value, attr=attr), fix=conversion_inside(value))
+

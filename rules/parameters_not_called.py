@@ -1,6 +1,7 @@
 import libcst as cst
 
 from gradlint.analysis.modules import module_instance, sets_attribute
+from gradlint.fixing import Replacement
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from gradlint.walk import children
 
@@ -118,7 +119,8 @@ class ParametersNotCalled(Rule):
                 fixed="import torch\nmodel = torch.nn.Linear(2, 2)\ntorch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"),
     )
     evidence = Evidence(
-        bad="import torch\nmodel = torch.nn.Linear(2, 2)\nfor p in model.parameters:\n    p.requires_grad = False\n",
+        bad="import torch\nmodel = torch.nn.Linear(2, 2)\nfor p in model.parameters:\n    p.requires_grad = False\n"
+            "print(any(p.requires_grad for p in model.parameters()))\n",
         bad_shows=Outcome(raises="TypeError", message="'method' object is not iterable"),
         good="import torch\nmodel = torch.nn.Linear(2, 2)\nfor p in model.parameters():\n    p.requires_grad = False\n"
              "print(any(p.requires_grad for p in model.parameters()))\n",
@@ -142,7 +144,7 @@ class ParametersNotCalled(Rule):
         # a module class may shadow the method with its own attribute (`self.modules = nn.ModuleList(...)`)
         if module is not None and module.local is not None and sets_attribute(self.context, module.local, method):
             return
-        self.report(node, self.message.format(method=method, error=error))
+        self.report(node, self.message.format(method=method, error=error), fix=Replacement(node, cst.Call(func=node)))
 
     def _failure(self, node):
         """The error the use of the uncalled method raises, or None when the use is harmless."""

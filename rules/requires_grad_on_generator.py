@@ -1,5 +1,6 @@
 import libcst as cst
 
+from gradlint.fixing import is_plain_value, one_line_loop, statement_line, unbound_name
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 # nn.Module methods that return a generator, and whether it yields (name, value) pairs
@@ -32,7 +33,9 @@ class RequiresGradOnGenerator(Rule):
 
     ## Fix safety
     Safe: the fix loops over the generator and sets the flag on each parameter, which is what the code
-    meant. It is offered only when the statement stands alone on its line.
+    meant. It is offered only when the statement stands alone on its line (a `for` cannot go after `;` or
+    in a one-line `if x: ...`), when the flag has no side effect (the loop evaluates it once per parameter),
+    and when the loop variable (`p`, else `param`, `parameter`) shadows no name of the scope.
     """
 
     code = "GL110"
@@ -68,7 +71,8 @@ class RequiresGradOnGenerator(Rule):
                 fixed="for p in model.backbone.parameters(): p.requires_grad_(False)\n"),
     )
     evidence = Evidence(
-        bad="import torch\nmodel = torch.nn.Linear(2, 2)\nmodel.parameters().requires_grad = False\n",
+        bad="import torch\nmodel = torch.nn.Linear(2, 2)\nmodel.parameters().requires_grad = False\n"
+            "print(any(p.requires_grad for p in model.parameters()))\n",
         bad_shows=Outcome(raises="AttributeError", message="'generator' object has no attribute 'requires_grad'"),
         good="import torch\nmodel = torch.nn.Linear(2, 2)\nfor p in model.parameters(): p.requires_grad_(False)\n"
              "print(any(p.requires_grad for p in model.parameters()))\n",
@@ -79,22 +83,39 @@ class RequiresGradOnGenerator(Rule):
         for target in node.targets:
             target = target.target
             if isinstance(target, cst.Attribute) and target.attr.value == "requires_grad":
-                self._check(target, target.value, "requires_grad", node.value)
+                args = [cst.Arg(value=node.value)] if len(node.targets) == 1 else None
+                self._check(target, target.value, "requires_grad", node.value, node, args)
 
     def visit_Call(self, node):
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_":
             value = node.args[0].value if node.args else cst.Name("True")
-            self._check(node, func.value, "requires_grad_", value)
+            self._check(node, func.value, "requires_grad_", value, node, node.args)
 
-    def _check(self, reported, receiver, attr, value):
+    def _check(self, reported, receiver, attr, value, statement, args):
         method = self._generator_method(receiver)
         if method is None:
             return
         code = self.context.module.code_for_node
         shown = code(value) if "\n" not in code(value) else "..."
         item = "_, p" if GENERATOR_METHODS[method] else "p"
-        self.report(reported, self.message.format(method=method, attr=attr, item=item, value=shown))
+        fix = self._loop_fix(statement, receiver, GENERATOR_METHODS[method], args) if args is not None else None
+        self.report(reported, self.message.format(method=method, attr=attr, item=item, value=shown), fix=fix)
+
+    def _loop_fix(self, statement, generator, named, args):
+        """``for p in <generator>: p.requires_grad_(<args>)`` in place of the statement."""
+        line = statement_line(self.context, statement)
+        # the loop evaluates the flag once per parameter: only for values without side effects
+        if line is None or not all(is_plain_value(arg.value) for arg in args):
+            return None
+        item = unbound_name(self.context, ("p", "param", "parameter"))
+        key = unbound_name(self.context, ("_", "_name")) if named else None
+        if item is None or (named and key is None):
+            return None
+        target = cst.Tuple([cst.Element(cst.Name(key)), cst.Element(cst.Name(item))], lpar=[], rpar=[]) if named else cst.Name(item)
+        call = cst.Call(func=cst.Attribute(value=cst.Name(item), attr=cst.Name("requires_grad_")),
+                        args=[arg.with_changes(comma=cst.MaybeSentinel.DEFAULT) for arg in args])
+        return one_line_loop(line, target, generator, cst.Expr(value=call))
 
     def _generator_method(self, expression, follow_names=True):
         """The generator method whose call ``expression`` certainly is (directly or through a name)."""

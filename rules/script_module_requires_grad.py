@@ -1,6 +1,7 @@
 import libcst as cst
 
 from gradlint.analysis.modules import is_script_module
+from gradlint.fixing import is_plain_value, one_line_loop, statement_line, unbound_name
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
@@ -32,7 +33,9 @@ class ScriptModuleRequiresGrad(Rule):
 
     ## Fix safety
     Safe: the loop sets the flag on every parameter, which is what the call meant. Offered only when the
-    call is a statement of its own.
+    call is a statement alone on its line (a `for` cannot go after `;` or in a one-line `if x: ...`), when
+    its argument has no side effect (the loop evaluates it once per parameter), and when the loop variable
+    (`p`, else `param`, `parameter`) shadows no name of the scope.
     """
 
     code = "GL701"
@@ -74,7 +77,8 @@ class ScriptModuleRequiresGrad(Rule):
                 "        for p in scripted.parameters(): p.requires_grad_()\n"),
     )
     evidence = Evidence(
-        bad="import torch\nsm = torch.jit.script(torch.nn.Linear(2, 2))\nsm.requires_grad_(False)\n",
+        bad="import torch\nsm = torch.jit.script(torch.nn.Linear(2, 2))\nsm.requires_grad_(False)\n"
+            "print(any(p.requires_grad for p in sm.parameters()))\n",
         bad_shows=Outcome(raises="RuntimeError", message="requires_grad_ is not supported on ScriptModules"),
         good="import torch\nsm = torch.jit.script(torch.nn.Linear(2, 2))\nfor p in sm.parameters(): p.requires_grad_(False)\n"
              "print(any(p.requires_grad for p in sm.parameters()))\n",
@@ -89,4 +93,17 @@ class ScriptModuleRequiresGrad(Rule):
             return
         code = self.context.module.code_for_node
         value = code(node.args[0].value) if len(node.args) == 1 else ""
-        self.report(node, self.message.format(receiver=code(func.value), value=value))
+        self.report(node, self.message.format(receiver=code(func.value), value=value), fix=self._loop_fix(node))
+
+    def _loop_fix(self, call):
+        """``for p in <module>.parameters(): p.requires_grad_(<args>)`` in place of the call's statement."""
+        line = statement_line(self.context, call)
+        # the loop evaluates the flag once per parameter: only for values without side effects
+        if line is None or not all(is_plain_value(arg.value) for arg in call.args):
+            return None
+        item = unbound_name(self.context, ("p", "param", "parameter"))
+        if item is None:
+            return None
+        parameters = cst.Call(func=cst.Attribute(value=call.func.value, attr=cst.Name("parameters")))
+        body = call.with_changes(func=cst.Attribute(value=cst.Name(item), attr=cst.Name("requires_grad_")))
+        return one_line_loop(line, cst.Name(item), parameters, cst.Expr(value=body))

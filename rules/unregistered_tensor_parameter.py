@@ -4,6 +4,7 @@ import libcst as cst
 
 from gradlint.analysis.modules import enclosing_method_class
 from gradlint.analysis.tensors import PARAMETER, is_integral, module_attribute_target, tensor_facts
+from gradlint.fixing import Replacement, reference_to
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from gradlint.walk import iter_tree
 
@@ -50,8 +51,9 @@ class UnregisteredTensorParameter(Rule):
     ```
 
     ## Fix safety
-    Unsafe: wrapping in `nn.Parameter(...)` adds the tensor to `parameters()` and `state_dict()`, which
-    changes what the optimizer updates and what checkpoints contain.
+    Unsafe: wrapping the value in `nn.Parameter(...)` (named through the file's imports) adds the tensor to
+    `parameters()` and `state_dict()`, which changes what the optimizer updates, what checkpoints contain
+    (loading an older checkpoint with `strict=True` then fails on the missing key) and what `.to()` moves.
     """
 
     code = "GL601"
@@ -98,13 +100,22 @@ class UnregisteredTensorParameter(Rule):
                 fixed="import torch\nimport torch.nn as nn\nclass Scale(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
                 "        self.alpha = nn.Parameter(torch.ones(1, requires_grad=True))\n"),
         Invalid("import torch as th\nfrom torch.nn import Module\nclass Emb(Module):\n    def __init__(self, n, d):\n"
-                "        super().__init__()\n        self.table = th.randn(n, d).requires_grad_()\n", 6, 9),
+                "        super().__init__()\n        self.table = th.randn(n, d).requires_grad_()\n", 6, 9,
+                fixed="import torch as th\nfrom torch.nn import Module\nclass Emb(Module):\n    def __init__(self, n, d):\n"
+                "        super().__init__()\n        self.table = th.nn.Parameter(th.randn(n, d).requires_grad_())\n"),
         Invalid("import torch\nfrom torch import nn\nclass Base(nn.Module):\n    pass\nclass Head(Base):\n"
-                "    def reset(self):\n        self.bias = torch.zeros(10, requires_grad=True).to(self.device)\n", 7, 9),
+                "    def reset(self):\n        self.bias = torch.zeros(10, requires_grad=True).to(self.device)\n", 7, 9,
+                fixed="import torch\nfrom torch import nn\nclass Base(nn.Module):\n    pass\nclass Head(Base):\n"
+                "    def reset(self):\n        self.bias = nn.Parameter(torch.zeros(10, requires_grad=True).to(self.device))\n"),
         Invalid("import torch\nimport pytorch_lightning as pl\nclass Lit(pl.LightningModule):\n    def __init__(self):\n"
-                "        super().__init__()\n        self.temperature: torch.Tensor = torch.tensor([1.0], requires_grad=True)\n", 6, 9),
+                "        super().__init__()\n        self.temperature: torch.Tensor = torch.tensor([1.0], requires_grad=True)\n", 6, 9,
+                fixed="import torch\nimport pytorch_lightning as pl\nclass Lit(pl.LightningModule):\n    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        self.temperature: torch.Tensor = torch.nn.Parameter(torch.tensor([1.0], requires_grad=True))\n"),
         Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self, k):\n        super().__init__()\n"
-                "        w = torch.empty(k, k, requires_grad=True)\n        self.w = w\n", 7, 9),
+                "        w = torch.empty(k, k, requires_grad=True)\n        self.w = w\n", 7, 9,
+                fixed="import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self, k):\n        super().__init__()\n"
+                "        w = torch.empty(k, k, requires_grad=True)\n        self.w = nn.Parameter(w)\n"),
     )
     evidence = Evidence(
         bad="import torch\nfrom torch import nn\nclass Scale(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
@@ -136,7 +147,16 @@ class UnregisteredTensorParameter(Rule):
         klass = enclosing_method_class(self.context.ancestors)
         if klass is None or "dummy" in attr.lower() or attr in self._exempt_attributes(klass):
             return
-        self.report(node, self.message.format(attr=attr))
+        self.report(node, self.message.format(attr=attr), fix=self._wrap_fix(value))
+
+    def _wrap_fix(self, value: cst.BaseExpression):
+        """``nn.Parameter(<value>)``, naming ``nn`` through the file's imports."""
+        reference = reference_to(self.context, PARAMETER)
+        if reference is None:
+            return None
+        parameter, new_import = reference
+        wrap = Replacement(value, cst.Call(func=parameter, args=[cst.Arg(value=value)]))
+        return [wrap, new_import] if new_import is not None else wrap
 
     def _exempt_attributes(self, klass: cst.ClassDef) -> Set[str]:
         found = self._exempt.get(id(klass))

@@ -1,8 +1,14 @@
 import libcst as cst
 
+from gradlint.fixing import Replacement
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 VARIABLE = "torch.autograd.Variable"
+# expressions that never need parentheses to stand where a call stood
+_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.BaseNumber, cst.BaseString, cst.List, cst.Dict,
+          cst.Set, cst.ListComp, cst.DictComp, cst.SetComp)
+# places where any expression that was a call's argument may stand without parentheses
+_OPEN_PLACES = (cst.Assign, cst.AnnAssign, cst.Return, cst.Expr)
 
 
 class VariableWrapper(Rule):
@@ -32,8 +38,10 @@ class VariableWrapper(Rule):
     ```
 
     ## Fix safety
-    Unsafe: `Variable(x)` becomes `x`, which differs when `x` carries a graph (the wrapper detached it)
-    or is later changed in place; `requires_grad=`/`volatile=` arguments are not fixed.
+    Unsafe: `Variable(x)` becomes `x`. The catalog lists this fix as safe, but torch 2.13 shows that
+    `Variable(x)` returns a detached alias when `x` requires grad: removing it lets gradients flow where
+    they did not (the fix of this rule's evidence turns `requires_grad` from False to True), so it needs
+    `--unsafe-fixes`. Calls with `requires_grad=`/`volatile=` or more than one argument are not fixed.
     """
 
     code = "GL702"
@@ -64,8 +72,11 @@ class VariableWrapper(Rule):
                 "        out = model(V(x.cuda()))\n", 5, 21, fixed="import torch\nfrom torch.autograd import Variable as V\n"
                 "def step(batch):\n    for x, y in batch:\n        out = model(x.cuda())\n"),
         Invalid("from torch.autograd.variable import Variable\nclass Trainer:\n    def run(self, x):\n"
-                "        return Variable(x)\n", 4, 16),
-        Invalid("from torch import autograd\nh = autograd.Variable(h0.data)\n", 2, 5),
+                "        return Variable(x)\n", 4, 16,
+                fixed="from torch.autograd.variable import Variable\nclass Trainer:\n    def run(self, x):\n"
+                "        return x\n"),
+        Invalid("from torch import autograd\nh = autograd.Variable(h0.data)\n", 2, 5,
+                fixed="from torch import autograd\nh = h0.data\n"),
     )
     evidence = Evidence(
         bad="import torch\nfrom torch.autograd import Variable\nw = torch.ones(2, requires_grad=True)\n"
@@ -77,4 +88,17 @@ class VariableWrapper(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, (cst.Name, cst.Attribute)) and self.context.qualified_name(node.func) == VARIABLE:
-            self.report(node)
+            self.report(node, fix=self._unwrap_fix(node))
+
+    def _unwrap_fix(self, call: cst.Call):
+        """``Variable(x)`` -> ``x``, parenthesized where the bare expression would bind differently."""
+        if len(call.args) != 1 or call.args[0].keyword is not None or call.args[0].star:
+            return None
+        value = call.args[0].value
+        parent = self.context.parent
+        fits = isinstance(value, _ATOMS) or value.lpar or (
+            isinstance(parent, _OPEN_PLACES) and not isinstance(value, (cst.NamedExpr, cst.GeneratorExp, cst.Yield))
+            or isinstance(parent, cst.Arg) and not parent.star)
+        if not fits:
+            value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        return Replacement(call, value.with_changes(lpar=[*call.lpar, *value.lpar], rpar=[*value.rpar, *call.rpar]))

@@ -13,8 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # rules whose catalog fix is not written yet (issue 6 is open for them). The fix tests are strict
 # xfails for these: a fix that starts working must be taken off this list.
 FIX_PENDING = frozenset(
-    {"GL102", "GL106", "GL107", "GL109", "GL110", "GL209", "GL304", "GL306", "GL309", "GL310", "GL311", "GL312",
-     "GL505", "GL601", "GL602", "GL604", "GL701", "GL702", "GL705"}
+    {"GL209", "GL304", "GL306", "GL309", "GL310", "GL311", "GL312", "GL505"}
 )
 
 
