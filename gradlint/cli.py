@@ -279,7 +279,8 @@ def _check(args: argparse.Namespace) -> int:
         report_to = sys.stderr
     else:
         report_to = sys.stdout
-    sources = {o.display: o.source for o in outcomes if o.source is not None}
+    # after --fix, findings that remain are shown on the fixed text
+    sources = {o.display: o.new_source if o.new_source is not None else o.source for o in outcomes if o.source is not None}
     fixed = [d for o in outcomes for d in o.fixed]
     _print(report_to, diagnostics, fixed, output_format, args.statistics, args.show_fixes, unsafe, mode, sources)
 

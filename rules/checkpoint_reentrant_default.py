@@ -1,5 +1,6 @@
 import libcst as cst
 
+from gradlint.fixing import Replacement, keyword_argument, with_argument
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 CHECKPOINT_FUNCTIONS = frozenset({"torch.utils.checkpoint.checkpoint", "torch.utils.checkpoint.checkpoint_sequential"})
@@ -104,4 +105,5 @@ class CheckpointReentrantDefault(Rule):
             if arg.star == "**" or (arg.keyword is not None and arg.keyword.value == "use_reentrant"):
                 return
         shown = self.context.module.code_for_node(node.func)
-        self.report(node, self.message.format(name=shown))
+        fix = Replacement(node, with_argument(node, keyword_argument("use_reentrant", cst.Name("False"))))
+        self.report(node, self.message.format(name=shown), fix=fix)

@@ -2,13 +2,19 @@ from typing import Optional, Set
 
 import libcst as cst
 
-from gradlint.analysis.grad_state import TENSOR, facts_at
+from gradlint.analysis.grad_mode import NO_GRAD_MODE, grad_mode_at
+from gradlint.analysis.grad_state import TENSOR, facts_at, is_in_place_method
 from gradlint.analysis.loops import backward_target, enclosing_scope, is_parameter_loop_item, module_imports_torch, own_calls
 from gradlint.analysis.modules import enclosing_method_class, local_class, module_attributes
+from gradlint.fixing import Replacement, reference_to
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 # attributes of torch modules (and tensors) that certainly hold a tensor: ``conv.weight``, ``p.grad``
 TENSOR_ATTRIBUTES = frozenset({"weight", "bias", "grad", "running_mean", "running_var", "in_proj_weight", "in_proj_bias"})
+# ``x.data op= v`` written as the in-place method (``x += v`` would rebind the name ``x``)
+IN_PLACE_OPERATORS = {
+    cst.AddAssign: "add_", cst.SubtractAssign: "sub_", cst.MultiplyAssign: "mul_", cst.DivideAssign: "div_",
+}
 
 
 class DataAttribute(Rule):
@@ -40,9 +46,13 @@ class DataAttribute(Rule):
     ```
 
     ## Fix safety
-    Unsafe: reads become `.detach()` and writes move into `with torch.no_grad():`, which restores the
-    version checks: code that relied on `.data` to dodge them will now raise instead of computing wrong
-    gradients.
+    Unsafe: reads become `.detach()` and writes move into `with torch.no_grad():` (`x.data = v` becomes
+    `x.copy_(v)`, `x.data += v` becomes `x.add_(v)`, `x.data.zero_()` becomes `x.zero_()`), which restores
+    the version checks: code that relied on `.data` to dodge them will now raise instead of computing wrong
+    gradients, and `x.copy_(v)` fails where `.data = v` swapped in a tensor of another shape or dtype.
+    `import torch` is added when the file has no name for `torch.no_grad`. A write on a line shared with
+    other statements (`x.data = v; y = 1`, `for p in ps: p.data = v`) or to several targets is not fixed,
+    except that an in-place method call there becomes `x.detach().zero_()`, which writes the same storage.
     """
 
     code = "GL309"
@@ -72,7 +82,7 @@ class DataAttribute(Rule):
                 fixed="import torch\nfor p in model.parameters():\n    with torch.no_grad():\n        p.clamp_(-0.01, 0.01)\n"),
         Invalid("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
                 "        self.fc = nn.Linear(4, 2)\n        self.fc.weight.data.normal_(0, 0.01)\n", 6, 9,
-                fixed="import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                fixed="import torch.nn as nn\nimport torch\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
                 "        self.fc = nn.Linear(4, 2)\n        with torch.no_grad():\n            self.fc.weight.normal_(0, 0.01)\n"),
         Invalid("import torch\noutputs = net(images)\n_, predicted = torch.max(outputs.data, 1)\n", 3, 26,
                 fixed="import torch\noutputs = net(images)\n_, predicted = torch.max(outputs.detach(), 1)\n"),
@@ -110,7 +120,37 @@ class DataAttribute(Rule):
         if not self._uses_torch or self._in_optimizer():
             return
         if self._is_torch_tensor(node.value) or self._is_torch_argument(node):
-            self.report(node)
+            self.report(node, fix=self._fix(node))
+
+    def _fix(self, node: cst.Attribute):
+        """A write through ``x.data`` becomes the same write to ``x`` under ``torch.no_grad()``; a read (or an
+        in-place write that cannot be wrapped) becomes ``x.detach()``, which shares the storage."""
+        ancestors = self.context.ancestors
+        detached = Replacement(node, cst.Call(func=cst.Attribute(value=node.value, attr=cst.Name("detach"))))
+        position = next(
+            (i for i in range(len(ancestors) - 1, -1, -1) if isinstance(ancestors[i], cst.BaseSmallStatement)), None)
+        small = ancestors[position] if position is not None else None
+        assigned = _assigned_with(small, node) if small is not None else None
+        if assigned is None:
+            if _store_target(ancestors, node):
+                return None  # ``a.data, b.data = ...``, ``del x.data``: no single write to rewrite
+            if small is None or not _writes_through(ancestors, node):
+                return detached
+        rewritten = assigned if assigned is not None else small.deep_replace(node, node.value)
+        if grad_mode_at(self.context) == NO_GRAD_MODE:
+            return Replacement(small, rewritten)
+        line = ancestors[position - 1]
+        reference = reference_to(self.context, "torch.no_grad")
+        if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1 or reference is None:
+            # ``x.data = v`` needs the wrapped call; ``x.data.zero_()`` can write through a detached view
+            return None if assigned is not None else detached
+        no_grad, import_torch = reference
+        wrapped = cst.With(
+            items=[cst.WithItem(item=cst.Call(func=no_grad))],
+            body=cst.IndentedBlock(body=[line.with_changes(body=[rewritten], leading_lines=())]),
+            leading_lines=line.leading_lines,
+        )
+        return [Replacement(line, wrapped)] + ([import_torch] if import_torch is not None else [])
 
     def _is_torch_tensor(self, receiver: cst.BaseExpression) -> bool:
         if isinstance(receiver, cst.Attribute):
@@ -178,3 +218,49 @@ class DataAttribute(Rule):
             if local is not None and self._is_optimizer_class(local, seen):
                 return True
         return False
+
+
+def _assigned_with(statement: cst.BaseSmallStatement, node: cst.Attribute) -> Optional[cst.BaseSmallStatement]:
+    """For ``x.data = v`` / ``x.data += v`` (``node`` the target), the same write as an in-place call on ``x``:
+    ``x.copy_(v)`` / ``x.add_(v)``; None for other statements."""
+    if isinstance(statement, cst.Assign) and len(statement.targets) == 1 and statement.targets[0].target is node:
+        method, value = "copy_", statement.value
+    elif (isinstance(statement, cst.AugAssign) and statement.target is node
+          and type(statement.operator) in IN_PLACE_OPERATORS):
+        method, value = IN_PLACE_OPERATORS[type(statement.operator)], statement.value
+    else:
+        return None
+    call = cst.Call(func=cst.Attribute(value=node.value, attr=cst.Name(method)), args=[cst.Arg(value)])
+    return cst.Expr(value=call, semicolon=statement.semicolon)
+
+
+def _store_target(ancestors, node: cst.CSTNode) -> bool:
+    """Whether ``node`` is itself assigned or deleted (directly or in a tuple of targets)."""
+    child = node
+    for parent in reversed(ancestors):
+        if isinstance(parent, (cst.Element, cst.StarredElement, cst.Tuple, cst.List)):
+            child = parent
+            continue
+        if isinstance(parent, (cst.AssignTarget, cst.Del, cst.AsName)):
+            return True
+        return getattr(parent, "target", None) is child
+    return False
+
+
+def _writes_through(ancestors, node: cst.CSTNode) -> bool:
+    """Whether the statement holding ``node`` writes through it: ``x.data.zero_()`` (possibly chained:
+    ``x.data.mul_(a).add_(b)``) as an expression statement, or ``x.data[i] = v``."""
+    parent = ancestors[-1]
+    if isinstance(parent, cst.Subscript) and parent.value is node:
+        return _store_target(ancestors[:-1], parent)
+    if not (isinstance(parent, cst.Attribute) and parent.value is node and is_in_place_method(parent.attr.value)):
+        return False
+    child = node
+    for ancestor in reversed(ancestors):
+        if isinstance(ancestor, cst.Expr):
+            return ancestor.value is child
+        if not ((isinstance(ancestor, cst.Attribute) and ancestor.value is child)
+                or (isinstance(ancestor, cst.Call) and ancestor.func is child)):
+            return False
+        child = ancestor
+    return False

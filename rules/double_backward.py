@@ -19,6 +19,7 @@ from gradlint.analysis.loops import (
     own_calls,
     target_names,
 )
+from gradlint.fixing import Replacement, with_keyword
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
@@ -52,8 +53,11 @@ class DoubleBackward(Rule):
     ```
 
     ## Fix safety
-    Unsafe: the fix adds `retain_graph=True` to the first backward, which keeps the graph's memory alive
-    until the second; recomputing the loss or summing the losses is often what was meant.
+    Unsafe: the fix adds `retain_graph=True` to the first backward (or turns its `retain_graph=False` into
+    `True`), which keeps the graph's memory alive until the second; recomputing the loss or summing the
+    losses is often what was meant. For a loss computed once before a loop, the loop's backward gets
+    `retain_graph=True`: it then runs through the same graph on every iteration, where computing the loss
+    inside the loop is usually what was meant.
     """
 
     code = "GL304"
@@ -117,7 +121,8 @@ class DoubleBackward(Rule):
     )
     evidence = Evidence(
         bad=("import torch\nmodel = torch.nn.Linear(3, 1)\nout = model(torch.randn(4, 3))\n"
-             "loss_a = out.pow(2).mean()\nloss_b = out.abs().mean()\nloss_a.backward()\nloss_b.backward()\n"),
+             "loss_a = out.pow(2).mean()\nloss_b = out.abs().mean()\nloss_a.backward()\nloss_b.backward()\n"
+             "print(model.weight.grad is not None)\n"),
         bad_shows=Outcome(raises="RuntimeError", message="Trying to backward through the graph a second time"),
         good=("import torch\nmodel = torch.nn.Linear(3, 1)\nout = model(torch.randn(4, 3))\n"
               "loss_a = out.pow(2).mean()\nloss_b = out.abs().mean()\nloss_a.backward(retain_graph=True)\nloss_b.backward()\n"
@@ -154,14 +159,17 @@ class DoubleBackward(Rule):
         index = flow.index_of(statement)
         if index is None:
             return
-        if self._graph_freed_earlier(flow, index, target):
-            self.report(node)
+        first = self._graph_freed_earlier(flow, index, target)
+        if first is not None:
+            self.report(node, fix=_retaining(first))
             return
         name = self._loss_from_before_loop(node, owner, target)
         if name is not None:
-            self.report(node, self.loop_message.format(name=name))
+            self.report(node, self.loop_message.format(name=name), fix=_retaining(node))
 
-    def _graph_freed_earlier(self, flow: StraightLineFlow, index: int, target: cst.BaseExpression) -> bool:
+    def _graph_freed_earlier(self, flow: StraightLineFlow, index: int,
+                             target: cst.BaseExpression) -> Optional[cst.Call]:
+        """The earlier backward call that freed the graph this backward goes through, if any."""
         env = flow.env_before[index]
         reads, _ = flow.value_of(target, env)
         direct = _direct_values(target, env)
@@ -178,8 +186,8 @@ class DoubleBackward(Rule):
                 receivers = direct | _direct_values(first_target, first_env)
                 for shared in reads & first_reads:
                     if shared.saves and (shared in receivers or carries_module_graph(self.context, shared)):
-                        return True
-        return False
+                        return call
+        return None
 
     def _loss_from_before_loop(self, node: cst.Call, owner: cst.CSTNode, target: cst.BaseExpression) -> Optional[str]:
         """The loss name when this backward runs on every iteration of ``owner`` (a loop) on a graph built
@@ -211,6 +219,11 @@ class DoubleBackward(Rule):
         if not any(value.saves for value in values):
             return None
         return names[0].value
+
+
+def _retaining(call: cst.Call) -> Replacement:
+    """The backward call made to keep its graph: ``retain_graph=True`` added, or replacing ``retain_graph=False``."""
+    return Replacement(call, with_keyword(call, "retain_graph", cst.Name("True")))
 
 
 def _direct_values(target: cst.BaseExpression, env: Dict[str, Value]) -> set:

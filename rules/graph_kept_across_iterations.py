@@ -17,11 +17,14 @@ from gradlint.analysis.loops import (
     own_calls,
     own_statements,
 )
+from gradlint.fixing import Replacement
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from gradlint.walk import iter_tree
 
 # calls that only report a value (print it, log it, turn it into a number): using a total there is a metric use
 _REPORTING_FUNCTIONS = frozenset({"print", "float", "int", "round", "str", "format", "repr"})
+# expressions whose value may be a tensor: not tuples, lists or dicts (``.item()`` on them breaks the code)
+_TENSOR_VALUED = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.BinaryOperation, cst.UnaryOperation)
 _REPORTING_METHODS = frozenset({"add_scalar", "add_scalars", "log", "log_dict", "info", "debug", "warning", "write",
                                 "set_postfix", "set_description", "format", "item", "tolist"})
 
@@ -87,8 +90,12 @@ class GraphKeptAcrossIterations(Rule):
     ```
 
     ## Fix safety
-    Safe for `+=`: `loss.item()` gives the same number without the graph. Unsafe for lists:
-    `losses.append(loss.detach())` keeps tensors, but code that later backwards through the list breaks.
+    For a sum, the fix calls `.item()` on the loss (`total += loss.item()`, `total += loss.item() * n`), or
+    on the whole added term when the loss is inside a call (`total += crit(out, y).item()`). It is safe when
+    the loop runs `loss.backward()` without a gradient argument: the loss is then a one-element tensor and
+    `.item()` gives the same number without the graph. Otherwise it is unsafe: `.item()` raises on a tensor
+    of several elements. For a list, the fix appends `loss.detach()`: unsafe, since it keeps tensors but
+    code that later backwards through the list breaks. A tuple, list or dict added is not fixed.
     """
 
     code = "GL310"
@@ -188,9 +195,30 @@ class GraphKeptAcrossIterations(Rule):
             return
         if not backward_in_loop and self._leaves_scope(scope, total, statement):
             return
-        shown = self.context.module.code_for_node(loss[0])
-        fix = f"{shown}.item()" if kind == "sum" else f"{shown}.detach()"
-        self.report(statement, self.message.format(total=total, loss=shown, fix=fix))
+        name = loss[0]
+        # the method goes on the loss itself when only arithmetic combines it (``loss * n``), else on the whole term
+        taken = name if _only_arithmetic_above(added, name) else added
+        if not isinstance(taken, _TENSOR_VALUED):
+            taken = None
+        method = "item" if kind == "sum" else "detach"
+        code_for = self.context.module.code_for_node
+        suggestion = f"{code_for(taken or name)}.{method}()"
+        fix = Replacement(taken, _method_call(taken, method)) if taken is not None else None
+        # '.item()' needs a one-element tensor: certain for a loss backward-ed without a gradient argument
+        applicability = "safe" if kind == "sum" and self._backwarded_as_scalar(loop, name.value) else "unsafe"
+        self.report(statement, self.message.format(total=total, loss=code_for(name), fix=suggestion),
+                    fix=fix, applicability=applicability)
+
+    def _backwarded_as_scalar(self, loop: cst.CSTNode, loss: str) -> bool:
+        """Whether the loop calls ``loss.backward()`` without a gradient argument: the loss is then a
+        one-element tensor, which ``.item()`` certainly accepts."""
+        for call in own_calls(loop.body):
+            func = call.func
+            if (isinstance(func, cst.Attribute) and func.attr.value == "backward" and isinstance(func.value, cst.Name)
+                    and func.value.value == loss and backward_target(self.context, call) is func.value
+                    and all(arg.keyword is not None and arg.keyword.value != "gradient" for arg in call.args)):
+                return True
+        return False
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._check(node)
@@ -252,6 +280,25 @@ class GraphKeptAcrossIterations(Rule):
             if _uses_as_tensor(self.context, statement, total):
                 return True
         return False
+
+
+def _method_call(expression: cst.BaseExpression, method: str) -> cst.Call:
+    """``expression.method()``, parenthesizing an operation."""
+    if isinstance(expression, (cst.BinaryOperation, cst.UnaryOperation)) and not expression.lpar:
+        expression = expression.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return cst.Call(func=cst.Attribute(value=expression, attr=cst.Name(method)))
+
+
+def _only_arithmetic_above(expression: cst.BaseExpression, name: cst.Name) -> bool:
+    """Whether ``name`` is reached from ``expression`` through arithmetic operators only (``loss * n / k``)."""
+    if expression is name:
+        return True
+    if isinstance(expression, cst.BinaryOperation) and isinstance(
+            expression.operator, (cst.Add, cst.Subtract, cst.Multiply, cst.Divide)):
+        return _only_arithmetic_above(expression.left, name) or _only_arithmetic_above(expression.right, name)
+    if isinstance(expression, cst.UnaryOperation) and isinstance(expression.operator, cst.Minus):
+        return _only_arithmetic_above(expression.expression, name)
+    return False
 
 
 def _rebinds_elsewhere(loop: cst.CSTNode, accumulation: cst.CSTNode, total: str) -> bool:

@@ -1,6 +1,7 @@
 import libcst as cst
 
 from gradlint.analysis.grad_state import facts_at, grad_certainly_on
+from gradlint.fixing import Replacement
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
@@ -73,7 +74,7 @@ class NumpyOfGradTensor(Rule):
                 fixed="import torch\nimport torch.nn.functional as F\nw = torch.ones(3, requires_grad=True)\nwith torch.no_grad():\n    pass\nprint(F.relu(w).detach().numpy())\n"),
     )
     evidence = Evidence(
-        bad="import torch\nlin = torch.nn.Linear(3, 2)\nout = lin(torch.ones(3))\nprint(out.numpy())\n",
+        bad="import torch\nlin = torch.nn.Linear(3, 2)\nout = lin(torch.ones(3))\nprint(out.numpy().shape)\n",
         bad_shows=Outcome(raises="RuntimeError", message="Can't call numpy() on Tensor that requires grad"),
         good="import torch\nlin = torch.nn.Linear(3, 2)\nout = lin(torch.ones(3))\nprint(out.detach().numpy().shape)\n",
         good_shows=Outcome(stdout="(2,)"),
@@ -85,4 +86,5 @@ class NumpyOfGradTensor(Rule):
             return
         facts = facts_at(self.context, func.value)
         if facts.is_tensor and facts.requires_grad is True and grad_certainly_on(self.context):
-            self.report(node)
+            detached = cst.Call(func=cst.Attribute(value=func.value, attr=cst.Name("detach")))
+            self.report(node, fix=Replacement(func.value, detached))

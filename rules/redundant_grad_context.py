@@ -2,6 +2,7 @@ import libcst as cst
 
 from gradlint.analysis.grad_mode import INFERENCE, NO_GRAD_MODE, grad_mode_at, mode_of_expression
 from gradlint.analysis.torch_api import INFERENCE_MODE, NO_GRAD
+from gradlint.fixing import Replacement, unwrapped
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
@@ -33,7 +34,8 @@ class RedundantGradContext(Rule):
     ```
 
     ## Fix safety
-    Safe: the fix removes the inner `with` and dedents its body; the grad mode is the same.
+    Safe: the fix removes the inner `with` and dedents its body, keeping its comments; the grad mode is
+    the same, so the code runs as before.
     """
 
     code = "GL209"
@@ -78,12 +80,17 @@ class RedundantGradContext(Rule):
                 fixed="import torch\nwith torch.set_grad_enabled(False):\n    y = f(x)\n"),
     )
     evidence = Evidence(
-        # the mode is already off before the inner block: entering it changes nothing
-        bad="import torch\n@torch.no_grad()\ndef f():\n    before = torch.is_grad_enabled()\n    with torch.no_grad():\n"
-            "        inside = torch.is_grad_enabled()\n    print(before, inside)\nf()\n",
-        bad_shows=Outcome(stdout="False False"),
-        good="import torch\n@torch.no_grad()\ndef f():\n    print(torch.is_grad_enabled())\nf()\n",
-        good_shows=Outcome(stdout="False"),
+        # grad is off in both; the inner block only adds a context entry (counted by a patched __enter__)
+        bad="import torch\nentries = []\nenter = torch.no_grad.__enter__\n"
+            "torch.no_grad.__enter__ = lambda self: (entries.append(1), enter(self))[1]\n"
+            "@torch.no_grad()\ndef f():\n    with torch.no_grad():\n        print(torch.is_grad_enabled(), end=' ')\n"
+            "f()\ntorch.no_grad.__enter__ = enter\nprint(len(entries))\n",
+        bad_shows=Outcome(stdout="False 2"),
+        good="import torch\nentries = []\nenter = torch.no_grad.__enter__\n"
+             "torch.no_grad.__enter__ = lambda self: (entries.append(1), enter(self))[1]\n"
+             "@torch.no_grad()\ndef f():\n    print(torch.is_grad_enabled(), end=' ')\n"
+             "f()\ntorch.no_grad.__enter__ = enter\nprint(len(entries))\n",
+        good_shows=Outcome(stdout="False 1"),
     )
 
     def visit_With(self, node: cst.With) -> None:
@@ -96,4 +103,5 @@ class RedundantGradContext(Rule):
             return
         mode = mode_of_expression(self.context, call)
         if mode in (NO_GRAD_MODE, INFERENCE) and grad_mode_at(self.context) == mode:
-            self.report(node, self.message.format(mode=mode))
+            block = self.context.parent
+            self.report(node, self.message.format(mode=mode), fix=Replacement(block, unwrapped(block, node)))

@@ -18,6 +18,7 @@ from gradlint.analysis.loops import (
     own_calls,
     target_names,
 )
+from gradlint.fixing import Replacement, without_argument
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from gradlint.walk import iter_tree
 
@@ -149,7 +150,7 @@ class RetainGraphInLoop(Rule):
         if not self._uses_torch or self._backward_again(node, loop):
             return
         if self._rebuilt_every_iteration(node, loop, target):
-            self.report(node)
+            self.report(node, fix=Replacement(node, without_argument(node, argument)))
 
     def _backward_again(self, node: cst.Call, loop: cst.CSTNode) -> bool:
         """Whether another backward may go through this graph: one in the same loop, or after the loop."""

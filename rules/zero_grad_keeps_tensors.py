@@ -1,6 +1,7 @@
 import libcst as cst
 
 from gradlint.analysis.training import training_facts
+from gradlint.fixing import Replacement, without_argument
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
@@ -74,4 +75,4 @@ class ZeroGradKeepsTensors(Rule):
         if arg.keyword is not None and arg.keyword.value != "set_to_none":
             return
         if isinstance(arg.value, cst.Name) and arg.value.value == "False" and training_facts(self.context).works_with_torch:
-            self.report(node)
+            self.report(node, fix=Replacement(node, without_argument(node, arg)))

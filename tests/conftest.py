@@ -10,12 +10,6 @@ from gradlint.rule import all_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# rules whose catalog fix is not written yet (issue 6 is open for them). The fix tests are strict
-# xfails for these: a fix that starts working must be taken off this list.
-FIX_PENDING = frozenset(
-    {"GL209", "GL304", "GL306", "GL309", "GL310", "GL311", "GL312", "GL505"}
-)
-
 
 def lint(source, rules=None, path="example.py"):
     """Findings of ``rules`` (default: all) on ``source``."""
