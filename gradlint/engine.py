@@ -240,8 +240,9 @@ def _place(module: cst.Module, path: str, findings, expected_failure_blocks, tex
         seen.add(key)
         built: Optional[Fix] = None
         if fix is not None and fixable is None:
-            code = module.code
-            fixable = text is None or code == text
+            # LibCST does not give back lone CR line ends and form feeds: no fix is offered there
+            code = module.code if text is None else text
+            fixable = "\x0c" not in code and "\r" not in code.replace("\r\n", "")
             index = LineIndex(code)
         if fix is not None and fixable:
             replacements, applicability = fix

@@ -71,6 +71,8 @@ def edits_for(module: cst.Module, code: str, index: LineIndex, replacements: Seq
     for replacement in replacements:
         span = _statement_span(module, code, index, replacement, tree, positions) if tree is not None else None
         if span is None:
+            if module.code != code:
+                return None  # the file is not what LibCST gives back: no exact edit can be made
             span = _changed_span(code, module.visit(_Replace(replacement.old, replacement.new)).code, 0)
         if span is None:
             return None
