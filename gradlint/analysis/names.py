@@ -43,6 +43,15 @@ class Scope:
 
 
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
+# node types that open a scope or bind a name; every other node only passes its scope on to its children
+_SCOPE_OR_BINDING_TYPES = frozenset(
+    {
+        cst.FunctionDef, cst.Lambda, cst.ClassDef, *_COMPREHENSIONS,
+        cst.Import, cst.ImportFrom, cst.Assign, cst.AnnAssign, cst.AugAssign, cst.For, cst.WithItem,
+        cst.ExceptHandler, cst.ExceptStarHandler, cst.NamedExpr, cst.Global, cst.Nonlocal, cst.MatchAs, cst.MatchStar, cst.MatchMapping,
+        cst.Del,
+    }
+)
 
 
 def _dotted(node: cst.BaseExpression) -> Optional[str]:
@@ -68,12 +77,19 @@ class NameResolver:
     def _build(self, module: cst.Module) -> None:
         # (node, scope) work list; scope-making nodes split their children between the outer and inner scope
         work: List[tuple] = [(child, self.module_scope) for child in reversed(children(module))]
+        scope_of_name = self._scope_of_name
+        # exact-type tests: every node is visited, and isinstance against LibCST's ABC-based classes is slow
         while work:
             node, scope = work.pop()
-            if isinstance(node, cst.Name):
-                self._scope_of_name[id(node)] = scope
+            node_type = type(node)
+            if node_type is cst.Name:
+                scope_of_name[id(node)] = scope
                 continue
-            if isinstance(node, (cst.FunctionDef, cst.Lambda)):
+            if node_type not in _SCOPE_OR_BINDING_TYPES:
+                for child in reversed(children(node)):
+                    work.append((child, scope))
+                continue
+            if node_type is cst.FunctionDef or node_type is cst.Lambda:
                 inner = Scope("function", scope, node)
                 self._scope_of_node[id(node)] = inner
                 outer_parts: List[cst.CSTNode] = []
@@ -171,7 +187,7 @@ class NameResolver:
         elif isinstance(node, cst.WithItem):
             if node.asname is not None:
                 self._bind_target(node.asname.name, scope, "assign", node)
-        elif isinstance(node, cst.ExceptHandler):
+        elif isinstance(node, (cst.ExceptHandler, cst.ExceptStarHandler)):
             if node.name is not None:
                 self._bind_target(node.name.name, scope, "assign", node)
         elif isinstance(node, cst.NamedExpr):
