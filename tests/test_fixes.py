@@ -207,3 +207,72 @@ def test_json_output_carries_fixes(cli, tmp_path):
     assert by_code["GL202"] is None
     assert by_code["GL201"]["applicability"] == "safe"
     assert by_code["GL201"]["edits"] == [{"line": 3, "column": 19, "end_line": 3, "end_column": 19, "content": "()"}]
+
+
+# ---------------------------------------------------------------- fixes that go wrong
+
+from gradlint.fixing import Replacement  # noqa: E402
+from gradlint.rule import Rule  # noqa: E402
+
+
+class BreaksTheFile(Rule):
+    """## What it does\nA test rule whose fix produces code that does not parse."""
+
+    code = "GL991"
+    name = "breaks-the-file"
+    message = "broken fix"
+    triggers = ("model",)
+    fix_applicability = "safe"
+
+    def visit_Expr(self, node):
+        # `class` passes LibCST's identifier check but is a keyword: `model.class` does not parse
+        self.report(node, fix=Replacement(node.value.attr, cst.Name("class")))
+
+
+class NeverConverges(Rule):
+    """## What it does\nA test rule whose fix always leaves something to fix."""
+
+    code = "GL992"
+    name = "never-converges"
+    message = "again"
+    triggers = ("model",)
+    fix_applicability = "safe"
+
+    def visit_Name(self, node):
+        if node.value.startswith("model"):
+            self.report(node, fix=Replacement(node, cst.Name(node.value + "_")))
+
+
+def test_a_fix_that_breaks_the_file_leaves_it_untouched_and_names_the_rule():
+    source = b"import torch\nmodel.eval\n"
+    result = fix_source(source, "x.py", [BreaksTheFile], unsafe=False)
+    assert result.new_source is None
+    assert "GL991" in result.error and "invalid code" in result.error
+    assert [d.code for d in result.remaining] == ["GL991"]
+
+
+def test_a_fix_that_does_not_converge_leaves_the_file_untouched():
+    result = fix_source(b"model = 1\n", "x.py", [NeverConverges], unsafe=False)
+    assert result.new_source is None
+    assert "GL992" in result.error and "did not converge" in result.error
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(st.data())
+def test_fix_with_generated_surrounding_code(data):
+    """Findings mixed with arbitrary valid Python from hypothesmith: the fixed file still parses and
+    fixing is idempotent."""
+    import hypothesmith
+
+    generated = data.draw(hypothesmith.from_grammar().filter(lambda s: s.strip() and "\\r" not in s and "\\x0c" not in s))
+    snippet = data.draw(st.sampled_from(SNIPPETS))
+    source = snippet + "\n" + generated + ("" if generated.endswith("\n") else "\n")
+    try:
+        cst.parse_module(source)
+    except Exception:
+        return  # hypothesmith's grammar admits a few programs LibCST rejects
+    result = fix_source(source.encode("utf-8"), "gen.py", FIXABLE, unsafe=True)
+    if result.new_source is not None:
+        cst.parse_module(result.new_source)
+        again = fix_source(result.new_source, "gen.py", FIXABLE, unsafe=True)
+        assert again.new_source is None
