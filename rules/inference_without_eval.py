@@ -9,6 +9,9 @@ from gradlint.analysis.training import EVAL, TRAIN, training_facts
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from gradlint.walk import children, iter_tree
 
+# exact types: whole-class scans, and isinstance against LibCST's ABC-based classes is slow
+_ASSIGNMENTS = (cst.Assign, cst.AugAssign, cst.AnnAssign)
+
 # layers that behave differently in train and eval mode
 _MODE_LAYERS = re.compile(r"torch\.nn\.(Dropout[123]?d?|AlphaDropout|FeatureAlphaDropout|(Lazy)?BatchNorm[123]d|SyncBatchNorm)")
 _CONTAINERS = frozenset({"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"})
@@ -203,7 +206,7 @@ class InferenceWithoutEval(Rule):
             return None
         values = []
         for node in iter_tree(klass):
-            if isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
+            if type(node) in _ASSIGNMENTS:
                 targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
                 for target in targets:
                     if (isinstance(target, cst.Attribute) and target.attr.value == attribute.attr.value

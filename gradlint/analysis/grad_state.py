@@ -259,10 +259,11 @@ def _freezes_something(context: "LintContext") -> bool:
     """Whether the file may switch parameters' requires_grad off (``p.requires_grad = False``,
     ``requires_grad_(False)``, a ``freeze...`` helper): then no module output is certainly grad."""
     for node in iter_tree(context.module):
-        if isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Attribute):
+        node_type = type(node)  # exact types: a whole-file scan, and isinstance on LibCST's ABCs is slow
+        if node_type is cst.AssignTarget and isinstance(node.target, cst.Attribute):
             if node.target.attr.value == "requires_grad" and _may_hold_parameters(context, node.target.value):
                 return True
-        elif isinstance(node, cst.Call):
+        elif node_type is cst.Call:
             func = node.func
             name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
             if name == "requires_grad_" and _may_hold_parameters(context, func.value):  # type: ignore[union-attr]
@@ -1097,19 +1098,20 @@ def _called_without_grad(context: "LintContext") -> set:
     stack: List[Tuple[cst.CSTNode, bool]] = [(context.module, False)]
     while stack:
         node, off = stack.pop()
-        if isinstance(node, cst.Call) and off:
+        node_type = type(node)  # exact types: a whole-file scan, and isinstance on LibCST's ABCs is slow
+        if node_type is cst.Call and off:
             func = node.func
             if isinstance(func, cst.Name):
                 names.add(func.value)
             elif isinstance(func, cst.Attribute):
                 names.add(func.attr.value)
-        if isinstance(node, cst.With):
+        if node_type is cst.With:
             inner = with_mode(context, node)
             for item in node.items:
                 stack.append((item, off))
             stack.append((node.body, inner in GRAD_OFF if inner is not None else off))
             continue
-        if isinstance(node, cst.FunctionDef):
+        if node_type is cst.FunctionDef:
             mode = decorator_mode(context, node)
             stack.append((node.body, mode in GRAD_OFF))
             continue

@@ -646,9 +646,10 @@ def _calls_in_order(small: cst.CSTNode) -> Iterator[cst.CSTNode]:
     stack = [small]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.Lambda):
+        node_type = type(node)  # exact types: isinstance against LibCST's ABCs is slow in whole-tree scans
+        if node_type is cst.Lambda:
             continue
-        if isinstance(node, cst.Call):
+        if node_type is cst.Call:
             yield node
         stack.extend(reversed(children(node)))
 
