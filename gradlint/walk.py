@@ -141,6 +141,11 @@ class TreeIndex:
 _current: Optional[TreeIndex] = None
 
 
+def current_index() -> Optional[TreeIndex]:
+    """The index of the tree being linted, if any."""
+    return _current
+
+
 @contextlib.contextmanager
 def indexed(index: TreeIndex):
     """Make ``iter_tree`` use ``index`` while linting one file."""

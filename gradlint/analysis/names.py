@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Union
 
 import libcst as cst
 
-from gradlint.walk import children
+from gradlint.walk import TreeIndex
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 
@@ -66,79 +66,70 @@ def _dotted(node: cst.BaseExpression) -> Optional[str]:
 class NameResolver:
     """Resolves names and attribute chains of one module to the dotted names they import."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, tree: Optional[TreeIndex] = None) -> None:
         self.module_scope = Scope("module", None, module)
         self._scope_of_name: Dict[int, Scope] = {}
         self._scope_of_node: Dict[int, Scope] = {id(module): self.module_scope}
-        self._build(module)
+        if tree is None or not tree.order or tree.order[0] is not module:
+            tree = TreeIndex(module)
+        self._build(tree)
 
     # ---------------------------------------------------------------- building
 
-    def _build(self, module: cst.Module) -> None:
-        # (node, scope) work list; scope-making nodes split their children between the outer and inner scope
-        work: List[tuple] = [(child, self.module_scope) for child in reversed(children(module))]
+    def _build(self, tree: TreeIndex) -> None:
+        """Record bindings and the scope of every Name, in one pass over the file's TreeIndex (nodes in
+        source order with subtree ends): a scope-making node's frame says which of its descendants (its
+        body) are in its own scope; the others (decorators, defaults, bases, the first iterable of a
+        comprehension) are in the outer one."""
+        order, ends, position = tree.order, tree.ends, tree.position
         scope_of_name = self._scope_of_name
-        # exact-type tests: every node is visited, and isinstance against LibCST's ABC-based classes is slow
-        while work:
-            node, scope = work.pop()
+        frames: List[tuple] = []  # (end of the node's subtree, inner ranges, inner scope, outer scope)
+        for number in range(1, len(order)):
+            node = order[number]
+            while frames and number >= frames[-1][0]:
+                frames.pop()
+            if frames:
+                _, ranges, inner_scope, scope = frames[-1]
+                for first, last in ranges:
+                    if first <= number < last:
+                        scope = inner_scope
+                        break
+            else:
+                scope = self.module_scope
             node_type = type(node)
             if node_type is cst.Name:
                 scope_of_name[id(node)] = scope
                 continue
             if node_type not in _SCOPE_OR_BINDING_TYPES:
-                for child in reversed(children(node)):
-                    work.append((child, scope))
                 continue
             if node_type is cst.FunctionDef or node_type is cst.Lambda:
                 inner = Scope("function", scope, node)
-                self._scope_of_node[id(node)] = inner
-                outer_parts: List[cst.CSTNode] = []
-                if isinstance(node, cst.FunctionDef):
+                if node_type is cst.FunctionDef:
                     scope.bind(node.name.value, Binding("def", node))
-                    outer_parts.extend(d for d in node.decorators)
-                    if node.returns is not None:
-                        outer_parts.append(node.returns)
-                self._bind_params(node.params, inner, outer_parts)
-                inner_parts: List[cst.CSTNode] = [node.body]
-                for part in reversed(inner_parts):
-                    work.append((part, inner))
-                for part in reversed(outer_parts):
-                    work.append((part, scope))
-                continue
-            if isinstance(node, cst.ClassDef):
+                self._bind_params(node.params, inner)
+                body = position[id(node.body)]
+                ranges = [(body, ends[body])]
+            elif node_type is cst.ClassDef:
                 scope.bind(node.name.value, Binding("class", node))
                 inner = Scope("class", scope, node)
-                self._scope_of_node[id(node)] = inner
-                work.append((node.body, inner))
-                for part in reversed([*node.decorators, *node.bases, *node.keywords]):
-                    work.append((part, scope))
-                continue
-            if isinstance(node, _COMPREHENSIONS):
+                body = position[id(node.body)]
+                ranges = [(body, ends[body])]
+            elif node_type in _COMPREHENSIONS:
                 inner = Scope("comprehension", scope, node)
-                self._scope_of_node[id(node)] = inner
-                first = node.for_in
-                # the first iterable is evaluated in the enclosing scope
-                work.append((first.iter, scope))
-                comp_for: Optional[cst.CompFor] = first
+                # everything but the first iterable, which is evaluated in the enclosing scope
+                first_iter = position[id(node.for_in.iter)]
+                ranges = [(number + 1, first_iter), (ends[first_iter], ends[number])]
+                comp_for: Optional[cst.CompFor] = node.for_in
                 while comp_for is not None:
                     self._bind_target(comp_for.target, inner, "assign", comp_for)
-                    work.append((comp_for.target, inner))
-                    if comp_for is not first:
-                        work.append((comp_for.iter, inner))
-                    for cond in comp_for.ifs:
-                        work.append((cond.test, inner))
                     comp_for = comp_for.inner_for_in
-                if isinstance(node, cst.DictComp):
-                    work.append((node.key, inner))
-                    work.append((node.value, inner))
-                else:
-                    work.append((node.elt, inner))
+            else:
+                self._record_bindings(node, scope)
                 continue
-            self._record_bindings(node, scope)
-            for child in reversed(children(node)):
-                work.append((child, scope))
+            self._scope_of_node[id(node)] = inner
+            frames.append((ends[number], ranges, inner, scope))
 
-    def _bind_params(self, params: cst.Parameters, inner: Scope, outer_parts: List[cst.CSTNode]) -> None:
+    def _bind_params(self, params: cst.Parameters, inner: Scope) -> None:
         every: List[cst.Param] = [*params.posonly_params, *params.params, *params.kwonly_params]
         if isinstance(params.star_arg, cst.Param):
             every.append(params.star_arg)
@@ -146,10 +137,6 @@ class NameResolver:
             every.append(params.star_kwarg)
         for param in every:
             inner.bind(param.name.value, Binding("param", param))
-            if param.default is not None:
-                outer_parts.append(param.default)
-            if param.annotation is not None:
-                outer_parts.append(param.annotation)
 
     def _record_bindings(self, node: cst.CSTNode, scope: Scope) -> None:
         if isinstance(node, cst.Import):
