@@ -7,7 +7,6 @@ starts in the caller's mode, which is unknown here unless a decorator fixes it.
 """
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 import libcst as cst
@@ -117,10 +116,10 @@ def with_mode(context: "LintContext", node: cst.With) -> Optional[str]:
 # grad-mode regions and straight-line data flow within one function (or the module body)
 
 # per-file caches, dropped with the file's LintContext
-_FLOWS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_METHOD_CLASSES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_PARAM_FUNCTIONS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_NAMED_CALLS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_FLOWS = "grad_mode.flows"  # key of this analysis in the file's LintContext.facts
+_METHOD_CLASSES = "grad_mode.method_classes"  # key of this analysis in the file's LintContext.facts
+_PARAM_FUNCTIONS = "grad_mode.param_functions"  # key of this analysis in the file's LintContext.facts
+_NAMED_CALLS = "grad_mode.named_calls"  # key of this analysis in the file's LintContext.facts
 
 _BLOCKS = (cst.IndentedBlock, cst.SimpleStatementSuite, cst.Module)
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
@@ -487,9 +486,9 @@ def _arguments_for(context: "LintContext", param: cst.Param) -> List[Optional[cs
 
 
 def _functions_by_param(context: "LintContext") -> Dict[int, cst.FunctionDef]:
-    found = _PARAM_FUNCTIONS.get(context)
+    found = context.facts.get(_PARAM_FUNCTIONS)
     if found is None:
-        found = _PARAM_FUNCTIONS[context] = {
+        found = context.facts[_PARAM_FUNCTIONS] = {
             id(param): node
             for node in iter_tree(context.module) if isinstance(node, cst.FunctionDef)
             for param in (*node.params.params, *node.params.kwonly_params)
@@ -499,9 +498,9 @@ def _functions_by_param(context: "LintContext") -> Dict[int, cst.FunctionDef]:
 
 def _calls_of(context: "LintContext", function: cst.FunctionDef) -> List[cst.Call]:
     """The calls in this file that certainly call ``function`` by its name."""
-    calls = _NAMED_CALLS.get(context)
+    calls = context.facts.get(_NAMED_CALLS)
     if calls is None:
-        calls = _NAMED_CALLS[context] = {}
+        calls = context.facts[_NAMED_CALLS] = {}
         for node in iter_tree(context.module):
             if isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
                 calls.setdefault(node.func.value, []).append(node)
@@ -554,9 +553,9 @@ def local_function(context: "LintContext", func: cst.BaseExpression, flow: Optio
 
 
 def _class_of_method(context: "LintContext", function: cst.FunctionDef) -> Optional[cst.ClassDef]:
-    classes = _METHOD_CLASSES.get(context)
+    classes = context.facts.get(_METHOD_CLASSES)
     if classes is None:
-        classes = _METHOD_CLASSES[context] = {
+        classes = context.facts[_METHOD_CLASSES] = {
             id(statement): node
             for node in iter_tree(context.module) if isinstance(node, cst.ClassDef)
             for statement in node.body.body if isinstance(statement, cst.FunctionDef)
@@ -591,7 +590,7 @@ def scope_flow(context: "LintContext", root: Optional[cst.CSTNode] = None) -> Op
                 break
             if isinstance(node, (cst.ClassDef, cst.Lambda)):
                 return None
-    flows = _FLOWS.setdefault(context, {})
+    flows = context.facts.setdefault(_FLOWS, {})
     flow = flows.get(id(root))
     if flow is None:
         flow = flows[id(root)] = ScopeFlow(context, root)

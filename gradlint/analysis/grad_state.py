@@ -22,7 +22,6 @@ API (stable, queried by several rule families):
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
@@ -1089,7 +1088,7 @@ def _is_data_iterable(iterable: cst.BaseExpression) -> bool:
 # ------------------------------------------------------------------------------------------------
 # queries
 
-_ANALYSES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_ANALYSES = "grad_state.file_state"  # key of this analysis in the file's LintContext.facts
 
 
 def _called_without_grad(context: "LintContext") -> set:
@@ -1146,9 +1145,9 @@ class _FileState:
 
 
 def _file_state(context: "LintContext") -> _FileState:
-    state = _ANALYSES.get(context)
+    state = context.facts.get(_ANALYSES)
     if state is None:
-        state = _ANALYSES[context] = _FileState(context)
+        state = context.facts[_ANALYSES] = _FileState(context)
     return state
 
 

@@ -1,7 +1,6 @@
 """Which classes and values are nn.Modules, what a module class holds, and which class a statement sits in."""
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence
 
@@ -295,13 +294,13 @@ class _FileKnowledge:
                             self.method_class[id(params[0])] = node
 
 
-_KNOWLEDGE: "weakref.WeakKeyDictionary[LintContext, _FileKnowledge]" = weakref.WeakKeyDictionary()
+_KNOWLEDGE = "modules.knowledge"  # key of this analysis in the file's LintContext.facts
 
 
 def _knowledge(context: "LintContext") -> _FileKnowledge:
-    found = _KNOWLEDGE.get(context)
+    found = context.facts.get(_KNOWLEDGE)
     if found is None:
-        found = _KNOWLEDGE[context] = _FileKnowledge(context)
+        found = context.facts[_KNOWLEDGE] = _FileKnowledge(context)
     return found
 
 

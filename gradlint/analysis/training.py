@@ -14,7 +14,6 @@ tree the rules ask: which events certainly run before / after a given one in the
 from __future__ import annotations
 
 import re
-import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple, Union
 
@@ -537,14 +536,14 @@ class TrainingFacts:
 
 def training_facts(context: "LintContext") -> TrainingFacts:
     """The call-order facts of the file being linted (built on first use, then shared by all rules)."""
-    facts = _CACHE.get(context)
+    facts = context.facts.get(_CACHE)
     if facts is None:
         facts = TrainingFacts(context)
-        _CACHE[context] = facts
+        context.facts[_CACHE] = facts
     return facts
 
 
-_CACHE: "weakref.WeakKeyDictionary[LintContext, TrainingFacts]" = weakref.WeakKeyDictionary()
+_CACHE = "training.facts"  # key of this analysis in the file's LintContext.facts
 
 
 # ---------------------------------------------------------------------- helpers
