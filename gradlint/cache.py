@@ -74,7 +74,7 @@ class Cache:
             return None
         try:
             return [diagnostic_from_json(item) for item in entry["diagnostics"]]
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):
             return None  # a damaged entry is never trusted
 
     def put(self, path: str, key: str, diagnostics: Sequence[Diagnostic]) -> None:

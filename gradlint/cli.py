@@ -23,7 +23,7 @@ from gradlint.discovery import discover, display_path
 from gradlint.docs import fix_label, rule_page
 from gradlint.fixing import applicable
 from gradlint.cache import CACHE_DIR_NAME, Cache, default_cache_dir
-from gradlint.runner import CHECK, DIFF, FIX, FileJob, FileOutcome, process_source, run_files
+from gradlint.runner import CHECK, DEFAULT_FILE_TIMEOUT, DIFF, FIX, FileJob, FileOutcome, process_source, run_files
 from gradlint.report import FORMATS, summary
 from gradlint.rule import (
     INTERNAL_ERROR,
@@ -77,6 +77,8 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--diff", action="store_true", help="print the diff --fix would make; write nothing (exit 1 when there is one)")
     check.add_argument("--show-fixes", action="store_true", help="list what --fix fixed")
     check.add_argument("--jobs", "-j", type=_positive_int, metavar="N", help="worker processes (default: all cores)")
+    check.add_argument("--file-timeout", type=_seconds, default=DEFAULT_FILE_TIMEOUT, metavar="SECONDS",
+                       help=f"report a file that takes longer than this to lint, and go on (default: {DEFAULT_FILE_TIMEOUT:g}; 0: no limit)")
     check.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
     check.add_argument("--cache-dir", metavar="DIR", help=f"where to keep the cache (default: {CACHE_DIR_NAME} in the project root)")
     check.add_argument("--config", metavar="PATH", help="the pyproject.toml to use instead of the nearest one")
@@ -127,6 +129,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
     return value
 
 
@@ -239,7 +251,7 @@ def _check(args: argparse.Namespace) -> int:
         name = args.stdin_filename or "-"
         data = sys.stdin.buffer.read()
         rules = _per_file_rules(name, Path(os.path.abspath(name)), settings, selected)
-        outcome = process_source(data, name, rules, mode, unsafe)
+        outcome = process_source(data, name, rules, mode, unsafe, args.file_timeout)
         outcomes.append(outcome)
         if mode == FIX:
             # as ruff: the fixed buffer goes to stdout, the findings left to stderr
@@ -257,11 +269,13 @@ def _check(args: argparse.Namespace) -> int:
         cache = None
         if not args.no_cache and mode == CHECK:
             cache = Cache(Path(args.cache_dir) if args.cache_dir else default_cache_dir(settings.root))
-        outcomes.extend(run_files(jobs, mode, unsafe, args.jobs or os.cpu_count() or 1, cache))
+        outcomes.extend(run_files(jobs, mode, unsafe, args.jobs or os.cpu_count() or 1, cache, args.file_timeout))
 
     diagnostics = sorted((d for o in outcomes for d in o.diagnostics), key=Diagnostic.sort_key)
     errors = [o.error for o in outcomes if o.error]
     for outcome in outcomes:
+        for note in outcome.notes:
+            print(f"gradlint: warning: {note}", file=sys.stderr)
         if outcome.warning:
             print(f"gradlint: warning: {outcome.display}: {outcome.warning}", file=sys.stderr)
     for message in errors:

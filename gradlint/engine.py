@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import ast
+import contextlib
+import re
+import sys
+import threading
 import traceback
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Type
 
 import libcst as cst
@@ -12,6 +17,7 @@ from gradlint.analysis.torch_api import canonical
 from gradlint.fixing import LineIndex, edits_for
 from gradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, Fix, Rule
 from gradlint.suppression import Suppressions
+from gradlint import walk as walk_module
 from gradlint.walk import TreeIndex, indexed, walk
 
 _EXPECTED_FAILURE_CALLS = frozenset({"raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
@@ -38,12 +44,14 @@ class LintContext:
         self._names: Optional[NameResolver] = None
         self._findings: List[Tuple[Rule, cst.CSTNode, str, object]] = []
         self.expected_failure_blocks: List[cst.CSTNode] = []
+        # per-file results of the shared analyses (gradlint.analysis), keyed by analysis: they die with the file
+        self.facts: Dict[str, object] = {}
 
     # ---------------------------------------------------------------- analyses
     @property
     def names(self) -> NameResolver:
         if self._names is None:
-            self._names = NameResolver(self.module)
+            self._names = NameResolver(self.module, walk_module.current_index())
         return self._names
 
     def qualified_name(self, node: cst.CSTNode) -> Optional[str]:
@@ -76,13 +84,18 @@ def _syntax_error(path: str, error: cst.ParserSyntaxError, source: bytes) -> Dia
     file, gives the more precise position and message."""
     line, column, message = error.raw_line, error.raw_column + 1, error.message
     try:
-        ast.parse(source)
+        _python_parse(source)
     except SyntaxError as python_error:
         if python_error.lineno:
             line, column = python_error.lineno, max(python_error.offset or 1, 1)
             message = python_error.msg
     except (ValueError, RecursionError, MemoryError):
         pass
+    else:
+        # Python accepts the file: say that it is LibCST's parser, not the code, that fails
+        message = f"LibCST cannot parse this file, although Python can ({message})"
+        return Diagnostic(path, int(line), int(column), int(line), int(column), SYNTAX_ERROR[0], SYNTAX_ERROR[1],
+                          "error", f"cannot parse: {message}")
     return Diagnostic(path, int(line), int(column), int(line), int(column), SYNTAX_ERROR[0], SYNTAX_ERROR[1],
                       "error", f"SyntaxError: {message}")
 
@@ -115,6 +128,58 @@ def _too_deeply_nested(source: bytes) -> Optional[Tuple[int, int, str]]:
     return None
 
 
+# LibCST nests `a and b and ...` (CPython keeps it flat); its native parser overflows its stack, a crash no
+# handler can catch, somewhere between 6000 and 8000 operands
+_MAX_BOOL_OPERANDS = 4000
+_BOOL_OPERATOR = re.compile(rb"\b(?:and|or)\b")
+
+
+def _python_parse(source: bytes) -> ast.Module:
+    """CPython's parse of the file, its warnings (invalid escapes ...) silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source)
+
+
+def _too_complex_to_parse(source: bytes) -> Optional[str]:
+    """Why LibCST must not be given this file, or None. CPython's parser refuses expressions nested about
+    3000 deep; LibCST's takes time quadratic in the depth and overflows its native stack not far above
+    that, so a file CPython cannot build a tree for is not handed to LibCST."""
+    try:
+        tree = _python_parse(source)
+    except (RecursionError, MemoryError) as error:
+        return f"SyntaxError: the file is nested too deeply for Python to parse ({type(error).__name__})"
+    except (SyntaxError, ValueError, UnicodeError, LookupError):
+        return None  # LibCST reports it, with a position
+    if len(_BOOL_OPERATOR.findall(source)) > _MAX_BOOL_OPERANDS:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.BoolOp) and len(node.values) > _MAX_BOOL_OPERANDS:
+                return (f"cannot parse: a chain of {len(node.values)} 'and'/'or' operands on line {node.lineno} is longer than "
+                        f"gradlint can parse ({_MAX_BOOL_OPERANDS})")
+    return None
+
+
+def _column_shifts(text: str, code: str) -> Dict[int, int]:
+    """line -> how many characters LibCST's columns on that line are short of the file's own. LibCST drops
+    the whitespace before a form feed in indentation (as Python's tokenizer does), so on such lines its
+    columns count from the form feed; every other line is given back as it was."""
+    ends = re.compile(r"\r\n|\r|\n")
+    original, regenerated = ends.split(text), ends.split(code)
+    if len(original) != len(regenerated):
+        return {}
+    shifts = {}
+    for number, (before, after) in enumerate(zip(original, regenerated), start=1):
+        if before != after:
+            rest = before.lstrip(" \t\f")
+            if rest == after.lstrip(" \t\f"):
+                shifts[number] = len(before) - len(after)
+    return shifts
+
+
+def _nested_too_deeply(path: str, message: str, code: Tuple[str, str] = SYNTAX_ERROR) -> List[Diagnostic]:
+    return [Diagnostic(path, 1, 1, 1, 1, code[0], code[1], "error", message)]
+
+
 def lint_source(source: bytes, path: str, rules: Sequence[Type[Rule]]) -> List[Diagnostic]:
     """All findings of ``rules`` on one file's bytes, noqa applied, sorted by position."""
     rules = active_rules(source, rules)
@@ -125,6 +190,9 @@ def lint_source(source: bytes, path: str, rules: Sequence[Type[Rule]]) -> List[D
         line, column, message = too_deep
         return [Diagnostic(path, line, column, line, column, SYNTAX_ERROR[0], SYNTAX_ERROR[1], "error",
                            f"SyntaxError: {message}")]
+    too_complex = _too_complex_to_parse(source)
+    if too_complex is not None:
+        return _nested_too_deeply(path, too_complex)
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
@@ -134,9 +202,60 @@ def lint_source(source: bytes, path: str, rules: Sequence[Type[Rule]]) -> List[D
         return [Diagnostic(path, 1, 1, 1, 1, SYNTAX_ERROR[0], SYNTAX_ERROR[1], "error",
                            f"SyntaxError: cannot decode the file: {error}")]
     except RecursionError:
-        return [Diagnostic(path, 1, 1, 1, 1, SYNTAX_ERROR[0], SYNTAX_ERROR[1], "error",
-                           "SyntaxError: the file is nested too deeply to parse")]
-    return lint_module(module, path, rules, text=source.decode(module.encoding))
+        return _nested_too_deeply(path, "SyntaxError: the file is nested too deeply to parse")
+    try:
+        with _room_for_deep_trees():
+            return lint_module(module, path, rules, text=source.decode(module.encoding))
+    except Exception as error:  # the engine's own failure on this file: reported, and the run goes on
+        return [_engine_failure(path, error)]
+
+
+# LibCST's metadata and code generation recurse a few Python frames per level of the tree: this is enough
+# for the deepest tree CPython parses (about 3000 levels), measured on the main thread's 8 MB stack
+_DEEP_TREE_RECURSION_LIMIT = 12000
+
+
+@contextlib.contextmanager
+def _room_for_deep_trees():
+    """Raise Python's recursion limit while one file is analysed, on the main thread only (other threads'
+    stacks may be smaller)."""
+    previous = sys.getrecursionlimit()
+    if threading.current_thread() is not threading.main_thread() or previous >= _DEEP_TREE_RECURSION_LIMIT:
+        yield
+        return
+    sys.setrecursionlimit(_DEEP_TREE_RECURSION_LIMIT)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(previous)
+
+
+def _caused_by_recursion(error: BaseException) -> bool:
+    """Whether ``error`` is, or was raised while handling, a RecursionError (LibCST's context managers turn
+    one into a KeyError on the way out)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, RecursionError):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _engine_failure(path: str, error: Exception) -> Diagnostic:
+    if _caused_by_recursion(error):
+        # the tree is valid, but deeper than Python's recursion limit lets LibCST's metadata go
+        message = "internal error: the file is nested too deeply for gradlint to analyse (RecursionError)"
+    else:
+        message = f"internal error: {type(error).__name__}: {error}{_where(error)}. Please report this."
+    return Diagnostic(path, 1, 1, 1, 1, INTERNAL_ERROR[0], INTERNAL_ERROR[1], "error", message)
+
+
+def _where(error: BaseException) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return ""
+    return f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}"
 
 
 def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]], text: Optional[str] = None) -> List[Diagnostic]:
@@ -202,11 +321,7 @@ def _guard(instance: Rule, handler, broken: Dict[str, BaseException]):
 
 
 def _internal_error(path: str, rule_class: Type[Rule], error: BaseException) -> Diagnostic:
-    where = ""
-    frames = traceback.extract_tb(error.__traceback__)
-    if frames:
-        last = frames[-1]
-        where = f" at {last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
+    where = _where(error)
     return Diagnostic(
         path, 1, 1, 1, 1, INTERNAL_ERROR[0], INTERNAL_ERROR[1], "error",
         f"internal error in rule {rule_class.code} ({rule_class.name}): {type(error).__name__}: {error}{where}; "
@@ -227,6 +342,7 @@ def _place(module: cst.Module, path: str, findings, expected_failure_blocks, tex
     positions = _positions(module, text, tree, [f[1] for f in findings])
     fixable: Optional[bool] = None
     index: Optional[LineIndex] = None
+    shifts: Optional[Dict[int, int]] = None
     out = []
     seen = set()
     for rule, node, message, fix in findings:
@@ -249,8 +365,11 @@ def _place(module: cst.Module, path: str, findings, expected_failure_blocks, tex
             edits = edits_for(module, code, index, replacements, tree, positions)
             if edits:
                 built = Fix(applicability, edits)
-        out.append(Diagnostic(path, line, where.start.column + 1, where.end.line, where.end.column + 1,
-                              rule.code, rule.name, rule.severity, message, built))
+        if shifts is None:
+            shifts = _column_shifts(text, module.code) if text is not None and module.code != text else {}
+        out.append(Diagnostic(path, line, where.start.column + 1 + shifts.get(line, 0), where.end.line,
+                              where.end.column + 1 + shifts.get(where.end.line, 0), rule.code, rule.name,
+                              rule.severity, message, built))
     return out
 
 

@@ -3,15 +3,69 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple, Type
 
 from gradlint.cache import Cache, entry_key
 from gradlint.engine import lint_source
 from gradlint.fixing import fix_source, write_atomically
-from gradlint.rule import Diagnostic, Rule
+from gradlint.rule import INTERNAL_ERROR, Diagnostic, Rule
+from gradlint.suppression import unknown_noqa_codes
 
 CHECK, FIX, DIFF = "check", "fix", "diff"
+
+# seconds one file may take before it is reported and skipped (--file-timeout; 0 turns the limit off)
+DEFAULT_FILE_TIMEOUT = 120.0
+
+
+class FileTimeout(BaseException):
+    """Raised by the alarm in the middle of linting a file; a BaseException, so that no rule's or the
+    engine's ``except Exception`` swallows it."""
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Raise FileTimeout in the block after ``seconds`` (SIGALRM: main thread of a POSIX process only; the
+    alarm fires between Python bytecodes, so a long call into LibCST's native parser ends first)."""
+    usable = seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise FileTimeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def timed_out(display: str, seconds: float) -> Diagnostic:
+    return Diagnostic(display, 1, 1, 1, 1, INTERNAL_ERROR[0], INTERNAL_ERROR[1], "error",
+                      f"internal error: linting {display} took longer than the {seconds:g} s limit (--file-timeout); "
+                      "the file was skipped. Please report this.")
+
+
+def lint_within_limit(data: bytes, display: str, rules: Sequence[Type[Rule]], seconds: float) -> List[Diagnostic]:
+    """``lint_source``, or one internal-error finding when it takes longer than ``seconds``."""
+    try:
+        with time_limit(seconds):
+            return lint_source(data, display, rules)
+    except FileTimeout:
+        return [timed_out(display, seconds)]
+
+
+def noqa_warnings(data: bytes, display: str) -> List[str]:
+    """A warning for every unknown gradlint code named in a ``# noqa`` comment of the file."""
+    return [f"{display}:{line}: unknown rule code '{code}' in a noqa comment (see 'gradlint rules')"
+            for line, code in unknown_noqa_codes(data)]
 
 
 @dataclass
@@ -25,15 +79,23 @@ class FileOutcome:
     new_source: Optional[bytes] = None  # set when fixing changed the file
     error: Optional[str] = None  # a read or write failure: the user is told, exit code 2
     warning: Optional[str] = None  # a fix that could not be applied
+    notes: List[str] = field(default_factory=list)  # warnings about the file's noqa comments
 
 
-def process_source(data: bytes, display: str, rules: Sequence[Type[Rule]], mode: str, unsafe: bool) -> FileOutcome:
+def process_source(data: bytes, display: str, rules: Sequence[Type[Rule]], mode: str, unsafe: bool,
+                   file_timeout: float = DEFAULT_FILE_TIMEOUT) -> FileOutcome:
     """Lint (or fix, or diff) one file's bytes; nothing is written here."""
-    outcome = FileOutcome(display)
+    outcome = FileOutcome(display, notes=noqa_warnings(data, display))
     if mode == CHECK:
-        outcome.diagnostics = lint_source(data, display, rules)
+        outcome.diagnostics = lint_within_limit(data, display, rules, file_timeout)
     else:
-        result = fix_source(data, display, rules, unsafe)
+        try:
+            with time_limit(file_timeout):
+                result = fix_source(data, display, rules, unsafe)
+        except FileTimeout:
+            outcome.diagnostics = [timed_out(display, file_timeout)]
+            outcome.source = data
+            return outcome
         outcome.diagnostics = result.remaining
         outcome.fixed = result.fixed
         outcome.new_source = result.new_source
@@ -43,14 +105,15 @@ def process_source(data: bytes, display: str, rules: Sequence[Type[Rule]], mode:
     return outcome
 
 
-def process_file(path: str, display: str, rules: Sequence[Type[Rule]], mode: str, unsafe: bool) -> FileOutcome:
+def process_file(path: str, display: str, rules: Sequence[Type[Rule]], mode: str, unsafe: bool,
+                 file_timeout: float = DEFAULT_FILE_TIMEOUT) -> FileOutcome:
     """Read, lint or fix one file; with ``mode == FIX`` the fixed bytes are written back atomically."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as error:
         return FileOutcome(display, error=f"{display}: cannot read: {error.strerror or error}")
-    outcome = process_source(data, display, rules, mode, unsafe)
+    outcome = process_source(data, display, rules, mode, unsafe, file_timeout)
     if mode == FIX and outcome.new_source is not None:
         try:
             write_atomically(path, outcome.new_source)
@@ -73,14 +136,14 @@ class FileJob:
     rules: List[Type[Rule]]
 
 
-def _lint_job(job: Tuple[bytes, str, List[Type[Rule]]]) -> List[Diagnostic]:
-    data, display, rules = job
-    return lint_source(data, display, rules)
+def _lint_job(job: Tuple[bytes, str, List[Type[Rule]], float]) -> List[Diagnostic]:
+    data, display, rules, file_timeout = job
+    return lint_within_limit(data, display, rules, file_timeout)
 
 
-def _fix_job(job: Tuple[FileJob, str, bool]) -> FileOutcome:
-    file_job, mode, unsafe = job
-    return process_file(file_job.path, file_job.display, file_job.rules, mode, unsafe)
+def _fix_job(job: Tuple[FileJob, str, bool, float]) -> FileOutcome:
+    file_job, mode, unsafe, file_timeout = job
+    return process_file(file_job.path, file_job.display, file_job.rules, mode, unsafe, file_timeout)
 
 
 def _pool(workers: int):
@@ -100,10 +163,12 @@ def _map(function, items: list, workers: int) -> list:
         return list(pool.map(function, items, chunksize=chunk))
 
 
-def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, cache: Optional[Cache]) -> List[FileOutcome]:
-    """Lint (or fix) every file, reusing cached results for unchanged files in check mode."""
+def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, cache: Optional[Cache],
+              file_timeout: float = DEFAULT_FILE_TIMEOUT) -> List[FileOutcome]:
+    """Lint (or fix) every file, reusing cached results for unchanged files in check mode. Findings of
+    internal errors (a crashed rule, a file over the time limit) are never cached."""
     if mode != CHECK:
-        return _map(_fix_job, [(job, mode, unsafe) for job in jobs], workers)
+        return _map(_fix_job, [(job, mode, unsafe, file_timeout) for job in jobs], workers)
     outcomes: List[Optional[FileOutcome]] = [None] * len(jobs)
     pending: List[Tuple[int, bytes, str]] = []
     for position, job in enumerate(jobs):
@@ -115,14 +180,19 @@ def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, ca
             continue
         key = entry_key(data, [r.code for r in job.rules])
         cached = cache.get(os.path.abspath(job.path), key) if cache is not None else None
+        notes = noqa_warnings(data, job.display)
         if cached is not None:
-            outcomes[position] = FileOutcome(job.display, [_shown_as(d, job.display) for d in cached], source=data if cached else None)
+            outcomes[position] = FileOutcome(job.display, [_shown_as(d, job.display) for d in cached],
+                                             source=data if cached else None, notes=notes)
         else:
+            outcomes[position] = FileOutcome(job.display, notes=notes)
             pending.append((position, data, key))
-    results = _map(_lint_job, [(data, jobs[p].display, jobs[p].rules) for p, data, _ in pending], workers)
+    results = _map(_lint_job, [(data, jobs[p].display, jobs[p].rules, file_timeout) for p, data, _ in pending], workers)
     for (position, data, key), diagnostics in zip(pending, results):
-        outcomes[position] = FileOutcome(jobs[position].display, diagnostics, source=data if diagnostics else None)
-        if cache is not None:
+        outcome = outcomes[position]
+        outcome.diagnostics = diagnostics
+        outcome.source = data if diagnostics else None
+        if cache is not None and not any(d.code == INTERNAL_ERROR[0] for d in diagnostics):
             cache.put(os.path.abspath(jobs[position].path), key, diagnostics)
     if cache is not None:
         cache.save()

@@ -10,6 +10,9 @@ from typing import Dict, List, Optional, Set, Tuple
 
 from gradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, find_rule
 
+_GRADLINT_CODE = re.compile(r"GL[0-9]+", re.I)
+_NOQA_BYTES = re.compile(rb"noqa\s*:", re.I)
+
 _LINE_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[\s,]+[A-Za-z0-9_\-]+)*))?", re.I)
 _FILE_NOQA = re.compile(r"^#\s*gradlint\s*:\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[\s,]+[A-Za-z0-9_\-]+)*))?", re.I)
 
@@ -87,3 +90,30 @@ class Suppressions:
 
     def filter(self, diagnostics: List[Diagnostic]) -> List[Diagnostic]:
         return [d for d in diagnostics if not self.suppresses(d)]
+
+
+def unknown_noqa_codes(data: bytes) -> List[Tuple[int, str]]:
+    """(line, code) for every gradlint-style code (``GL`` and digits) that a ``# noqa`` or ``# gradlint: noqa``
+    comment names but no rule has; other tools' codes (E501, F401) are not gradlint's business."""
+    if not _NOQA_BYTES.search(data):
+        return []
+    text = _decoded(data)
+    found: List[Tuple[int, str]] = []
+    for line, comment, _ in _comments(text):
+        match = _FILE_NOQA.match(comment) or _LINE_NOQA.search(comment)
+        if not match or not match.group("codes"):
+            continue
+        for item in re.split(r"[\s,]+", match.group("codes").strip()):
+            code = item.upper()
+            if _GRADLINT_CODE.fullmatch(code) and code not in (SYNTAX_ERROR[0], INTERNAL_ERROR[0]) and find_rule(code) is None:
+                found.append((line, code))
+    return found
+
+
+def _decoded(data: bytes) -> str:
+    """The file's text in its declared encoding; undecodable bytes replaced (only comments are read)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data.decode(encoding, errors="replace")
+    except (SyntaxError, LookupError):
+        return data.decode("utf-8", errors="replace")
