@@ -49,8 +49,26 @@ def _measure(command, cwd=None, env=None) -> dict:
         "print(json.dumps({'wall': wall, 'cpu': r.ru_utime + r.ru_stime, 'peak_mb': r.ru_maxrss / 1024,"
         " 'returncode': p.returncode, 'stderr': p.stderr.decode(errors='replace')[-400:]}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(command)], cwd=cwd, env=env, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(command)], cwd=cwd, env=env or MEASURE_ENV,
+                         capture_output=True, text=True)
     return json.loads(out.stdout)
+
+
+# as a user's installed package has it: byte-code written and reused (some shells export PYTHONDONTWRITEBYTECODE)
+MEASURE_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def precompile() -> None:
+    """Compile gradlint's modules once, so that no measured run pays for compiling them."""
+    import compileall
+
+    import gradlint
+    import gradlint.rule
+
+    gradlint.rule.all_rules()
+    roots = {Path(gradlint.__file__).parent, *(Path(p) for p in sys.modules["gradlint.rules"].__path__)}
+    for root in roots:
+        compileall.compile_dir(str(root), quiet=1)
 
 
 def build_corpora(names) -> dict:
@@ -202,6 +220,7 @@ def main() -> int:
     args = parser.parse_args()
     names = args.corpus or ["torch", *WHEELS]
     corpora = build_corpora(names)
+    precompile()
     torchfix = None if args.skip_torchfix else ensure_torchfix()
     results = {name: bench_corpus(name, directory, args.jobs, torchfix) for name, directory in corpora.items()}
     single = bench_single_file(args.jobs)
