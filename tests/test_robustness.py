@@ -183,7 +183,7 @@ def test_mutated_rule_examples_never_crash(code, source):
             _check_never_lies(mutant.encode("utf-8", errors="surrogatepass"))
 
 
-hypothesmith = pytest.importorskip("hypothesmith")
+import hypothesmith  # noqa: E402 - a test dependency: a missing one must fail, not skip
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
