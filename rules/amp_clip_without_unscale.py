@@ -90,24 +90,19 @@ class AmpClipWithoutUnscale(Rule):
         if not facts.works_with_torch:
             return
         reported = set()  # a helper's call reached from several callers is reported once
-        for root in facts.roots.values():
-            for event, frames in facts.occurrences(root):
-                if id(event.node) in reported:
-                    continue
-                if event.kind not in (CLIP, STEP):
-                    continue
-                before = facts.before(frames)
-                scaled = _pending_scaled_backward(facts, before)
-                if scaled is None:
-                    continue
-                scaler = scaled.scaler
-                if event.kind == CLIP:
-                    if not _unscales_nearby(facts, frames):
-                        reported.add(id(event.node))
-                        self.report(event.node, self.message.format(scaler=scaler))
-                elif facts.is_optimizer(event.receiver):
+        for event, frames in facts.events((CLIP, STEP), skip=reported):
+            before = facts.before(frames)
+            scaled = _pending_scaled_backward(facts, before)
+            if scaled is None:
+                continue
+            scaler = scaled.scaler
+            if event.kind == CLIP:
+                if not _unscales_nearby(facts, frames):
                     reported.add(id(event.node))
-                    self.report(event.node, self.step_message.format(optimizer=event.receiver, scaler=scaler))
+                    self.report(event.node, self.message.format(scaler=scaler))
+            elif facts.is_optimizer(event.receiver):
+                reported.add(id(event.node))
+                self.report(event.node, self.step_message.format(optimizer=event.receiver, scaler=scaler))
 
 
 def _pending_scaled_backward(facts, before):

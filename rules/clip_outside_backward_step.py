@@ -86,17 +86,12 @@ class ClipOutsideBackwardStep(Rule):
         if not facts.works_with_torch:
             return
         reported = set()  # a helper's call reached from several callers is reported once
-        for root in facts.roots.values():
-            for event, frames in facts.occurrences(root):
-                if id(event.node) in reported:
-                    continue
-                if event.kind != CLIP:
-                    continue
-                before, after = facts.before(frames), facts.after(frames)
-                where = _misplacement(facts, before, after)
-                if where is not None:
-                    reported.add(id(event.node))
-                    self.report(event.node, self.message.format(where=where))
+        for event, frames in facts.events((CLIP,), skip=reported):
+            before, after = facts.before(frames), facts.after(frames)
+            where = _misplacement(facts, before, after)
+            if where is not None:
+                reported.add(id(event.node))
+                self.report(event.node, self.message.format(where=where))
 
 
 def _misplacement(facts, before, after):

@@ -83,20 +83,17 @@ class ZeroGradBetweenBackwardAndStep(Rule):
         if not facts.works_with_torch:
             return
         reported = set()  # a helper's call reached from several callers is reported once
-        for root in facts.roots.values():
-            for event, frames in facts.occurrences(root):
-                if id(event.node) in reported:
-                    continue
-                if event.kind != ZERO_GRAD or event.receiver is None:
-                    continue
-                before = facts.before(frames)
-                if not _last_update_is_backward(facts, before):
-                    continue
-                optimizer = _next_step(facts, before + [event], facts.after(frames))
-                if optimizer is not None and facts.clears_gradients_of(event.receiver, optimizer):
-                    call = self.context.module.code_for_node(event.node)
-                    reported.add(id(event.node))
-                    self.report(event.node, self.message.format(call=call, optimizer=optimizer))
+        for event, frames in facts.events((ZERO_GRAD,), skip=reported):
+            if event.receiver is None:
+                continue
+            before = facts.before(frames)
+            if not _last_update_is_backward(facts, before):
+                continue
+            optimizer = _next_step(facts, before + [event], facts.after(frames))
+            if optimizer is not None and facts.clears_gradients_of(event.receiver, optimizer):
+                call = self.context.module.code_for_node(event.node)
+                reported.add(id(event.node))
+                self.report(event.node, self.message.format(call=call, optimizer=optimizer))
 
 
 def _last_update_is_backward(facts, before) -> bool:

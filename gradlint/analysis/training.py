@@ -459,6 +459,15 @@ class TrainingFacts:
         in source order, with its path of frames from the root."""
         return _occurrences(root, ())
 
+    def events(self, kinds, skip=frozenset()) -> Iterator[Tuple[Event, Tuple[Frame, ...]]]:
+        """Every event of ``kinds`` that any root runs (a helper's event once per caller), with its frames.
+        Events whose node's id is in ``skip`` are passed over; the caller may grow that set while iterating
+        (a rule's set of reported calls, so that a helper's call is reported once)."""
+        for root in self.roots.values():
+            for event, frames in self.occurrences(root):
+                if event.kind in kinds and id(event.node) not in skip:
+                    yield event, frames
+
     def before(self, frames: Tuple[Frame, ...]) -> List[Event]:
         """The events that certainly run before the event at ``frames`` in the same loop iteration
         (or function call), in order: earlier statements of its block and of the enclosing blocks,
