@@ -8,7 +8,7 @@ import sys
 import threading
 import traceback
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple, Type
+from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import libcst as cst
 
@@ -134,29 +134,32 @@ _MAX_BOOL_OPERANDS = 4000
 _BOOL_OPERATOR = re.compile(rb"\b(?:and|or)\b")
 
 
-def _python_parse(source: bytes) -> ast.Module:
+def _python_parse(source: Union[bytes, str]) -> ast.Module:
     """CPython's parse of the file, its warnings (invalid escapes ...) silenced."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ast.parse(source)
 
 
-def _too_complex_to_parse(source: bytes) -> Optional[str]:
-    """Why LibCST must not be given this file, or None. CPython's parser refuses expressions nested about
-    3000 deep; LibCST's takes time quadratic in the depth and overflows its native stack not far above
-    that, so a file CPython cannot build a tree for is not handed to LibCST."""
+def _screen(source: bytes) -> Tuple[Optional[str], Optional[List[int]]]:
+    """Python's own look at the file before LibCST's: why LibCST must not be given it (or None), and the
+    first line of each top-level statement (its first decorator's for a decorated definition), which
+    positions reuse instead of parsing again. CPython's parser refuses expressions nested about 3000 deep;
+    LibCST's takes time quadratic in the depth and overflows its native stack not far above that, so a file
+    CPython cannot build a tree for is not handed to LibCST."""
     try:
         tree = _python_parse(source)
     except (RecursionError, MemoryError) as error:
-        return f"SyntaxError: the file is nested too deeply for Python to parse ({type(error).__name__})"
+        return f"SyntaxError: the file is nested too deeply for Python to parse ({type(error).__name__})", None
     except (SyntaxError, ValueError, UnicodeError, LookupError):
-        return None  # LibCST reports it, with a position
+        return None, None  # LibCST reports it, with a position
     if len(_BOOL_OPERATOR.findall(source)) > _MAX_BOOL_OPERANDS:
         for node in ast.walk(tree):
             if isinstance(node, ast.BoolOp) and len(node.values) > _MAX_BOOL_OPERANDS:
                 return (f"cannot parse: a chain of {len(node.values)} 'and'/'or' operands on line {node.lineno} is longer than "
-                        f"gradlint can parse ({_MAX_BOOL_OPERANDS})")
-    return None
+                        f"gradlint can parse ({_MAX_BOOL_OPERANDS})"), None
+    # only these numbers are kept: the tree itself would double the memory of a large file
+    return None, [min([s.lineno] + [d.lineno for d in getattr(s, "decorator_list", ())]) for s in tree.body]
 
 
 def _column_shifts(text: str, code: str) -> Dict[int, int]:
@@ -190,7 +193,7 @@ def lint_source(source: bytes, path: str, rules: Sequence[Type[Rule]]) -> List[D
         line, column, message = too_deep
         return [Diagnostic(path, line, column, line, column, SYNTAX_ERROR[0], SYNTAX_ERROR[1], "error",
                            f"SyntaxError: {message}")]
-    too_complex = _too_complex_to_parse(source)
+    too_complex, first_lines = _screen(source)
     if too_complex is not None:
         return _nested_too_deeply(path, too_complex)
     try:
@@ -205,7 +208,7 @@ def lint_source(source: bytes, path: str, rules: Sequence[Type[Rule]]) -> List[D
         return _nested_too_deeply(path, "SyntaxError: the file is nested too deeply to parse")
     try:
         with _room_for_deep_trees():
-            return lint_module(module, path, rules, text=source.decode(module.encoding))
+            return lint_module(module, path, rules, text=source.decode(module.encoding), first_lines=first_lines)
     except Exception as error:  # the engine's own failure on this file: reported, and the run goes on
         return [_engine_failure(path, error)]
 
@@ -258,8 +261,10 @@ def _where(error: BaseException) -> str:
     return f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}"
 
 
-def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]], text: Optional[str] = None) -> List[Diagnostic]:
-    """Findings of ``rules`` on a parsed module whose source is ``text`` (regenerated when not given)."""
+def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]], text: Optional[str] = None,
+                first_lines: Optional[List[int]] = None) -> List[Diagnostic]:
+    """Findings of ``rules`` on a parsed module whose source is ``text`` (regenerated when not given);
+    ``first_lines`` are Python's first lines of its top-level statements, if known (see ``_screen``)."""
     context = LintContext(path, module)
     internal: List[Diagnostic] = []
     instances: List[Rule] = []
@@ -300,7 +305,7 @@ def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]], text
             internal.append(_internal_error(path, type(instance), error))
 
     findings = [f for f in context._findings if f[0].code not in broken]
-    diagnostics = _place(module, path, findings, context.expected_failure_blocks, text, tree)
+    diagnostics = _place(module, path, findings, context.expected_failure_blocks, text, tree, first_lines)
     if diagnostics:
         diagnostics = Suppressions.from_text(module.code if text is None else text).filter(diagnostics)
     return sorted(diagnostics + internal, key=Diagnostic.sort_key)
@@ -330,7 +335,7 @@ def _internal_error(path: str, rule_class: Type[Rule], error: BaseException) -> 
 
 
 def _place(module: cst.Module, path: str, findings, expected_failure_blocks, text: Optional[str],
-           tree: Optional[TreeIndex]) -> List[Diagnostic]:
+           tree: Optional[TreeIndex], python_first_lines: Optional[List[int]]) -> List[Diagnostic]:
     """Give findings their positions and fixes their edits (computed only for files that have findings).
     No fix is offered when LibCST does not give the file back exactly (lone CR line ends, form feeds)."""
     if not findings:
@@ -339,7 +344,7 @@ def _place(module: cst.Module, path: str, findings, expected_failure_blocks, tex
         # code meant to fail (inside `with pytest.raises(...)`) is not a finding
         bodies = {id(block.body) for block in expected_failure_blocks}
         findings = [f for f in findings if not any(id(a) in bodies for a in tree.ancestors(f[1]))]
-    positions = _positions(module, text, tree, [f[1] for f in findings])
+    positions = _positions(module, text, tree, [f[1] for f in findings], python_first_lines)
     fixable: Optional[bool] = None
     index: Optional[LineIndex] = None
     shifts: Optional[Dict[int, int]] = None
@@ -373,7 +378,8 @@ def _place(module: cst.Module, path: str, findings, expected_failure_blocks, tex
     return out
 
 
-def _positions(module: cst.Module, text: Optional[str], tree: Optional[TreeIndex], nodes) -> dict:
+def _positions(module: cst.Module, text: Optional[str], tree: Optional[TreeIndex], nodes,
+               python_first_lines: Optional[List[int]]) -> dict:
     """Positions (LibCST CodeRanges) of at least ``nodes`` and of every node of the top-level statements
     that hold them. Only those statements are regenerated, starting from the line Python's own parser
     gives them; when that cannot be matched exactly to the file's text, the whole module is."""
@@ -389,7 +395,7 @@ def _positions(module: cst.Module, text: Optional[str], tree: Optional[TreeIndex
             top = chain[-2] if len(chain) >= 2 else node  # chain[-1] is the Module
             if top is not module and all(top is not t for t in tops):
                 tops.append(top)
-        first_lines = _top_level_first_lines(module, text)
+        first_lines = _top_level_first_lines(module, text, python_first_lines)
         if first_lines is not None:
             index = LineIndex(text)
             for top in tops:
@@ -416,24 +422,22 @@ def _positions(module: cst.Module, text: Optional[str], tree: Optional[TreeIndex
     return provider._computed
 
 
-def _top_level_first_lines(module: cst.Module, text: str) -> Optional[Dict[int, int]]:
+def _top_level_first_lines(module: cst.Module, text: str, python_lines: Optional[List[int]]) -> Optional[Dict[int, int]]:
     """id(top-level statement) -> the line of its first token (its first decorator for a decorated
-    definition), from Python's parser; None when Python cannot parse the file or the two disagree."""
-    try:
-        python_body = ast.parse(text).body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+    definition), from Python's parser (``python_lines`` when the screen already parsed the file); None when
+    Python cannot parse the file or the two parsers disagree."""
+    if python_lines is None:
+        try:
+            python_lines = [min([s.lineno] + [d.lineno for d in getattr(s, "decorator_list", ())])
+                            for s in _python_parse(text).body]
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
     lines: Dict[int, int] = {}
     position = 0
     for statement in module.body:
-        if position >= len(python_body):
+        if position >= len(python_lines):
             return None
-        parsed = python_body[position]
-        if isinstance(statement, cst.SimpleStatementLine):
-            lines[id(statement)] = parsed.lineno
-            position += len(statement.body)
-        else:
-            decorators = getattr(parsed, "decorator_list", None)
-            lines[id(statement)] = min([parsed.lineno] + [d.lineno for d in decorators or ()])
-            position += 1
-    return lines if position == len(python_body) else None
+        lines[id(statement)] = python_lines[position]
+        # `a; b` is one LibCST line but two Python statements
+        position += len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
+    return lines if position == len(python_lines) else None
