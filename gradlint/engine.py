@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import re
 import sys
 import threading
@@ -62,6 +63,14 @@ class LintContext:
     @property
     def parent(self) -> Optional[cst.CSTNode]:
         return self.ancestors[-1] if self.ancestors else None
+
+    def release(self) -> None:
+        """Drop everything this file's analyses and rules left on the context."""
+        self.facts.clear()
+        self._findings.clear()
+        self._names = None
+        self.ancestors.clear()
+        self.expected_failure_blocks.clear()
 
     # ---------------------------------------------------------------- findings
     def add_finding(self, rule: Rule, node: cst.CSTNode, message: str, fix: object) -> None:
@@ -185,6 +194,28 @@ def _nested_too_deeply(path: str, message: str, code: Tuple[str, str] = SYNTAX_E
 
 def lint_source(source: bytes, path: str, rules: Sequence[Type[Rule]]) -> List[Diagnostic]:
     """All findings of ``rules`` on one file's bytes, noqa applied, sorted by position."""
+    with _collector_paused():
+        return _lint_source(source, path, rules)
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector paused while one file is linted. A LibCST tree is hundreds of
+    thousands of objects, none in a reference cycle, that live exactly as long as the file is linted: every
+    automatic collection during that time walks all of them again, for nothing (a third of the parse time on
+    real code). The tree is freed by reference counting when the file is done; the few cycles the analyses
+    leave are collected as soon as the collector runs again, after the file."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _lint_source(source: bytes, path: str, rules: Sequence[Type[Rule]]) -> List[Diagnostic]:
     rules = active_rules(source, rules)
     if not rules:
         return []
@@ -305,7 +336,13 @@ def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]], text
             internal.append(_internal_error(path, type(instance), error))
 
     findings = [f for f in context._findings if f[0].code not in broken]
-    diagnostics = _place(module, path, findings, context.expected_failure_blocks, text, tree, first_lines)
+    try:
+        diagnostics = _place(module, path, findings, context.expected_failure_blocks, text, tree, first_lines)
+    finally:
+        # the analyses and rules refer to the context and the context to them: untie them, so that reference
+        # counting frees the tree now rather than the garbage collector later (see _collector_paused)
+        context.release()
+        findings = []
     if diagnostics:
         diagnostics = Suppressions.from_text(module.code if text is None else text).filter(diagnostics)
     return sorted(diagnostics + internal, key=Diagnostic.sort_key)

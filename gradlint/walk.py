@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from bisect import bisect_left
+from operator import attrgetter
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Type
 
 import libcst as cst
@@ -46,82 +48,132 @@ _FORMATTING_FIELDS = frozenset(
     }
 )
 
-_FIELDS: Dict[type, Tuple[str, ...]] = {}
-
-
 def _syntactic_fields(node_type: type) -> Tuple[str, ...]:
-    names = tuple(
+    return tuple(
         f.name
         for f in dataclasses.fields(node_type)
         if f.name not in _FORMATTING_FIELDS and not f.name.startswith("whitespace")
     )
-    _FIELDS[node_type] = names
-    return names
 
 
-# is-a-node answers per concrete type: isinstance against CSTNode (an ABC) is slow in the hot loop
-_IS_NODE: Dict[type, bool] = {}
+# node type -> a getter of its syntactic fields' values (always a tuple), or None for a node without any
+_GETTERS: Dict[type, Optional[Callable[[cst.CSTNode], tuple]]] = {}
+# value type -> 1 for a node, 2 for a sequence (of nodes), 0 for anything else (str, None, sentinels):
+# isinstance against CSTNode (an ABC) is slow in the hot loop
+_KIND: Dict[type, int] = {tuple: 2, list: 2}
+
+
+def _getter(node_type: type) -> Optional[Callable[[cst.CSTNode], tuple]]:
+    names = _syntactic_fields(node_type)
+    if not names:
+        getter = None
+    elif len(names) == 1:
+        single = attrgetter(names[0])
+        getter = lambda node: (single(node),)  # noqa: E731
+    else:
+        getter = attrgetter(*names)
+    _GETTERS[node_type] = getter
+    return getter
+
+
+def _kind(value_type: type) -> int:
+    kind = _KIND[value_type] = 1 if issubclass(value_type, cst.CSTNode) else 0
+    return kind
 
 
 def _is_node_type(value_type: type) -> bool:
-    answer = _IS_NODE.get(value_type)
-    if answer is None:
-        answer = _IS_NODE[value_type] = issubclass(value_type, cst.CSTNode)
-    return answer
+    kind = _KIND.get(value_type)
+    if kind is None:
+        kind = _kind(value_type)
+    return kind == 1
 
 
 def children(node: cst.CSTNode) -> List[cst.CSTNode]:
     """The syntactic child nodes of ``node``, in field order (source order for statement bodies)."""
-    names = _FIELDS.get(type(node))
-    if names is None:
-        names = _syntactic_fields(type(node))
+    node_type = type(node)
+    try:
+        getter = _GETTERS[node_type]
+    except KeyError:
+        getter = _getter(node_type)
     out: List[cst.CSTNode] = []
-    for name in names:
-        value = getattr(node, name)
-        value_type = type(value)
-        if value_type is tuple or value_type is list:
-            for item in value:
-                if _is_node_type(type(item)):
-                    out.append(item)
-        elif _is_node_type(value_type):
+    if getter is None:
+        return out
+    kinds = _KIND
+    for value in getter(node):
+        kind = kinds.get(type(value))
+        if kind is None:
+            kind = _kind(type(value))
+        if kind == 1:
             out.append(value)
+        elif kind == 2:
+            for item in value:
+                item_kind = kinds.get(type(item))
+                if item_kind is None:
+                    item_kind = _kind(type(item))
+                if item_kind == 1:
+                    out.append(item)
     return out
 
 
 class TreeIndex:
     """The nodes of one tree in source (pre-)order, with where each node's subtree ends, so that a
-    subtree is a slice: rules and analyses iterate subtrees many times per file."""
+    subtree is a slice: rules and analyses iterate subtrees many times per file. ``nodes_of`` finds the
+    nodes of given types under a node without looking at the others."""
 
     def __init__(self, root: cst.CSTNode) -> None:
         order: List[cst.CSTNode] = []
         ends: List[int] = []
         parents: List[int] = []
         position: Dict[int, int] = {}
-        # nodes to enter, with their parent's number; a bare number marks "that subtree is finished"
-        stack: List[object] = [(root, -1)]
+        by_type: Dict[type, List[int]] = {}
+        # nodes to enter, and beside them their parent's number; a None node marks "the subtree of that
+        # number is finished"
+        stack: List[Optional[cst.CSTNode]] = [root]
+        owners: List[int] = [-1]
+        pop, owner_pop, push, owner_push = stack.pop, owners.pop, stack.append, owners.append
         while stack:
-            item = stack.pop()
-            if type(item) is int:
-                ends[item] = len(order)
+            node = pop()
+            parent = owner_pop()
+            if node is None:
+                ends[parent] = len(order)
                 continue
-            node, parent = item  # type: ignore[misc]
             number = len(order)
             order.append(node)
             ends.append(0)
             parents.append(parent)
             position[id(node)] = number
-            stack.append(number)
-            stack.extend((child, number) for child in reversed(children(node)))
+            node_type = type(node)
+            numbers = by_type.get(node_type)
+            if numbers is None:
+                by_type[node_type] = [number]
+            else:
+                numbers.append(number)
+            push(None)
+            owner_push(number)
+            kids = children(node)
+            if kids:
+                kids.reverse()
+                stack.extend(kids)
+                owners.extend([number] * len(kids))
         self.order = order
         self.ends = ends
         self.parents = parents
         self.position = position
+        self._by_type = by_type
+        self._matching: Dict[tuple, List[List[int]]] = {}
+
+    def number(self, node: cst.CSTNode) -> Optional[int]:
+        """The node's place in ``order``, or None for a node of another tree."""
+        number = self.position.get(id(node))
+        if number is None or self.order[number] is not node:
+            return None
+        return number
 
     def ancestors(self, node: cst.CSTNode) -> List[cst.CSTNode]:
         """The ancestors of ``node`` (of this tree), nearest first."""
-        number = self.position.get(id(node))
+        number = self.number(node)
         out: List[cst.CSTNode] = []
-        if number is None or self.order[number] is not node:
+        if number is None:
             return out
         number = self.parents[number]
         while number >= 0:
@@ -129,12 +181,77 @@ class TreeIndex:
             number = self.parents[number]
         return out
 
+    def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        number = self.number(node)
+        if number is None or self.parents[number] < 0:
+            return None
+        return self.order[self.parents[number]]
+
     def subtree(self, node: cst.CSTNode) -> Optional[List[cst.CSTNode]]:
         """Every node under ``node`` (included) in source order, or None for a node of another tree."""
-        number = self.position.get(id(node))
-        if number is None or self.order[number] is not node:
+        number = self.number(node)
+        if number is None:
             return None
         return self.order[number:self.ends[number]]
+
+    def numbers_of(self, types: Tuple[type, ...], start: int = 0, end: Optional[int] = None) -> List[int]:
+        """The numbers, in source order, of the nodes between ``start`` and ``end`` that are instances of
+        ``types`` (as ``isinstance`` says: a base class stands for its subclasses)."""
+        lists = self._matching.get(types)
+        if lists is None:
+            lists = self._matching[types] = [numbers for node_type, numbers in self._by_type.items()
+                                             if issubclass(node_type, types)]
+        if end is None:
+            end = len(self.order)
+        if len(lists) == 1:
+            numbers = lists[0]
+            return numbers[bisect_left(numbers, start):bisect_left(numbers, end)]
+        found: List[int] = []
+        for numbers in lists:
+            found.extend(numbers[bisect_left(numbers, start):bisect_left(numbers, end)])
+        found.sort()
+        return found
+
+    def nodes_of(self, types: Tuple[type, ...], root: Optional[cst.CSTNode] = None) -> Optional[List[cst.CSTNode]]:
+        """The nodes under ``root`` (included; the whole tree when None) that are instances of ``types``,
+        in source order; None when ``root`` is not of this tree."""
+        if root is None:
+            start, end = 0, len(self.order)
+        else:
+            start = self.number(root)
+            if start is None:
+                return None
+            end = self.ends[start]
+        order = self.order
+        return [order[number] for number in self.numbers_of(types, start, end)]
+
+
+def nodes_of(root: cst.CSTNode, types: Tuple[type, ...]) -> List[cst.CSTNode]:
+    """The nodes under ``root`` (included) that are instances of ``types``, in source order: from the index
+    of the tree being linted without looking at other nodes, else by walking the subtree."""
+    if _current is not None:
+        found = _current.nodes_of(types, root)
+        if found is not None:
+            return found
+    return [node for node in _iter_tree_uncached(root) if isinstance(node, types)]
+
+
+def iter_with_parents(root: cst.CSTNode) -> Iterator[Tuple[cst.CSTNode, cst.CSTNode]]:
+    """Every node strictly under ``root`` with its parent, in source order."""
+    if _current is not None:
+        start = _current.number(root)
+        if start is not None:
+            order, parents = _current.order, _current.parents
+            return ((order[number], order[parents[number]]) for number in range(start + 1, _current.ends[start]))
+    return _with_parents_uncached(root)
+
+
+def _with_parents_uncached(root: cst.CSTNode) -> Iterator[Tuple[cst.CSTNode, cst.CSTNode]]:
+    stack = [(child, root) for child in reversed(children(root))]
+    while stack:
+        node, parent = stack.pop()
+        yield node, parent
+        stack.extend((child, node) for child in reversed(children(node)))
 
 
 # the index of the tree being linted in this process (set by the engine for the length of one file)
