@@ -15,21 +15,21 @@ import sys
 import tokenize
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Type
+from typing import Dict, List, Optional, Sequence
 
 from gradlint import __version__
 from gradlint.config import OUTPUT_FORMATS, ConfigError, Settings, load_settings
 from gradlint.discovery import discover, display_path
 from gradlint.docs import fix_label, rule_page
-from gradlint.fixing import applicable
 from gradlint.cache import CACHE_DIR_NAME, Cache, default_cache_dir
 from gradlint.runner import CHECK, DEFAULT_FILE_TIMEOUT, DIFF, FIX, FileJob, FileOutcome, process_source, run_files
 from gradlint.report import FORMATS, summary
 from gradlint.rule import (
     INTERNAL_ERROR,
     Diagnostic,
-    Rule,
+    RuleInfo,
     SelectionLayer,
+    applicable,
     UnknownSelector,
     all_rules,
     find_rule,
@@ -164,7 +164,7 @@ def _rule(args: argparse.Namespace) -> int:
     rule = find_rule(args.rule)
     if rule is None:
         raise UsageError(f"unknown rule '{args.rule}' (see 'gradlint rules')")
-    sys.stdout.write(rule_page(rule))
+    sys.stdout.write(rule_page(rule.load()))
     return EXIT_CLEAN
 
 
@@ -205,8 +205,8 @@ def _cli_layer(args: argparse.Namespace) -> SelectionLayer:
 
 
 def _per_file_rules(
-    display: str, absolute: Path, settings: Settings, selected: List[Type[Rule]]
-) -> List[Type[Rule]]:
+    display: str, absolute: Path, settings: Settings, selected: List[RuleInfo]
+) -> List[RuleInfo]:
     """The selected rules minus those per-file-ignores switches off for this file."""
     if not settings.per_file_ignores:
         return selected

@@ -1,14 +1,17 @@
 """Rule documentation: ``gradlint rule`` pages and the README's rule table, from the rules' docstrings.
 
-``python -m gradlint.docs`` rewrites the table between the README's markers.
+``python -m gradlint.docs`` rewrites the table between the README's markers, and the rule index
+(gradlint/rule_index.json: each rule's code, name, triggers and module, which lets a run import only the
+rules it uses; it is ignored, and every rule imported, whenever it no longer matches the rules' sources).
 """
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Type
 
-from gradlint.rule import Rule, all_rules
+from gradlint.rule import INDEX_FILE, Rule, all_rules, build_rule_index
 
 TABLE_START = "<!-- rules-table:start -->"
 TABLE_END = "<!-- rules-table:end -->"
@@ -38,9 +41,14 @@ def replace_table(readme: str) -> str:
     return readme[:start] + "\n" + rules_table() + readme[end:]
 
 
+def rule_index_text() -> str:
+    return json.dumps(build_rule_index(), indent=1) + "\n"
+
+
 def main() -> int:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("README.md")
     path.write_text(replace_table(path.read_text(encoding="utf-8")), encoding="utf-8")
+    INDEX_FILE.write_text(rule_index_text(), encoding="utf-8")
     return 0
 
 

@@ -9,14 +9,14 @@ import sys
 import threading
 import traceback
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 
 from gradlint.analysis.names import NameResolver
 from gradlint.analysis.torch_api import canonical
 from gradlint.fixing import LineIndex, edits_for
-from gradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, Fix, Rule
+from gradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, AnyRule, Diagnostic, Fix, Rule
 from gradlint.suppression import Suppressions
 from gradlint import walk as walk_module
 from gradlint.walk import TreeIndex, indexed, walk
@@ -24,7 +24,7 @@ from gradlint.walk import TreeIndex, indexed, walk
 _EXPECTED_FAILURE_CALLS = frozenset({"raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
 
 
-def active_rules(source: bytes, rules: Sequence[Type[Rule]]) -> List[Type[Rule]]:
+def active_rules(source: bytes, rules: Sequence[AnyRule]) -> List[AnyRule]:
     """The rules whose trigger words occur in the file's bytes (ignoring case); the others can never
     fire on it."""
     lowered = source.lower()
@@ -192,7 +192,7 @@ def _nested_too_deeply(path: str, message: str, code: Tuple[str, str] = SYNTAX_E
     return [Diagnostic(path, 1, 1, 1, 1, code[0], code[1], "error", message)]
 
 
-def lint_source(source: bytes, path: str, rules: Sequence[Type[Rule]]) -> List[Diagnostic]:
+def lint_source(source: bytes, path: str, rules: Sequence[AnyRule]) -> List[Diagnostic]:
     """All findings of ``rules`` on one file's bytes, noqa applied, sorted by position."""
     with _collector_paused():
         return _lint_source(source, path, rules)
@@ -215,7 +215,7 @@ def _collector_paused():
         gc.enable()
 
 
-def _lint_source(source: bytes, path: str, rules: Sequence[Type[Rule]]) -> List[Diagnostic]:
+def _lint_source(source: bytes, path: str, rules: Sequence[AnyRule]) -> List[Diagnostic]:
     rules = active_rules(source, rules)
     if not rules:
         return []
@@ -292,18 +292,18 @@ def _where(error: BaseException) -> str:
     return f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}"
 
 
-def lint_module(module: cst.Module, path: str, rules: Sequence[Type[Rule]], text: Optional[str] = None,
+def lint_module(module: cst.Module, path: str, rules: Sequence[AnyRule], text: Optional[str] = None,
                 first_lines: Optional[List[int]] = None) -> List[Diagnostic]:
     """Findings of ``rules`` on a parsed module whose source is ``text`` (regenerated when not given);
     ``first_lines`` are Python's first lines of its top-level statements, if known (see ``_screen``)."""
     context = LintContext(path, module)
     internal: List[Diagnostic] = []
     instances: List[Rule] = []
-    for rule_class in rules:
+    for rule in rules:
         try:
-            instances.append(rule_class(context))
+            instances.append(rule.load()(context))  # a RuleInfo imports its rule's module here
         except Exception as error:  # a broken rule must not stop the others
-            internal.append(_internal_error(path, rule_class, error))
+            internal.append(_internal_error(path, rule, error))
 
     broken: Dict[str, BaseException] = {}
     on_visit: Dict[type, list] = {}
@@ -362,7 +362,7 @@ def _guard(instance: Rule, handler, broken: Dict[str, BaseException]):
     return guarded
 
 
-def _internal_error(path: str, rule_class: Type[Rule], error: BaseException) -> Diagnostic:
+def _internal_error(path: str, rule_class: AnyRule, error: BaseException) -> Diagnostic:
     where = _where(error)
     return Diagnostic(
         path, 1, 1, 1, 1, INTERNAL_ERROR[0], INTERNAL_ERROR[1], "error",

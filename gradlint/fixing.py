@@ -10,11 +10,11 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple, Type, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 
-from gradlint.rule import Diagnostic, Edit, Fix, Rule
+from gradlint.rule import AnyRule, Diagnostic, Edit, applicable
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 MAX_PASSES = 10
@@ -171,17 +171,12 @@ class FixResult:
     error: Optional[str] = None
 
 
-def applicable(diagnostic: Diagnostic, unsafe: bool) -> bool:
-    fix = diagnostic.fix
-    return fix is not None and bool(fix.edits) and (fix.applicability == "safe" or unsafe)
-
-
 def _decode(source: bytes) -> Tuple[str, str]:
     module = cst.parse_module(source)
     return module.code, module.encoding
 
 
-def fix_source(source: bytes, path: str, rules: Sequence[Type[Rule]], unsafe: bool) -> FixResult:
+def fix_source(source: bytes, path: str, rules: Sequence[AnyRule], unsafe: bool) -> FixResult:
     """Apply every applicable fix, pass after pass, until none is left (or ``MAX_PASSES``).
     A pass whose result does not parse, or a run that does not converge, leaves the file untouched."""
     from gradlint.engine import lint_source

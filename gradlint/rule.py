@@ -5,19 +5,20 @@ The registry imports every module of that package, so adding a rule touches no e
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
-import inspect
+import json
 import os
-import pkgutil
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Dict, FrozenSet, List, Optional, Sequence, Tuple, Type
-
-import libcst as cst
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Dict, FrozenSet, List, Optional, Sequence, Tuple, Type, Union
 
 if TYPE_CHECKING:  # pragma: no cover
+    import libcst as cst
+
     from gradlint.engine import LintContext
 
 SEVERITIES = ("error", "warning", "hint")
@@ -42,6 +43,12 @@ class Edit:
 class Fix:
     applicability: str  # "safe" or "unsafe"
     edits: Tuple[Edit, ...] = ()
+
+
+def applicable(diagnostic: "Diagnostic", unsafe: bool) -> bool:
+    """Whether ``--fix`` applies the diagnostic's fix (unsafe ones only with ``--unsafe-fixes``)."""
+    fix = diagnostic.fix
+    return fix is not None and bool(fix.edits) and (fix.applicability == "safe" or unsafe)
 
 
 @dataclass(frozen=True)
@@ -180,7 +187,14 @@ class Rule:
 
     @classmethod
     def documentation(cls) -> str:
+        import inspect
+
         return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def load(cls) -> Type["Rule"]:
+        """The rule class itself (a RuleInfo imports its module here)."""
+        return cls
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,15 +221,13 @@ def _import_rules_package():
 
 
 def all_rules() -> Dict[str, Type[Rule]]:
-    """Every rule class, keyed by code, in code order."""
+    """Every rule class, keyed by code, in code order (imports every rule module)."""
     global _REGISTRY
     if _REGISTRY is None:
         package = _import_rules_package()
         found: Dict[str, Type[Rule]] = {}
-        for info in pkgutil.iter_modules(package.__path__):
-            if info.name.startswith("_"):
-                continue
-            module = importlib.import_module(f"gradlint.rules.{info.name}")
+        for module_name in _rule_module_names(package):
+            module = importlib.import_module(f"gradlint.rules.{module_name}")
             for value in vars(module).values():
                 if (
                     isinstance(value, type)
@@ -231,11 +243,90 @@ def all_rules() -> Dict[str, Type[Rule]]:
     return _REGISTRY
 
 
-def find_rule(code_or_name: str) -> Optional[Type[Rule]]:
+def _rule_module_names(package) -> List[str]:
+    names = set()
+    for directory in package.__path__:
+        for entry in os.listdir(directory):
+            if entry.endswith(".py") and not entry.startswith("_"):
+                names.add(entry[:-3])
+    return sorted(names)
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What configuration, the prefilter and the cache need to know of a rule, without importing it (nor
+    LibCST): a run whose files are all cached, or whose few files trigger few rules, imports only what it
+    uses. ``load()`` gives the rule class."""
+
+    code: str
+    name: str
+    severity: str
+    triggers: Tuple[str, ...]
+    fix_applicability: Optional[str]
+    module: str
+    class_name: str
+
+    def load(self) -> Type[Rule]:
+        if _REGISTRY is not None:
+            return _REGISTRY[self.code]
+        _import_rules_package()
+        return getattr(importlib.import_module(f"gradlint.rules.{self.module}"), self.class_name)
+
+    @classmethod
+    def of(cls, rule: Type[Rule]) -> "RuleInfo":
+        return cls(rule.code, rule.name, rule.severity, tuple(rule.triggers), rule.fix_applicability,
+                   rule.__module__.rsplit(".", 1)[-1], rule.__name__)
+
+
+# A rule class or its RuleInfo: the engine takes either
+AnyRule = Union[Type[Rule], RuleInfo]
+
+INDEX_FILE = Path(__file__).with_name("rule_index.json")
+_INDEX: Optional[Dict[str, RuleInfo]] = None
+
+
+def rules_digest() -> str:
+    """A digest of the sources the rule index is made from: every rule module and this file."""
+    package = _import_rules_package()
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for directory in package.__path__:
+        for entry in sorted(os.listdir(directory)):
+            if entry.endswith(".py"):
+                digest.update(entry.encode() + b"\0" + Path(directory, entry).read_bytes())
+    return digest.hexdigest()
+
+
+def build_rule_index() -> dict:
+    """The content of ``rule_index.json``, from the rule classes (``python -m gradlint.docs`` writes it)."""
+    return {"digest": rules_digest(),
+            "rules": [dict(vars(RuleInfo.of(rule)), triggers=list(rule.triggers)) for rule in all_rules().values()]}
+
+
+def _stored_index() -> Optional[Dict[str, RuleInfo]]:
+    """The rule index stored beside this file, if it was made from exactly these sources."""
+    try:
+        stored = json.loads(INDEX_FILE.read_text(encoding="utf-8"))
+        if stored.get("digest") != rules_digest():
+            return None  # a rule was edited since: import them all instead
+        return {item["code"]: RuleInfo(**dict(item, triggers=tuple(item["triggers"]))) for item in stored["rules"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def rule_index() -> Dict[str, RuleInfo]:
+    """Every rule's RuleInfo, keyed by code, in code order: from the stored index when it is current,
+    else from the rule classes themselves."""
+    global _INDEX
+    if _INDEX is None:
+        _INDEX = _stored_index() or {code: RuleInfo.of(rule) for code, rule in all_rules().items()}
+    return _INDEX
+
+
+def find_rule(code_or_name: str) -> Optional[RuleInfo]:
     """The rule with this code or kebab-case name (case-insensitive), or None."""
-    key = code_or_name.strip()
-    for rule in all_rules().values():
-        if rule.code.lower() == key.lower() or rule.name == key.lower():
+    key = code_or_name.strip().lower()
+    for rule in rule_index().values():
+        if rule.code.lower() == key or rule.name == key:
             return rule
     return None
 
@@ -254,16 +345,16 @@ def selector_specificity(selector: str) -> int:
     return len(sel)
 
 
-def rules_matching(selector: str) -> List[Type[Rule]]:
+def rules_matching(selector: str) -> List[RuleInfo]:
     """Rules a selector names: ``ALL``, a code, a code prefix (``GL1``) or a rule name."""
     sel = selector.strip()
     if sel.upper() == "ALL":
-        return list(all_rules().values())
+        return list(rule_index().values())
     exact = find_rule(sel)
     if exact is not None:
         return [exact]
     if re.fullmatch(r"[A-Za-z]+[0-9]*", sel):
-        matched = [r for r in all_rules().values() if r.code.upper().startswith(sel.upper())]
+        matched = [r for r in rule_index().values() if r.code.upper().startswith(sel.upper())]
         if matched:
             return matched
     raise UnknownSelector(sel)
@@ -283,17 +374,17 @@ class SelectionLayer:
     ignore: List[str] = field(default_factory=list)
 
 
-def resolve_selection(layers: Sequence[SelectionLayer]) -> List[Type[Rule]]:
+def resolve_selection(layers: Sequence[SelectionLayer]) -> List[RuleInfo]:
     """Apply selection layers as ruff does: a layer's select resets, extend-select adds, ignore removes;
     within a layer the most specific selector wins and ignore wins a tie."""
-    enabled = set(all_rules())
+    enabled = set(rule_index())
     for layer in layers:
         if layer.select is not None:
             enabled = set()
             chosen_selects = list(layer.select) + list(layer.extend_select)
         else:
             chosen_selects = list(layer.extend_select)
-        for code in all_rules():
+        for code in rule_index():
             best_select = -1
             best_ignore = -1
             for sel in chosen_selects:
@@ -306,4 +397,4 @@ def resolve_selection(layers: Sequence[SelectionLayer]) -> List[Type[Rule]]:
                 enabled.add(code)
             elif best_ignore >= 0:
                 enabled.discard(code)
-    return [rule for code, rule in all_rules().items() if code in enabled]
+    return [rule for code, rule in rule_index().items() if code in enabled]

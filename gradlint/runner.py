@@ -7,13 +7,14 @@ import signal
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple, Type
+from typing import List, Optional, Sequence, Tuple
 
 from gradlint.cache import Cache, entry_key
-from gradlint.engine import lint_source
-from gradlint.fixing import fix_source, write_atomically
-from gradlint.rule import INTERNAL_ERROR, Diagnostic, Rule
+from gradlint.rule import INTERNAL_ERROR, AnyRule, Diagnostic
 from gradlint.suppression import unknown_noqa_codes
+
+# The engine and the fixer (and through them LibCST and the analyses) are imported when a file is linted,
+# never by a run whose files are all cached.
 
 CHECK, FIX, DIFF = "check", "fix", "diff"
 
@@ -53,8 +54,10 @@ def timed_out(display: str, seconds: float) -> Diagnostic:
                       "the file was skipped. Please report this.")
 
 
-def lint_within_limit(data: bytes, display: str, rules: Sequence[Type[Rule]], seconds: float) -> List[Diagnostic]:
+def lint_within_limit(data: bytes, display: str, rules: Sequence[AnyRule], seconds: float) -> List[Diagnostic]:
     """``lint_source``, or one internal-error finding when it takes longer than ``seconds``."""
+    from gradlint.engine import lint_source
+
     try:
         with time_limit(seconds):
             return lint_source(data, display, rules)
@@ -82,13 +85,15 @@ class FileOutcome:
     notes: List[str] = field(default_factory=list)  # warnings about the file's noqa comments
 
 
-def process_source(data: bytes, display: str, rules: Sequence[Type[Rule]], mode: str, unsafe: bool,
+def process_source(data: bytes, display: str, rules: Sequence[AnyRule], mode: str, unsafe: bool,
                    file_timeout: float = DEFAULT_FILE_TIMEOUT) -> FileOutcome:
     """Lint (or fix, or diff) one file's bytes; nothing is written here."""
     outcome = FileOutcome(display, notes=noqa_warnings(data, display))
     if mode == CHECK:
         outcome.diagnostics = lint_within_limit(data, display, rules, file_timeout)
     else:
+        from gradlint.fixing import fix_source
+
         try:
             with time_limit(file_timeout):
                 result = fix_source(data, display, rules, unsafe)
@@ -105,7 +110,7 @@ def process_source(data: bytes, display: str, rules: Sequence[Type[Rule]], mode:
     return outcome
 
 
-def process_file(path: str, display: str, rules: Sequence[Type[Rule]], mode: str, unsafe: bool,
+def process_file(path: str, display: str, rules: Sequence[AnyRule], mode: str, unsafe: bool,
                  file_timeout: float = DEFAULT_FILE_TIMEOUT) -> FileOutcome:
     """Read, lint or fix one file; with ``mode == FIX`` the fixed bytes are written back atomically."""
     try:
@@ -115,6 +120,8 @@ def process_file(path: str, display: str, rules: Sequence[Type[Rule]], mode: str
         return FileOutcome(display, error=f"{display}: cannot read: {error.strerror or error}")
     outcome = process_source(data, display, rules, mode, unsafe, file_timeout)
     if mode == FIX and outcome.new_source is not None:
+        from gradlint.fixing import write_atomically
+
         try:
             write_atomically(path, outcome.new_source)
         except OSError as error:
@@ -133,10 +140,10 @@ class FileJob:
 
     path: str
     display: str
-    rules: List[Type[Rule]]
+    rules: List[AnyRule]
 
 
-def _lint_job(job: Tuple[bytes, str, List[Type[Rule]], float]) -> List[Diagnostic]:
+def _lint_job(job: Tuple[bytes, str, List[AnyRule], float]) -> List[Diagnostic]:
     data, display, rules, file_timeout = job
     return lint_within_limit(data, display, rules, file_timeout)
 

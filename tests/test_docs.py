@@ -1,7 +1,10 @@
 """README and rule docs agree with the rules."""
 from pathlib import Path
 
-from gradlint.docs import TABLE_END, TABLE_START, rules_table
+import json
+
+from gradlint.docs import TABLE_END, TABLE_START, rule_index_text, rules_table
+from gradlint.rule import INDEX_FILE, RuleInfo, all_rules, rule_index
 
 from conftest import ROOT
 
@@ -17,3 +20,25 @@ def test_readme_opens_with_the_two_commands():
     assert "pip install . && gradlint check examples/train_bugs.py" in readme
     assert "pip install '.[test]' && pytest" in readme
     assert "pip install '.[test]' && pytest" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_rule_index_is_current():
+    """The stored index must match the rules: a stale one is ignored at run time (every rule imported), so
+    this test is what keeps runs lean."""
+    assert INDEX_FILE.read_text(encoding="utf-8") == rule_index_text(), "run: python -m gradlint.docs"
+    assert rule_index() == {code: RuleInfo.of(rule) for code, rule in all_rules().items()}
+    assert all(info.load() is all_rules()[code] for code, info in rule_index().items())
+
+
+def test_a_stale_rule_index_is_ignored(tmp_path, monkeypatch):
+    import gradlint.rule as rule_module
+
+    stale = json.loads(INDEX_FILE.read_text(encoding="utf-8"))
+    stale["rules"][0]["triggers"] = ["never-in-any-file"]
+    path = tmp_path / "rule_index.json"
+    path.write_text(json.dumps(stale), encoding="utf-8")
+    monkeypatch.setattr(rule_module, "INDEX_FILE", path)
+    assert rule_module._stored_index() is not None  # same digest: the file is trusted as it is
+    stale["digest"] = "0" * 64
+    path.write_text(json.dumps(stale), encoding="utf-8")
+    assert rule_module._stored_index() is None

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from gradlint.fixing import applicable
-from gradlint.rule import Diagnostic
+from gradlint.rule import Diagnostic, applicable
 
 
 def line_of(d: Diagnostic, unsafe: bool = False) -> str:
