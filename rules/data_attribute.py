@@ -202,7 +202,7 @@ class DataAttribute(Rule):
     def _in_optimizer(self) -> bool:
         """Inside a class that subclasses a torch optimizer (directly or through classes of this file)."""
         for node in self.context.ancestors:
-            if isinstance(node, cst.ClassDef) and self._is_optimizer_class(node, set()):
+            if type(node) is cst.ClassDef and self._is_optimizer_class(node, set()):
                 return True
         return False
 

@@ -19,31 +19,36 @@ from gradlint.analysis.loops import (
 )
 from gradlint.fixing import Replacement
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import iter_tree
+from gradlint.walk import iter_tree, nodes_of
 
 # calls that only report a value (print it, log it, turn it into a number): using a total there is a metric use
 _REPORTING_FUNCTIONS = frozenset({"print", "float", "int", "round", "str", "format", "repr"})
 # expressions whose value may be a tensor: not tuples, lists or dicts (``.item()`` on them breaks the code)
 _TENSOR_VALUED = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.BinaryOperation, cst.UnaryOperation)
+_CALLS = (cst.Call,)
 _REPORTING_METHODS = frozenset({"add_scalar", "add_scalars", "log", "log_dict", "info", "debug", "warning", "write",
                                 "set_postfix", "set_description", "format", "item", "tolist"})
 
 
 def _accumulation(statement: cst.CSTNode) -> Optional[Tuple[str, cst.BaseExpression, str]]:
     """(accumulator name, added expression, kind) for ``t += e``, ``t = t + e`` and ``xs.append(e)``."""
-    if isinstance(statement, cst.AugAssign) and isinstance(statement.operator, cst.AddAssign):
-        if isinstance(statement.target, cst.Name):
+    # exact types: this runs on every assignment and expression statement, and isinstance on LibCST's
+    # ABCs is slow
+    statement_type = type(statement)
+    if statement_type is cst.AugAssign:
+        if type(statement.operator) is cst.AddAssign and type(statement.target) is cst.Name:
             return statement.target.value, statement.value, "sum"
-    if isinstance(statement, cst.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0].target, cst.Name):
-        name = statement.targets[0].target.value
-        value = statement.value
-        if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Add):
-            if isinstance(value.left, cst.Name) and value.left.value == name:
-                return name, value.right, "sum"
-    if isinstance(statement, cst.Expr) and isinstance(statement.value, cst.Call):
+    elif statement_type is cst.Assign:
+        if len(statement.targets) == 1 and type(statement.targets[0].target) is cst.Name:
+            name = statement.targets[0].target.value
+            value = statement.value
+            if type(value) is cst.BinaryOperation and type(value.operator) is cst.Add:
+                if type(value.left) is cst.Name and value.left.value == name:
+                    return name, value.right, "sum"
+    elif statement_type is cst.Expr and type(statement.value) is cst.Call:
         call = statement.value
         func = call.func
-        if (isinstance(func, cst.Attribute) and func.attr.value == "append" and isinstance(func.value, cst.Name)
+        if (type(func) is cst.Attribute and func.attr.value == "append" and type(func.value) is cst.Name
                 and len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star):
             return func.value.value, call.args[0].value, "list"
     return None
@@ -321,6 +326,6 @@ def _uses_as_tensor(context, statement: cst.CSTNode, total: str) -> bool:
         return False
     if root is None:
         return False
-    reported = {id(n) for call in iter_tree(root) if isinstance(call, cst.Call) and _is_reporting_call(context, call)
+    reported = {id(n) for call in nodes_of(root, _CALLS) if _is_reporting_call(context, call)
                 for n in iter_tree(call)}
     return any(n.value == total and id(n) not in reported for n in data_names(root))

@@ -1,6 +1,6 @@
 import libcst as cst
 
-from gradlint.analysis.grad_state import facts_at, grad_certainly_on, is_in_place_method
+from gradlint.analysis.grad_state import facts_at, grad_certainly_on, grad_leaf_possible, is_in_place_method
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
@@ -74,23 +74,26 @@ class InPlaceOnGradLeaf(Rule):
     )
 
     def _is_grad_leaf(self, expression, statement=None):
+        if not grad_leaf_possible(self.context, statement):
+            return False  # spares the scope's analysis where nothing can make a grad leaf
         facts = facts_at(self.context, expression, statement)
         return facts.is_tensor and facts.leaf is True and facts.requires_grad is True and \
             grad_certainly_on(self.context, statement)
 
     def visit_AugAssign(self, node):
-        if isinstance(node.target, cst.Name) and self._is_grad_leaf(node.target, node):
+        target_type = type(node.target)  # exact types: isinstance on LibCST's ABCs is slow
+        if target_type is cst.Name and self._is_grad_leaf(node.target, node):
             self.report(node)
-        elif isinstance(node.target, cst.Subscript) and self._is_grad_leaf(node.target.value, node):
+        elif target_type is cst.Subscript and self._is_grad_leaf(node.target.value, node):
             self.report(node)
 
     def visit_Assign(self, node):
         for target in node.targets:
-            if isinstance(target.target, cst.Subscript) and self._is_grad_leaf(target.target.value, node):
+            if type(target.target) is cst.Subscript and self._is_grad_leaf(target.target.value, node):
                 self.report(node)
                 return
 
     def visit_Call(self, node):
         func = node.func
-        if isinstance(func, cst.Attribute) and is_in_place_method(func.attr.value) and self._is_grad_leaf(func.value):
+        if type(func) is cst.Attribute and is_in_place_method(func.attr.value) and self._is_grad_leaf(func.value):
             self.report(node)

@@ -2,14 +2,15 @@ import libcst as cst
 
 from gradlint.analysis.grad_state import facts_at, grad_certainly_on
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import iter_tree
+from gradlint.walk import nodes_of
+
+_ATTRIBUTES = (cst.Attribute,)
 
 
 def _reads_own_grad(name: str, expression: cst.BaseExpression) -> bool:
     """Whether ``expression`` reads ``<name>.grad``."""
-    for node in iter_tree(expression):
-        if isinstance(node, cst.Attribute) and node.attr.value == "grad" and \
-                isinstance(node.value, cst.Name) and node.value.value == name:
+    for node in nodes_of(expression, _ATTRIBUTES):
+        if node.attr.value == "grad" and type(node.value) is cst.Name and node.value.value == name:
             return True
     return False
 
@@ -86,7 +87,7 @@ class LeafReboundByUpdate(Rule):
     )
 
     def visit_Assign(self, node):
-        if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
+        if len(node.targets) != 1 or type(node.targets[0].target) is not cst.Name:
             return
         target = node.targets[0].target
         if not _reads_own_grad(target.value, node.value):

@@ -13,7 +13,7 @@ import libcst as cst
 
 from gradlint.analysis.modules import module_instance
 from gradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
-from gradlint.walk import children, iter_tree
+from gradlint.walk import TreeIndex, children, current_index, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from gradlint.engine import LintContext
@@ -122,6 +122,12 @@ _PARAM_FUNCTIONS = "grad_mode.param_functions"  # key of this analysis in the fi
 _NAMED_CALLS = "grad_mode.named_calls"  # key of this analysis in the file's LintContext.facts
 
 _BLOCKS = (cst.IndentedBlock, cst.SimpleStatementSuite, cst.Module)
+_BLOCK_TYPES = frozenset(_BLOCKS)
+_FUNCTIONS = (cst.FunctionDef,)
+_CLASSES = (cst.ClassDef,)
+_CALLS = (cst.Call,)
+_GRAD_SWITCHES = (cst.With, cst.Call, cst.FunctionDef)
+_NAME_TYPES = frozenset({cst.Name, cst.Attribute})
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _LOOPS = (cst.For, cst.While)
 _ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Power, cst.MatrixMultiply,
@@ -164,19 +170,36 @@ def _mode_and_region(context: "LintContext", chain: Sequence[cst.CSTNode]):
     """(mode, region node) of the innermost grad-mode context in ``chain`` (root first, the node last)."""
     for index in range(len(chain) - 1, -1, -1):
         node = chain[index]
-        below = chain[index + 1] if index + 1 < len(chain) else None
-        if isinstance(node, cst.With) and below is node.body:
-            mode = with_mode(context, node)
-            if mode is not None:
-                return mode, node
-        elif isinstance(node, cst.FunctionDef):
+        node_type = type(node)  # exact types: isinstance on LibCST's ABCs is slow
+        if node_type is cst.With:
+            below = chain[index + 1] if index + 1 < len(chain) else None
+            if below is node.body:
+                mode = with_mode(context, node)
+                if mode is not None:
+                    return mode, node
+        elif node_type is cst.FunctionDef:
+            below = chain[index + 1] if index + 1 < len(chain) else None
             if below is node.body:
                 mode = decorator_mode(context, node)
                 return mode, (node if mode is not None else None)
             return None, None
-        elif isinstance(node, (cst.Lambda, cst.ClassDef)):
+        elif node_type is cst.Lambda or node_type is cst.ClassDef:
             return None, None
     return None, None
+
+
+# node type -> whether it is a statement (an issubclass check once per type: isinstance on LibCST's ABCs
+# is slow)
+_STATEMENT_TYPES: Dict[type, bool] = {}
+
+
+def _is_statement(node: cst.CSTNode) -> bool:
+    """Whether ``node`` is a small or a compound statement."""
+    node_type = type(node)
+    found = _STATEMENT_TYPES.get(node_type)
+    if found is None:
+        found = _STATEMENT_TYPES[node_type] = issubclass(node_type, (cst.BaseSmallStatement, cst.BaseCompoundStatement))
+    return found
 
 
 class ScopeFlow:
@@ -195,6 +218,11 @@ class ScopeFlow:
         self._order: Dict[int, int] = {}
         self.names: List[cst.Name] = []
         self.calls: List[cst.Call] = []
+        index = current_index()
+        start = index.number(root) if index is not None else None
+        if start is not None:
+            self._index_scope(index, start)
+            return
         stack: List[cst.CSTNode] = [root]
         while stack:
             node = stack.pop()
@@ -209,6 +237,25 @@ class ScopeFlow:
             for kid in kids:
                 self._parent[id(kid)] = node
             stack.extend(reversed(kids))
+
+    def _index_scope(self, index: TreeIndex, start: int) -> None:
+        """Fill the tables from the index of the tree being linted: the numbers of the scope's own nodes
+        are the root's subtree less the insides of nested functions, classes and lambdas."""
+        end = index.ends[start]
+        numbers: List[int] = []
+        resume = start  # the first number not yet taken
+        for nested in index.numbers_of(_NESTED_SCOPES, start + 1, end):
+            if nested < resume:
+                continue  # inside a nested scope already skipped
+            numbers.extend(range(resume, nested + 1))  # up to the nested scope's node itself
+            resume = index.ends[nested]
+        numbers.extend(range(resume, end))
+        order, parents = index.order, index.parents
+        nodes = [order[number] for number in numbers]
+        self._order = {id(node): place for place, node in enumerate(nodes)}
+        self._parent = {id(order[number]): order[parents[number]] for number in numbers[1:]}
+        self.names = [node for node in nodes if type(node) is cst.Name]
+        self.calls = [node for node in nodes if type(node) is cst.Call]
 
     # ---------------------------------------------------------------- structure
     def contains(self, node: cst.CSTNode) -> bool:
@@ -244,7 +291,7 @@ class ScopeFlow:
         """The statement (a direct child of a block) holding ``node``."""
         current = node
         parent = self._parent.get(id(current))
-        while parent is not None and not isinstance(parent, _BLOCKS):
+        while parent is not None and type(parent) not in _BLOCK_TYPES:
             current = parent
             parent = self._parent.get(id(current))
         return current
@@ -252,7 +299,7 @@ class ScopeFlow:
     def simple_statement_of(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
         """The small statement (``Assign``, ``Expr``...) or compound statement header holding ``node``."""
         current: Optional[cst.CSTNode] = node
-        while current is not None and not isinstance(current, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+        while current is not None and not _is_statement(current):
             current = self._parent.get(id(current))
         return current
 
@@ -490,7 +537,7 @@ def _functions_by_param(context: "LintContext") -> Dict[int, cst.FunctionDef]:
     if found is None:
         found = context.facts[_PARAM_FUNCTIONS] = {
             id(param): node
-            for node in iter_tree(context.module) if isinstance(node, cst.FunctionDef)
+            for node in nodes_of(context.module, _FUNCTIONS)
             for param in (*node.params.params, *node.params.kwonly_params)
         }
     return found
@@ -501,8 +548,8 @@ def _calls_of(context: "LintContext", function: cst.FunctionDef) -> List[cst.Cal
     calls = context.facts.get(_NAMED_CALLS)
     if calls is None:
         calls = context.facts[_NAMED_CALLS] = {}
-        for node in iter_tree(context.module):
-            if isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
+        for node in nodes_of(context.module, _CALLS):
+            if type(node.func) is cst.Name:
                 calls.setdefault(node.func.value, []).append(node)
     return [call for call in calls.get(function.name.value, ())
             if local_function(context, call.func) is function]
@@ -521,15 +568,16 @@ def _loss_operands(call: cst.Call) -> List[cst.BaseExpression]:
 def has_grad_switch(context: "LintContext", function: cst.FunctionDef) -> bool:
     """Whether a function's body can set grad on: a ``with`` or decorator of another mode, or
     ``set_grad_enabled``."""
-    for node in iter_tree(function.body):
-        if isinstance(node, cst.With):
+    for node in nodes_of(function.body, _GRAD_SWITCHES):
+        node_type = type(node)
+        if node_type is cst.With:
             mode = with_mode(context, node)
             if mode is not None and mode not in GRAD_OFF:
                 return True
-        elif isinstance(node, cst.Call) and isinstance(node.func, (cst.Name, cst.Attribute)):
-            if context.qualified_name(node.func) in (SET_GRAD_ENABLED, ENABLE_GRAD):
+        elif node_type is cst.Call:
+            if type(node.func) in _NAME_TYPES and context.qualified_name(node.func) in (SET_GRAD_ENABLED, ENABLE_GRAD):
                 return True
-        elif isinstance(node, cst.FunctionDef) and decorator_mode(context, node) is not None:
+        elif decorator_mode(context, node) is not None:
             return True
     return False
 
@@ -557,8 +605,8 @@ def _class_of_method(context: "LintContext", function: cst.FunctionDef) -> Optio
     if classes is None:
         classes = context.facts[_METHOD_CLASSES] = {
             id(statement): node
-            for node in iter_tree(context.module) if isinstance(node, cst.ClassDef)
-            for statement in node.body.body if isinstance(statement, cst.FunctionDef)
+            for node in nodes_of(context.module, _CLASSES)
+            for statement in node.body.body if type(statement) is cst.FunctionDef
         }
     return classes.get(id(function))
 
@@ -598,18 +646,27 @@ def scope_flow(context: "LintContext", root: Optional[cst.CSTNode] = None) -> Op
 
 
 _AUTOGRAD_ENTRY_POINTS = {"torch.autograd.backward": "tensors", "torch.autograd.grad": "outputs"}
+_ENTRY_POINT_NAMES = frozenset(name.rsplit(".", 1)[1] for name in _AUTOGRAD_ENTRY_POINTS)
 
 
 def backward_target(context: "LintContext", call: cst.Call) -> Optional[cst.BaseExpression]:
     """The tensor a backward pass starts from: ``t`` in ``t.backward()``, ``torch.autograd.backward(t)``
     or ``torch.autograd.grad(t, ...)``; None for other calls."""
     func = call.func
-    if isinstance(func, (cst.Name, cst.Attribute)):
+    func_type = type(func)  # exact types: this runs on every call, and isinstance on LibCST's ABCs is slow
+    if func_type is cst.Attribute:
+        attr = func.attr.value
+        # a qualified name ends with the attribute's name: only these can be entry points
+        if attr not in _ENTRY_POINT_NAMES:
+            return None
         keyword = _AUTOGRAD_ENTRY_POINTS.get(context.qualified_name(func) or "")
         if keyword is not None:
             return _mode_argument(call, keyword)
-    if isinstance(func, cst.Attribute) and func.attr.value == "backward":
-        return func.value
+        return func.value if attr == "backward" else None
+    if func_type is cst.Name:
+        keyword = _AUTOGRAD_ENTRY_POINTS.get(context.qualified_name(func) or "")
+        if keyword is not None:
+            return _mode_argument(call, keyword)
     return None
 
 
@@ -653,8 +710,8 @@ def _assignment_holding(flow: ScopeFlow, node: cst.CSTNode) -> Optional[cst.Assi
     """The ``Assign`` whose value holds ``node`` with no graph-ending call (``.detach()``...) between."""
     current = node
     parent = flow.parent(current)
-    while parent is not None and not isinstance(parent, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
-        if isinstance(parent, cst.Attribute) and parent.attr.value in _GRAPH_ENDS:
+    while parent is not None and not _is_statement(parent):
+        if type(parent) is cst.Attribute and parent.attr.value in _GRAPH_ENDS:
             return None
         current = parent
         parent = flow.parent(current)

@@ -23,6 +23,7 @@ API (stable, queried by several rule families):
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
@@ -44,7 +45,7 @@ from gradlint.analysis.tensors import (
     single_assigned_value,
 )
 from gradlint.analysis.torch_api import SET_GRAD_ENABLED
-from gradlint.walk import children, iter_tree
+from gradlint.walk import children, current_index, iter_tree, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from gradlint.engine import LintContext
@@ -257,14 +258,15 @@ def _single_of(numel: Optional[int]) -> Optional[bool]:
 def _freezes_something(context: "LintContext") -> bool:
     """Whether the file may switch parameters' requires_grad off (``p.requires_grad = False``,
     ``requires_grad_(False)``, a ``freeze...`` helper): then no module output is certainly grad."""
-    for node in iter_tree(context.module):
-        node_type = type(node)  # exact types: a whole-file scan, and isinstance on LibCST's ABCs is slow
-        if node_type is cst.AssignTarget and isinstance(node.target, cst.Attribute):
+    for node in nodes_of(context.module, _FREEZERS):
+        node_type = type(node)  # exact types: isinstance on LibCST's ABCs is slow
+        if node_type is cst.AssignTarget and type(node.target) is cst.Attribute:
             if node.target.attr.value == "requires_grad" and _may_hold_parameters(context, node.target.value):
                 return True
         elif node_type is cst.Call:
             func = node.func
-            name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+            func_type = type(func)
+            name = func.attr.value if func_type is cst.Attribute else func.value if func_type is cst.Name else ""
             if name == "requires_grad_" and _may_hold_parameters(context, func.value):  # type: ignore[union-attr]
                 args = positional(node)
                 flag = keyword(node, "requires_grad")
@@ -274,6 +276,9 @@ def _freezes_something(context: "LintContext") -> bool:
             elif "freeze" in name.lower():
                 return True
     return False
+
+
+_FREEZERS = (cst.AssignTarget, cst.Call)
 
 
 def _may_hold_parameters(context: "LintContext", receiver: cst.BaseExpression) -> bool:
@@ -295,13 +300,28 @@ def _may_hold_parameters(context: "LintContext", receiver: cst.BaseExpression) -
 # ------------------------------------------------------------------------------------------------
 # evaluation of an expression in an environment
 
+_SIGNS = frozenset({cst.Minus, cst.Plus})
+
 
 class _Evaluator:
-    """Computes the facts of expressions of one scope from the facts of its names."""
+    """Computes the facts of expressions of one scope from the facts of its names.
 
-    def __init__(self, analysis: "_ScopeAnalysis") -> None:
-        self.analysis = analysis
-        self.context = analysis.context
+    It holds what it needs of the scope, not the scope's analysis (which holds it): no reference cycle
+    keeps the tree alive once the file is done."""
+
+    def __init__(self, context: "LintContext", scope_bindings: dict, shared: set, freezes: bool) -> None:
+        self.context = context
+        self._scope_bindings = scope_bindings
+        self._shared = shared
+        self.freezes = freezes
+
+    def tracks(self, name: cst.Name) -> bool:
+        """Whether a read of ``name`` sees this scope's own variable (not a global, closure or
+        comprehension variable)."""
+        if name.value in self._shared:
+            return False
+        found = self.context.names.bindings_of(name)
+        return found is not None and self._scope_bindings.get(name.value) is found
 
     def facts(self, expression: cst.BaseExpression, env: Env, mode: Optional[str]) -> Facts:
         try:
@@ -311,25 +331,27 @@ class _Evaluator:
 
     # -------------------------------------------------------------- dispatch
     def _facts(self, node: cst.BaseExpression, env: Env, mode: Optional[str]) -> Facts:
-        if isinstance(node, cst.Name):
-            if not self.analysis.tracks(node):
+        # exact types (LibCST's node classes are final): a negative isinstance on its ABCs is slow
+        node_type = type(node)
+        if node_type is cst.Name:
+            if not self.tracks(node):
                 return UNKNOWN_FACTS
             return env.get(node.value, UNKNOWN_FACTS)
-        if isinstance(node, (cst.Integer, cst.Float)):
+        if node_type is cst.Call:
+            return self._call(node, env, mode)
+        if node_type is cst.Attribute:
+            return self._attribute(node, env, mode)
+        if node_type is cst.Integer or node_type is cst.Float:
             return _NUMBER
-        if isinstance(node, cst.UnaryOperation):
-            if isinstance(node.operator, (cst.Minus, cst.Plus)):
+        if node_type is cst.UnaryOperation:
+            if type(node.operator) in _SIGNS:
                 return self._combine([self._facts(node.expression, env, mode)], mode, _SAME)
             return UNKNOWN_FACTS
-        if isinstance(node, cst.BinaryOperation):
+        if node_type is cst.BinaryOperation:
             return self._binary(node, env, mode)
-        if isinstance(node, cst.IfExp):
+        if node_type is cst.IfExp:
             return join_facts(self._facts(node.body, env, mode), self._facts(node.orelse, env, mode))
-        if isinstance(node, cst.Call):
-            return self._call(node, env, mode)
-        if isinstance(node, cst.Attribute):
-            return self._attribute(node, env, mode)
-        if isinstance(node, cst.Subscript):
+        if node_type is cst.Subscript:
             base = self._facts(node.value, env, mode)
             if base.loop_data:
                 return _LOOP_DATA
@@ -587,7 +609,7 @@ class _Evaluator:
             return UNKNOWN_FACTS
         if name in _POINTWISE_MODULES and len(arguments) == 1:
             return self._combine(arguments, mode, _SAME, torch_op=True)
-        if not found.has_parameters or self.analysis.freezes or found.local is not None and _grad_off_forward(self.context, found.local):
+        if not found.has_parameters or self.freezes or found.local is not None and _grad_off_forward(self.context, found.local):
             return UNKNOWN_FACTS
         single = None
         if name in _WIDTH_LAYERS or name.startswith(_CONV_PREFIXES):
@@ -622,14 +644,18 @@ def _flag_argument(call: cst.Call) -> Optional[cst.BaseExpression]:
 
 def _grad_off_forward(context: "LintContext", klass: cst.ClassDef) -> bool:
     """A local module whose forward may return a value without grad (decorated, detaches, no_grad)."""
-    for node in iter_tree(klass):
-        if isinstance(node, cst.FunctionDef) and node.name.value == "forward" and decorator_mode(context, node):
+    for node in nodes_of(klass, _GRAD_OFF_MARKS):
+        node_type = type(node)
+        if node_type is cst.FunctionDef and node.name.value == "forward" and decorator_mode(context, node):
             return True
-        if isinstance(node, cst.Attribute) and node.attr.value in ("detach", "data", "numpy", "item"):
+        if node_type is cst.Attribute and node.attr.value in ("detach", "data", "numpy", "item"):
             return True
-        if isinstance(node, cst.With) and with_mode(context, node) is not None:
+        if node_type is cst.With and with_mode(context, node) is not None:
             return True
     return False
+
+
+_GRAD_OFF_MARKS = (cst.FunctionDef, cst.Attribute, cst.With)
 
 
 def _constructor(context: "LintContext", callee: cst.BaseExpression) -> Optional[cst.Call]:
@@ -664,6 +690,8 @@ def _constructor_argument(context: "LintContext", callee: cst.BaseExpression, fi
 # following the statements of a scope
 
 _NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_DECLARATIONS = (cst.Global, cst.Nonlocal)
+_WALRUS = (cst.NamedExpr,)
 
 
 @dataclass
@@ -690,16 +718,15 @@ class _ScopeAnalysis:
         self.owner = owner
         self.freezes = freezes
         scope = context.names.scope_of(owner)
-        self._scope_bindings = scope.bindings if scope is not None else {}
-        self._shared = set()
+        scope_bindings = scope.bindings if scope is not None else {}
+        shared: set = set()
         if scope is not None:
-            self._shared = set(scope.globals_) | set(scope.nonlocals)
-        for node in iter_tree(owner):
-            if isinstance(node, (cst.Global, cst.Nonlocal)):
-                self._shared.update(item.name.value for item in node.names)
+            shared = set(scope.globals_) | set(scope.nonlocals)
+        for node in nodes_of(owner, _DECLARATIONS):
+            shared.update(item.name.value for item in node.names)
         self.every_run: Dict[int, _Snapshot] = {}
         self.first_run: Dict[int, _Snapshot] = {}
-        self.evaluator = _Evaluator(self)
+        self.evaluator = _Evaluator(context, scope_bindings, shared, freezes)
         body = owner.body if isinstance(owner, cst.FunctionDef) else owner
         mode = decorator_mode(context, owner) if isinstance(owner, cst.FunctionDef) else None
         statements = list(body.body) if isinstance(body, (cst.IndentedBlock, cst.Module)) else [body]
@@ -715,10 +742,7 @@ class _ScopeAnalysis:
     def tracks(self, name: cst.Name) -> bool:
         """Whether a read of ``name`` sees this scope's own variable (not a global, closure or
         comprehension variable)."""
-        if name.value in self._shared:
-            return False
-        found = self.context.names.bindings_of(name)
-        return found is not None and self._scope_bindings.get(name.value) is found
+        return self.evaluator.tracks(name)
 
     # -------------------------------------------------------------- statements
     def _record(self, statement: cst.CSTNode, env: Env, mode: Optional[str], record: bool) -> None:
@@ -733,7 +757,7 @@ class _ScopeAnalysis:
         for statement in statements:
             if env is None:
                 return None, mode, record
-            if isinstance(statement, cst.SimpleStatementLine):
+            if type(statement) is cst.SimpleStatementLine:
                 for small in statement.body:
                     if env is None:
                         break
@@ -759,24 +783,25 @@ class _ScopeAnalysis:
     def _small(self, node: cst.CSTNode, env: Env, mode: Optional[str], record: bool,
                loop: Optional[_Loop]) -> Tuple[Optional[Env], Optional[str], bool]:
         evaluate = self.evaluator.facts
-        if isinstance(node, (cst.Return, cst.Raise)):
+        node_type = type(node)  # exact types: isinstance on LibCST's ABCs is slow
+        if node_type is cst.Return or node_type is cst.Raise:
             return None, mode, record
-        if isinstance(node, (cst.Continue, cst.Break)):
+        if node_type is cst.Continue or node_type is cst.Break:
             if loop is not None:
-                (loop.continues if isinstance(node, cst.Continue) else loop.breaks).append(env)
+                (loop.continues if node_type is cst.Continue else loop.breaks).append(env)
             return None, mode, record
         env = dict(env)
-        if isinstance(node, cst.Assign):
+        if node_type is cst.Assign:
             value = evaluate(node.value, env, mode)
             for target in node.targets:
                 self._assign(target.target, node.value, value, env, mode)
-        elif isinstance(node, cst.AnnAssign):
+        elif node_type is cst.Expr:
+            mode = self._expression_statement(node.value, env, mode)
+        elif node_type is cst.AnnAssign:
             if node.value is not None:
                 self._assign(node.target, node.value, evaluate(node.value, env, mode), env, mode)
-        elif isinstance(node, cst.AugAssign):
+        elif node_type is cst.AugAssign:
             self._augmented(node, env, mode)
-        elif isinstance(node, cst.Expr):
-            mode = self._expression_statement(node.value, env, mode)
         else:
             for name in _bound_names(node):
                 env.pop(name, None)
@@ -883,15 +908,16 @@ class _ScopeAnalysis:
         return mode
 
     def _forget_walrus_targets(self, node: cst.CSTNode, env: Env) -> None:
-        for inner in iter_tree(node):
-            if isinstance(inner, cst.NamedExpr) and isinstance(inner.target, cst.Name):
+        for inner in nodes_of(node, _WALRUS):
+            if type(inner.target) is cst.Name:
                 env.pop(inner.target.value, None)
 
     # -------------------------------------------------------------- compound statements
     def _compound(self, node: cst.CSTNode, env: Env, mode: Optional[str], record: bool,
                   loop: Optional[_Loop]) -> Tuple[Optional[Env], Optional[str], bool]:
         in_loop = loop is not None
-        if isinstance(node, cst.If):
+        node_type = type(node)  # exact types: isinstance on LibCST's ABCs is slow
+        if node_type is cst.If:
             branch_record = record and not (self._first_pass and in_loop)
             ends = []
             modes = []
@@ -911,7 +937,7 @@ class _ScopeAnalysis:
                 ends.append(env)
                 modes.append(mode)
             return _join_envs(ends), _join_modes(modes), record and not self._ended_early(loop)
-        if isinstance(node, cst.With):
+        if node_type is cst.With:
             inner_mode = with_mode(self.context, node) or mode
             inner_env = dict(env)
             for item in node.items:
@@ -920,15 +946,15 @@ class _ScopeAnalysis:
                         inner_env.pop(name, None)
             end, end_mode, end_record = self._suite(node.body, inner_env, inner_mode, record, loop)
             return end, (mode if end_mode == inner_mode else _join_modes([mode, end_mode])), end_record
-        if isinstance(node, (cst.For, cst.While)):
+        if node_type is cst.For or node_type is cst.While:
             return self._loop(node, env, mode, record)
-        if isinstance(node, cst.Try) or type(node).__name__ == "TryStar":
+        if node_type is cst.Try or node_type.__name__ == "TryStar":
             return self._try(node, env, mode, record, loop)
         # match, nested def/class, anything else: forget what it may bind
         env = dict(env)
         for name in _bound_names(node):
             env.pop(name, None)
-        if isinstance(node, cst.Match):
+        if node_type is cst.Match:
             branch_record = record and not (self._first_pass and in_loop)
             ends = [env]
             for case in node.cases:
@@ -1025,42 +1051,85 @@ def _target_names(target: cst.CSTNode) -> List[str]:
     return []
 
 
+# the nodes that may bind a name: what ``_bound_names`` looks at
+_BINDERS = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For,
+            cst.NamedExpr, cst.AsName, cst.Import, cst.ImportFrom, cst.Del, cst.MatchAs, cst.MatchStar,
+            cst.MatchMapping)
+# binders whose subtree binds nothing more (nested scopes, imports)
+_OPAQUE_BINDERS = frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Import, cst.ImportFrom})
+_TARGET_BINDERS = frozenset({cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.NamedExpr, cst.Del})
+_BINDER_TYPES = frozenset(_BINDERS)
+_SMALL_SUBTREE = 48
+
+
 def _bound_names(root: cst.CSTNode) -> set:
     """Every name a statement (and what it contains, short of nested scopes) may bind."""
+    names: set = set()
+    if type(root) in _OPAQUE_BINDERS:
+        _add_bound_names(root, names)
+        return names
+    index = current_index()
+    start = index.number(root) if index is not None else None
+    if start is None:
+        return _bound_names_walk(root)
+    order, ends = index.order, index.ends
+    end = ends[start]
+    if end - start <= _SMALL_SUBTREE:
+        # a scan of a few nodes costs less than looking up every binder type in the index
+        numbers = [number for number in range(start, end) if type(order[number]) in _BINDER_TYPES]
+    else:
+        numbers = index.numbers_of(_BINDERS, start, end)
+    skip_to = start
+    for number in numbers:
+        if number < skip_to:
+            continue  # inside a nested scope or an import already handled
+        _add_bound_names(order[number], names)
+        if type(order[number]) in _OPAQUE_BINDERS:
+            skip_to = ends[number]
+    return names
+
+
+def _add_bound_names(node: cst.CSTNode, names: set) -> None:
+    """Add the names ``node`` itself binds (not its children) to ``names``."""
+    node_type = type(node)
+    if node_type in _TARGET_BINDERS:
+        names.update(_target_names(node.target))
+    elif node_type is cst.FunctionDef or node_type is cst.ClassDef:
+        names.add(node.name.value)
+    elif node_type is cst.AsName:
+        names.update(_target_names(node.name))
+    elif node_type is cst.Import or node_type is cst.ImportFrom:
+        if type(node.names) is cst.ImportStar:
+            return
+        for alias in node.names:
+            if alias.asname is not None:
+                names.update(_target_names(alias.asname.name))
+            else:
+                first = alias.name
+                while type(first) is cst.Attribute:
+                    first = first.value
+                if type(first) is cst.Name:
+                    names.add(first.value)
+    elif node_type is cst.MatchAs or node_type is cst.MatchStar:
+        if node.name is not None:
+            names.add(node.name.value)
+    elif node_type is cst.MatchMapping:
+        if node.rest is not None:
+            names.add(node.rest.value)
+
+
+def _bound_names_walk(root: cst.CSTNode) -> set:
+    """``_bound_names`` of a tree that is not the one being linted."""
     names: set = set()
     stack = [root]
     while stack:
         node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            names.add(node.name.value)
-            continue
-        if isinstance(node, cst.Lambda):
-            continue
-        if isinstance(node, cst.AssignTarget):
-            names.update(_target_names(node.target))
-        elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For)):
-            names.update(_target_names(node.target))
-        elif isinstance(node, cst.NamedExpr):
-            names.update(_target_names(node.target))
-        elif isinstance(node, cst.AsName):
-            names.update(_target_names(node.name))
-        elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(getattr(node, "names", None), cst.ImportStar):
-            for alias in node.names:  # type: ignore[union-attr]
-                if alias.asname is not None:
-                    names.update(_target_names(alias.asname.name))
-                else:
-                    first = alias.name
-                    while isinstance(first, cst.Attribute):
-                        first = first.value
-                    if isinstance(first, cst.Name):
-                        names.add(first.value)
-            continue
-        elif isinstance(node, cst.Del):
-            names.update(_target_names(node.target))
-        elif isinstance(node, (cst.MatchAs, cst.MatchStar)) and node.name is not None:
-            names.add(node.name.value)
-        elif isinstance(node, cst.MatchMapping) and node.rest is not None:
-            names.add(node.rest.value)
+        node_type = type(node)
+        if node_type in _OPAQUE_BINDERS or node_type in _TARGET_BINDERS or node_type is cst.AsName or \
+                node_type is cst.MatchAs or node_type is cst.MatchStar or node_type is cst.MatchMapping:
+            _add_bound_names(node, names)
+            if node_type in _OPAQUE_BINDERS:
+                continue
         stack.extend(children(node))
     return names
 
@@ -1093,6 +1162,65 @@ _ANALYSES = "grad_state.file_state"  # key of this analysis in the file's LintCo
 
 def _called_without_grad(context: "LintContext") -> set:
     """Names of the functions and methods this file calls inside a no_grad/inference_mode region."""
+    index = current_index()
+    if index is None or index.number(context.module) is None:
+        return _called_without_grad_walk(context)
+    order, ends = index.order, index.ends
+    # the regions a with statement or a function sets, outermost first: (start, end, off), where off is
+    # whether calls there run without grad, or None for a function's header (decorators, defaults), which
+    # does not count
+    regions: List[Tuple[int, int, Optional[bool]]] = []
+    open_regions: List[Tuple[int, Optional[bool]]] = []  # (end, off) of the regions around the current node
+    any_off = False
+    for number in index.numbers_of(_REGION_SETTERS):
+        while open_regions and open_regions[-1][0] <= number:
+            open_regions.pop()
+        off = open_regions[-1][1] if open_regions else False
+        if off is None:
+            continue
+        node = order[number]
+        if type(node) is cst.With:
+            inner = with_mode(context, node)
+            body_off = inner in GRAD_OFF if inner is not None else off
+        else:
+            regions.append((number, ends[number], None))
+            open_regions.append((ends[number], None))
+            body_off = decorator_mode(context, node) in GRAD_OFF
+        body = index.number(node.body)
+        regions.append((body, ends[body], body_off))
+        open_regions.append((ends[body], body_off))
+        any_off = any_off or body_off
+    names: set = set()
+    if not any_off:
+        return names
+    first = min(start for start, _, off in regions if off)
+    last = max(end for _, end, off in regions if off)
+    open_regions = []
+    upcoming = 0
+    for number in index.numbers_of(_CALLS, first, last):
+        while upcoming < len(regions) and regions[upcoming][0] <= number:
+            start, end, off = regions[upcoming]
+            upcoming += 1
+            while open_regions and open_regions[-1][0] <= start:
+                open_regions.pop()
+            open_regions.append((end, off))
+        while open_regions and open_regions[-1][0] <= number:
+            open_regions.pop()
+        if open_regions and open_regions[-1][1]:
+            func = order[number].func
+            if type(func) is cst.Name:
+                names.add(func.value)
+            elif type(func) is cst.Attribute:
+                names.add(func.attr.value)
+    return names
+
+
+_REGION_SETTERS = (cst.With, cst.FunctionDef)
+_CALLS = (cst.Call,)
+
+
+def _called_without_grad_walk(context: "LintContext") -> set:
+    """``_called_without_grad`` of a module that is not the tree being linted."""
     names: set = set()
     stack: List[Tuple[cst.CSTNode, bool]] = [(context.module, False)]
     while stack:
@@ -1122,6 +1250,8 @@ class _FileState:
     def __init__(self, context: "LintContext") -> None:
         self.context = context
         self.scopes: Dict[int, Optional[_ScopeAnalysis]] = {}
+        self.grad_leaf_scopes: Dict[int, bool] = {}  # scope owner -> grad_leaf_possible there
+        self._grad_leaf_words: Optional[frozenset] = None
         self._freezes: Optional[bool] = None
         self._called_without_grad: Optional[set] = None
 
@@ -1136,6 +1266,13 @@ class _FileState:
         if self._freezes is None:
             self._freezes = _freezes_something(self.context)
         return self._freezes
+
+    @property
+    def grad_leaf_words(self) -> frozenset:
+        """The names one of which a scope must hold to make a grad leaf."""
+        if self._grad_leaf_words is None:
+            self._grad_leaf_words = _grad_leaf_words(self.context)
+        return self._grad_leaf_words
 
     def scope(self, owner: cst.CSTNode) -> _ScopeAnalysis:
         found = self.scopes.get(id(owner))
@@ -1154,19 +1291,30 @@ def _file_state(context: "LintContext") -> _FileState:
 _STATEMENT_TYPES = (cst.BaseSmallStatement, cst.BaseCompoundStatement)
 
 
+# node type -> whether it is a statement (issubclass of the abstract bases, once per type: isinstance on
+# LibCST's ABCs is slow)
+_IS_STATEMENT: Dict[type, bool] = {}
+
+
 def _locate(context: "LintContext", statement: Optional[cst.CSTNode]) -> Optional[Tuple[cst.CSTNode, cst.CSTNode]]:
     """(scope owner, statement) for a query at the walk's current position."""
     chain = context.ancestors
     found = statement
+    is_statement = _IS_STATEMENT
     for index in range(len(chain) - 1, -1, -1):
         node = chain[index]
-        if found is None and isinstance(node, _STATEMENT_TYPES):
-            found = node
-        if isinstance(node, (cst.FunctionDef, cst.Module)):
-            if found is None or (isinstance(node, cst.FunctionDef) and found is node):
+        node_type = type(node)
+        if found is None:
+            statement_type = is_statement.get(node_type)
+            if statement_type is None:
+                statement_type = is_statement[node_type] = issubclass(node_type, _STATEMENT_TYPES)
+            if statement_type:
+                found = node
+        if node_type is cst.FunctionDef or node_type is cst.Module:
+            if found is None or (node_type is cst.FunctionDef and found is node):
                 return None
             return node, found
-        if isinstance(node, (cst.ClassDef, cst.Lambda)):
+        if node_type is cst.ClassDef or node_type is cst.Lambda:
             return None
     if found is not None:
         return context.module, found
@@ -1189,6 +1337,49 @@ def _snapshot(context: "LintContext", statement: Optional[cst.CSTNode], every_ru
         # the caller's mode is no_grad at some call site of this file
         snapshot = _Snapshot(snapshot.env, UNKNOWN)
     return analysis, snapshot
+
+
+# Only these make a value a leaf that requires grad (see _Evaluator): a factory or Variable given
+# ``requires_grad=``, ``nn.Parameter(...)``, ``.requires_grad_()`` and ``x.requires_grad = ...``.
+_GRAD_LEAF_WORDS = frozenset({"requires_grad", "requires_grad_", "Parameter"})
+_NAMES = (cst.Name,)
+_value_of = attrgetter("value")
+_IMPORT_ALIASES = (cst.ImportAlias,)
+
+
+def _grad_leaf_words(context: "LintContext") -> frozenset:
+    """The names that can spell one of the makers of a grad leaf in this file: the words above, and the
+    local names of an imported ``...Parameter`` (a Name resolves to torch.nn.Parameter only through an
+    import whose last component is ``Parameter``; an attribute chain ends with it)."""
+    words = set(_GRAD_LEAF_WORDS)
+    for alias in nodes_of(context.module, _IMPORT_ALIASES):
+        name = alias.name
+        last = name.attr.value if type(name) is cst.Attribute else name.value
+        if last == "Parameter" and alias.asname is not None and type(alias.asname.name) is cst.Name:
+            words.add(alias.asname.name.value)
+    return frozenset(words)
+
+
+def grad_leaf_possible(context: "LintContext", statement: Optional[cst.CSTNode] = None) -> bool:
+    """False when no expression of the scope of ``statement`` (default: the walk's current statement) can
+    have facts saying "a leaf that requires grad" (``facts_at(...).leaf is True and requires_grad is
+    True``): its code names none of the things that make one. A cheap test to run before ``facts_at``."""
+    located = _locate(context, statement)
+    if located is None:
+        return False  # facts_at knows nothing there
+    owner = located[0]
+    index = current_index()
+    start = index.number(owner) if index is not None else None
+    if start is None or index.order[0] is not context.module:
+        return True
+    state = _file_state(context)
+    found = state.grad_leaf_scopes.get(id(owner))
+    if found is None:
+        names = index.numbers_of(_NAMES, start, index.ends[start])
+        values = map(_value_of, map(index.order.__getitem__, names))
+        # C-level loops over the scope's names, up to the first word
+        found = state.grad_leaf_scopes[id(owner)] = any(map(state.grad_leaf_words.__contains__, values))
+    return found
 
 
 def facts_at(context: "LintContext", expression: cst.BaseExpression, statement: Optional[cst.CSTNode] = None,
@@ -1222,5 +1413,5 @@ def grad_certainly_on(context: "LintContext", statement: Optional[cst.CSTNode] =
 
 __all__ = [
     "CONSTANT", "DETACHED", "NO_GRAD", "TENSOR", "NUMBER", "Facts", "UNKNOWN_FACTS", "facts_at",
-    "grad_mode_before", "grad_certainly_on", "is_in_place_method", "join_facts",
+    "grad_mode_before", "grad_certainly_on", "grad_leaf_possible", "is_in_place_method", "join_facts",
 ]
