@@ -7,7 +7,7 @@ from gradlint.analysis.grad_mode import GRAD_OFF, decorator_mode, grad_mode_at, 
 from gradlint.analysis.modules import is_module_class, local_class
 from gradlint.analysis.training import EVAL, TRAIN, training_facts
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import children, iter_tree
+from gradlint.walk import children, current_index, nodes_of
 
 # exact types: whole-class scans, and isinstance against LibCST's ABC-based classes is slow
 _ASSIGNMENTS = (cst.Assign, cst.AugAssign, cst.AnnAssign)
@@ -152,19 +152,19 @@ class InferenceWithoutEval(Rule):
         """The first call in the region of a model with dropout/batch norm: (call, model text, and the
         (root, model text) pairs outside the function where its mode may be switched)."""
         module = self.context.module
-        for node in _region_nodes(body):
-            if not isinstance(node, cst.Call) or not isinstance(node.func, (cst.Name, cst.Attribute)):
-                continue
+        for node in _region_nodes(body, (cst.Call,)):
             func = node.func
-            text = module.code_for_node(func)
-            if isinstance(func, cst.Name):
+            if type(func) is cst.Name:
                 found = self._name_model(facts, func, function)
                 if found is not None:
-                    return node, text, found
-            elif isinstance(func.value, cst.Name) and func.value.value == "self" and function is not None:
+                    return node, module.code_for_node(func), found
+            elif type(func) is cst.Attribute and type(func.value) is cst.Name and func.value.value == "self" \
+                    and function is not None:
                 values = self._attribute_values(facts, func, function)
-                if values and self._all_mode_dependent(values, text):
-                    return node, text, [(other, text) for other in facts.root_nodes.values()]
+                if values:
+                    text = module.code_for_node(func)
+                    if self._all_mode_dependent(values, text):
+                        return node, text, [(other, text) for other in facts.root_nodes.values()]
         return None, None, []
 
     def _name_model(self, facts, name: cst.Name, function, seen=()):
@@ -205,15 +205,14 @@ class InferenceWithoutEval(Rule):
         if klass is None:
             return None
         values = []
-        for node in iter_tree(klass):
-            if type(node) in _ASSIGNMENTS:
-                targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-                for target in targets:
-                    if (isinstance(target, cst.Attribute) and target.attr.value == attribute.attr.value
-                            and isinstance(target.value, cst.Name) and target.value.value == "self"):
-                        if not isinstance(node, cst.Assign):
-                            return None
-                        values.append(node.value)
+        for node in nodes_of(klass, _ASSIGNMENTS):
+            targets = [t.target for t in node.targets] if type(node) is cst.Assign else [node.target]
+            for target in targets:
+                if (type(target) is cst.Attribute and target.attr.value == attribute.attr.value
+                        and type(target.value) is cst.Name and target.value.value == "self"):
+                    if type(node) is not cst.Assign:
+                        return None
+                    values.append(node.value)
         return values
 
     def _all_mode_dependent(self, values, model_text: str) -> bool:
@@ -256,8 +255,7 @@ class InferenceWithoutEval(Rule):
         if _TORCHVISION_MODELS.fullmatch(name):
             return True
         if name in _CONTAINERS:
-            return any(isinstance(n, cst.Call) and n is not call and self._is_mode_dependent_call(n, seen)
-                       for n in iter_tree(call))
+            return any(n is not call and self._is_mode_dependent_call(n, seen) for n in nodes_of(call, (cst.Call,)))
         klass = local_class(self.context, func)
         return klass is not None and self._is_mode_dependent_class(klass, seen)
 
@@ -271,10 +269,8 @@ class InferenceWithoutEval(Rule):
             local = local_class(self.context, base.value)
             if local is not None and self._is_mode_dependent_class(local, seen):
                 return True
-        for node in iter_tree(klass.body):
-            if not isinstance(node, cst.Call):
-                continue
-            if isinstance(node.func, (cst.Name, cst.Attribute)):
+        for node in nodes_of(klass.body, (cst.Call,)):
+            if type(node.func) is cst.Name or type(node.func) is cst.Attribute:
                 name = self.context.qualified_name(node.func) or ""
                 if _FUNCTIONAL_DROPOUT.fullmatch(name) and any(
                         a.keyword is not None and a.keyword.value == "training" for a in node.args):
@@ -328,14 +324,39 @@ def _enclosing_function(ancestors):
     return None
 
 
-def _region_nodes(body):
-    """Nodes of the region in source order, not entering nested functions, classes or lambdas."""
+_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_LOOPS = (cst.For, cst.While)
+
+
+def _region_nodes(body, types):
+    """The nodes of ``types`` in the region (``body`` included) in source order, not entering nested
+    functions, classes or lambdas."""
+    index = current_index()
+    start = index.number(body) if index is not None else None
+    if start is None:
+        return [node for node in _region_nodes_walked(body) if isinstance(node, types)]
+    order, ends = index.order, index.ends
+    found = []
+    skip_to = start  # the end of a nested scope: neither it nor its subtree is in the region
+    for number in index.numbers_of(types + _NESTED_SCOPES, start, ends[start]):
+        if number < skip_to:
+            continue
+        node = order[number]
+        if number != start and isinstance(node, _NESTED_SCOPES):
+            skip_to = ends[number]
+        elif isinstance(node, types):
+            found.append(node)
+    return found
+
+
+def _region_nodes_walked(body):
+    """Every node of the region, for a body outside the indexed tree."""
     stack = [body]
     while stack:
         node = stack.pop()
         yield node
-        stack.extend(reversed([c for c in children(node) if not isinstance(c, (cst.FunctionDef, cst.ClassDef, cst.Lambda))]))
+        stack.extend(reversed([c for c in children(node) if not isinstance(c, _NESTED_SCOPES)]))
 
 
 def _has_loop(body) -> bool:
-    return any(isinstance(node, (cst.For, cst.While)) for node in _region_nodes(body))
+    return bool(_region_nodes(body, _LOOPS))

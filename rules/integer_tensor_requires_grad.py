@@ -160,7 +160,7 @@ class IntegerTensorRequiresGrad(Rule):
                 self.report(node, self.message.format(dtype=dtype), fix=fix)
             return
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_":
+        if type(func) is cst.Attribute and func.attr.value == "requires_grad_":
             args = positional(node)
             flag = keyword(node, "requires_grad")
             value = flag.value if flag is not None else (args[0].value if args else None)
@@ -172,7 +172,7 @@ class IntegerTensorRequiresGrad(Rule):
             return
         for target in node.targets:
             attribute = target.target
-            if isinstance(attribute, cst.Attribute) and attribute.attr.value == "requires_grad":
+            if type(attribute) is cst.Attribute and attribute.attr.value == "requires_grad":
                 self._check_receiver(attribute.value, node)
 
     def _check_receiver(self, receiver: cst.BaseExpression, where: cst.CSTNode) -> None:

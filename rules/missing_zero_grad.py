@@ -2,7 +2,7 @@ import libcst as cst
 
 from gradlint.analysis.training import BACKWARD, CLEAR, SCALER_STEP, STEP, ZERO_GRAD, Compound, training_facts
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import iter_tree
+from gradlint.walk import nodes_of
 
 
 class MissingZeroGrad(Rule):
@@ -123,9 +123,8 @@ class MissingZeroGrad(Rule):
 
 def _rebound_in(loop: cst.CSTNode, text: str) -> bool:
     """The loop assigns the optimizer itself: each iteration builds a fresh one (a sweep, not a training loop)."""
-    for node in iter_tree(loop):
-        if isinstance(node, cst.Assign):
-            for target in node.targets:
-                if isinstance(target.target, (cst.Name, cst.Attribute)) and cst.Module([]).code_for_node(target.target) == text:
-                    return True
+    for node in nodes_of(loop, (cst.Assign,)):
+        for target in node.targets:
+            if isinstance(target.target, (cst.Name, cst.Attribute)) and cst.Module([]).code_for_node(target.target) == text:
+                return True
     return False

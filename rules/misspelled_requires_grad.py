@@ -3,7 +3,7 @@ import libcst as cst
 from gradlint.analysis.modules import is_module_class, is_self_of_non_module
 from gradlint.fixing import Replacement
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import iter_tree
+from gradlint.walk import nodes_of
 
 _TARGET = "requiresgrad"
 # spellings too far from requires_grad for the edit distance below
@@ -106,8 +106,8 @@ class MisspelledRequiresGrad(Rule):
         """Attributes that non-module classes of this file declare for themselves."""
         if self._declared is None:
             declared = set()
-            for node in iter_tree(self.context.module):
-                if isinstance(node, cst.ClassDef) and is_module_class(self.context, node) is not True:
+            for node in nodes_of(self.context.module, (cst.ClassDef,)):
+                if is_module_class(self.context, node) is not True:
                     _collect_class_attributes(node, declared)
             self._declared = declared
         return self._declared
@@ -121,11 +121,12 @@ class MisspelledRequiresGrad(Rule):
             self._check_target(node.target, node)
 
     def _check_target(self, target, statement):
-        if isinstance(target, (cst.Tuple, cst.List)):
+        target_type = type(target)
+        if target_type is cst.Tuple or target_type is cst.List:
             for element in target.elements:
                 self._check_target(element.value, statement)
             return
-        if not isinstance(target, cst.Attribute):
+        if target_type is not cst.Attribute:
             return
         attr = target.attr.value
         if not is_misspelled_requires_grad(attr):
@@ -152,6 +153,6 @@ def _collect_class_attributes(classdef, declared):
                         if isinstance(t.target, cst.Name):
                             declared.add(t.target.value)
         elif isinstance(statement, cst.FunctionDef):
-            for node in iter_tree(statement.body):
-                if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
+            for node in nodes_of(statement.body, (cst.Attribute,)):
+                if type(node.value) is cst.Name and node.value.value == "self":
                     declared.add(node.attr.value)

@@ -6,8 +6,10 @@ import libcst as cst
 from gradlint.analysis.modules import enclosing_method_class, is_module_class, is_module_construction, module_instance
 from gradlint.fixing import Replacement, reference_to
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import children, iter_tree
+from gradlint.walk import current_index, iter_with_parents, nodes_of
 
+# plain containers, by node type
+_CONTAINER_KINDS = {cst.List: "list", cst.ListComp: "list", cst.Tuple: "tuple", cst.Dict: "dict", cst.DictComp: "dict"}
 # list methods that add items, and which positional argument is the added item (None: an iterable of items)
 _ADDING_METHODS = {"append": 0, "insert": 1, "extend": None}
 # calls that cannot register the modules of a list they are given
@@ -33,13 +35,28 @@ _MODULE_DICT_ATTRIBUTES = frozenset(
 )
 
 
-def _with_parents(root):
-    """Every node under ``root`` with its parent."""
-    stack = [(child, root) for child in children(root)]
-    while stack:
-        node, parent = stack.pop()
-        yield node, parent
-        stack.extend((child, node) for child in children(node))
+def _with_parents(root, types):
+    """The nodes under ``root`` (``root`` excluded) that are instances of ``types``, each with its parent, in
+    source order."""
+    index = current_index()
+    start = index.number(root) if index is not None else None
+    if start is None:
+        return [(node, parent) for node, parent in iter_with_parents(root) if isinstance(node, types)]
+    order, parents = index.order, index.parents
+    return [(order[number], order[parents[number]]) for number in index.numbers_of(types, start + 1, index.ends[start])]
+
+
+def _self_attr(node, self_name) -> Optional[str]:
+    """``X`` of ``<self_name>.X``, else None."""
+    if type(node) is cst.Attribute and type(node.value) is cst.Name and node.value.value == self_name:
+        return node.attr.value
+    return None
+
+
+# what ``_scan_method`` looks at: calls and assignments, and attributes (``self.X``) with their parent
+_SCANNED = (cst.Call, cst.Assign, cst.AugAssign, cst.Attribute)
+# parents that hand a ``self.X`` on
+_ESCAPING_PARENTS = frozenset({cst.Element, cst.StarredElement, cst.BinaryOperation, cst.DictElement})
 
 
 def _harmless_call(call):
@@ -90,10 +107,14 @@ def _only_modules(context, value):
     return False
 
 
+# the nodes through which code can put items into a container
+_FILLING = (cst.Call, cst.AugAssign, cst.Assign)
+
+
 def _fills_only_modules(context, root, is_container, kind):
     """Whether every use under ``root`` of the container (``is_container`` tells its expressions) adds only
     modules and calls no list/dict method that the torch container lacks."""
-    for node in iter_tree(root):
+    for node in nodes_of(root, _FILLING):
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and is_container(node.func.value):
             method = node.func.attr.value
             args = [a.value for a in node.args if a.keyword is None and not a.star]
@@ -257,7 +278,14 @@ class ModulesInPlainContainer(Rule):
         if len(node.targets) != 1:
             return
         target = node.targets[0].target
-        if not (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)):
+        if not (type(target) is cst.Attribute and type(target.value) is cst.Name):
+            return
+        value = node.value
+        # first what the value's shape alone rules out (the checks below ask the module analysis)
+        if type(value) is cst.Name:
+            if self._local_list_candidate(value) is None:
+                return
+        elif type(value) not in _CONTAINER_KINDS:
             return
         klass = enclosing_method_class(self.context.ancestors)
         if klass is None or is_module_class(self.context, klass) is not True:
@@ -269,7 +297,6 @@ class ModulesInPlainContainer(Rule):
         use = self._class_use(klass)
         if use.registers or attr in use.escaping or attr in use.module_valued:
             return
-        value = node.value
         kind = self._plain_container_of_new_modules(value, attr in use.filled)
         if kind is None:
             return
@@ -316,8 +343,7 @@ class ModulesInPlainContainer(Rule):
 
     def _plain_container_of_new_modules(self, value, filled_later):
         """'list'/'tuple'/'dict' when ``value`` is a plain container that holds (or will hold) new modules."""
-        kinds = {cst.List: "list", cst.ListComp: "list", cst.Tuple: "tuple", cst.Dict: "dict", cst.DictComp: "dict"}
-        kind = kinds.get(type(value))
+        kind = _CONTAINER_KINDS.get(type(value))
         if kind is not None:
             holds = _holds_new_module(self.context, value)
             return kind if holds or (filled_later and isinstance(value, (cst.List, cst.Dict))) else None
@@ -325,21 +351,30 @@ class ModulesInPlainContainer(Rule):
             return "list"
         return None
 
+    def _local_list_candidate(self, name):
+        """(its bindings, the function, the binding that creates the list) when the name is bound in its
+        function only by assignments, one of them ``name = [...]``; else None. Asks only the name analysis."""
+        bindings = self.context.names.bindings_of(name)
+        if not bindings:
+            return None
+        function = next((a for a in reversed(self.context.ancestors) if type(a) is cst.FunctionDef), None)
+        created = [b for b in bindings if type(b.node) is cst.Assign and type(b.node.value) is cst.List]
+        if len(created) != 1 or function is None:
+            return None
+        if any(type(b.node) is not cst.Assign and type(b.node) is not cst.AugAssign for b in bindings):
+            return None
+        return bindings, function, created
+
     def _local_list_of_new_modules(self, name):
         """``layers = []`` ... ``layers.append(nn.Linear(...))`` ... ``self.x = layers`` in one function, the
         list used for nothing else."""
-        bindings = self.context.names.bindings_of(name)
-        if not bindings:
+        candidate = self._local_list_candidate(name)
+        if candidate is None:
             return False
-        function = next((a for a in reversed(self.context.ancestors) if isinstance(a, cst.FunctionDef)), None)
-        created = [b for b in bindings if isinstance(b.node, cst.Assign) and isinstance(b.node.value, cst.List)]
-        if len(created) != 1 or function is None:
-            return False
-        if any(not isinstance(b.node, (cst.Assign, cst.AugAssign)) for b in bindings):
-            return False
+        bindings, function, created = candidate
         adds_module = _holds_new_module(self.context, created[0].node.value)
-        for node, parent in _with_parents(function.body):
-            if not (isinstance(node, cst.Name) and node.value == name.value):
+        for node, parent in _with_parents(function.body, (cst.Name,)):
+            if node.value != name.value:
                 continue
             if self.context.names.bindings_of(node) is not bindings:
                 continue
@@ -354,9 +389,8 @@ class ModulesInPlainContainer(Rule):
             if isinstance(parent, (cst.For, cst.CompFor)) and parent.iter is node:
                 continue
             return False  # handed on: the modules may be registered elsewhere
-        for node in _with_parents(function.body):
-            call = node[0]
-            if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+        for call, _ in _with_parents(function.body, (cst.Call,)):
+            if (isinstance(call.func, cst.Attribute)
                     and isinstance(call.func.value, cst.Name) and call.func.value.value == name.value
                     and self.context.names.bindings_of(call.func.value) is bindings and _adds_module(self.context, call)):
                 adds_module = True
@@ -376,44 +410,41 @@ class ModulesInPlainContainer(Rule):
         return use
 
     def _scan_method(self, method, self_name, use):
-        def self_attr(node) -> Optional[str]:
-            if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == self_name:
-                return node.attr.value
-            return None
-
         call_of_arg = {}
-        for node, parent in _with_parents(method.body):
-            if isinstance(node, cst.Call):
+        for node, parent in _with_parents(method.body, _SCANNED):
+            node_type = type(node)
+            if node_type is cst.Call:
                 call_of_arg.update((id(a), node) for a in node.args)
                 func = node.func
-                if isinstance(func, cst.Attribute) and func.attr.value in _REGISTERING_METHODS:
+                if type(func) is cst.Attribute and func.attr.value in _REGISTERING_METHODS:
                     use.registers = True
-                elif isinstance(func, cst.Name) and func.value == "setattr":
+                elif type(func) is cst.Name and func.value == "setattr":
                     use.registers = True
-                elif isinstance(func, cst.Attribute) and self_attr(func.value) and _adds_module(self.context, node):
-                    use.filled.add(self_attr(func.value))
+                elif type(func) is cst.Attribute and _self_attr(func.value, self_name) and _adds_module(self.context, node):
+                    use.filled.add(_self_attr(func.value, self_name))
                 continue
-            if isinstance(node, cst.Assign):
+            if node_type is cst.Assign:
                 for target in node.targets:
-                    attr = self_attr(target.target)
+                    attr = _self_attr(target.target, self_name)
                     if attr is not None and module_instance(self.context, node.value) is not None:
                         use.module_valued.add(attr)
-                    if (isinstance(target.target, cst.Subscript) and self_attr(target.target.value)
+                    if (type(target.target) is cst.Subscript and _self_attr(target.target.value, self_name)
                             and is_module_construction(self.context, node.value)):
-                        use.filled.add(self_attr(target.target.value))
+                        use.filled.add(_self_attr(target.target.value, self_name))
                 continue
-            if isinstance(node, cst.AugAssign) and self_attr(node.target):
-                if _holds_new_module(self.context, node.value):
-                    use.filled.add(self_attr(node.target))
+            if node_type is cst.AugAssign:
+                if _self_attr(node.target, self_name) and _holds_new_module(self.context, node.value):
+                    use.filled.add(_self_attr(node.target, self_name))
                 continue
-            attr = self_attr(node)
+            attr = _self_attr(node, self_name)
             if attr is None:
                 continue
-            if isinstance(parent, cst.Arg):
+            parent_type = type(parent)
+            if parent_type is cst.Arg:
                 call = call_of_arg.get(id(parent))
                 if call is None or not _harmless_call(call):
                     use.escaping.add(attr)
-            elif isinstance(parent, (cst.Element, cst.StarredElement, cst.BinaryOperation, cst.DictElement)):
+            elif parent_type in _ESCAPING_PARENTS:
                 use.escaping.add(attr)
-            elif isinstance(parent, cst.Assign) and parent.value is node:
+            elif parent_type is cst.Assign and parent.value is node:
                 use.escaping.add(attr)  # an alias may be registered elsewhere

@@ -14,7 +14,7 @@ import libcst as cst
 from gradlint.analysis.grad_mode import GRAD_OFF, with_mode
 from gradlint.analysis.modules import is_module_instance
 from gradlint.analysis.tensors import factory_call
-from gradlint.walk import children
+from gradlint.walk import children, current_index
 
 if TYPE_CHECKING:  # pragma: no cover
     from gradlint.engine import LintContext
@@ -31,9 +31,20 @@ METADATA_METHODS = frozenset({"size", "dim", "numel", "nelement", "element_size"
 # builtins whose result carries no graph: conversions to Python values, and fetching the next data item
 NON_GRAPH_BUILTINS = frozenset({"float", "int", "bool", "len", "str", "repr", "isinstance", "type", "id", "print",
                                 "next", "iter", "range"})
+_CUT_OR_METADATA_METHODS = GRAPH_CUTTING_METHODS | METADATA_METHODS
+_NAME_OR_ATTRIBUTE = frozenset({cst.Name, cst.Attribute})
 
 _SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 Loop = (cst.For, cst.While)
+_SCOPES_AND_LOOPS = (*_SCOPES, *Loop)
+_SCOPE_TYPES = frozenset(_SCOPES)
+_SCOPE_OWNERS = frozenset({cst.FunctionDef, cst.ClassDef, cst.Module})
+_EXITS = (cst.Break, cst.Return, cst.Raise)
+_STATEMENTS = (cst.BaseSmallStatement, cst.BaseCompoundStatement)
+# the nodes ``bound_names`` looks at, and those of them that bind their ``target``
+_BINDERS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.WithItem, cst.NamedExpr,
+            cst.ExceptHandler, cst.FunctionDef, cst.ClassDef, cst.Import, cst.ImportFrom)
+_TARGET_BINDERS = frozenset({cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr})
 
 
 # ------------------------------------------------------------------------------------ loops
@@ -44,9 +55,10 @@ def enclosing_loop(ancestors: Sequence[cst.CSTNode]) -> Optional[cst.CSTNode]:
     the current function; None outside any loop body (a loop's header or ``else:`` is not its body)."""
     for index in range(len(ancestors) - 1, -1, -1):
         node = ancestors[index]
-        if isinstance(node, _SCOPES):
+        node_type = type(node)
+        if node_type in _SCOPE_TYPES:
             return None
-        if isinstance(node, Loop):
+        if node_type is cst.For or node_type is cst.While:
             below = ancestors[index + 1] if index + 1 < len(ancestors) else None
             if below is node.body:
                 return node
@@ -56,10 +68,10 @@ def enclosing_loop(ancestors: Sequence[cst.CSTNode]) -> Optional[cst.CSTNode]:
 def enclosing_function(ancestors: Sequence[cst.CSTNode]) -> Optional[cst.FunctionDef]:
     """The innermost function whose body holds the node (None at module or class level)."""
     for index in range(len(ancestors) - 1, -1, -1):
-        node = ancestors[index]
-        if isinstance(node, cst.FunctionDef):
-            return node
-        if isinstance(node, (cst.ClassDef, cst.Lambda)):
+        node_type = type(ancestors[index])
+        if node_type is cst.FunctionDef:
+            return ancestors[index]
+        if node_type is cst.ClassDef or node_type is cst.Lambda:
             return None
     return None
 
@@ -67,17 +79,14 @@ def enclosing_function(ancestors: Sequence[cst.CSTNode]) -> Optional[cst.Functio
 def enclosing_scope(ancestors: Sequence[cst.CSTNode]) -> cst.CSTNode:
     """The function, class or module whose code holds the node."""
     for index in range(len(ancestors) - 1, -1, -1):
-        if isinstance(ancestors[index], (cst.FunctionDef, cst.ClassDef, cst.Module)):
+        if type(ancestors[index]) in _SCOPE_OWNERS:
             return ancestors[index]
     return ancestors[0]
 
 
 def loop_exits_early(loop: cst.CSTNode) -> bool:
     """Whether the loop body can leave the loop (``break``/``return``/``raise``) outside nested loops."""
-    for node in _own_nodes(loop.body, stop=(*_SCOPES, *Loop)):
-        if isinstance(node, (cst.Break, cst.Return, cst.Raise)):
-            return True
-    return False
+    return bool(_own_nodes_of(loop.body, _EXITS, _SCOPES_AND_LOOPS))
 
 
 def iterates_at_most_once(loop: cst.CSTNode) -> bool:
@@ -175,24 +184,45 @@ def _own_nodes(root: cst.CSTNode, stop=_SCOPES) -> Iterator[cst.CSTNode]:
         stack.extend(reversed(children(node)))
 
 
+def _own_nodes_of(root: cst.CSTNode, types: Tuple[type, ...], stop=_SCOPES) -> List[cst.CSTNode]:
+    """The nodes of ``_own_nodes(root, stop)`` that are instances of ``types``, in source order: from the
+    index of the tree being linted, looking only at nodes of ``types`` and ``stop``."""
+    index = current_index()
+    start = index.number(root) if index is not None else None
+    if start is None:
+        return [node for node in _own_nodes(root, stop) if isinstance(node, types)]
+    order, ends = index.order, index.ends
+    found: List[cst.CSTNode] = []
+    skip_to = start  # the end of a nested scope's subtree: nothing in it runs as part of root
+    for number in index.numbers_of(types + stop, start, ends[start]):
+        if number < skip_to:
+            continue
+        node = order[number]
+        if isinstance(node, types):
+            found.append(node)
+        if number != start and isinstance(node, stop):
+            skip_to = ends[number]
+    return found
+
+
 def own_calls(root: cst.CSTNode) -> List[cst.Call]:
     """The calls code under ``root`` makes itself (not those in nested functions, classes or lambdas)."""
-    return [node for node in _own_nodes(root) if isinstance(node, cst.Call)]
+    return _own_nodes_of(root, (cst.Call,))
 
 
 def own_statements(root: cst.CSTNode) -> List[cst.CSTNode]:
     """The small and compound statements under ``root``, in source order, outside nested scopes."""
-    return [node for node in _own_nodes(root)
-            if isinstance(node, (cst.BaseSmallStatement, cst.BaseCompoundStatement)) and node is not root]
+    return [node for node in _own_nodes_of(root, _STATEMENTS) if node is not root]
 
 
 def target_names(target: cst.CSTNode) -> List[str]:
     """Plain names an assignment target binds (``a``, ``a, (b, *c)``); attributes and subscripts bind none."""
-    if isinstance(target, cst.Name):
+    target_type = type(target)
+    if target_type is cst.Name:
         return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
+    if target_type is cst.Tuple or target_type is cst.List:
         return [n for element in target.elements for n in target_names(element.value)]
-    if isinstance(target, cst.StarredElement):
+    if target_type is cst.StarredElement:
         return target_names(target.value)
     return []
 
@@ -201,26 +231,26 @@ def bound_names(root: cst.CSTNode) -> Set[str]:
     """Every plain name that code under ``root`` binds (assignments, loop targets, ``with ... as``,
     walrus, imports, nested ``def``/``class`` names), not counting bindings inside nested scopes."""
     names: Set[str] = set()
-    for node in _own_nodes(root):
-        if isinstance(node, cst.Assign):
+    for node in _own_nodes_of(root, _BINDERS):
+        node_type = type(node)
+        if node_type is cst.Assign:
             for target in node.targets:
                 names.update(target_names(target.target))
-        elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+        elif node_type in _TARGET_BINDERS:
             names.update(target_names(node.target))
-        elif isinstance(node, (cst.For, cst.CompFor)):
-            names.update(target_names(node.target))
-        elif isinstance(node, cst.WithItem) and node.asname is not None:
-            names.update(target_names(node.asname.name))
-        elif isinstance(node, cst.NamedExpr):
-            names.update(target_names(node.target))
-        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
-            names.update(target_names(node.name.name))
-        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)) and node is not root:
-            names.add(node.name.value)
-        elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
+        elif node_type is cst.WithItem:
+            if node.asname is not None:
+                names.update(target_names(node.asname.name))
+        elif node_type is cst.ExceptHandler:
+            if node.name is not None:
+                names.update(target_names(node.name.name))
+        elif node_type is cst.FunctionDef or node_type is cst.ClassDef:
+            if node is not root:
+                names.add(node.name.value)
+        elif type(node.names) is not cst.ImportStar:  # Import, ImportFrom
             for alias in node.names:
                 bound = alias.asname.name if alias.asname is not None else alias.name
-                while isinstance(bound, cst.Attribute):
+                while type(bound) is cst.Attribute:
                     bound = bound.value
                 names.update(target_names(bound))
     return names
@@ -251,30 +281,32 @@ def data_names(expression: cst.CSTNode) -> List[cst.Name]:
     stack: List[cst.CSTNode] = [expression]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.Name):
+        node_type = type(node)
+        if node_type is cst.Name:
             found.append(node)
-        elif isinstance(node, cst.Call):
+        elif node_type is cst.Call:
             func = node.func
-            if isinstance(func, cst.Attribute):
+            func_type = type(func)
+            if func_type is cst.Attribute:
                 if func.attr.value in GRAPH_CUTTING_METHODS or func.attr.value in METADATA_METHODS:
                     continue
-                if not (isinstance(func.value, cst.Name) and func.value.value in ("self", "cls")):
+                if not (type(func.value) is cst.Name and func.value.value in ("self", "cls")):
                     stack.append(func.value)  # a method's receiver, not an object whose method is called
-            elif isinstance(func, cst.Name) and func.value in NON_GRAPH_BUILTINS:
+            elif func_type is cst.Name and func.value in NON_GRAPH_BUILTINS:
                 continue
-            elif not isinstance(func, cst.Name):
+            elif func_type is not cst.Name:
                 stack.append(func)
             stack.extend(arg.value for arg in node.args)
-        elif isinstance(node, cst.Attribute):
+        elif node_type is cst.Attribute:
             if node.attr.value in GRAPH_CUTTING_ATTRIBUTES:
                 continue
             stack.append(node.value)
-        elif isinstance(node, cst.Subscript):
+        elif node_type is cst.Subscript:
             stack.append(node.value)
-        elif isinstance(node, (cst.Lambda, *_SCOPES)):
+        elif node_type in _SCOPE_TYPES:
             continue
-        elif isinstance(node, (cst.Comparison, cst.BooleanOperation)) or (
-            isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not)
+        elif node_type is cst.Comparison or node_type is cst.BooleanOperation or (
+            node_type is cst.UnaryOperation and type(node.operator) is cst.Not
         ):
             continue  # comparisons and logic give bools without a graph
         else:
@@ -300,16 +332,17 @@ def backward_target(context: "LintContext", call: cst.Call) -> Optional[cst.Base
     """The tensor a call runs backward from: ``loss`` in ``loss.backward()``, ``scaler.scale(loss).backward()``,
     ``torch.autograd.backward(loss)`` or ``torch.autograd.grad(loss, params)``; None for other calls."""
     func = call.func
-    if isinstance(func, cst.Attribute) and func.attr.value == "backward":
+    func_type = type(func)
+    if func_type is cst.Attribute and func.attr.value == "backward":
         if context.qualified_name(func) == AUTOGRAD_BACKWARD:
             return _first_argument(call, ("tensors",))
-        if isinstance(func.value, (cst.Name, cst.Attribute)) and context.qualified_name(func.value) is not None:
+        if type(func.value) in _NAME_OR_ATTRIBUTE and context.qualified_name(func.value) is not None:
             return None  # ``something_imported.backward(...)`` is a function, not a tensor method
         receiver = func.value
         if _is_scaler_scale(receiver):
             return receiver.args[0].value  # type: ignore[attr-defined]
         return receiver
-    if isinstance(func, (cst.Name, cst.Attribute)):
+    if func_type in _NAME_OR_ATTRIBUTE:
         name = context.qualified_name(func)
         if name == AUTOGRAD_BACKWARD:
             return _first_argument(call, ("tensors",))
@@ -389,6 +422,7 @@ NON_SAVING_METHODS = frozenset(
     }
 )
 _SAVING_OPERATORS = (cst.Multiply, cst.Divide, cst.MatrixMultiply, cst.Power)
+_SAVING_OPERATOR_TYPES = frozenset(_SAVING_OPERATORS)
 
 
 class Value:
@@ -465,14 +499,15 @@ def carries_module_graph(context: "LintContext", value: Value) -> bool:
     stack: List[cst.CSTNode] = [value.expression]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.Call):
+        node_type = type(node)
+        if node_type is cst.Call:
             func = node.func
-            if isinstance(func, cst.Attribute) and func.attr.value in GRAPH_CUTTING_METHODS | METADATA_METHODS:
+            if type(func) is cst.Attribute and func.attr.value in _CUT_OR_METADATA_METHODS:
                 continue
-            if isinstance(func, (cst.Name, cst.Attribute)) and is_module_instance(context, func):
+            if (type(func) is cst.Name or type(func) is cst.Attribute) and is_module_instance(context, func):
                 return True
-        if isinstance(node, (cst.Lambda, cst.Comparison)) or (
-            isinstance(node, cst.Attribute) and node.attr.value in GRAPH_CUTTING_ATTRIBUTES
+        if node_type is cst.Lambda or node_type is cst.Comparison or (
+            node_type is cst.Attribute and node.attr.value in GRAPH_CUTTING_ATTRIBUTES
         ):
             continue
         stack.extend(children(node))
@@ -499,13 +534,14 @@ def records_saving_op(context: "LintContext", expression: cst.BaseExpression) ->
     stack: List[cst.CSTNode] = [expression]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.Call):
+        node_type = type(node)
+        if node_type is cst.Call:
             func = node.func
-            if isinstance(func, cst.Attribute) and func.attr.value in GRAPH_CUTTING_METHODS | METADATA_METHODS:
+            if type(func) is cst.Attribute and func.attr.value in _CUT_OR_METADATA_METHODS:
                 continue
-            if isinstance(func, cst.Name) and func.value in NON_GRAPH_BUILTINS:
+            if type(func) is cst.Name and func.value in NON_GRAPH_BUILTINS:
                 continue
-            if isinstance(func, cst.Attribute) and func.attr.value in NON_SAVING_METHODS:
+            if type(func) is cst.Attribute and func.attr.value in NON_SAVING_METHODS:
                 stack.append(func.value)
                 stack.extend(arg.value for arg in node.args)
                 continue
@@ -513,11 +549,11 @@ def records_saving_op(context: "LintContext", expression: cst.BaseExpression) ->
                 if factory_call(context, node) is not None or context.qualified_name(func) in NON_GRAPH_TORCH_CALLS:
                     continue
             return True
-        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, _SAVING_OPERATORS):
+        if node_type is cst.BinaryOperation and type(node.operator) in _SAVING_OPERATOR_TYPES:
             return True
-        if isinstance(node, cst.Attribute) and node.attr.value in GRAPH_CUTTING_ATTRIBUTES:
+        if node_type is cst.Attribute and node.attr.value in GRAPH_CUTTING_ATTRIBUTES:
             continue
-        if isinstance(node, (cst.Lambda, cst.Comparison)):
+        if node_type is cst.Lambda or node_type is cst.Comparison:
             continue
         stack.extend(children(node))
     return False

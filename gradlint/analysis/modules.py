@@ -1,12 +1,13 @@
 """Which classes and values are nn.Modules, what a module class holds, and which class a statement sits in."""
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence
 
 import libcst as cst
 
-from gradlint.walk import children, iter_tree
+from gradlint.walk import children, current_index, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from gradlint.engine import LintContext
@@ -93,13 +94,13 @@ def local_class(context: "LintContext", expression: cst.BaseExpression) -> Optio
 def enclosing_method_class(ancestors: Sequence[cst.CSTNode]) -> Optional[cst.ClassDef]:
     """The class whose method body the walk is in (the nearest function must sit directly in a class)."""
     for index in range(len(ancestors) - 1, -1, -1):
-        node = ancestors[index]
-        if isinstance(node, cst.FunctionDef):
+        node_type = type(ancestors[index])
+        if node_type is cst.FunctionDef:
             # FunctionDef -> IndentedBlock -> ClassDef when it is a method
-            if index >= 2 and isinstance(ancestors[index - 2], cst.ClassDef):
+            if index >= 2 and type(ancestors[index - 2]) is cst.ClassDef:
                 return ancestors[index - 2]  # type: ignore[return-value]
             return None
-        if isinstance(node, cst.ClassDef):
+        if node_type is cst.ClassDef:
             return None
     return None
 
@@ -285,10 +286,10 @@ class _FileKnowledge:
         self.class_parameters: Dict[int, Optional[bool]] = {}
         self.attributes: Dict[int, Dict[str, ModuleAttribute]] = {}
         self.factories: Dict[int, Optional[ModuleInstance]] = {}
-        for node in iter_tree(context.module):
-            if isinstance(node, cst.ClassDef):
-                for statement in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
-                    if isinstance(statement, cst.FunctionDef) and not _is_static_or_classmethod(statement):
+        for node in nodes_of(context.module, (cst.ClassDef,)):
+            if type(node.body) is cst.IndentedBlock:
+                for statement in node.body.body:
+                    if type(statement) is cst.FunctionDef and not _is_static_or_classmethod(statement):
                         params = [*statement.params.posonly_params, *statement.params.params]
                         if params:
                             self.method_class[id(params[0])] = node
@@ -661,15 +662,44 @@ def _factory_instance(knowledge: _FileKnowledge, function: cst.FunctionDef) -> O
     return None if result is _ASSUMED else result
 
 
+_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_GENERATOR_MARKS = (cst.Yield, cst.Await)
+_RETURN_SCAN = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Yield, cst.Await, cst.Return)
+
+
 def _own_returns(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseExpression]]]:
-    """The values of the function's own ``return`` statements; None for a generator."""
+    """The values of the function's own ``return`` statements, last first; None for a generator (a
+    ``yield``/``await`` outside a ``return`` and outside nested functions, classes and lambdas)."""
+    index = current_index()
+    start = index.number(function.body) if index is not None else None
+    if start is None:
+        return _own_returns_walked(function)
+    order, ends = index.order, index.ends
+    values: List[Optional[cst.BaseExpression]] = []
+    skip_to = -1  # the end of a nested scope or of a return's subtree: nothing in it counts
+    for number in index.numbers_of(_RETURN_SCAN, start + 1, ends[start]):
+        if number < skip_to:
+            continue
+        node = order[number]
+        node_type = type(node)
+        if node_type is cst.Yield or node_type is cst.Await:
+            return None
+        if node_type is cst.Return:
+            values.append(node.value)
+        skip_to = ends[number]
+    values.reverse()  # the order of the walk below
+    return values
+
+
+def _own_returns_walked(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseExpression]]]:
+    """``_own_returns`` for a function outside the indexed tree."""
     values: List[Optional[cst.BaseExpression]] = []
     stack = list(children(function.body))
     while stack:
         node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        if isinstance(node, _NESTED_SCOPES):
             continue
-        if isinstance(node, (cst.Yield, cst.Await)):
+        if isinstance(node, _GENERATOR_MARKS):
             return None
         if isinstance(node, cst.Return):
             values.append(node.value)
@@ -707,58 +737,77 @@ def _class_assignments(knowledge: _FileKnowledge, klass: cst.ClassDef) -> _Class
             continue
         self_name = params[0].name.value
         in_init = statement.name.value == "__init__"
-        for node in iter_tree(statement.body):
+        for node in nodes_of(statement.body, _SELF_ASSIGNING):
             _record_self_assignment(node, self_name, in_init, found)
     return found
 
 
+# the nodes that may set a ``self.X`` attribute (what ``_record_self_assignment`` looks at)
+_SELF_ASSIGNING = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.For, cst.WithItem, cst.Call)
+_REGISTERING_CALLS = ("add_module", "register_module", "register_parameter", "register_buffer")
+
+
+def _is_self(expression, self_name: str) -> bool:
+    return type(expression) is cst.Name and expression.value == self_name
+
+
+def _add_assignment(found: _ClassAssignments, in_init: bool, attr: str, value: Optional[cst.BaseExpression]) -> None:
+    found.values.setdefault(attr, []).append(value)
+    if in_init:
+        found.in_init.add(attr)
+
+
+def _add_targets(found: _ClassAssignments, self_name: str, in_init: bool, target, value) -> None:
+    """Record the ``self.X`` attributes an assignment target sets (those inside a tuple/list target get None)."""
+    target_type = type(target)
+    if target_type is cst.Attribute:
+        if _is_self(target.value, self_name):
+            _add_assignment(found, in_init, target.attr.value, value)
+    elif target_type is cst.Tuple or target_type is cst.List:
+        for element in target.elements:
+            _add_targets(found, self_name, in_init, element.value, None)
+
+
+def _string_literal(string: cst.SimpleString):
+    """``string.evaluated_value`` (a str or bytes) without ``ast.literal_eval``, whose nested recursive
+    helpers leave a reference cycle behind on every call."""
+    return ast.parse(string.value.lstrip(" \t"), mode="eval").body.value
+
+
 def _record_self_assignment(node: cst.CSTNode, self_name: str, in_init: bool, found: _ClassAssignments) -> None:
-    def is_self(expression) -> bool:
-        return isinstance(expression, cst.Name) and expression.value == self_name
-
-    def add(attr: str, value: Optional[cst.BaseExpression]) -> None:
-        found.values.setdefault(attr, []).append(value)
-        if in_init:
-            found.in_init.add(attr)
-
-    def add_targets(target, value) -> None:
-        if isinstance(target, cst.Attribute) and is_self(target.value):
-            add(target.attr.value, value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                add_targets(element.value, None)
-
-    if isinstance(node, cst.Assign):
+    node_type = type(node)
+    if node_type is cst.Assign:
         for target in node.targets:
-            add_targets(target.target, node.value)
-    elif isinstance(node, cst.AnnAssign):
-        add_targets(node.target, node.value)
-    elif isinstance(node, cst.AugAssign):
-        add_targets(node.target, None)
-    elif isinstance(node, (cst.For, cst.WithItem)):
-        target = node.target if isinstance(node, cst.For) else (node.asname.name if node.asname else None)
+            _add_targets(found, self_name, in_init, target.target, node.value)
+    elif node_type is cst.AnnAssign:
+        _add_targets(found, self_name, in_init, node.target, node.value)
+    elif node_type is cst.AugAssign:
+        _add_targets(found, self_name, in_init, node.target, None)
+    elif node_type is cst.For or node_type is cst.WithItem:
+        target = node.target if node_type is cst.For else (node.asname.name if node.asname else None)
         if target is not None:
-            add_targets(target, None)
-    elif isinstance(node, cst.Call):
+            _add_targets(found, self_name, in_init, target, None)
+    elif node_type is cst.Call:
         func = node.func
-        args = _positional(node)
-        if isinstance(func, cst.Attribute) and is_self(func.value) and func.attr.value in (
-                "add_module", "register_module", "register_parameter", "register_buffer"):
-            if len(args) == 2 and isinstance(args[0].value, cst.SimpleString):
-                attr = args[0].value.evaluated_value
+        if type(func) is cst.Attribute and _is_self(func.value, self_name) and func.attr.value in _REGISTERING_CALLS:
+            args = _positional(node)
+            if len(args) == 2 and type(args[0].value) is cst.SimpleString:
+                attr = _string_literal(args[0].value)
                 if isinstance(attr, str):
-                    add(attr, None if func.attr.value == "register_buffer" else args[1].value)
+                    _add_assignment(found, in_init, attr, None if func.attr.value == "register_buffer" else args[1].value)
                     if func.attr.value == "register_parameter":
                         found.parameters.add(attr)
                     return
             found.dynamic = True
-        elif _unwrap_name(func) == "setattr" and args and is_self(args[0].value):
-            if len(args) == 3 and isinstance(args[1].value, cst.SimpleString):
-                attr = args[1].value.evaluated_value
-                if isinstance(attr, str):
-                    add(attr, args[2].value)
-                    return
-            found.dynamic = True
+        elif type(func) is cst.Name and func.value == "setattr":
+            args = _positional(node)
+            if args and _is_self(args[0].value, self_name):
+                if len(args) == 3 and type(args[1].value) is cst.SimpleString:
+                    attr = _string_literal(args[1].value)
+                    if isinstance(attr, str):
+                        _add_assignment(found, in_init, attr, args[2].value)
+                        return
+                found.dynamic = True
 
 
 def _assigned_values(knowledge: _FileKnowledge, klass: cst.ClassDef, attr: str,
@@ -967,19 +1016,23 @@ def class_reads_own_attribute(context: "LintContext", classdef: cst.ClassDef, at
     return False
 
 
+_ASSIGNMENTS_AND_ATTRIBUTES = (cst.Assign, cst.AnnAssign, cst.Attribute)
+
+
 def _method_reads_self_attribute(method: cst.FunctionDef, attr: str) -> bool:
     params = [*method.params.posonly_params, *method.params.params]
     if not params:
         return False
     self_name = params[0].name.value
     written = set()
-    for node in iter_tree(method.body):
-        if isinstance(node, cst.Assign):
+    for node in nodes_of(method.body, _ASSIGNMENTS_AND_ATTRIBUTES):
+        node_type = type(node)
+        if node_type is cst.Assign:
             written.update(id(t.target) for t in node.targets)
-        elif isinstance(node, cst.AnnAssign):
+        elif node_type is cst.AnnAssign:
             written.add(id(node.target))
-        elif (isinstance(node, cst.Attribute) and node.attr.value == attr and id(node) not in written
-              and isinstance(node.value, cst.Name) and node.value.value == self_name):
+        elif (node.attr.value == attr and id(node) not in written
+              and type(node.value) is cst.Name and node.value.value == self_name):
             return True
     return False
 

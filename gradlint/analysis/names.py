@@ -53,11 +53,13 @@ _SCOPE_OR_BINDING_TYPES = frozenset(
     }
 )
 
+_BUILD_TYPES = (cst.Name, *_SCOPE_OR_BINDING_TYPES)
+
 
 def _dotted(node: cst.BaseExpression) -> Optional[str]:
-    if isinstance(node, cst.Name):
+    if type(node) is cst.Name:
         return node.value
-    if isinstance(node, cst.Attribute):
+    if type(node) is cst.Attribute:
         base = _dotted(node.value)
         return None if base is None else f"{base}.{node.attr.value}"
     return None
@@ -83,19 +85,23 @@ class NameResolver:
         comprehension) are in the outer one."""
         order, ends, position = tree.order, tree.ends, tree.position
         scope_of_name = self._scope_of_name
-        frames: List[tuple] = []  # (end of the node's subtree, inner ranges, inner scope, outer scope)
-        for number in range(1, len(order)):
+        # (end of the node's subtree, inner ranges, inner scope, outer scope); at the bottom the module's,
+        # which no node leaves
+        frames: List[tuple] = [(len(order) + 1, (), self.module_scope, self.module_scope)]
+        top_end, top_ranges, top_inner, top_outer = frames[-1]
+        # only names and the nodes that open a scope or bind matter; the others just pass their scope on
+        for number in tree.numbers_of(_BUILD_TYPES, 1):
             node = order[number]
-            while frames and number >= frames[-1][0]:
+            if number >= top_end:
                 frames.pop()
-            if frames:
-                _, ranges, inner_scope, scope = frames[-1]
-                for first, last in ranges:
-                    if first <= number < last:
-                        scope = inner_scope
-                        break
-            else:
-                scope = self.module_scope
+                while number >= frames[-1][0]:
+                    frames.pop()
+                top_end, top_ranges, top_inner, top_outer = frames[-1]
+            scope = top_outer
+            for first, last in top_ranges:
+                if first <= number < last:
+                    scope = top_inner
+                    break
             node_type = type(node)
             if node_type is cst.Name:
                 scope_of_name[id(node)] = scope
@@ -128,10 +134,11 @@ class NameResolver:
                 continue
             self._scope_of_node[id(node)] = inner
             frames.append((ends[number], ranges, inner, scope))
+            top_end, top_ranges, top_inner, top_outer = frames[-1]
 
     def _bind_params(self, params: cst.Parameters, inner: Scope) -> None:
         every: List[cst.Param] = [*params.posonly_params, *params.params, *params.kwonly_params]
-        if isinstance(params.star_arg, cst.Param):
+        if type(params.star_arg) is cst.Param:
             every.append(params.star_arg)
         if params.star_kwarg is not None:
             every.append(params.star_kwarg)
@@ -139,7 +146,8 @@ class NameResolver:
             inner.bind(param.name.value, Binding("param", param))
 
     def _record_bindings(self, node: cst.CSTNode, scope: Scope) -> None:
-        if isinstance(node, cst.Import):
+        node_type = type(node)
+        if node_type is cst.Import:
             for alias in node.names:
                 dotted = _dotted(alias.name)
                 if dotted is None:
@@ -149,12 +157,12 @@ class NameResolver:
                 else:
                     top = dotted.split(".")[0]
                     self._bind_name(scope, top, Binding("import", node, top))
-        elif isinstance(node, cst.ImportFrom):
+        elif node_type is cst.ImportFrom:
             if node.relative or node.module is None:
                 base = None
             else:
                 base = _dotted(node.module)
-            if isinstance(node.names, cst.ImportStar):
+            if type(node.names) is cst.ImportStar:
                 return
             for alias in node.names:
                 if not isinstance(alias.name, cst.Name):
@@ -164,46 +172,47 @@ class NameResolver:
                     local = alias.asname.name.value
                 target = f"{base}.{alias.name.value}" if base else None
                 self._bind_name(scope, local, Binding("import", node, target))
-        elif isinstance(node, cst.Assign):
+        elif node_type is cst.Assign:
             for target in node.targets:
                 self._bind_target(target.target, scope, "assign", node)
-        elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+        elif node_type is cst.AnnAssign or node_type is cst.AugAssign:
             self._bind_target(node.target, scope, "assign", node)
-        elif isinstance(node, (cst.For,)):
+        elif node_type is cst.For:
             self._bind_target(node.target, scope, "assign", node)
-        elif isinstance(node, cst.WithItem):
+        elif node_type is cst.WithItem:
             if node.asname is not None:
                 self._bind_target(node.asname.name, scope, "assign", node)
-        elif isinstance(node, (cst.ExceptHandler, cst.ExceptStarHandler)):
+        elif node_type is cst.ExceptHandler or node_type is cst.ExceptStarHandler:
             if node.name is not None:
                 self._bind_target(node.name.name, scope, "assign", node)
-        elif isinstance(node, cst.NamedExpr):
+        elif node_type is cst.NamedExpr:
             target_scope = scope
             while target_scope.kind == "comprehension" and target_scope.parent is not None:
                 target_scope = target_scope.parent
             self._bind_target(node.target, target_scope, "assign", node)
-        elif isinstance(node, cst.Global):
+        elif node_type is cst.Global:
             for item in node.names:
                 scope.globals_.add(item.name.value)
-        elif isinstance(node, cst.Nonlocal):
+        elif node_type is cst.Nonlocal:
             for item in node.names:
                 scope.nonlocals.add(item.name.value)
-        elif isinstance(node, (cst.MatchAs, cst.MatchStar)):
+        elif node_type is cst.MatchAs or node_type is cst.MatchStar:
             if node.name is not None:
                 self._bind_name(scope, node.name.value, Binding("assign", node))
-        elif isinstance(node, cst.MatchMapping):
+        elif node_type is cst.MatchMapping:
             if node.rest is not None:
                 self._bind_name(scope, node.rest.value, Binding("assign", node))
-        elif isinstance(node, cst.Del):
+        elif node_type is cst.Del:
             self._bind_target(node.target, scope, "assign", node)
 
     def _bind_target(self, target: cst.CSTNode, scope: Scope, kind: str, node: cst.CSTNode) -> None:
-        if isinstance(target, cst.Name):
+        target_type = type(target)
+        if target_type is cst.Name:
             self._bind_name(scope, target.value, Binding(kind, node))
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif target_type is cst.Tuple or target_type is cst.List:
             for element in target.elements:
                 self._bind_target(element.value, scope, kind, node)
-        elif isinstance(target, cst.StarredElement):
+        elif target_type is cst.StarredElement:
             self._bind_target(target.value, scope, kind, node)
 
     def _bind_name(self, scope: Scope, name: str, binding: Binding) -> None:
@@ -253,7 +262,8 @@ class NameResolver:
     def qualified_name(self, node: Union[cst.BaseExpression, cst.CSTNode]) -> Optional[str]:
         """The dotted name ``node`` (a Name or an Attribute chain, never a Call) imports, e.g.
         ``th.autograd.no_grad`` -> ``torch.autograd.no_grad``; None when not certain."""
-        if isinstance(node, cst.Name):
+        node_type = type(node)
+        if node_type is cst.Name:
             found = self.bindings_of(node)
             if found is None:
                 if node.value in _BUILTIN_NAMES and id(node) in self._scope_of_name:
@@ -263,7 +273,7 @@ class NameResolver:
             if binding is None or binding.kind != "import":
                 return None
             return binding.target
-        if isinstance(node, cst.Attribute):
+        if node_type is cst.Attribute:
             base = self.qualified_name(node.value)
             if base is None:
                 return None

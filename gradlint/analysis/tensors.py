@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 import libcst as cst
 
 from gradlint.analysis.modules import enclosing_method_class, is_module_class
-from gradlint.walk import iter_tree
+from gradlint.walk import nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from gradlint.engine import LintContext
@@ -66,6 +66,9 @@ _OTHER_DEVICE_TYPES = frozenset({"mps", "xpu", "meta", "hpu", "xla", "npu", "ipu
 _DEFAULT_SETTERS = frozenset({"set_default_dtype", "set_default_tensor_type", "set_default_device"})
 
 
+_NAME_OR_ATTRIBUTE = frozenset({cst.Name, cst.Attribute})
+
+
 def is_integral(dtype: Optional[str]) -> bool:
     """Certainly an integer or bool dtype (None, unknown, is not)."""
     return dtype is not None and dtype not in FLOATING
@@ -73,7 +76,7 @@ def is_integral(dtype: Optional[str]) -> bool:
 
 def dtype_of(context: "LintContext", expression: cst.BaseExpression) -> Optional[str]:
     """``torch.float64`` / ``th.long`` ... -> canonical dtype name; None when not a known torch dtype."""
-    if not isinstance(expression, (cst.Name, cst.Attribute)):
+    if type(expression) not in _NAME_OR_ATTRIBUTE:
         return None
     name = context.qualified_name(expression)
     if name and name.startswith("torch.") and name.count(".") == 1:
@@ -93,7 +96,7 @@ def positional(call: cst.Call):
 
 
 def bool_literal(expression: Optional[cst.BaseExpression]) -> Optional[bool]:
-    if isinstance(expression, cst.Name) and expression.value in ("True", "False"):
+    if type(expression) is cst.Name and expression.value in ("True", "False"):
         return expression.value == "True"
     return None
 
@@ -132,7 +135,7 @@ class FactoryCall:
 
 def factory_call(context: "LintContext", node: cst.CSTNode) -> Optional[FactoryCall]:
     """The facts of a torch tensor factory call (or ``nn.Parameter(...)``), None for any other node."""
-    if not isinstance(node, cst.Call) or not isinstance(node.func, (cst.Name, cst.Attribute)):
+    if type(node) is not cst.Call or type(node.func) not in _NAME_OR_ATTRIBUTE:
         return None
     name = context.qualified_name(node.func)
     if name not in TENSOR_FACTORIES and name != PARAMETER:
@@ -199,6 +202,7 @@ def _implicit_dtype(name: str, args) -> Optional[str]:
 # ------------------------------------------------------------------------------------------------
 # defaults, devices and conversions
 
+_CALLS_AND_WITH_ITEMS = (cst.Call, cst.WithItem)
 _defaults_cache: Tuple[Optional[cst.Module], bool] = (None, False)
 
 
@@ -211,12 +215,12 @@ def defaults_changed(context: "LintContext") -> bool:
     if _defaults_cache[0] is module:
         return _defaults_cache[1]
     changed = False
-    for node in iter_tree(module):
-        if isinstance(node, cst.Call):
+    for node in nodes_of(module, _CALLS_AND_WITH_ITEMS):
+        if type(node) is cst.Call:
             if _called_name(node) in _DEFAULT_SETTERS:
                 changed = True
                 break
-        elif isinstance(node, cst.WithItem) and isinstance(node.item, cst.Call) and _called_name(node.item) == "device":
+        elif type(node.item) is cst.Call and _called_name(node.item) == "device":
             changed = True
             break
     _defaults_cache = (module, changed)
@@ -225,9 +229,10 @@ def defaults_changed(context: "LintContext") -> bool:
 
 def _called_name(call: cst.Call) -> Optional[str]:
     func = call.func
-    if isinstance(func, cst.Attribute):
+    func_type = type(func)
+    if func_type is cst.Attribute:
         return func.attr.value
-    if isinstance(func, cst.Name):
+    if func_type is cst.Name:
         return func.value
     return None
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple, Un
 import libcst as cst
 
 from gradlint.analysis.grad_mode import GRAD_OFF, UNKNOWN, decorator_mode, with_mode
-from gradlint.walk import children, iter_tree
+from gradlint.walk import children, current_index, iter_tree, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from gradlint.engine import LintContext
@@ -170,25 +170,25 @@ class TrainingFacts:
         while stack:
             node = stack.pop()
             for child in _children_statements(node):
-                if isinstance(child, cst.FunctionDef):
-                    klass = node if isinstance(node, cst.ClassDef) else None
+                if type(child) is cst.FunctionDef:
+                    klass = node if type(node) is cst.ClassDef else None
                     self._functions.append((child, klass, _off(decorator_mode(self.context, child))))
                 stack.append(child)
-            if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            if type(node) in _SIMPLE_LINES:
                 for small in node.body:
-                    if isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None:
+                    if (type(small) is cst.Assign or type(small) is cst.AnnAssign) and small.value is not None:
                         self._note_assignment(small)
 
     def _note_assignment(self, statement: Union[cst.Assign, cst.AnnAssign]) -> None:
         value = statement.value
-        targets = [t.target for t in statement.targets] if isinstance(statement, cst.Assign) else [statement.target]
+        targets = [t.target for t in statement.targets] if type(statement) is cst.Assign else [statement.target]
         call = value
-        while isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value in ("to", "cuda"):
+        while type(call) is cst.Call and type(call.func) is cst.Attribute and call.func.attr.value in ("to", "cuda"):
             call = call.func.value  # `GradScaler().to(device)` binds the scaler too
-        if not isinstance(call, cst.Call):
+        if type(call) is not cst.Call:
             return
         func = call.func
-        name = self.context.qualified_name(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
+        name = self.context.qualified_name(func) if type(func) in _NAME_OR_ATTRIBUTE else None
         texts = [t for t in (_plain_text(target) for target in targets) if t is not None]
         if name in GRAD_SCALERS:
             self.scalers.update(texts)
@@ -201,7 +201,7 @@ class TrainingFacts:
             info = OptimizerInfo(self._parameter_sources(call))
             for text in texts:
                 self.optimizers[text] = info
-        elif isinstance(func, cst.Attribute) and func.attr.value == "optimizers" and _plain_text(func.value) == "self":
+        elif type(func) is cst.Attribute and func.attr.value == "optimizers" and _plain_text(func.value) == "self":
             # Lightning manual optimization: `opt = self.optimizers()`, `opt_g, opt_d = self.optimizers()`
             for target in targets:
                 for text in _target_texts(target):
@@ -210,8 +210,8 @@ class TrainingFacts:
     def _parameter_sources(self, call: cst.Call) -> Tuple[str, ...]:
         """The receivers of ``X.parameters()`` / ``X.named_parameters()`` among an optimizer's arguments."""
         sources = []
-        for node in iter_tree(call):
-            if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+        for node in nodes_of(call, (cst.Call,)):
+            if (type(node.func) is cst.Attribute
                     and node.func.attr.value in ("parameters", "named_parameters")):
                 text = _plain_text(node.func.value)
                 if text is not None:
@@ -236,14 +236,15 @@ class TrainingFacts:
         """Append the entries of ``statements`` to ``block``. ``own``: the root's own code (its loops
         are indexed), not a helper expanded into it."""
         for statement in statements:
-            if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            statement_type = type(statement)
+            if statement_type in _SIMPLE_LINES:
                 for small in statement.body:
                     self._small_statement(block, small, scope)
-            elif isinstance(statement, cst.With):
+            elif statement_type is cst.With:
                 mode = with_mode(self.context, statement)
                 inner = scope if mode is None else _Scope(scope.subst, _off(mode), scope.klass, scope.stack, scope.owner)
                 self._fill(block, _body_statements(statement.body), inner, own)
-            elif isinstance(statement, (cst.For, cst.While)):
+            elif statement_type is cst.For or statement_type is cst.While:
                 body = Block("loop")
                 self._fill(body, _body_statements(statement.body), scope, own)
                 blocks = [body]
@@ -253,14 +254,14 @@ class TrainingFacts:
                 if own:
                     self.loops[id(statement)] = compound
                 block.entries.append(compound)
-            elif isinstance(statement, cst.If):
+            elif statement_type is cst.If:
                 blocks = [self._branch(_body_statements(statement.body), scope, own)]
                 if statement.orelse is not None:
                     orelse = statement.orelse
-                    rest = [orelse] if isinstance(orelse, cst.If) else _body_statements(orelse.body)
+                    rest = [orelse] if type(orelse) is cst.If else _body_statements(orelse.body)
                     blocks.append(self._branch(rest, scope, own))
                 block.entries.append(Compound("branch", statement, blocks))
-            elif isinstance(statement, (cst.Try, cst.TryStar)):
+            elif statement_type is cst.Try or statement_type is cst.TryStar:
                 self._fill(block, _body_statements(statement.body), scope, own)
                 others = [h.body for h in statement.handlers]
                 if statement.orelse is not None:
@@ -268,9 +269,9 @@ class TrainingFacts:
                 if statement.finalbody is not None:
                     others.append(statement.finalbody.body)
                 block.entries.append(Compound("branch", statement, [self._branch(_body_statements(b), scope, own) for b in others]))
-            elif isinstance(statement, cst.Match):
+            elif statement_type is cst.Match:
                 block.entries.append(Compound("branch", statement, [self._branch(_body_statements(c.body), scope, own) for c in statement.cases]))
-            elif isinstance(statement, cst.FunctionDef):
+            elif statement_type is cst.FunctionDef:
                 inner = Block("definition")
                 if len(scope.stack) <= _MAX_DEPTH:
                     self._fill(inner, _body_statements(statement.body), scope, own=False)
@@ -282,16 +283,16 @@ class TrainingFacts:
         return branch
 
     def _small_statement(self, block: Block, small: cst.BaseSmallStatement, scope: _Scope) -> None:
-        for node in _calls_in_order(small):
-            if isinstance(node, cst.Call):
-                self._call(block, node, scope)
-        if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
-            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+        for call in _calls_in_order(small):
+            self._call(block, call, scope)
+        small_type = type(small)
+        if small_type in _ASSIGNMENTS:
+            targets = [t.target for t in small.targets] if small_type is cst.Assign else [small.target]
             if any(_is_grad_attribute(t) for t in targets):
                 block.entries.append(Event(CLEAR, small, None, grad_off=scope.grad_off))
-        elif isinstance(small, cst.Del) and any(_is_grad_attribute(t) for t in iter_tree(small.target)):
+        elif small_type is cst.Del and any(_is_grad_attribute(t) for t in iter_tree(small.target)):
             block.entries.append(Event(CLEAR, small, None, grad_off=scope.grad_off))
-        if isinstance(small, (cst.Return, cst.Break, cst.Continue, cst.Raise)):
+        if small_type in _JUMPS:
             block.entries.append(Jump(small))
 
     def _call(self, block: Block, call: cst.Call, scope: _Scope) -> None:
@@ -299,7 +300,7 @@ class TrainingFacts:
         if helper is not None:
             if len(scope.stack) <= 1:
                 self.call_sites.setdefault(id(helper), []).append((scope.owner, call))
-            if scope.grad_off and isinstance(call.func, (cst.Name, cst.Attribute)):
+            if scope.grad_off and type(call.func) in _NAME_OR_ATTRIBUTE:
                 self.called_without_grad.add(helper.name.value)
             if len(scope.stack) <= _MAX_DEPTH and helper not in scope.stack and self._expansions < _MAX_EXPANSIONS:
                 self._expansions += 1
@@ -317,13 +318,14 @@ class TrainingFacts:
     def _event_of(self, call: cst.Call, scope: _Scope) -> Optional[Event]:
         func = call.func
         off = scope.grad_off
-        if isinstance(func, (cst.Name, cst.Attribute)):
+        func_type = type(func)
+        if func_type in _NAME_OR_ATTRIBUTE:
             name = self.context.qualified_name(func)
             if name in CLIP_FUNCTIONS:
                 return Event(CLIP, call, None, grad_off=off)
             if name == "torch.autograd.backward":
                 return Event(BACKWARD, call, None, grad_off=off)
-        if not isinstance(func, cst.Attribute):
+        if func_type is not cst.Attribute:
             text = _text(func, scope.subst)
             if text is not None and _clears_by_name(text):
                 return Event(CLEAR, call, text, grad_off=off)
@@ -334,7 +336,7 @@ class TrainingFacts:
         if method in ("backward", "manual_backward"):
             scaler = None
             inner = func.value
-            if (isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute)
+            if (type(inner) is cst.Call and type(inner.func) is cst.Attribute
                     and inner.func.attr.value == "scale"):
                 candidate = _text(inner.func.value, scope.subst)
                 if self.is_scaler(candidate):
@@ -369,14 +371,14 @@ class TrainingFacts:
     def _helper_of(self, call: cst.Call, scope: _Scope) -> Optional[cst.FunctionDef]:
         """The same-file function a call certainly runs: ``helper(...)`` or ``self.method(...)``."""
         func = call.func
-        if isinstance(func, cst.Name):
+        if type(func) is cst.Name:
             binding = self.context.names.binding_of(func)
-            if binding is not None and binding.kind == "def" and isinstance(binding.node, cst.FunctionDef):
+            if binding is not None and binding.kind == "def" and type(binding.node) is cst.FunctionDef:
                 return binding.node
             return None
         if _is_self_call(call) and scope.klass is not None:
             found = [s for s in _body_statements(scope.klass.body)
-                     if isinstance(s, cst.FunctionDef) and s.name.value == func.attr.value]  # type: ignore[union-attr]
+                     if type(s) is cst.FunctionDef and s.name.value == func.attr.value]  # type: ignore[union-attr]
             if len(found) == 1:
                 return found[0]
         return None
@@ -609,6 +611,12 @@ def _imports_torch(module: cst.Module) -> bool:
     return False
 
 
+_SIMPLE_LINES = frozenset({cst.SimpleStatementLine, cst.SimpleStatementSuite})
+_NAME_OR_ATTRIBUTE = frozenset({cst.Name, cst.Attribute})
+_ASSIGNMENTS = frozenset({cst.Assign, cst.AugAssign, cst.AnnAssign})
+_JUMPS = frozenset({cst.Return, cst.Break, cst.Continue, cst.Raise})
+
+
 def _off(mode: Optional[str]) -> Optional[bool]:
     if mode is None:
         return False
@@ -620,19 +628,21 @@ def _off(mode: Optional[str]) -> Optional[bool]:
 def _children_statements(node: cst.CSTNode) -> List[cst.CSTNode]:
     """Statements directly or through compound bodies under ``node`` (not into nested functions/classes)."""
     out: List[cst.CSTNode] = []
-    if isinstance(node, cst.Module):
+    node_type = type(node)
+    if node_type is cst.Module:
         return list(node.body)
-    if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+    if node_type is cst.FunctionDef or node_type is cst.ClassDef:
         return _body_statements(node.body)
-    if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+    if node_type in _SIMPLE_LINES:
         return []
     for attr in ("body", "orelse", "finalbody"):
         part = getattr(node, attr, None)
-        if isinstance(part, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+        part_type = type(part)
+        if part_type is cst.IndentedBlock or part_type is cst.SimpleStatementSuite:
             out.extend(_body_statements(part))
-        elif isinstance(part, cst.If):
+        elif part_type is cst.If:
             out.append(part)
-        elif isinstance(part, (cst.Else, cst.Finally)):
+        elif part_type is cst.Else or part_type is cst.Finally:
             out.extend(_body_statements(part.body))
     for handler in getattr(node, "handlers", ()):
         out.extend(_body_statements(handler.body))
@@ -642,15 +652,40 @@ def _children_statements(node: cst.CSTNode) -> List[cst.CSTNode]:
 
 
 def _body_statements(body) -> List[cst.CSTNode]:
-    if isinstance(body, cst.SimpleStatementSuite):
+    body_type = type(body)
+    if body_type is cst.SimpleStatementSuite:
         return [body]
-    if isinstance(body, cst.IndentedBlock):
+    if body_type is cst.IndentedBlock:
         return list(body.body)
     return list(body) if isinstance(body, (list, tuple)) else []
 
 
-def _calls_in_order(small: cst.CSTNode) -> Iterator[cst.CSTNode]:
+_CALLS_AND_LAMBDAS = (cst.Call, cst.Lambda)
+
+
+def _calls_in_order(small: cst.CSTNode) -> List[cst.Call]:
     """Calls of a statement in source order, not entering lambdas (they run later)."""
+    index = current_index()
+    start = index.number(small) if index is not None else None
+    if start is None:
+        return _calls_walked(small)
+    order, ends = index.order, index.ends
+    calls: List[cst.Call] = []
+    skip_to = -1  # the end of a lambda's subtree
+    for number in index.numbers_of(_CALLS_AND_LAMBDAS, start, ends[start]):
+        if number < skip_to:
+            continue
+        node = order[number]
+        if type(node) is cst.Lambda:
+            skip_to = ends[number]
+        else:
+            calls.append(node)
+    return calls
+
+
+def _calls_walked(small: cst.CSTNode) -> List[cst.Call]:
+    """``_calls_in_order`` for a statement outside the indexed tree."""
+    calls: List[cst.Call] = []
     stack = [small]
     while stack:
         node = stack.pop()
@@ -658,23 +693,25 @@ def _calls_in_order(small: cst.CSTNode) -> Iterator[cst.CSTNode]:
         if node_type is cst.Lambda:
             continue
         if node_type is cst.Call:
-            yield node
+            calls.append(node)
         stack.extend(reversed(children(node)))
+    return calls
 
 
 def _text(expression: cst.BaseExpression, subst: Dict[str, Optional[str]]) -> Optional[str]:
     """Source text of a name/attribute/subscript chain, with helper parameters replaced."""
-    if isinstance(expression, cst.Name):
+    expression_type = type(expression)
+    if expression_type is cst.Name:
         return subst[expression.value] if expression.value in subst else expression.value
-    if isinstance(expression, cst.Attribute):
+    if expression_type is cst.Attribute:
         base = _text(expression.value, subst)
         return None if base is None else f"{base}.{expression.attr.value}"
-    if isinstance(expression, cst.Subscript):
+    if expression_type is cst.Subscript:
         base = _text(expression.value, subst)
         if base is None:
             return None
         return base + "[" + ", ".join(cst.Module([]).code_for_node(s) for s in expression.slice) + "]"
-    if isinstance(expression, cst.Call) and not expression.args:
+    if expression_type is cst.Call and not expression.args:
         base = _text(expression.func, subst)
         return None if base is None else base + "()"
     return None
@@ -703,12 +740,12 @@ def _literal(expression: cst.BaseExpression) -> Optional[bool]:
 
 
 def _is_grad_attribute(target: cst.CSTNode) -> bool:
-    return isinstance(target, cst.Attribute) and target.attr.value == "grad"
+    return type(target) is cst.Attribute and target.attr.value == "grad"
 
 
 def _is_self_call(call: cst.Call) -> bool:
     func = call.func
-    return isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self"
+    return type(func) is cst.Attribute and type(func.value) is cst.Name and func.value.value == "self"
 
 
 def _clears_by_name(name: str) -> bool:
