@@ -274,7 +274,7 @@ class RuleInfo:
 
     @classmethod
     def of(cls, rule: Type[Rule]) -> "RuleInfo":
-        return cls(rule.code, rule.name, rule.severity, tuple(rule.triggers), rule.fix_applicability,
+        return cls(rule.code, rule.name, rule.severity, tuple(sorted(rule.triggers)), rule.fix_applicability,
                    rule.__module__.rsplit(".", 1)[-1], rule.__name__)
 
 
@@ -299,7 +299,7 @@ def rules_digest() -> str:
 def build_rule_index() -> dict:
     """The content of ``rule_index.json``, from the rule classes (``python -m gradlint.docs`` writes it)."""
     return {"digest": rules_digest(),
-            "rules": [dict(vars(RuleInfo.of(rule)), triggers=list(rule.triggers)) for rule in all_rules().values()]}
+            "rules": [dict(vars(info), triggers=list(info.triggers)) for info in map(RuleInfo.of, all_rules().values())]}
 
 
 def _stored_index() -> Optional[Dict[str, RuleInfo]]:

@@ -309,6 +309,7 @@ RAISING_WRAPPER = textwrap.dedent(
 
     registry.all_rules()
     registry._REGISTRY.update({"GL990": Raises, "GL991": Stalls})
+    registry.rule_index().update({"GL990": registry.RuleInfo.of(Raises), "GL991": registry.RuleInfo.of(Stalls)})
     sys.exit(main(sys.argv[1:]))
     """
 )
