@@ -77,7 +77,8 @@ def _getter(node_type: type) -> Optional[Callable[[cst.CSTNode], tuple]]:
 
 
 def _kind(value_type: type) -> int:
-    kind = _KIND[value_type] = 1 if issubclass(value_type, cst.CSTNode) else 0
+    # the MRO, not issubclass: LibCST's classes are ABCs, whose first subclass checks are slow
+    kind = _KIND[value_type] = 1 if cst.CSTNode in value_type.__mro__ else 0
     return kind
 
 
@@ -200,7 +201,7 @@ class TreeIndex:
         lists = self._matching.get(types)
         if lists is None:
             lists = self._matching[types] = [numbers for node_type, numbers in self._by_type.items()
-                                             if issubclass(node_type, types)]
+                                             if any(t in node_type.__mro__ for t in types)]
         if end is None:
             end = len(self.order)
         if len(lists) == 1:

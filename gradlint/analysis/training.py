@@ -156,6 +156,8 @@ class TrainingFacts:
         self.loops: Dict[int, Compound] = {}  # id(For/While) -> its compound, in its own root
         # id(helper) -> (root, call) for every call of a same-file function written in a root's own code
         self.call_sites: Dict[int, List[Tuple[cst.CSTNode, cst.Call]]] = {}
+        # id(class) -> method name -> the class's own defs of that name (a class may have hundreds)
+        self._methods: Dict[int, Dict[str, List[cst.FunctionDef]]] = {}
         self._expansions = 0
         self._functions: List[Tuple[cst.FunctionDef, Optional[cst.ClassDef], Optional[bool]]] = []
         self._collect_bindings()
@@ -377,8 +379,13 @@ class TrainingFacts:
                 return binding.node
             return None
         if _is_self_call(call) and scope.klass is not None:
-            found = [s for s in _body_statements(scope.klass.body)
-                     if type(s) is cst.FunctionDef and s.name.value == func.attr.value]  # type: ignore[union-attr]
+            methods = self._methods.get(id(scope.klass))
+            if methods is None:
+                methods = self._methods[id(scope.klass)] = {}
+                for statement in _body_statements(scope.klass.body):
+                    if type(statement) is cst.FunctionDef:
+                        methods.setdefault(statement.name.value, []).append(statement)
+            found = methods.get(func.attr.value, ())  # type: ignore[union-attr]
             if len(found) == 1:
                 return found[0]
         return None
