@@ -6,7 +6,6 @@ changed configuration or another gradlint build is linted again. A damaged cache
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -23,6 +22,8 @@ _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache dire
 def build_fingerprint() -> str:
     """gradlint's version plus the size and mtime of its own sources, so that an upgrade or an edited rule
     never reuses old results."""
+    import hashlib  # here, not at the top: a run without the cache never needs it
+
     digest = hashlib.sha256(gradlint.__version__.encode())
     roots = {Path(gradlint.__file__).parent}
     try:
@@ -39,6 +40,8 @@ def build_fingerprint() -> str:
 
 
 def entry_key(data: bytes, rule_codes: Sequence[str]) -> str:
+    import hashlib
+
     digest = hashlib.sha256(data)
     digest.update(",".join(rule_codes).encode())
     return digest.hexdigest()

@@ -5,19 +5,21 @@ The registry imports every module of that package, so adding a rule touches no e
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import json
 import os
 import re
 import sys
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Dict, FrozenSet, List, Optional, Sequence, Tuple, Type, Union
+from typing import TYPE_CHECKING, ClassVar, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple, Type, Union
 
 if TYPE_CHECKING:  # pragma: no cover
     import libcst as cst
+
+    from gradlint.examples import Evidence, Invalid, Valid
 
     from gradlint.engine import LintContext
 
@@ -97,49 +99,17 @@ class Diagnostic:
         }
 
 
-@dataclass(frozen=True)
-class Valid:
-    """Source that must not produce a finding of the rule."""
-
-    source: str
-    why: str = ""
+# Valid, Invalid, Outcome and Evidence live in gradlint.examples (only rule modules and tests need them; a
+# cached run does not pay for creating their classes); ``from gradlint.rule import Valid`` still works.
+_EXAMPLE_CLASSES = ("Valid", "Invalid", "Outcome", "Evidence")
 
 
-@dataclass(frozen=True)
-class Invalid:
-    """Source that must produce exactly one finding of the rule, at ``line``:``column`` (1-based)."""
+def __getattr__(name: str):
+    if name in _EXAMPLE_CLASSES:
+        from gradlint import examples
 
-    source: str
-    line: int
-    column: int
-    why: str = ""
-    fixed: Optional[str] = None  # expected source after the rule's fix, for fixable rules
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What running a program in real torch shows.
-
-    ``raises``: exception class name it must raise, with ``message`` a substring of its text;
-    ``stdout``: the exact stripped standard output; ``warns``: a substring of an emitted warning.
-    A field left at None is not checked; ``raises=None`` with ``clean=True`` means it must not raise.
-    """
-
-    raises: Optional[str] = None
-    message: Optional[str] = None
-    stdout: Optional[str] = None
-    warns: Optional[str] = None
-    clean: bool = True
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """A runnable program showing the pitfall in real torch, and its corrected form."""
-
-    bad: str
-    bad_shows: Outcome
-    good: str
-    good_shows: Outcome
+        return getattr(examples, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Rule:
@@ -252,8 +222,7 @@ def _rule_module_names(package) -> List[str]:
     return sorted(names)
 
 
-@dataclass(frozen=True)
-class RuleInfo:
+class RuleInfo(NamedTuple):
     """What configuration, the prefilter and the cache need to know of a rule, without importing it (nor
     LibCST): a run whose files are all cached, or whose few files trigger few rules, imports only what it
     uses. ``load()`` gives the rule class."""
@@ -286,20 +255,24 @@ _INDEX: Optional[Dict[str, RuleInfo]] = None
 
 
 def rules_digest() -> str:
-    """A digest of the sources the rule index is made from: every rule module and this file."""
+    """A digest of the sources the rule index is made from: every rule module and this file (a CRC: it
+    detects edits, nobody forges rule sources; hashlib alone would cost a pre-commit call 3 ms to import)."""
     package = _import_rules_package()
-    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest = zlib.crc32(Path(__file__).read_bytes())
+    size = 0
     for directory in package.__path__:
         for entry in sorted(os.listdir(directory)):
             if entry.endswith(".py"):
-                digest.update(entry.encode() + b"\0" + Path(directory, entry).read_bytes())
-    return digest.hexdigest()
+                data = entry.encode() + b"\0" + Path(directory, entry).read_bytes()
+                digest = zlib.crc32(data, digest)
+                size += len(data)
+    return f"{digest:08x}-{size}"
 
 
 def build_rule_index() -> dict:
     """The content of ``rule_index.json``, from the rule classes (``python -m gradlint.docs`` writes it)."""
     return {"digest": rules_digest(),
-            "rules": [dict(vars(info), triggers=list(info.triggers)) for info in map(RuleInfo.of, all_rules().values())]}
+            "rules": [dict(info._asdict(), triggers=list(info.triggers)) for info in map(RuleInfo.of, all_rules().values())]}
 
 
 def _stored_index() -> Optional[Dict[str, RuleInfo]]:
