@@ -30,9 +30,15 @@ def active_rules(source: bytes, rules: Sequence[AnyRule]) -> List[AnyRule]:
     lowered = source.lower()
     active = []
     for rule in rules:
-        if not rule.triggers or any(t.lower().encode("ascii") in lowered for t in rule.triggers):
+        triggers = _LOWERED_TRIGGERS.get(rule.triggers)
+        if triggers is None:
+            triggers = _LOWERED_TRIGGERS[rule.triggers] = tuple(t.lower().encode("ascii") for t in rule.triggers)
+        if not triggers or any(t in lowered for t in triggers):
             active.append(rule)
     return active
+
+
+_LOWERED_TRIGGERS: Dict[Tuple[str, ...], Tuple[bytes, ...]] = {}
 
 
 class LintContext:

@@ -200,8 +200,8 @@ class TreeIndex:
         ``types`` (as ``isinstance`` says: a base class stands for its subclasses)."""
         lists = self._matching.get(types)
         if lists is None:
-            lists = self._matching[types] = [numbers for node_type, numbers in self._by_type.items()
-                                             if any(t in node_type.__mro__ for t in types)]
+            by_type = self._by_type
+            lists = self._matching[types] = [by_type[t] for t in _concrete_types(types) if t in by_type]
         if end is None:
             end = len(self.order)
         if len(lists) == 1:
@@ -225,6 +225,24 @@ class TreeIndex:
             end = self.ends[start]
         order = self.order
         return [order[number] for number in self.numbers_of(types, start, end)]
+
+
+# (types) -> every LibCST node class that is an instance-type of them, found once per process
+_CONCRETE: Dict[tuple, List[type]] = {}
+
+
+def _concrete_types(types: Tuple[type, ...]) -> List[type]:
+    found = _CONCRETE.get(types)
+    if found is None:
+        every: List[type] = []
+        stack = [cst.CSTNode]
+        while stack:
+            klass = stack.pop()
+            every.append(klass)
+            stack.extend(klass.__subclasses__())
+        # the MRO, not issubclass: LibCST's classes are ABCs, whose subclass checks are slow
+        found = _CONCRETE[types] = list({k: None for k in every if any(t in k.__mro__ for t in types)})
+    return found
 
 
 def nodes_of(root: cst.CSTNode, types: Tuple[type, ...]) -> List[cst.CSTNode]:
