@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import gradlint
 from gradlint.rule import Diagnostic, Edit, Fix
@@ -25,17 +25,21 @@ def build_fingerprint() -> str:
     import hashlib  # here, not at the top: a run without the cache never needs it
 
     digest = hashlib.sha256(gradlint.__version__.encode())
-    roots = {Path(gradlint.__file__).parent}
+    roots = {os.path.dirname(gradlint.__file__)}
     try:
-        import gradlint.rules as rules_package
+        from gradlint.rule import _import_rules_package
 
-        roots.update(Path(p) for p in rules_package.__path__)
+        roots.update(_import_rules_package().__path__)
     except ImportError:  # pragma: no cover
         pass
     for root in sorted(roots):
-        for path in sorted(root.rglob("*.py")):
-            stat = path.stat()
-            digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        for directory, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for name in sorted(filenames):
+                if name.endswith(".py") or name.endswith(".json"):
+                    stat = os.stat(os.path.join(directory, name))
+                    relative = os.path.relpath(os.path.join(directory, name), root)
+                    digest.update(f"{relative}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:20]
 
 
@@ -71,17 +75,21 @@ class Cache:
         except (OSError, ValueError, UnicodeDecodeError):
             self._entries = {}  # missing or damaged: start again
 
-    def get(self, path: str, key: str) -> Optional[List[Diagnostic]]:
+    def get(self, path: str, key: str) -> Optional[Tuple[List[Diagnostic], List[Tuple[int, str]]]]:
+        """The findings and the unknown noqa codes ((line, code) pairs) stored for this file and key."""
         entry = self._entries.get(path)
         if not isinstance(entry, dict) or entry.get("key") != key:
             return None
         try:
-            return [diagnostic_from_json(item) for item in entry["diagnostics"]]
+            unknown = [(int(line), str(code)) for line, code in entry["noqa"]]
+            return [diagnostic_from_json(item) for item in entry["diagnostics"]], unknown
         except (KeyError, TypeError, ValueError, AttributeError):
             return None  # a damaged entry is never trusted
 
-    def put(self, path: str, key: str, diagnostics: Sequence[Diagnostic]) -> None:
-        self._entries[path] = {"key": key, "diagnostics": [d.to_json() for d in diagnostics]}
+    def put(self, path: str, key: str, diagnostics: Sequence[Diagnostic],
+            unknown_noqa: Sequence[Tuple[int, str]] = ()) -> None:
+        self._entries[path] = {"key": key, "diagnostics": [d.to_json() for d in diagnostics],
+                               "noqa": [list(pair) for pair in unknown_noqa]}
         self._dirty = True
 
     def save(self) -> None:

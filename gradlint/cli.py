@@ -5,7 +5,6 @@ Exit codes follow ruff: 0 nothing found, 1 findings, 2 usage, configuration or i
 from __future__ import annotations
 
 import argparse
-import difflib
 import fnmatch
 import io
 import json
@@ -307,6 +306,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def _print_diffs(outcomes: List[FileOutcome]) -> bool:
     """Print a unified diff of what --fix would change; True when there is one."""
+    import difflib
+
     changed = False
     for outcome in sorted(outcomes, key=lambda o: o.display):
         if outcome.new_source is None or outcome.source is None:

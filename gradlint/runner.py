@@ -67,8 +67,12 @@ def lint_within_limit(data: bytes, display: str, rules: Sequence[AnyRule], secon
 
 def noqa_warnings(data: bytes, display: str) -> List[str]:
     """A warning for every unknown gradlint code named in a ``# noqa`` comment of the file."""
+    return _noqa_notes(unknown_noqa_codes(data), display)
+
+
+def _noqa_notes(unknown: Sequence[Tuple[int, str]], display: str) -> List[str]:
     return [f"{display}:{line}: unknown rule code '{code}' in a noqa comment (see 'gradlint rules')"
-            for line, code in unknown_noqa_codes(data)]
+            for line, code in unknown]
 
 
 @dataclass
@@ -177,7 +181,7 @@ def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, ca
     if mode != CHECK:
         return _map(_fix_job, [(job, mode, unsafe, file_timeout) for job in jobs], workers)
     outcomes: List[Optional[FileOutcome]] = [None] * len(jobs)
-    pending: List[Tuple[int, bytes, str]] = []
+    pending: List[Tuple[int, bytes, str, List[Tuple[int, str]]]] = []
     for position, job in enumerate(jobs):
         try:
             with open(job.path, "rb") as handle:
@@ -187,20 +191,21 @@ def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, ca
             continue
         key = entry_key(data, [r.code for r in job.rules])
         cached = cache.get(os.path.abspath(job.path), key) if cache is not None else None
-        notes = noqa_warnings(data, job.display)
         if cached is not None:
-            outcomes[position] = FileOutcome(job.display, [_shown_as(d, job.display) for d in cached],
-                                             source=data if cached else None, notes=notes)
+            diagnostics, unknown = cached
+            outcomes[position] = FileOutcome(job.display, [_shown_as(d, job.display) for d in diagnostics],
+                                             source=data if diagnostics else None, notes=_noqa_notes(unknown, job.display))
         else:
-            outcomes[position] = FileOutcome(job.display, notes=notes)
-            pending.append((position, data, key))
-    results = _map(_lint_job, [(data, jobs[p].display, jobs[p].rules, file_timeout) for p, data, _ in pending], workers)
-    for (position, data, key), diagnostics in zip(pending, results):
+            unknown = unknown_noqa_codes(data)
+            outcomes[position] = FileOutcome(job.display, notes=_noqa_notes(unknown, job.display))
+            pending.append((position, data, key, unknown))
+    results = _map(_lint_job, [(data, jobs[p].display, jobs[p].rules, file_timeout) for p, data, _, _ in pending], workers)
+    for (position, data, key, unknown), diagnostics in zip(pending, results):
         outcome = outcomes[position]
         outcome.diagnostics = diagnostics
         outcome.source = data if diagnostics else None
         if cache is not None and not any(d.code == INTERNAL_ERROR[0] for d in diagnostics):
-            cache.put(os.path.abspath(jobs[position].path), key, diagnostics)
+            cache.put(os.path.abspath(jobs[position].path), key, diagnostics, unknown)
     if cache is not None:
         cache.save()
     return [o for o in outcomes if o is not None]

@@ -49,7 +49,7 @@ def test_new_gradlint_build_does_not_reuse_results(tmp_path, monkeypatch):
     key = entry_key(b"x", ["GL101"])
     cache.put("/a.py", key, [])
     cache.save()
-    assert Cache(tmp_path).get("/a.py", key) == []
+    assert Cache(tmp_path).get("/a.py", key) == ([], [])
     monkeypatch.setattr(gradlint, "__version__", "999.0")
     assert Cache(tmp_path).get("/a.py", key) is None
 
@@ -95,3 +95,48 @@ def test_output_is_identical_for_any_jobs_and_cache_state(cli, tmp_path):
     assert one.out == many.out == cold.out == warm.out
     assert one.code == many.code == cold.code == warm.code == 1
     assert len(json.loads(one.out)) == 27
+
+
+_LOADED = (
+    "import sys\n"
+    "from gradlint.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "print('LOADED', sorted(m for m in sys.modules if m == 'libcst' or m.startswith('gradlint.rules.')))\n"
+)
+
+
+def _loaded(tmp_path, *args):
+    import subprocess
+    import sys
+
+    completed = subprocess.run([sys.executable, "-c", _LOADED, "check", "--output-format", "concise", *args],
+                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    return completed.stdout
+
+
+def test_a_fully_cached_run_imports_neither_libcst_nor_any_rule(tmp_path):
+    """What makes an unchanged repository re-lint almost instantly: a run whose files are all cached
+    reads the stored rule index and the cache, and never imports LibCST or a rule module."""
+    (tmp_path / "a.py").write_text(BAD)
+    cold = _loaded(tmp_path, "a.py")
+    assert "'libcst'" in cold and "a.py:2:1: GL105" in cold
+    warm = _loaded(tmp_path, "a.py")
+    assert "LOADED []" in warm and "a.py:2:1: GL105" in warm
+
+
+def test_a_run_imports_only_the_rules_its_files_trigger(tmp_path):
+    (tmp_path / "a.py").write_text(BAD)
+    out = _loaded(tmp_path, "--no-cache", "a.py")
+    assert "gradlint.rules.method_not_called" in out  # GL105: its trigger 'eval' is in the file
+    assert "gradlint.rules.variable_wrapper" not in out  # GL702 needs 'Variable'
+    assert "gradlint.rules.gradcheck_single_precision" not in out
+
+
+def test_a_cached_file_still_warns_about_unknown_noqa_codes(cli, tmp_path):
+    (tmp_path / "a.py").write_text("import torch\nmodel.eval  # noqa: GL999\n")
+    cold = cli("check", "--output-format", "concise", "a.py", cwd=tmp_path)
+    _poison(tmp_path, "from the cache")
+    warm = cli("check", "--output-format", "concise", "a.py", cwd=tmp_path)
+    assert "from the cache" in warm.out
+    for run in (cold, warm):
+        assert "a.py:2: unknown rule code 'GL999' in a noqa comment" in run.err
