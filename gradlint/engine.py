@@ -156,6 +156,59 @@ def _python_parse(source: Union[bytes, str]) -> ast.Module:
         return ast.parse(source)
 
 
+# Strings and comments as Python 3.11's tokenizer reads them (an f-string cannot nest its own quote there)
+_STRINGS_AND_COMMENTS = re.compile(
+    rb'"""(?:\\[\s\S]|[^\\])*?"""'
+    rb"|'''(?:\\[\s\S]|[^\\])*?'''"
+    rb'|"(?:\\[\s\S]|[^"\\\r\n])*"'
+    rb"|'(?:\\[\s\S]|[^'\\\r\n])*'"
+    rb"|#[^\r\n]*"
+)
+_BRACKETS_SPLIT = re.compile(rb"([()\[\]{}])")
+_OPENING = frozenset(b"([{")
+# A statement this many bytes long (strings and comments aside) has at most as many tokens; LibCST parses
+# 2000-deep nesting and 2000-term chains of every kind in about a second, and crashes or hangs only on much
+# longer ones (docs/robustness.md)
+_SAFE_STATEMENT_BYTES = 2000
+# LibCST parses a 3000-branch if/elif chain in a tenth of a second; CPython refuses one not much longer
+_SAFE_ELIF_CHAIN = 1000
+
+
+def _needs_screen(source: bytes) -> bool:
+    """Whether Python's own parse must look at the file before LibCST does. Only a statement thousands of
+    tokens long can crash or hang LibCST's parser, so a file whose every logical line is shorter than
+    _SAFE_STATEMENT_BYTES is safe; a byte scan, several times cheaper than ast.parse, tells. When the scan is
+    unsure (unbalanced brackets, a Python whose f-strings may nest their own quotes) the answer is yes."""
+    if len(source) < _SAFE_STATEMENT_BYTES:
+        return False
+    if sys.version_info >= (3, 12):
+        return True  # PEP 701: the byte scan cannot find where such f-strings end
+    code = _STRINGS_AND_COMMENTS.sub(b" ", source)
+    code = code.replace(b"\\\r\n", b" ").replace(b"\\\n", b" ").replace(b"\\\r", b" ")
+    if max(map(len, code.splitlines()), default=0) >= _SAFE_STATEMENT_BYTES // 2:
+        return True
+    if code.count(b"elif") >= _SAFE_ELIF_CHAIN:
+        return True  # LibCST nests each elif in the one before: a long chain is deep, however short its lines
+    # every span inside brackets (it may cross lines) must be short too: a logical line is at most such a span
+    # plus the rest of the two physical lines it starts and ends on
+    depth = 0
+    opened_at = offset = 0
+    for part in _BRACKETS_SPLIT.split(code):
+        if len(part) == 1 and part in b"()[]{}":
+            if part[0] in _OPENING:
+                if depth == 0:
+                    opened_at = offset
+                depth += 1
+            else:
+                depth -= 1
+                if depth < 0:
+                    return True
+                if depth == 0 and offset - opened_at >= _SAFE_STATEMENT_BYTES // 2:
+                    return True
+        offset += len(part)
+    return depth != 0
+
+
 def _screen(source: bytes) -> Tuple[Optional[str], Optional[List[int]]]:
     """Python's own look at the file before LibCST's: why LibCST must not be given it (or None), and the
     first line of each top-level statement (its first decorator's for a decorated definition), which
@@ -230,7 +283,7 @@ def _lint_source(source: bytes, path: str, rules: Sequence[AnyRule]) -> List[Dia
         line, column, message = too_deep
         return [Diagnostic(path, line, column, line, column, SYNTAX_ERROR[0], SYNTAX_ERROR[1], "error",
                            f"SyntaxError: {message}")]
-    too_complex, first_lines = _screen(source)
+    too_complex, first_lines = _screen(source) if _needs_screen(source) else (None, None)
     if too_complex is not None:
         return _nested_too_deeply(path, too_complex)
     try:

@@ -94,14 +94,32 @@ def test_broken_files_give_exactly_one_syntax_error(data, line):
         "x = " + "**".join(["a"] * 20000),
         "x = " + "lambda: " * 3000 + "1",
         "if a: pass\n" + "elif a: pass\n" * 5000,
+        # the same chains over many short lines, inside brackets or joined by backslashes, behind strings
+        "x = (\n" + " +\n".join(["1"] * 50000) + ")",
+        "x = [\n" + " and\n".join(["a"] * 20000) + "]",
+        "x = " + " \\\n- ".join(["-"] * 20000) + "1",
+        "s = '((('  # )))\nx = (\n" + "".join(f"a{i} **\n" for i in range(20000)) + "a)",
     ],
-    ids=["parens", "unary", "binop", "attribute", "call", "not", "and", "power", "lambda", "elif"],
+    ids=["parens", "unary", "binop", "attribute", "call", "not", "and", "power", "lambda", "elif",
+         "binop-lines", "and-lines", "unary-backslashes", "power-after-strings"],
 )
 def test_pathological_nesting_ends_in_one_clear_diagnostic(body):
     """LibCST's native parser overflows its stack (a crash) or takes minutes on these: they never reach it."""
     found = lint_source(("model.eval\n" + body + "\n").encode(), "x.py", RULES)
     assert codes(found) == ["GL001"]
     assert any(why in found[0].message for why in ("nested too deeply", "nested parentheses", "'and'/'or' operands"))
+
+
+def test_ordinary_files_skip_the_screening_parse_and_long_statements_do_not():
+    """Python's own parse screens only files with a statement long enough to trouble LibCST."""
+    from gradlint.engine import _needs_screen
+
+    ordinary = b"import torch\n" + b"def f(x):\n    return (x +\n        1)  # ((\n" * 200 + b"s = ')]}'\n"
+    assert not _needs_screen(ordinary)
+    assert _needs_screen(b"x = (\n" + b" +\n".join([b"1"] * 3000) + b")\n")
+    assert _needs_screen(ordinary + b"x = (1,\n")  # an unclosed bracket: unsure
+    assert _needs_screen(ordinary + b"x = 1)\n")
+    assert _needs_screen(b"if a: pass\n" + b"elif a: pass\n" * 1000)
 
 
 def test_deep_but_valid_nesting_is_analysed():
