@@ -368,13 +368,9 @@ def lint_module(module: cst.Module, path: str, rules: Sequence[AnyRule], text: O
     on_visit: Dict[type, list] = {}
     on_leave: Dict[type, list] = {}
     for instance in instances:
-        for attr in dir(type(instance)):
-            if attr.startswith("visit_") or attr.startswith("leave_"):
-                node_type = getattr(cst, attr.split("_", 1)[1], None)
-                if not (isinstance(node_type, type) and issubclass(node_type, cst.CSTNode)):
-                    continue
-                table = on_visit if attr.startswith("visit_") else on_leave
-                table.setdefault(node_type, []).append(_guard(instance, getattr(instance, attr), broken))
+        for attr, node_type, is_visit in _handlers_of(type(instance)):
+            table = on_visit if is_visit else on_leave
+            table.setdefault(node_type, []).append(_guard(instance, getattr(instance, attr), broken))
 
     def note_expected_failure(node: cst.With) -> None:
         if _is_expected_failure_block(node):
@@ -405,6 +401,24 @@ def lint_module(module: cst.Module, path: str, rules: Sequence[AnyRule], text: O
     if diagnostics:
         diagnostics = Suppressions.from_text(module.code if text is None else text).filter(diagnostics)
     return sorted(diagnostics + internal, key=Diagnostic.sort_key)
+
+
+_HANDLERS: Dict[type, List[Tuple[str, type, bool]]] = {}
+
+
+def _handlers_of(rule_class: type) -> List[Tuple[str, type, bool]]:
+    """(method name, node type, is a visit) for every visit_<Node>/leave_<Node> method of a rule class,
+    found once per class rather than once per file."""
+    found = _HANDLERS.get(rule_class)
+    if found is None:
+        found = []
+        for attr in dir(rule_class):
+            if attr.startswith("visit_") or attr.startswith("leave_"):
+                node_type = getattr(cst, attr.split("_", 1)[1], None)
+                if isinstance(node_type, type) and issubclass(node_type, cst.CSTNode):
+                    found.append((attr, node_type, attr.startswith("visit_")))
+        _HANDLERS[rule_class] = found
+    return found
 
 
 def _guard(instance: Rule, handler, broken: Dict[str, BaseException]):

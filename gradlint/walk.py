@@ -123,43 +123,60 @@ class TreeIndex:
 
     def __init__(self, root: cst.CSTNode) -> None:
         order: List[cst.CSTNode] = []
-        ends: List[int] = []
         parents: List[int] = []
-        position: Dict[int, int] = {}
         by_type: Dict[type, List[int]] = {}
-        # nodes to enter, and beside them their parent's number; a None node marks "the subtree of that
-        # number is finished"
-        stack: List[Optional[cst.CSTNode]] = [root]
+        # nodes to enter, and beside them their parent's number (children() inlined: this loop sees every node)
+        stack: List[cst.CSTNode] = [root]
         owners: List[int] = [-1]
-        pop, owner_pop, push, owner_push = stack.pop, owners.pop, stack.append, owners.append
+        pop, owner_pop = stack.pop, owners.pop
+        order_append, parents_append = order.append, parents.append
+        getters, kinds = _GETTERS, _KIND
         while stack:
             node = pop()
-            parent = owner_pop()
-            if node is None:
-                ends[parent] = len(order)
-                continue
             number = len(order)
-            order.append(node)
-            ends.append(0)
-            parents.append(parent)
-            position[id(node)] = number
+            order_append(node)
+            parents_append(owner_pop())
             node_type = type(node)
             numbers = by_type.get(node_type)
             if numbers is None:
                 by_type[node_type] = [number]
             else:
                 numbers.append(number)
-            push(None)
-            owner_push(number)
-            kids = children(node)
+            try:
+                getter = getters[node_type]
+            except KeyError:
+                getter = _getter(node_type)
+            if getter is None:
+                continue
+            kids = []
+            for value in getter(node):
+                kind = kinds.get(type(value))
+                if kind is None:
+                    kind = _kind(type(value))
+                if kind == 1:
+                    kids.append(value)
+                elif kind == 2:
+                    for item in value:
+                        item_kind = kinds.get(type(item))
+                        if item_kind is None:
+                            item_kind = _kind(type(item))
+                        if item_kind == 1:
+                            kids.append(item)
             if kids:
                 kids.reverse()
                 stack.extend(kids)
                 owners.extend([number] * len(kids))
+        # where each subtree ends: past its last descendant, found from the last node back to the first
+        ends = list(range(1, len(order) + 1))
+        for number in range(len(order) - 1, 0, -1):
+            parent = parents[number]
+            if ends[number] > ends[parent]:
+                ends[parent] = ends[number]
         self.order = order
         self.ends = ends
         self.parents = parents
-        self.position = position
+        # built in C at once rather than node by node in the loop above
+        self.position: Dict[int, int] = dict(zip(map(id, order), range(len(order))))
         self._by_type = by_type
         self._matching: Dict[tuple, List[List[int]]] = {}
 
