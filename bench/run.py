@@ -3,6 +3,7 @@
     python bench/run.py                 # everything (downloads the corpora and TorchFix once)
     python bench/run.py --corpus timm   # one corpus
     python bench/run.py --skip-torchfix
+    python bench/run.py --corpus lightning --repeat 5   # floor and gradlint in turns, median ratio
 
 Corpora are built from registry wheels (unpacked, their *.py files) and the installed torch package's own
 sources; everything lives under bench/corpora/ (git-ignored). TorchFix pins an older LibCST, so it gets its own
@@ -53,8 +54,11 @@ def _measure(command, cwd=None, env=None) -> dict:
 
 
 def _median_of(times: int, command) -> dict:
-    runs = sorted((_measure(command) for _ in range(times)), key=lambda r: r["wall"])
-    return runs[len(runs) // 2]
+    return _median_run([_measure(command) for _ in range(times)], "wall")
+
+
+def _median_run(runs, key: str = "cpu") -> dict:
+    return sorted(runs, key=lambda r: r[key])[len(runs) // 2]
 
 
 # as a user's installed package has it: byte-code written and reused (some shells export PYTHONDONTWRITEBYTECODE)
@@ -143,7 +147,7 @@ PARSE_FLOOR = (
 )
 
 
-def bench_corpus(name: str, directory: Path, jobs: int, torchfix) -> dict:
+def bench_corpus(name: str, directory: Path, jobs: int, torchfix, repeat: int = 1) -> dict:
     files = python_files(directory)
     lines = sum(Path(f).read_bytes().count(b"\n") for f in files)
     listing = Path(tempfile.mkstemp(suffix=".txt")[1])
@@ -152,11 +156,21 @@ def bench_corpus(name: str, directory: Path, jobs: int, torchfix) -> dict:
     gradlint = [sys.executable, "-m", "gradlint", "check", "--exit-zero", "--output-format", "concise", "--select", "ALL",
                 "--no-respect-gitignore"]
     results = {"files": len(files), "lines": lines}
-    results["parse floor"] = _measure([sys.executable, "-c", PARSE_FLOOR, str(listing)])
-    # gradlint pauses Python's garbage collector while it lints a file (engine._collector_paused): the same
-    # parse without the collector shows how much of the margin over the floor comes from that
-    results["parse floor, GC off"] = _measure([sys.executable, "-c", PARSE_FLOOR, str(listing), "gc-off"])
-    results["gradlint cold, 1 job"] = _measure(gradlint + ["--no-cache", "--jobs", "1", str(directory)])
+    # The floor and gradlint are measured in turns, ``repeat`` times: on a shared machine the same command's CPU
+    # time drifts by tens of percent over minutes, and the ratio of a pair measured back to back drifts far less.
+    # The table shows each command's median run; the CPU ratio is the median of the pairs' ratios.
+    floors, offs, colds = [], [], []
+    for _ in range(repeat):
+        floors.append(_measure([sys.executable, "-c", PARSE_FLOOR, str(listing)]))
+        # gradlint pauses Python's garbage collector while it lints a file (engine._collector_paused): the same
+        # parse without the collector shows how much of the margin over the floor comes from that
+        offs.append(_measure([sys.executable, "-c", PARSE_FLOOR, str(listing), "gc-off"]))
+        colds.append(_measure(gradlint + ["--no-cache", "--jobs", "1", str(directory)]))
+    results["parse floor"] = _median_run(floors)
+    results["parse floor, GC off"] = _median_run(offs)
+    results["gradlint cold, 1 job"] = _median_run(colds)
+    results["pair ratios"] = sorted(c["cpu"] / f["cpu"] for c, f in zip(colds, floors))
+    results["pair ratios, GC off"] = sorted(c["cpu"] / f["cpu"] for c, f in zip(colds, offs))
     results[f"gradlint cold, {jobs} jobs"] = _measure(gradlint + ["--cache-dir", str(cache), "--jobs", str(jobs), str(directory)])
     # a warm run lasts a tenth of a second: the median of five, so that one hiccup of the machine does not decide
     results["gradlint warm"] = _median_of(5, gradlint + ["--cache-dir", str(cache), "--jobs", str(jobs), str(directory)])
@@ -199,12 +213,13 @@ def report(all_results: dict, single: dict, largest, jobs: int) -> str:
             flag = "" if r.get("returncode", 0) in (0, 1) else f" (exit {r['returncode']})"
             rate = results["files"] / r["wall"] if r["wall"] else 0
             out.append(f"| {label}{flag} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['peak_mb']:.0f} | {rate:.0f} | {r['cpu'] / floor:.2f}x |")
-        cold_1 = results["gradlint cold, 1 job"]
         cold_n = results[f"gradlint cold, {jobs} jobs"]
         warm = results["gradlint warm"]
         out.append("")
-        out.append(f"- CPU, all rules, vs parse floor: {cold_1['cpu'] / floor:.2f}x (target <= 1.5x); vs the parse "
-                   f"with the garbage collector off as gradlint runs it: {cold_1['cpu'] / results['parse floor, GC off']['cpu']:.2f}x")
+        ratios, off_ratios = results["pair ratios"], results["pair ratios, GC off"]
+        pairs = f" (median of {len(ratios)} back-to-back pairs: {', '.join(f'{r:.2f}' for r in ratios)})" if len(ratios) > 1 else ""
+        out.append(f"- CPU, all rules, vs parse floor: {ratios[len(ratios) // 2]:.2f}x{pairs} (target <= 1.5x); vs the parse "
+                   f"with the garbage collector off as gradlint runs it: {off_ratios[len(off_ratios) // 2]:.2f}x")
         out.append(f"- warm rerun vs cold ({jobs} jobs): {cold_n['wall'] / warm['wall']:.1f}x faster (target >= 20x)")
         if "torchfix --select ALL" in results:
             tf = results["torchfix --select ALL"]
@@ -226,12 +241,14 @@ def main() -> int:
     parser.add_argument("--skip-torchfix", action="store_true")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", metavar="PATH", help="also write the raw figures here")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="measure the parse floor and gradlint cold N times in turns; the CPU ratio is the median pair's")
     args = parser.parse_args()
     names = args.corpus or ["torch", *WHEELS]
     corpora = build_corpora(names)
     precompile()
     torchfix = None if args.skip_torchfix else ensure_torchfix()
-    results = {name: bench_corpus(name, directory, args.jobs, torchfix) for name, directory in corpora.items()}
+    results = {name: bench_corpus(name, directory, args.jobs, torchfix, args.repeat) for name, directory in corpora.items()}
     single = bench_single_file(args.jobs)
     largest = bench_largest_torch_file(corpora["torch"]) if "torch" in corpora else None
     text = report(results, single, largest, args.jobs)
