@@ -108,11 +108,9 @@ def _syntax_error(path: str, error: cst.ParserSyntaxError, source: bytes) -> Dia
         pass
     else:
         # Python accepts the file: say that it is LibCST's parser, not the code, that fails
-        message = f"LibCST cannot parse this file, although Python can ({message})"
-        return Diagnostic(path, int(line), int(column), int(line), int(column), SYNTAX_ERROR[0], SYNTAX_ERROR[1],
-                          "error", f"cannot parse: {message}")
-    return Diagnostic(path, int(line), int(column), int(line), int(column), SYNTAX_ERROR[0], SYNTAX_ERROR[1],
-                      "error", f"SyntaxError: {message}")
+        return _syntax_finding(path, f"cannot parse: LibCST cannot parse this file, although Python can ({message})",
+                               int(line), int(column))
+    return _syntax_finding(path, f"SyntaxError: {message}", int(line), int(column))
 
 
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"()[]{}")
@@ -247,8 +245,9 @@ def _column_shifts(text: str, code: str) -> Dict[int, int]:
     return shifts
 
 
-def _nested_too_deeply(path: str, message: str, code: Tuple[str, str] = SYNTAX_ERROR) -> List[Diagnostic]:
-    return [Diagnostic(path, 1, 1, 1, 1, code[0], code[1], "error", message)]
+def _syntax_finding(path: str, message: str, line: int = 1, column: int = 1) -> Diagnostic:
+    """The engine's own GL001 finding for a file it cannot (or must not) parse."""
+    return Diagnostic(path, line, column, line, column, SYNTAX_ERROR[0], SYNTAX_ERROR[1], "error", message)
 
 
 def lint_source(source: bytes, path: str, rules: Sequence[AnyRule]) -> List[Diagnostic]:
@@ -281,21 +280,19 @@ def _lint_source(source: bytes, path: str, rules: Sequence[AnyRule]) -> List[Dia
     too_deep = _too_deeply_nested(source)
     if too_deep is not None:
         line, column, message = too_deep
-        return [Diagnostic(path, line, column, line, column, SYNTAX_ERROR[0], SYNTAX_ERROR[1], "error",
-                           f"SyntaxError: {message}")]
+        return [_syntax_finding(path, f"SyntaxError: {message}", line, column)]
     too_complex, first_lines = _screen(source) if _needs_screen(source) else (None, None)
     if too_complex is not None:
-        return _nested_too_deeply(path, too_complex)
+        return [_syntax_finding(path, too_complex)]
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
         return [_syntax_error(path, error, source)]
     except (SyntaxError, UnicodeDecodeError, LookupError, ValueError) as error:
         # undecodable bytes or an unknown coding declaration
-        return [Diagnostic(path, 1, 1, 1, 1, SYNTAX_ERROR[0], SYNTAX_ERROR[1], "error",
-                           f"SyntaxError: cannot decode the file: {error}")]
+        return [_syntax_finding(path, f"SyntaxError: cannot decode the file: {error}")]
     except RecursionError:
-        return _nested_too_deeply(path, "SyntaxError: the file is nested too deeply to parse")
+        return [_syntax_finding(path, "SyntaxError: the file is nested too deeply to parse")]
     try:
         with _room_for_deep_trees():
             return lint_module(module, path, rules, text=source.decode(module.encoding), first_lines=first_lines)
@@ -397,7 +394,6 @@ def lint_module(module: cst.Module, path: str, rules: Sequence[AnyRule], text: O
         # the analyses and rules refer to the context and the context to them: untie them, so that reference
         # counting frees the tree now rather than the garbage collector later (see _collector_paused)
         context.release()
-        findings = []
     if diagnostics:
         diagnostics = Suppressions.from_text(module.code if text is None else text).filter(diagnostics)
     return sorted(diagnostics + internal, key=Diagnostic.sort_key)

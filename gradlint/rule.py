@@ -213,13 +213,14 @@ def all_rules() -> Dict[str, Type[Rule]]:
     return _REGISTRY
 
 
+def _rule_sources(package) -> List[Path]:
+    """Every Python file of the rules package, in name order."""
+    return sorted((Path(directory, entry) for directory in package.__path__ for entry in os.listdir(directory)
+                   if entry.endswith(".py")), key=lambda path: path.name)
+
+
 def _rule_module_names(package) -> List[str]:
-    names = set()
-    for directory in package.__path__:
-        for entry in os.listdir(directory):
-            if entry.endswith(".py") and not entry.startswith("_"):
-                names.add(entry[:-3])
-    return sorted(names)
+    return [path.stem for path in _rule_sources(package) if not path.name.startswith("_")]
 
 
 class RuleInfo(NamedTuple):
@@ -257,15 +258,12 @@ _INDEX: Optional[Dict[str, RuleInfo]] = None
 def rules_digest() -> str:
     """A digest of the sources the rule index is made from: every rule module and this file (a CRC: it
     detects edits, nobody forges rule sources; hashlib alone would cost a pre-commit call 3 ms to import)."""
-    package = _import_rules_package()
     digest = zlib.crc32(Path(__file__).read_bytes())
     size = 0
-    for directory in package.__path__:
-        for entry in sorted(os.listdir(directory)):
-            if entry.endswith(".py"):
-                data = entry.encode() + b"\0" + Path(directory, entry).read_bytes()
-                digest = zlib.crc32(data, digest)
-                size += len(data)
+    for path in _rule_sources(_import_rules_package()):
+        data = path.name.encode() + b"\0" + path.read_bytes()
+        digest = zlib.crc32(data, digest)
+        size += len(data)
     return f"{digest:08x}-{size}"
 
 
@@ -331,11 +329,6 @@ def rules_matching(selector: str) -> List[RuleInfo]:
         if matched:
             return matched
     raise UnknownSelector(sel)
-
-
-def validate_selectors(selectors: Sequence[str]) -> None:
-    for sel in selectors:
-        rules_matching(sel)
 
 
 @dataclass
