@@ -82,13 +82,6 @@ def _kind(value_type: type) -> int:
     return kind
 
 
-def _is_node_type(value_type: type) -> bool:
-    kind = _KIND.get(value_type)
-    if kind is None:
-        kind = _kind(value_type)
-    return kind == 1
-
-
 def children(node: cst.CSTNode) -> List[cst.CSTNode]:
     """The syntactic child nodes of ``node``, in field order (source order for statement bodies)."""
     node_type = type(node)
@@ -125,12 +118,11 @@ class TreeIndex:
         order: List[cst.CSTNode] = []
         parents: List[int] = []
         by_type: Dict[type, List[int]] = {}
-        # nodes to enter, and beside them their parent's number (children() inlined: this loop sees every node)
+        # nodes to enter, and beside them their parent's number
         stack: List[cst.CSTNode] = [root]
         owners: List[int] = [-1]
         pop, owner_pop = stack.pop, owners.pop
         order_append, parents_append = order.append, parents.append
-        getters, kinds = _GETTERS, _KIND
         while stack:
             node = pop()
             number = len(order)
@@ -142,26 +134,7 @@ class TreeIndex:
                 by_type[node_type] = [number]
             else:
                 numbers.append(number)
-            try:
-                getter = getters[node_type]
-            except KeyError:
-                getter = _getter(node_type)
-            if getter is None:
-                continue
-            kids = []
-            for value in getter(node):
-                kind = kinds.get(type(value))
-                if kind is None:
-                    kind = _kind(type(value))
-                if kind == 1:
-                    kids.append(value)
-                elif kind == 2:
-                    for item in value:
-                        item_kind = kinds.get(type(item))
-                        if item_kind is None:
-                            item_kind = _kind(type(item))
-                        if item_kind == 1:
-                            kids.append(item)
+            kids = children(node)
             if kids:
                 kids.reverse()
                 stack.extend(kids)
@@ -198,12 +171,6 @@ class TreeIndex:
             out.append(self.order[number])
             number = self.parents[number]
         return out
-
-    def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
-        number = self.number(node)
-        if number is None or self.parents[number] < 0:
-            return None
-        return self.order[self.parents[number]]
 
     def subtree(self, node: cst.CSTNode) -> Optional[List[cst.CSTNode]]:
         """Every node under ``node`` (included) in source order, or None for a node of another tree."""
@@ -270,6 +237,42 @@ def nodes_of(root: cst.CSTNode, types: Tuple[type, ...]) -> List[cst.CSTNode]:
         if found is not None:
             return found
     return [node for node in _iter_tree_uncached(root) if isinstance(node, types)]
+
+
+# nodes that open a scope of their own: what is inside them does not run as part of the code around them
+NESTED_SCOPES: Tuple[type, ...] = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+
+
+def own_nodes_of(root: cst.CSTNode, types: Tuple[type, ...], stop: Tuple[type, ...] = NESTED_SCOPES) -> List[cst.CSTNode]:
+    """The nodes under ``root`` (included) that are instances of ``types``, in source order, without entering
+    nodes of ``stop`` types below ``root`` (a ``stop`` node itself is listed when it is of ``types``): from the
+    index of the tree being linted, looking only at nodes of ``types`` and ``stop``."""
+    index = _current
+    start = index.number(root) if index is not None else None
+    if start is None:
+        return [node for node in _own_nodes_uncached(root, stop) if isinstance(node, types)]
+    order, ends = index.order, index.ends
+    found: List[cst.CSTNode] = []
+    skip_to = start  # the end of a stop node's subtree: nothing in it runs as part of root
+    for number in index.numbers_of(types + stop, start, ends[start]):
+        if number < skip_to:
+            continue
+        node = order[number]
+        if isinstance(node, types):
+            found.append(node)
+        if number != start and isinstance(node, stop):
+            skip_to = ends[number]
+    return found
+
+
+def _own_nodes_uncached(root: cst.CSTNode, stop: Tuple[type, ...]) -> Iterator[cst.CSTNode]:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        if node is not root and isinstance(node, stop):
+            continue
+        stack.extend(reversed(children(node)))
 
 
 def iter_with_parents(root: cst.CSTNode) -> Iterator[Tuple[cst.CSTNode, cst.CSTNode]]:

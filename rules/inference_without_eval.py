@@ -7,7 +7,7 @@ from gradlint.analysis.grad_mode import GRAD_OFF, decorator_mode, grad_mode_at, 
 from gradlint.analysis.modules import is_module_class, local_class
 from gradlint.analysis.training import EVAL, TRAIN, training_facts
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import children, current_index, nodes_of
+from gradlint.walk import nodes_of, own_nodes_of
 
 # exact types: whole-class scans, and isinstance against LibCST's ABC-based classes is slow
 _ASSIGNMENTS = (cst.Assign, cst.AugAssign, cst.AnnAssign)
@@ -152,7 +152,7 @@ class InferenceWithoutEval(Rule):
         """The first call in the region of a model with dropout/batch norm: (call, model text, and the
         (root, model text) pairs outside the function where its mode may be switched)."""
         module = self.context.module
-        for node in _region_nodes(body, (cst.Call,)):
+        for node in own_nodes_of(body, (cst.Call,)):
             func = node.func
             if type(func) is cst.Name:
                 found = self._name_model(facts, func, function)
@@ -324,39 +324,8 @@ def _enclosing_function(ancestors):
     return None
 
 
-_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _LOOPS = (cst.For, cst.While)
 
 
-def _region_nodes(body, types):
-    """The nodes of ``types`` in the region (``body`` included) in source order, not entering nested
-    functions, classes or lambdas."""
-    index = current_index()
-    start = index.number(body) if index is not None else None
-    if start is None:
-        return [node for node in _region_nodes_walked(body) if isinstance(node, types)]
-    order, ends = index.order, index.ends
-    found = []
-    skip_to = start  # the end of a nested scope: neither it nor its subtree is in the region
-    for number in index.numbers_of(types + _NESTED_SCOPES, start, ends[start]):
-        if number < skip_to:
-            continue
-        node = order[number]
-        if number != start and isinstance(node, _NESTED_SCOPES):
-            skip_to = ends[number]
-        elif isinstance(node, types):
-            found.append(node)
-    return found
-
-
-def _region_nodes_walked(body):
-    """Every node of the region, for a body outside the indexed tree."""
-    stack = [body]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(reversed([c for c in children(node) if not isinstance(c, _NESTED_SCOPES)]))
-
-
 def _has_loop(body) -> bool:
-    return bool(_region_nodes(body, _LOOPS))
+    return bool(own_nodes_of(body, _LOOPS))

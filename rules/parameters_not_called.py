@@ -1,9 +1,9 @@
 import libcst as cst
 
+from gradlint.analysis.loops import own_calls
 from gradlint.analysis.modules import module_instance, sets_attribute
 from gradlint.fixing import Replacement
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import children, current_index
 
 # nn.Module methods that return iterators over its state
 ITERATOR_METHODS = frozenset(
@@ -24,40 +24,6 @@ _ITERATING_TORCH = frozenset(
 )
 # calls on the same receiver that show it is a torch module
 _MODULE_EVIDENCE_CALLS = ITERATOR_METHODS | {"state_dict", "load_state_dict"}
-
-
-_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
-_CALLS_AND_SCOPES = (cst.Call, *_NESTED_SCOPES)
-
-
-def _own_calls(scope):
-    """The calls of a function or module, not those of functions, classes and lambdas nested in it."""
-    index = current_index()
-    start = index.number(scope) if index is not None else None
-    if start is None:
-        return [node for node in _own_nodes(scope) if type(node) is cst.Call]
-    order, ends = index.order, index.ends
-    calls = []
-    skip_to = start + 1  # the end of a nested scope's subtree
-    for number in index.numbers_of(_CALLS_AND_SCOPES, start + 1, ends[start]):
-        if number < skip_to:
-            continue
-        node = order[number]
-        if type(node) is cst.Call:
-            calls.append(node)
-        else:
-            skip_to = ends[number]
-    return calls
-
-
-def _own_nodes(scope):
-    """The nodes of a function or module body, not those of functions and classes nested in it."""
-    stack = list(children(scope))
-    while stack:
-        node = stack.pop()
-        yield node
-        if not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            stack.extend(children(node))
 
 
 def _is_optimizer_class(name):
@@ -220,7 +186,7 @@ class ParametersNotCalled(Rule):
         if called is None:
             called = set()
             code = self.context.module.code_for_node
-            for node in _own_calls(scope):
+            for node in own_calls(scope):
                 if (isinstance(node.func, cst.Attribute)
                         and node.func.attr.value in _MODULE_EVIDENCE_CALLS
                         and isinstance(node.func.value, (cst.Name, cst.Attribute))):

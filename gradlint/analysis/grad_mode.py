@@ -13,7 +13,7 @@ import libcst as cst
 
 from gradlint.analysis.modules import module_instance
 from gradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
-from gradlint.walk import TreeIndex, children, current_index, nodes_of
+from gradlint.walk import NESTED_SCOPES, TreeIndex, children, current_index, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from gradlint.engine import LintContext
@@ -128,7 +128,7 @@ _CLASSES = (cst.ClassDef,)
 _CALLS = (cst.Call,)
 _GRAD_SWITCHES = (cst.With, cst.Call, cst.FunctionDef)
 _NAME_TYPES = frozenset({cst.Name, cst.Attribute})
-_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_NESTED_SCOPES = NESTED_SCOPES
 _LOOPS = (cst.For, cst.While)
 _ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Power, cst.MatrixMultiply,
                cst.Modulo)

@@ -7,14 +7,14 @@ a backward pass that frees the graph.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
 from gradlint.analysis.grad_mode import GRAD_OFF, with_mode
 from gradlint.analysis.modules import is_module_instance
 from gradlint.analysis.tensors import factory_call
-from gradlint.walk import children, current_index
+from gradlint.walk import NESTED_SCOPES, children, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from gradlint.engine import LintContext
@@ -34,7 +34,7 @@ NON_GRAPH_BUILTINS = frozenset({"float", "int", "bool", "len", "str", "repr", "i
 _CUT_OR_METADATA_METHODS = GRAPH_CUTTING_METHODS | METADATA_METHODS
 _NAME_OR_ATTRIBUTE = frozenset({cst.Name, cst.Attribute})
 
-_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_SCOPES = NESTED_SCOPES
 Loop = (cst.For, cst.While)
 _SCOPES_AND_LOOPS = (*_SCOPES, *Loop)
 _SCOPE_TYPES = frozenset(_SCOPES)
@@ -86,7 +86,7 @@ def enclosing_scope(ancestors: Sequence[cst.CSTNode]) -> cst.CSTNode:
 
 def loop_exits_early(loop: cst.CSTNode) -> bool:
     """Whether the loop body can leave the loop (``break``/``return``/``raise``) outside nested loops."""
-    return bool(_own_nodes_of(loop.body, _EXITS, _SCOPES_AND_LOOPS))
+    return bool(own_nodes_of(loop.body, _EXITS, _SCOPES_AND_LOOPS))
 
 
 def iterates_at_most_once(loop: cst.CSTNode) -> bool:
@@ -173,46 +173,14 @@ def block_body(owner: cst.CSTNode) -> cst.CSTNode:
 # ------------------------------------------------------------------------------------ names
 
 
-def _own_nodes(root: cst.CSTNode, stop=_SCOPES) -> Iterator[cst.CSTNode]:
-    """Nodes under ``root`` that run as part of it (not inside nested functions, classes or lambdas)."""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        if node is not root and isinstance(node, stop):
-            continue
-        stack.extend(reversed(children(node)))
-
-
-def _own_nodes_of(root: cst.CSTNode, types: Tuple[type, ...], stop=_SCOPES) -> List[cst.CSTNode]:
-    """The nodes of ``_own_nodes(root, stop)`` that are instances of ``types``, in source order: from the
-    index of the tree being linted, looking only at nodes of ``types`` and ``stop``."""
-    index = current_index()
-    start = index.number(root) if index is not None else None
-    if start is None:
-        return [node for node in _own_nodes(root, stop) if isinstance(node, types)]
-    order, ends = index.order, index.ends
-    found: List[cst.CSTNode] = []
-    skip_to = start  # the end of a nested scope's subtree: nothing in it runs as part of root
-    for number in index.numbers_of(types + stop, start, ends[start]):
-        if number < skip_to:
-            continue
-        node = order[number]
-        if isinstance(node, types):
-            found.append(node)
-        if number != start and isinstance(node, stop):
-            skip_to = ends[number]
-    return found
-
-
 def own_calls(root: cst.CSTNode) -> List[cst.Call]:
     """The calls code under ``root`` makes itself (not those in nested functions, classes or lambdas)."""
-    return _own_nodes_of(root, (cst.Call,))
+    return own_nodes_of(root, (cst.Call,))
 
 
 def own_statements(root: cst.CSTNode) -> List[cst.CSTNode]:
     """The small and compound statements under ``root``, in source order, outside nested scopes."""
-    return [node for node in _own_nodes_of(root, _STATEMENTS) if node is not root]
+    return [node for node in own_nodes_of(root, _STATEMENTS) if node is not root]
 
 
 def target_names(target: cst.CSTNode) -> List[str]:
@@ -231,7 +199,7 @@ def bound_names(root: cst.CSTNode) -> Set[str]:
     """Every plain name that code under ``root`` binds (assignments, loop targets, ``with ... as``,
     walrus, imports, nested ``def``/``class`` names), not counting bindings inside nested scopes."""
     names: Set[str] = set()
-    for node in _own_nodes_of(root, _BINDERS):
+    for node in own_nodes_of(root, _BINDERS):
         node_type = type(node)
         if node_type is cst.Assign:
             for target in node.targets:

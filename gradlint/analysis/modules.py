@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence
 
 import libcst as cst
 
-from gradlint.walk import children, current_index, nodes_of
+from gradlint.walk import NESTED_SCOPES, children, current_index, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from gradlint.engine import LintContext
@@ -662,7 +662,7 @@ def _factory_instance(knowledge: _FileKnowledge, function: cst.FunctionDef) -> O
     return None if result is _ASSUMED else result
 
 
-_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_NESTED_SCOPES = NESTED_SCOPES
 _GENERATOR_MARKS = (cst.Yield, cst.Await)
 _RETURN_SCAN = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Yield, cst.Await, cst.Return)
 

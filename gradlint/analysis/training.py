@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple, Un
 import libcst as cst
 
 from gradlint.analysis.grad_mode import GRAD_OFF, UNKNOWN, decorator_mode, with_mode
-from gradlint.walk import children, current_index, iter_tree, nodes_of
+from gradlint.walk import iter_tree, nodes_of, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from gradlint.engine import LintContext
@@ -667,42 +667,9 @@ def _body_statements(body) -> List[cst.CSTNode]:
     return list(body) if isinstance(body, (list, tuple)) else []
 
 
-_CALLS_AND_LAMBDAS = (cst.Call, cst.Lambda)
-
-
 def _calls_in_order(small: cst.CSTNode) -> List[cst.Call]:
     """Calls of a statement in source order, not entering lambdas (they run later)."""
-    index = current_index()
-    start = index.number(small) if index is not None else None
-    if start is None:
-        return _calls_walked(small)
-    order, ends = index.order, index.ends
-    calls: List[cst.Call] = []
-    skip_to = -1  # the end of a lambda's subtree
-    for number in index.numbers_of(_CALLS_AND_LAMBDAS, start, ends[start]):
-        if number < skip_to:
-            continue
-        node = order[number]
-        if type(node) is cst.Lambda:
-            skip_to = ends[number]
-        else:
-            calls.append(node)
-    return calls
-
-
-def _calls_walked(small: cst.CSTNode) -> List[cst.Call]:
-    """``_calls_in_order`` for a statement outside the indexed tree."""
-    calls: List[cst.Call] = []
-    stack = [small]
-    while stack:
-        node = stack.pop()
-        node_type = type(node)  # exact types: isinstance against LibCST's ABCs is slow in whole-tree scans
-        if node_type is cst.Lambda:
-            continue
-        if node_type is cst.Call:
-            calls.append(node)
-        stack.extend(reversed(children(node)))
-    return calls
+    return own_nodes_of(small, (cst.Call,), stop=(cst.Lambda,))
 
 
 def _text(expression: cst.BaseExpression, subst: Dict[str, Optional[str]]) -> Optional[str]:
