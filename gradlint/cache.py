@@ -8,45 +8,48 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import gradlint
+from gradlint import rule
 from gradlint.rule import Diagnostic, Edit, Fix
 
 CACHE_DIR_NAME = ".gradlint_cache"
 _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by gradlint.\n"
 
 
+def _blake2b():
+    """hashlib's BLAKE2b without importing hashlib, which loads OpenSSL first (3 ms of a cached run)."""
+    try:
+        from _blake2 import blake2b  # CPython's own module, the one hashlib.blake2b comes from
+    except ImportError:  # pragma: no cover
+        from hashlib import blake2b
+    return blake2b
+
+
 def build_fingerprint() -> str:
     """gradlint's version plus the size and mtime of its own sources, so that an upgrade or an edited rule
     never reuses old results."""
-    import hashlib  # here, not at the top: a run without the cache never needs it
-
-    digest = hashlib.sha256(gradlint.__version__.encode())
+    digest = _blake2b()(gradlint.__version__.encode(), digest_size=16)
     roots = {os.path.dirname(gradlint.__file__)}
     try:
-        from gradlint.rule import _import_rules_package
-
-        roots.update(_import_rules_package().__path__)
+        roots.update(rule._import_rules_package().__path__)
     except ImportError:  # pragma: no cover
         pass
     for root in sorted(roots):
         for directory, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            relative = os.path.relpath(directory, root)
             for name in sorted(filenames):
                 if name.endswith(".py") or name.endswith(".json"):
                     stat = os.stat(os.path.join(directory, name))
-                    relative = os.path.relpath(os.path.join(directory, name), root)
-                    digest.update(f"{relative}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+                    digest.update(f"{relative}/{name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:20]
 
 
 def entry_key(data: bytes, rule_codes: Sequence[str]) -> str:
-    import hashlib
-
-    digest = hashlib.sha256(data)
+    digest = _blake2b()(data)
     digest.update(",".join(rule_codes).encode())
     return digest.hexdigest()
 
@@ -68,10 +71,14 @@ class Cache:
         self.file = directory / f"results-{build_fingerprint()}.json"
         self._entries: Dict[str, dict] = {}
         self._dirty = False
+        self.index_current = False
         try:
             data = json.loads(self.file.read_text(encoding="utf-8"))
             if isinstance(data, dict) and isinstance(data.get("entries"), dict):
                 self._entries = data["entries"]
+                # the file is named after the size and time of every gradlint source: if the rule index was
+                # current for the run that wrote it, it still is (see rule._INDEX_TRUSTED)
+                self.index_current = data.get("index_current") is True
         except (OSError, ValueError, UnicodeDecodeError):
             self._entries = {}  # missing or damaged: start again
 
@@ -107,9 +114,12 @@ class Cache:
             for old in self.directory.glob("results-*.json"):
                 if old != self.file:
                     old.unlink()
+            import tempfile  # here: a run that changes nothing writes nothing
+
             handle, temporary = tempfile.mkstemp(prefix=".results-", dir=self.directory)
             with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump({"version": gradlint.__version__, "entries": self._entries}, out)
+                json.dump({"version": gradlint.__version__, "index_current": rule.stored_index_current(),
+                           "entries": self._entries}, out)
             os.replace(temporary, self.file)
         except OSError:
             pass

@@ -5,21 +5,15 @@ Exit codes follow ruff: 0 nothing found, 1 findings, 2 usage, configuration or i
 from __future__ import annotations
 
 import argparse
-import fnmatch
-import io
-import json
 import os
-import shutil
 import sys
-import tokenize
 from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from gradlint import __version__
-from gradlint.config import OUTPUT_FORMATS, ConfigError, Settings, load_settings
+from gradlint.config import OUTPUT_FORMATS, ConfigError, Settings, find_config, load_settings
 from gradlint.discovery import discover, display_path
-from gradlint.docs import fix_label, rule_page
 from gradlint.cache import CACHE_DIR_NAME, Cache, default_cache_dir
 from gradlint.runner import CHECK, DEFAULT_FILE_TIMEOUT, DIFF, FIX, FileJob, FileOutcome, process_source, run_files
 from gradlint.report import FORMATS, summary
@@ -34,6 +28,7 @@ from gradlint.rule import (
     find_rule,
     resolve_selection,
     rules_matching,
+    trust_stored_index,
 )
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -53,14 +48,40 @@ def _selectors(values: Optional[List[str]]) -> Optional[List[str]]:
     return out
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's own, given the terminal's width as argparse measures it, but without importing shutil for
+    it (argparse makes a formatter for every argument it adds, and shutil brings bz2 and lzma: 4 ms of a
+    cached run)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: Optional[int] = None) -> None:
+        if width is None:
+            width = _terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _terminal_columns() -> int:
+    """shutil.get_terminal_size().columns: $COLUMNS, else the terminal's width, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="gradlint", description="A linter for PyTorch gradient-control pitfalls."
+        prog="gradlint", description="A linter for PyTorch gradient-control pitfalls.", formatter_class=_HelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"gradlint {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    check = commands.add_parser("check", help="lint files or directories (default: .)")
+    check = commands.add_parser("check", formatter_class=_HelpFormatter, help="lint files or directories (default: .)")
     check.add_argument("paths", nargs="*", metavar="PATH", help="files or directories; '-' reads standard input")
     check.add_argument("--select", action="append", metavar="CODES", help="rules to enable (codes, prefixes or names; replaces the configured set)")
     check.add_argument("--extend-select", action="append", metavar="CODES", help="rules to enable on top of the selection")
@@ -84,13 +105,13 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-respect-gitignore", action="store_true", help="lint files that .gitignore excludes")
     check.add_argument("--force-exclude", action="store_true", help="apply exclude patterns to files named on the command line too")
 
-    clean = commands.add_parser("clean", help=f"remove the result cache ({CACHE_DIR_NAME})")
+    clean = commands.add_parser("clean", formatter_class=_HelpFormatter, help=f"remove the result cache ({CACHE_DIR_NAME})")
     clean.add_argument("--cache-dir", metavar="DIR", help="the cache directory to remove")
 
-    rule = commands.add_parser("rule", help="print a rule's documentation")
+    rule = commands.add_parser("rule", formatter_class=_HelpFormatter, help="print a rule's documentation")
     rule.add_argument("rule", metavar="CODE|NAME")
 
-    rules = commands.add_parser("rules", help="list every rule")
+    rules = commands.add_parser("rules", formatter_class=_HelpFormatter, help="list every rule")
     rules.add_argument("--json", action="store_true", help="print the list as JSON")
     return parser
 
@@ -154,6 +175,8 @@ def _clean(args: argparse.Namespace) -> int:
             directory = default_cache_dir(cwd)
     tag = directory / "CACHEDIR.TAG"
     if directory.is_dir() and tag.is_file() and "gradlint" in tag.read_text(errors="replace"):
+        import shutil
+
         shutil.rmtree(directory)
         print(f"Removed {directory}", file=sys.stderr)
     return EXIT_CLEAN
@@ -163,11 +186,15 @@ def _rule(args: argparse.Namespace) -> int:
     rule = find_rule(args.rule)
     if rule is None:
         raise UsageError(f"unknown rule '{args.rule}' (see 'gradlint rules')")
+    from gradlint.docs import rule_page
+
     sys.stdout.write(rule_page(rule.load()))
     return EXIT_CLEAN
 
 
 def _rules(args: argparse.Namespace) -> int:
+    from gradlint.docs import fix_label
+
     rules = list(all_rules().values())
     if args.json:
         data = [
@@ -180,6 +207,8 @@ def _rules(args: argparse.Namespace) -> int:
             }
             for r in rules
         ]
+        import json
+
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return EXIT_CLEAN
     width = max(len(r.name) for r in rules)
@@ -203,12 +232,13 @@ def _cli_layer(args: argparse.Namespace) -> SelectionLayer:
     return layer
 
 
-def _per_file_rules(
-    display: str, absolute: Path, settings: Settings, selected: List[RuleInfo]
-) -> List[RuleInfo]:
+def _per_file_rules(display: str, path: str, settings: Settings, selected: List[RuleInfo]) -> List[RuleInfo]:
     """The selected rules minus those per-file-ignores switches off for this file."""
     if not settings.per_file_ignores:
         return selected
+    import fnmatch
+
+    absolute = Path(os.path.abspath(path))
     try:
         relative = absolute.relative_to(settings.root).as_posix()
     except ValueError:
@@ -223,12 +253,19 @@ def _per_file_rules(
 
 def _check(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
-    settings = load_settings(Path(args.config) if args.config else None, cwd)
+    config_path = Path(args.config) if args.config else find_config(cwd)
+    root = config_path.parent.resolve() if config_path is not None else cwd.resolve()
+    cache = None
+    if not args.no_cache:
+        # opened before the configuration is read: the configuration's rule selectors need the rule index
+        cache = Cache(Path(args.cache_dir) if args.cache_dir else default_cache_dir(root))
+        if cache.index_current:
+            trust_stored_index()  # gradlint's sources are unchanged since a run found the rule index current
+    settings = load_settings(config_path, cwd) if config_path is not None else Settings(root=root)
     for warning in settings.warnings:
         print(f"gradlint: warning: {warning}", file=sys.stderr)
     if args.no_respect_gitignore:
         settings.respect_gitignore = False
-    selected = resolve_selection([settings.file_layer, _cli_layer(args)])
     output_format = args.output_format or settings.output_format
     unsafe = settings.unsafe_fixes if args.unsafe_fixes is None else args.unsafe_fixes
     fix = settings.fix if args.fix is None else args.fix
@@ -244,12 +281,16 @@ def _check(args: argparse.Namespace) -> int:
             raise UsageError("--stdin-filename is given but the paths do not include '-'")
         use_stdin = True
 
+    if mode != CHECK or use_stdin:
+        cache = None  # results are cached for checks of files only
+    selected = resolve_selection([settings.file_layer, _cli_layer(args)])
+
     outcomes: List[FileOutcome] = []
     stdin_fixed: Optional[bytes] = None
     if use_stdin:
         name = args.stdin_filename or "-"
         data = sys.stdin.buffer.read()
-        rules = _per_file_rules(name, Path(os.path.abspath(name)), settings, selected)
+        rules = _per_file_rules(name, name, settings, selected)
         outcome = process_source(data, name, rules, mode, unsafe, args.file_timeout)
         outcomes.append(outcome)
         if mode == FIX:
@@ -262,12 +303,10 @@ def _check(args: argparse.Namespace) -> int:
         if not found.files and args.paths:
             print("gradlint: warning: no Python files found under the given paths", file=sys.stderr)
         jobs = []
+        where = os.getcwd()
         for path in found.files:
-            display = display_path(path, cwd)
-            jobs.append(FileJob(str(path), display, _per_file_rules(display, Path(os.path.abspath(path)), settings, selected)))
-        cache = None
-        if not args.no_cache and mode == CHECK:
-            cache = Cache(Path(args.cache_dir) if args.cache_dir else default_cache_dir(settings.root))
+            display = display_path(path, where)
+            jobs.append(FileJob(path, display, _per_file_rules(display, path, settings, selected)))
         outcomes.extend(run_files(jobs, mode, unsafe, args.jobs or os.cpu_count() or 1, cache, args.file_timeout))
 
     diagnostics = sorted((d for o in outcomes for d in o.diagnostics), key=Diagnostic.sort_key)
@@ -325,6 +364,9 @@ def _print_diffs(outcomes: List[FileOutcome]) -> bool:
 
 def _text(data: bytes) -> str:
     """A file's bytes as text, in its declared encoding (for showing it)."""
+    import io
+    import tokenize
+
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         return data.decode(encoding)
@@ -348,6 +390,8 @@ def _print(out, diagnostics, fixed, output_format, statistics, show_fixes, unsaf
         counts = Counter((d.code, d.name) for d in diagnostics)
         rows = sorted(counts.items(), key=lambda item: (-item[1], item[0][0]))
         if output_format == "json":
+            import json
+
             out.write(json.dumps([{"code": c, "name": n, "count": k} for (c, n), k in rows], indent=2) + "\n")
         else:
             for (code, name), count in rows:

@@ -2,16 +2,11 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from gradlint.records import Record
 from gradlint.rule import SelectionLayer, UnknownSelector, rules_matching
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 OUTPUT_FORMATS = ("full", "concise", "json")
 
@@ -56,19 +51,34 @@ class ConfigError(Exception):
     """A configuration problem the user must fix; the message is one line."""
 
 
-@dataclass
-class Settings:
-    root: Path  # paths in the configuration are relative to this directory
-    config_path: Optional[Path] = None
-    file_layer: SelectionLayer = field(default_factory=SelectionLayer)
-    per_file_ignores: Dict[str, List[str]] = field(default_factory=dict)
-    exclude: List[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
-    extend_exclude: List[str] = field(default_factory=list)
-    output_format: str = "full"
-    respect_gitignore: bool = True
-    fix: bool = False
-    unsafe_fixes: bool = False
-    warnings: List[str] = field(default_factory=list)
+class Settings(Record):
+    __slots__ = ("root", "config_path", "file_layer", "per_file_ignores", "exclude", "extend_exclude",
+                 "output_format", "respect_gitignore", "fix", "unsafe_fixes", "warnings")
+
+    def __init__(self, root: Path, config_path: Optional[Path] = None, file_layer: Optional[SelectionLayer] = None,
+                 per_file_ignores: Optional[Dict[str, List[str]]] = None, exclude: Optional[List[str]] = None,
+                 extend_exclude: Optional[List[str]] = None, output_format: str = "full", respect_gitignore: bool = True,
+                 fix: bool = False, unsafe_fixes: bool = False, warnings: Optional[List[str]] = None) -> None:
+        self.root = root  # paths in the configuration are relative to this directory
+        self.config_path = config_path
+        self.file_layer = SelectionLayer() if file_layer is None else file_layer
+        self.per_file_ignores = {} if per_file_ignores is None else per_file_ignores
+        self.exclude = list(DEFAULT_EXCLUDE) if exclude is None else exclude
+        self.extend_exclude = [] if extend_exclude is None else extend_exclude
+        self.output_format = output_format
+        self.respect_gitignore = respect_gitignore
+        self.fix = fix
+        self.unsafe_fixes = unsafe_fixes
+        self.warnings = [] if warnings is None else warnings
+
+
+def _toml():
+    """tomllib, imported when a configuration file is read (it costs a pre-commit call 5 ms otherwise)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib
 
 
 def find_config(start: Path) -> Optional[Path]:
@@ -78,16 +88,22 @@ def find_config(start: Path) -> Optional[Path]:
         directory = directory.parent
     for candidate_dir in (directory, *directory.parents):
         candidate = candidate_dir / "pyproject.toml"
-        if candidate.is_file():
-            try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-                # a broken file is only an error when it is the one we use: report it there
-                if b"[tool.gradlint" in candidate.read_bytes():
-                    return candidate
-                continue
-            if isinstance(data.get("tool"), dict) and "gradlint" in data["tool"]:
+        try:
+            raw = candidate.read_bytes()
+        except OSError:
+            continue  # none here (or not a readable file)
+        if b"gradlint" not in raw:
+            continue  # cannot hold a [tool.gradlint] table: not worth parsing
+        tomllib = _toml()
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+            # a broken file is only an error when it is the one we use: report it there
+            if b"[tool.gradlint" in raw:
                 return candidate
+            continue
+        if isinstance(data.get("tool"), dict) and "gradlint" in data["tool"]:
+            return candidate
     return None
 
 
@@ -115,6 +131,7 @@ def load_settings(config_path: Optional[Path], cwd: Path) -> Settings:
             return Settings(root=cwd.resolve())
     elif not config_path.is_file():
         raise ConfigError(f"{config_path}: no such configuration file")
+    tomllib = _toml()
     try:
         data = tomllib.loads(config_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:

@@ -2,20 +2,21 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from gradlint.config import Settings
+from gradlint.records import Record
 
 # plain names (`.venv`, `build`) match any path component; anything else is a gitignore-style pattern
 _WILDCARDS = set("/*?[!\\")
 
 
-@dataclass
-class Discovered:
-    files: List[Path] = field(default_factory=list)
-    missing: List[str] = field(default_factory=list)
+class Discovered(Record):
+    __slots__ = ("files", "missing")
+
+    def __init__(self, files: Optional[List[str]] = None, missing: Optional[List[str]] = None) -> None:
+        self.files = [] if files is None else files
+        self.missing = [] if missing is None else missing
 
 
 def _spec(patterns: Sequence[str]):
@@ -46,117 +47,151 @@ class _Patterns:
         return self._spec.match_file(relative + ("/" if is_dir else ""))
 
 
+def _posix(path: str) -> str:
+    """``path`` written as pathlib writes it: "/" separators, no "." components, no doubled or trailing
+    separator ("./a//b.py" -> "a/b.py"); ".." is kept."""
+    path = path.replace(os.sep, "/")
+    parts = [part for part in path.split("/") if part and part != "."]
+    joined = "/".join(parts)
+    if path.startswith("/"):
+        return "/" + joined
+    return joined or "."
+
+
+def _relative(path: str, base: str) -> Optional[str]:
+    """``path`` relative to ``base`` (both absolute and normalised), "/"-separated; None outside it."""
+    if path == base:
+        return "."
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    if not path.startswith(prefix):
+        return None
+    return path[len(prefix):].replace(os.sep, "/")
+
+
 class _Ignores:
-    """Exclude patterns (relative to the settings root) and the .gitignore files met on the way down."""
+    """Exclude patterns (relative to the settings root) and the .gitignore files met on the way down.
+    Paths here are absolute strings: pathlib costs a large repository's cached run a fifth of its time."""
 
     def __init__(self, settings: Settings) -> None:
-        self.root = settings.root
+        self.root = os.path.abspath(settings.root)
         self.respect_gitignore = settings.respect_gitignore
         self.exclude = _Patterns([*settings.exclude, *settings.extend_exclude])
-        self._gitignores: Dict[Path, object] = {}
-        self._repo_chains: Dict[Path, List[Path]] = {}
+        self._gitignores: Dict[str, object] = {}
+        self._repo_chains: Dict[str, List[str]] = {}
 
-    def _gitignore(self, directory: Path):
+    def _gitignore(self, directory: str):
         if directory not in self._gitignores:
             spec = None
-            candidate = directory / ".gitignore"
+            candidate = os.path.join(directory, ".gitignore")
             try:
-                if candidate.is_file():
-                    spec = _spec(candidate.read_text(encoding="utf-8", errors="replace").splitlines())
+                if os.path.isfile(candidate):
+                    with open(candidate, encoding="utf-8", errors="replace") as handle:
+                        spec = _spec(handle.read().splitlines())
             except OSError:
                 spec = None
             self._gitignores[directory] = spec
         return self._gitignores[directory]
 
-    def _relative(self, path: Path, base: Path) -> Optional[str]:
-        try:
-            return path.relative_to(base).as_posix()
-        except ValueError:
-            return None
-
-    def excluded(self, path: Path, is_dir: bool, use_gitignore: bool = True) -> bool:
+    def excluded(self, path: str, is_dir: bool, use_gitignore: bool = True) -> bool:
         """Whether exclude patterns (relative to the settings root, or on the name alone) or, when
-        ``use_gitignore``, the .gitignore files of its repository exclude ``path``."""
+        ``use_gitignore``, the .gitignore files of its repository exclude ``path`` (absolute)."""
         suffix = "/" if is_dir else ""
-        relative = self._relative(path, self.root)
+        relative = _relative(path, self.root)
         candidates = [relative] if relative is not None else []
-        candidates.append(path.name)
+        candidates.append(os.path.basename(path))
         if any(self.exclude.match(c, is_dir) for c in candidates if c):
             return True
         if not (self.respect_gitignore and use_gitignore):
             return False
         # .gitignore files of every directory from the repository top down to the path's parent
-        for directory in self._gitignore_dirs(path.parent):
+        for directory in self._gitignore_dirs(os.path.dirname(path)):
             spec = self._gitignore(directory)
             if spec is not None:
-                rel = self._relative(path, directory)
+                rel = _relative(path, directory)
                 if rel and spec.match_file(rel + suffix):
                     return True
         return False
 
-    def _gitignore_dirs(self, directory: Path) -> List[Path]:
+    def _gitignore_dirs(self, directory: str) -> List[str]:
         """The directories from ``directory`` up to its git repository's top; none outside a repository
         (as git itself, .gitignore files only count inside one)."""
         if directory not in self._repo_chains:
-            chain: List[Path] = []
+            chain: List[str] = []
             current = directory
             while True:
                 chain.append(current)
-                if (current / ".git").exists():
+                if os.path.lexists(os.path.join(current, ".git")):
                     break
-                if current.parent == current:
+                parent = os.path.dirname(current)
+                if parent == current:
                     chain = []
                     break
-                current = current.parent
+                current = parent
             self._repo_chains[directory] = chain
         return self._repo_chains[directory]
 
 
+def _walk_files(top: str, top_abs: str, ignores: _Ignores, add) -> None:
+    """``add`` every *.py file under ``top`` that is not excluded: a directory's files (sorted) before its
+    subdirectories (sorted), as ``os.walk`` goes; symbolic links to directories are not followed, unreadable
+    directories are skipped. ``os.scandir`` tells files from directories without a ``stat`` per file."""
+    try:
+        with os.scandir(top) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except OSError:
+        return
+    subdirectories = []
+    for entry in entries:
+        name = entry.name
+        try:
+            is_dir = entry.is_dir()
+            is_file = not is_dir and name.endswith(".py") and entry.is_file()
+        except OSError:  # as os.walk: an entry that cannot be looked at is not a directory (nor a file)
+            continue
+        if is_dir:
+            if not ignores.excluded(os.path.join(top_abs, name), True) and not entry.is_symlink():
+                subdirectories.append(name)
+        elif is_file and not ignores.excluded(os.path.join(top_abs, name), False):
+            add(os.path.join(top, name))
+    for name in subdirectories:
+        _walk_files(os.path.join(top, name), os.path.join(top_abs, name), ignores, add)
+
+
 def discover(paths: Sequence[str], settings: Settings, force_exclude: bool = False) -> Discovered:
-    """The Python files to lint, sorted, without duplicates. Files named explicitly are linted even
-    when excluded (unless ``force_exclude``), as ruff does; missing paths are listed in ``missing``."""
+    """The Python files to lint (paths as given, pathlib-normalised: "./a//b.py" is "a/b.py"), sorted,
+    without duplicates. Files named explicitly are linted even when excluded (unless ``force_exclude``), as
+    ruff does; missing paths are listed in ``missing``."""
     result = Discovered()
     ignores = _Ignores(settings)
     seen = set()
 
-    def add(path: Path) -> None:
+    def add(path: str) -> None:
         key = os.path.normcase(os.path.abspath(path))
         if key not in seen:
             seen.add(key)
-            result.files.append(path)
+            result.files.append(_posix(path))
 
     for raw in paths:
-        path = Path(raw)
-        absolute = Path(os.path.abspath(path))
-        if path.is_dir():
+        absolute = os.path.abspath(raw)
+        if os.path.isdir(raw):
             if force_exclude and ignores.excluded(absolute, True):
                 continue
-            for directory, dirnames, filenames in os.walk(path):
-                dir_abs = Path(os.path.abspath(directory))
-                dirnames[:] = sorted(d for d in dirnames if not ignores.excluded(dir_abs / d, True))
-                for filename in sorted(filenames):
-                    if filename.endswith(".py"):
-                        file_path = Path(directory) / filename
-                        if not ignores.excluded(dir_abs / filename, False) and (file_path.is_file()):
-                            add(file_path)
-        elif path.exists() or path.is_symlink():
+            _walk_files(raw, absolute, ignores, add)
+        elif os.path.lexists(raw):
             # a file named explicitly (pre-commit's staged files) is not tracked-or-ignored by git's rules
             if force_exclude and ignores.excluded(absolute, False, use_gitignore=False):
                 continue
-            add(path)
+            add(raw)
         else:
             result.missing.append(raw)
-    result.files.sort(key=lambda p: p.as_posix())
+    result.files.sort()
     return result
 
 
-def display_path(path: Path, cwd: Path) -> str:
+def display_path(path: str, cwd: str) -> str:
     """The path as shown to the user: relative to the working directory when inside it."""
-    absolute = Path(os.path.abspath(path))
-    try:
-        return absolute.relative_to(cwd).as_posix()
-    except ValueError:
-        return path.as_posix()
+    relative = _relative(os.path.abspath(path), cwd)
+    return relative if relative is not None else _posix(path)
 
 
 __all__: Tuple[str, ...] = ("discover", "display_path", "Discovered")

@@ -8,24 +8,27 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
-from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 
+from gradlint.records import FrozenRecord, Record
 from gradlint.rule import AnyRule, Diagnostic, Edit, applicable
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 MAX_PASSES = 10
 
 
-@dataclass(frozen=True)
-class Replacement:
-    """Replace ``old`` (a node of the file's tree) with ``new`` (a node, or ``cst.RemoveFromParent()``)."""
+class Replacement(FrozenRecord):
+    """Replace ``old`` (a node of the file's tree) with ``new`` (a node, or ``cst.RemoveFromParent()``).
+    (A Record, not a dataclass: a pre-commit call imports this module, and a dataclass costs half a
+    millisecond to create; not a tuple either, which Rule.report would take for a list of replacements.)"""
 
-    old: cst.CSTNode
-    new: Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
+    __slots__ = ("old", "new")
+
+    def __init__(self, old: cst.CSTNode, new: Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]) -> None:
+        object.__setattr__(self, "old", old)
+        object.__setattr__(self, "new", new)
 
 
 class _Replace(cst.CSTTransformer):
@@ -161,14 +164,17 @@ def apply_edits(text: str, edits: Sequence[Edit]) -> str:
     return "".join(out)
 
 
-@dataclass
-class FixResult:
+class FixResult(Record):
     """What fixing one file did: the new bytes (None when unchanged), the findings fixed and remaining."""
 
-    new_source: Optional[bytes]
-    fixed: List[Diagnostic] = field(default_factory=list)
-    remaining: List[Diagnostic] = field(default_factory=list)
-    error: Optional[str] = None
+    __slots__ = ("new_source", "fixed", "remaining", "error")
+
+    def __init__(self, new_source: Optional[bytes], fixed: List[Diagnostic], remaining: List[Diagnostic],
+                 error: Optional[str] = None) -> None:
+        self.new_source = new_source
+        self.fixed = fixed
+        self.remaining = remaining
+        self.error = error
 
 
 def _decode(source: bytes) -> Tuple[str, str]:
@@ -220,6 +226,8 @@ def write_atomically(path: str, data: bytes) -> None:
     """Replace the file's bytes through a temporary file in the same directory, keeping its mode."""
     directory = os.path.dirname(os.path.abspath(path))
     mode = os.stat(path).st_mode
+    import tempfile  # here: only --fix writes files
+
     handle, temporary = tempfile.mkstemp(prefix=".gradlint-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(handle, "wb") as out:

@@ -6,15 +6,15 @@ The registry imports every module of that package, so adding a rule touches no e
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import os
 import re
 import sys
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple, Type, Union
+
+from gradlint.records import FrozenRecord, Record
 
 if TYPE_CHECKING:  # pragma: no cover
     import libcst as cst
@@ -29,22 +29,28 @@ SEVERITIES = ("error", "warning", "hint")
 SYNTAX_ERROR = ("GL001", "syntax-error")
 INTERNAL_ERROR = ("GL000", "internal-error")
 
+_set = object.__setattr__  # how a FrozenRecord's __init__ sets its fields
 
-@dataclass(frozen=True)
-class Edit:
+
+class Edit(FrozenRecord):
     """Replace the text between two 1-based (line, column) positions; end is exclusive."""
 
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-    content: str
+    __slots__ = ("line", "column", "end_line", "end_column", "content")
+
+    def __init__(self, line: int, column: int, end_line: int, end_column: int, content: str) -> None:
+        _set(self, "line", line)
+        _set(self, "column", column)
+        _set(self, "end_line", end_line)
+        _set(self, "end_column", end_column)
+        _set(self, "content", content)
 
 
-@dataclass(frozen=True)
-class Fix:
-    applicability: str  # "safe" or "unsafe"
-    edits: Tuple[Edit, ...] = ()
+class Fix(FrozenRecord):
+    __slots__ = ("applicability", "edits")
+
+    def __init__(self, applicability: str, edits: Tuple[Edit, ...] = ()) -> None:
+        _set(self, "applicability", applicability)  # "safe" or "unsafe"
+        _set(self, "edits", edits)
 
 
 def applicable(diagnostic: "Diagnostic", unsafe: bool) -> bool:
@@ -53,18 +59,21 @@ def applicable(diagnostic: "Diagnostic", unsafe: bool) -> bool:
     return fix is not None and bool(fix.edits) and (fix.applicability == "safe" or unsafe)
 
 
-@dataclass(frozen=True)
-class Diagnostic:
-    path: str
-    line: int  # 1-based
-    column: int  # 1-based, in characters
-    end_line: int
-    end_column: int  # 1-based, exclusive
-    code: str
-    name: str
-    severity: str
-    message: str
-    fix: Optional[Fix] = None
+class Diagnostic(FrozenRecord):
+    __slots__ = ("path", "line", "column", "end_line", "end_column", "code", "name", "severity", "message", "fix")
+
+    def __init__(self, path: str, line: int, column: int, end_line: int, end_column: int, code: str, name: str,
+                 severity: str, message: str, fix: Optional[Fix] = None) -> None:
+        _set(self, "path", path)
+        _set(self, "line", line)  # 1-based
+        _set(self, "column", column)  # 1-based, in characters
+        _set(self, "end_line", end_line)
+        _set(self, "end_column", end_column)  # 1-based, exclusive
+        _set(self, "code", code)
+        _set(self, "name", name)
+        _set(self, "severity", severity)
+        _set(self, "message", message)
+        _set(self, "fix", fix)
 
     def sort_key(self) -> tuple:
         return (self.path, self.line, self.column, self.code, self.message)
@@ -178,13 +187,15 @@ def _import_rules_package():
     try:
         return importlib.import_module("gradlint.rules")
     except ImportError:
+        from importlib import util  # here: only a source checkout that is not installed needs it
+
         source_rules = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rules")
         init = os.path.join(source_rules, "__init__.py")
         if not os.path.isfile(init):
             raise
-        spec = importlib.util.spec_from_file_location("gradlint.rules", init, submodule_search_locations=[source_rules])
+        spec = util.spec_from_file_location("gradlint.rules", init, submodule_search_locations=[source_rules])
         assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
+        module = util.module_from_spec(spec)
         sys.modules["gradlint.rules"] = module
         spec.loader.exec_module(module)
         return module
@@ -273,11 +284,32 @@ def build_rule_index() -> dict:
             "rules": [dict(info._asdict(), triggers=list(info.triggers)) for info in map(RuleInfo.of, all_rules().values())]}
 
 
+# Set when the caller knows the rules' sources are those the stored index was last found current for (the
+# cache knows it: its file is named after the size and time of every gradlint source, see cache.py); the
+# check then costs nothing rather than reading every rule's source.
+_INDEX_TRUSTED = False
+# whether rule_index() came from the stored index, which was current
+_INDEX_FROM_STORE = False
+
+
+def trust_stored_index() -> None:
+    """Use the stored index without comparing it with the rules' sources (see _INDEX_TRUSTED)."""
+    global _INDEX_TRUSTED
+    _INDEX_TRUSTED = True
+
+
+def stored_index_current() -> bool:
+    """Whether this run's rule index is the stored one, found (or trusted) current."""
+    rule_index()
+    return _INDEX_FROM_STORE
+
+
 def _stored_index() -> Optional[Dict[str, RuleInfo]]:
     """The rule index stored beside this file, if it was made from exactly these sources."""
     try:
-        stored = json.loads(INDEX_FILE.read_text(encoding="utf-8"))
-        if stored.get("digest") != rules_digest():
+        with open(INDEX_FILE, encoding="utf-8") as handle:
+            stored = json.load(handle)
+        if not _INDEX_TRUSTED and stored.get("digest") != rules_digest():
             return None  # a rule was edited since: import them all instead
         return {item["code"]: RuleInfo(**dict(item, triggers=tuple(item["triggers"]))) for item in stored["rules"]}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -287,9 +319,11 @@ def _stored_index() -> Optional[Dict[str, RuleInfo]]:
 def rule_index() -> Dict[str, RuleInfo]:
     """Every rule's RuleInfo, keyed by code, in code order: from the stored index when it is current,
     else from the rule classes themselves."""
-    global _INDEX
+    global _INDEX, _INDEX_FROM_STORE
     if _INDEX is None:
-        _INDEX = _stored_index() or {code: RuleInfo.of(rule) for code, rule in all_rules().items()}
+        stored = _stored_index()
+        _INDEX_FROM_STORE = stored is not None
+        _INDEX = stored or {code: RuleInfo.of(rule) for code, rule in all_rules().items()}
     return _INDEX
 
 
@@ -331,13 +365,16 @@ def rules_matching(selector: str) -> List[RuleInfo]:
     raise UnknownSelector(sel)
 
 
-@dataclass
-class SelectionLayer:
+class SelectionLayer(Record):
     """One source of rule selection (the config file, then the command line), applied in order."""
 
-    select: Optional[List[str]] = None
-    extend_select: List[str] = field(default_factory=list)
-    ignore: List[str] = field(default_factory=list)
+    __slots__ = ("select", "extend_select", "ignore")
+
+    def __init__(self, select: Optional[List[str]] = None, extend_select: Optional[List[str]] = None,
+                 ignore: Optional[List[str]] = None) -> None:
+        self.select = select
+        self.extend_select = [] if extend_select is None else extend_select
+        self.ignore = [] if ignore is None else ignore
 
 
 def resolve_selection(layers: Sequence[SelectionLayer]) -> List[RuleInfo]:

@@ -1,17 +1,13 @@
 """Linting (and fixing) many files: one job per file, its outcome, and writing fixed files back."""
 from __future__ import annotations
 
-import dataclasses
 import os
-import signal
-import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
 from gradlint.cache import Cache, entry_key
+from gradlint.records import Record
 from gradlint.rule import INTERNAL_ERROR, AnyRule, Diagnostic
-from gradlint.suppression import unknown_noqa_codes
 
 # The engine and the fixer (and through them LibCST and the analyses) are imported when a file is linted,
 # never by a run whose files are all cached.
@@ -31,6 +27,9 @@ class FileTimeout(BaseException):
 def time_limit(seconds: float):
     """Raise FileTimeout in the block after ``seconds`` (SIGALRM: main thread of a POSIX process only; the
     alarm fires between Python bytecodes, so a long call into LibCST's native parser ends first)."""
+    import signal  # here, as the engine: a run whose files are all cached lints none
+    import threading
+
     usable = seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if not usable:
         yield
@@ -67,6 +66,8 @@ def lint_within_limit(data: bytes, display: str, rules: Sequence[AnyRule], secon
 
 def noqa_warnings(data: bytes, display: str) -> List[str]:
     """A warning for every unknown gradlint code named in a ``# noqa`` comment of the file."""
+    from gradlint.suppression import unknown_noqa_codes
+
     return _noqa_notes(unknown_noqa_codes(data), display)
 
 
@@ -75,18 +76,23 @@ def _noqa_notes(unknown: Sequence[Tuple[int, str]], display: str) -> List[str]:
             for line, code in unknown]
 
 
-@dataclass
-class FileOutcome:
+class FileOutcome(Record):
     """What happened to one file: findings left, fixes made, and its bytes before and after."""
 
-    display: str
-    diagnostics: List[Diagnostic] = field(default_factory=list)
-    fixed: List[Diagnostic] = field(default_factory=list)
-    source: Optional[bytes] = None  # kept only when needed for output (findings or a diff)
-    new_source: Optional[bytes] = None  # set when fixing changed the file
-    error: Optional[str] = None  # a read or write failure: the user is told, exit code 2
-    warning: Optional[str] = None  # a fix that could not be applied
-    notes: List[str] = field(default_factory=list)  # warnings about the file's noqa comments
+    __slots__ = ("display", "diagnostics", "fixed", "source", "new_source", "error", "warning", "notes")
+
+    def __init__(self, display: str, diagnostics: Optional[List[Diagnostic]] = None,
+                 fixed: Optional[List[Diagnostic]] = None, source: Optional[bytes] = None,
+                 new_source: Optional[bytes] = None, error: Optional[str] = None, warning: Optional[str] = None,
+                 notes: Optional[List[str]] = None) -> None:
+        self.display = display
+        self.diagnostics = [] if diagnostics is None else diagnostics
+        self.fixed = [] if fixed is None else fixed
+        self.source = source  # kept only when needed for output (findings or a diff)
+        self.new_source = new_source  # set when fixing changed the file
+        self.error = error  # a read or write failure: the user is told, exit code 2
+        self.warning = warning  # a fix that could not be applied
+        self.notes = [] if notes is None else notes  # warnings about the file's noqa comments
 
 
 def process_source(data: bytes, display: str, rules: Sequence[AnyRule], mode: str, unsafe: bool,
@@ -138,13 +144,15 @@ def process_file(path: str, display: str, rules: Sequence[AnyRule], mode: str, u
 PARALLEL_MIN_FILES = 24
 
 
-@dataclass
-class FileJob:
+class FileJob(Record):
     """One file to lint: where it is, how it is shown, and the rules selected for it."""
 
-    path: str
-    display: str
-    rules: List[AnyRule]
+    __slots__ = ("path", "display", "rules")
+
+    def __init__(self, path: str, display: str, rules: List[AnyRule]) -> None:
+        self.path = path
+        self.display = display
+        self.rules = rules
 
 
 def _lint_job(job: Tuple[bytes, str, List[AnyRule], float]) -> List[Diagnostic]:
@@ -196,6 +204,8 @@ def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, ca
             outcomes[position] = FileOutcome(job.display, [_shown_as(d, job.display) for d in diagnostics],
                                              source=data if diagnostics else None, notes=_noqa_notes(unknown, job.display))
         else:
+            from gradlint.suppression import unknown_noqa_codes  # here: a cached file's codes are in its entry
+
             unknown = unknown_noqa_codes(data)
             outcomes[position] = FileOutcome(job.display, notes=_noqa_notes(unknown, job.display))
             pending.append((position, data, key, unknown))
@@ -213,4 +223,4 @@ def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, ca
 
 def _shown_as(diagnostic: Diagnostic, display: str) -> Diagnostic:
     """A cached finding under the path as shown in this run (the working directory may differ)."""
-    return diagnostic if diagnostic.path == display else dataclasses.replace(diagnostic, path=display)
+    return diagnostic if diagnostic.path == display else diagnostic.replace(path=display)

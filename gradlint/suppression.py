@@ -2,10 +2,7 @@
 (``# gradlint: noqa`` on a line of its own, optionally with codes)."""
 from __future__ import annotations
 
-import io
 import re
-import tokenize
-from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
 
 from gradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, find_rule
@@ -39,6 +36,9 @@ def _codes(text: Optional[str]) -> Optional[Set[str]]:
 
 def _comments(text: str) -> List[Tuple[int, str, bool]]:
     """(line, comment text, comment is alone on its line) for every comment of the file."""
+    import io
+    import tokenize  # here: most files have no noqa comment, and a cached run reads none
+
     found: List[Tuple[int, str, bool]] = []
     try:
         for token in tokenize.generate_tokens(io.StringIO(text).readline):
@@ -56,10 +56,10 @@ def _comments(text: str) -> List[Tuple[int, str, bool]]:
         return found
 
 
-@dataclass
 class Suppressions:
-    by_line: Dict[int, Optional[Set[str]]] = field(default_factory=dict)
-    file_level: Optional[Set[str]] = field(default_factory=set)  # empty set: nothing suppressed file-wide
+    def __init__(self) -> None:
+        self.by_line: Dict[int, Optional[Set[str]]] = {}
+        self.file_level: Optional[Set[str]] = set()  # empty set: nothing suppressed file-wide
 
     @classmethod
     def from_text(cls, text: str) -> "Suppressions":
@@ -120,6 +120,9 @@ def unknown_noqa_codes(data: bytes) -> List[Tuple[int, str]]:
 
 def _decoded(data: bytes) -> str:
     """The file's text in its declared encoding; undecodable bytes replaced (only comments are read)."""
+    import io
+    import tokenize
+
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         return data.decode(encoding, errors="replace")

@@ -140,3 +140,37 @@ def test_a_cached_file_still_warns_about_unknown_noqa_codes(cli, tmp_path):
     assert "from the cache" in warm.out
     for run in (cold, warm):
         assert "a.py:2: unknown rule code 'GL999' in a noqa comment" in run.err
+
+
+_NO_DIGEST = (
+    "import sys\n"
+    "import gradlint.rule\n"
+    "def refuse():\n"
+    "    raise RuntimeError('the rule sources were read')\n"
+    "gradlint.rule.rules_digest = refuse\n"
+    "from gradlint.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def test_a_warm_run_trusts_the_rule_index_its_cache_vouches_for(cli, tmp_path):
+    """Checking the stored rule index against the rules' sources reads every rule module; a cache file
+    (named after the size and time of every gradlint source) that says the index was current spares that."""
+    import subprocess
+    import sys
+
+    (tmp_path / "a.py").write_text(BAD)
+    cold = cli("check", "--output-format", "concise", "a.py", cwd=tmp_path)
+    assert json.loads(_cache_file(tmp_path).read_text())["index_current"] is True
+
+    def without_digest():
+        return subprocess.run([sys.executable, "-c", _NO_DIGEST, "check", "--output-format", "concise", "a.py"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+    warm = without_digest()
+    assert warm.stdout == cold.out and warm.returncode == 1
+    data = json.loads(_cache_file(tmp_path).read_text())
+    data["index_current"] = False  # as written by a run that found the index stale
+    _cache_file(tmp_path).write_text(json.dumps(data))
+    unvouched = without_digest()
+    assert "the rule sources were read" in unvouched.stderr

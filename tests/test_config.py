@@ -144,3 +144,27 @@ def test_explicit_config_flag(cli, tmp_path):
     result = cli("check", "--output-format", "json", "--config", "cfg/pyproject.toml", "bad.py", cwd=tmp_path)
     assert codes(result) == ["GL105"]
     assert cli("check", "--config", "nope.toml", "bad.py", cwd=tmp_path).code == 2
+
+
+def test_paths_are_shown_as_given_in_normal_form(cli, tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("import torch\nmodel.eval\n")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "b.py").write_text("import torch\nmodel.eval\n")
+    result = cli("check", "--output-format", "concise", "./pkg//a.py", cwd=tmp_path)
+    assert result.out.startswith("pkg/a.py:2:1: GL105")
+    inside = cli("check", "--output-format", "concise", "../other/b.py", ".", cwd=tmp_path / "pkg")
+    assert "../other/b.py:2:1: GL105" in inside.out and "\na.py:2:1: GL105" in "\n" + inside.out
+
+
+def test_directory_walk_follows_file_links_but_not_directory_links(cli, tmp_path):
+    bad = "import torch\nmodel.eval\n"
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "x.py").write_text(bad)
+    (tmp_path / "linked_dir").symlink_to(tmp_path / "real", target_is_directory=True)
+    (tmp_path / "linked.py").symlink_to(tmp_path / "real" / "x.py")
+    (tmp_path / "broken.py").symlink_to(tmp_path / "missing.py")
+    (tmp_path / "notes.txt").write_text(bad)
+    result = cli("check", "--output-format", "concise", ".", cwd=tmp_path)
+    assert sorted(line.split(":")[0] for line in result.out.splitlines() if "GL105" in line) == ["linked.py", "real/x.py"]
+    assert result.code == 1 and result.err == ""
