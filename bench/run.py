@@ -6,9 +6,13 @@
     python bench/run.py --corpus lightning --repeat 5   # floor and gradlint in turns, median ratio
 
 Corpora are built from registry wheels (unpacked, their *.py files) and the installed torch package's own
-sources; everything lives under bench/corpora/ (git-ignored). TorchFix pins an older LibCST, so it gets its own
-virtual environment in bench/.venv-torchfix. Every measurement runs in a fresh process; CPU time and peak memory
-come from getrusage of that process and its children (peak memory is the largest single process: "per worker").
+sources; everything lives under bench/corpora/ (git-ignored). gradlint is measured as a user installs it: a
+regular (not editable) `pip install` of this checkout into its own virtual environment, bench/.venv-gradlint,
+reinstalled at every run, and run through its `gradlint` command; the LibCST parse floor and `import libcst` are
+measured with that environment's Python too, so both sides of every ratio pay the same interpreter start-up.
+TorchFix pins an older LibCST, so it gets its own virtual environment in bench/.venv-torchfix. Every measurement
+runs in a fresh process; CPU time and peak memory come from getrusage of that process and its children (peak
+memory is the largest single process: "per worker").
 """
 from __future__ import annotations
 
@@ -25,6 +29,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CORPORA = HERE / "corpora"
 TORCHFIX_VENV = HERE / ".venv-torchfix"
+GRADLINT_VENV = HERE / ".venv-gradlint"
+
+# set by main(): the Python that runs the parse floor and `import libcst`, and the command that runs gradlint
+PYTHON = sys.executable
+GRADLINT = [sys.executable, "-m", "gradlint"]
 
 # wheel name -> pinned version, so that figures are comparable from run to run
 WHEELS = {
@@ -65,17 +74,30 @@ def _median_run(runs, key: str = "cpu") -> dict:
 MEASURE_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def precompile() -> None:
-    """Compile gradlint's modules once, so that no measured run pays for compiling them."""
-    import compileall
+def install_gradlint() -> None:
+    """(Re)install this checkout into bench/.venv-gradlint as a user would (``pip install .``: a wheel, byte-code
+    compiled at install), so that what is measured is this code without an editable install's import hooks."""
+    global PYTHON, GRADLINT
+    python = GRADLINT_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(GRADLINT_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", str(HERE.parent)], check=True)
+    else:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(HERE.parent)],
+                       check=True)
+    PYTHON, GRADLINT = str(python), [str(GRADLINT_VENV / "bin" / "gradlint")]
 
-    import gradlint
-    import gradlint.rule
 
-    gradlint.rule.all_rules()
-    roots = {Path(gradlint.__file__).parent, *(Path(p) for p in sys.modules["gradlint.rules"].__path__)}
-    for root in roots:
-        compileall.compile_dir(str(root), quiet=1)
+def use_python(python: str) -> None:
+    """Measure with ``python`` (which has gradlint and LibCST installed) instead; its gradlint modules are
+    compiled once first, so that no measured run pays for compiling them."""
+    global PYTHON, GRADLINT
+    code = ("import compileall, os, sys, gradlint, gradlint.rule\n"
+            "gradlint.rule.all_rules()\n"
+            "roots = {os.path.dirname(gradlint.__file__), *sys.modules['gradlint.rules'].__path__}\n"
+            "for root in roots: compileall.compile_dir(root, quiet=1)\n")
+    subprocess.run([python, "-c", code], check=True, env=MEASURE_ENV)
+    PYTHON, GRADLINT = python, [python, "-m", "gradlint"]
 
 
 def build_corpora(names) -> dict:
@@ -153,7 +175,7 @@ def bench_corpus(name: str, directory: Path, jobs: int, torchfix, repeat: int = 
     listing = Path(tempfile.mkstemp(suffix=".txt")[1])
     listing.write_text("\n".join(files))
     cache = Path(tempfile.mkdtemp())
-    gradlint = [sys.executable, "-m", "gradlint", "check", "--exit-zero", "--output-format", "concise", "--select", "ALL",
+    gradlint = GRADLINT + ["check", "--exit-zero", "--output-format", "concise", "--select", "ALL",
                 "--no-respect-gitignore"]
     results = {"files": len(files), "lines": lines}
     # The floor and gradlint are measured in turns, ``repeat`` times: on a shared machine the same command's CPU
@@ -161,10 +183,10 @@ def bench_corpus(name: str, directory: Path, jobs: int, torchfix, repeat: int = 
     # The table shows each command's median run; the CPU ratio is the median of the pairs' ratios.
     floors, offs, colds = [], [], []
     for _ in range(repeat):
-        floors.append(_measure([sys.executable, "-c", PARSE_FLOOR, str(listing)]))
+        floors.append(_measure([PYTHON, "-c", PARSE_FLOOR, str(listing)]))
         # gradlint pauses Python's garbage collector while it lints a file (engine._collector_paused): the same
         # parse without the collector shows how much of the margin over the floor comes from that
-        offs.append(_measure([sys.executable, "-c", PARSE_FLOOR, str(listing), "gc-off"]))
+        offs.append(_measure([PYTHON, "-c", PARSE_FLOOR, str(listing), "gc-off"]))
         colds.append(_measure(gradlint + ["--no-cache", "--jobs", "1", str(directory)]))
     results["parse floor"] = _median_run(floors)
     results["parse floor, GC off"] = _median_run(offs)
@@ -185,17 +207,17 @@ def bench_single_file(jobs: int) -> dict:
     sample = HERE.parent / "examples" / "train_bugs.py"
     runs = {"import libcst": [], "gradlint one file": []}
     for _ in range(11):
-        runs["import libcst"].append(_measure([sys.executable, "-c", "import libcst"])["wall"])
+        runs["import libcst"].append(_measure([PYTHON, "-c", "import libcst"])["wall"])
         runs["gradlint one file"].append(
-            _measure([sys.executable, "-m", "gradlint", "check", "--no-cache", "--exit-zero", str(sample)])["wall"]
+            _measure(GRADLINT + ["check", "--no-cache", "--exit-zero", str(sample)])["wall"]
         )
     return {k: sorted(v)[len(v) // 2] for k, v in runs.items()}
 
 
 def bench_largest_torch_file(directory: Path) -> dict:
     largest = max(python_files(directory), key=lambda f: os.path.getsize(f))
-    floor = _measure([sys.executable, "-c", "import sys, libcst; libcst.parse_module(open(sys.argv[1], 'rb').read())", largest])
-    ours = _measure([sys.executable, "-m", "gradlint", "check", "--no-cache", "--exit-zero", "--select", "ALL", largest])
+    floor = _measure([PYTHON, "-c", "import sys, libcst; libcst.parse_module(open(sys.argv[1], 'rb').read())", largest])
+    ours = _measure(GRADLINT + ["check", "--no-cache", "--exit-zero", "--select", "ALL", largest])
     return {"file": largest, "size_mb": os.path.getsize(largest) / 1e6, "libcst_peak_mb": floor["peak_mb"],
             "gradlint_peak_mb": ours["peak_mb"]}
 
@@ -243,10 +265,16 @@ def main() -> int:
     parser.add_argument("--json", metavar="PATH", help="also write the raw figures here")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="measure the parse floor and gradlint cold N times in turns; the CPU ratio is the median pair's")
+    parser.add_argument("--python", metavar="PATH",
+                        help="measure gradlint and LibCST installed in this Python (e.g. an editable install you are "
+                             "working on) instead of a fresh install in bench/.venv-gradlint")
     args = parser.parse_args()
     names = args.corpus or ["torch", *WHEELS]
     corpora = build_corpora(names)
-    precompile()
+    if args.python:
+        use_python(args.python)
+    else:
+        install_gradlint()
     torchfix = None if args.skip_torchfix else ensure_torchfix()
     results = {name: bench_corpus(name, directory, args.jobs, torchfix, args.repeat) for name, directory in corpora.items()}
     single = bench_single_file(args.jobs)
