@@ -12,6 +12,7 @@ import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState
 
 from gradlint.analysis.names import NameResolver
 from gradlint.analysis.torch_api import canonical
@@ -28,13 +29,24 @@ def active_rules(source: bytes, rules: Sequence[AnyRule]) -> List[AnyRule]:
     """The rules whose trigger words occur in the file's bytes (ignoring case); the others can never
     fire on it."""
     lowered = source.lower()
+    # each word looked for once: the 49 rules have 85 triggers but 44 different ones, and a word that is
+    # absent costs a scan of the whole file
+    present: Dict[bytes, bool] = {}
     active = []
     for rule in rules:
         triggers = _LOWERED_TRIGGERS.get(rule.triggers)
         if triggers is None:
             triggers = _LOWERED_TRIGGERS[rule.triggers] = tuple(t.lower().encode("ascii") for t in rule.triggers)
-        if not triggers or any(t in lowered for t in triggers):
+        if not triggers:
             active.append(rule)
+            continue
+        for trigger in triggers:
+            found = present.get(trigger)
+            if found is None:
+                found = present[trigger] = trigger in lowered
+            if found:
+                active.append(rule)
+                break
     return active
 
 
@@ -53,6 +65,8 @@ class LintContext:
         self.expected_failure_blocks: List[cst.CSTNode] = []
         # per-file results of the shared analyses (gradlint.analysis), keyed by analysis: they die with the file
         self.facts: Dict[str, object] = {}
+        # id(node) -> (node, its qualified name): a dozen rules and analyses ask for the name every call calls
+        self._qualified: Dict[int, Tuple[cst.CSTNode, Optional[str]]] = {}
 
     # ---------------------------------------------------------------- analyses
     @property
@@ -64,7 +78,14 @@ class LintContext:
     def qualified_name(self, node: cst.CSTNode) -> Optional[str]:
         """The canonical dotted name ``node`` refers to through imports (None if not certain).
         A Call has no qualified name: check ``node.func`` for the called object."""
-        return canonical(self.names.qualified_name(node))
+        # remembered per node for the file (the names it sees do not change while it is linted); the entry
+        # holds the node, so that its id cannot be another node's while the entry lives
+        entry = self._qualified.get(id(node))
+        if entry is not None and entry[0] is node:
+            return entry[1]
+        name = canonical(self.names.qualified_name(node))
+        self._qualified[id(node)] = (node, name)
+        return name
 
     @property
     def parent(self) -> Optional[cst.CSTNode]:
@@ -75,6 +96,7 @@ class LintContext:
         self.facts.clear()
         self._findings.clear()
         self._names = None
+        self._qualified.clear()
         self.ancestors.clear()
         self.expected_failure_blocks.clear()
 
@@ -163,48 +185,106 @@ _STRINGS_AND_COMMENTS = re.compile(
     rb"|#[^\r\n]*"
 )
 _BRACKETS_SPLIT = re.compile(rb"([()\[\]{}])")
+_PIECES_SPLIT = re.compile(rb"([()\[\]{},;])")
 _OPENING = frozenset(b"([{")
+_CLOSING = frozenset(b")]}")
+_WHITESPACE = b" \t\n\x0b\x0c"
 # A statement this many bytes long (strings and comments aside) has at most as many tokens; LibCST parses
 # 2000-deep nesting and 2000-term chains of every kind in about a second, and crashes or hangs only on much
 # longer ones (docs/robustness.md)
 _SAFE_STATEMENT_BYTES = 2000
+# the bytes (whitespace aside), along one path from a logical line down its brackets, that bound the depth of
+# LibCST's tree there
+_SAFE_PATH_BYTES = _SAFE_STATEMENT_BYTES // 2
 # LibCST parses a 3000-branch if/elif chain in a tenth of a second; CPython refuses one not much longer
 _SAFE_ELIF_CHAIN = 1000
 
 
 def _needs_screen(source: bytes) -> bool:
     """Whether Python's own parse must look at the file before LibCST does. Only a statement thousands of
-    tokens long can crash or hang LibCST's parser, so a file whose every logical line is shorter than
-    _SAFE_STATEMENT_BYTES is safe; a byte scan, several times cheaper than ast.parse, tells. When the scan is
-    unsure (unbalanced brackets, a Python whose f-strings may nest their own quotes) the answer is yes."""
+    tokens deep can crash or hang LibCST's parser, so a file whose every logical line is shallow is safe; a byte
+    scan, several times cheaper than ast.parse, tells. When the scan is unsure (unbalanced brackets, a Python
+    whose f-strings may nest their own quotes) the answer is yes.
+
+    Depth, not length: a long statement is almost always a wide one (timm's and transformers' tables of model
+    configurations are dict literals thousands of bytes long, a sixth of their files), and the items of a
+    bracketed list, call, dict or subscript, or of a top-level tuple, are siblings in LibCST's tree, however
+    many there are. Chains (``a + b + ...``, ``a.b.c``, ``f()()``, ``not not``, ``lambda: lambda:``, adjacent
+    strings) nest, and they hold no comma at their own level: so the tree's depth at any point is bounded by the
+    bytes of the comma-separated piece that holds it, outside its nested brackets, plus those of each piece
+    enclosing it, up to the logical line (_deepest_path). A logical line shorter than that bound needs no
+    closer look."""
     if len(source) < _SAFE_STATEMENT_BYTES:
         return False
     if sys.version_info >= (3, 12):
         return True  # PEP 701: the byte scan cannot find where such f-strings end
-    code = _STRINGS_AND_COMMENTS.sub(b" ", source)
-    code = code.replace(b"\\\r\n", b" ").replace(b"\\\n", b" ").replace(b"\\\r", b" ")
-    if max(map(len, code.splitlines()), default=0) >= _SAFE_STATEMENT_BYTES // 2:
-        return True
+    # each string or comment one byte (not whitespace: it is a token), each physical line end one \n
+    code = _STRINGS_AND_COMMENTS.sub(b"0", source)
+    code = code.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\\\n", b" ")
     if code.count(b"elif") >= _SAFE_ELIF_CHAIN:
         return True  # LibCST nests each elif in the one before: a long chain is deep, however short its lines
-    # every span inside brackets (it may cross lines) must be short too: a logical line is at most such a span
-    # plus the rest of the two physical lines it starts and ends on
+    # the logical lines (a newline outside brackets ends one) at least _SAFE_PATH_BYTES long: only they can be deep
+    long_lines = []
     depth = 0
-    opened_at = offset = 0
+    line_start = offset = 0
     for part in _BRACKETS_SPLIT.split(code):
         if len(part) == 1 and part in b"()[]{}":
             if part[0] in _OPENING:
-                if depth == 0:
-                    opened_at = offset
                 depth += 1
             else:
                 depth -= 1
                 if depth < 0:
                     return True
-                if depth == 0 and offset - opened_at >= _SAFE_STATEMENT_BYTES // 2:
-                    return True
+        elif depth == 0:
+            first = part.find(b"\n")
+            if first >= 0:
+                if offset + first - line_start >= _SAFE_PATH_BYTES:
+                    long_lines.append((line_start, offset + first))
+                last = part.rfind(b"\n")
+                if last - first > _SAFE_PATH_BYTES:  # whole lines without brackets between the two
+                    start = offset + first + 1
+                    for line in part[first + 1:last].split(b"\n"):
+                        if len(line) >= _SAFE_PATH_BYTES:
+                            long_lines.append((start, start + len(line)))
+                        start += len(line) + 1
+                line_start = offset + last + 1
         offset += len(part)
-    return depth != 0
+    if depth != 0:
+        return True
+    if offset - line_start >= _SAFE_PATH_BYTES:
+        long_lines.append((line_start, offset))
+    # whitespace is no token: only the other bytes count (each token has at least one)
+    return any(_deepest_path(code[start:end].translate(None, _WHITESPACE)) >= _SAFE_PATH_BYTES
+               for start, end in long_lines)
+
+
+def _deepest_path(line: bytes) -> int:
+    """The most bytes along one path down a (balanced) logical line: of a comma-separated piece outside its
+    nested brackets, plus those of every piece enclosing it. Every level of nesting in LibCST's tree below a
+    piece takes at least one byte of it or of the pieces enclosing it: this bounds the tree's depth."""
+    # per open bracket, the enclosing level: its current piece's own bytes, the deepest path below that piece so
+    # far, and the deepest of its finished pieces
+    stack: List[Tuple[int, int, int]] = []
+    own = below = deepest = 0
+    for part in _PIECES_SPLIT.split(line):
+        if len(part) == 1 and part in b"()[]{},;":
+            byte = part[0]
+            if byte in _OPENING:
+                stack.append((own + 1, below, deepest))
+                own = below = deepest = 0
+            elif byte in _CLOSING:
+                inside = max(deepest, own + below)
+                own, below, deepest = stack.pop()
+                own += 1
+                if inside > below:
+                    below = inside
+            else:  # a comma (a semicolon outside brackets) ends a piece: the next one is its sibling
+                if own + below > deepest:
+                    deepest = own + below
+                own = below = 0
+        else:
+            own += len(part)
+    return max(deepest, own + below)
 
 
 def _screen(source: bytes) -> Tuple[Optional[str], Optional[List[int]]]:
@@ -450,7 +530,9 @@ def _place(module: cst.Module, path: str, findings, expected_failure_blocks, tex
         # code meant to fail (inside `with pytest.raises(...)`) is not a finding
         bodies = {id(block.body) for block in expected_failure_blocks}
         findings = [f for f in findings if not any(id(a) in bodies for a in tree.ancestors(f[1]))]
-    positions = _positions(module, text, tree, [f[1] for f in findings], python_first_lines)
+    # the nodes replaced by fixes too: edits_for regenerates the statement around each from its position
+    replaced = [r.old for f in findings if f[3] is not None for r in f[3][0]]
+    positions = _positions(module, text, tree, [f[1] for f in findings], python_first_lines, replaced)
     fixable: Optional[bool] = None
     index: Optional[LineIndex] = None
     shifts: Optional[Dict[int, int]] = None
@@ -487,14 +569,20 @@ def _place(module: cst.Module, path: str, findings, expected_failure_blocks, tex
 
 
 def _positions(module: cst.Module, text: Optional[str], tree: Optional[TreeIndex], nodes,
-               python_first_lines: Optional[List[int]]) -> dict:
-    """Positions (LibCST CodeRanges) of at least ``nodes`` and of every node of the top-level statements
-    that hold them. Only those statements are regenerated, starting from the line Python's own parser
-    gives them; when that cannot be matched exactly to the file's text, the whole module is."""
+               python_first_lines: Optional[List[int]], replaced=()) -> dict:
+    """Positions (LibCST CodeRanges) of at least ``nodes``, and of every node of the statements that hold
+    them and the ``replaced`` nodes of their fixes (as far as they share a top-level statement with ``nodes``).
+    Only the innermost statement around each node is regenerated, found in the file's text by its own
+    (_statement_positions); failing that, the top-level statements that hold them, starting from the line
+    Python's own parser gives them; when that cannot be matched exactly to the file's text, the whole module."""
     # imported here: files without findings never need positions, and a pre-commit call saves the import
     from libcst.metadata import PositionProvider
     from libcst.metadata.position_provider import PositionProvidingCodegenState
 
+    if text is not None and tree is not None:
+        found = _statement_positions(module, text, tree, nodes, replaced)
+        if found is not None:
+            return found
     provider = PositionProvider()
     if text is not None and tree is not None:
         tops = []
@@ -527,6 +615,130 @@ def _positions(module: cst.Module, text: Optional[str], tree: Optional[TreeIndex
     state = PositionProvidingCodegenState(default_indent=module.default_indent,
                                           default_newline=module.default_newline, provider=provider)
     module._codegen(state)
+    return provider._computed
+
+
+def _innermost_statement(tree: TreeIndex, number: int) -> int:
+    """The number of the innermost statement holding node ``number`` (itself included), -1 for none: the
+    statement whose code LibCST generates on its own, so not an ``elif`` (its If generates it, as ``elif``)."""
+    order, parents = tree.order, tree.parents
+    while number >= 0 and not isinstance(order[number], cst.BaseStatement):
+        number = parents[number]
+    while number >= 0 and type(order[number]) is cst.If:
+        parent = parents[number]
+        if parent < 0 or type(order[parent]) is not cst.If or order[parent].orelse is not order[number]:
+            break
+        number = parent
+    return number
+
+
+def _block_indents(module: cst.Module, tree: TreeIndex, number: int) -> List[str]:
+    """The indentation LibCST's code generation has in force at node ``number``: one token per enclosing
+    block, outermost first (as gradlint.fixing sets it up for a statement)."""
+    indents = []
+    number = tree.parents[number]
+    while number >= 0:
+        block = tree.order[number]
+        if type(block) is cst.IndentedBlock:
+            indents.append(module.default_indent if block.indent is None else block.indent)
+        number = tree.parents[number]
+    indents.reverse()
+    return indents
+
+
+class _MarkingCodegenState(CodegenState):
+    """LibCST's plain code generation, noting how many tokens precede ``target``'s code."""
+    target: Optional[cst.CSTNode] = None
+    mark = 0
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        if node is self.target:
+            self.mark = len(self.tokens)
+
+
+def _statement_positions(module: cst.Module, text: str, tree: TreeIndex, nodes, replaced) -> Optional[dict]:
+    """Positions of every node of the innermost statements holding ``nodes`` (and the ``replaced`` nodes of
+    fixes that share a top-level statement with them), or None when that cannot be done exactly.
+
+    Each statement's place in the file is found from its own text: LibCST gives back a file without form
+    feeds or lone CRs exactly, so the statement's generated code (indentation and leading comments included)
+    is somewhere in the text, at the start of a line; where it occurs once, that is the statement. When it
+    occurs more than once (the same line in two methods), the enclosing statements are tried outwards, and the
+    statement's offset within the first that occurs once is taken from that one's code generation. Only then
+    is the statement regenerated with positions, from its line: a finding deep in a large class costs one
+    small statement's code generation, not the class's, and no parse by Python."""
+    if "\x0c" in text or text.count("\r") != text.count("\r\n"):
+        return None
+    from libcst.metadata import PositionProvider
+    from libcst.metadata.position_provider import PositionProvidingCodegenState
+
+    order, ends, parents = tree.order, tree.ends, tree.parents
+    wanted = set()
+    tops = set()
+    for node in nodes:
+        number = tree.number(node)
+        if number is None:
+            return None
+        statement = _innermost_statement(tree, number)
+        if statement < 0:
+            return None
+        wanted.add(statement)
+        while parents[statement] > 0:  # up to the top-level statement (the Module is number 0)
+            statement = parents[statement]
+        tops.add(statement)
+    for node in replaced:
+        number = tree.number(node)
+        statement = _innermost_statement(tree, number) if number is not None else -1
+        if statement >= 0:
+            top = statement
+            while parents[top] > 0:
+                top = parents[top]
+            if top in tops:
+                wanted.add(statement)
+
+    index: Optional[LineIndex] = None
+    provider = PositionProvider()
+    done_to = 0  # statements inside one already regenerated have their positions
+    for statement in sorted(wanted):
+        if statement < done_to:
+            continue
+        done_to = ends[statement]
+        # where the statement starts in the text: from the innermost of it and its enclosing statements whose
+        # code occurs exactly once in the text
+        candidate = statement
+        while True:
+            state = _MarkingCodegenState(default_indent=module.default_indent, default_newline=module.default_newline,
+                            indent_tokens=_block_indents(module, tree, candidate))
+            state.target = order[statement]
+            order[candidate]._codegen(state)
+            code = "".join(state.tokens)
+            # where it occurs at the start of a line (the same code may end a longer line, or sit deeper)
+            needle = "\n" + code
+            if text.startswith(code):
+                at = 0
+            else:
+                at = text.find(needle) + 1
+                if at == 0:
+                    return None  # not the file's text: let Python's parser say where the statements are
+            if text.find(needle, at) < 0:
+                start = at + len("".join(state.tokens[:state.mark]))
+                break
+            candidate = _innermost_statement(tree, parents[candidate])
+            if candidate < 0:
+                return None  # even the top-level statement occurs twice
+        if index is None:
+            index = LineIndex(text)
+        line, column = index.position(start)
+        if column != 1:
+            return None
+        state = PositionProvidingCodegenState(default_indent=module.default_indent,
+                                              default_newline=module.default_newline, provider=provider,
+                                              indent_tokens=_block_indents(module, tree, statement))
+        state.line = line
+        order[statement]._codegen(state)
+        code = "".join(state.tokens)
+        if text[start:start + len(code)] != code:
+            return None
     return provider._computed
 
 

@@ -6,11 +6,14 @@ explicit stack so a deeply nested expression cannot exhaust Python's recursion l
 """
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import dataclasses
+import itertools
+import typing
 from bisect import bisect_left
 from operator import attrgetter
-from typing import Callable, Dict, Iterator, List, Optional, Tuple, Type
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type
 
 import libcst as cst
 
@@ -56,24 +59,9 @@ def _syntactic_fields(node_type: type) -> Tuple[str, ...]:
     )
 
 
-# node type -> a getter of its syntactic fields' values (always a tuple), or None for a node without any
-_GETTERS: Dict[type, Optional[Callable[[cst.CSTNode], tuple]]] = {}
 # value type -> 1 for a node, 2 for a sequence (of nodes), 0 for anything else (str, None, sentinels):
 # isinstance against CSTNode (an ABC) is slow in the hot loop
 _KIND: Dict[type, int] = {tuple: 2, list: 2}
-
-
-def _getter(node_type: type) -> Optional[Callable[[cst.CSTNode], tuple]]:
-    names = _syntactic_fields(node_type)
-    if not names:
-        getter = None
-    elif len(names) == 1:
-        single = attrgetter(names[0])
-        getter = lambda node: (single(node),)  # noqa: E731
-    else:
-        getter = attrgetter(*names)
-    _GETTERS[node_type] = getter
-    return getter
 
 
 def _kind(value_type: type) -> int:
@@ -82,30 +70,97 @@ def _kind(value_type: type) -> int:
     return kind
 
 
+def _add_reversed(value: object, out: List[cst.CSTNode]) -> None:
+    """Add the node(s) ``value`` holds to ``out``, last first: for a field whose annotation does not say."""
+    kinds = _KIND
+    kind = kinds.get(type(value))
+    if kind is None:
+        kind = _kind(type(value))
+    if kind == 1:
+        out.append(value)  # type: ignore[arg-type]
+    elif kind == 2:
+        for item in reversed(value):  # type: ignore[call-overload]
+            item_kind = kinds.get(type(item))
+            if item_kind is None:
+                item_kind = _kind(type(item))
+            if item_kind == 1:
+                out.append(item)
+
+
+def _is_node_class(annotation: object) -> bool:
+    if isinstance(annotation, typing.ForwardRef):
+        annotation = getattr(cst, annotation.__forward_arg__, None)
+    return isinstance(annotation, type) and cst.CSTNode in annotation.__mro__
+
+
+def _field_shape(annotation: object) -> str:
+    """What a syntactic field holds, from its annotation: "none" (a str or bool: never a node), "node" (always
+    one), "optional" (a node or None), "nodes" (a sequence of nodes), or "any" (to be looked at: unions with
+    sentinels, string annotations, anything else)."""
+    if annotation is str or annotation is bool:
+        return "none"
+    if _is_node_class(annotation):
+        return "node"
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Union and len(args) == 2 and type(None) in args:
+        if _is_node_class(args[0] if args[1] is type(None) else args[1]):
+            return "optional"
+    if origin is collections.abc.Sequence and len(args) == 1:
+        item = args[0]
+        if _is_node_class(item) or (typing.get_origin(item) is typing.Union and all(map(_is_node_class, typing.get_args(item)))):
+            return "nodes"
+    return "any"
+
+
+# node type -> a function giving its syntactic children last first (a tuple or a list), or None for a node type
+# that cannot have any (Name, strings, numbers: half the nodes of real code)
+_KIDS: Dict[type, Optional[Callable[[cst.CSTNode], Sequence[cst.CSTNode]]]] = {}
+
+
+def _kids_function(node_type: type) -> Optional[Callable[[cst.CSTNode], Sequence[cst.CSTNode]]]:
+    """Compiled once per node type, from its fields' annotations (LibCST's parser keeps to them): a type
+    whose syntactic fields always hold one node each gets an attrgetter (no Python frame at all); others a
+    function made for the type, which looks at a value only where the annotation leaves it open. The generic
+    loop it replaces asked every value of every node what it was: the tree index's largest cost."""
+    annotations = {f.name: f.type for f in dataclasses.fields(node_type)}
+    fields = [(name, _field_shape(annotations[name])) for name in _syntactic_fields(node_type)]
+    fields = [(name, shape) for name, shape in fields if shape != "none"]
+    fields.reverse()  # last first: the tree index pushes them on its stack
+    function: Optional[Callable[[cst.CSTNode], Sequence[cst.CSTNode]]]
+    if not fields:
+        function = None
+    elif len(fields) >= 2 and all(shape == "node" for _, shape in fields):
+        function = attrgetter(*(name for name, _ in fields))
+    else:
+        lines = ["def kids(node):", "    out = []"]
+        for name, shape in fields:
+            if shape == "node":
+                lines.append(f"    out.append(node.{name})")
+            elif shape == "optional":
+                lines += [f"    value = node.{name}", "    if value is not None:", "        out.append(value)"]
+            elif shape == "nodes":
+                lines.append(f"    out.extend(node.{name}[::-1])")
+            else:
+                lines.append(f"    add_reversed(node.{name}, out)")
+        lines.append("    return out")
+        namespace: Dict[str, object] = {"add_reversed": _add_reversed}
+        exec(compile("\n".join(lines) + "\n", f"<children of {node_type.__name__}>", "exec"), namespace)
+        function = namespace["kids"]  # type: ignore[assignment]
+    _KIDS[node_type] = function
+    return function
+
+
 def children(node: cst.CSTNode) -> List[cst.CSTNode]:
     """The syntactic child nodes of ``node``, in field order (source order for statement bodies)."""
     node_type = type(node)
     try:
-        getter = _GETTERS[node_type]
+        kids = _KIDS[node_type]
     except KeyError:
-        getter = _getter(node_type)
-    out: List[cst.CSTNode] = []
-    if getter is None:
-        return out
-    kinds = _KIND
-    for value in getter(node):
-        kind = kinds.get(type(value))
-        if kind is None:
-            kind = _kind(type(value))
-        if kind == 1:
-            out.append(value)
-        elif kind == 2:
-            for item in value:
-                item_kind = kinds.get(type(item))
-                if item_kind is None:
-                    item_kind = _kind(type(item))
-                if item_kind == 1:
-                    out.append(item)
+        kids = _kids_function(node_type)
+    if kids is None:
+        return []
+    out = list(kids(node))
+    out.reverse()
     return out
 
 
@@ -121,8 +176,9 @@ class TreeIndex:
         # nodes to enter, and beside them their parent's number
         stack: List[cst.CSTNode] = [root]
         owners: List[int] = [-1]
-        pop, owner_pop = stack.pop, owners.pop
+        pop, owner_pop, push, owners_push = stack.pop, owners.pop, stack.extend, owners.extend
         order_append, parents_append = order.append, parents.append
+        kids_of = _KIDS
         while stack:
             node = pop()
             number = len(order)
@@ -134,11 +190,15 @@ class TreeIndex:
                 by_type[node_type] = [number]
             else:
                 numbers.append(number)
-            kids = children(node)
-            if kids:
-                kids.reverse()
-                stack.extend(kids)
-                owners.extend([number] * len(kids))
+            try:
+                kids = kids_of[node_type]
+            except KeyError:
+                kids = _kids_function(node_type)
+            if kids is not None:
+                found = kids(node)  # last first, as the stack wants them
+                if found:
+                    push(found)
+                    owners_push((number,) * len(found))
         # where each subtree ends: past its last descendant, found from the last node back to the first
         ends = list(range(1, len(order) + 1))
         for number in range(len(order) - 1, 0, -1):
@@ -340,29 +400,53 @@ def walk(
     ancestors: List[cst.CSTNode],
 ) -> None:
     """Call ``on_visit[type]`` handlers entering each node of the indexed tree and ``on_leave[type]``
-    leaving it.
+    leaving it (the node's exact type: a handler for a base class is not called for its subclasses).
 
     ``ancestors`` is kept up to date during the walk: while a node's handlers run, it holds the
     node's ancestors (its parent last), not the node itself.
-    """
-    order, ends = index.order, index.ends
-    open_ends: List[int] = []  # where the subtree of each ancestor ends
-    for number, node in enumerate(order):
-        while open_ends and open_ends[-1] <= number:
-            open_ends.pop()
+
+    Only the nodes of the handlers' types are gone through (from the index's per-type lists, a sixth of
+    the tree on real code): on the way to each, the ancestors it has that are not yet in ``ancestors`` are
+    entered from the index's parents, and those whose subtree ends before it are left, innermost first, with
+    their leave handlers. That is the order, and the ancestors, a walk through every node would give the
+    handlers: no handler is called on the nodes passed over."""
+    order, ends, parents = index.order, index.ends, index.parents
+    by_type = index._by_type
+    lists = [by_type[node_type] for node_type in {**on_visit, **on_leave} if node_type in by_type]
+    if not lists:
+        return
+    numbers = lists[0] if len(lists) == 1 else sorted(itertools.chain.from_iterable(lists))
+    open_numbers: List[int] = []  # the number of each node in ``ancestors``
+    path: List[int] = []
+    for number in numbers:
+        # leave what ends before this node, innermost first
+        while open_numbers and ends[open_numbers[-1]] <= number:
+            open_numbers.pop()
             left = ancestors.pop()
             handlers = on_leave.get(type(left))
             if handlers:
                 for handler in handlers:
                     handler(left)
+        # enter the ancestors of this node that are not open yet (what is still open encloses it)
+        innermost = open_numbers[-1] if open_numbers else -1
+        parent = parents[number]
+        if parent != innermost:
+            while parent != innermost:
+                path.append(parent)
+                parent = parents[parent]
+            path.reverse()
+            open_numbers.extend(path)
+            ancestors.extend([order[entered] for entered in path])
+            path.clear()
+        node = order[number]
         handlers = on_visit.get(type(node))
         if handlers:
             for handler in handlers:
                 handler(node)
+        open_numbers.append(number)
         ancestors.append(node)
-        open_ends.append(ends[number])
-    while open_ends:
-        open_ends.pop()
+    while open_numbers:
+        open_numbers.pop()
         left = ancestors.pop()
         handlers = on_leave.get(type(left))
         if handlers:

@@ -125,3 +125,146 @@ def test_deep_nesting_does_not_crash():
     found = lint(source)
     assert all(d.code in ("GL001", "GL000", "GL105") for d in found)
     assert found
+
+
+# ------------------------------------------------------------------------------ Python's screening parse
+def test_wide_statements_skip_the_screening_parse():
+    """A long statement made of many comma-separated items (a table of configurations) is wide, not deep:
+    LibCST is handed it without Python's parse first."""
+    from gradlint.engine import _needs_screen
+
+    table = "cfgs = generate({\n" + "".join(f"    'model{i}.tag': _cfg(url='u', hf_hub_id='h', mean=(0.5, 0.5, 0.5), "
+                                            f"num_classes={i}, crop=(1 + 2) * 3),\n" for i in range(300)) + "})\n"
+    assert not _needs_screen(table.encode())
+    assert not _needs_screen(("x = [" + ", ".join(["1"] * 5000) + "]\n").encode())  # one long physical line
+    assert not _needs_screen(("x = 1, " + ", ".join(["f(a)"] * 3000) + "\n").encode())  # a top-level tuple
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "x = " + " + ".join(["1"] * 3000),  # a chain, no bracket
+        "x = (1)" + " + (\n1)" * 5000,  # a chain of short bracketed terms over short lines
+        "x = [" + "(1 + " * 150 + "1" + " + 1 + 1 + 1)" * 150 + "]",  # short pieces, deep down the brackets
+        "x = [a, " + ".b" * 3000 + "]",  # deep after a comma
+        "x = f(a, b=" + "'s' " * 3000 + ")",  # adjacent strings nest too
+    ],
+    ids=["chain", "bracketed-terms-over-lines", "deep-path", "after-comma", "strings"],
+)
+def test_deep_statements_get_the_screening_parse(body):
+    from gradlint.engine import _needs_screen
+
+    assert _needs_screen(("import torch\n" + body + "\nmodel.eval\n").encode())
+
+
+def test_a_chain_of_bracketed_terms_over_short_lines_is_refused_before_libcst():
+    """Each line and each bracket is short, but the statement is one 5000-term chain: CPython refuses it, and
+    LibCST would take minutes on it."""
+    found = lint(("model.eval\nx = (1)" + " + (\n1)" * 5000 + "\n"))
+    assert [d.code for d in found] == ["GL001"] and "nested too deeply" in found[0].message
+
+
+# ------------------------------------------------------------------------------ the walk and positions
+_NESTED = (
+    "import torch\n"
+    "@dec\n"
+    "def f(x, y=lambda z: z + 1):\n"
+    "    with torch.no_grad():\n"
+    "        x = g(x.a, [h(i) for i in x])\n"
+    "    if x:\n"
+    "        y = g(x.a)  # the same line twice\n"
+    "    elif y:\n"
+    "        y = g(x.a)  # the same line twice\n"
+    "    else:\n"
+    "        class C:\n"
+    "            def m(self):\n"
+    "                return g(x.a)\n"
+    "    return g(x.a)\n"
+    "def k():\n"
+    "    return g(x.a)\n"
+    "def k():\n"
+    "    return g(x.a)\n"
+    "x = [a.b for a in g(c.d)]; y = g(x.a)\n"
+)
+
+
+def _full_walk(index, on_visit, on_leave, ancestors):
+    """Through every node: the reference the walk's skipping must agree with."""
+    open_ends = []
+    for number, node in enumerate(index.order):
+        while open_ends and open_ends[-1] <= number:
+            open_ends.pop()
+            left = ancestors.pop()
+            for handler in on_leave.get(type(left), ()):
+                handler(left)
+        for handler in on_visit.get(type(node), ()):
+            handler(node)
+        ancestors.append(node)
+        open_ends.append(index.ends[number])
+    while open_ends:
+        open_ends.pop()
+        left = ancestors.pop()
+        for handler in on_leave.get(type(left), ()):
+            handler(left)
+
+
+@pytest.mark.parametrize(
+    "visit,leave",
+    [
+        ((cst.Call, cst.Attribute), ()),
+        ((cst.Call,), (cst.FunctionDef, cst.Module)),
+        ((cst.Module, cst.With, cst.Name), (cst.Call, cst.ClassDef, cst.If)),
+        ((), (cst.Name,)),
+        ((cst.Lambda, cst.ListComp), (cst.Attribute, cst.Else)),
+    ],
+)
+def test_the_walk_calls_handlers_in_the_order_and_with_the_ancestors_of_a_walk_through_every_node(visit, leave):
+    from gradlint.walk import TreeIndex, walk
+
+    index = TreeIndex(cst.parse_module(_NESTED))
+    calls = {}
+    for walker in (walk, _full_walk):
+        log, ancestors = [], []
+
+        def handler(kind):
+            return lambda node: log.append((kind, node, list(ancestors)))
+
+        walker(index, {t: [handler("visit")] for t in visit}, {t: [handler("leave"), handler("leave again")] for t in leave},
+               ancestors)
+        assert ancestors == []
+        calls[walker] = log
+    assert calls[walk] == calls[_full_walk] and calls[walk]
+
+
+def test_positions_from_the_innermost_statement_are_those_of_the_whole_module():
+    """Findings deep in nested, repeated and elif statements get the positions LibCST's whole-module code
+    generation gives them."""
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    from gradlint.engine import _positions, _statement_positions
+    from gradlint.walk import TreeIndex
+
+    for text in (_NESTED, _NESTED.replace("\n", "\r\n"), "# header\n\n" + _NESTED + "\n# footer\n"):
+        module = cst.parse_module(text)
+        index = TreeIndex(module)
+        expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        for node in index.order[1:]:
+            top = ([node] + index.ancestors(node))[-2]
+            twice = isinstance(top, cst.FunctionDef) and top.name.value == "k"  # found by Python's parse instead
+            assert (_statement_positions(module, text, index, [node], ()) is None) == twice
+            assert _positions(module, text, index, [node], None)[node] == expected[node], (type(node), node)
+        many = index.order[1::3]
+        found = _positions(module, text, index, many, None)
+        assert all(found[node] == expected[node] for node in many)
+
+
+def test_positions_fall_back_when_the_text_is_not_what_libcst_gives_back():
+    from gradlint.engine import _statement_positions
+    from gradlint.walk import TreeIndex
+
+    for text in ("x = 1\n\x0cif x:\n    y = g(x)\n", "x = 1\rif x:\r    y = g(x)\r", "def k():\n    pass\ndef k():\n    pass\n"):
+        module = cst.parse_module(text)
+        index = TreeIndex(module)
+        assert _statement_positions(module, text, index, [index.order[-1]], ()) is None
+    found = lint("import torch\nx = 1\n\x0cwith torch.no_grad:\n    pass\nwith torch.no_grad:\n    pass\n")
+    assert [(d.code, d.line, d.column) for d in found] == [("GL201", 3, 7), ("GL201", 5, 6)]
