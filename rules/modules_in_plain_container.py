@@ -1,10 +1,10 @@
-from dataclasses import dataclass, field
 from typing import Dict, Optional, Set
 
 import libcst as cst
 
 from gradlint.analysis.modules import enclosing_method_class, is_module_class, is_module_construction, module_instance
 from gradlint.fixing import Replacement, reference_to
+from gradlint.records import Record
 from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from gradlint.walk import current_index, iter_with_parents, nodes_of
 
@@ -63,14 +63,18 @@ def _harmless_call(call):
     return isinstance(call.func, cst.Name) and call.func.value in _HARMLESS_CALLS
 
 
-@dataclass
-class _ClassUse:
-    """How a module class's methods use its ``self.X`` attributes."""
+class _ClassUse(Record):
+    """How a module class's methods use its ``self.X`` attributes. (A Record, not a dataclass: a pre-commit
+    call imports every rule module.)"""
 
-    filled: Set[str] = field(default_factory=set)  # attributes a new module is appended or stored into
-    escaping: Set[str] = field(default_factory=set)  # attributes handed on: they may be registered elsewhere
-    registers: bool = False  # the class registers modules itself (add_module, setattr)
-    module_valued: Set[str] = field(default_factory=set)  # attributes some assignment sets to a module
+    __slots__ = ("filled", "escaping", "registers", "module_valued")
+
+    def __init__(self, filled: Optional[Set[str]] = None, escaping: Optional[Set[str]] = None, registers: bool = False,
+                 module_valued: Optional[Set[str]] = None) -> None:
+        self.filled = set() if filled is None else filled  # attributes a new module is appended or stored into
+        self.escaping = set() if escaping is None else escaping  # attributes handed on: they may be registered elsewhere
+        self.registers = registers  # the class registers modules itself (add_module, setattr)
+        self.module_valued = set() if module_valued is None else module_valued  # attributes some assignment sets to a module
 
 
 def _adds_module(context, call):

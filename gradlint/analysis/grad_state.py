@@ -22,7 +22,6 @@ API (stable, queried by several rule families):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
@@ -45,6 +44,7 @@ from gradlint.analysis.tensors import (
     single_assigned_value,
 )
 from gradlint.analysis.torch_api import SET_GRAD_ENABLED
+from gradlint.records import FrozenRecord, Record
 from gradlint.walk import children, current_index, iter_tree, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,19 +59,33 @@ TENSOR = "tensor"
 NUMBER = "number"
 
 
-@dataclass(frozen=True)
-class Facts:
-    """What is certain about a value (None: unknown)."""
+class Facts(FrozenRecord):
+    """What is certain about a value (None: unknown).
 
-    kind: Optional[str] = None  # TENSOR, NUMBER (a Python scalar), or None
-    requires_grad: Optional[bool] = None
-    leaf: Optional[bool] = None
-    single: Optional[bool] = None  # numel == 1 (True), certainly not (False)
-    why_no_grad: Optional[str] = None  # CONSTANT / DETACHED / NO_GRAD when requires_grad is False
-    retains_grad: Optional[bool] = None  # .retain_grad() was called on it
-    dtype: Optional[str] = None
-    device: Optional[str] = None  # "cpu", "cuda" ...
-    loop_data: bool = False  # an item of a data loop (`for x, y in loader`): a batch, not a grad tensor
+    ``kind``: TENSOR, NUMBER (a Python scalar), or None; ``single``: numel == 1 (True), certainly not
+    (False); ``why_no_grad``: CONSTANT / DETACHED / NO_GRAD when requires_grad is False; ``retains_grad``:
+    ``.retain_grad()`` was called on it; ``device``: "cpu", "cuda" ...; ``loop_data``: an item of a data
+    loop (`for x, y in loader`), a batch, not a grad tensor.
+    (A FrozenRecord, not a dataclass: a pre-commit call imports this module.)
+    """
+
+    __slots__ = ("kind", "requires_grad", "leaf", "single", "why_no_grad", "retains_grad", "dtype", "device",
+                 "loop_data")
+
+    def __init__(self, kind: Optional[str] = None, requires_grad: Optional[bool] = None, leaf: Optional[bool] = None,
+                 single: Optional[bool] = None, why_no_grad: Optional[str] = None,
+                 retains_grad: Optional[bool] = None, dtype: Optional[str] = None, device: Optional[str] = None,
+                 loop_data: bool = False) -> None:
+        _set = object.__setattr__
+        _set(self, "kind", kind)
+        _set(self, "requires_grad", requires_grad)
+        _set(self, "leaf", leaf)
+        _set(self, "single", single)
+        _set(self, "why_no_grad", why_no_grad)
+        _set(self, "retains_grad", retains_grad)
+        _set(self, "dtype", dtype)
+        _set(self, "device", device)
+        _set(self, "loop_data", loop_data)
 
     @property
     def is_tensor(self) -> bool:
@@ -487,7 +501,7 @@ class _Evaluator:
             value = _flag_argument(call)
             requires = True if value is None else bool_literal(value)
             leaf = receiver.leaf if receiver.requires_grad is not False else True
-            return replace(receiver, requires_grad=requires, leaf=leaf, why_no_grad=None if requires else receiver.why_no_grad)
+            return receiver.replace(requires_grad=requires, leaf=leaf, why_no_grad=None if requires else receiver.why_no_grad)
         conversion = self._conversion(call, receiver)
         if conversion is not None:
             return conversion
@@ -511,12 +525,12 @@ class _Evaluator:
         source = TensorFacts("", receiver.dtype, receiver.device, receiver.requires_grad, receiver.leaf)
         if makes_new_tensor(self.context, call, source):
             leaf = None if receiver.requires_grad is None else not receiver.requires_grad
-            return replace(receiver, leaf=leaf, dtype=None, device=None,
+            return receiver.replace(leaf=leaf, dtype=None, device=None,
                            retains_grad=False if receiver.requires_grad else None)
         if receiver.leaf is True and receiver.requires_grad is True:
             # may be the same tensor (a leaf) or a copy (not a leaf)
-            return replace(receiver, leaf=None, dtype=None, device=None, retains_grad=None)
-        return replace(receiver, dtype=None, device=None)
+            return receiver.replace(leaf=None, dtype=None, device=None, retains_grad=None)
+        return receiver.replace(dtype=None, device=None)
 
     def _torch_call(self, call: cst.Call, name: str, env: Env, mode: Optional[str]) -> Optional[Facts]:
         factory = factory_call(self.context, call)
@@ -694,10 +708,12 @@ _DECLARATIONS = (cst.Global, cst.Nonlocal)
 _WALRUS = (cst.NamedExpr,)
 
 
-@dataclass
-class _Snapshot:
-    env: Env
-    mode: Optional[str]
+class _Snapshot(Record):
+    __slots__ = ("env", "mode")
+
+    def __init__(self, env: Env, mode: Optional[str]) -> None:
+        self.env = env
+        self.mode = mode
 
 
 class _Loop:
@@ -831,7 +847,7 @@ class _ScopeAnalysis:
             if target.attr.value == "requires_grad":
                 flag = bool_literal(value_node)
                 if current.leaf is True or flag is None:
-                    self._bind(owner, replace(current, requires_grad=flag, why_no_grad=None), env)
+                    self._bind(owner, current.replace(requires_grad=flag, why_no_grad=None), env)
         elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
             self._in_place(target.value.value, [value], env, mode)
         elif isinstance(target, cst.StarredElement):
@@ -855,12 +871,12 @@ class _ScopeAnalysis:
             return  # raises outside no_grad; under no_grad the leaf stays a leaf
         combined = self.evaluator._combine([current, *inputs], mode, _SAME)
         if combined.requires_grad is True:
-            self._bind(name, replace(combined, single=current.single, retains_grad=current.retains_grad), env)
+            self._bind(name, combined.replace(single=current.single, retains_grad=current.retains_grad), env)
         elif combined.requires_grad is None:
             self._bind(name, Facts(kind=TENSOR, single=current.single), env)
         else:
             why = combined.why_no_grad if current.why_no_grad is not None else None
-            self._bind(name, replace(current, why_no_grad=why), env)
+            self._bind(name, current.replace(why_no_grad=why), env)
 
     def _augmented(self, node: cst.AugAssign, env: Env, mode: Optional[str]) -> None:
         target = node.target
@@ -896,7 +912,7 @@ class _ScopeAnalysis:
         if method == "requires_grad_":
             self._bind(name, self.evaluator._method(value, method, current, env, mode), env)
         elif method == "retain_grad":
-            self._bind(name, replace(current, retains_grad=True), env)
+            self._bind(name, current.replace(retains_grad=True), env)
         elif method == "detach_":
             self._bind(name, self.evaluator._detached(current), env)
         elif is_in_place_method(method):

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence
 
 import libcst as cst
 
+from gradlint.records import FrozenRecord, Record
 from gradlint.walk import NESTED_SCOPES, children, current_index, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -119,35 +119,60 @@ def is_self_of_non_module(context: "LintContext", receiver: cst.BaseExpression) 
 # module instances: which expressions certainly hold an nn.Module
 
 
-@dataclass(frozen=True)
-class ModuleInstance:
+class ModuleInstance(FrozenRecord):
     """What is known of a value that holds an nn.Module.
 
     ``class_name``: the canonical qualified name (``torch.nn.Linear``), the local class name, the factory's
     qualified name (``timm.create_model``), or None; ``local``: the class of this file it instantiates;
     ``scripted``: a TorchScript module; ``may_be_function``: ``torch.jit.script`` of an argument that may
     be a function (then only ``scripted`` is meaningful).
+
+    (A FrozenRecord, not a dataclass: a pre-commit call imports this module.) ``local`` takes no part in
+    equality, hashing or the repr, as the dataclass's ``field(compare=False, repr=False)`` had it.
     """
 
-    class_name: Optional[str] = None
-    has_parameters: Optional[bool] = None
-    local: Optional[cst.ClassDef] = field(default=None, compare=False, repr=False)
-    scripted: bool = False
-    may_be_function: bool = False
+    __slots__ = ("class_name", "has_parameters", "local", "scripted", "may_be_function")
+
+    def __init__(self, class_name: Optional[str] = None, has_parameters: Optional[bool] = None,
+                 local: Optional[cst.ClassDef] = None, scripted: bool = False, may_be_function: bool = False) -> None:
+        _set = object.__setattr__
+        _set(self, "class_name", class_name)
+        _set(self, "has_parameters", has_parameters)
+        _set(self, "local", local)
+        _set(self, "scripted", scripted)
+        _set(self, "may_be_function", may_be_function)
+
+    def _compared(self) -> tuple:
+        return (self.class_name, self.has_parameters, self.scripted, self.may_be_function)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._compared() == other._compared()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(class_name={self.class_name!r}, has_parameters={self.has_parameters!r}, "
+                f"scripted={self.scripted!r}, may_be_function={self.may_be_function!r})")
 
 
-@dataclass(frozen=True)
-class ModuleAttribute:
+class ModuleAttribute(FrozenRecord):
     """A ``self.X`` attribute that a module class sets in ``__init__``.
 
     ``kind``: "module", "parameter" or "other" (anything not certainly one of the two);
     ``has_parameters``: whether the module holds parameters (None when unknown or not a module).
     """
 
-    name: str
-    kind: str
-    class_name: Optional[str]
-    has_parameters: Optional[bool]
+    __slots__ = ("name", "kind", "class_name", "has_parameters")
+
+    def __init__(self, name: str, kind: str, class_name: Optional[str], has_parameters: Optional[bool]) -> None:
+        _set = object.__setattr__
+        _set(self, "name", name)
+        _set(self, "kind", kind)
+        _set(self, "class_name", class_name)
+        _set(self, "has_parameters", has_parameters)
 
 
 # methods of nn.Module that return the module itself
@@ -565,14 +590,14 @@ def _qualified_call_instance(knowledge: _FileKnowledge, qualified: str, call: cs
         return ModuleInstance(scripted=True)
     if qualified == "torch.jit.script":
         if first is not None:
-            return replace(first, scripted=True)
+            return first.replace(scripted=True)
         if args and not _is_function_or_class(knowledge.context, args[0].value):
             return ModuleInstance(scripted=True, may_be_function=True)
         return None
     if qualified in ("torch.jit.freeze", "torch.jit.optimize_for_inference"):
         return first if first is not None and first.scripted else None
     if qualified in ("torch.jit.trace", "torch.compile", "copy.deepcopy"):
-        return replace(first, scripted=False) if first is not None and qualified == "torch.jit.trace" else first
+        return first.replace(scripted=False) if first is not None and qualified == "torch.jit.trace" else first
     if qualified in _WRAPPERS:
         return ModuleInstance(_torch_nn_class(qualified), first.has_parameters if first else None)
     if is_module_base_name(qualified):
@@ -712,14 +737,17 @@ def _own_returns_walked(function: cst.FunctionDef) -> Optional[List[Optional[cst
 # what a module class sets on self
 
 
-@dataclass
-class _ClassAssignments:
+class _ClassAssignments(Record):
     """Every value a class's methods assign to ``self.X`` (None for a value that cannot be followed)."""
 
-    values: Dict[str, List[Optional[cst.BaseExpression]]] = field(default_factory=dict)
-    parameters: set = field(default_factory=set)  # registered through register_parameter
-    in_init: set = field(default_factory=set)
-    dynamic: bool = False  # setattr/add_module with computed names
+    __slots__ = ("values", "parameters", "in_init", "dynamic")
+
+    def __init__(self, values: Optional[Dict[str, List[Optional[cst.BaseExpression]]]] = None,
+                 parameters: Optional[set] = None, in_init: Optional[set] = None, dynamic: bool = False) -> None:
+        self.values = {} if values is None else values
+        self.parameters = set() if parameters is None else parameters  # registered through register_parameter
+        self.in_init = set() if in_init is None else in_init
+        self.dynamic = dynamic  # setattr/add_module with computed names
 
 
 def _class_assignments(knowledge: _FileKnowledge, klass: cst.ClassDef) -> _ClassAssignments:

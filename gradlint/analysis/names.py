@@ -10,33 +10,44 @@ This replaces LibCST's ScopeProvider/QualifiedNameProvider, which cost about ten
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Union
 
 import libcst as cst
 
+from gradlint.records import FrozenRecord, Record
 from gradlint.walk import TreeIndex
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 
 
-@dataclass(frozen=True)
-class Binding:
+class Binding(FrozenRecord):
     """One place a name is bound. ``kind`` is import, def, class, param or assign."""
 
-    kind: str
-    node: cst.CSTNode
-    target: Optional[str] = None  # the dotted name an import binds
+    __slots__ = ("kind", "node", "target")
+
+    def __init__(self, kind: str, node: cst.CSTNode, target: Optional[str] = None) -> None:
+        _set = object.__setattr__
+        _set(self, "kind", kind)
+        _set(self, "node", node)
+        _set(self, "target", target)  # the dotted name an import binds
 
 
-@dataclass(eq=False)
-class Scope:
-    kind: str  # module, class, function, comprehension
-    parent: Optional["Scope"]
-    node: cst.CSTNode
-    bindings: Dict[str, List[Binding]] = field(default_factory=dict)
-    globals_: set = field(default_factory=set)
-    nonlocals: set = field(default_factory=set)
+class Scope(Record):
+    """(A Record compared and hashed by identity, as the dataclass with ``eq=False`` was.)"""
+
+    __slots__ = ("kind", "parent", "node", "bindings", "globals_", "nonlocals")
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def __init__(self, kind: str, parent: Optional["Scope"], node: cst.CSTNode,
+                 bindings: Optional[Dict[str, List[Binding]]] = None, globals_: Optional[set] = None,
+                 nonlocals: Optional[set] = None) -> None:
+        self.kind = kind  # module, class, function, comprehension
+        self.parent = parent
+        self.node = node
+        self.bindings = {} if bindings is None else bindings
+        self.globals_ = set() if globals_ is None else globals_
+        self.nonlocals = set() if nonlocals is None else nonlocals
 
     def bind(self, name: str, binding: Binding) -> None:
         self.bindings.setdefault(name, []).append(binding)

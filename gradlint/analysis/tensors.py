@@ -8,12 +8,12 @@ is None.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Optional, Tuple
 
 import libcst as cst
 
 from gradlint.analysis.modules import enclosing_method_class, is_module_class
+from gradlint.records import FrozenRecord
 from gradlint.walk import nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -123,14 +123,18 @@ def literal_dtype(expression: cst.BaseExpression) -> Optional[str]:
     return None
 
 
-@dataclass(frozen=True)
-class FactoryCall:
+class FactoryCall(FrozenRecord):
     """A call that creates a new tensor: which factory, and what is certain about the result."""
 
-    name: str
-    dtype: Optional[str]  # None: unknown
-    requires_grad: Optional[bool]  # None: depends on a variable
-    device: Optional[cst.BaseExpression]  # the device= argument, if any
+    __slots__ = ("name", "dtype", "requires_grad", "device")
+
+    def __init__(self, name: str, dtype: Optional[str], requires_grad: Optional[bool],
+                 device: Optional[cst.BaseExpression]) -> None:
+        _set = object.__setattr__
+        _set(self, "name", name)
+        _set(self, "dtype", dtype)  # None: unknown
+        _set(self, "requires_grad", requires_grad)  # None: depends on a variable
+        _set(self, "device", device)  # the device= argument, if any
 
 
 def factory_call(context: "LintContext", node: cst.CSTNode) -> Optional[FactoryCall]:
@@ -280,15 +284,19 @@ def tensor_type_of(context: "LintContext", expression: cst.BaseExpression) -> Tu
     return None, None
 
 
-@dataclass(frozen=True)
-class TensorFacts:
+class TensorFacts(FrozenRecord):
     """What is certain about the tensor an expression evaluates to (None: unknown)."""
 
-    origin: str  # the qualified name of the factory (or nn.Parameter) it comes from
-    dtype: Optional[str]
-    device: Optional[str]  # "cpu", "cuda" or another device type
-    requires_grad: Optional[bool]
-    is_leaf: Optional[bool]
+    __slots__ = ("origin", "dtype", "device", "requires_grad", "is_leaf")
+
+    def __init__(self, origin: str, dtype: Optional[str], device: Optional[str], requires_grad: Optional[bool],
+                 is_leaf: Optional[bool]) -> None:
+        _set = object.__setattr__
+        _set(self, "origin", origin)  # the qualified name of the factory (or nn.Parameter) it comes from
+        _set(self, "dtype", dtype)
+        _set(self, "device", device)  # "cpu", "cuda" or another device type
+        _set(self, "requires_grad", requires_grad)
+        _set(self, "is_leaf", is_leaf)
 
 
 # a conversion argument that is present but not understood
@@ -447,12 +455,12 @@ def tensor_facts(context: "LintContext", expression: cst.BaseExpression, follow_
         value = flag.value if flag is not None else (args[0].value if args else None)
         requires = True if value is None else bool_literal(value)
         leaf = True if source.requires_grad is False else source.is_leaf
-        return replace(source, requires_grad=requires, is_leaf=leaf)
+        return source.replace(requires_grad=requires, is_leaf=leaf)
     if method == "detach":
-        return replace(source, requires_grad=False, is_leaf=True)
+        return source.replace(requires_grad=False, is_leaf=True)
     if method == "clone":
         leaf = None if source.requires_grad is None else not source.requires_grad
-        return replace(source, is_leaf=leaf)
+        return source.replace(is_leaf=leaf)
     return _after_conversion(context, expression, source)
 
 

@@ -14,12 +14,12 @@ tree the rules ask: which events certainly run before / after a given one in the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
 from gradlint.analysis.grad_mode import GRAD_OFF, UNKNOWN, decorator_mode, with_mode
+from gradlint.records import FrozenRecord, Record
 from gradlint.walk import iter_tree, nodes_of, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,70 +72,94 @@ _MAX_DEPTH = 3
 _MAX_EXPANSIONS = 3000
 
 
-@dataclass(eq=False)
-class Event:
+# The entry classes are Records compared and hashed by identity (as the dataclasses with ``eq=False`` they
+# were): a pre-commit call imports this module, and a dataclass costs half a millisecond to create.
+class _IdentityRecord(Record):
+    __slots__ = ()
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+
+class Event(_IdentityRecord):
     """One training-relevant call (or gradient-clearing statement) in source order."""
 
-    kind: str
-    node: cst.CSTNode  # the call or statement in this file (inside the helper for inlined events)
-    receiver: Optional[str]  # source text of the receiver (callee for CALL), helper parameters substituted
-    argument: Optional[str] = None  # the optimizer of `scaler.step(opt)` / `scaler.unscale_(opt)`
-    scaler: Optional[str] = None  # BACKWARD through `scaler.scale(loss)`: the scaler's text
-    grad_off: Optional[bool] = False  # runs under no_grad/inference_mode (None: cannot tell)
+    __slots__ = ("kind", "node", "receiver", "argument", "scaler", "grad_off")
+
+    def __init__(self, kind: str, node: cst.CSTNode, receiver: Optional[str], argument: Optional[str] = None,
+                 scaler: Optional[str] = None, grad_off: Optional[bool] = False) -> None:
+        self.kind = kind
+        self.node = node  # the call or statement in this file (inside the helper for inlined events)
+        self.receiver = receiver  # source text of the receiver (callee for CALL), helper parameters substituted
+        self.argument = argument  # the optimizer of `scaler.step(opt)` / `scaler.unscale_(opt)`
+        self.scaler = scaler  # BACKWARD through `scaler.scale(loss)`: the scaler's text
+        self.grad_off = grad_off  # runs under no_grad/inference_mode (None: cannot tell)
 
 
-@dataclass(eq=False)
-class Block:
+class Block(_IdentityRecord):
     """A statement list. ``kind``: root (a function or module body), loop (a loop body), branch,
     inline (a helper's body expanded at its call) or definition (a nested def, run later)."""
 
-    kind: str
-    entries: List["Entry"] = field(default_factory=list)
+    __slots__ = ("kind", "entries")
+
+    def __init__(self, kind: str, entries: Optional[List["Entry"]] = None) -> None:
+        self.kind = kind
+        self.entries = [] if entries is None else entries
 
 
-@dataclass(eq=False)
-class Compound:
+class Compound(_IdentityRecord):
     """A loop, a conditional (if/match/try handlers) or a nested function definition."""
 
-    kind: str  # loop, branch, definition
-    node: cst.CSTNode
-    blocks: List[Block]
+    __slots__ = ("kind", "node", "blocks")
+
+    def __init__(self, kind: str, node: cst.CSTNode, blocks: List[Block]) -> None:
+        self.kind = kind  # loop, branch, definition
+        self.node = node
+        self.blocks = blocks
 
 
-@dataclass(eq=False)
-class Inline:
+class Inline(_IdentityRecord):
     """A call of a same-file helper, with the helper's body expanded in place."""
 
-    call: cst.Call
-    function: cst.FunctionDef
-    block: Block
+    __slots__ = ("call", "function", "block")
+
+    def __init__(self, call: cst.Call, function: cst.FunctionDef, block: Block) -> None:
+        self.call = call
+        self.function = function
+        self.block = block
 
 
-@dataclass(eq=False)
-class Jump:
-    node: cst.CSTNode  # Return, Break, Continue or Raise
+class Jump(_IdentityRecord):
+    __slots__ = ("node",)
+
+    def __init__(self, node: cst.CSTNode) -> None:
+        self.node = node  # Return, Break, Continue or Raise
 
 
 Entry = Union[Event, Compound, Inline, Jump]
 Frame = Tuple[Block, int]  # a block and the index of the entry on the path
 
 
-@dataclass
-class _Scope:
+class _Scope(Record):
     """What a body is built with: parameter substitution, grad mode, enclosing class, helper stack."""
 
-    subst: Dict[str, Optional[str]]
-    grad_off: Optional[bool]
-    klass: Optional[cst.ClassDef]
-    stack: Tuple[cst.FunctionDef, ...]
-    owner: cst.CSTNode  # the root (function or module) being built
+    __slots__ = ("subst", "grad_off", "klass", "stack", "owner")
+
+    def __init__(self, subst: Dict[str, Optional[str]], grad_off: Optional[bool], klass: Optional[cst.ClassDef],
+                 stack: Tuple[cst.FunctionDef, ...], owner: cst.CSTNode) -> None:
+        self.subst = subst
+        self.grad_off = grad_off
+        self.klass = klass
+        self.stack = stack
+        self.owner = owner  # the root (function or module) being built
 
 
-@dataclass(frozen=True)
-class OptimizerInfo:
+class OptimizerInfo(FrozenRecord):
     """An optimizer bound in this file: the receivers whose ``.parameters()`` it was built from."""
 
-    parameter_sources: Tuple[str, ...]
+    __slots__ = ("parameter_sources",)
+
+    def __init__(self, parameter_sources: Tuple[str, ...]) -> None:
+        object.__setattr__(self, "parameter_sources", parameter_sources)
 
 
 class TrainingFacts:
