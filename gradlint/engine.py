@@ -1,15 +1,13 @@
 """Lint one file: prefilter -> parse -> shared analyses -> one batched walk -> diagnostics."""
 from __future__ import annotations
 
-import ast
 import contextlib
 import gc
 import re
 import sys
 import threading
-import traceback
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -21,6 +19,9 @@ from gradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, AnyRule, Diagnostic, Fix
 from gradlint.suppression import Suppressions
 from gradlint import walk as walk_module
 from gradlint.walk import TreeIndex, indexed, walk
+
+if TYPE_CHECKING:  # pragma: no cover
+    import ast
 
 _EXPECTED_FAILURE_CALLS = frozenset({"raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
 
@@ -155,7 +156,7 @@ def _too_deeply_nested(source: bytes) -> Optional[Tuple[int, int, str]]:
         return None
     # brackets inside strings and comments were counted too: let Python's parser decide
     try:
-        ast.parse(source)
+        _python_parse(source)
     except SyntaxError as error:
         return (error.lineno or 1, error.offset or 1, error.msg)
     except (ValueError, RecursionError, MemoryError) as error:
@@ -169,8 +170,11 @@ _MAX_BOOL_OPERANDS = 4000
 _BOOL_OPERATOR = re.compile(rb"\b(?:and|or)\b")
 
 
-def _python_parse(source: Union[bytes, str]) -> ast.Module:
-    """CPython's parse of the file, its warnings (invalid escapes ...) silenced."""
+def _python_parse(source: Union[bytes, str]) -> "ast.Module":
+    """CPython's parse of the file, its warnings (invalid escapes ...) silenced. (ast is imported here: most
+    files never need Python's own parse, and the module costs a pre-commit call 3 ms to import.)"""
+    import ast
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ast.parse(source)
@@ -300,6 +304,8 @@ def _screen(source: bytes) -> Tuple[Optional[str], Optional[List[int]]]:
     except (SyntaxError, ValueError, UnicodeError, LookupError):
         return None, None  # LibCST reports it, with a position
     if len(_BOOL_OPERATOR.findall(source)) > _MAX_BOOL_OPERANDS:
+        import ast
+
         for node in ast.walk(tree):
             if isinstance(node, ast.BoolOp) and len(node.values) > _MAX_BOOL_OPERANDS:
                 return (f"cannot parse: a chain of {len(node.values)} 'and'/'or' operands on line {node.lineno} is longer than "
@@ -422,6 +428,8 @@ def _engine_failure(path: str, error: Exception) -> Diagnostic:
 
 
 def _where(error: BaseException) -> str:
+    import traceback  # here: only a failure needs it
+
     frames = traceback.extract_tb(error.__traceback__)
     if not frames:
         return ""

@@ -14,8 +14,10 @@ _NOQA_BYTES = re.compile(rb"noqa\s*:", re.I)
 _NOQA_REST_BYTES = re.compile(rb"noqa\s*:([^\r\n]*)", re.I)
 _GRADLINT_CODE_BYTES = re.compile(rb"GL[0-9]+", re.I)
 
-_LINE_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[\s,]+[A-Za-z0-9_\-]+)*))?", re.I)
-_FILE_NOQA = re.compile(r"^#\s*gradlint\s*:\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[\s,]+[A-Za-z0-9_\-]+)*))?", re.I)
+# patterns, compiled by re (and cached there) the first time a file has a noqa comment: most runs never need
+# them, and compiling both costs a pre-commit call a millisecond
+_LINE_NOQA = r"#\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[\s,]+[A-Za-z0-9_\-]+)*))?"
+_FILE_NOQA = r"^#\s*gradlint\s*:\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[\s,]+[A-Za-z0-9_\-]+)*))?"
 
 # None in these maps means "every code"
 _ALL = None
@@ -67,7 +69,7 @@ class Suppressions:
         if "noqa" not in text.lower():
             return result
         for line, comment, alone in _comments(text):
-            file_match = _FILE_NOQA.match(comment)
+            file_match = re.match(_FILE_NOQA, comment, re.I)
             if file_match and alone:
                 codes = _codes(file_match.group("codes"))
                 if codes is _ALL or result.file_level is _ALL:
@@ -75,7 +77,7 @@ class Suppressions:
                 else:
                     result.file_level |= codes
                 continue
-            match = _LINE_NOQA.search(comment)
+            match = re.search(_LINE_NOQA, comment, re.I)
             if match:
                 codes = _codes(match.group("codes"))
                 previous = result.by_line.get(line, set())
@@ -108,7 +110,7 @@ def unknown_noqa_codes(data: bytes) -> List[Tuple[int, str]]:
     text = _decoded(data)
     found: List[Tuple[int, str]] = []
     for line, comment, _ in _comments(text):
-        match = _FILE_NOQA.match(comment) or _LINE_NOQA.search(comment)
+        match = re.match(_FILE_NOQA, comment, re.I) or re.search(_LINE_NOQA, comment, re.I)
         if not match or not match.group("codes"):
             continue
         for item in re.split(r"[\s,]+", match.group("codes").strip()):
