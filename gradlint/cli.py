@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from gradlint import __version__
-from gradlint.config import OUTPUT_FORMATS, ConfigError, Settings, find_config, load_settings
+from gradlint.config import OUTPUT_FORMATS, ConfigError, Settings, load_settings, nearest_config
 from gradlint.discovery import discover, display_path
 from gradlint.cache import CACHE_DIR_NAME, Cache, default_cache_dir
 from gradlint.runner import CHECK, DEFAULT_FILE_TIMEOUT, DIFF, FIX, FileJob, FileOutcome, process_source, run_files
@@ -253,7 +253,7 @@ def _per_file_rules(display: str, path: str, settings: Settings, selected: List[
 
 def _check(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
-    config_path = Path(args.config) if args.config else find_config(cwd)
+    config_path, parsed = (Path(args.config), None) if args.config else nearest_config(cwd)
     root = config_path.parent.resolve() if config_path is not None else cwd.resolve()
     cache = None
     if not args.no_cache:
@@ -261,7 +261,7 @@ def _check(args: argparse.Namespace) -> int:
         cache = Cache(Path(args.cache_dir) if args.cache_dir else default_cache_dir(root))
         if cache.index_current:
             trust_stored_index()  # gradlint's sources are unchanged since a run found the rule index current
-    settings = load_settings(config_path, cwd) if config_path is not None else Settings(root=root)
+    settings = load_settings(config_path, cwd, parsed) if config_path is not None else Settings(root=root)
     for warning in settings.warnings:
         print(f"gradlint: warning: {warning}", file=sys.stderr)
     if args.no_respect_gitignore:

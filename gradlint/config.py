@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from gradlint.records import Record
 from gradlint.rule import SelectionLayer, UnknownSelector, rules_matching
@@ -81,8 +81,9 @@ def _toml():
     return tomllib
 
 
-def find_config(start: Path) -> Optional[Path]:
-    """The nearest pyproject.toml at or above ``start`` that has a ``[tool.gradlint]`` table."""
+def nearest_config(start: Path) -> Tuple[Optional[Path], Optional[dict]]:
+    """The nearest pyproject.toml at or above ``start`` that has a ``[tool.gradlint]`` table, and its parsed
+    TOML (None when it does not parse: load_settings reports that), so that it is not parsed twice."""
     directory = start.resolve()
     if directory.is_file():
         directory = directory.parent
@@ -100,11 +101,11 @@ def find_config(start: Path) -> Optional[Path]:
         except (UnicodeDecodeError, tomllib.TOMLDecodeError):
             # a broken file is only an error when it is the one we use: report it there
             if b"[tool.gradlint" in raw:
-                return candidate
+                return candidate, None
             continue
         if isinstance(data.get("tool"), dict) and "gradlint" in data["tool"]:
-            return candidate
-    return None
+            return candidate, data
+    return None, None
 
 
 def _string_list(path: Path, key: str, value: object) -> List[str]:
@@ -123,21 +124,23 @@ def _check_selectors(path: Path, key: str, selectors: List[str]) -> None:
             raise ConfigError(f"{path}: [tool.gradlint] {key}: unknown rule code or name '{selector}'") from None
 
 
-def load_settings(config_path: Optional[Path], cwd: Path) -> Settings:
-    """Settings from ``config_path`` (found from ``cwd`` when None); defaults when there is none."""
+def load_settings(config_path: Optional[Path], cwd: Path, data: Optional[dict] = None) -> Settings:
+    """Settings from ``config_path`` (found from ``cwd`` when None; ``data`` is its TOML if already parsed);
+    defaults when there is none."""
     if config_path is None:
-        config_path = find_config(cwd)
+        config_path, data = nearest_config(cwd)
         if config_path is None:
             return Settings(root=cwd.resolve())
     elif not config_path.is_file():
         raise ConfigError(f"{config_path}: no such configuration file")
-    tomllib = _toml()
-    try:
-        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{config_path}: invalid TOML: {error}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{config_path}: cannot read: {error}") from None
+    if data is None:
+        tomllib = _toml()
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{config_path}: invalid TOML: {error}") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{config_path}: cannot read: {error}") from None
     table = data.get("tool", {}).get("gradlint", {}) if config_path.name == "pyproject.toml" else data
     if not isinstance(table, dict):
         raise ConfigError(f"{config_path}: [tool.gradlint] must be a table")
