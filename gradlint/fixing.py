@@ -27,8 +27,7 @@ class Replacement(FrozenRecord):
     __slots__ = ("old", "new")
 
     def __init__(self, old: cst.CSTNode, new: Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]) -> None:
-        object.__setattr__(self, "old", old)
-        object.__setattr__(self, "new", new)
+        self._assign(old, new)
 
 
 class _Replace(cst.CSTTransformer):

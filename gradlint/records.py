@@ -41,10 +41,17 @@ class Record:
 
 
 class FrozenRecord(Record):
-    """A Record whose fields cannot be assigned after ``__init__`` (which sets them with
-    ``object.__setattr__``); hashable by value."""
+    """A Record whose fields cannot be assigned after ``__init__`` (which sets them all at once with
+    ``_assign``); hashable by value."""
 
     __slots__ = ()
+
+    def _assign(self, *values: object) -> None:
+        """Set every field, in ``__slots__`` order (assignment is otherwise refused)."""
+        if len(values) != len(self.__slots__):
+            raise TypeError(f"{type(self).__name__} has {len(self.__slots__)} fields, given {len(values)}")
+        for name, value in zip(self.__slots__, values):
+            object.__setattr__(self, name, value)
 
     def __hash__(self) -> int:
         return hash(self._values())

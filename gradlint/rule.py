@@ -29,8 +29,6 @@ SEVERITIES = ("error", "warning", "hint")
 SYNTAX_ERROR = ("GL001", "syntax-error")
 INTERNAL_ERROR = ("GL000", "internal-error")
 
-_set = object.__setattr__  # how a FrozenRecord's __init__ sets its fields
-
 
 class Edit(FrozenRecord):
     """Replace the text between two 1-based (line, column) positions; end is exclusive."""
@@ -38,19 +36,15 @@ class Edit(FrozenRecord):
     __slots__ = ("line", "column", "end_line", "end_column", "content")
 
     def __init__(self, line: int, column: int, end_line: int, end_column: int, content: str) -> None:
-        _set(self, "line", line)
-        _set(self, "column", column)
-        _set(self, "end_line", end_line)
-        _set(self, "end_column", end_column)
-        _set(self, "content", content)
+        self._assign(line, column, end_line, end_column, content)
 
 
 class Fix(FrozenRecord):
     __slots__ = ("applicability", "edits")
 
     def __init__(self, applicability: str, edits: Tuple[Edit, ...] = ()) -> None:
-        _set(self, "applicability", applicability)  # "safe" or "unsafe"
-        _set(self, "edits", edits)
+        # applicability: "safe" or "unsafe"
+        self._assign(applicability, edits)
 
 
 def applicable(diagnostic: "Diagnostic", unsafe: bool) -> bool:
@@ -64,16 +58,8 @@ class Diagnostic(FrozenRecord):
 
     def __init__(self, path: str, line: int, column: int, end_line: int, end_column: int, code: str, name: str,
                  severity: str, message: str, fix: Optional[Fix] = None) -> None:
-        _set(self, "path", path)
-        _set(self, "line", line)  # 1-based
-        _set(self, "column", column)  # 1-based, in characters
-        _set(self, "end_line", end_line)
-        _set(self, "end_column", end_column)  # 1-based, exclusive
-        _set(self, "code", code)
-        _set(self, "name", name)
-        _set(self, "severity", severity)
-        _set(self, "message", message)
-        _set(self, "fix", fix)
+        # lines and columns are 1-based, columns in characters, end_column exclusive
+        self._assign(path, line, column, end_line, end_column, code, name, severity, message, fix)
 
     def sort_key(self) -> tuple:
         return (self.path, self.line, self.column, self.code, self.message)

@@ -76,16 +76,7 @@ class Facts(FrozenRecord):
                  single: Optional[bool] = None, why_no_grad: Optional[str] = None,
                  retains_grad: Optional[bool] = None, dtype: Optional[str] = None, device: Optional[str] = None,
                  loop_data: bool = False) -> None:
-        _set = object.__setattr__
-        _set(self, "kind", kind)
-        _set(self, "requires_grad", requires_grad)
-        _set(self, "leaf", leaf)
-        _set(self, "single", single)
-        _set(self, "why_no_grad", why_no_grad)
-        _set(self, "retains_grad", retains_grad)
-        _set(self, "dtype", dtype)
-        _set(self, "device", device)
-        _set(self, "loop_data", loop_data)
+        self._assign(kind, requires_grad, leaf, single, why_no_grad, retains_grad, dtype, device, loop_data)
 
     @property
     def is_tensor(self) -> bool:

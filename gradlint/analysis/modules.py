@@ -135,12 +135,7 @@ class ModuleInstance(FrozenRecord):
 
     def __init__(self, class_name: Optional[str] = None, has_parameters: Optional[bool] = None,
                  local: Optional[cst.ClassDef] = None, scripted: bool = False, may_be_function: bool = False) -> None:
-        _set = object.__setattr__
-        _set(self, "class_name", class_name)
-        _set(self, "has_parameters", has_parameters)
-        _set(self, "local", local)
-        _set(self, "scripted", scripted)
-        _set(self, "may_be_function", may_be_function)
+        self._assign(class_name, has_parameters, local, scripted, may_be_function)
 
     def _compared(self) -> tuple:
         return (self.class_name, self.has_parameters, self.scripted, self.may_be_function)
@@ -168,11 +163,7 @@ class ModuleAttribute(FrozenRecord):
     __slots__ = ("name", "kind", "class_name", "has_parameters")
 
     def __init__(self, name: str, kind: str, class_name: Optional[str], has_parameters: Optional[bool]) -> None:
-        _set = object.__setattr__
-        _set(self, "name", name)
-        _set(self, "kind", kind)
-        _set(self, "class_name", class_name)
-        _set(self, "has_parameters", has_parameters)
+        self._assign(name, kind, class_name, has_parameters)
 
 
 # methods of nn.Module that return the module itself

@@ -26,10 +26,8 @@ class Binding(FrozenRecord):
     __slots__ = ("kind", "node", "target")
 
     def __init__(self, kind: str, node: cst.CSTNode, target: Optional[str] = None) -> None:
-        _set = object.__setattr__
-        _set(self, "kind", kind)
-        _set(self, "node", node)
-        _set(self, "target", target)  # the dotted name an import binds
+        # target: the dotted name an import binds
+        self._assign(kind, node, target)
 
 
 class Scope(Record):

@@ -130,11 +130,10 @@ class FactoryCall(FrozenRecord):
 
     def __init__(self, name: str, dtype: Optional[str], requires_grad: Optional[bool],
                  device: Optional[cst.BaseExpression]) -> None:
-        _set = object.__setattr__
-        _set(self, "name", name)
-        _set(self, "dtype", dtype)  # None: unknown
-        _set(self, "requires_grad", requires_grad)  # None: depends on a variable
-        _set(self, "device", device)  # the device= argument, if any
+        # dtype None: unknown
+        # requires_grad None: depends on a variable
+        # device: the device= argument, if any
+        self._assign(name, dtype, requires_grad, device)
 
 
 def factory_call(context: "LintContext", node: cst.CSTNode) -> Optional[FactoryCall]:
@@ -291,12 +290,9 @@ class TensorFacts(FrozenRecord):
 
     def __init__(self, origin: str, dtype: Optional[str], device: Optional[str], requires_grad: Optional[bool],
                  is_leaf: Optional[bool]) -> None:
-        _set = object.__setattr__
-        _set(self, "origin", origin)  # the qualified name of the factory (or nn.Parameter) it comes from
-        _set(self, "dtype", dtype)
-        _set(self, "device", device)  # "cpu", "cuda" or another device type
-        _set(self, "requires_grad", requires_grad)
-        _set(self, "is_leaf", is_leaf)
+        # origin: the qualified name of the factory (or nn.Parameter) it comes from
+        # device: "cpu", "cuda" or another device type
+        self._assign(origin, dtype, device, requires_grad, is_leaf)
 
 
 # a conversion argument that is present but not understood

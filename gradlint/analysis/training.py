@@ -159,7 +159,7 @@ class OptimizerInfo(FrozenRecord):
     __slots__ = ("parameter_sources",)
 
     def __init__(self, parameter_sources: Tuple[str, ...]) -> None:
-        object.__setattr__(self, "parameter_sources", parameter_sources)
+        self._assign(parameter_sources)
 
 
 class TrainingFacts:
