@@ -1,14 +1,14 @@
-"""gradlint's benchmark: real corpora, side by side with the LibCST parse floor and TorchFix.
+"""autogradlint's benchmark: real corpora, side by side with the LibCST parse floor and TorchFix.
 
     python bench/run.py                 # everything (downloads the corpora and TorchFix once)
     python bench/run.py --corpus timm   # one corpus
     python bench/run.py --skip-torchfix
-    python bench/run.py --corpus lightning --repeat 5   # floor and gradlint in turns, median ratio
+    python bench/run.py --corpus lightning --repeat 5   # floor and autogradlint in turns, median ratio
 
 Corpora are built from registry wheels (unpacked, their *.py files) and the installed torch package's own
-sources; everything lives under bench/corpora/ (git-ignored). gradlint is measured as a user installs it: a
-regular (not editable) `pip install` of this checkout into its own virtual environment, bench/.venv-gradlint,
-reinstalled at every run, and run through its `gradlint` command; the LibCST parse floor and `import libcst` are
+sources; everything lives under bench/corpora/ (git-ignored). autogradlint is measured as a user installs it: a
+regular (not editable) `pip install` of this checkout into its own virtual environment, bench/.venv-autogradlint,
+reinstalled at every run, and run through its `autogradlint` command; the LibCST parse floor and `import libcst` are
 measured with that environment's Python too, so both sides of every ratio pay the same interpreter start-up.
 TorchFix pins an older LibCST, so it gets its own virtual environment in bench/.venv-torchfix. Every measurement
 runs in a fresh process; CPU time and peak memory come from getrusage of that process and its children (peak
@@ -29,11 +29,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CORPORA = HERE / "corpora"
 TORCHFIX_VENV = HERE / ".venv-torchfix"
-GRADLINT_VENV = HERE / ".venv-gradlint"
+AUTOGRADLINT_VENV = HERE / ".venv-autogradlint"
 
-# set by main(): the Python that runs the parse floor and `import libcst`, and the command that runs gradlint
+# set by main(): the Python that runs the parse floor and `import libcst`, and the command that runs autogradlint
 PYTHON = sys.executable
-GRADLINT = [sys.executable, "-m", "gradlint"]
+AUTOGRADLINT = [sys.executable, "-m", "autogradlint"]
 
 # wheel name -> pinned version, so that figures are comparable from run to run
 WHEELS = {
@@ -74,30 +74,30 @@ def _median_run(runs, key: str = "cpu") -> dict:
 MEASURE_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def install_gradlint() -> None:
-    """(Re)install this checkout into bench/.venv-gradlint as a user would (``pip install .``: a wheel, byte-code
+def install_autogradlint() -> None:
+    """(Re)install this checkout into bench/.venv-autogradlint as a user would (``pip install .``: a wheel, byte-code
     compiled at install), so that what is measured is this code without an editable install's import hooks."""
-    global PYTHON, GRADLINT
-    python = GRADLINT_VENV / "bin" / "python"
+    global PYTHON, AUTOGRADLINT
+    python = AUTOGRADLINT_VENV / "bin" / "python"
     if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(GRADLINT_VENV)], check=True)
+        subprocess.run([sys.executable, "-m", "venv", str(AUTOGRADLINT_VENV)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", str(HERE.parent)], check=True)
     else:
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(HERE.parent)],
                        check=True)
-    PYTHON, GRADLINT = str(python), [str(GRADLINT_VENV / "bin" / "gradlint")]
+    PYTHON, AUTOGRADLINT = str(python), [str(AUTOGRADLINT_VENV / "bin" / "autogradlint")]
 
 
 def use_python(python: str) -> None:
-    """Measure with ``python`` (which has gradlint and LibCST installed) instead; its gradlint modules are
+    """Measure with ``python`` (which has autogradlint and LibCST installed) instead; its autogradlint modules are
     compiled once first, so that no measured run pays for compiling them."""
-    global PYTHON, GRADLINT
-    code = ("import compileall, os, sys, gradlint, gradlint.rule\n"
-            "gradlint.rule.all_rules()\n"
-            "roots = {os.path.dirname(gradlint.__file__), *sys.modules['gradlint.rules'].__path__}\n"
+    global PYTHON, AUTOGRADLINT
+    code = ("import compileall, os, sys, autogradlint, autogradlint.rule\n"
+            "autogradlint.rule.all_rules()\n"
+            "roots = {os.path.dirname(autogradlint.__file__), *sys.modules['autogradlint.rules'].__path__}\n"
             "for root in roots: compileall.compile_dir(root, quiet=1)\n")
     subprocess.run([python, "-c", code], check=True, env=MEASURE_ENV)
-    PYTHON, GRADLINT = python, [python, "-m", "gradlint"]
+    PYTHON, AUTOGRADLINT = python, [python, "-m", "autogradlint"]
 
 
 def build_corpora(names) -> dict:
@@ -175,27 +175,27 @@ def bench_corpus(name: str, directory: Path, jobs: int, torchfix, repeat: int = 
     listing = Path(tempfile.mkstemp(suffix=".txt")[1])
     listing.write_text("\n".join(files))
     cache = Path(tempfile.mkdtemp())
-    gradlint = GRADLINT + ["check", "--exit-zero", "--output-format", "concise", "--select", "ALL",
+    autogradlint = AUTOGRADLINT + ["check", "--exit-zero", "--output-format", "concise", "--select", "ALL",
                 "--no-respect-gitignore"]
     results = {"files": len(files), "lines": lines}
-    # The floor and gradlint are measured in turns, ``repeat`` times: on a shared machine the same command's CPU
+    # The floor and autogradlint are measured in turns, ``repeat`` times: on a shared machine the same command's CPU
     # time drifts by tens of percent over minutes, and the ratio of a pair measured back to back drifts far less.
     # The table shows each command's median run; the CPU ratio is the median of the pairs' ratios.
     floors, offs, colds = [], [], []
     for _ in range(repeat):
         floors.append(_measure([PYTHON, "-c", PARSE_FLOOR, str(listing)]))
-        # gradlint pauses Python's garbage collector while it lints a file (engine._collector_paused): the same
+        # autogradlint pauses Python's garbage collector while it lints a file (engine._collector_paused): the same
         # parse without the collector shows how much of the margin over the floor comes from that
         offs.append(_measure([PYTHON, "-c", PARSE_FLOOR, str(listing), "gc-off"]))
-        colds.append(_measure(gradlint + ["--no-cache", "--jobs", "1", str(directory)]))
+        colds.append(_measure(autogradlint + ["--no-cache", "--jobs", "1", str(directory)]))
     results["parse floor"] = _median_run(floors)
     results["parse floor, GC off"] = _median_run(offs)
-    results["gradlint cold, 1 job"] = _median_run(colds)
+    results["autogradlint cold, 1 job"] = _median_run(colds)
     results["pair ratios"] = sorted(c["cpu"] / f["cpu"] for c, f in zip(colds, floors))
     results["pair ratios, GC off"] = sorted(c["cpu"] / f["cpu"] for c, f in zip(colds, offs))
-    results[f"gradlint cold, {jobs} jobs"] = _measure(gradlint + ["--cache-dir", str(cache), "--jobs", str(jobs), str(directory)])
+    results[f"autogradlint cold, {jobs} jobs"] = _measure(autogradlint + ["--cache-dir", str(cache), "--jobs", str(jobs), str(directory)])
     # a warm run lasts a tenth of a second: the median of five, so that one hiccup of the machine does not decide
-    results["gradlint warm"] = _median_of(5, gradlint + ["--cache-dir", str(cache), "--jobs", str(jobs), str(directory)])
+    results["autogradlint warm"] = _median_of(5, autogradlint + ["--cache-dir", str(cache), "--jobs", str(jobs), str(directory)])
     if torchfix is not None:
         results["torchfix --select ALL"] = _measure([str(torchfix), "--select", "ALL", str(directory)])
     shutil.rmtree(cache, ignore_errors=True)
@@ -205,11 +205,11 @@ def bench_corpus(name: str, directory: Path, jobs: int, torchfix, repeat: int = 
 
 def bench_single_file(jobs: int) -> dict:
     sample = HERE.parent / "examples" / "train_bugs.py"
-    runs = {"import libcst": [], "gradlint one file": []}
+    runs = {"import libcst": [], "autogradlint one file": []}
     for _ in range(11):
         runs["import libcst"].append(_measure([PYTHON, "-c", "import libcst"])["wall"])
-        runs["gradlint one file"].append(
-            _measure(GRADLINT + ["check", "--no-cache", "--exit-zero", str(sample)])["wall"]
+        runs["autogradlint one file"].append(
+            _measure(AUTOGRADLINT + ["check", "--no-cache", "--exit-zero", str(sample)])["wall"]
         )
     return {k: sorted(v)[len(v) // 2] for k, v in runs.items()}
 
@@ -217,9 +217,9 @@ def bench_single_file(jobs: int) -> dict:
 def bench_largest_torch_file(directory: Path) -> dict:
     largest = max(python_files(directory), key=lambda f: os.path.getsize(f))
     floor = _measure([PYTHON, "-c", "import sys, libcst; libcst.parse_module(open(sys.argv[1], 'rb').read())", largest])
-    ours = _measure(GRADLINT + ["check", "--no-cache", "--exit-zero", "--select", "ALL", largest])
+    ours = _measure(AUTOGRADLINT + ["check", "--no-cache", "--exit-zero", "--select", "ALL", largest])
     return {"file": largest, "size_mb": os.path.getsize(largest) / 1e6, "libcst_peak_mb": floor["peak_mb"],
-            "gradlint_peak_mb": ours["peak_mb"]}
+            "autogradlint_peak_mb": ours["peak_mb"]}
 
 
 def report(all_results: dict, single: dict, largest, jobs: int) -> str:
@@ -235,25 +235,25 @@ def report(all_results: dict, single: dict, largest, jobs: int) -> str:
             flag = "" if r.get("returncode", 0) in (0, 1) else f" (exit {r['returncode']})"
             rate = results["files"] / r["wall"] if r["wall"] else 0
             out.append(f"| {label}{flag} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['peak_mb']:.0f} | {rate:.0f} | {r['cpu'] / floor:.2f}x |")
-        cold_n = results[f"gradlint cold, {jobs} jobs"]
-        warm = results["gradlint warm"]
+        cold_n = results[f"autogradlint cold, {jobs} jobs"]
+        warm = results["autogradlint warm"]
         out.append("")
         ratios, off_ratios = results["pair ratios"], results["pair ratios, GC off"]
         pairs = f" (median of {len(ratios)} back-to-back pairs: {', '.join(f'{r:.2f}' for r in ratios)})" if len(ratios) > 1 else ""
         out.append(f"- CPU, all rules, vs parse floor: {ratios[len(ratios) // 2]:.2f}x{pairs} (target <= 1.5x); vs the parse "
-                   f"with the garbage collector off as gradlint runs it: {off_ratios[len(off_ratios) // 2]:.2f}x")
+                   f"with the garbage collector off as autogradlint runs it: {off_ratios[len(off_ratios) // 2]:.2f}x")
         out.append(f"- warm rerun vs cold ({jobs} jobs): {cold_n['wall'] / warm['wall']:.1f}x faster (target >= 20x)")
         if "torchfix --select ALL" in results:
             tf = results["torchfix --select ALL"]
             out.append(f"- cold wall, {jobs} jobs, vs TorchFix: {tf['wall'] / cold_n['wall']:.1f}x faster (target >= 10x)")
     out.append("\n## single file (the pre-commit case), median of 11 alternating runs\n")
-    out.append(f"- `python -c 'import libcst'`: {single['import libcst']:.3f} s; gradlint on one file: "
-               f"{single['gradlint one file']:.3f} s; ratio {single['gradlint one file'] / single['import libcst']:.2f}x (target <= 1.3x)")
+    out.append(f"- `python -c 'import libcst'`: {single['import libcst']:.3f} s; autogradlint on one file: "
+               f"{single['autogradlint one file']:.3f} s; ratio {single['autogradlint one file'] / single['import libcst']:.2f}x (target <= 1.3x)")
     if largest:
         out.append("\n## largest torch file\n")
         out.append(f"- {Path(largest['file']).name} ({largest['size_mb']:.1f} MB): LibCST parse peak {largest['libcst_peak_mb']:.0f} MB, "
-                   f"gradlint peak {largest['gradlint_peak_mb']:.0f} MB, ratio "
-                   f"{largest['gradlint_peak_mb'] / largest['libcst_peak_mb']:.2f}x (target <= 1.3x)")
+                   f"autogradlint peak {largest['autogradlint_peak_mb']:.0f} MB, ratio "
+                   f"{largest['autogradlint_peak_mb'] / largest['libcst_peak_mb']:.2f}x (target <= 1.3x)")
     return "\n".join(out) + "\n"
 
 
@@ -264,17 +264,17 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", metavar="PATH", help="also write the raw figures here")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
-                        help="measure the parse floor and gradlint cold N times in turns; the CPU ratio is the median pair's")
+                        help="measure the parse floor and autogradlint cold N times in turns; the CPU ratio is the median pair's")
     parser.add_argument("--python", metavar="PATH",
-                        help="measure gradlint and LibCST installed in this Python (e.g. an editable install you are "
-                             "working on) instead of a fresh install in bench/.venv-gradlint")
+                        help="measure autogradlint and LibCST installed in this Python (e.g. an editable install you are "
+                             "working on) instead of a fresh install in bench/.venv-autogradlint")
     args = parser.parse_args()
     names = args.corpus or ["torch", *WHEELS]
     corpora = build_corpora(names)
     if args.python:
         use_python(args.python)
     else:
-        install_gradlint()
+        install_autogradlint()
     torchfix = None if args.skip_torchfix else ensure_torchfix()
     results = {name: bench_corpus(name, directory, args.jobs, torchfix, args.repeat) for name, directory in corpora.items()}
     single = bench_single_file(args.jobs)

@@ -22,7 +22,7 @@ CORPORA = ["torch", *WHEELS]
 
 
 def sweep(name: str, directory: Path) -> dict:
-    command = [sys.executable, "-m", "gradlint", "check", "--output-format", "json", "--no-cache",
+    command = [sys.executable, "-m", "autogradlint", "check", "--output-format", "json", "--no-cache",
                "--no-respect-gitignore", "--jobs", "2", str(directory)]
     runs = []
     for _ in range(2):

@@ -1,6 +1,6 @@
-"""A small training script with gradient-control bugs that gradlint finds.
+"""A small training script with gradient-control bugs that autogradlint finds.
 
-Run: gradlint check examples/train_bugs.py
+Run: autogradlint check examples/train_bugs.py
 """
 import torch
 import torch.nn as nn

@@ -1,1 +1,1 @@
-"""gradlint's rules: one module per rule, discovered by gradlint.rule.all_rules()."""
+"""autogradlint's rules: one module per rule, discovered by autogradlint.rule.all_rules()."""

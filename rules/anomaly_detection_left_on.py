@@ -4,8 +4,8 @@ from typing import Optional
 
 import libcst as cst
 
-from gradlint.analysis.tensors import bool_literal, keyword, positional
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.tensors import bool_literal, keyword, positional
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 SET_DETECT_ANOMALY = "torch.autograd.set_detect_anomaly"
 DETECT_ANOMALY = "torch.autograd.detect_anomaly"

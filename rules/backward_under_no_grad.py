@@ -1,7 +1,7 @@
 import libcst as cst
 
-from gradlint.analysis.grad_mode import GRAD_OFF, GradOffValue, backward_target, scope_flow
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.grad_mode import GRAD_OFF, GradOffValue, backward_target, scope_flow
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class BackwardUnderNoGrad(Rule):

@@ -1,7 +1,7 @@
 import libcst as cst
 
-from gradlint.fixing import Replacement, keyword_argument, with_argument
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.fixing import Replacement, keyword_argument, with_argument
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 CHECKPOINT_FUNCTIONS = frozenset({"torch.utils.checkpoint.checkpoint", "torch.utils.checkpoint.checkpoint_sequential"})
 

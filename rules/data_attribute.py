@@ -2,12 +2,12 @@ from typing import Optional, Set
 
 import libcst as cst
 
-from gradlint.analysis.grad_mode import NO_GRAD_MODE, grad_mode_at
-from gradlint.analysis.grad_state import TENSOR, facts_at, is_in_place_method
-from gradlint.analysis.loops import backward_target, enclosing_scope, is_parameter_loop_item, module_imports_torch, own_calls
-from gradlint.analysis.modules import enclosing_method_class, local_class, module_attributes
-from gradlint.fixing import Replacement, reference_to
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.grad_mode import NO_GRAD_MODE, grad_mode_at
+from autogradlint.analysis.grad_state import TENSOR, facts_at, is_in_place_method
+from autogradlint.analysis.loops import backward_target, enclosing_scope, is_parameter_loop_item, module_imports_torch, own_calls
+from autogradlint.analysis.modules import enclosing_method_class, local_class, module_attributes
+from autogradlint.fixing import Replacement, reference_to
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 # attributes of torch modules (and tensors) that certainly hold a tensor: ``conv.weight``, ``p.grad``
 TENSOR_ATTRIBUTES = frozenset({"weight", "bias", "grad", "running_mean", "running_var", "in_proj_weight", "in_proj_bias"})

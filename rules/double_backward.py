@@ -2,7 +2,7 @@ from typing import Dict, List, Optional
 
 import libcst as cst
 
-from gradlint.analysis.loops import (
+from autogradlint.analysis.loops import (
     NON_SAVING_METHODS,
     StraightLineFlow,
     Value,
@@ -19,8 +19,8 @@ from gradlint.analysis.loops import (
     own_calls,
     target_names,
 )
-from gradlint.fixing import Replacement, with_keyword
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.fixing import Replacement, with_keyword
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class DoubleBackward(Rule):

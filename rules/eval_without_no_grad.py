@@ -2,10 +2,10 @@ import re
 
 import libcst as cst
 
-from gradlint.analysis.modules import is_module_class
-from gradlint.analysis.training import CALL, EVAL, training_facts
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import iter_tree
+from autogradlint.analysis.modules import is_module_class
+from autogradlint.analysis.training import CALL, EVAL, training_facts
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.walk import iter_tree
 
 # code that computes or controls gradients on purpose: eval() is then not meant for plain inference
 _GRAD_WORDS = frozenset({"no_grad", "inference_mode", "set_grad_enabled", "enable_grad", "requires_grad",

@@ -1,9 +1,9 @@
 import libcst as cst
 
-from gradlint.analysis.grad_mode import NO_GRAD_MODE, ScopeFlow, backward_target, local_function, mode_of_expression, scope_flow
-from gradlint.analysis.torch_api import SET_GRAD_ENABLED
-from gradlint.analysis.training import training_facts
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.grad_mode import NO_GRAD_MODE, ScopeFlow, backward_target, local_function, mode_of_expression, scope_flow
+from autogradlint.analysis.torch_api import SET_GRAD_ENABLED
+from autogradlint.analysis.training import training_facts
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class GlobalGradModeLeak(Rule):

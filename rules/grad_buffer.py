@@ -2,8 +2,8 @@ from typing import Optional
 
 import libcst as cst
 
-from gradlint.analysis.tensors import keyword, positional, tensor_facts
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.tensors import keyword, positional, tensor_facts
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 def _buffer_argument(call: cst.Call) -> Optional[cst.BaseExpression]:

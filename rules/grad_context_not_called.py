@@ -1,8 +1,8 @@
 import libcst as cst
 
-from gradlint.analysis.torch_api import GRAD_MODE_CONTEXTS, SET_GRAD_ENABLED
-from gradlint.fixing import Replacement
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.torch_api import GRAD_MODE_CONTEXTS, SET_GRAD_ENABLED
+from autogradlint.fixing import Replacement
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class GradContextNotCalled(Rule):

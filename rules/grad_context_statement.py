@@ -1,7 +1,7 @@
 import libcst as cst
 
-from gradlint.analysis.torch_api import GRAD_MODE_CONTEXTS
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.torch_api import GRAD_MODE_CONTEXTS
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class GradContextStatement(Rule):

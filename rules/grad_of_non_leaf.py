@@ -1,7 +1,7 @@
 import libcst as cst
 
-from gradlint.analysis.grad_state import facts_at
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.grad_state import facts_at
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class GradOfNonLeaf(Rule):

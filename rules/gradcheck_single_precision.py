@@ -2,7 +2,7 @@ from typing import List, Optional
 
 import libcst as cst
 
-from gradlint.analysis.tensors import (
+from autogradlint.analysis.tensors import (
     DATA_FACTORIES,
     FLOAT_FACTORIES,
     LIKE_FACTORIES,
@@ -15,8 +15,8 @@ from gradlint.analysis.tensors import (
     single_assigned_value,
     tensor_facts,
 )
-from gradlint.fixing import Replacement, reference_to, with_keyword
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.fixing import Replacement, reference_to, with_keyword
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 GRADCHECKS = frozenset({"torch.autograd.gradcheck", "torch.autograd.gradgradcheck"})
 # factories that take dtype=

@@ -2,8 +2,8 @@ from typing import Dict, Optional, Set, Tuple
 
 import libcst as cst
 
-from gradlint.analysis.grad_state import grad_certainly_on
-from gradlint.analysis.loops import (
+from autogradlint.analysis.grad_state import grad_certainly_on
+from autogradlint.analysis.loops import (
     StraightLineFlow,
     backward_target,
     block_body,
@@ -17,9 +17,9 @@ from gradlint.analysis.loops import (
     own_calls,
     own_statements,
 )
-from gradlint.fixing import Replacement
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import iter_tree, nodes_of
+from autogradlint.fixing import Replacement
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.walk import iter_tree, nodes_of
 
 # calls that only report a value (print it, log it, turn it into a number): using a total there is a metric use
 _REPORTING_FUNCTIONS = frozenset({"print", "float", "int", "round", "str", "format", "repr"})

@@ -1,7 +1,7 @@
 import libcst as cst
 
-from gradlint.analysis.grad_state import facts_at, grad_certainly_on, grad_leaf_possible, is_in_place_method
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.grad_state import facts_at, grad_certainly_on, grad_leaf_possible, is_in_place_method
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class InPlaceOnGradLeaf(Rule):

@@ -2,7 +2,7 @@ from typing import List, Optional
 
 import libcst as cst
 
-from gradlint.analysis.grad_mode import (
+from autogradlint.analysis.grad_mode import (
     ENABLED,
     INFERENCE,
     ScopeFlow,
@@ -12,10 +12,10 @@ from gradlint.analysis.grad_mode import (
     target_names,
     with_mode,
 )
-from gradlint.analysis.grad_state import facts_at
-from gradlint.analysis.modules import module_instance
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import iter_tree
+from autogradlint.analysis.grad_state import facts_at
+from autogradlint.analysis.modules import module_instance
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.walk import iter_tree
 
 # binary operators whose backward needs their operands (addition and subtraction do not)
 _SAVING_OPERATORS = (cst.Multiply, cst.Divide, cst.MatrixMultiply, cst.Power)

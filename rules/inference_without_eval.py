@@ -3,11 +3,11 @@ from typing import Optional
 
 import libcst as cst
 
-from gradlint.analysis.grad_mode import GRAD_OFF, decorator_mode, grad_mode_at, with_mode
-from gradlint.analysis.modules import is_module_class, local_class
-from gradlint.analysis.training import EVAL, TRAIN, training_facts
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import nodes_of, own_nodes_of
+from autogradlint.analysis.grad_mode import GRAD_OFF, decorator_mode, grad_mode_at, with_mode
+from autogradlint.analysis.modules import is_module_class, local_class
+from autogradlint.analysis.training import EVAL, TRAIN, training_facts
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.walk import nodes_of, own_nodes_of
 
 # exact types: whole-class scans, and isinstance against LibCST's ABC-based classes is slow
 _ASSIGNMENTS = (cst.Assign, cst.AugAssign, cst.AnnAssign)

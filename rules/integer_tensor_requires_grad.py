@@ -1,6 +1,6 @@
 import libcst as cst
 
-from gradlint.analysis.tensors import (
+from autogradlint.analysis.tensors import (
     PARAMETER,
     bool_literal,
     factory_call,
@@ -10,8 +10,8 @@ from gradlint.analysis.tensors import (
     positional,
     tensor_facts,
 )
-from gradlint.fixing import Replacement
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.fixing import Replacement
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 # as_tensor has no requires_grad parameter at all (TypeError, not this rule's error)
 _NO_REQUIRES_GRAD_PARAMETER = frozenset({"torch.as_tensor"})

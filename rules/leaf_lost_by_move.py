@@ -2,7 +2,7 @@ from typing import Dict, List, Optional
 
 import libcst as cst
 
-from gradlint.analysis.tensors import (
+from autogradlint.analysis.tensors import (
     DATA_FACTORIES,
     FLOAT_FACTORIES,
     INT_FACTORIES,
@@ -18,8 +18,8 @@ from gradlint.analysis.tensors import (
     tensor_facts,
     tensor_type_of,
 )
-from gradlint.fixing import Replacement, conversion_inside, reference_to, with_keyword
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.fixing import Replacement, conversion_inside, reference_to, with_keyword
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 # factories that take device= and dtype= besides requires_grad=
 _KEYWORD_FACTORIES = FLOAT_FACTORIES | LIKE_FACTORIES | DATA_FACTORIES | INT_FACTORIES

@@ -1,8 +1,8 @@
 import libcst as cst
 
-from gradlint.analysis.grad_state import facts_at, grad_certainly_on
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import nodes_of
+from autogradlint.analysis.grad_state import facts_at, grad_certainly_on
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.walk import nodes_of
 
 _ATTRIBUTES = (cst.Attribute,)
 

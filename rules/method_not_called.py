@@ -1,7 +1,7 @@
 import libcst as cst
 
-from gradlint.fixing import Replacement
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.fixing import Replacement
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 METHODS = frozenset({"eval", "train", "zero_grad", "backward", "step", "detach_", "requires_grad_"})
 

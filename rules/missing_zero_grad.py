@@ -1,8 +1,8 @@
 import libcst as cst
 
-from gradlint.analysis.training import BACKWARD, CLEAR, SCALER_STEP, STEP, ZERO_GRAD, Compound, training_facts
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import nodes_of
+from autogradlint.analysis.training import BACKWARD, CLEAR, SCALER_STEP, STEP, ZERO_GRAD, Compound, training_facts
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.walk import nodes_of
 
 
 class MissingZeroGrad(Rule):

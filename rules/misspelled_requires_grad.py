@@ -1,9 +1,9 @@
 import libcst as cst
 
-from gradlint.analysis.modules import is_module_class, is_self_of_non_module
-from gradlint.fixing import Replacement
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import nodes_of
+from autogradlint.analysis.modules import is_module_class, is_self_of_non_module
+from autogradlint.fixing import Replacement
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.walk import nodes_of
 
 _TARGET = "requiresgrad"
 # spellings too far from requires_grad for the edit distance below

@@ -1,8 +1,8 @@
 import libcst as cst
 
-from gradlint.analysis.modules import class_reads_own_attribute, module_instance
-from gradlint.fixing import Replacement
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.modules import class_reads_own_attribute, module_instance
+from autogradlint.fixing import Replacement
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class ModuleRequiresGradAttribute(Rule):

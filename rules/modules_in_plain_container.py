@@ -2,11 +2,11 @@ from typing import Dict, Optional, Set
 
 import libcst as cst
 
-from gradlint.analysis.modules import enclosing_method_class, is_module_class, is_module_construction, module_instance
-from gradlint.fixing import Replacement, reference_to
-from gradlint.records import Record
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import current_index, iter_with_parents, nodes_of
+from autogradlint.analysis.modules import enclosing_method_class, is_module_class, is_module_construction, module_instance
+from autogradlint.fixing import Replacement, reference_to
+from autogradlint.records import Record
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.walk import current_index, iter_with_parents, nodes_of
 
 # plain containers, by node type
 _CONTAINER_KINDS = {cst.List: "list", cst.ListComp: "list", cst.Tuple: "tuple", cst.Dict: "dict", cst.DictComp: "dict"}

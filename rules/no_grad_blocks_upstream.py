@@ -2,10 +2,10 @@ from typing import Dict, Optional
 
 import libcst as cst
 
-from gradlint.analysis.grad_mode import GRAD_OFF, ScopeFlow, flows_into, scope_flow, target_names, with_mode
-from gradlint.analysis.modules import ModuleAttribute, enclosing_method_class, is_module_class, module_attributes
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import iter_tree
+from autogradlint.analysis.grad_mode import GRAD_OFF, ScopeFlow, flows_into, scope_flow, target_names, with_mode
+from autogradlint.analysis.modules import ModuleAttribute, enclosing_method_class, is_module_class, module_attributes
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.walk import iter_tree
 
 class NoGradBlocksUpstream(Rule):
     """

@@ -2,7 +2,7 @@ from typing import Optional
 
 import libcst as cst
 
-from gradlint.analysis.grad_mode import (
+from autogradlint.analysis.grad_mode import (
     ENABLED_OR_CALLER,
     GRAD_OFF,
     GradOffValue,
@@ -11,9 +11,9 @@ from gradlint.analysis.grad_mode import (
     mode_of_expression,
     scope_flow,
 )
-from gradlint.analysis.modules import enclosing_method_class, is_module_class, module_attributes
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import iter_tree
+from autogradlint.analysis.modules import enclosing_method_class, is_module_class, module_attributes
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.walk import iter_tree
 
 
 class NoGradDecoratedForward(Rule):

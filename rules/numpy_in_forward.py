@@ -2,11 +2,11 @@ from typing import Dict, List, Optional, Set
 
 import libcst as cst
 
-from gradlint.analysis.grad_mode import GRAD_OFF, decorator_mode
-from gradlint.analysis.loops import data_names, own_statements, target_names
-from gradlint.analysis.modules import is_module_class, module_attributes
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import iter_tree
+from autogradlint.analysis.grad_mode import GRAD_OFF, decorator_mode
+from autogradlint.analysis.loops import data_names, own_statements, target_names
+from autogradlint.analysis.modules import is_module_class, module_attributes
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.walk import iter_tree
 
 # numpy functions that compute values a gradient would flow through (index-valued ones like argmax are not)
 DIFFERENTIABLE_NUMPY = frozenset(

@@ -1,8 +1,8 @@
 import libcst as cst
 
-from gradlint.analysis.grad_state import facts_at, grad_certainly_on
-from gradlint.fixing import Replacement
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.grad_state import facts_at, grad_certainly_on
+from autogradlint.fixing import Replacement
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class NumpyOfGradTensor(Rule):

@@ -1,8 +1,8 @@
 import libcst as cst
 
-from gradlint.analysis.tensors import PARAMETER, makes_new_tensor, module_attribute_target, tensor_facts
-from gradlint.fixing import conversion_inside
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.tensors import PARAMETER, makes_new_tensor, module_attribute_target, tensor_facts
+from autogradlint.fixing import conversion_inside
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class ParameterLostByMove(Rule):

@@ -1,9 +1,9 @@
 import libcst as cst
 
-from gradlint.analysis.loops import own_calls
-from gradlint.analysis.modules import module_instance, sets_attribute
-from gradlint.fixing import Replacement
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.loops import own_calls
+from autogradlint.analysis.modules import module_instance, sets_attribute
+from autogradlint.fixing import Replacement
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 # nn.Module methods that return iterators over its state
 ITERATOR_METHODS = frozenset(

@@ -1,9 +1,9 @@
 import libcst as cst
 
-from gradlint.analysis.grad_mode import INFERENCE, NO_GRAD_MODE, grad_mode_at, mode_of_expression
-from gradlint.analysis.torch_api import INFERENCE_MODE, NO_GRAD
-from gradlint.fixing import Replacement, unwrapped
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.grad_mode import INFERENCE, NO_GRAD_MODE, grad_mode_at, mode_of_expression
+from autogradlint.analysis.torch_api import INFERENCE_MODE, NO_GRAD
+from autogradlint.fixing import Replacement, unwrapped
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class RedundantGradContext(Rule):

@@ -1,7 +1,7 @@
 import libcst as cst
 
-from gradlint.fixing import Replacement
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.fixing import Replacement
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 def _is_requires_grad(expression):

@@ -1,8 +1,8 @@
 import libcst as cst
 
-from gradlint.analysis.modules import is_self_of_non_module
-from gradlint.fixing import Replacement
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.modules import is_self_of_non_module
+from autogradlint.fixing import Replacement
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class RequiresGradMethodOverwritten(Rule):

@@ -1,7 +1,7 @@
 import libcst as cst
 
-from gradlint.fixing import is_plain_value, one_line_loop, statement_line, unbound_name
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.fixing import is_plain_value, one_line_loop, statement_line, unbound_name
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 # nn.Module methods that return a generator, and whether it yields (name, value) pairs
 GENERATOR_METHODS = {

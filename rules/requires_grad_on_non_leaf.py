@@ -1,8 +1,8 @@
 import libcst as cst
 
-from gradlint.analysis.grad_state import facts_at
-from gradlint.analysis.tensors import bool_literal, keyword, positional
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.grad_state import facts_at
+from autogradlint.analysis.tensors import bool_literal, keyword, positional
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class RequiresGradOnNonLeaf(Rule):

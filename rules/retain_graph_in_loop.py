@@ -2,8 +2,8 @@ from typing import Dict, List, Optional, Set
 
 import libcst as cst
 
-from gradlint.analysis.grad_state import facts_at
-from gradlint.analysis.loops import (
+from autogradlint.analysis.grad_state import facts_at
+from autogradlint.analysis.loops import (
     StraightLineFlow,
     backward_target,
     block_body,
@@ -18,9 +18,9 @@ from gradlint.analysis.loops import (
     own_calls,
     target_names,
 )
-from gradlint.fixing import Replacement, without_argument
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import iter_tree
+from autogradlint.fixing import Replacement, without_argument
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.walk import iter_tree
 
 
 def _retain_graph_true(call: cst.Call) -> Optional[cst.Arg]:

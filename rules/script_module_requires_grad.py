@@ -1,8 +1,8 @@
 import libcst as cst
 
-from gradlint.analysis.modules import is_script_module
-from gradlint.fixing import is_plain_value, one_line_loop, statement_line, unbound_name
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.modules import is_script_module
+from autogradlint.fixing import is_plain_value, one_line_loop, statement_line, unbound_name
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class ScriptModuleRequiresGrad(Rule):

@@ -2,11 +2,11 @@ from typing import Dict, Set
 
 import libcst as cst
 
-from gradlint.analysis.modules import enclosing_method_class
-from gradlint.analysis.tensors import PARAMETER, is_integral, module_attribute_target, tensor_facts
-from gradlint.fixing import Replacement, reference_to
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from gradlint.walk import iter_tree
+from autogradlint.analysis.modules import enclosing_method_class
+from autogradlint.analysis.tensors import PARAMETER, is_integral, module_attribute_target, tensor_facts
+from autogradlint.fixing import Replacement, reference_to
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.walk import iter_tree
 
 # calls that register a tensor attribute after the fact, or take the "dummy tensor that requires grad"
 # that makes reentrant activation checkpointing produce gradients (not meant to be trained)

@@ -1,7 +1,7 @@
 import libcst as cst
 
-from gradlint.fixing import Replacement
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.fixing import Replacement
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 VARIABLE = "torch.autograd.Variable"
 # expressions that never need parentheses to stand where a call stood

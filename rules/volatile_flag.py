@@ -2,8 +2,8 @@ from typing import List
 
 import libcst as cst
 
-from gradlint.analysis.tensors import keyword, tensor_facts
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.tensors import keyword, tensor_facts
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 VARIABLE = "torch.autograd.Variable"
 

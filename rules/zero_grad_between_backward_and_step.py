@@ -1,5 +1,5 @@
-from gradlint.analysis.training import BACKWARD, ZERO_GRAD, training_facts
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.training import BACKWARD, ZERO_GRAD, training_facts
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class ZeroGradBetweenBackwardAndStep(Rule):

@@ -1,8 +1,8 @@
 import libcst as cst
 
-from gradlint.analysis.training import training_facts
-from gradlint.fixing import Replacement, without_argument
-from gradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
+from autogradlint.analysis.training import training_facts
+from autogradlint.fixing import Replacement, without_argument
+from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
 class ZeroGradKeepsTensors(Rule):

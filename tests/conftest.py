@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from gradlint.engine import lint_source
-from gradlint.rule import all_rules
+from autogradlint.engine import lint_source
+from autogradlint.rule import all_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,12 +19,12 @@ def lint(source, rules=None, path="example.py"):
     return lint_source(source, path, selected)
 
 
-def run_gradlint(*args, cwd=None, stdin=None, env=None):
+def run_autogradlint(*args, cwd=None, stdin=None, env=None):
     """Run the real CLI in a subprocess; returns CompletedProcess with text stdout/stderr."""
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "gradlint", *args],
+        [sys.executable, "-m", "autogradlint", *args],
         cwd=cwd,
         input=stdin if isinstance(stdin, (bytes, type(None))) else stdin.encode("utf-8"),
         capture_output=True,
@@ -43,6 +43,6 @@ class Result:
 @pytest.fixture
 def cli():
     def invoke(*args, cwd=None, stdin=None, env=None):
-        return Result(run_gradlint(*args, cwd=cwd, stdin=stdin, env=env))
+        return Result(run_autogradlint(*args, cwd=cwd, stdin=stdin, env=env))
 
     return invoke

@@ -2,14 +2,14 @@
 import json
 from pathlib import Path
 
-import gradlint
-from gradlint.cache import Cache, entry_key
+import autogradlint
+from autogradlint.cache import Cache, entry_key
 
 BAD = "import torch\nmodel.eval\n"
 
 
 def _cache_file(root):
-    files = list((root / ".gradlint_cache").glob("results-*.json"))
+    files = list((root / ".autogradlint_cache").glob("results-*.json"))
     assert len(files) == 1
     return files[0]
 
@@ -27,7 +27,7 @@ def _poison(root, message):
 def test_warm_run_uses_the_cache_and_an_edit_is_relinted(cli, tmp_path):
     (tmp_path / "a.py").write_text(BAD)
     cold = cli("check", "--output-format", "concise", "a.py", cwd=tmp_path)
-    assert (tmp_path / ".gradlint_cache" / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    assert (tmp_path / ".autogradlint_cache" / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
     _poison(tmp_path, "from the cache")
     warm = cli("check", "--output-format", "concise", "a.py", cwd=tmp_path)
     assert "from the cache" in warm.out and warm.code == cold.code == 1
@@ -44,13 +44,13 @@ def test_changed_configuration_is_relinted(cli, tmp_path):
     assert "from the cache" not in result.out and "GL101" in result.out and "GL105" not in result.out
 
 
-def test_new_gradlint_build_does_not_reuse_results(tmp_path, monkeypatch):
+def test_new_autogradlint_build_does_not_reuse_results(tmp_path, monkeypatch):
     cache = Cache(tmp_path)
     key = entry_key(b"x", ["GL101"])
     cache.put("/a.py", key, [])
     cache.save()
     assert Cache(tmp_path).get("/a.py", key) == ([], [])
-    monkeypatch.setattr(gradlint, "__version__", "999.0")
+    monkeypatch.setattr(autogradlint, "__version__", "999.0")
     assert Cache(tmp_path).get("/a.py", key) is None
 
 
@@ -71,13 +71,13 @@ def test_damaged_cache_is_ignored_and_rebuilt(cli, tmp_path):
 def test_no_cache_and_cache_dir_and_clean(cli, tmp_path):
     (tmp_path / "a.py").write_text(BAD)
     cli("check", "--no-cache", "a.py", cwd=tmp_path)
-    assert not (tmp_path / ".gradlint_cache").exists()
+    assert not (tmp_path / ".autogradlint_cache").exists()
     cli("check", "--cache-dir", "elsewhere", "a.py", cwd=tmp_path)
     assert (tmp_path / "elsewhere" / "CACHEDIR.TAG").exists()
     cli("check", "a.py", cwd=tmp_path)
-    assert (tmp_path / ".gradlint_cache").exists()
+    assert (tmp_path / ".autogradlint_cache").exists()
     assert cli("clean", cwd=tmp_path).code == 0
-    assert not (tmp_path / ".gradlint_cache").exists()
+    assert not (tmp_path / ".autogradlint_cache").exists()
     cli("clean", "--cache-dir", "elsewhere", cwd=tmp_path)
     assert not (tmp_path / "elsewhere").exists()
 
@@ -99,9 +99,9 @@ def test_output_is_identical_for_any_jobs_and_cache_state(cli, tmp_path):
 
 _LOADED = (
     "import sys\n"
-    "from gradlint.cli import main\n"
+    "from autogradlint.cli import main\n"
     "code = main(sys.argv[1:])\n"
-    "print('LOADED', sorted(m for m in sys.modules if m == 'libcst' or m.startswith('gradlint.rules.')))\n"
+    "print('LOADED', sorted(m for m in sys.modules if m == 'libcst' or m.startswith('autogradlint.rules.')))\n"
 )
 
 
@@ -127,9 +127,9 @@ def test_a_fully_cached_run_imports_neither_libcst_nor_any_rule(tmp_path):
 def test_a_run_imports_only_the_rules_its_files_trigger(tmp_path):
     (tmp_path / "a.py").write_text(BAD)
     out = _loaded(tmp_path, "--no-cache", "a.py")
-    assert "gradlint.rules.method_not_called" in out  # GL105: its trigger 'eval' is in the file
-    assert "gradlint.rules.variable_wrapper" not in out  # GL702 needs 'Variable'
-    assert "gradlint.rules.gradcheck_single_precision" not in out
+    assert "autogradlint.rules.method_not_called" in out  # GL105: its trigger 'eval' is in the file
+    assert "autogradlint.rules.variable_wrapper" not in out  # GL702 needs 'Variable'
+    assert "autogradlint.rules.gradcheck_single_precision" not in out
 
 
 def test_a_cached_file_still_warns_about_unknown_noqa_codes(cli, tmp_path):
@@ -144,18 +144,18 @@ def test_a_cached_file_still_warns_about_unknown_noqa_codes(cli, tmp_path):
 
 _NO_DIGEST = (
     "import sys\n"
-    "import gradlint.rule\n"
+    "import autogradlint.rule\n"
     "def refuse():\n"
     "    raise RuntimeError('the rule sources were read')\n"
-    "gradlint.rule.rules_digest = refuse\n"
-    "from gradlint.cli import main\n"
+    "autogradlint.rule.rules_digest = refuse\n"
+    "from autogradlint.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
 
 
 def test_a_warm_run_trusts_the_rule_index_its_cache_vouches_for(cli, tmp_path):
     """Checking the stored rule index against the rules' sources reads every rule module; a cache file
-    (named after the size and time of every gradlint source) that says the index was current spares that."""
+    (named after the size and time of every autogradlint source) that says the index was current spares that."""
     import subprocess
     import sys
 

@@ -103,14 +103,14 @@ def test_rule_selection(cli, project, flags, codes):
 def test_unknown_rule_code_is_a_one_line_error(cli, project, flag):
     result = cli("check", flag, "GL999", "bad.py", cwd=project)
     assert result.code == 2
-    assert result.err.strip().splitlines() == [f"gradlint: error: {flag}: unknown rule code or name 'GL999' (see 'gradlint rules')"]
+    assert result.err.strip().splitlines() == [f"autogradlint: error: {flag}: unknown rule code or name 'GL999' (see 'autogradlint rules')"]
     assert "Traceback" not in result.err
 
 
 def test_missing_path_is_an_error(cli, project):
     result = cli("check", "missing.py", cwd=project)
     assert result.code == 2
-    assert result.err.strip() == "gradlint: error: missing.py: no such file or directory"
+    assert result.err.strip() == "autogradlint: error: missing.py: no such file or directory"
 
 
 def test_no_files_to_check_is_clean(cli, tmp_path):
@@ -185,7 +185,7 @@ def test_rule_command_unknown(cli):
 
 
 def test_rules_table_and_json(cli):
-    from gradlint.rule import all_rules
+    from autogradlint.rule import all_rules
 
     table = cli("rules")
     assert table.code == 0
@@ -200,7 +200,7 @@ def test_no_subcommand_is_a_usage_error(cli):
 
 
 def test_console_script_is_installed(project):
-    exe = shutil.which("gradlint", path=str(Path(sys.executable).parent))
+    exe = shutil.which("autogradlint", path=str(Path(sys.executable).parent))
     assert exe is not None
     completed = subprocess.run([exe, "check", "--output-format", "concise", "bad.py"], cwd=project, capture_output=True, text=True)
     assert completed.returncode == 1 and "GL101" in completed.stdout

@@ -1,4 +1,4 @@
-"""[tool.gradlint] in pyproject.toml, merged with the command line; discovery and excludes."""
+"""[tool.autogradlint] in pyproject.toml, merged with the command line; discovery and excludes."""
 import json
 import textwrap
 
@@ -12,7 +12,7 @@ def codes(result):
 
 
 def write_config(root, body):
-    (root / "pyproject.toml").write_text("[tool.gradlint]\n" + textwrap.dedent(body))
+    (root / "pyproject.toml").write_text("[tool.autogradlint]\n" + textwrap.dedent(body))
 
 
 def test_select_and_ignore_from_config(cli, tmp_path):
@@ -52,7 +52,7 @@ def test_per_file_ignores(cli, tmp_path):
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_x.py").write_text(BAD)
     (tmp_path / "train.py").write_text(BAD)
-    write_config(tmp_path, '[tool.gradlint.per-file-ignores]\n"tests/*" = ["GL1"]\n"train.py" = ["grad-context-not-called"]\n')
+    write_config(tmp_path, '[tool.autogradlint.per-file-ignores]\n"tests/*" = ["GL1"]\n"train.py" = ["grad-context-not-called"]\n')
     data = json.loads(cli("check", "--output-format", "json", ".", cwd=tmp_path).out)
     assert [(d["path"], d["code"]) for d in data] == [
         ("tests/test_x.py", "GL201"),
@@ -110,11 +110,11 @@ def test_explicit_file_is_checked_even_if_excluded_unless_forced(cli, tmp_path):
 @pytest.mark.parametrize(
     "body,expected",
     [
-        ('select = ["GL999"]\n', "[tool.gradlint] select: unknown rule code or name 'GL999'"),
-        ('ignore = "GL101"\n', "[tool.gradlint] ignore must be a list of strings, not a string"),
-        ("select = [1]\n", "[tool.gradlint] select must be a list of strings"),
-        ('output-format = "xml"\n', "[tool.gradlint] output-format must be one of full, concise, json, not 'xml'"),
-        ('[tool.gradlint.per-file-ignores]\n"a.py" = ["nope"]\n', "unknown rule code or name 'nope'"),
+        ('select = ["GL999"]\n', "[tool.autogradlint] select: unknown rule code or name 'GL999'"),
+        ('ignore = "GL101"\n', "[tool.autogradlint] ignore must be a list of strings, not a string"),
+        ("select = [1]\n", "[tool.autogradlint] select must be a list of strings"),
+        ('output-format = "xml"\n', "[tool.autogradlint] output-format must be one of full, concise, json, not 'xml'"),
+        ('[tool.autogradlint.per-file-ignores]\n"a.py" = ["nope"]\n', "unknown rule code or name 'nope'"),
         ("select = [\n", "invalid TOML"),
     ],
 )
@@ -124,7 +124,7 @@ def test_bad_config_is_a_one_line_error(cli, tmp_path, body, expected):
     result = cli("check", "bad.py", cwd=tmp_path)
     assert result.code == 2
     lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gradlint: error: ") and expected in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("autogradlint: error: ") and expected in lines[0]
     assert "pyproject.toml" in lines[0]
 
 
@@ -133,14 +133,14 @@ def test_unknown_key_is_a_warning_naming_it(cli, tmp_path):
     write_config(tmp_path, 'selekt = ["GL1"]\n')
     result = cli("check", "--output-format", "concise", "bad.py", cwd=tmp_path)
     assert result.code == 1
-    assert "gradlint: warning:" in result.err and "unknown key 'selekt'" in result.err
+    assert "autogradlint: warning:" in result.err and "unknown key 'selekt'" in result.err
 
 
 def test_explicit_config_flag(cli, tmp_path):
     (tmp_path / "bad.py").write_text(BAD)
-    (tmp_path / "other.toml").write_text('[tool.gradlint]\nselect = ["GL105"]\n')
+    (tmp_path / "other.toml").write_text('[tool.autogradlint]\nselect = ["GL105"]\n')
     (tmp_path / "cfg").mkdir()
-    (tmp_path / "cfg" / "pyproject.toml").write_text('[tool.gradlint]\nselect = ["GL105"]\n')
+    (tmp_path / "cfg" / "pyproject.toml").write_text('[tool.autogradlint]\nselect = ["GL105"]\n')
     result = cli("check", "--output-format", "json", "--config", "cfg/pyproject.toml", "bad.py", cwd=tmp_path)
     assert codes(result) == ["GL105"]
     assert cli("check", "--config", "nope.toml", "bad.py", cwd=tmp_path).code == 2

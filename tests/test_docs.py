@@ -3,8 +3,8 @@ from pathlib import Path
 
 import json
 
-from gradlint.docs import TABLE_END, TABLE_START, rule_index_text, rules_table
-from gradlint.rule import INDEX_FILE, RuleInfo, all_rules, rule_index
+from autogradlint.docs import TABLE_END, TABLE_START, rule_index_text, rules_table
+from autogradlint.rule import INDEX_FILE, RuleInfo, all_rules, rule_index
 
 from conftest import ROOT
 
@@ -12,12 +12,12 @@ from conftest import ROOT
 def test_readme_rule_table_is_generated_from_the_rules():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index(TABLE_START) + len(TABLE_START): readme.index(TABLE_END)]
-    assert table.strip() == rules_table().strip(), "run: python -m gradlint.docs"
+    assert table.strip() == rules_table().strip(), "run: python -m autogradlint.docs"
 
 
 def test_readme_opens_with_the_two_commands():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "pip install . && gradlint check examples/train_bugs.py" in readme
+    assert "pip install . && autogradlint check examples/train_bugs.py" in readme
     assert "pip install '.[test]' && pytest" in readme
     assert "pip install '.[test]' && pytest" in (ROOT / ".ci" / "run").read_text()
 
@@ -25,13 +25,13 @@ def test_readme_opens_with_the_two_commands():
 def test_rule_index_is_current():
     """The stored index must match the rules: a stale one is ignored at run time (every rule imported), so
     this test is what keeps runs lean."""
-    assert INDEX_FILE.read_text(encoding="utf-8") == rule_index_text(), "run: python -m gradlint.docs"
+    assert INDEX_FILE.read_text(encoding="utf-8") == rule_index_text(), "run: python -m autogradlint.docs"
     assert rule_index() == {code: RuleInfo.of(rule) for code, rule in all_rules().items()}
     assert all(info.load() is all_rules()[code] for code, info in rule_index().items())
 
 
 def test_a_stale_rule_index_is_ignored(tmp_path, monkeypatch):
-    import gradlint.rule as rule_module
+    import autogradlint.rule as rule_module
 
     stale = json.loads(INDEX_FILE.read_text(encoding="utf-8"))
     stale["rules"][0]["triggers"] = ["never-in-any-file"]

@@ -2,8 +2,8 @@
 import libcst as cst
 import pytest
 
-from gradlint.engine import lint_source
-from gradlint.rule import Rule, all_rules, find_rule
+from autogradlint.engine import lint_source
+from autogradlint.rule import Rule, all_rules, find_rule
 
 from conftest import lint
 
@@ -131,7 +131,7 @@ def test_deep_nesting_does_not_crash():
 def test_wide_statements_skip_the_screening_parse():
     """A long statement made of many comma-separated items (a table of configurations) is wide, not deep:
     LibCST is handed it without Python's parse first."""
-    from gradlint.engine import _needs_screen
+    from autogradlint.engine import _needs_screen
 
     table = "cfgs = generate({\n" + "".join(f"    'model{i}.tag': _cfg(url='u', hf_hub_id='h', mean=(0.5, 0.5, 0.5), "
                                             f"num_classes={i}, crop=(1 + 2) * 3),\n" for i in range(300)) + "})\n"
@@ -152,7 +152,7 @@ def test_wide_statements_skip_the_screening_parse():
     ids=["chain", "bracketed-terms-over-lines", "deep-path", "after-comma", "strings"],
 )
 def test_deep_statements_get_the_screening_parse(body):
-    from gradlint.engine import _needs_screen
+    from autogradlint.engine import _needs_screen
 
     assert _needs_screen(("import torch\n" + body + "\nmodel.eval\n").encode())
 
@@ -219,7 +219,7 @@ def _full_walk(index, on_visit, on_leave, ancestors):
     ],
 )
 def test_the_walk_calls_handlers_in_the_order_and_with_the_ancestors_of_a_walk_through_every_node(visit, leave):
-    from gradlint.walk import TreeIndex, walk
+    from autogradlint.walk import TreeIndex, walk
 
     index = TreeIndex(cst.parse_module(_NESTED))
     calls = {}
@@ -241,8 +241,8 @@ def test_positions_from_the_innermost_statement_are_those_of_the_whole_module():
     generation gives them."""
     from libcst.metadata import MetadataWrapper, PositionProvider
 
-    from gradlint.engine import _positions, _statement_positions
-    from gradlint.walk import TreeIndex
+    from autogradlint.engine import _positions, _statement_positions
+    from autogradlint.walk import TreeIndex
 
     for text in (_NESTED, _NESTED.replace("\n", "\r\n"), "# header\n\n" + _NESTED + "\n# footer\n"):
         module = cst.parse_module(text)
@@ -259,8 +259,8 @@ def test_positions_from_the_innermost_statement_are_those_of_the_whole_module():
 
 
 def test_positions_fall_back_when_the_text_is_not_what_libcst_gives_back():
-    from gradlint.engine import _statement_positions
-    from gradlint.walk import TreeIndex
+    from autogradlint.engine import _statement_positions
+    from autogradlint.walk import TreeIndex
 
     for text in ("x = 1\n\x0cif x:\n    y = g(x)\n", "x = 1\rif x:\r    y = g(x)\r", "def k():\n    pass\ndef k():\n    pass\n"):
         module = cst.parse_module(text)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gradlint.fixing import fix_source
-from gradlint.rule import all_rules
+from autogradlint.fixing import fix_source
+from autogradlint.rule import all_rules
 
 RUNNER = Path(__file__).with_name("evidence_runner.py")
 RULES = [r for r in all_rules().values() if r.evidence is not None]
@@ -40,12 +40,14 @@ def _fixed_bad_program(rule):
 FIXED = [r for r in RULES if _fixed_bad_program(r) is not None]
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("rule", FIXED, ids=lambda r: r.code)
 def test_fixed_bad_program_no_longer_shows_the_pitfall(rule, evidence_results):
     """Issue 6 (d): the rule's fix applied to its bad program behaves as the corrected program."""
     _check(evidence_results[f"{rule.code}-fixed"], rule.evidence.good_shows)
 
 
+@pytest.mark.torch
 def test_torch_is_the_pinned_version():
     import torch
 
@@ -65,11 +67,13 @@ def _check(result, outcome):
         assert any(outcome.warns in w for w in result["warnings"]), result
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
 def test_bad_program_shows_the_pitfall(rule, evidence_results):
     _check(evidence_results[f"{rule.code}-bad"], rule.evidence.bad_shows)
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
 def test_good_program_does_not(rule, evidence_results):
     good = evidence_results[f"{rule.code}-good"]

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gradlint.fixing import fix_source
-from gradlint.rule import all_rules
+from autogradlint.fixing import fix_source
+from autogradlint.rule import all_rules
 
 from conftest import lint
 
@@ -156,7 +156,7 @@ def test_fixable_marker_and_hint(cli, tmp_path):
 
 def test_fix_from_config(cli, tmp_path):
     (tmp_path / "a.py").write_text("import torch\nmodel.eval\n")
-    (tmp_path / "pyproject.toml").write_text("[tool.gradlint]\nfix = true\n")
+    (tmp_path / "pyproject.toml").write_text("[tool.autogradlint]\nfix = true\n")
     assert cli("check", "a.py", cwd=tmp_path).code == 0
     assert (tmp_path / "a.py").read_text() == "import torch\nmodel.eval()\n"
     (tmp_path / "a.py").write_text("import torch\nmodel.eval\n")
@@ -211,8 +211,8 @@ def test_json_output_carries_fixes(cli, tmp_path):
 
 # ---------------------------------------------------------------- fixes that go wrong
 
-from gradlint.fixing import Replacement  # noqa: E402
-from gradlint.rule import Rule  # noqa: E402
+from autogradlint.fixing import Replacement  # noqa: E402
+from autogradlint.rule import Rule  # noqa: E402
 
 
 class BreaksTheFile(Rule):

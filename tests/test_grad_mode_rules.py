@@ -1,7 +1,7 @@
 """Grad-mode region rules (GL203-GL209) on whole scripts and model files: exact findings, no others."""
 import pytest
 
-from gradlint.rule import all_rules
+from autogradlint.rule import all_rules
 
 from conftest import lint
 

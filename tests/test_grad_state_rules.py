@@ -1,6 +1,6 @@
 """Gradient-state rules (GL108, GL301-GL303, GL305-GL308) on whole, realistic programs."""
 from conftest import lint
-from gradlint.rule import all_rules
+from autogradlint.rule import all_rules
 
 CODES = ("GL108", "GL301", "GL302", "GL303", "GL305", "GL306", "GL307", "GL308")
 RULES = [all_rules()[code] for code in CODES]

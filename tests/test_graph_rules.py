@@ -1,12 +1,12 @@
 """Graph-lifetime rules (GL304, GL309-GL313) on whole training scripts and model files."""
 from conftest import lint
 
-from gradlint.rules.checkpoint_reentrant_default import CheckpointReentrantDefault
-from gradlint.rules.data_attribute import DataAttribute
-from gradlint.rules.double_backward import DoubleBackward
-from gradlint.rules.graph_kept_across_iterations import GraphKeptAcrossIterations
-from gradlint.rules.numpy_in_forward import NumpyInForward
-from gradlint.rules.retain_graph_in_loop import RetainGraphInLoop
+from autogradlint.rules.checkpoint_reentrant_default import CheckpointReentrantDefault
+from autogradlint.rules.data_attribute import DataAttribute
+from autogradlint.rules.double_backward import DoubleBackward
+from autogradlint.rules.graph_kept_across_iterations import GraphKeptAcrossIterations
+from autogradlint.rules.numpy_in_forward import NumpyInForward
+from autogradlint.rules.retain_graph_in_loop import RetainGraphInLoop
 
 GRAPH_RULES = [DoubleBackward, DataAttribute, GraphKeptAcrossIterations, RetainGraphInLoop, CheckpointReentrantDefault,
                NumpyInForward]

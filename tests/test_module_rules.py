@@ -1,16 +1,16 @@
-"""Module knowledge (gradlint.analysis.modules) and the rules built on it: GL102, GL109, GL110, GL602, GL701,
+"""Module knowledge (autogradlint.analysis.modules) and the rules built on it: GL102, GL109, GL110, GL602, GL701,
 on whole model files and training scripts."""
 import libcst as cst
 import pytest
 
-from gradlint.analysis import modules
-from gradlint.engine import LintContext
-from gradlint.rules.module_requires_grad_attribute import ModuleRequiresGradAttribute
-from gradlint.rules.modules_in_plain_container import ModulesInPlainContainer
-from gradlint.rules.parameters_not_called import ParametersNotCalled
-from gradlint.rules.requires_grad_on_generator import RequiresGradOnGenerator
-from gradlint.rules.script_module_requires_grad import ScriptModuleRequiresGrad
-from gradlint.walk import iter_tree
+from autogradlint.analysis import modules
+from autogradlint.engine import LintContext
+from autogradlint.rules.module_requires_grad_attribute import ModuleRequiresGradAttribute
+from autogradlint.rules.modules_in_plain_container import ModulesInPlainContainer
+from autogradlint.rules.parameters_not_called import ParametersNotCalled
+from autogradlint.rules.requires_grad_on_generator import RequiresGradOnGenerator
+from autogradlint.rules.script_module_requires_grad import ScriptModuleRequiresGrad
+from autogradlint.walk import iter_tree
 
 from conftest import lint
 

@@ -40,13 +40,13 @@ def test_noqa_inside_a_string_is_not_a_comment():
 
 
 def test_file_level_noqa():
-    assert lint("# gradlint: noqa\nimport torch\nmodel.eval\np.require_grad = 1\n") == []
-    found = lint("# gradlint: noqa: GL105\nimport torch\nmodel.eval\np.require_grad = 1\n")
+    assert lint("# autogradlint: noqa\nimport torch\nmodel.eval\np.require_grad = 1\n") == []
+    found = lint("# autogradlint: noqa: GL105\nimport torch\nmodel.eval\np.require_grad = 1\n")
     assert [d.code for d in found] == ["GL101"]
 
 
 def test_file_level_noqa_must_be_on_its_own_line():
-    assert [d.code for d in lint("x = 1  # gradlint: noqa\nmodel.eval\n")] == ["GL105"]
+    assert [d.code for d in lint("x = 1  # autogradlint: noqa\nmodel.eval\n")] == ["GL105"]
 
 
 def test_noqa_applies_to_the_line_where_the_finding_starts():

@@ -38,9 +38,9 @@ def test_hook_reports_staged_files_and_passes_clean_ones(tmp_path, pre_commit_ho
     (repo / "ok.py").write_text("import torch\nwith torch.no_grad():\n    pass\n")
     _git(repo, "add", ".")
 
-    bad = _pre_commit(repo, pre_commit_home, "try-repo", str(ROOT), "gradlint", "--files", "train.py")
+    bad = _pre_commit(repo, pre_commit_home, "try-repo", str(ROOT), "autogradlint", "--files", "train.py")
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "train.py:2:6: GL201" in bad.stdout
 
-    good = _pre_commit(repo, pre_commit_home, "try-repo", str(ROOT), "gradlint", "--files", "ok.py")
+    good = _pre_commit(repo, pre_commit_home, "try-repo", str(ROOT), "autogradlint", "--files", "ok.py")
     assert good.returncode == 0, good.stdout + good.stderr

@@ -12,8 +12,8 @@ import libcst as cst
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from gradlint.engine import lint_source
-from gradlint.rule import all_rules
+from autogradlint.engine import lint_source
+from autogradlint.rule import all_rules
 
 from conftest import ROOT, lint
 
@@ -112,7 +112,7 @@ def test_pathological_nesting_ends_in_one_clear_diagnostic(body):
 
 def test_ordinary_files_skip_the_screening_parse_and_long_statements_do_not():
     """Python's own parse screens only files with a statement long enough to trouble LibCST."""
-    from gradlint.engine import _needs_screen
+    from autogradlint.engine import _needs_screen
 
     ordinary = b"import torch\n" + b"def f(x):\n    return (x +\n        1)  # ((\n" * 200 + b"s = ')]}'\n"
     assert not _needs_screen(ordinary)
@@ -234,7 +234,7 @@ def test_unreadable_files_broken_symlinks_and_odd_paths(cli, tmp_path):
     named = cli("check", "--no-cache", "dangling.py", cwd=tmp_path)
     assert named.code == 2 and "dangling.py: cannot read" in named.err and "Traceback" not in named.err
     missing = cli("check", "nope.py", cwd=tmp_path)
-    assert missing.code == 2 and missing.err.strip() == "gradlint: error: nope.py: no such file or directory"
+    assert missing.code == 2 and missing.err.strip() == "autogradlint: error: nope.py: no such file or directory"
 
 
 def test_stdin_that_is_not_text(cli, tmp_path):
@@ -246,15 +246,15 @@ def test_stdin_that_is_not_text(cli, tmp_path):
 @pytest.mark.parametrize(
     "toml,needle",
     [
-        ("[tool.gradlint\nselect = 1\n", "invalid TOML"),
-        ("[tool.gradlint]\nselect = \"GL101\"\n", "select must be a list of strings"),
-        ("[tool.gradlint]\nignore = [1]\n", "ignore must be a list of strings"),
-        ("[tool.gradlint]\nfix = \"yes\"\n", "fix must be true or false"),
-        ("[tool.gradlint]\noutput-format = \"xml\"\n", "output-format must be one of"),
-        ("[tool.gradlint]\nselect = [\"GL999\"]\n", "select: unknown rule code or name 'GL999'"),
-        ("[tool.gradlint]\nextend-select = [\"nope\"]\n", "extend-select: unknown rule code or name 'nope'"),
-        ("[tool.gradlint.per-file-ignores]\n\"t/*\" = [\"GL998\"]\n", "per-file-ignores.\"t/*\": unknown rule code"),
-        ("[tool.gradlint]\nper-file-ignores = 3\n", "per-file-ignores must be a table"),
+        ("[tool.autogradlint\nselect = 1\n", "invalid TOML"),
+        ("[tool.autogradlint]\nselect = \"GL101\"\n", "select must be a list of strings"),
+        ("[tool.autogradlint]\nignore = [1]\n", "ignore must be a list of strings"),
+        ("[tool.autogradlint]\nfix = \"yes\"\n", "fix must be true or false"),
+        ("[tool.autogradlint]\noutput-format = \"xml\"\n", "output-format must be one of"),
+        ("[tool.autogradlint]\nselect = [\"GL999\"]\n", "select: unknown rule code or name 'GL999'"),
+        ("[tool.autogradlint]\nextend-select = [\"nope\"]\n", "extend-select: unknown rule code or name 'nope'"),
+        ("[tool.autogradlint.per-file-ignores]\n\"t/*\" = [\"GL998\"]\n", "per-file-ignores.\"t/*\": unknown rule code"),
+        ("[tool.autogradlint]\nper-file-ignores = 3\n", "per-file-ignores must be a table"),
     ],
 )
 def test_bad_configuration_is_one_line_naming_file_and_key(cli, tmp_path, toml, needle):
@@ -267,12 +267,12 @@ def test_bad_configuration_is_one_line_naming_file_and_key(cli, tmp_path, toml, 
 
 
 def test_unknown_config_key_and_noqa_code_are_warnings(cli, tmp_path):
-    (tmp_path / "pyproject.toml").write_text("[tool.gradlint]\nselekt = [\"GL1\"]\n")
+    (tmp_path / "pyproject.toml").write_text("[tool.autogradlint]\nselekt = [\"GL1\"]\n")
     (tmp_path / "a.py").write_text("import torch\nmodel.eval  # noqa: GL999, E501\nx = 1  # noqa: GL105, F401\n")
     result = cli("check", "--output-format", "concise", "--no-cache", "a.py", cwd=tmp_path)
     assert result.code == 1 and "a.py:2:1: GL105" in result.out
     assert "unknown key 'selekt'" in result.err
-    assert "gradlint: warning: a.py:2: unknown rule code 'GL999' in a noqa comment" in result.err
+    assert "autogradlint: warning: a.py:2: unknown rule code 'GL999' in a noqa comment" in result.err
     assert "E501" not in result.err and "F401" not in result.err and "GL105" not in result.err
 
 
@@ -285,7 +285,7 @@ def test_output_is_byte_identical_for_jobs_and_cold_warm_or_corrupt_cache(cli, t
     args = ("check", "--output-format", "json", ".")
     runs = [cli(*args, "--jobs", "1", "--no-cache", cwd=tmp_path), cli(*args, "--jobs", "2", "--no-cache", cwd=tmp_path),
             cli(*args, "--jobs", "2", cwd=tmp_path), cli(*args, "--jobs", "1", cwd=tmp_path)]
-    cache_file = next((tmp_path / ".gradlint_cache").glob("results-*.json"))
+    cache_file = next((tmp_path / ".autogradlint_cache").glob("results-*.json"))
     data = json.loads(cache_file.read_text())
     for number, entry in enumerate(data["entries"].values()):  # damage entries in several ways
         entry["diagnostics"] = [{"line": "x"}] if number % 3 == 0 else ("nonsense" if number % 3 == 1 else entry["diagnostics"])
@@ -305,8 +305,8 @@ def test_output_is_byte_identical_for_jobs_and_cold_warm_or_corrupt_cache(cli, t
 RAISING_WRAPPER = textwrap.dedent(
     """\
     import sys, time
-    from gradlint import rule as registry
-    from gradlint.cli import main
+    from autogradlint import rule as registry
+    from autogradlint.cli import main
 
     class Raises(registry.Rule):
         '''## What it does\\nRaises, to test the engine.'''
@@ -363,5 +363,5 @@ def test_a_file_over_the_time_limit_is_reported_and_the_run_goes_on(wrapper, tmp
     assert code == 2 and "Traceback" not in err
     assert "a.py:1:1: GL000 internal error: linting a.py took longer than the 1 s limit (--file-timeout)" in out
     assert "b.py:2:1: GL105" in out
-    assert not list((tmp_path / ".gradlint_cache").glob("results-*.json")) or "a.py" not in next(
-        (tmp_path / ".gradlint_cache").glob("results-*.json")).read_text()
+    assert not list((tmp_path / ".autogradlint_cache").glob("results-*.json")) or "a.py" not in next(
+        (tmp_path / ".autogradlint_cache").glob("results-*.json")).read_text()

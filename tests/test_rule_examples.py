@@ -4,8 +4,8 @@ import re
 import libcst as cst
 import pytest
 
-from gradlint.engine import active_rules
-from gradlint.rule import all_rules
+from autogradlint.engine import active_rules
+from autogradlint.rule import all_rules
 
 from conftest import lint
 

@@ -1,15 +1,15 @@
 """Tensor-factory and legacy-API rules (GL106, GL107, GL601, GL603, GL604, GL702-GL705) on whole programs."""
 from conftest import lint
 
-from gradlint.rules.anomaly_detection_left_on import AnomalyDetectionLeftOn
-from gradlint.rules.grad_buffer import GradBuffer
-from gradlint.rules.gradcheck_single_precision import GradcheckSinglePrecision
-from gradlint.rules.integer_tensor_requires_grad import IntegerTensorRequiresGrad
-from gradlint.rules.leaf_lost_by_move import LeafLostByMove
-from gradlint.rules.parameter_lost_by_move import ParameterLostByMove
-from gradlint.rules.unregistered_tensor_parameter import UnregisteredTensorParameter
-from gradlint.rules.variable_wrapper import VariableWrapper
-from gradlint.rules.volatile_flag import VolatileFlag
+from autogradlint.rules.anomaly_detection_left_on import AnomalyDetectionLeftOn
+from autogradlint.rules.grad_buffer import GradBuffer
+from autogradlint.rules.gradcheck_single_precision import GradcheckSinglePrecision
+from autogradlint.rules.integer_tensor_requires_grad import IntegerTensorRequiresGrad
+from autogradlint.rules.leaf_lost_by_move import LeafLostByMove
+from autogradlint.rules.parameter_lost_by_move import ParameterLostByMove
+from autogradlint.rules.unregistered_tensor_parameter import UnregisteredTensorParameter
+from autogradlint.rules.variable_wrapper import VariableWrapper
+from autogradlint.rules.volatile_flag import VolatileFlag
 
 FAMILY = [
     IntegerTensorRequiresGrad, LeafLostByMove, UnregisteredTensorParameter, GradBuffer, ParameterLostByMove,

@@ -1,7 +1,7 @@
 """The training-step and train/eval rules (GL401, GL402, GL404, GL501-GL505) on whole training scripts."""
 import textwrap
 
-from gradlint.rule import all_rules
+from autogradlint.rule import all_rules
 
 from conftest import lint
 

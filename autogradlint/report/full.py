@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import List, Sequence
 
-from gradlint.report.concise import line_of
-from gradlint.rule import Diagnostic
+from autogradlint.report.concise import line_of
+from autogradlint.rule import Diagnostic
 
 
 def _snippet(d: Diagnostic, lines: List[str]) -> List[str]:

@@ -5,9 +5,9 @@ import os
 from contextlib import contextmanager
 from typing import List, Optional, Sequence, Tuple
 
-from gradlint.cache import Cache, entry_key
-from gradlint.records import Record
-from gradlint.rule import INTERNAL_ERROR, AnyRule, Diagnostic
+from autogradlint.cache import Cache, entry_key
+from autogradlint.records import Record
+from autogradlint.rule import INTERNAL_ERROR, AnyRule, Diagnostic
 
 # The engine and the fixer (and through them LibCST and the analyses) are imported when a file is linted,
 # never by a run whose files are all cached.
@@ -55,7 +55,7 @@ def timed_out(display: str, seconds: float) -> Diagnostic:
 
 def lint_within_limit(data: bytes, display: str, rules: Sequence[AnyRule], seconds: float) -> List[Diagnostic]:
     """``lint_source``, or one internal-error finding when it takes longer than ``seconds``."""
-    from gradlint.engine import lint_source
+    from autogradlint.engine import lint_source
 
     try:
         with time_limit(seconds):
@@ -65,14 +65,14 @@ def lint_within_limit(data: bytes, display: str, rules: Sequence[AnyRule], secon
 
 
 def noqa_warnings(data: bytes, display: str) -> List[str]:
-    """A warning for every unknown gradlint code named in a ``# noqa`` comment of the file."""
-    from gradlint.suppression import unknown_noqa_codes
+    """A warning for every unknown autogradlint code named in a ``# noqa`` comment of the file."""
+    from autogradlint.suppression import unknown_noqa_codes
 
     return _noqa_notes(unknown_noqa_codes(data), display)
 
 
 def _noqa_notes(unknown: Sequence[Tuple[int, str]], display: str) -> List[str]:
-    return [f"{display}:{line}: unknown rule code '{code}' in a noqa comment (see 'gradlint rules')"
+    return [f"{display}:{line}: unknown rule code '{code}' in a noqa comment (see 'autogradlint rules')"
             for line, code in unknown]
 
 
@@ -102,7 +102,7 @@ def process_source(data: bytes, display: str, rules: Sequence[AnyRule], mode: st
     if mode == CHECK:
         outcome.diagnostics = lint_within_limit(data, display, rules, file_timeout)
     else:
-        from gradlint.fixing import fix_source
+        from autogradlint.fixing import fix_source
 
         try:
             with time_limit(file_timeout):
@@ -130,7 +130,7 @@ def process_file(path: str, display: str, rules: Sequence[AnyRule], mode: str, u
         return FileOutcome(display, error=f"{display}: cannot read: {error.strerror or error}")
     outcome = process_source(data, display, rules, mode, unsafe, file_timeout)
     if mode == FIX and outcome.new_source is not None:
-        from gradlint.fixing import write_atomically
+        from autogradlint.fixing import write_atomically
 
         try:
             write_atomically(path, outcome.new_source)
@@ -204,7 +204,7 @@ def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, ca
             outcomes[position] = FileOutcome(job.display, [_shown_as(d, job.display) for d in diagnostics],
                                              source=data if diagnostics else None, notes=_noqa_notes(unknown, job.display))
         else:
-            from gradlint.suppression import unknown_noqa_codes  # here: a cached file's codes are in its entry
+            from autogradlint.suppression import unknown_noqa_codes  # here: a cached file's codes are in its entry
 
             unknown = unknown_noqa_codes(data)
             outcomes[position] = FileOutcome(job.display, notes=_noqa_notes(unknown, job.display))

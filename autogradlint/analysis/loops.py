@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Sequence, Set
 
 import libcst as cst
 
-from gradlint.analysis.grad_mode import GRAD_OFF, with_mode
-from gradlint.analysis.modules import is_module_instance
-from gradlint.analysis.tensors import factory_call
-from gradlint.walk import NESTED_SCOPES, children, own_nodes_of
+from autogradlint.analysis.grad_mode import GRAD_OFF, with_mode
+from autogradlint.analysis.modules import is_module_instance
+from autogradlint.analysis.tensors import factory_call
+from autogradlint.walk import NESTED_SCOPES, children, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gradlint.engine import LintContext
+    from autogradlint.engine import LintContext
 
 AUTOGRAD_BACKWARD = "torch.autograd.backward"
 AUTOGRAD_GRAD = "torch.autograd.grad"

@@ -1,8 +1,8 @@
-"""A content-hash cache of lint results, in ``.gradlint_cache/`` (ruff's ``.ruff_cache/`` is the model).
+"""A content-hash cache of lint results, in ``.autogradlint_cache/`` (ruff's ``.ruff_cache/`` is the model).
 
-One JSON file per gradlint build holds, for every linted path, the hash of the file's bytes together with the
+One JSON file per autogradlint build holds, for every linted path, the hash of the file's bytes together with the
 rules it was linted with, and the findings. An entry is used only when all of these match, so an edited file, a
-changed configuration or another gradlint build is linted again. A damaged cache file is ignored and rebuilt.
+changed configuration or another autogradlint build is linted again. A damaged cache file is ignored and rebuilt.
 """
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import gradlint
-from gradlint import rule
-from gradlint.rule import Diagnostic, Edit, Fix
+import autogradlint
+from autogradlint import rule
+from autogradlint.rule import Diagnostic, Edit, Fix
 
-CACHE_DIR_NAME = ".gradlint_cache"
-_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by gradlint.\n"
+CACHE_DIR_NAME = ".autogradlint_cache"
+_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by autogradlint.\n"
 
 
 def _blake2b():
@@ -29,10 +29,10 @@ def _blake2b():
 
 
 def build_fingerprint() -> str:
-    """gradlint's version plus the size and mtime of its own sources, so that an upgrade or an edited rule
+    """autogradlint's version plus the size and mtime of its own sources, so that an upgrade or an edited rule
     never reuses old results."""
-    digest = _blake2b()(gradlint.__version__.encode(), digest_size=16)
-    roots = {os.path.dirname(gradlint.__file__)}
+    digest = _blake2b()(autogradlint.__version__.encode(), digest_size=16)
+    roots = {os.path.dirname(autogradlint.__file__)}
     try:
         roots.update(rule._import_rules_package().__path__)
     except ImportError:  # pragma: no cover
@@ -76,7 +76,7 @@ class Cache:
             data = json.loads(self.file.read_text(encoding="utf-8"))
             if isinstance(data, dict) and isinstance(data.get("entries"), dict):
                 self._entries = data["entries"]
-                # the file is named after the size and time of every gradlint source: if the rule index was
+                # the file is named after the size and time of every autogradlint source: if the rule index was
                 # current for the run that wrote it, it still is (see rule._INDEX_TRUSTED)
                 self.index_current = data.get("index_current") is True
         except (OSError, ValueError, UnicodeDecodeError):
@@ -110,7 +110,7 @@ class Cache:
                 tag.write_text(_TAG)
             gitignore = self.directory / ".gitignore"
             if not gitignore.exists():
-                gitignore.write_text("# created by gradlint\n*\n")
+                gitignore.write_text("# created by autogradlint\n*\n")
             for old in self.directory.glob("results-*.json"):
                 if old != self.file:
                     old.unlink()
@@ -118,7 +118,7 @@ class Cache:
 
             handle, temporary = tempfile.mkstemp(prefix=".results-", dir=self.directory)
             with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump({"version": gradlint.__version__, "index_current": rule.stored_index_current(),
+                json.dump({"version": autogradlint.__version__, "index_current": rule.stored_index_current(),
                            "entries": self._entries}, out)
             os.replace(temporary, self.file)
         except OSError:
@@ -126,5 +126,5 @@ class Cache:
 
 
 def default_cache_dir(root: Path) -> Path:
-    override = os.environ.get("GRADLINT_CACHE_DIR")
+    override = os.environ.get("AUTOGRADLINT_CACHE_DIR")
     return Path(override) if override else root / CACHE_DIR_NAME

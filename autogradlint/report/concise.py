@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from gradlint.rule import Diagnostic, applicable
+from autogradlint.rule import Diagnostic, applicable
 
 
 def line_of(d: Diagnostic, unsafe: bool = False) -> str:

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Optional, Tuple
 
 import libcst as cst
 
-from gradlint.analysis.modules import enclosing_method_class, is_module_class
-from gradlint.records import FrozenRecord
-from gradlint.walk import nodes_of
+from autogradlint.analysis.modules import enclosing_method_class, is_module_class
+from autogradlint.records import FrozenRecord
+from autogradlint.walk import nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gradlint.engine import LintContext
+    from autogradlint.engine import LintContext
 
 # factories whose result dtype is the default float dtype unless dtype= says otherwise
 FLOAT_FACTORIES = frozenset(

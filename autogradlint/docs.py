@@ -1,7 +1,7 @@
-"""Rule documentation: ``gradlint rule`` pages and the README's rule table, from the rules' docstrings.
+"""Rule documentation: ``autogradlint rule`` pages and the README's rule table, from the rules' docstrings.
 
-``python -m gradlint.docs`` rewrites the table between the README's markers, and the rule index
-(gradlint/rule_index.json: each rule's code, name, triggers and module, which lets a run import only the
+``python -m autogradlint.docs`` rewrites the table between the README's markers, and the rule index
+(autogradlint/rule_index.json: each rule's code, name, triggers and module, which lets a run import only the
 rules it uses; it is ignored, and every rule imported, whenever it no longer matches the rules' sources).
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Type
 
-from gradlint.rule import INDEX_FILE, Rule, all_rules, build_rule_index
+from autogradlint.rule import INDEX_FILE, Rule, all_rules, build_rule_index
 
 TABLE_START = "<!-- rules-table:start -->"
 TABLE_END = "<!-- rules-table:end -->"
@@ -22,7 +22,7 @@ def fix_label(rule: Type[Rule]) -> str:
 
 
 def rule_page(rule: Type[Rule]) -> str:
-    """What ``gradlint rule CODE`` prints."""
+    """What ``autogradlint rule CODE`` prints."""
     header = f"# {rule.name} ({rule.code})\n\nSeverity: {rule.severity}. Fix: {fix_label(rule)}.\n\n"
     return header + rule.documentation().rstrip() + "\n"
 

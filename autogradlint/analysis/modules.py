@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence
 
 import libcst as cst
 
-from gradlint.records import FrozenRecord, Record
-from gradlint.walk import NESTED_SCOPES, children, current_index, nodes_of
+from autogradlint.records import FrozenRecord, Record
+from autogradlint.walk import NESTED_SCOPES, children, current_index, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gradlint.engine import LintContext
+    from autogradlint.engine import LintContext
 
 # torch.nn names that are not modules
 _NN_NON_MODULES = frozenset({"Parameter", "UninitializedParameter", "UninitializedBuffer", "Buffer"})

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
-from gradlint.analysis.grad_mode import ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, with_mode
-from gradlint.analysis.modules import module_instance
-from gradlint.analysis.tensors import (
+from autogradlint.analysis.grad_mode import ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, with_mode
+from autogradlint.analysis.modules import module_instance
+from autogradlint.analysis.tensors import (
     FLOAT_FACTORIES,
     LIKE_FACTORIES,
     PARAMETER,
@@ -43,12 +43,12 @@ from gradlint.analysis.tensors import (
     positional,
     single_assigned_value,
 )
-from gradlint.analysis.torch_api import SET_GRAD_ENABLED
-from gradlint.records import FrozenRecord, Record
-from gradlint.walk import children, current_index, iter_tree, nodes_of
+from autogradlint.analysis.torch_api import SET_GRAD_ENABLED
+from autogradlint.records import FrozenRecord, Record
+from autogradlint.walk import children, current_index, iter_tree, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gradlint.engine import LintContext
+    from autogradlint.engine import LintContext
 
 # why a tensor certainly does not require grad
 CONSTANT = "constant"  # built only from factories without requires_grad=True, literals, .item() results

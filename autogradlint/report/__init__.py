@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, List, Sequence
 
-from gradlint.rule import Diagnostic
+from autogradlint.rule import Diagnostic
 
 from . import concise, full, json as json_format
 

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 import libcst as cst
 
-from gradlint.analysis.modules import module_instance
-from gradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
-from gradlint.walk import NESTED_SCOPES, TreeIndex, children, current_index, nodes_of
+from autogradlint.analysis.modules import module_instance
+from autogradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
+from autogradlint.walk import NESTED_SCOPES, TreeIndex, children, current_index, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gradlint.engine import LintContext
+    from autogradlint.engine import LintContext
 
 # the modes a region can have
 NO_GRAD_MODE = "no_grad"

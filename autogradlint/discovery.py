@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from gradlint.config import Settings
-from gradlint.records import Record
+from autogradlint.config import Settings
+from autogradlint.records import Record
 
 # plain names (`.venv`, `build`) match any path component; anything else is a gitignore-style pattern
 _WILDCARDS = set("/*?[!\\")

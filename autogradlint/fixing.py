@@ -12,8 +12,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 
-from gradlint.records import FrozenRecord, Record
-from gradlint.rule import AnyRule, Diagnostic, Edit, applicable
+from autogradlint.records import FrozenRecord, Record
+from autogradlint.rule import AnyRule, Diagnostic, Edit, applicable
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 MAX_PASSES = 10
@@ -184,7 +184,7 @@ def _decode(source: bytes) -> Tuple[str, str]:
 def fix_source(source: bytes, path: str, rules: Sequence[AnyRule], unsafe: bool) -> FixResult:
     """Apply every applicable fix, pass after pass, until none is left (or ``MAX_PASSES``).
     A pass whose result does not parse, or a run that does not converge, leaves the file untouched."""
-    from gradlint.engine import lint_source
+    from autogradlint.engine import lint_source
 
     current = source
     fixed: List[Diagnostic] = []
@@ -227,7 +227,7 @@ def write_atomically(path: str, data: bytes) -> None:
     mode = os.stat(path).st_mode
     import tempfile  # here: only --fix writes files
 
-    handle, temporary = tempfile.mkstemp(prefix=".gradlint-", suffix=".tmp", dir=directory)
+    handle, temporary = tempfile.mkstemp(prefix=".autogradlint-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)

@@ -1,6 +1,6 @@
 """The rule framework: Rule base class, Diagnostic, examples, evidence and the registry.
 
-A rule is one module in ``rules/`` (installed as ``gradlint.rules``) holding one ``Rule`` subclass.
+A rule is one module in ``rules/`` (installed as ``autogradlint.rules``) holding one ``Rule`` subclass.
 The registry imports every module of that package, so adding a rule touches no engine file.
 """
 from __future__ import annotations
@@ -14,14 +14,14 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple, Type, Union
 
-from gradlint.records import FrozenRecord, Record
+from autogradlint.records import FrozenRecord, Record
 
 if TYPE_CHECKING:  # pragma: no cover
     import libcst as cst
 
-    from gradlint.examples import Evidence, Invalid, Valid
+    from autogradlint.examples import Evidence, Invalid, Valid
 
-    from gradlint.engine import LintContext
+    from autogradlint.engine import LintContext
 
 SEVERITIES = ("error", "warning", "hint")
 
@@ -94,14 +94,14 @@ class Diagnostic(FrozenRecord):
         }
 
 
-# Valid, Invalid, Outcome and Evidence live in gradlint.examples (only rule modules and tests need them; a
-# cached run does not pay for creating their classes); ``from gradlint.rule import Valid`` still works.
+# Valid, Invalid, Outcome and Evidence live in autogradlint.examples (only rule modules and tests need them; a
+# cached run does not pay for creating their classes); ``from autogradlint.rule import Valid`` still works.
 _EXAMPLE_CLASSES = ("Valid", "Invalid", "Outcome", "Evidence")
 
 
 def __getattr__(name: str):
     if name in _EXAMPLE_CLASSES:
-        from gradlint import examples
+        from autogradlint import examples
 
         return getattr(examples, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -121,7 +121,7 @@ class Rule:
     message: ClassVar[str] = ""
     # Substrings of the source without which the rule can never fire (the prefilter's key).
     triggers: ClassVar[Tuple[str, ...]] = ()
-    # Analyses the rule queries: "names" (import resolution) and, later, others in gradlint.analysis.
+    # Analyses the rule queries: "names" (import resolution) and, later, others in autogradlint.analysis.
     needs: ClassVar[FrozenSet[str]] = frozenset()
     # "safe", "unsafe" or None, as the catalog's fix column says.
     fix_applicability: ClassVar[Optional[str]] = None
@@ -135,7 +135,7 @@ class Rule:
     def report(self, node: cst.CSTNode, message: Optional[str] = None, fix=None, applicability: Optional[str] = None) -> None:
         """Report a finding at ``node``; ``message`` defaults to the rule's message.
 
-        ``fix`` is a ``gradlint.fixing.Replacement`` (or a list of them) on nodes of this file's tree;
+        ``fix`` is a ``autogradlint.fixing.Replacement`` (or a list of them) on nodes of this file's tree;
         its applicability defaults to the rule's ``fix_applicability``."""
         if fix is not None:
             replacements = (fix,) if not isinstance(fix, (list, tuple)) else tuple(fix)
@@ -169,9 +169,9 @@ _REGISTRY: Optional[Dict[str, Type[Rule]]] = None
 
 
 def _import_rules_package():
-    """Import ``gradlint.rules``; in a source checkout not installed, map ``rules/`` to it."""
+    """Import ``autogradlint.rules``; in a source checkout not installed, map ``rules/`` to it."""
     try:
-        return importlib.import_module("gradlint.rules")
+        return importlib.import_module("autogradlint.rules")
     except ImportError:
         from importlib import util  # here: only a source checkout that is not installed needs it
 
@@ -179,10 +179,10 @@ def _import_rules_package():
         init = os.path.join(source_rules, "__init__.py")
         if not os.path.isfile(init):
             raise
-        spec = util.spec_from_file_location("gradlint.rules", init, submodule_search_locations=[source_rules])
+        spec = util.spec_from_file_location("autogradlint.rules", init, submodule_search_locations=[source_rules])
         assert spec is not None and spec.loader is not None
         module = util.module_from_spec(spec)
-        sys.modules["gradlint.rules"] = module
+        sys.modules["autogradlint.rules"] = module
         spec.loader.exec_module(module)
         return module
 
@@ -194,7 +194,7 @@ def all_rules() -> Dict[str, Type[Rule]]:
         package = _import_rules_package()
         found: Dict[str, Type[Rule]] = {}
         for module_name in _rule_module_names(package):
-            module = importlib.import_module(f"gradlint.rules.{module_name}")
+            module = importlib.import_module(f"autogradlint.rules.{module_name}")
             for value in vars(module).values():
                 if (
                     isinstance(value, type)
@@ -237,7 +237,7 @@ class RuleInfo(NamedTuple):
         if _REGISTRY is not None:
             return _REGISTRY[self.code]
         _import_rules_package()
-        return getattr(importlib.import_module(f"gradlint.rules.{self.module}"), self.class_name)
+        return getattr(importlib.import_module(f"autogradlint.rules.{self.module}"), self.class_name)
 
     @classmethod
     def of(cls, rule: Type[Rule]) -> "RuleInfo":
@@ -265,13 +265,13 @@ def rules_digest() -> str:
 
 
 def build_rule_index() -> dict:
-    """The content of ``rule_index.json``, from the rule classes (``python -m gradlint.docs`` writes it)."""
+    """The content of ``rule_index.json``, from the rule classes (``python -m autogradlint.docs`` writes it)."""
     return {"digest": rules_digest(),
             "rules": [dict(info._asdict(), triggers=list(info.triggers)) for info in map(RuleInfo.of, all_rules().values())]}
 
 
 # Set when the caller knows the rules' sources are those the stored index was last found current for (the
-# cache knows it: its file is named after the size and time of every gradlint source, see cache.py); the
+# cache knows it: its file is named after the size and time of every autogradlint source, see cache.py); the
 # check then costs nothing rather than reading every rule's source.
 _INDEX_TRUSTED = False
 # whether rule_index() came from the stored index, which was current

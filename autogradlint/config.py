@@ -1,16 +1,16 @@
-"""``[tool.gradlint]`` in the nearest pyproject.toml, merged with command-line flags."""
+"""``[tool.autogradlint]`` in the nearest pyproject.toml, merged with command-line flags."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from gradlint.records import Record
-from gradlint.rule import SelectionLayer, UnknownSelector, rules_matching
+from autogradlint.records import Record
+from autogradlint.rule import SelectionLayer, UnknownSelector, rules_matching
 
 OUTPUT_FORMATS = ("full", "concise", "json")
 
-# ruff's default excludes, plus gradlint's own cache
+# ruff's default excludes, plus autogradlint's own cache
 DEFAULT_EXCLUDE = (
     ".bzr",
     ".direnv",
@@ -26,7 +26,7 @@ DEFAULT_EXCLUDE = (
     ".pytest_cache",
     ".pytype",
     ".ruff_cache",
-    ".gradlint_cache",
+    ".autogradlint_cache",
     ".svn",
     ".tox",
     ".venv",
@@ -82,7 +82,7 @@ def _toml():
 
 
 def nearest_config(start: Path) -> Tuple[Optional[Path], Optional[dict]]:
-    """The nearest pyproject.toml at or above ``start`` that has a ``[tool.gradlint]`` table, and its parsed
+    """The nearest pyproject.toml at or above ``start`` that has a ``[tool.autogradlint]`` table, and its parsed
     TOML (None when it does not parse: load_settings reports that), so that it is not parsed twice."""
     directory = start.resolve()
     if directory.is_file():
@@ -93,26 +93,26 @@ def nearest_config(start: Path) -> Tuple[Optional[Path], Optional[dict]]:
             raw = candidate.read_bytes()
         except OSError:
             continue  # none here (or not a readable file)
-        if b"gradlint" not in raw:
-            continue  # cannot hold a [tool.gradlint] table: not worth parsing
+        if b"autogradlint" not in raw:
+            continue  # cannot hold a [tool.autogradlint] table: not worth parsing
         tomllib = _toml()
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError):
             # a broken file is only an error when it is the one we use: report it there
-            if b"[tool.gradlint" in raw:
+            if b"[tool.autogradlint" in raw:
                 return candidate, None
             continue
-        if isinstance(data.get("tool"), dict) and "gradlint" in data["tool"]:
+        if isinstance(data.get("tool"), dict) and "autogradlint" in data["tool"]:
             return candidate, data
     return None, None
 
 
 def _string_list(path: Path, key: str, value: object) -> List[str]:
     if isinstance(value, str):
-        raise ConfigError(f"{path}: [tool.gradlint] {key} must be a list of strings, not a string (write [\"{value}\"])")
+        raise ConfigError(f"{path}: [tool.autogradlint] {key} must be a list of strings, not a string (write [\"{value}\"])")
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ConfigError(f"{path}: [tool.gradlint] {key} must be a list of strings")
+        raise ConfigError(f"{path}: [tool.autogradlint] {key} must be a list of strings")
     return list(value)
 
 
@@ -121,7 +121,7 @@ def _check_selectors(path: Path, key: str, selectors: List[str]) -> None:
         try:
             rules_matching(selector)
         except UnknownSelector:
-            raise ConfigError(f"{path}: [tool.gradlint] {key}: unknown rule code or name '{selector}'") from None
+            raise ConfigError(f"{path}: [tool.autogradlint] {key}: unknown rule code or name '{selector}'") from None
 
 
 def load_settings(config_path: Optional[Path], cwd: Path, data: Optional[dict] = None) -> Settings:
@@ -141,13 +141,13 @@ def load_settings(config_path: Optional[Path], cwd: Path, data: Optional[dict] =
             raise ConfigError(f"{config_path}: invalid TOML: {error}") from None
         except (OSError, UnicodeDecodeError) as error:
             raise ConfigError(f"{config_path}: cannot read: {error}") from None
-    table = data.get("tool", {}).get("gradlint", {}) if config_path.name == "pyproject.toml" else data
+    table = data.get("tool", {}).get("autogradlint", {}) if config_path.name == "pyproject.toml" else data
     if not isinstance(table, dict):
-        raise ConfigError(f"{config_path}: [tool.gradlint] must be a table")
+        raise ConfigError(f"{config_path}: [tool.autogradlint] must be a table")
     settings = Settings(root=config_path.parent.resolve(), config_path=config_path)
     for key in table:
         if key not in KNOWN_KEYS:
-            settings.warnings.append(f"{config_path}: unknown key '{key}' in [tool.gradlint] is ignored")
+            settings.warnings.append(f"{config_path}: unknown key '{key}' in [tool.autogradlint] is ignored")
     lists = {key: _string_list(config_path, key, table[key]) for key in _LIST_KEYS if key in table}
     for key in ("select", "extend-select", "ignore"):
         _check_selectors(config_path, key, lists.get(key, []))
@@ -160,7 +160,7 @@ def load_settings(config_path: Optional[Path], cwd: Path, data: Optional[dict] =
     if "per-file-ignores" in table:
         value = table["per-file-ignores"]
         if not isinstance(value, dict):
-            raise ConfigError(f"{config_path}: [tool.gradlint] per-file-ignores must be a table of glob = [codes]")
+            raise ConfigError(f"{config_path}: [tool.autogradlint] per-file-ignores must be a table of glob = [codes]")
         for pattern, codes in value.items():
             codes = _string_list(config_path, f"per-file-ignores.\"{pattern}\"", codes)
             _check_selectors(config_path, f"per-file-ignores.\"{pattern}\"", codes)
@@ -168,13 +168,13 @@ def load_settings(config_path: Optional[Path], cwd: Path, data: Optional[dict] =
     for key in _BOOL_KEYS:
         if key in table:
             if not isinstance(table[key], bool):
-                raise ConfigError(f"{config_path}: [tool.gradlint] {key} must be true or false")
+                raise ConfigError(f"{config_path}: [tool.autogradlint] {key} must be true or false")
             setattr(settings, key.replace("-", "_"), table[key])
     if "output-format" in table:
         value = table["output-format"]
         if value not in OUTPUT_FORMATS:
             raise ConfigError(
-                f"{config_path}: [tool.gradlint] output-format must be one of {', '.join(OUTPUT_FORMATS)}, not {value!r}"
+                f"{config_path}: [tool.autogradlint] output-format must be one of {', '.join(OUTPUT_FORMATS)}, not {value!r}"
             )
         settings.output_format = value
     return settings

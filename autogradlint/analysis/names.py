@@ -14,8 +14,8 @@ from typing import Dict, List, Optional, Union
 
 import libcst as cst
 
-from gradlint.records import FrozenRecord, Record
-from gradlint.walk import TreeIndex
+from autogradlint.records import FrozenRecord, Record
+from autogradlint.walk import TreeIndex
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
-from gradlint.rule import Diagnostic
+from autogradlint.rule import Diagnostic
 
 
 def render(diagnostics: Sequence[Diagnostic], source_lines=None, unsafe: bool = False) -> str:

@@ -1,23 +1,23 @@
 """``# noqa`` handling: per line (``# noqa``, ``# noqa: GL101, misspelled-requires-grad``) and per file
-(``# gradlint: noqa`` on a line of its own, optionally with codes)."""
+(``# autogradlint: noqa`` on a line of its own, optionally with codes)."""
 from __future__ import annotations
 
 import re
 from typing import Dict, List, Optional, Set, Tuple
 
-from gradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, find_rule
+from autogradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, find_rule
 
-_GRADLINT_CODE = re.compile(r"GL[0-9]+", re.I)
+_AUTOGRADLINT_CODE = re.compile(r"GL[0-9]+", re.I)
 _NOQA_BYTES = re.compile(rb"noqa\s*:", re.I)
-# what follows `noqa:` on its line, and the gradlint-style codes in it: a cheap superset of the codes a noqa
+# what follows `noqa:` on its line, and the autogradlint-style codes in it: a cheap superset of the codes a noqa
 # comment names, so that a file whose codes all exist is never tokenized
 _NOQA_REST_BYTES = re.compile(rb"noqa\s*:([^\r\n]*)", re.I)
-_GRADLINT_CODE_BYTES = re.compile(rb"GL[0-9]+", re.I)
+_AUTOGRADLINT_CODE_BYTES = re.compile(rb"GL[0-9]+", re.I)
 
 # patterns, compiled by re (and cached there) the first time a file has a noqa comment: most runs never need
 # them, and compiling both costs a pre-commit call a millisecond
 _LINE_NOQA = r"#\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[\s,]+[A-Za-z0-9_\-]+)*))?"
-_FILE_NOQA = r"^#\s*gradlint\s*:\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[\s,]+[A-Za-z0-9_\-]+)*))?"
+_FILE_NOQA = r"^#\s*autogradlint\s*:\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[\s,]+[A-Za-z0-9_\-]+)*))?"
 
 # None in these maps means "every code"
 _ALL = None
@@ -99,12 +99,12 @@ class Suppressions:
 
 
 def unknown_noqa_codes(data: bytes) -> List[Tuple[int, str]]:
-    """(line, code) for every gradlint-style code (``GL`` and digits) that a ``# noqa`` or ``# gradlint: noqa``
-    comment names but no rule has; other tools' codes (E501, F401) are not gradlint's business."""
+    """(line, code) for every autogradlint-style code (``GL`` and digits) that a ``# noqa`` or ``# autogradlint: noqa``
+    comment names but no rule has; other tools' codes (E501, F401) are not autogradlint's business."""
     if b"noqa" not in data.lower() or not _NOQA_BYTES.search(data):
         return []
     named = {code.upper().decode("ascii") for rest in _NOQA_REST_BYTES.findall(data)
-             for code in _GRADLINT_CODE_BYTES.findall(rest)}
+             for code in _AUTOGRADLINT_CODE_BYTES.findall(rest)}
     if all(find_rule(code) is not None or code in (SYNTAX_ERROR[0], INTERNAL_ERROR[0]) for code in named):
         return []
     text = _decoded(data)
@@ -115,7 +115,7 @@ def unknown_noqa_codes(data: bytes) -> List[Tuple[int, str]]:
             continue
         for item in re.split(r"[\s,]+", match.group("codes").strip()):
             code = item.upper()
-            if _GRADLINT_CODE.fullmatch(code) and code not in (SYNTAX_ERROR[0], INTERNAL_ERROR[0]) and find_rule(code) is None:
+            if _AUTOGRADLINT_CODE.fullmatch(code) and code not in (SYNTAX_ERROR[0], INTERNAL_ERROR[0]) and find_rule(code) is None:
                 found.append((line, code))
     return found
 

@@ -1,4 +1,4 @@
-"""The command line: ``gradlint check``, ``gradlint rule``, ``gradlint rules``.
+"""The command line: ``autogradlint check``, ``autogradlint rule``, ``autogradlint rules``.
 
 Exit codes follow ruff: 0 nothing found, 1 findings, 2 usage, configuration or internal error.
 """
@@ -11,13 +11,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from gradlint import __version__
-from gradlint.config import OUTPUT_FORMATS, ConfigError, Settings, load_settings, nearest_config
-from gradlint.discovery import discover, display_path
-from gradlint.cache import CACHE_DIR_NAME, Cache, default_cache_dir
-from gradlint.runner import CHECK, DEFAULT_FILE_TIMEOUT, DIFF, FIX, FileJob, FileOutcome, process_source, run_files
-from gradlint.report import FORMATS, summary
-from gradlint.rule import (
+from autogradlint import __version__
+from autogradlint.config import OUTPUT_FORMATS, ConfigError, Settings, load_settings, nearest_config
+from autogradlint.discovery import discover, display_path
+from autogradlint.cache import CACHE_DIR_NAME, Cache, default_cache_dir
+from autogradlint.runner import CHECK, DEFAULT_FILE_TIMEOUT, DIFF, FIX, FileJob, FileOutcome, process_source, run_files
+from autogradlint.report import FORMATS, summary
+from autogradlint.rule import (
     INTERNAL_ERROR,
     Diagnostic,
     RuleInfo,
@@ -76,9 +76,9 @@ def _terminal_columns() -> int:
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="gradlint", description="A linter for PyTorch gradient-control pitfalls.", formatter_class=_HelpFormatter
+        prog="autogradlint", description="A linter for PyTorch gradient-control pitfalls.", formatter_class=_HelpFormatter
     )
-    parser.add_argument("--version", action="version", version=f"gradlint {__version__}")
+    parser.add_argument("--version", action="version", version=f"autogradlint {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = commands.add_parser("check", formatter_class=_HelpFormatter, help="lint files or directories (default: .)")
@@ -131,14 +131,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     except (ConfigError, UsageError) as error:
-        print(f"gradlint: error: {error}", file=sys.stderr)
+        print(f"autogradlint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return EXIT_CLEAN
-    except Exception as error:  # a bug of gradlint's own: one clear line, never a traceback
-        print(f"gradlint: internal error: {type(error).__name__}: {error}. Please report this.", file=sys.stderr)
+    except Exception as error:  # a bug of autogradlint's own: one clear line, never a traceback
+        print(f"autogradlint: internal error: {type(error).__name__}: {error}. Please report this.", file=sys.stderr)
         return EXIT_ERROR
 
 
@@ -163,7 +163,7 @@ def _seconds(text: str) -> float:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    """Remove the cache directory (only if it is one gradlint made: it holds gradlint's CACHEDIR.TAG)."""
+    """Remove the cache directory (only if it is one autogradlint made: it holds autogradlint's CACHEDIR.TAG)."""
     cwd = Path.cwd()
     if args.cache_dir:
         directory = Path(args.cache_dir)
@@ -174,7 +174,7 @@ def _clean(args: argparse.Namespace) -> int:
         except ConfigError:
             directory = default_cache_dir(cwd)
     tag = directory / "CACHEDIR.TAG"
-    if directory.is_dir() and tag.is_file() and "gradlint" in tag.read_text(errors="replace"):
+    if directory.is_dir() and tag.is_file() and "autogradlint" in tag.read_text(errors="replace"):
         import shutil
 
         shutil.rmtree(directory)
@@ -185,15 +185,15 @@ def _clean(args: argparse.Namespace) -> int:
 def _rule(args: argparse.Namespace) -> int:
     rule = find_rule(args.rule)
     if rule is None:
-        raise UsageError(f"unknown rule '{args.rule}' (see 'gradlint rules')")
-    from gradlint.docs import rule_page
+        raise UsageError(f"unknown rule '{args.rule}' (see 'autogradlint rules')")
+    from autogradlint.docs import rule_page
 
     sys.stdout.write(rule_page(rule.load()))
     return EXIT_CLEAN
 
 
 def _rules(args: argparse.Namespace) -> int:
-    from gradlint.docs import fix_label
+    from autogradlint.docs import fix_label
 
     rules = list(all_rules().values())
     if args.json:
@@ -228,7 +228,7 @@ def _cli_layer(args: argparse.Namespace) -> SelectionLayer:
             try:
                 rules_matching(value)
             except UnknownSelector:
-                raise UsageError(f"{flag}: unknown rule code or name '{value}' (see 'gradlint rules')") from None
+                raise UsageError(f"{flag}: unknown rule code or name '{value}' (see 'autogradlint rules')") from None
     return layer
 
 
@@ -260,10 +260,10 @@ def _check(args: argparse.Namespace) -> int:
         # opened before the configuration is read: the configuration's rule selectors need the rule index
         cache = Cache(Path(args.cache_dir) if args.cache_dir else default_cache_dir(root))
         if cache.index_current:
-            trust_stored_index()  # gradlint's sources are unchanged since a run found the rule index current
+            trust_stored_index()  # autogradlint's sources are unchanged since a run found the rule index current
     settings = load_settings(config_path, cwd, parsed) if config_path is not None else Settings(root=root)
     for warning in settings.warnings:
-        print(f"gradlint: warning: {warning}", file=sys.stderr)
+        print(f"autogradlint: warning: {warning}", file=sys.stderr)
     if args.no_respect_gitignore:
         settings.respect_gitignore = False
     output_format = args.output_format or settings.output_format
@@ -301,7 +301,7 @@ def _check(args: argparse.Namespace) -> int:
         if found.missing:
             raise UsageError(f"{found.missing[0]}: no such file or directory")
         if not found.files and args.paths:
-            print("gradlint: warning: no Python files found under the given paths", file=sys.stderr)
+            print("autogradlint: warning: no Python files found under the given paths", file=sys.stderr)
         jobs = []
         where = os.getcwd()
         for path in found.files:
@@ -313,11 +313,11 @@ def _check(args: argparse.Namespace) -> int:
     errors = [o.error for o in outcomes if o.error]
     for outcome in outcomes:
         for note in outcome.notes:
-            print(f"gradlint: warning: {note}", file=sys.stderr)
+            print(f"autogradlint: warning: {note}", file=sys.stderr)
         if outcome.warning:
-            print(f"gradlint: warning: {outcome.display}: {outcome.warning}", file=sys.stderr)
+            print(f"autogradlint: warning: {outcome.display}: {outcome.warning}", file=sys.stderr)
     for message in errors:
-        print(f"gradlint: error: {message}", file=sys.stderr)
+        print(f"autogradlint: error: {message}", file=sys.stderr)
 
     if mode == DIFF:
         changed = _print_diffs(outcomes)

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple, Un
 
 import libcst as cst
 
-from gradlint.analysis.grad_mode import GRAD_OFF, UNKNOWN, decorator_mode, with_mode
-from gradlint.records import FrozenRecord, Record
-from gradlint.walk import iter_tree, nodes_of, own_nodes_of
+from autogradlint.analysis.grad_mode import GRAD_OFF, UNKNOWN, decorator_mode, with_mode
+from autogradlint.records import FrozenRecord, Record
+from autogradlint.walk import iter_tree, nodes_of, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gradlint.engine import LintContext
+    from autogradlint.engine import LintContext
 
 # event kinds
 BACKWARD = "backward"

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, Union
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
-from gradlint.analysis.names import NameResolver
-from gradlint.analysis.torch_api import canonical
-from gradlint.fixing import LineIndex, edits_for
-from gradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, AnyRule, Diagnostic, Fix, Rule
-from gradlint.suppression import Suppressions
-from gradlint import walk as walk_module
-from gradlint.walk import TreeIndex, indexed, walk
+from autogradlint.analysis.names import NameResolver
+from autogradlint.analysis.torch_api import canonical
+from autogradlint.fixing import LineIndex, edits_for
+from autogradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, AnyRule, Diagnostic, Fix, Rule
+from autogradlint.suppression import Suppressions
+from autogradlint import walk as walk_module
+from autogradlint.walk import TreeIndex, indexed, walk
 
 if TYPE_CHECKING:  # pragma: no cover
     import ast
@@ -64,7 +64,7 @@ class LintContext:
         self._names: Optional[NameResolver] = None
         self._findings: List[Tuple[Rule, cst.CSTNode, str, object]] = []
         self.expected_failure_blocks: List[cst.CSTNode] = []
-        # per-file results of the shared analyses (gradlint.analysis), keyed by analysis: they die with the file
+        # per-file results of the shared analyses (autogradlint.analysis), keyed by analysis: they die with the file
         self.facts: Dict[str, object] = {}
         # id(node) -> (node, its qualified name): a dozen rules and analyses ask for the name every call calls
         self._qualified: Dict[int, Tuple[cst.CSTNode, Optional[str]]] = {}
@@ -309,7 +309,7 @@ def _screen(source: bytes) -> Tuple[Optional[str], Optional[List[int]]]:
         for node in ast.walk(tree):
             if isinstance(node, ast.BoolOp) and len(node.values) > _MAX_BOOL_OPERANDS:
                 return (f"cannot parse: a chain of {len(node.values)} 'and'/'or' operands on line {node.lineno} is longer than "
-                        f"gradlint can parse ({_MAX_BOOL_OPERANDS})"), None
+                        f"autogradlint can parse ({_MAX_BOOL_OPERANDS})"), None
     # only these numbers are kept: the tree itself would double the memory of a large file
     return None, [min([s.lineno] + [d.lineno for d in getattr(s, "decorator_list", ())]) for s in tree.body]
 
@@ -421,7 +421,7 @@ def _caused_by_recursion(error: BaseException) -> bool:
 def _engine_failure(path: str, error: Exception) -> Diagnostic:
     if _caused_by_recursion(error):
         # the tree is valid, but deeper than Python's recursion limit lets LibCST's metadata go
-        message = "internal error: the file is nested too deeply for gradlint to analyse (RecursionError)"
+        message = "internal error: the file is nested too deeply for autogradlint to analyse (RecursionError)"
     else:
         message = f"internal error: {type(error).__name__}: {error}{_where(error)}. Please report this."
     return Diagnostic(path, 1, 1, 1, 1, INTERNAL_ERROR[0], INTERNAL_ERROR[1], "error", message)
@@ -642,7 +642,7 @@ def _innermost_statement(tree: TreeIndex, number: int) -> int:
 
 def _block_indents(module: cst.Module, tree: TreeIndex, number: int) -> List[str]:
     """The indentation LibCST's code generation has in force at node ``number``: one token per enclosing
-    block, outermost first (as gradlint.fixing sets it up for a statement)."""
+    block, outermost first (as autogradlint.fixing sets it up for a statement)."""
     indents = []
     number = tree.parents[number]
     while number >= 0:

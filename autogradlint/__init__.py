@@ -1,0 +1,3 @@
+"""autogradlint: a static linter for PyTorch gradient-control pitfalls."""
+
+__version__ = "0.1.0"

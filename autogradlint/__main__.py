@@ -1,0 +1,3 @@
+from autogradlint.cli import main
+
+raise SystemExit(main())

@@ -1,3 +1,0 @@
-from gradlint.cli import main
-
-raise SystemExit(main())
