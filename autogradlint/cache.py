@@ -2,12 +2,21 @@
 
 One JSON file per autogradlint build holds, for every linted path, the hash of the file's bytes together with the
 rules it was linted with, and the findings. An entry is used only when all of these match, so an edited file, a
-changed configuration or another autogradlint build is linted again. A damaged cache file is ignored and rebuilt.
+changed configuration or another autogradlint build is linted again. A damaged cache file, or a damaged entry
+(wrong types, nesting too deep, anything), is ignored and rebuilt.
+
+The cache writes only into a folder that is its own: one it creates, an empty one, or one that holds nothing
+but the files it writes (``CACHEDIR.TAG``, ``.gitignore``, ``results-*.json`` and its temporary files). Given a
+folder that holds anything else (``--cache-dir .``, ``AUTOGRADLINT_CACHE_DIR=$PWD``), it keeps its files in a
+``.autogradlint_cache`` folder it creates inside; if that too is taken by other files, the run goes on without a
+cache and says so. ``autogradlint clean`` removes only the files the cache wrote, and a folder only once it is
+empty, so it never deletes anything else.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -54,33 +63,120 @@ def entry_key(data: bytes, rule_codes: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def diagnostic_from_json(item: dict) -> Diagnostic:
+def _integer(value: object) -> int:
+    if type(value) is not int or value < 0:  # not bool, not a string of digits, not null
+        raise TypeError("not an integer")
+    return value
+
+
+def _string(value: object) -> str:
+    if type(value) is not str:
+        raise TypeError("not a string")
+    return value
+
+
+def diagnostic_from_json(item: object) -> Diagnostic:
+    """A stored finding; TypeError/KeyError/ValueError when the item is not exactly what ``to_json`` wrote."""
+    if not isinstance(item, dict):
+        raise TypeError("not an object")
     fix = item.get("fix")
     built = None
     if fix is not None:
-        built = Fix(fix["applicability"], tuple(Edit(**edit) for edit in fix["edits"]))
-    return Diagnostic(item["path"], item["line"], item["column"], item["end_line"], item["end_column"], item["code"],
-                      item["name"], item["severity"], item["message"], built)
+        if not isinstance(fix, dict) or not isinstance(fix.get("edits"), list):
+            raise TypeError("not a fix")
+        edits = []
+        for edit in fix["edits"]:
+            if not isinstance(edit, dict):
+                raise TypeError("not an edit")
+            edits.append(Edit(_integer(edit["line"]), _integer(edit["column"]), _integer(edit["end_line"]),
+                              _integer(edit["end_column"]), _string(edit["content"])))
+        built = Fix(_string(fix["applicability"]), tuple(edits))
+    return Diagnostic(_string(item["path"]), _integer(item["line"]), _integer(item["column"]),
+                      _integer(item["end_line"]), _integer(item["end_column"]), _string(item["code"]),
+                      _string(item["name"]), _string(item["severity"]), _string(item["message"]), built)
+
+
+_GITIGNORE = "# created by autogradlint\n*\n"
+
+
+# the results file (named after the build fingerprint) and the temporary files of tempfile.mkstemp
+_WRITTEN = re.compile(r"results-[0-9a-f]{20}\.json|\.(?:results|autogradlint)-[a-z0-9_]{8}")
+
+
+def _is_cache_file(name: str) -> bool:
+    """Whether ``name`` is one the cache writes into its folder."""
+    return name in ("CACHEDIR.TAG", ".gitignore") or _WRITTEN.fullmatch(name) is not None
+
+
+def _holds(path: Path, content: str) -> bool:
+    """Whether the regular file ``path`` holds exactly ``content``."""
+    from autogradlint.files import read_regular
+
+    try:
+        return read_regular(str(path), 4096) == content.encode()
+    except Exception:
+        return False
+
+
+def is_own_folder(directory: Path) -> bool:
+    """Whether the cache may write into ``directory``: it does not exist yet, or it is an (existing, real)
+    folder that is empty or holds only files the cache writes, with the cache's own CACHEDIR.TAG and
+    .gitignore if any."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return not os.path.lexists(directory)
+    except OSError:
+        return False
+    if not all(_is_cache_file(name) for name in names):
+        return False
+    if "CACHEDIR.TAG" in names and not _holds(directory / "CACHEDIR.TAG", _TAG):
+        return False
+    if ".gitignore" in names and not _holds(directory / ".gitignore", _GITIGNORE):
+        return False
+    return True
+
+
+def cache_location(directory: Path) -> Tuple[Optional[Path], Optional[str]]:
+    """Where the cache lives when asked to use ``directory``, and a warning when it cannot be kept anywhere:
+    ``directory`` itself if it is the cache's own folder (see ``is_own_folder``), else a ``.autogradlint_cache``
+    folder inside it, else nowhere. A path that is a file, or a folder that cannot be listed, is returned as
+    it is: such a cache is read as empty and never written, as before."""
+    if is_own_folder(directory):
+        return directory, None
+    if not directory.is_dir() or not os.access(directory, os.R_OK | os.X_OK):
+        return directory, None
+    inner = directory / CACHE_DIR_NAME
+    if is_own_folder(inner):
+        return inner, None
+    return None, (f"{directory} and {inner} hold files autogradlint did not write: the cache is not used "
+                  "(give --cache-dir a new or empty folder)")
 
 
 class Cache:
-    """Results by path; ``get`` returns findings only for an unchanged file linted with the same rules."""
+    """Results by path; ``get`` returns findings only for an unchanged file linted with the same rules.
+    ``directory`` is where the user asked for the cache; ``self.directory`` is where it is kept (see
+    ``cache_location``), None when nowhere: then nothing is read or written and ``warning`` says why."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.file = directory / f"results-{build_fingerprint()}.json"
+        self.directory, self.warning = cache_location(directory)
+        self.file = None if self.directory is None else self.directory / f"results-{build_fingerprint()}.json"
         self._entries: Dict[str, dict] = {}
         self._dirty = False
         self.index_current = False
+        if self.file is None:
+            return
+        from autogradlint.files import read_regular
+
         try:
-            data = json.loads(self.file.read_text(encoding="utf-8"))
+            data = json.loads(read_regular(str(self.file)).decode("utf-8"))
             if isinstance(data, dict) and isinstance(data.get("entries"), dict):
                 self._entries = data["entries"]
                 # the file is named after the size and time of every autogradlint source: if the rule index was
                 # current for the run that wrote it, it still is (see rule._INDEX_TRUSTED)
                 self.index_current = data.get("index_current") is True
-        except (OSError, ValueError, UnicodeDecodeError):
-            self._entries = {}  # missing or damaged: start again
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError, MemoryError):
+            self._entries = {}  # missing, damaged or nested too deeply: start again
 
     def get(self, path: str, key: str) -> Optional[Tuple[List[Diagnostic], List[Tuple[int, str]]]]:
         """The findings and the unknown noqa codes ((line, code) pairs) stored for this file and key."""
@@ -88,10 +184,17 @@ class Cache:
         if not isinstance(entry, dict) or entry.get("key") != key:
             return None
         try:
-            unknown = [(int(line), str(code)) for line, code in entry["noqa"]]
-            return [diagnostic_from_json(item) for item in entry["diagnostics"]], unknown
-        except (KeyError, TypeError, ValueError, AttributeError):
-            return None  # a damaged entry is never trusted
+            unknown = []
+            for pair in entry["noqa"]:
+                if not isinstance(pair, list) or len(pair) != 2:
+                    return None
+                unknown.append((_integer(pair[0]), _string(pair[1])))
+            diagnostics = entry["diagnostics"]
+            if not isinstance(diagnostics, list):
+                return None
+            return [diagnostic_from_json(item) for item in diagnostics], unknown
+        except Exception:
+            return None  # a damaged entry is never trusted: it is a miss, whatever is wrong with it
 
     def put(self, path: str, key: str, diagnostics: Sequence[Diagnostic],
             unknown_noqa: Sequence[Tuple[int, str]] = ()) -> None:
@@ -101,28 +204,65 @@ class Cache:
 
     def save(self) -> None:
         """Write the cache atomically; a cache that cannot be written is silently skipped."""
-        if not self._dirty:
+        if not self._dirty or self.directory is None:
             return
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            tag = self.directory / "CACHEDIR.TAG"
-            if not tag.exists():
-                tag.write_text(_TAG)
-            gitignore = self.directory / ".gitignore"
-            if not gitignore.exists():
-                gitignore.write_text("# created by autogradlint\n*\n")
-            for old in self.directory.glob("results-*.json"):
-                if old != self.file:
-                    old.unlink()
-            import tempfile  # here: a run that changes nothing writes nothing
+        import tempfile  # here: a run that changes nothing writes nothing
 
-            handle, temporary = tempfile.mkstemp(prefix=".results-", dir=self.directory)
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump({"version": autogradlint.__version__, "index_current": rule.stored_index_current(),
-                           "entries": self._entries}, out)
-            os.replace(temporary, self.file)
-        except OSError:
+        def write(path: Path, text: str) -> None:
+            handle, temporary = tempfile.mkstemp(prefix=".autogradlint-", dir=self.directory)
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    out.write(text)
+                os.replace(temporary, path)
+            except BaseException:
+                _unlink_quietly(temporary)
+                raise
+
+        try:
+            if not is_own_folder(self.directory):
+                return  # something else was put there since the run began: leave the folder alone
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if not (self.directory / "CACHEDIR.TAG").exists():
+                write(self.directory / "CACHEDIR.TAG", _TAG)
+            if not (self.directory / ".gitignore").exists():
+                write(self.directory / ".gitignore", _GITIGNORE)
+            for old in self.directory.glob("results-*.json"):
+                if old != self.file and _is_cache_file(old.name):
+                    _unlink_quietly(str(old))
+            write(self.file, json.dumps({"version": autogradlint.__version__, "index_current": rule.stored_index_current(),
+                                         "entries": self._entries}))
+        except (OSError, ValueError, RecursionError):
             pass
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def clean(directory: Path) -> List[str]:
+    """Remove the cache kept for ``directory`` (the folder itself and a ``.autogradlint_cache`` inside it):
+    only the files the cache writes, in a folder marked by its CACHEDIR.TAG, and the folder once it is
+    empty. Returns what was removed; raises OSError when a file cannot be removed."""
+    removed: List[str] = []
+    for folder in (directory / CACHE_DIR_NAME, directory):
+        if not folder.is_dir() or folder.is_symlink() or not _holds(folder / "CACHEDIR.TAG", _TAG):
+            continue
+        names = os.listdir(folder)
+        for name in sorted(names, key=lambda n: n == "CACHEDIR.TAG"):  # the tag last: it marks the folder
+            path = folder / name
+            if name == ".gitignore" and not _holds(path, _GITIGNORE):
+                continue
+            if _is_cache_file(name) and (path.is_file() and not path.is_symlink()):
+                os.unlink(path)
+        if not os.listdir(folder):
+            os.rmdir(folder)
+            removed.append(str(folder))
+        else:
+            removed.append(f"autogradlint's files from {folder}")
+    return removed
 
 
 def default_cache_dir(root: Path) -> Path:

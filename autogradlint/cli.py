@@ -163,7 +163,10 @@ def _seconds(text: str) -> float:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    """Remove the cache directory (only if it is one autogradlint made: it holds autogradlint's CACHEDIR.TAG)."""
+    """Remove the cache: only the files it wrote, and its folder once empty (see cache.clean); never a
+    folder holding anything else."""
+    from autogradlint.cache import clean
+
     cwd = Path.cwd()
     if args.cache_dir:
         directory = Path(args.cache_dir)
@@ -173,12 +176,12 @@ def _clean(args: argparse.Namespace) -> int:
             directory = default_cache_dir(settings.root)
         except ConfigError:
             directory = default_cache_dir(cwd)
-    tag = directory / "CACHEDIR.TAG"
-    if directory.is_dir() and tag.is_file() and "autogradlint" in tag.read_text(errors="replace"):
-        import shutil
-
-        shutil.rmtree(directory)
-        print(f"Removed {directory}", file=sys.stderr)
+    try:
+        removed = clean(directory)
+    except OSError as error:
+        raise UsageError(f"cannot remove the cache in {directory}: {error.strerror or error}") from None
+    for what in removed:
+        print(f"Removed {what}", file=sys.stderr)
     return EXIT_CLEAN
 
 
@@ -259,6 +262,8 @@ def _check(args: argparse.Namespace) -> int:
     if not args.no_cache:
         # opened before the configuration is read: the configuration's rule selectors need the rule index
         cache = Cache(Path(args.cache_dir) if args.cache_dir else default_cache_dir(root))
+        if cache.warning:
+            print(f"autogradlint: warning: {cache.warning}", file=sys.stderr)
         if cache.index_current:
             trust_stored_index()  # autogradlint's sources are unchanged since a run found the rule index current
     settings = load_settings(config_path, cwd, parsed) if config_path is not None else Settings(root=root)

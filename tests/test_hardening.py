@@ -1,0 +1,178 @@
+"""Never lose a user's data, never hang, never lie (issue 14): each defect of a hostile probe, reproduced through
+the real CLI. Everything that could hang runs in a subprocess under a timeout."""
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from conftest import Result
+
+BAD = "import torch\nmodel.eval\n"
+TIMEOUT = 60
+
+
+def run(*args, cwd=None, stdin=None, env=None, prefix=(), timeout=TIMEOUT):
+    """The CLI in a subprocess that cannot hang the test: killed after ``timeout`` seconds (a failure)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    completed = subprocess.run([*prefix, sys.executable, "-m", "autogradlint", *args], cwd=cwd, input=stdin,
+                               capture_output=True, env=full_env, timeout=timeout)
+    return Result(completed)
+
+
+def _unprivileged_prefix():
+    """A command prefix under which permission bits apply: none for an ordinary user; for root, setpriv
+    dropping the capabilities that let root read and search anything (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH)
+    while staying uid 0 (so that the interpreter under /root can still run)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    drop = "-dac_override,-dac_read_search"
+    prefix = [setpriv, f"--bounding-set={drop}", f"--inh-caps={drop}", "--"] if setpriv else None
+    if prefix is None or subprocess.run([*prefix, "true"], capture_output=True, timeout=30).returncode != 0:
+        pytest.skip("running as root, and setpriv cannot drop the capabilities that ignore permission bits")
+    return prefix
+
+
+@pytest.fixture
+def unprivileged(tmp_path):
+    """The CLI run so that permission bits stop it (see _unprivileged_prefix); skips only when impossible."""
+    prefix = _unprivileged_prefix()
+    probe = tmp_path / "probe"
+    probe.write_text("x")
+    probe.chmod(0)
+    if subprocess.run([*prefix, sys.executable, "-c", f"open({str(probe)!r}).read()"], capture_output=True,
+                      timeout=30).returncode == 0:
+        pytest.skip("permission bits do not stop this process from reading")
+    probe.unlink()
+
+    def invoke(*args, cwd=None, stdin=None):
+        return run(*args, cwd=cwd, stdin=stdin, prefix=prefix)
+
+    return invoke
+
+
+def tree(path):
+    """Every path under ``path`` (relative, sorted), with the bytes of each file."""
+    found = {}
+    for directory, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            full = os.path.join(directory, name)
+            relative = os.path.relpath(full, path)
+            found[relative] = None if os.path.isdir(full) else open(full, "rb").read()
+    return found
+
+
+def git_project(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    subprocess.run(["git", "init", "-q", str(project)], check=True, timeout=30)
+    (project / "a.py").write_text(BAD)
+    (project / "notes.txt").write_text("keep me\n")
+    return project
+
+
+# ------------------------------------------------------------------------------------------ 1. cache safety
+def test_cache_dir_env_set_to_the_project_then_clean_keeps_the_project(tmp_path):
+    project = git_project(tmp_path)
+    before = tree(project)
+    env = {"AUTOGRADLINT_CACHE_DIR": str(project)}
+    first = run("check", "--output-format", "concise", ".", cwd=project, env=env)
+    assert first.code == 1 and "a.py:2:1: GL105" in first.out
+    # the project root is not the cache's: its files go to a folder of its own inside
+    assert not (project / "CACHEDIR.TAG").exists() and not (project / ".gitignore").exists()
+    assert (project / ".autogradlint_cache" / "CACHEDIR.TAG").is_file()
+    cleaned = run("clean", cwd=project, env=env)
+    assert cleaned.code == 0 and "Traceback" not in cleaned.err
+    after = tree(project)
+    assert after == before  # the project, .git included, is as it was: only the cache is gone
+
+
+def test_cache_dir_dot_never_writes_into_the_project_root_nor_hides_its_files(tmp_path):
+    project = git_project(tmp_path)
+    before = tree(project)
+    first = run("check", "--cache-dir", ".", "--output-format", "concise", ".", cwd=project)
+    second = run("check", "--cache-dir", ".", "--output-format", "concise", ".", cwd=project)
+    assert first.code == second.code == 1
+    assert "a.py:2:1: GL105" in second.out and "All checks passed" not in second.out
+    assert sorted(os.listdir(project)) == [".autogradlint_cache", ".git", "a.py", "notes.txt"]
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=project,
+                            capture_output=True, text=True, timeout=30).stdout
+    assert "a.py" in status and "notes.txt" in status and ".autogradlint_cache" not in status
+    cleaned = run("clean", "--cache-dir", ".", cwd=project)
+    assert cleaned.code == 0 and "Traceback" not in cleaned.err and "error" not in cleaned.err
+    assert tree(project) == before
+
+
+def test_clean_removes_only_what_the_cache_wrote(tmp_path):
+    cache = tmp_path / "cache"
+    (tmp_path / "a.py").write_text(BAD)
+    assert run("check", "--cache-dir", "cache", "a.py", cwd=tmp_path).code == 1
+    assert sorted(p for p in os.listdir(cache) if not p.startswith("results-")) == [".gitignore", "CACHEDIR.TAG"]
+    (cache / "mine.txt").write_text("a user's file put into the cache folder later\n")
+    # a folder that now holds something else is no longer written to ...
+    assert run("check", "--cache-dir", "cache", "a.py", cwd=tmp_path).code == 1
+    assert (cache / ".autogradlint_cache" / "CACHEDIR.TAG").is_file()
+    # ... and clean removes the cache's files, never the user's nor the folder holding it
+    cleaned = run("clean", "--cache-dir", "cache", cwd=tmp_path)
+    assert cleaned.code == 0, cleaned.err
+    assert os.listdir(cache) == ["mine.txt"]
+
+
+def test_a_foreign_cache_folder_is_not_used_and_the_run_says_so(tmp_path):
+    (tmp_path / "a.py").write_text(BAD)
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "data.bin").write_bytes(b"x")
+    (tmp_path / "store" / ".autogradlint_cache").mkdir()
+    (tmp_path / "store" / ".autogradlint_cache" / "other.txt").write_text("not the cache's\n")
+    before = tree(tmp_path / "store")
+    result = run("check", "--cache-dir", "store", "--output-format", "concise", "a.py", cwd=tmp_path)
+    assert result.code == 1 and "a.py:2:1: GL105" in result.out
+    warnings = [line for line in result.err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "the cache is not used" in warnings[0]
+    assert run("clean", "--cache-dir", "store", cwd=tmp_path).code == 0
+    assert tree(tmp_path / "store") == before
+
+
+@pytest.mark.parametrize("damage", [
+    lambda e: e["diagnostics"][0].update(line=None),
+    lambda e: e["diagnostics"][0].update(line="2"),
+    lambda e: e["diagnostics"][0].update(line=True),
+    lambda e: e["diagnostics"][0].update(path=7),
+    lambda e: e["diagnostics"][0].update(fix={"applicability": "safe", "edits": [{"line": 1}]}),
+    lambda e: e["diagnostics"][0].update(fix={"applicability": "safe", "edits": "x"}),
+    lambda e: e.update(diagnostics={"a": 1}),
+    lambda e: e.update(noqa=[[None, 3]]),
+    lambda e: e.update(noqa=5),
+    lambda e: e["diagnostics"].append("nonsense"),
+], ids=["line-null", "line-string", "line-bool", "path-int", "edit-missing", "edits-string", "diagnostics-dict",
+        "noqa-null", "noqa-int", "item-string"])
+def test_a_damaged_cache_entry_is_a_miss(tmp_path, damage):
+    (tmp_path / "a.py").write_text(BAD)
+    args = ("check", "--output-format", "json", "a.py")
+    first = run(*args, cwd=tmp_path)
+    cache_file = next((tmp_path / ".autogradlint_cache").glob("results-*.json"))
+    data = json.loads(cache_file.read_text())
+    for entry in data["entries"].values():
+        damage(entry)
+    cache_file.write_text(json.dumps(data))
+    again = run(*args, cwd=tmp_path)
+    assert (again.code, again.out) == (first.code, first.out) and "internal error" not in again.err
+    assert run(*args, cwd=tmp_path).out == first.out  # rebuilt
+
+
+def test_a_deeply_nested_cache_file_is_ignored(tmp_path):
+    (tmp_path / "a.py").write_text(BAD)
+    first = run("check", "--output-format", "json", "a.py", cwd=tmp_path)
+    cache_file = next((tmp_path / ".autogradlint_cache").glob("results-*.json"))
+    data = json.loads(cache_file.read_text())
+    for entry in data["entries"].values():
+        entry["diagnostics"] = "@"
+    text = json.dumps(data).replace('"@"', "[" * 100000 + "]" * 100000)
+    cache_file.write_text(text)
+    again = run("check", "--output-format", "json", "a.py", cwd=tmp_path)
+    assert (again.code, again.out) == (first.code, first.out) and "internal error" not in again.err
