@@ -222,21 +222,67 @@ def fix_source(source: bytes, path: str, rules: Sequence[AnyRule], unsafe: bool)
 
 
 def write_atomically(path: str, data: bytes) -> None:
-    """Replace the file's bytes through a temporary file in the same directory, keeping its mode."""
-    directory = os.path.dirname(os.path.abspath(path))
-    mode = os.stat(path).st_mode
+    """Replace the bytes of the file ``path`` names, keeping what makes it that file:
+
+    - through a symbolic link, the file it points to is written and the link stays a link;
+    - a file with other hard links is written in place (the same inode), so that every name sees the fix;
+    - otherwise the bytes go to a temporary file in the same directory, given the file's owner, group and
+      mode, which then replaces it atomically (a reader never sees half a file); when the owner cannot be
+      given (an ordinary user fixing a file it may write but does not own) the file is written in place.
+
+    Raises OSError when the file cannot be written; then it is unchanged."""
+    target = os.path.realpath(path)
+    status = os.stat(target)
+    if status.st_nlink > 1:
+        _write_in_place(target, data)
+        return
     import tempfile  # here: only --fix writes files
 
-    handle, temporary = tempfile.mkstemp(prefix=".autogradlint-", suffix=".tmp", dir=directory)
+    handle, temporary = tempfile.mkstemp(prefix=".autogradlint-", suffix=".tmp", dir=os.path.dirname(target))
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
-        os.chmod(temporary, mode & 0o7777)
-        os.replace(temporary, path)
+            out.flush()
+            if hasattr(os, "fchown"):
+                current = os.fstat(out.fileno())
+                if (current.st_uid, current.st_gid) != (status.st_uid, status.st_gid):
+                    try:
+                        os.fchown(out.fileno(), status.st_uid, status.st_gid)
+                    except PermissionError:
+                        raise _OwnerNotKept() from None
+            # after the owner: changing the owner clears the set-user-ID and set-group-ID bits
+            if hasattr(os, "fchmod"):
+                os.fchmod(out.fileno(), status.st_mode & 0o7777)
+            else:  # pragma: no cover
+                os.chmod(temporary, status.st_mode & 0o7777)
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    except _OwnerNotKept:
+        _remove(temporary)
+        _write_in_place(target, data)
     except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        _remove(temporary)
         raise
+
+
+class _OwnerNotKept(Exception):
+    pass
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _write_in_place(path: str, data: bytes) -> None:
+    """Overwrite the file's bytes through its own inode (owner, mode and hard links stay as they are)."""
+    with open(path, "r+b") as out:
+        out.write(data)
+        out.truncate()
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _module_imports(context) -> List[Tuple[str, str]]:

@@ -135,8 +135,13 @@ def process_file(path: str, display: str, rules: Sequence[AnyRule], mode: str, u
         try:
             write_atomically(path, outcome.new_source)
         except OSError as error:
+            # the file is unchanged: nothing was fixed, and its findings are still there
             outcome.error = f"{display}: cannot write the fixed file: {error.strerror or error}"
             outcome.new_source = None
+            outcome.fixed = []
+            outcome.warning = None
+            outcome.diagnostics = lint_within_limit(data, display, rules, file_timeout)
+            outcome.source = data if outcome.diagnostics else None
     return outcome
 
 

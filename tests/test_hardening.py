@@ -176,3 +176,68 @@ def test_a_deeply_nested_cache_file_is_ignored(tmp_path):
     cache_file.write_text(text)
     again = run("check", "--output-format", "json", "a.py", cwd=tmp_path)
     assert (again.code, again.out) == (first.code, first.out) and "internal error" not in again.err
+
+
+# ------------------------------------------------------------------------------------------ 3. --fix writes
+FIXED = "import torch\nmodel.eval()\n"
+
+
+def test_fix_through_a_symlink_fixes_the_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "target.py"
+    target.write_text(BAD)
+    link = tmp_path / "link.py"
+    link.symlink_to(os.path.join("real", "target.py"))
+    result = run("check", "--fix", "link.py", cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert link.is_symlink() and os.readlink(link) == os.path.join("real", "target.py")
+    assert target.read_text() == FIXED
+
+
+def test_fix_keeps_hard_links(tmp_path):
+    first, second = tmp_path / "a.py", tmp_path / "b_link.txt"
+    first.write_text(BAD)
+    os.link(first, second)
+    inode = first.stat().st_ino
+    result = run("check", "--fix", "a.py", cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert first.stat().st_ino == second.stat().st_ino == inode and first.stat().st_nlink == 2
+    assert second.read_text() == FIXED
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root can make another user's file")
+def test_fix_as_root_keeps_another_users_file_owned_by_that_user_with_its_mode(tmp_path):
+    target = tmp_path / "a.py"
+    target.write_text(BAD)
+    os.chown(target, 65534, 65534)
+    target.chmod(0o640)
+    result = run("check", "--fix", "a.py", cwd=tmp_path)
+    assert result.code == 0, result.err
+    status = target.stat()
+    assert (status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)) == (65534, 65534, 0o640)
+    assert target.read_text() == FIXED
+
+
+def test_fix_keeps_the_mode(tmp_path):
+    target = tmp_path / "run.py"
+    target.write_text(BAD)
+    target.chmod(0o751)
+    assert run("check", "--fix", "run.py", cwd=tmp_path).code == 0
+    assert stat.S_IMODE(target.stat().st_mode) == 0o751 and target.read_text() == FIXED
+
+
+def test_fix_in_a_folder_that_is_not_writable_is_reported_and_not_counted(tmp_path, unprivileged):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    target = folder / "a.py"
+    target.write_text(BAD)
+    target.chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        result = unprivileged("check", "--fix", "--output-format", "concise", "ro/a.py", cwd=tmp_path)
+    finally:
+        folder.chmod(0o755)
+    assert target.read_text() == BAD
+    assert result.code == 2 and "ro/a.py: cannot write the fixed file: Permission denied" in result.err
+    assert "fixed" not in result.out and "ro/a.py:2:1: GL105" in result.out
+    assert "Found 1 error." in result.out
