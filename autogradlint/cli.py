@@ -15,7 +15,8 @@ from autogradlint import __version__
 from autogradlint.config import OUTPUT_FORMATS, ConfigError, Settings, load_settings, nearest_config
 from autogradlint.discovery import discover, display_path
 from autogradlint.cache import CACHE_DIR_NAME, Cache, default_cache_dir
-from autogradlint.runner import CHECK, DEFAULT_FILE_TIMEOUT, DIFF, FIX, FileJob, FileOutcome, process_source, run_files
+from autogradlint.runner import (CHECK, DEFAULT_FILE_TIMEOUT, DIFF, FIX, FileJob, FileOutcome, process_source, run_files,
+                                 too_large)
 from autogradlint.report import FORMATS, summary
 from autogradlint.rule import (
     INTERNAL_ERROR,
@@ -99,6 +100,8 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--jobs", "-j", type=_positive_int, metavar="N", help="worker processes (default: all cores)")
     check.add_argument("--file-timeout", type=_seconds, default=DEFAULT_FILE_TIMEOUT, metavar="SECONDS",
                        help=f"report a file that takes longer than this to lint, and go on (default: {DEFAULT_FILE_TIMEOUT:g}; 0: no limit)")
+    check.add_argument("--max-file-size", type=_size, metavar="SIZE",
+                       help=f"report a larger file (GL002) instead of parsing it; bytes or e.g. 4MB (default: {_DEFAULT_SIZE}; 0: no limit)")
     check.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
     check.add_argument("--cache-dir", metavar="DIR", help=f"where to keep the cache (default: {CACHE_DIR_NAME} in the project root)")
     check.add_argument("--config", metavar="PATH", help="the pyproject.toml to use instead of the nearest one")
@@ -120,26 +123,54 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "check":
-            return _check(args)
-        if args.command == "rule":
-            return _rule(args)
-        if args.command == "clean":
-            return _clean(args)
-        if args.command == "rules":
-            return _rules(args)
-        parser.print_help(sys.stderr)
-        return EXIT_ERROR
+        code = _run(parser, args)
+        sys.stdout.flush()  # here, not at exit: a reader that went away is noticed below
+        return code
     except (ConfigError, UsageError) as error:
         print(f"autogradlint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        return EXIT_CLEAN
+        return _broken_pipe()
     except Exception as error:  # a bug of autogradlint's own: one clear line, never a traceback
         print(f"autogradlint: internal error: {type(error).__name__}: {error}. Please report this.", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.command == "check":
+        return _check(args)
+    if args.command == "rule":
+        return _rule(args)
+    if args.command == "clean":
+        return _clean(args)
+    if args.command == "rules":
+        return _rules(args)
+    parser.print_help(sys.stderr)
+    return EXIT_ERROR
+
+
+# the exit status of a run whose output was cut short where there is no SIGPIPE (Windows)
+EXIT_BROKEN_PIPE = EXIT_ERROR
+
+
+def _broken_pipe() -> int:
+    """The reader of the output went away (``autogradlint check . | head -1``). The output was cut short, so
+    the run must not look clean (it used to exit 0): as cat, grep or git, the process ends by SIGPIPE (a
+    shell reports 141; ``set -o pipefail`` fails), printing nothing else. Where there is no SIGPIPE, exit 2."""
+    try:
+        # Python flushes stdout once more on the way out: let that write go nowhere instead of failing
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    import signal
+
+    if hasattr(signal, "SIGPIPE") and hasattr(os, "kill"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGPIPE)
+    return EXIT_BROKEN_PIPE
 
 
 def _positive_int(text: str) -> int:
@@ -150,6 +181,18 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+_DEFAULT_SIZE = "2MB"  # files.DEFAULT_MAX_FILE_SIZE, written here so that --help imports nothing more
+
+
+def _size(text: str) -> int:
+    from autogradlint.files import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of bytes or a size such as 4MB, got {text!r}") from None
 
 
 def _seconds(text: str) -> float:
@@ -226,6 +269,8 @@ def _cli_layer(args: argparse.Namespace) -> SelectionLayer:
         extend_select=_selectors(args.extend_select) or [],
         ignore=_selectors(args.ignore) or [],
     )
+    if layer.select is not None and not layer.select:
+        raise UsageError("--select: no rule code given: an empty selection would check nothing (see 'autogradlint rules')")
     for flag, values in (("--select", layer.select or []), ("--extend-select", layer.extend_select), ("--ignore", layer.ignore)):
         for value in values:
             try:
@@ -275,6 +320,7 @@ def _check(args: argparse.Namespace) -> int:
     unsafe = settings.unsafe_fixes if args.unsafe_fixes is None else args.unsafe_fixes
     fix = settings.fix if args.fix is None else args.fix
     mode = DIFF if args.diff else (FIX if fix else CHECK)
+    max_size = settings.max_file_size if args.max_file_size is None else args.max_file_size
 
     paths = list(args.paths) or ["."]
     use_stdin = "-" in paths
@@ -289,33 +335,48 @@ def _check(args: argparse.Namespace) -> int:
     if mode != CHECK or use_stdin:
         cache = None  # results are cached for checks of files only
     selected = resolve_selection([settings.file_layer, _cli_layer(args)])
+    if not selected:
+        raise UsageError("no rule is selected (the ignores remove every selected rule): nothing would be checked")
 
     outcomes: List[FileOutcome] = []
+    discovery_errors: List[str] = []
     stdin_fixed: Optional[bytes] = None
     if use_stdin:
         name = args.stdin_filename or "-"
-        data = sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(max_size + 1) if max_size else sys.stdin.buffer.read()
         rules = _per_file_rules(name, name, settings, selected)
-        outcome = process_source(data, name, rules, mode, unsafe, args.file_timeout)
+        if max_size and len(data) > max_size:
+            outcome = FileOutcome(name, [too_large(name, len(data), max_size)])  # the rest is not held in memory
+            if mode == FIX:  # the buffer goes back unchanged, streamed
+                import shutil
+
+                sys.stdout.buffer.write(data)
+                shutil.copyfileobj(sys.stdin.buffer, sys.stdout.buffer)
+                stdin_fixed = b""
+        else:
+            outcome = process_source(data, name, rules, mode, unsafe, args.file_timeout)
+            if mode == FIX:
+                # as ruff: the fixed buffer goes to stdout, the findings left to stderr
+                stdin_fixed = outcome.new_source if outcome.new_source is not None else data
         outcomes.append(outcome)
-        if mode == FIX:
-            # as ruff: the fixed buffer goes to stdout, the findings left to stderr
-            stdin_fixed = outcome.new_source if outcome.new_source is not None else data
     else:
         found = discover(paths, settings, force_exclude=args.force_exclude)
         if found.missing:
             raise UsageError(f"{found.missing[0]}: no such file or directory")
-        if not found.files and args.paths:
+        for warning in found.warnings:
+            print(f"autogradlint: warning: {warning}", file=sys.stderr)
+        discovery_errors = found.errors
+        if not found.files and args.paths and not discovery_errors:
             print("autogradlint: warning: no Python files found under the given paths", file=sys.stderr)
         jobs = []
         where = os.getcwd()
         for path in found.files:
             display = display_path(path, where)
-            jobs.append(FileJob(path, display, _per_file_rules(display, path, settings, selected)))
+            jobs.append(FileJob(path, display, _per_file_rules(display, path, settings, selected), max_size))
         outcomes.extend(run_files(jobs, mode, unsafe, args.jobs or os.cpu_count() or 1, cache, args.file_timeout))
 
     diagnostics = sorted((d for o in outcomes for d in o.diagnostics), key=Diagnostic.sort_key)
-    errors = [o.error for o in outcomes if o.error]
+    errors = discovery_errors + [o.error for o in outcomes if o.error]
     for outcome in outcomes:
         for note in outcome.notes:
             print(f"autogradlint: warning: {note}", file=sys.stderr)
@@ -339,7 +400,8 @@ def _check(args: argparse.Namespace) -> int:
     # after --fix, findings that remain are shown on the fixed text
     sources = {o.display: o.new_source if o.new_source is not None else o.source for o in outcomes if o.source is not None}
     fixed = [d for o in outcomes for d in o.fixed]
-    _print(report_to, diagnostics, fixed, output_format, args.statistics, args.show_fixes, unsafe, mode, sources)
+    _print(report_to, diagnostics, fixed, output_format, args.statistics, args.show_fixes, unsafe, mode, sources,
+           len(errors))
 
     if errors or any(d.code == INTERNAL_ERROR[0] for d in diagnostics):
         return EXIT_ERROR
@@ -390,7 +452,9 @@ def _source_lines(sources: Dict[str, bytes]):
     return lines
 
 
-def _print(out, diagnostics, fixed, output_format, statistics, show_fixes, unsafe, mode, sources) -> None:
+def _print(out, diagnostics, fixed, output_format, statistics, show_fixes, unsafe, mode, sources, errors=0) -> None:
+    """The findings in ``output_format`` and, for people, a summary; ``errors`` paths could not be read or
+    written (they were reported on stderr): then the summary never says that all checks passed."""
     if statistics:
         counts = Counter((d.code, d.name) for d in diagnostics)
         rows = sorted(counts.items(), key=lambda item: (-item[1], item[0][0]))
@@ -416,8 +480,10 @@ def _print(out, diagnostics, fixed, output_format, statistics, show_fixes, unsaf
     if mode == FIX and fixed:
         total = len(fixed) + len(diagnostics)
         out.write(f"Found {total} error{'s' if total != 1 else ''} ({len(fixed)} fixed, {len(diagnostics)} remaining).\n")
-    else:
+    elif diagnostics or not errors:
         out.write(summary(diagnostics) + "\n")
+    if errors:
+        out.write(f"{errors} path{'s' if errors != 1 else ''} could not be checked (see the error{'s' if errors != 1 else ''} above).\n")
     fixable = sum(1 for d in diagnostics if applicable(d, unsafe))
     hidden = sum(1 for d in diagnostics if applicable(d, True) and not applicable(d, unsafe))
     if fixable:

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from autogradlint.files import DEFAULT_MAX_FILE_SIZE, parse_size, read_regular
 from autogradlint.records import Record
 from autogradlint.rule import SelectionLayer, UnknownSelector, rules_matching
 
@@ -44,7 +45,7 @@ DEFAULT_EXCLUDE = (
 
 _LIST_KEYS = ("select", "extend-select", "ignore", "exclude", "extend-exclude")
 _BOOL_KEYS = ("respect-gitignore", "fix", "unsafe-fixes")
-KNOWN_KEYS = frozenset(_LIST_KEYS + _BOOL_KEYS + ("per-file-ignores", "output-format"))
+KNOWN_KEYS = frozenset(_LIST_KEYS + _BOOL_KEYS + ("per-file-ignores", "output-format", "max-file-size"))
 
 
 class ConfigError(Exception):
@@ -53,12 +54,13 @@ class ConfigError(Exception):
 
 class Settings(Record):
     __slots__ = ("root", "config_path", "file_layer", "per_file_ignores", "exclude", "extend_exclude",
-                 "output_format", "respect_gitignore", "fix", "unsafe_fixes", "warnings")
+                 "output_format", "respect_gitignore", "fix", "unsafe_fixes", "warnings", "max_file_size")
 
     def __init__(self, root: Path, config_path: Optional[Path] = None, file_layer: Optional[SelectionLayer] = None,
                  per_file_ignores: Optional[Dict[str, List[str]]] = None, exclude: Optional[List[str]] = None,
                  extend_exclude: Optional[List[str]] = None, output_format: str = "full", respect_gitignore: bool = True,
-                 fix: bool = False, unsafe_fixes: bool = False, warnings: Optional[List[str]] = None) -> None:
+                 fix: bool = False, unsafe_fixes: bool = False, warnings: Optional[List[str]] = None,
+                 max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> None:
         self.root = root  # paths in the configuration are relative to this directory
         self.config_path = config_path
         self.file_layer = SelectionLayer() if file_layer is None else file_layer
@@ -70,6 +72,7 @@ class Settings(Record):
         self.fix = fix
         self.unsafe_fixes = unsafe_fixes
         self.warnings = [] if warnings is None else warnings
+        self.max_file_size = max_file_size  # bytes; 0: no limit
 
 
 def _toml():
@@ -90,9 +93,9 @@ def nearest_config(start: Path) -> Tuple[Optional[Path], Optional[dict]]:
     for candidate_dir in (directory, *directory.parents):
         candidate = candidate_dir / "pyproject.toml"
         try:
-            raw = candidate.read_bytes()
+            raw = read_regular(str(candidate))  # never blocks: a FIFO named pyproject.toml is passed over
         except OSError:
-            continue  # none here (or not a readable file)
+            continue  # none here (or not a readable regular file)
         if b"autogradlint" not in raw:
             continue  # cannot hold a [tool.autogradlint] table: not worth parsing
         tomllib = _toml()
@@ -124,6 +127,19 @@ def _check_selectors(path: Path, key: str, selectors: List[str]) -> None:
             raise ConfigError(f"{path}: [tool.autogradlint] {key}: unknown rule code or name '{selector}'") from None
 
 
+def _check_patterns(path: Path, key: str, patterns: List[str]) -> None:
+    """Exclude patterns are gitignore-style: one git would not accept is a configuration error."""
+    wildcards = set("*?[]!\\")
+    for pattern in patterns:
+        if not set(pattern) & wildcards:
+            continue  # a plain name: nothing to compile (and no need to import pathspec)
+        from autogradlint.discovery import pattern_error
+
+        error = pattern_error(pattern)
+        if error is not None:
+            raise ConfigError(f"{path}: [tool.autogradlint] {key}: invalid pattern '{pattern}': {error}")
+
+
 def load_settings(config_path: Optional[Path], cwd: Path, data: Optional[dict] = None) -> Settings:
     """Settings from ``config_path`` (found from ``cwd`` when None; ``data`` is its TOML if already parsed);
     defaults when there is none."""
@@ -131,16 +147,16 @@ def load_settings(config_path: Optional[Path], cwd: Path, data: Optional[dict] =
         config_path, data = nearest_config(cwd)
         if config_path is None:
             return Settings(root=cwd.resolve())
-    elif not config_path.is_file():
+    elif not config_path.exists():
         raise ConfigError(f"{config_path}: no such configuration file")
     if data is None:
         tomllib = _toml()
         try:
-            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_regular(str(config_path)).decode("utf-8"))
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{config_path}: invalid TOML: {error}") from None
         except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{config_path}: cannot read: {error}") from None
+            raise ConfigError(f"{config_path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
     table = data.get("tool", {}).get("autogradlint", {}) if config_path.name == "pyproject.toml" else data
     if not isinstance(table, dict):
         raise ConfigError(f"{config_path}: [tool.autogradlint] must be a table")
@@ -151,9 +167,14 @@ def load_settings(config_path: Optional[Path], cwd: Path, data: Optional[dict] =
     lists = {key: _string_list(config_path, key, table[key]) for key in _LIST_KEYS if key in table}
     for key in ("select", "extend-select", "ignore"):
         _check_selectors(config_path, key, lists.get(key, []))
+    if lists.get("select") == []:
+        raise ConfigError(f"{config_path}: [tool.autogradlint] select is empty: it would check nothing "
+                          "(leave it out for the default rules)")
     settings.file_layer = SelectionLayer(
         select=lists.get("select"), extend_select=lists.get("extend-select", []), ignore=lists.get("ignore", [])
     )
+    for key in ("exclude", "extend-exclude"):
+        _check_patterns(config_path, key, lists.get(key, []))
     if "exclude" in lists:
         settings.exclude = lists["exclude"]
     settings.extend_exclude = lists.get("extend-exclude", [])
@@ -170,6 +191,17 @@ def load_settings(config_path: Optional[Path], cwd: Path, data: Optional[dict] =
             if not isinstance(table[key], bool):
                 raise ConfigError(f"{config_path}: [tool.autogradlint] {key} must be true or false")
             setattr(settings, key.replace("-", "_"), table[key])
+    if "max-file-size" in table:
+        value = table["max-file-size"]
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
+                raise ValueError(value)
+            settings.max_file_size = parse_size(value) if isinstance(value, str) else value
+            if settings.max_file_size < 0:
+                raise ValueError(value)
+        except ValueError:
+            raise ConfigError(f"{config_path}: [tool.autogradlint] max-file-size must be a number of bytes (0 for no "
+                              f"limit) or a size such as \"4MB\", not {value!r}") from None
     if "output-format" in table:
         value = table["output-format"]
         if value not in OUTPUT_FORMATS:

@@ -5,6 +5,7 @@ import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from autogradlint.config import Settings
+from autogradlint.files import read_regular
 from autogradlint.records import Record
 
 # plain names (`.venv`, `build`) match any path component; anything else is a gitignore-style pattern
@@ -12,11 +13,18 @@ _WILDCARDS = set("/*?[!\\")
 
 
 class Discovered(Record):
-    __slots__ = ("files", "missing")
+    """The files to lint, the paths that do not exist, paths and directories that cannot be read (errors:
+    the run goes on, exit code 2) and warnings (a path that is not a regular file, an invalid .gitignore
+    pattern)."""
 
-    def __init__(self, files: Optional[List[str]] = None, missing: Optional[List[str]] = None) -> None:
+    __slots__ = ("files", "missing", "errors", "warnings")
+
+    def __init__(self, files: Optional[List[str]] = None, missing: Optional[List[str]] = None,
+                 errors: Optional[List[str]] = None, warnings: Optional[List[str]] = None) -> None:
         self.files = [] if files is None else files
         self.missing = [] if missing is None else missing
+        self.errors = [] if errors is None else errors
+        self.warnings = [] if warnings is None else warnings
 
 
 def _spec(patterns: Sequence[str]):
@@ -24,6 +32,34 @@ def _spec(patterns: Sequence[str]):
     import pathspec
 
     return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+
+
+def pattern_error(pattern: str) -> Optional[str]:
+    """Why git would not use ``pattern``, None when it is valid."""
+    try:
+        _spec([pattern])
+    except Exception:  # re.error ("[z-a]"), pathspec's GitIgnorePatternError (a trailing backslash), ...
+        if pattern.rstrip(" ").endswith("\\") and not pattern.rstrip(" ").endswith("\\\\"):
+            return "it ends with an unescaped backslash"
+        return "it is not a valid gitignore-style pattern (is a range backwards, as in [z-a]?)"
+    return None
+
+
+def _gitignore_spec(lines: Sequence[str], where: str, warnings: List[str]):
+    """A PathSpec of a .gitignore's lines. As git, a line that is not a valid pattern matches nothing: it is
+    left out, with a warning naming the file and line."""
+    try:
+        return _spec(lines)
+    except Exception:
+        pass
+    valid = []
+    for number, line in enumerate(lines, start=1):
+        if pattern_error(line) is None:
+            valid.append(line)
+        else:
+            warnings.append(f"{display_path(where, os.getcwd())}:{number}: invalid pattern '{line}' is ignored "
+                            "(git ignores it too)")
+    return _spec(valid)
 
 
 class _Patterns:
@@ -77,6 +113,7 @@ class _Ignores:
         self.respect_gitignore = settings.respect_gitignore
         self.exclude = _Patterns([*settings.exclude, *settings.extend_exclude])
         self._gitignores: Dict[str, object] = {}
+        self.warnings: List[str] = []
         self._repo_chains: Dict[str, List[str]] = {}
 
     def _gitignore(self, directory: str):
@@ -85,8 +122,8 @@ class _Ignores:
             candidate = os.path.join(directory, ".gitignore")
             try:
                 if os.path.isfile(candidate):
-                    with open(candidate, encoding="utf-8", errors="replace") as handle:
-                        spec = _spec(handle.read().splitlines())
+                    lines = read_regular(candidate).decode("utf-8", errors="replace").splitlines()
+                    spec = _gitignore_spec(lines, candidate, self.warnings)
             except OSError:
                 spec = None
             self._gitignores[directory] = spec
@@ -131,14 +168,16 @@ class _Ignores:
         return self._repo_chains[directory]
 
 
-def _walk_files(top: str, top_abs: str, ignores: _Ignores, add) -> None:
+def _walk_files(top: str, top_abs: str, ignores: _Ignores, add, errors: List[str]) -> None:
     """``add`` every *.py file under ``top`` that is not excluded: a directory's files (sorted) before its
-    subdirectories (sorted), as ``os.walk`` goes; symbolic links to directories are not followed, unreadable
-    directories are skipped. ``os.scandir`` tells files from directories without a ``stat`` per file."""
+    subdirectories (sorted), as ``os.walk`` goes; symbolic links to directories are not followed, a directory
+    that cannot be read is an error. ``os.scandir`` tells files from directories without a ``stat`` per file;
+    anything but a regular file (a FIFO named ``x.py``, a socket) is passed over."""
     try:
         with os.scandir(top) as listing:
             entries = sorted(listing, key=lambda entry: entry.name)
-    except OSError:
+    except OSError as error:
+        errors.append(f"{_posix(top)}: cannot read the directory: {error.strerror or error}")
         return
     subdirectories = []
     for entry in entries:
@@ -154,13 +193,19 @@ def _walk_files(top: str, top_abs: str, ignores: _Ignores, add) -> None:
         elif is_file and not ignores.excluded(os.path.join(top_abs, name), False):
             add(os.path.join(top, name))
     for name in subdirectories:
-        _walk_files(os.path.join(top, name), os.path.join(top_abs, name), ignores, add)
+        _walk_files(os.path.join(top, name), os.path.join(top_abs, name), ignores, add, errors)
 
 
 def discover(paths: Sequence[str], settings: Settings, force_exclude: bool = False) -> Discovered:
     """The Python files to lint (paths as given, pathlib-normalised: "./a//b.py" is "a/b.py"), sorted,
     without duplicates. Files named explicitly are linted even when excluded (unless ``force_exclude``), as
-    ruff does; missing paths are listed in ``missing``."""
+    ruff does; missing paths are listed in ``missing``, paths that cannot be looked at (a folder that cannot
+    be searched) in ``errors``; a named path that is not a regular file (a FIFO, ``/dev/zero``) is skipped
+    with a warning."""
+    import stat
+
+    from autogradlint.files import file_kind
+
     result = Discovered()
     ignores = _Ignores(settings)
     seen = set()
@@ -173,18 +218,30 @@ def discover(paths: Sequence[str], settings: Settings, force_exclude: bool = Fal
 
     for raw in paths:
         absolute = os.path.abspath(raw)
-        if os.path.isdir(raw):
+        try:
+            mode = os.stat(raw).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            if os.path.lexists(raw):
+                add(raw)  # a broken symbolic link: reading it reports why
+            else:
+                result.missing.append(raw)
+            continue
+        except OSError as error:  # permission denied on a folder above it, a symbolic link loop, ...
+            result.errors.append(f"{raw}: cannot read: {error.strerror or error}")
+            continue
+        if stat.S_ISDIR(mode):
             if force_exclude and ignores.excluded(absolute, True):
                 continue
-            _walk_files(raw, absolute, ignores, add)
-        elif os.path.lexists(raw):
+            _walk_files(raw, absolute, ignores, add, result.errors)
+        elif stat.S_ISREG(mode):
             # a file named explicitly (pre-commit's staged files) is not tracked-or-ignored by git's rules
             if force_exclude and ignores.excluded(absolute, False, use_gitignore=False):
                 continue
             add(raw)
         else:
-            result.missing.append(raw)
+            result.warnings.append(f"{raw}: not a regular file ({file_kind(mode)}): skipped")
     result.files.sort()
+    result.warnings[:0] = ignores.warnings
     return result
 
 

@@ -28,6 +28,8 @@ SEVERITIES = ("error", "warning", "hint")
 # Diagnostics the engine itself produces; they are not rules and cannot be deselected.
 SYNTAX_ERROR = ("GL001", "syntax-error")
 INTERNAL_ERROR = ("GL000", "internal-error")
+FILE_TOO_LARGE = ("GL002", "file-too-large")  # over max-file-size: refused before parsing
+ENGINE_CODES = (INTERNAL_ERROR[0], SYNTAX_ERROR[0], FILE_TOO_LARGE[0])
 
 
 class Edit(FrozenRecord):

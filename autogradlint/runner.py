@@ -7,7 +7,8 @@ from typing import List, Optional, Sequence, Tuple
 
 from autogradlint.cache import Cache, entry_key
 from autogradlint.records import Record
-from autogradlint.rule import INTERNAL_ERROR, AnyRule, Diagnostic
+from autogradlint.files import DEFAULT_MAX_FILE_SIZE
+from autogradlint.rule import FILE_TOO_LARGE, INTERNAL_ERROR, AnyRule, Diagnostic
 
 # The engine and the fixer (and through them LibCST and the analyses) are imported when a file is linted,
 # never by a run whose files are all cached.
@@ -51,6 +52,29 @@ def timed_out(display: str, seconds: float) -> Diagnostic:
     return Diagnostic(display, 1, 1, 1, 1, INTERNAL_ERROR[0], INTERNAL_ERROR[1], "error",
                       f"internal error: linting {display} took longer than the {seconds:g} s limit (--file-timeout); "
                       "the file was skipped. Please report this.")
+
+
+def too_large(display: str, size: int, limit: int) -> Diagnostic:
+    """The engine's GL002 finding for a file over the size limit: it is not read further nor parsed."""
+    from autogradlint.files import format_size
+
+    amount = f"{format_size(size)}, " if size > limit + 1 else ""  # only limit + 1 bytes were read from a pipe
+    return Diagnostic(display, 1, 1, 1, 1, FILE_TOO_LARGE[0], FILE_TOO_LARGE[1], "error",
+                      f"the file is too large to check: {amount}over the limit of {format_size(limit)} "
+                      "(--max-file-size, or max-file-size in [tool.autogradlint]; 0 for no limit)")
+
+
+def read_source(path: str, display: str, limit: Optional[int]) -> Tuple[Optional[bytes], Optional["FileOutcome"]]:
+    """The file's bytes (read only if it is a regular file, and only up to ``limit`` + 1 bytes), or instead
+    the outcome that stands for it: a read error, or a GL002 finding for a file over the limit."""
+    from autogradlint.files import FileTooLarge, read_regular
+
+    try:
+        return read_regular(path, limit), None
+    except OSError as error:
+        return None, FileOutcome(display, error=f"{display}: cannot read: {error.strerror or error}")
+    except FileTooLarge as error:
+        return None, FileOutcome(display, [too_large(display, error.size, error.limit)])
 
 
 def lint_within_limit(data: bytes, display: str, rules: Sequence[AnyRule], seconds: float) -> List[Diagnostic]:
@@ -121,13 +145,11 @@ def process_source(data: bytes, display: str, rules: Sequence[AnyRule], mode: st
 
 
 def process_file(path: str, display: str, rules: Sequence[AnyRule], mode: str, unsafe: bool,
-                 file_timeout: float = DEFAULT_FILE_TIMEOUT) -> FileOutcome:
+                 file_timeout: float = DEFAULT_FILE_TIMEOUT, max_size: Optional[int] = DEFAULT_MAX_FILE_SIZE) -> FileOutcome:
     """Read, lint or fix one file; with ``mode == FIX`` the fixed bytes are written back atomically."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        return FileOutcome(display, error=f"{display}: cannot read: {error.strerror or error}")
+    data, instead = read_source(path, display, max_size)
+    if instead is not None:
+        return instead
     outcome = process_source(data, display, rules, mode, unsafe, file_timeout)
     if mode == FIX and outcome.new_source is not None:
         from autogradlint.fixing import write_atomically
@@ -152,12 +174,13 @@ PARALLEL_MIN_FILES = 24
 class FileJob(Record):
     """One file to lint: where it is, how it is shown, and the rules selected for it."""
 
-    __slots__ = ("path", "display", "rules")
+    __slots__ = ("path", "display", "rules", "max_size")
 
-    def __init__(self, path: str, display: str, rules: List[AnyRule]) -> None:
+    def __init__(self, path: str, display: str, rules: List[AnyRule], max_size: Optional[int] = DEFAULT_MAX_FILE_SIZE) -> None:
         self.path = path
         self.display = display
         self.rules = rules
+        self.max_size = max_size  # bytes; a larger file is refused before parsing (None or 0: no limit)
 
 
 def _lint_job(job: Tuple[bytes, str, List[AnyRule], float]) -> List[Diagnostic]:
@@ -167,7 +190,7 @@ def _lint_job(job: Tuple[bytes, str, List[AnyRule], float]) -> List[Diagnostic]:
 
 def _fix_job(job: Tuple[FileJob, str, bool, float]) -> FileOutcome:
     file_job, mode, unsafe, file_timeout = job
-    return process_file(file_job.path, file_job.display, file_job.rules, mode, unsafe, file_timeout)
+    return process_file(file_job.path, file_job.display, file_job.rules, mode, unsafe, file_timeout, file_job.max_size)
 
 
 def _pool(workers: int):
@@ -196,11 +219,9 @@ def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, ca
     outcomes: List[Optional[FileOutcome]] = [None] * len(jobs)
     pending: List[Tuple[int, bytes, str, List[Tuple[int, str]]]] = []
     for position, job in enumerate(jobs):
-        try:
-            with open(job.path, "rb") as handle:
-                data = handle.read()
-        except OSError as error:
-            outcomes[position] = FileOutcome(job.display, error=f"{job.display}: cannot read: {error.strerror or error}")
+        data, instead = read_source(job.path, job.display, job.max_size)
+        if instead is not None:
+            outcomes[position] = instead
             continue
         key = entry_key(data, [r.code for r in job.rules])
         cached = cache.get(os.path.abspath(job.path), key) if cache is not None else None

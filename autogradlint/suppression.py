@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional, Set, Tuple
 
-from autogradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, find_rule
+from autogradlint.rule import ENGINE_CODES, Diagnostic, find_rule
 
 _AUTOGRADLINT_CODE = re.compile(r"GL[0-9]+", re.I)
 _NOQA_BYTES = re.compile(rb"noqa\s*:", re.I)
@@ -85,7 +85,7 @@ class Suppressions:
         return result
 
     def suppresses(self, diagnostic: Diagnostic) -> bool:
-        if diagnostic.code in (SYNTAX_ERROR[0], INTERNAL_ERROR[0]):
+        if diagnostic.code in ENGINE_CODES:
             return False
         if self.file_level is _ALL or diagnostic.code in self.file_level:
             return True
@@ -105,7 +105,7 @@ def unknown_noqa_codes(data: bytes) -> List[Tuple[int, str]]:
         return []
     named = {code.upper().decode("ascii") for rest in _NOQA_REST_BYTES.findall(data)
              for code in _AUTOGRADLINT_CODE_BYTES.findall(rest)}
-    if all(find_rule(code) is not None or code in (SYNTAX_ERROR[0], INTERNAL_ERROR[0]) for code in named):
+    if all(find_rule(code) is not None or code in ENGINE_CODES for code in named):
         return []
     text = _decoded(data)
     found: List[Tuple[int, str]] = []
@@ -115,7 +115,7 @@ def unknown_noqa_codes(data: bytes) -> List[Tuple[int, str]]:
             continue
         for item in re.split(r"[\s,]+", match.group("codes").strip()):
             code = item.upper()
-            if _AUTOGRADLINT_CODE.fullmatch(code) and code not in (SYNTAX_ERROR[0], INTERNAL_ERROR[0]) and find_rule(code) is None:
+            if _AUTOGRADLINT_CODE.fullmatch(code) and code not in ENGINE_CODES and find_rule(code) is None:
                 found.append((line, code))
     return found
 

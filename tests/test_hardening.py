@@ -241,3 +241,184 @@ def test_fix_in_a_folder_that_is_not_writable_is_reported_and_not_counted(tmp_pa
     assert result.code == 2 and "ro/a.py: cannot write the fixed file: Permission denied" in result.err
     assert "fixed" not in result.out and "ro/a.py:2:1: GL105" in result.out
     assert "Found 1 error." in result.out
+
+
+# ------------------------------------------------------------------------------------------ 4. patterns
+@pytest.mark.parametrize("line", ["[z-a]", "foo\\", "\\"])
+def test_a_gitignore_line_git_accepts_never_aborts_the_run(tmp_path, line):
+    project = git_project(tmp_path)
+    (project / ".gitignore").write_text(f"{line}\nignored.py\n")
+    (project / "ignored.py").write_text(BAD)
+    result = run("check", "--no-cache", "--output-format", "concise", ".", cwd=project)
+    assert result.code == 1 and "internal error" not in result.err
+    assert "a.py:2:1: GL105" in result.out and "ignored.py" not in result.out  # the valid lines still count
+    assert f".gitignore:1: invalid pattern '{line}' is ignored" in result.err
+
+
+@pytest.mark.parametrize("key", ["exclude", "extend-exclude"])
+@pytest.mark.parametrize("pattern", ["[z-a]", "foo\\\\", "\\\\"])
+def test_a_bad_exclude_pattern_is_a_config_error_naming_file_and_key(tmp_path, key, pattern):
+    (tmp_path / "pyproject.toml").write_text(f'[tool.autogradlint]\n{key} = ["{pattern}"]\n')
+    (tmp_path / "a.py").write_text(BAD)
+    result = run("check", "--no-cache", ".", cwd=tmp_path)
+    lines = result.err.strip().splitlines()
+    assert result.code == 2 and len(lines) == 1 and "internal error" not in result.err
+    assert "pyproject.toml" in lines[0] and f"] {key}: invalid pattern" in lines[0]
+
+
+def test_per_file_ignores_patterns_never_fail(tmp_path):
+    """per-file-ignores are fnmatch patterns, which accept any text (a bad range matches nothing)."""
+    (tmp_path / "pyproject.toml").write_text('[tool.autogradlint.per-file-ignores]\n"[z-a]" = ["GL105"]\n"a\\\\" = ["GL1"]\n')
+    (tmp_path / "a.py").write_text(BAD)
+    result = run("check", "--no-cache", "--output-format", "concise", ".", cwd=tmp_path)
+    assert result.code == 1 and "a.py:2:1: GL105" in result.out and "error" not in result.err
+
+
+# ------------------------------------------------------------------------------------------ 5. non-regular files
+def test_a_fifo_walked_or_named_never_blocks(tmp_path):
+    (tmp_path / "a.py").write_text(BAD)
+    os.mkfifo(tmp_path / "x.py")
+    walked = run("check", "--no-cache", "--output-format", "concise", ".", cwd=tmp_path)
+    assert walked.code == 1 and "a.py:2:1: GL105" in walked.out and "x.py" not in walked.out + walked.err
+    named = run("check", "--no-cache", "--output-format", "concise", "x.py", "a.py", cwd=tmp_path)
+    assert named.code == 1 and "a.py:2:1: GL105" in named.out
+    assert "autogradlint: warning: x.py: not a regular file (a FIFO): skipped" in named.err
+    fixed = run("check", "--fix", "x.py", cwd=tmp_path)
+    assert fixed.code == 0 and "not a regular file" in fixed.err
+
+
+def test_dev_zero_named_is_skipped_not_read(tmp_path):
+    result = run("check", "--no-cache", "/dev/zero", cwd=tmp_path)
+    assert result.code == 0 and "/dev/zero: not a regular file (a character device): skipped" in result.err
+    assert "MemoryError" not in result.err
+
+
+@pytest.mark.parametrize("where", [".", "parent"])
+def test_a_fifo_named_pyproject_toml_never_blocks(tmp_path, where):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "a.py").write_text(BAD)
+    os.mkfifo((project if where == "." else tmp_path) / "pyproject.toml")
+    result = run("check", "--no-cache", "--output-format", "concise", ".", cwd=project)
+    assert result.code == 1 and "a.py:2:1: GL105" in result.out
+    named = run("check", "--config", "pyproject.toml", "a.py", cwd=project if where == "." else tmp_path)
+    if where == ".":
+        assert named.code == 2 and "pyproject.toml: cannot read: not a regular file (a FIFO)" in named.err
+
+
+# ------------------------------------------------------------------------------------------ 6. size limit
+def test_a_file_over_the_size_limit_is_one_finding_and_is_not_parsed(tmp_path):
+    (tmp_path / "big.py").write_text("import torch\n" + "model.eval\n" * 300)  # 3.2 KiB
+    (tmp_path / "small.py").write_text(BAD)
+    args = ("check", "--no-cache", "--output-format", "json", ".")
+    found = json.loads(run(*args, "--max-file-size", "2KB", cwd=tmp_path).out)
+    assert [(d["path"], d["code"]) for d in found] == [("big.py", "GL002"), ("small.py", "GL105")]
+    assert "3.2 KiB, over the limit of 2 KiB" in found[0]["message"] and "--max-file-size" in found[0]["message"]
+    assert len(json.loads(run(*args, "--max-file-size", "0", cwd=tmp_path).out)) == 301  # 0: no limit
+    (tmp_path / "pyproject.toml").write_text('[tool.autogradlint]\nmax-file-size = "2KB"\n')
+    configured = run(*args, cwd=tmp_path)
+    assert configured.code == 1 and [d["code"] for d in json.loads(configured.out)] == ["GL002", "GL105"]
+    assert len(json.loads(run(*args, "--max-file-size", "1MB", cwd=tmp_path).out)) == 301  # the flag wins
+    # --fix leaves it alone
+    fixed = run("check", "--fix", "--output-format", "concise", "big.py", cwd=tmp_path)
+    assert fixed.code == 1 and "GL002" in fixed.out and "model.eval()" not in (tmp_path / "big.py").read_text()
+
+
+def test_the_default_size_limit_refuses_a_huge_file_without_reading_it_all(tmp_path):
+    with open(tmp_path / "huge.py", "wb") as out:
+        out.truncate(64 * 1024 ** 3)  # a sparse 64 GiB file: reading it would never end
+    result = run("check", "--no-cache", "--output-format", "concise", "huge.py", cwd=tmp_path)
+    assert result.code == 1 and "huge.py:1:1: GL002 the file is too large to check: 64 GiB, over the limit of 2 MiB" in result.out
+
+
+def test_stdin_over_the_size_limit(tmp_path):
+    data = b"model.eval\n" * 200
+    result = run("check", "--max-file-size", "1KB", "--output-format", "concise", "-", cwd=tmp_path, stdin=data)
+    assert result.code == 1 and "-:1:1: GL002 the file is too large to check: over the limit of 1 KiB" in result.out
+    fixed = run("check", "--fix", "--max-file-size", "1KB", "-", cwd=tmp_path, stdin=data)
+    assert fixed.out.encode() == data and "GL002" in fixed.err  # the buffer comes back unchanged
+    endless = subprocess.run([sys.executable, "-m", "autogradlint", "check", "-"], stdin=open("/dev/zero", "rb"),
+                             capture_output=True, timeout=TIMEOUT, cwd=tmp_path)
+    assert endless.returncode == 1 and b"GL002" in endless.stdout
+
+
+@pytest.mark.parametrize("value", ['"big"', "-1", "true", "1.5"])
+def test_a_bad_max_file_size_is_a_config_error(tmp_path, value):
+    (tmp_path / "pyproject.toml").write_text(f"[tool.autogradlint]\nmax-file-size = {value}\n")
+    (tmp_path / "a.py").write_text(BAD)
+    result = run("check", "a.py", cwd=tmp_path)
+    assert result.code == 2 and "max-file-size must be a number of bytes" in result.err
+    assert run("check", "--max-file-size", "lots", "a.py", cwd=tmp_path).code == 2
+
+
+# ------------------------------------------------------------------------------------------ 7. honest exit codes
+def test_an_unreadable_directory_is_reported_never_passed(tmp_path, unprivileged):
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "x.py").write_text(BAD)
+    (tmp_path / "ok.py").write_text("x = 1\n")
+    (tmp_path / "locked").chmod(0)
+    try:
+        walked = unprivileged("check", "--no-cache", ".", cwd=tmp_path)
+        named = unprivileged("check", "--no-cache", "locked", cwd=tmp_path)
+        inside = unprivileged("check", "--no-cache", "locked/x.py", cwd=tmp_path)
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+    for result in (walked, named):
+        assert result.code == 2 and "autogradlint: error: locked: cannot read the directory: Permission denied" in result.err
+        assert "All checks passed" not in result.out and "1 path could not be checked" in result.out
+    assert inside.code == 2 and "locked/x.py: cannot read: Permission denied" in inside.err
+    assert "no such file" not in inside.err and "All checks passed" not in inside.out
+
+
+def test_a_read_error_never_says_all_checks_passed(tmp_path, unprivileged):
+    (tmp_path / "locked.py").write_text(BAD)
+    (tmp_path / "locked.py").chmod(0)
+    result = unprivileged("check", "--no-cache", "locked.py", cwd=tmp_path)
+    assert result.code == 2 and "locked.py: cannot read: Permission denied" in result.err
+    assert "All checks passed" not in result.out and "1 path could not be checked" in result.out
+
+
+def _closed_reader(args, cwd):
+    """The CLI with its stdout read by nobody (``| head -0``): the reader closes the pipe at once."""
+    process = subprocess.Popen([sys.executable, "-m", "autogradlint", *args], cwd=cwd, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    process.stdout.close()
+    try:
+        _, err = process.communicate(timeout=TIMEOUT)
+    finally:
+        process.kill()
+    return process.returncode, err.decode("utf-8", errors="replace")
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGPIPE"), reason="POSIX only")
+@pytest.mark.parametrize("body", [BAD, "x = 1\n"], ids=["findings", "clean"])
+def test_a_broken_pipe_is_not_clean_and_prints_nothing_else(tmp_path, body):
+    import signal
+
+    for i in range(30):
+        (tmp_path / f"m{i:02d}.py").write_text(body)
+    code, err = _closed_reader(["check", "--no-cache", "."], tmp_path)
+    assert code == -signal.SIGPIPE and err == ""  # a shell reports 141, as for cat or grep
+    code, err = _closed_reader(["rules"], tmp_path)
+    assert code == -signal.SIGPIPE and err == ""
+
+
+# ------------------------------------------------------------------------------------------ 8. empty selection
+@pytest.mark.parametrize("flags", [("--select", ""), ("--select", ","), ("--select", " ")])
+def test_an_empty_select_flag_is_a_usage_error(tmp_path, flags):
+    (tmp_path / "a.py").write_text(BAD)
+    result = run("check", *flags, "a.py", cwd=tmp_path)
+    assert result.code == 2 and "--select: no rule code given" in result.err and result.out == ""
+
+
+def test_an_empty_select_in_the_configuration_is_a_config_error(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.autogradlint]\nselect = []\n")
+    (tmp_path / "a.py").write_text(BAD)
+    result = run("check", "a.py", cwd=tmp_path)
+    assert result.code == 2 and "pyproject.toml: [tool.autogradlint] select is empty" in result.err
+
+
+def test_a_selection_the_ignores_empty_is_a_usage_error(tmp_path):
+    (tmp_path / "a.py").write_text(BAD)
+    result = run("check", "--select", "GL105", "--ignore", "GL105", "a.py", cwd=tmp_path)
+    assert result.code == 2 and "no rule is selected" in result.err
