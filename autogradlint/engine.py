@@ -336,6 +336,20 @@ def _syntax_finding(path: str, message: str, line: int = 1, column: int = 1) -> 
     return Diagnostic(path, line, column, line, column, SYNTAX_ERROR[0], SYNTAX_ERROR[1], "error", message)
 
 
+def _null_byte(source: bytes) -> Optional[Tuple[int, int]]:
+    """(line, column) of the first NUL byte, as CPython counts lines, or None. CPython refuses any file that
+    holds one ("source code cannot contain null bytes"), even inside a string or a comment, where LibCST
+    takes it: such a file is reported like CPython does, and never linted nor fixed."""
+    index = source.find(b"\0")
+    if index < 0:
+        return None
+    before = source[:index]
+    starts = [m.end() for m in re.finditer(rb"\r\n|\r|\n", before)]
+    line_start = starts[-1] if starts else 0
+    column = len(before[line_start:].decode("utf-8", errors="replace")) + 1
+    return len(starts) + 1, column
+
+
 def lint_source(source: bytes, path: str, rules: Sequence[AnyRule]) -> List[Diagnostic]:
     """All findings of ``rules`` on one file's bytes, noqa applied, sorted by position."""
     with _collector_paused():
@@ -363,6 +377,9 @@ def _lint_source(source: bytes, path: str, rules: Sequence[AnyRule]) -> List[Dia
     rules = active_rules(source, rules)
     if not rules:
         return []
+    null = _null_byte(source)
+    if null is not None:
+        return [_syntax_finding(path, "SyntaxError: source code cannot contain null bytes", *null)]
     too_deep = _too_deeply_nested(source)
     if too_deep is not None:
         line, column, message = too_deep

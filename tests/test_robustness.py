@@ -67,7 +67,7 @@ def test_no_fix_is_offered_when_libcst_does_not_round_trip(data):
     "data,line",
     [
         (b"model.eval\nx = '\xff'\n", 1),  # invalid UTF-8
-        (b"model.eval\n\x00\n", 1),  # NUL byte
+        (b"model.eval\n\x00\n", 2),  # NUL byte: at its line, as CPython reports it
         (b"import torch\nprint 'hello'\nmodel.eval\n", 2),  # Python 2
         (b"import torch\nexec 'x'\nraise E, 'v'\n", 2),
         (b"import torch\nx = 0777L\nmodel.eval\n", 2),
