@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence
 
 from autogradlint import __version__
 from autogradlint.config import OUTPUT_FORMATS, ConfigError, Settings, load_settings, nearest_config
-from autogradlint.discovery import discover, display_path
+from autogradlint.discovery import discover, display_path, printable
 from autogradlint.cache import CACHE_DIR_NAME, Cache, default_cache_dir
 from autogradlint.runner import (CHECK, DEFAULT_FILE_TIMEOUT, DIFF, FIX, FileJob, FileOutcome, process_source, run_files,
                                  too_large)
@@ -342,7 +342,7 @@ def _check(args: argparse.Namespace) -> int:
     discovery_errors: List[str] = []
     stdin_fixed: Optional[bytes] = None
     if use_stdin:
-        name = args.stdin_filename or "-"
+        name = printable(args.stdin_filename or "-")
         data = sys.stdin.buffer.read(max_size + 1) if max_size else sys.stdin.buffer.read()
         rules = _per_file_rules(name, name, settings, selected)
         if max_size and len(data) > max_size:
@@ -362,7 +362,7 @@ def _check(args: argparse.Namespace) -> int:
     else:
         found = discover(paths, settings, force_exclude=args.force_exclude)
         if found.missing:
-            raise UsageError(f"{found.missing[0]}: no such file or directory")
+            raise UsageError(f"{printable(found.missing[0])}: no such file or directory")
         for warning in found.warnings:
             print(f"autogradlint: warning: {warning}", file=sys.stderr)
         discovery_errors = found.errors

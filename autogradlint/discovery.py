@@ -177,7 +177,7 @@ def _walk_files(top: str, top_abs: str, ignores: _Ignores, add, errors: List[str
         with os.scandir(top) as listing:
             entries = sorted(listing, key=lambda entry: entry.name)
     except OSError as error:
-        errors.append(f"{_posix(top)}: cannot read the directory: {error.strerror or error}")
+        errors.append(f"{printable(_posix(top))}: cannot read the directory: {error.strerror or error}")
         return
     subdirectories = []
     for entry in entries:
@@ -227,7 +227,7 @@ def discover(paths: Sequence[str], settings: Settings, force_exclude: bool = Fal
                 result.missing.append(raw)
             continue
         except OSError as error:  # permission denied on a folder above it, a symbolic link loop, ...
-            result.errors.append(f"{raw}: cannot read: {error.strerror or error}")
+            result.errors.append(f"{printable(raw)}: cannot read: {error.strerror or error}")
             continue
         if stat.S_ISDIR(mode):
             if force_exclude and ignores.excluded(absolute, True):
@@ -239,16 +239,33 @@ def discover(paths: Sequence[str], settings: Settings, force_exclude: bool = Fal
                 continue
             add(raw)
         else:
-            result.warnings.append(f"{raw}: not a regular file ({file_kind(mode)}): skipped")
+            result.warnings.append(f"{printable(raw)}: not a regular file ({file_kind(mode)}): skipped")
     result.files.sort()
     result.warnings[:0] = ignores.warnings
     return result
 
 
 def display_path(path: str, cwd: str) -> str:
-    """The path as shown to the user: relative to the working directory when inside it."""
+    """The path as shown to the user: relative to the working directory when inside it, and printable
+    (see ``printable``)."""
     relative = _relative(os.path.abspath(path), cwd)
-    return relative if relative is not None else _posix(path)
+    return printable(relative if relative is not None else _posix(path))
 
 
-__all__: Tuple[str, ...] = ("discover", "display_path", "Discovered")
+def printable(path: str) -> str:
+    """``path`` as every output shows it. A file name that is not valid UTF-8 reaches Python with its bad
+    bytes as lone surrogates (PEP 383), which a UTF-8 JSON document cannot hold and a terminal cannot show:
+    each such byte is written ``\\xNN`` instead (b"b\\xff.py" is shown as ``b\\xff.py``), in every output
+    format and message alike."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        pass
+    try:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that is not an escaped byte
+        return path.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+__all__: Tuple[str, ...] = ("discover", "display_path", "printable", "Discovered")

@@ -422,3 +422,43 @@ def test_a_selection_the_ignores_empty_is_a_usage_error(tmp_path):
     (tmp_path / "a.py").write_text(BAD)
     result = run("check", "--select", "GL105", "--ignore", "GL105", "a.py", cwd=tmp_path)
     assert result.code == 2 and "no rule is selected" in result.err
+
+
+# ------------------------------------------------------------------------------------------ 9. NUL bytes
+@pytest.mark.parametrize("data,line,column", [
+    (b'import torch\nx = "a\x00b"\nmodel.eval\n', 2, 7),
+    (b"import torch\n# a comment \x00 here\nmodel.eval\n", 2, 13),
+    (b"import torch\r\nx = 1\r\n\x00model.eval\r\n", 3, 1),
+    (b"import torch\rx = 1\r\n# \xc3\xa9\x00\nmodel.eval\n", 3, 4),
+], ids=["string", "comment", "crlf", "lone-cr-and-utf8"])
+def test_a_nul_byte_anywhere_is_a_syntax_error_at_its_line_and_is_never_fixed(tmp_path, data, line, column):
+    (tmp_path / "n.py").write_bytes(data)
+    result = run("check", "--no-cache", "--output-format", "json", "n.py", cwd=tmp_path)
+    found = json.loads(result.out)
+    assert result.code == 1 and [(d["code"], d["line"], d["column"]) for d in found] == [("GL001", line, column)]
+    assert found[0]["message"] == "SyntaxError: source code cannot contain null bytes"
+    fixed = run("check", "--fix", "--unsafe-fixes", "n.py", cwd=tmp_path)
+    assert fixed.code == 1 and (tmp_path / "n.py").read_bytes() == data
+    with pytest.raises((SyntaxError, ValueError)):  # what CPython says of it
+        compile(data, "n.py", "exec")
+
+
+# ------------------------------------------------------------------------------------------ 10. file names
+@pytest.mark.skipif(sys.platform == "darwin" or sys.platform.startswith("win"), reason="needs a file system that takes any bytes")
+def test_a_file_name_that_is_not_utf8_is_shown_the_same_json_safe_way_everywhere(tmp_path):
+    name = os.fsdecode(b"b\xff.py")
+    (tmp_path / name).write_text(BAD)
+    completed = subprocess.run([sys.executable, "-m", "autogradlint", "check", "--no-cache", "--output-format", "json", "."],
+                               cwd=tmp_path, capture_output=True, timeout=TIMEOUT)
+    text = completed.stdout.decode("utf-8")  # strict: valid UTF-8
+    assert "\\ud" not in text  # no lone surrogate, escaped or not
+    found = json.loads(text)
+    assert completed.returncode == 1 and [(d["path"], d["code"]) for d in found] == [("b\\xff.py", "GL105")]
+    for output_format in ("concise", "full"):
+        shown = subprocess.run([sys.executable, "-m", "autogradlint", "check", "--no-cache", "--output-format", output_format, "."],
+                               cwd=tmp_path, capture_output=True, timeout=TIMEOUT)
+        assert b"b\\xff.py:2:1: GL105" in shown.stdout and b"\xff" not in shown.stdout
+    (tmp_path / name).chmod(0o644)
+    fixed = subprocess.run([sys.executable, "-m", "autogradlint", "check", "--fix", "--output-format", "concise", "--show-fixes", "."],
+                           cwd=tmp_path, capture_output=True, timeout=TIMEOUT)
+    assert fixed.returncode == 0 and b"- b\\xff.py:" in fixed.stdout and (tmp_path / name).read_text() == FIXED
