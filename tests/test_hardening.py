@@ -138,6 +138,45 @@ def test_a_foreign_cache_folder_is_not_used_and_the_run_says_so(tmp_path):
     assert tree(tmp_path / "store") == before
 
 
+def test_what_held_four_processes_share_one_cache_and_agree(tmp_path):
+    for i in range(12):
+        (tmp_path / f"m{i:02d}.py").write_text(BAD if i % 2 else "x = 1\n")
+    args = [sys.executable, "-m", "autogradlint", "check", "--output-format", "json", "."]
+    outputs = set()
+    for _ in range(3):
+        processes = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+        try:
+            for process in processes:
+                out, err = process.communicate(timeout=TIMEOUT)
+                assert process.returncode == 1 and err == b"", err
+                outputs.add(out)
+        finally:
+            for process in processes:
+                process.kill()
+    assert len(outputs) == 1 and len(json.loads(outputs.pop())) == 6
+    cache = tmp_path / ".autogradlint_cache"
+    assert sorted(p for p in os.listdir(cache) if not p.startswith("results-")) == [".gitignore", "CACHEDIR.TAG"]
+    assert len(os.listdir(cache)) == 3  # no temporary file left behind
+    assert sorted(os.listdir(tmp_path))[0] == ".autogradlint_cache" and "CACHEDIR.TAG" not in os.listdir(tmp_path)
+
+
+def test_what_held_a_cache_dir_that_is_a_file_or_read_only(tmp_path, unprivileged):
+    (tmp_path / "a.py").write_text(BAD)
+    (tmp_path / "file").write_text("a file, not a folder\n")
+    shaped = run("check", "--cache-dir", "file", "--output-format", "concise", "a.py", cwd=tmp_path)
+    assert shaped.code == 1 and "a.py:2:1: GL105" in shaped.out and shaped.err == ""
+    assert (tmp_path / "file").read_text() == "a file, not a folder\n"
+    assert run("clean", "--cache-dir", "file", cwd=tmp_path).code == 0 and (tmp_path / "file").is_file()
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro").chmod(0o555)
+    try:
+        locked = unprivileged("check", "--cache-dir", "ro", "--output-format", "concise", "a.py", cwd=tmp_path)
+    finally:
+        (tmp_path / "ro").chmod(0o755)
+    assert locked.code == 1 and "a.py:2:1: GL105" in locked.out and "Traceback" not in locked.err
+    assert os.listdir(tmp_path / "ro") == []
+
+
 @pytest.mark.parametrize("damage", [
     lambda e: e["diagnostics"][0].update(line=None),
     lambda e: e["diagnostics"][0].update(line="2"),
