@@ -248,7 +248,7 @@ def clean(directory: Path) -> List[str]:
     empty. Returns what was removed; raises OSError when a file cannot be removed."""
     removed: List[str] = []
     for folder in (directory / CACHE_DIR_NAME, directory):
-        if not folder.is_dir() or folder.is_symlink() or not _holds(folder / "CACHEDIR.TAG", _TAG):
+        if not folder.is_dir() or not _holds(folder / "CACHEDIR.TAG", _TAG):
             continue
         names = os.listdir(folder)
         for name in sorted(names, key=lambda n: n == "CACHEDIR.TAG"):  # the tag last: it marks the folder
@@ -257,7 +257,7 @@ def clean(directory: Path) -> List[str]:
                 continue
             if _is_cache_file(name) and (path.is_file() and not path.is_symlink()):
                 os.unlink(path)
-        if not os.listdir(folder):
+        if not os.listdir(folder) and not folder.is_symlink():  # a link to a folder: the link is the user's
             os.rmdir(folder)
             removed.append(str(folder))
         else:
