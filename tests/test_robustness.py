@@ -161,6 +161,10 @@ def _check_never_lies(data: bytes):
         warnings.simplefilter("ignore")
         found = lint_source(data, "gen.py", RULES)
         no_internal_error(found)
+        if b"\x00" in data:
+            # CPython refuses any NUL byte, in a string or comment too, where LibCST takes it: one GL001
+            assert codes(found) in ([], ["GL001"]), found
+            return
         try:
             cst.parse_module(data)
         except Exception:
