@@ -123,6 +123,16 @@ def test_clean_removes_only_what_the_cache_wrote(tmp_path):
     assert os.listdir(cache) == ["mine.txt"]
 
 
+def test_clean_through_a_symlinked_cache_folder_keeps_the_link(tmp_path):
+    (tmp_path / "a.py").write_text(BAD)
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to("real")
+    assert run("check", "--cache-dir", "link", "a.py", cwd=tmp_path).code == 1
+    assert (tmp_path / "real" / "CACHEDIR.TAG").is_file()
+    assert run("clean", "--cache-dir", "link", cwd=tmp_path).code == 0
+    assert (tmp_path / "link").is_symlink() and os.listdir(tmp_path / "real") == []
+
+
 def test_a_foreign_cache_folder_is_not_used_and_the_run_says_so(tmp_path):
     (tmp_path / "a.py").write_text(BAD)
     (tmp_path / "store").mkdir()
