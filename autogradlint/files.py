@@ -63,7 +63,11 @@ def read_regular(path: str, limit: Optional[int] = None) -> bytes:
             return handle.read()
         if status.st_size > limit:
             raise FileTooLarge(status.st_size, limit)
-        data = handle.read(limit + 1)  # the file may have grown since fstat
+        # as much as fstat says (a buffer of limit + 1 bytes for every small file costs an mmap), then, if
+        # the file has grown since, the rest up to limit + 1
+        data = handle.read(status.st_size + 1)
+        if len(data) > status.st_size:
+            data += handle.read(limit + 1 - len(data))
         if len(data) > limit:
             raise FileTooLarge(max(len(data), status.st_size), limit)
         return data
