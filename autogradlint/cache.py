@@ -57,9 +57,11 @@ def build_fingerprint() -> str:
     return digest.hexdigest()[:20]
 
 
-def entry_key(data: bytes, rule_codes: Sequence[str]) -> str:
+def entry_key(data: bytes, rule_codes: Sequence[str], torch_version: Sequence[int] = ()) -> str:
+    """The key a file's results are stored under: its bytes, the rules run and the torch version linted for."""
     digest = _blake2b()(data)
     digest.update(",".join(rule_codes).encode())
+    digest.update(("|torch " + ".".join(map(str, torch_version))).encode())
     return digest.hexdigest()
 
 

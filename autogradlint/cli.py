@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from autogradlint import __version__
-from autogradlint.config import OUTPUT_FORMATS, ConfigError, Settings, load_settings, nearest_config
+from autogradlint.config import (OUTPUT_FORMATS, ConfigError, Settings, effective_torch_version, load_settings,
+                                 nearest_config, parse_torch_version)
 from autogradlint.discovery import discover, display_path, printable
 from autogradlint.cache import CACHE_DIR_NAME, Cache, default_cache_dir
 from autogradlint.runner import (CHECK, DEFAULT_FILE_TIMEOUT, DIFF, FIX, FileJob, FileOutcome, process_source, run_files,
@@ -105,6 +106,11 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
     check.add_argument("--cache-dir", metavar="DIR", help=f"where to keep the cache (default: {CACHE_DIR_NAME} in the project root)")
     check.add_argument("--config", metavar="PATH", help="the pyproject.toml to use instead of the nearest one")
+    check.add_argument("--torch-version", type=_torch_version, metavar="X.Y",
+                       help="the torch release to lint for (default: torch-version in the configuration, else the "
+                            "lowest release the project's torch pin admits, else the newest)")
+    check.add_argument("--show-settings", action="store_true",
+                       help="print the effective settings (configuration file, torch version, selected rules) and exit")
     check.add_argument("--no-respect-gitignore", action="store_true", help="lint files that .gitignore excludes")
     check.add_argument("--force-exclude", action="store_true", help="apply exclude patterns to files named on the command line too")
 
@@ -193,6 +199,13 @@ def _size(text: str) -> int:
         return parse_size(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of bytes or a size such as 4MB, got {text!r}") from None
+
+
+def _torch_version(text: str):
+    try:
+        return parse_torch_version(text, "--torch-version")
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error).replace("--torch-version ", "", 1)) from None
 
 
 def _seconds(text: str) -> float:
@@ -337,6 +350,10 @@ def _check(args: argparse.Namespace) -> int:
     selected = resolve_selection([settings.file_layer, _cli_layer(args)])
     if not selected:
         raise UsageError("no rule is selected (the ignores remove every selected rule): nothing would be checked")
+    torch_version, torch_source = effective_torch_version(settings, args.torch_version, cwd)
+    if args.show_settings:
+        _show_settings(settings, torch_version, torch_source, selected, output_format)
+        return EXIT_CLEAN
 
     outcomes: List[FileOutcome] = []
     discovery_errors: List[str] = []
@@ -354,7 +371,7 @@ def _check(args: argparse.Namespace) -> int:
                 shutil.copyfileobj(sys.stdin.buffer, sys.stdout.buffer)
                 stdin_fixed = b""
         else:
-            outcome = process_source(data, name, rules, mode, unsafe, args.file_timeout)
+            outcome = process_source(data, name, rules, mode, unsafe, args.file_timeout, torch_version)
             if mode == FIX:
                 # as ruff: the fixed buffer goes to stdout, the findings left to stderr
                 stdin_fixed = outcome.new_source if outcome.new_source is not None else data
@@ -373,7 +390,8 @@ def _check(args: argparse.Namespace) -> int:
         for path in found.files:
             display = display_path(path, where)
             jobs.append(FileJob(path, display, _per_file_rules(display, path, settings, selected), max_size))
-        outcomes.extend(run_files(jobs, mode, unsafe, args.jobs or os.cpu_count() or 1, cache, args.file_timeout))
+        outcomes.extend(run_files(jobs, mode, unsafe, args.jobs or os.cpu_count() or 1, cache, args.file_timeout,
+                                  torch_version))
 
     diagnostics = sorted((d for o in outcomes for d in o.diagnostics), key=Diagnostic.sort_key)
     errors = discovery_errors + [o.error for o in outcomes if o.error]
@@ -408,6 +426,18 @@ def _check(args: argparse.Namespace) -> int:
     if diagnostics and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _show_settings(settings: Settings, torch_version, torch_source: str, selected: List[RuleInfo],
+                   output_format: str) -> None:
+    """What ``--show-settings`` prints: the settings this run would use."""
+    out = sys.stdout
+    out.write(f"config file: {settings.config_path or '(none: defaults)'}\n")
+    out.write(f"root: {settings.root}\n")
+    out.write(f"torch version: {torch_version[0]}.{torch_version[1]} (from {torch_source})\n")
+    out.write(f"output format: {output_format}\n")
+    out.write(f"fix: {str(settings.fix).lower()}, unsafe fixes: {str(settings.unsafe_fixes).lower()}\n")
+    out.write(f"selected rules ({len(selected)}): {', '.join(r.code for r in selected)}\n")
 
 
 def _print_diffs(outcomes: List[FileOutcome]) -> bool:

@@ -1,6 +1,7 @@
 """``[tool.autogradlint]`` in the nearest pyproject.toml, merged with command-line flags."""
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -45,7 +46,7 @@ DEFAULT_EXCLUDE = (
 
 _LIST_KEYS = ("select", "extend-select", "ignore", "exclude", "extend-exclude")
 _BOOL_KEYS = ("respect-gitignore", "fix", "unsafe-fixes")
-KNOWN_KEYS = frozenset(_LIST_KEYS + _BOOL_KEYS + ("per-file-ignores", "output-format", "max-file-size"))
+KNOWN_KEYS = frozenset(_LIST_KEYS + _BOOL_KEYS + ("per-file-ignores", "output-format", "max-file-size", "torch-version"))
 
 
 class ConfigError(Exception):
@@ -54,13 +55,15 @@ class ConfigError(Exception):
 
 class Settings(Record):
     __slots__ = ("root", "config_path", "file_layer", "per_file_ignores", "exclude", "extend_exclude",
-                 "output_format", "respect_gitignore", "fix", "unsafe_fixes", "warnings", "max_file_size")
+                 "output_format", "respect_gitignore", "fix", "unsafe_fixes", "warnings", "max_file_size",
+                 "torch_version", "pyproject")
 
     def __init__(self, root: Path, config_path: Optional[Path] = None, file_layer: Optional[SelectionLayer] = None,
                  per_file_ignores: Optional[Dict[str, List[str]]] = None, exclude: Optional[List[str]] = None,
                  extend_exclude: Optional[List[str]] = None, output_format: str = "full", respect_gitignore: bool = True,
                  fix: bool = False, unsafe_fixes: bool = False, warnings: Optional[List[str]] = None,
-                 max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> None:
+                 max_file_size: int = DEFAULT_MAX_FILE_SIZE, torch_version: Optional[Tuple[int, int]] = None,
+                 pyproject: Optional[dict] = None) -> None:
         self.root = root  # paths in the configuration are relative to this directory
         self.config_path = config_path
         self.file_layer = SelectionLayer() if file_layer is None else file_layer
@@ -73,6 +76,9 @@ class Settings(Record):
         self.unsafe_fixes = unsafe_fixes
         self.warnings = [] if warnings is None else warnings
         self.max_file_size = max_file_size  # bytes; 0: no limit
+        # `torch-version` as configured (None: the project's pin decides, else the newest; see effective_torch_version)
+        self.torch_version = torch_version
+        self.pyproject = pyproject  # the configuration file's parsed TOML, for the project's torch pin
 
 
 def _toml():
@@ -209,4 +215,40 @@ def load_settings(config_path: Optional[Path], cwd: Path, data: Optional[dict] =
                 f"{config_path}: [tool.autogradlint] output-format must be one of {', '.join(OUTPUT_FORMATS)}, not {value!r}"
             )
         settings.output_format = value
+    if "torch-version" in table:
+        settings.torch_version = parse_torch_version(table["torch-version"], f"{config_path}: [tool.autogradlint] torch-version")
+    if config_path.name == "pyproject.toml":
+        settings.pyproject = data
     return settings
+
+
+def parse_torch_version(value: object, where: str) -> Tuple[int, int]:
+    """(major, minor) of a configured torch version ("2.1", "1.13", "2.0.1"); a ConfigError naming ``where``
+    otherwise."""
+    from autogradlint.analysis.torch_versions import OLDEST, parse_version
+
+    version = parse_version(value) if isinstance(value, str) and re.fullmatch(r"\s*\d+\.\d+(\.\d+)?\s*", value) else None
+    if version is None:
+        kind = "" if isinstance(value, str) else f" (a {type(value).__name__}: write it as a string)"
+        raise ConfigError(f"{where} must be a torch release like \"2.1\", not {value!r}{kind}")
+    if version < OLDEST:
+        raise ConfigError(f"{where} must be {OLDEST[0]}.{OLDEST[1]} or newer, not {value!r}")
+    return version
+
+
+def effective_torch_version(settings: Settings, cli_value: Optional[Tuple[int, int]], cwd: Path) -> Tuple[Tuple[int, int], str]:
+    """The torch version this run lints for, and where it comes from: ``--torch-version``, else
+    ``torch-version`` in the configuration, else the project's own torch pin, else the newest release."""
+    from autogradlint.analysis.torch_versions import NEWEST
+    from autogradlint.pins import project_directory, project_torch_pin
+
+    if cli_value is not None:
+        return cli_value, "--torch-version"
+    if settings.torch_version is not None:
+        return settings.torch_version, f"torch-version in {settings.config_path}"
+    directory = settings.root if settings.config_path is not None else project_directory(cwd)
+    if directory is not None:
+        pin = project_torch_pin(directory, settings.pyproject if settings.config_path is not None else None)
+        if pin is not None:
+            return pin[0], f"the project's pin: {pin[1]}"
+    return NEWEST, "the newest torch autogradlint knows"

@@ -13,6 +13,7 @@ import libcst as cst
 from libcst._nodes.internal import CodegenState
 
 from autogradlint.analysis.names import NameResolver
+from autogradlint.analysis.torch_versions import NEWEST as NEWEST_TORCH
 from autogradlint.analysis.torch_api import canonical
 from autogradlint.fixing import LineIndex, edits_for
 from autogradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, AnyRule, Diagnostic, Fix, Rule
@@ -57,9 +58,11 @@ _LOWERED_TRIGGERS: Dict[Tuple[str, ...], Tuple[bytes, ...]] = {}
 class LintContext:
     """What rules see of the file being linted: the tree, the walk's position and shared analyses."""
 
-    def __init__(self, path: str, module: cst.Module) -> None:
+    def __init__(self, path: str, module: cst.Module, torch_version: Tuple[int, int] = NEWEST_TORCH) -> None:
         self.path = path
         self.module = module
+        # the torch release the project is linted for (rules ask autogradlint.analysis.torch_versions about it)
+        self.torch_version = torch_version
         self.ancestors: List[cst.CSTNode] = []
         self._names: Optional[NameResolver] = None
         self._findings: List[Tuple[Rule, cst.CSTNode, str, object]] = []
@@ -350,10 +353,12 @@ def _null_byte(source: bytes) -> Optional[Tuple[int, int]]:
     return len(starts) + 1, column
 
 
-def lint_source(source: bytes, path: str, rules: Sequence[AnyRule]) -> List[Diagnostic]:
-    """All findings of ``rules`` on one file's bytes, noqa applied, sorted by position."""
+def lint_source(source: bytes, path: str, rules: Sequence[AnyRule],
+                torch_version: Tuple[int, int] = NEWEST_TORCH) -> List[Diagnostic]:
+    """All findings of ``rules`` on one file's bytes, noqa applied, sorted by position; ``torch_version`` is
+    the torch release the project is linted for."""
     with _collector_paused():
-        return _lint_source(source, path, rules)
+        return _lint_source(source, path, rules, torch_version)
 
 
 @contextlib.contextmanager
@@ -373,7 +378,7 @@ def _collector_paused():
         gc.enable()
 
 
-def _lint_source(source: bytes, path: str, rules: Sequence[AnyRule]) -> List[Diagnostic]:
+def _lint_source(source: bytes, path: str, rules: Sequence[AnyRule], torch_version: Tuple[int, int]) -> List[Diagnostic]:
     rules = active_rules(source, rules)
     if not rules:
         return []
@@ -398,7 +403,8 @@ def _lint_source(source: bytes, path: str, rules: Sequence[AnyRule]) -> List[Dia
         return [_syntax_finding(path, "SyntaxError: the file is nested too deeply to parse")]
     try:
         with _room_for_deep_trees():
-            return lint_module(module, path, rules, text=source.decode(module.encoding), first_lines=first_lines)
+            return lint_module(module, path, rules, text=source.decode(module.encoding), first_lines=first_lines,
+                               torch_version=torch_version)
     except Exception as error:  # the engine's own failure on this file: reported, and the run goes on
         return [_engine_failure(path, error)]
 
@@ -454,10 +460,10 @@ def _where(error: BaseException) -> str:
 
 
 def lint_module(module: cst.Module, path: str, rules: Sequence[AnyRule], text: Optional[str] = None,
-                first_lines: Optional[List[int]] = None) -> List[Diagnostic]:
+                first_lines: Optional[List[int]] = None, torch_version: Tuple[int, int] = NEWEST_TORCH) -> List[Diagnostic]:
     """Findings of ``rules`` on a parsed module whose source is ``text`` (regenerated when not given);
     ``first_lines`` are Python's first lines of its top-level statements, if known (see ``_screen``)."""
-    context = LintContext(path, module)
+    context = LintContext(path, module, torch_version)
     internal: List[Diagnostic] = []
     instances: List[Rule] = []
     for rule in rules:

@@ -13,6 +13,7 @@ class Valid(NamedTuple):
 
     source: str
     why: str = ""
+    torch_version: Optional[str] = None  # the torch release it is linted for ("1.13"); None: the newest
 
 
 class Invalid(NamedTuple):
@@ -23,6 +24,7 @@ class Invalid(NamedTuple):
     column: int
     why: str = ""
     fixed: Optional[str] = None  # expected source after the rule's fix, for fixable rules
+    torch_version: Optional[str] = None  # the torch release it is linted for ("1.13"); None: the newest
 
 
 class Outcome(NamedTuple):

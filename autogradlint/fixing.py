@@ -181,10 +181,15 @@ def _decode(source: bytes) -> Tuple[str, str]:
     return module.code, module.encoding
 
 
-def fix_source(source: bytes, path: str, rules: Sequence[AnyRule], unsafe: bool) -> FixResult:
+def fix_source(source: bytes, path: str, rules: Sequence[AnyRule], unsafe: bool,
+               torch_version: Optional[Tuple[int, int]] = None) -> FixResult:
     """Apply every applicable fix, pass after pass, until none is left (or ``MAX_PASSES``).
     A pass whose result does not parse, or a run that does not converge, leaves the file untouched."""
-    from autogradlint.engine import lint_source
+    from functools import partial
+
+    from autogradlint import engine
+
+    lint_source = engine.lint_source if torch_version is None else partial(engine.lint_source, torch_version=torch_version)
 
     current = source
     fixed: List[Diagnostic] = []

@@ -127,6 +127,12 @@ class Rule:
     needs: ClassVar[FrozenSet[str]] = frozenset()
     # "safe", "unsafe" or None, as the catalog's fix column says.
     fix_applicability: ClassVar[Optional[str]] = None
+    # On by default; a rule whose findings on real library code are mostly deliberate is off by default
+    # (selected by its code, a prefix or ALL), and ``off_by_default`` says why.
+    default: ClassVar[bool] = True
+    off_by_default: ClassVar[str] = ""
+    # codes of the rules its examples are linted together with (a rule about other rules' noqa comments)
+    examples_run_with: ClassVar[Tuple[str, ...]] = ()
     valid: ClassVar[Sequence[Valid]] = ()
     invalid: ClassVar[Sequence[Invalid]] = ()
     evidence: ClassVar[Optional[Evidence]] = None

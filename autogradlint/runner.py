@@ -5,6 +5,7 @@ import os
 from contextlib import contextmanager
 from typing import List, Optional, Sequence, Tuple
 
+from autogradlint.analysis.torch_versions import NEWEST, TorchVersion
 from autogradlint.cache import Cache, entry_key
 from autogradlint.records import Record
 from autogradlint.files import DEFAULT_MAX_FILE_SIZE
@@ -77,13 +78,14 @@ def read_source(path: str, display: str, limit: Optional[int]) -> Tuple[Optional
         return None, FileOutcome(display, [too_large(display, error.size, error.limit)])
 
 
-def lint_within_limit(data: bytes, display: str, rules: Sequence[AnyRule], seconds: float) -> List[Diagnostic]:
+def lint_within_limit(data: bytes, display: str, rules: Sequence[AnyRule], seconds: float,
+                      torch_version: TorchVersion = NEWEST) -> List[Diagnostic]:
     """``lint_source``, or one internal-error finding when it takes longer than ``seconds``."""
     from autogradlint.engine import lint_source
 
     try:
         with time_limit(seconds):
-            return lint_source(data, display, rules)
+            return lint_source(data, display, rules, torch_version)
     except FileTimeout:
         return [timed_out(display, seconds)]
 
@@ -120,17 +122,17 @@ class FileOutcome(Record):
 
 
 def process_source(data: bytes, display: str, rules: Sequence[AnyRule], mode: str, unsafe: bool,
-                   file_timeout: float = DEFAULT_FILE_TIMEOUT) -> FileOutcome:
+                   file_timeout: float = DEFAULT_FILE_TIMEOUT, torch_version: TorchVersion = NEWEST) -> FileOutcome:
     """Lint (or fix, or diff) one file's bytes; nothing is written here."""
     outcome = FileOutcome(display, notes=noqa_warnings(data, display))
     if mode == CHECK:
-        outcome.diagnostics = lint_within_limit(data, display, rules, file_timeout)
+        outcome.diagnostics = lint_within_limit(data, display, rules, file_timeout, torch_version)
     else:
         from autogradlint.fixing import fix_source
 
         try:
             with time_limit(file_timeout):
-                result = fix_source(data, display, rules, unsafe)
+                result = fix_source(data, display, rules, unsafe, torch_version)
         except FileTimeout:
             outcome.diagnostics = [timed_out(display, file_timeout)]
             outcome.source = data
@@ -145,12 +147,13 @@ def process_source(data: bytes, display: str, rules: Sequence[AnyRule], mode: st
 
 
 def process_file(path: str, display: str, rules: Sequence[AnyRule], mode: str, unsafe: bool,
-                 file_timeout: float = DEFAULT_FILE_TIMEOUT, max_size: Optional[int] = DEFAULT_MAX_FILE_SIZE) -> FileOutcome:
+                 file_timeout: float = DEFAULT_FILE_TIMEOUT, max_size: Optional[int] = DEFAULT_MAX_FILE_SIZE,
+                 torch_version: TorchVersion = NEWEST) -> FileOutcome:
     """Read, lint or fix one file; with ``mode == FIX`` the fixed bytes are written back atomically."""
     data, instead = read_source(path, display, max_size)
     if instead is not None:
         return instead
-    outcome = process_source(data, display, rules, mode, unsafe, file_timeout)
+    outcome = process_source(data, display, rules, mode, unsafe, file_timeout, torch_version)
     if mode == FIX and outcome.new_source is not None:
         from autogradlint.fixing import write_atomically
 
@@ -183,14 +186,15 @@ class FileJob(Record):
         self.max_size = max_size  # bytes; a larger file is refused before parsing (None or 0: no limit)
 
 
-def _lint_job(job: Tuple[bytes, str, List[AnyRule], float]) -> List[Diagnostic]:
-    data, display, rules, file_timeout = job
-    return lint_within_limit(data, display, rules, file_timeout)
+def _lint_job(job: Tuple[bytes, str, List[AnyRule], float, TorchVersion]) -> List[Diagnostic]:
+    data, display, rules, file_timeout, torch_version = job
+    return lint_within_limit(data, display, rules, file_timeout, torch_version)
 
 
-def _fix_job(job: Tuple[FileJob, str, bool, float]) -> FileOutcome:
-    file_job, mode, unsafe, file_timeout = job
-    return process_file(file_job.path, file_job.display, file_job.rules, mode, unsafe, file_timeout, file_job.max_size)
+def _fix_job(job: Tuple[FileJob, str, bool, float, TorchVersion]) -> FileOutcome:
+    file_job, mode, unsafe, file_timeout, torch_version = job
+    return process_file(file_job.path, file_job.display, file_job.rules, mode, unsafe, file_timeout, file_job.max_size,
+                        torch_version)
 
 
 def _pool(workers: int):
@@ -211,11 +215,11 @@ def _map(function, items: list, workers: int) -> list:
 
 
 def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, cache: Optional[Cache],
-              file_timeout: float = DEFAULT_FILE_TIMEOUT) -> List[FileOutcome]:
+              file_timeout: float = DEFAULT_FILE_TIMEOUT, torch_version: TorchVersion = NEWEST) -> List[FileOutcome]:
     """Lint (or fix) every file, reusing cached results for unchanged files in check mode. Findings of
     internal errors (a crashed rule, a file over the time limit) are never cached."""
     if mode != CHECK:
-        return _map(_fix_job, [(job, mode, unsafe, file_timeout) for job in jobs], workers)
+        return _map(_fix_job, [(job, mode, unsafe, file_timeout, torch_version) for job in jobs], workers)
     outcomes: List[Optional[FileOutcome]] = [None] * len(jobs)
     pending: List[Tuple[int, bytes, str, List[Tuple[int, str]]]] = []
     for position, job in enumerate(jobs):
@@ -223,7 +227,7 @@ def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, ca
         if instead is not None:
             outcomes[position] = instead
             continue
-        key = entry_key(data, [r.code for r in job.rules])
+        key = entry_key(data, [r.code for r in job.rules], torch_version)
         cached = cache.get(os.path.abspath(job.path), key) if cache is not None else None
         if cached is not None:
             diagnostics, unknown = cached
@@ -235,7 +239,8 @@ def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, ca
             unknown = unknown_noqa_codes(data)
             outcomes[position] = FileOutcome(job.display, notes=_noqa_notes(unknown, job.display))
             pending.append((position, data, key, unknown))
-    results = _map(_lint_job, [(data, jobs[p].display, jobs[p].rules, file_timeout) for p, data, _, _ in pending], workers)
+    results = _map(_lint_job, [(data, jobs[p].display, jobs[p].rules, file_timeout, torch_version)
+                               for p, data, _, _ in pending], workers)
     for (position, data, key, unknown), diagnostics in zip(pending, results):
         outcome = outcomes[position]
         outcome.diagnostics = diagnostics

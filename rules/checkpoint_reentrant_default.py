@@ -1,5 +1,6 @@
 import libcst as cst
 
+from autogradlint.analysis.torch_versions import CHECKPOINT_SEQUENTIAL_USE_REENTRANT, CHECKPOINT_USE_REENTRANT, torch_at_least
 from autogradlint.fixing import Replacement, keyword_argument, with_argument
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
@@ -36,6 +37,13 @@ class CheckpointReentrantDefault(Rule):
     ## Fix safety
     Unsafe: the fix adds `use_reentrant=False`, which changes how the segment is recomputed (and fixes the
     missing gradients); code that relies on reentrant-only behaviour must pass `use_reentrant=True` instead.
+
+    ## Torch versions
+    The reentrant variant is the default in every release up to 2.13 (torch 2.1 added the warning about not
+    passing `use_reentrant`, pytorch/pytorch#100551). There is no other variant to choose before
+    `use_reentrant` exists, so the rule is silent there: `checkpoint` takes `use_reentrant` since torch 1.11
+    (pytorch/pytorch#69508, the non-reentrant implementation; passing it to 1.10 raises "Unexpected keyword
+    arguments"), and `checkpoint_sequential` since torch 2.0 (pytorch/pytorch#86331).
     """
 
     code = "GL312"
@@ -59,6 +67,10 @@ class CheckpointReentrantDefault(Rule):
               "the keyword is bound by partial"),
         Valid("def checkpoint(fn, *args):\n    return fn(*args)\ny = checkpoint(block, x)\n", "a local function"),
         Valid("import torch\ntorch.save(model.state_dict(), 'checkpoint.pt')\n", "saving a checkpoint file"),
+        Valid("from torch.utils.checkpoint import checkpoint\ny = checkpoint(block, x)\n",
+              "torch 1.10 has no use_reentrant argument", torch_version="1.10"),
+        Valid("from torch.utils import checkpoint as ckpt\nh = ckpt.checkpoint_sequential(model, 2, x)\n",
+              "checkpoint_sequential takes use_reentrant since torch 2.0", torch_version="1.13"),
     )
     invalid = (
         Invalid("from torch.utils.checkpoint import checkpoint\ny = checkpoint(block, x)\n", 2, 5,
@@ -72,6 +84,9 @@ class CheckpointReentrantDefault(Rule):
                 "out = cp.checkpoint(self.block, x, mask, preserve_rng_state=False, use_reentrant=False)\n"),
         Invalid("from torch.utils import checkpoint as ckpt\nh = ckpt.checkpoint_sequential(model, 2, x)\n", 2, 5,
                 fixed="from torch.utils import checkpoint as ckpt\nh = ckpt.checkpoint_sequential(model, 2, x, use_reentrant=False)\n"),
+        Invalid("from torch.utils.checkpoint import checkpoint\ny = checkpoint(block, x)\n", 2, 5, "torch 1.11 has the argument",
+                fixed="from torch.utils.checkpoint import checkpoint\ny = checkpoint(block, x, use_reentrant=False)\n",
+                torch_version="1.11"),
         Invalid("from torch.utils.checkpoint import checkpoint as remat\ndef f(block, x):\n    return remat(block, x)\n", 3, 12,
                 fixed="from torch.utils.checkpoint import checkpoint as remat\ndef f(block, x):\n"
                 "    return remat(block, x, use_reentrant=False)\n"),
@@ -101,6 +116,9 @@ class CheckpointReentrantDefault(Rule):
         name = self.context.qualified_name(node.func)
         if name not in CHECKPOINT_FUNCTIONS:
             return
+        since = CHECKPOINT_USE_REENTRANT if name.endswith(".checkpoint") else CHECKPOINT_SEQUENTIAL_USE_REENTRANT
+        if not torch_at_least(self.context, since):
+            return  # no `use_reentrant` to pass yet
         for arg in node.args:
             if arg.star == "**" or (arg.keyword is not None and arg.keyword.value == "use_reentrant"):
                 return

@@ -3,6 +3,7 @@ import re
 import libcst as cst
 
 from autogradlint.analysis.modules import is_module_class
+from autogradlint.analysis.torch_versions import INFERENCE_MODE, torch_at_least
 from autogradlint.analysis.training import CALL, EVAL, training_facts
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree
@@ -47,6 +48,10 @@ class EvalWithoutNoGrad(Rule):
     ## Fix safety
     No fix: outputs that must not be inference tensors (they are later used in training) need
     `torch.no_grad()` instead of `torch.inference_mode()`, which only the author knows.
+
+    ## Torch versions
+    The finding is the same in every release. `torch.inference_mode` exists since torch 1.9 (the 1.9 release
+    notes, "Inference Mode API"); for an older torch the message suggests `torch.no_grad()` only.
     """
 
     code = "GL401"
@@ -77,6 +82,8 @@ class EvalWithoutNoGrad(Rule):
     invalid = (
         Invalid("import torch\ndef evaluate(model, loader):\n    model.eval()\n    correct = 0\n    for x, y in loader:\n"
                 "        correct += (model(x).argmax(1) == y).sum().item()\n    return correct\n", 3, 5),
+        Invalid("import torch\ndef evaluate(model, loader):\n    model.eval()\n    for x in loader:\n        model(x)\n", 3, 5,
+                "torch 1.8 has no inference_mode: the message says no_grad", torch_version="1.8"),
         Invalid("import torch as th\nnet = th.nn.Linear(2, 2)\nnet.eval()\nprint(net(th.ones(1, 2)))\n", 3, 1, "a script"),
         Invalid("import torch\nclass Runner:\n    def validate(self):\n        self.model.eval()\n        for batch in self.val_loader:\n"
                 "            self.model(batch)\n", 4, 9),
@@ -103,7 +110,10 @@ class EvalWithoutNoGrad(Rule):
                 if event.kind != EVAL or event.receiver is None or any(b.kind == "inline" for b, _ in frames):
                     continue
                 if self._runs_after(event.receiver, events[index + 1:], owner) and self._is_plain_inference_code(facts, owner):
-                    self.report(event.node, self.message.format(model=event.receiver))
+                    message = self.message.format(model=event.receiver)
+                    if not torch_at_least(self.context, INFERENCE_MODE):
+                        message = message.split(" Run them under", 1)[0] + " Run them under 'with torch.no_grad():'"
+                    self.report(event.node, message)
 
     def _is_plain_inference_code(self, facts, owner) -> bool:
         if isinstance(owner, cst.FunctionDef):

@@ -59,6 +59,12 @@ class NoGradDecoratedForward(Rule):
 
     ## Fix safety
     No fix: where inference should switch grad off is the author's call.
+
+    ## Torch versions
+    Decorators with parentheses are flagged for every release. A bare `@torch.no_grad` /
+    `@torch.inference_mode` is flagged only for torch 2.1 and newer: before 2.1 the bare decorator raises
+    `TypeError` when the `def` runs (GL201 reports that; see `autogradlint rule GL201` for the source), so the
+    function never runs without grad.
     """
 
     code = "GL205"
@@ -90,6 +96,12 @@ class NoGradDecoratedForward(Rule):
               "    @torch.no_grad()\n    def forward(self, x):\n        return self.fc(x)\n", "not an nn.Module"),
         Valid("import torch\nfrom torch import nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
               "        self.fc = nn.Linear(2, 2)\n    @torch.enable_grad()\n    def forward(self, x):\n        return self.fc(x)\n"),
+    )
+    valid += (
+        Valid("import torch as th\nimport torch.nn as nn\nclass Scale(nn.Module):\n    def __init__(self):\n"
+              "        super().__init__()\n        self.gain = nn.Parameter(th.ones(3))\n    @th.inference_mode\n"
+              "    def forward(self, x):\n        return x * self.gain\n",
+              "before torch 2.1 the bare decorator raises TypeError (GL201), it never runs the forward", torch_version="2.0"),
     )
     invalid = (
         Invalid("import torch\nfrom torch import nn\nclass Classifier(nn.Module):\n    def __init__(self):\n"

@@ -11,12 +11,26 @@ from autogradlint.rule import all_rules
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def lint(source, rules=None, path="example.py"):
-    """Findings of ``rules`` (default: all) on ``source``."""
+def example_version(example):
+    """The torch version an example is linted for, as lint_source takes it."""
+    from autogradlint.analysis.torch_versions import NEWEST, parse_version
+
+    return NEWEST if example.torch_version is None else parse_version(example.torch_version)
+
+
+def example_rules(rule):
+    """The rules a rule's examples are linted with: itself and those it names in ``examples_run_with``."""
+    return [rule] + [all_rules()[code] for code in rule.examples_run_with]
+
+
+def lint(source, rules=None, path="example.py", torch_version=None):
+    """Findings of ``rules`` (default: all) on ``source``, linted for ``torch_version`` (default: the newest)."""
+    from autogradlint.analysis.torch_versions import NEWEST
+
     if isinstance(source, str):
         source = source.encode("utf-8")
     selected = list(all_rules().values()) if rules is None else rules
-    return lint_source(source, path, selected)
+    return lint_source(source, path, selected, torch_version or NEWEST)
 
 
 def run_autogradlint(*args, cwd=None, stdin=None, env=None):

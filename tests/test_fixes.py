@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from autogradlint.fixing import fix_source
 from autogradlint.rule import all_rules
 
-from conftest import lint
+from conftest import example_rules, example_version, lint
 
 RULES = list(all_rules().values())
 FIXABLE = [r for r in RULES if r.fix_applicability]
@@ -24,18 +24,19 @@ EXAMPLES = [
 ]
 
 
-def fix(source, rules, unsafe=True):
-    result = fix_source(source.encode("utf-8"), "example.py", rules, unsafe=unsafe)
+def fix(source, rules, unsafe=True, torch_version=None):
+    result = fix_source(source.encode("utf-8"), "example.py", rules, unsafe=unsafe, torch_version=torch_version)
     assert result.error is None, result.error
     return source if result.new_source is None else result.new_source.decode("utf-8")
 
 
 @pytest.mark.parametrize("rule,example", EXAMPLES)
 def test_fix_gives_the_expected_source_is_idempotent_and_clean(rule, example):
-    fixed = fix(example.source, [rule])
+    version = example_version(example)
+    fixed = fix(example.source, example_rules(rule), torch_version=version)
     assert fixed == example.fixed
-    assert fix(fixed, [rule]) == fixed
-    assert [d for d in lint(fixed, [rule]) if d.code == rule.code and (d.line, d.column) == (example.line, example.column)] == []
+    assert fix(fixed, example_rules(rule), torch_version=version) == fixed
+    assert [d for d in lint(fixed, example_rules(rule), torch_version=version) if d.code == rule.code and (d.line, d.column) == (example.line, example.column)] == []
 
 
 @pytest.mark.parametrize("rule", FIXABLE, ids=lambda r: r.code)

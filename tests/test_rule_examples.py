@@ -7,7 +7,7 @@ import pytest
 from autogradlint.engine import active_rules
 from autogradlint.rule import all_rules
 
-from conftest import lint
+from conftest import example_rules, example_version, lint
 
 RULES = list(all_rules().values())
 VALID = [pytest.param(rule, ex, id=f"{rule.code}-valid-{i}") for rule in RULES for i, ex in enumerate(rule.valid)]
@@ -17,13 +17,14 @@ INVALID = [pytest.param(rule, ex, id=f"{rule.code}-invalid-{i}") for rule in RUL
 @pytest.mark.parametrize("rule,example", VALID)
 def test_valid_example_is_silent(rule, example):
     cst.parse_module(example.source)  # an example must be real Python
-    assert lint(example.source, [rule]) == []
+    assert lint(example.source, example_rules(rule), torch_version=example_version(example)) == []
 
 
 @pytest.mark.parametrize("rule,example", INVALID)
 def test_invalid_example_fires_once_at_its_position(rule, example):
     cst.parse_module(example.source)
-    found = lint(example.source, [rule])
+    found = [d for d in lint(example.source, example_rules(rule), torch_version=example_version(example))
+             if d.code == rule.code or not rule.examples_run_with]
     assert [(d.code, d.line, d.column) for d in found] == [(rule.code, example.line, example.column)]
     assert found[0].message and found[0].end_line >= found[0].line
 
@@ -31,7 +32,7 @@ def test_invalid_example_fires_once_at_its_position(rule, example):
 @pytest.mark.parametrize("rule,example", INVALID)
 def test_invalid_example_fires_among_all_rules(rule, example):
     """The batched walk with every rule selected gives the same finding."""
-    found = [d for d in lint(example.source) if d.code == rule.code]
+    found = [d for d in lint(example.source, torch_version=example_version(example)) if d.code == rule.code]
     assert [(d.line, d.column) for d in found] == [(example.line, example.column)]
 
 
@@ -48,7 +49,8 @@ def test_rule_is_complete(rule):
     assert rule.message
     assert rule.triggers, "every rule declares the words without which it cannot fire"
     assert len(rule.valid) >= 3 and len(rule.invalid) >= 3
-    assert rule.evidence is not None
+    # GL0xx are about autogradlint's own comments, not torch: they carry no torch evidence
+    assert rule.evidence is not None or rule.code.startswith("GL0")
     doc = rule.documentation()
     for section in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety"):
         assert section in doc, f"{rule.code} docs lack {section}"

@@ -13,6 +13,7 @@ import libcst as cst
 
 from autogradlint.analysis.modules import module_instance
 from autogradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
+from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, torch_at_least
 from autogradlint.walk import NESTED_SCOPES, TreeIndex, children, current_index, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -70,7 +71,10 @@ def mode_of_expression(context: "LintContext", expression: cst.BaseExpression, a
             return ENABLED if literal else NO_GRAD_MODE
         return None
     if as_decorator and isinstance(expression, (cst.Name, cst.Attribute)):
-        # bare decorators work since torch 2.1
+        # bare decorators work since torch 2.1; before, applying one raises TypeError (GL201 reports it), so the
+        # function is never defined in any mode
+        if not torch_at_least(context, BARE_GRAD_MODE_DECORATORS):
+            return None
         name = context.qualified_name(expression)
         if name == NO_GRAD:
             return NO_GRAD_MODE

@@ -170,6 +170,8 @@ class TrainingFacts:
         self.module = context.module
         self.works_with_torch = _imports_torch(context.module)
         self.optimizers: Dict[str, OptimizerInfo] = {}
+        # names bound to an optimizer of torch.optim itself (its zero_grad's default is torch's)
+        self.torch_optimizers: Set[str] = set()
         self.schedulers: Set[str] = set()
         self.scalers: Set[str] = set()
         self.disabled_scalers: Set[str] = set()
@@ -227,6 +229,8 @@ class TrainingFacts:
             info = OptimizerInfo(self._parameter_sources(call))
             for text in texts:
                 self.optimizers[text] = info
+            if name.startswith("torch.optim."):
+                self.torch_optimizers.update(texts)
         elif type(func) is cst.Attribute and func.attr.value == "optimizers" and _plain_text(func.value) == "self":
             # Lightning manual optimization: `opt = self.optimizers()`, `opt_g, opt_d = self.optimizers()`
             for target in targets:
