@@ -252,7 +252,7 @@ def _rule(args: argparse.Namespace) -> int:
 
 
 def _rules(args: argparse.Namespace) -> int:
-    from autogradlint.docs import fix_label
+    from autogradlint.docs import default_label, fix_label
 
     rules = list(all_rules().values())
     if args.json:
@@ -262,6 +262,8 @@ def _rules(args: argparse.Namespace) -> int:
                 "name": r.name,
                 "severity": r.severity,
                 "fix": r.fix_applicability,
+                "default": r.default,
+                "off_by_default": None if r.default else r.off_by_default,
                 "summary": r.summary(),
             }
             for r in rules
@@ -272,7 +274,12 @@ def _rules(args: argparse.Namespace) -> int:
         return EXIT_CLEAN
     width = max(len(r.name) for r in rules)
     for r in rules:
-        sys.stdout.write(f"{r.code}  {r.name:<{width}}  {r.severity:<7}  {fix_label(r):<6}  {r.summary()}\n")
+        sys.stdout.write(f"{r.code}  {r.name:<{width}}  {r.severity:<7}  {fix_label(r):<6}  {default_label(r):<3}  {r.summary()}\n")
+    off = [r for r in rules if not r.default]
+    if off:
+        sys.stdout.write("\nOff by default (select by code, prefix or ALL):\n")
+        for r in off:
+            sys.stdout.write(f"  {r.code} {r.name}: {r.off_by_default}\n")
     return EXIT_CLEAN
 
 

@@ -23,15 +23,28 @@ def fix_label(rule: Type[Rule]) -> str:
 
 def rule_page(rule: Type[Rule]) -> str:
     """What ``autogradlint rule CODE`` prints."""
-    header = f"# {rule.name} ({rule.code})\n\nSeverity: {rule.severity}. Fix: {fix_label(rule)}.\n\n"
+    default = "on by default" if rule.default else "off by default (select it by code, prefix or ALL)"
+    header = f"# {rule.name} ({rule.code})\n\nSeverity: {rule.severity}. Fix: {fix_label(rule)}. {default[0].upper() + default[1:]}.\n\n"
     return header + rule.documentation().rstrip() + "\n"
 
 
+def default_label(rule: Type[Rule]) -> str:
+    """"on" for a rule in the default selection, "off" for one selected only by code, prefix or ALL."""
+    return "on" if rule.default else "off"
+
+
 def rules_table() -> str:
-    lines = ["| code | name | severity | fix | what it flags |", "|---|---|---|---|---|"]
+    lines = ["| code | name | severity | fix | default | what it flags |", "|---|---|---|---|---|---|"]
     for rule in all_rules().values():
         summary = rule.summary().replace("|", "\\|")
-        lines.append(f"| {rule.code} | {rule.name} | {rule.severity} | {fix_label(rule)} | {summary} |")
+        lines.append(f"| {rule.code} | {rule.name} | {rule.severity} | {fix_label(rule)} | {default_label(rule)} | {summary} |")
+    off = [rule for rule in all_rules().values() if not rule.default]
+    if off:
+        lines.append("")
+        lines.append("Rules marked *off* run only when selected by code, prefix or `ALL` "
+                     "(`--extend-select GL309`, `select = [\"ALL\"]`):")
+        lines.append("")
+        lines.extend(f"- {rule.code} ({rule.name}): {rule.off_by_default}." for rule in off)
     return "\n".join(lines) + "\n"
 
 

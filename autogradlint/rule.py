@@ -240,6 +240,7 @@ class RuleInfo(NamedTuple):
     fix_applicability: Optional[str]
     module: str
     class_name: str
+    default: bool = True  # in the selection when nothing selects otherwise
 
     def load(self) -> Type[Rule]:
         if _REGISTRY is not None:
@@ -250,7 +251,7 @@ class RuleInfo(NamedTuple):
     @classmethod
     def of(cls, rule: Type[Rule]) -> "RuleInfo":
         return cls(rule.code, rule.name, rule.severity, tuple(sorted(rule.triggers)), rule.fix_applicability,
-                   rule.__module__.rsplit(".", 1)[-1], rule.__name__)
+                   rule.__module__.rsplit(".", 1)[-1], rule.__name__, rule.default)
 
 
 # A rule class or its RuleInfo: the engine takes either
@@ -371,10 +372,16 @@ class SelectionLayer(Record):
         self.ignore = [] if ignore is None else ignore
 
 
+def default_selection() -> List[RuleInfo]:
+    """The rules on when nothing selects otherwise (rules off by default are selected by code, prefix or ALL)."""
+    return [rule for rule in rule_index().values() if rule.default]
+
+
 def resolve_selection(layers: Sequence[SelectionLayer]) -> List[RuleInfo]:
     """Apply selection layers as ruff does: a layer's select resets, extend-select adds, ignore removes;
-    within a layer the most specific selector wins and ignore wins a tie."""
-    enabled = set(rule_index())
+    within a layer the most specific selector wins and ignore wins a tie. The start is the default selection;
+    a rule off by default is added by any selector that names it: its code or name, a prefix, ``ALL``."""
+    enabled = {rule.code for rule in default_selection()}
     for layer in layers:
         if layer.select is not None:
             enabled = set()
