@@ -7,7 +7,7 @@ import re
 import sys
 import threading
 import warnings
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -16,8 +16,8 @@ from autogradlint.analysis.names import NameResolver
 from autogradlint.analysis.torch_versions import NEWEST as NEWEST_TORCH
 from autogradlint.analysis.torch_api import canonical
 from autogradlint.fixing import LineIndex, edits_for
-from autogradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, AnyRule, Diagnostic, Fix, Rule
-from autogradlint.suppression import Suppressions
+from autogradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, UNUSED_NOQA, AnyRule, Diagnostic, Fix, Rule
+from autogradlint.suppression import Suppressions, unused_noqa
 from autogradlint import walk as walk_module
 from autogradlint.walk import TreeIndex, indexed, walk
 
@@ -379,6 +379,8 @@ def _collector_paused():
 
 
 def _lint_source(source: bytes, path: str, rules: Sequence[AnyRule], torch_version: Tuple[int, int]) -> List[Diagnostic]:
+    # the rules selected for the file: one that is not active (its trigger words are absent) ran too, and found nothing
+    selected = frozenset(rule.code for rule in rules)
     rules = active_rules(source, rules)
     if not rules:
         return []
@@ -404,7 +406,7 @@ def _lint_source(source: bytes, path: str, rules: Sequence[AnyRule], torch_versi
     try:
         with _room_for_deep_trees():
             return lint_module(module, path, rules, text=source.decode(module.encoding), first_lines=first_lines,
-                               torch_version=torch_version)
+                               torch_version=torch_version, selected=selected)
     except Exception as error:  # the engine's own failure on this file: reported, and the run goes on
         return [_engine_failure(path, error)]
 
@@ -460,17 +462,22 @@ def _where(error: BaseException) -> str:
 
 
 def lint_module(module: cst.Module, path: str, rules: Sequence[AnyRule], text: Optional[str] = None,
-                first_lines: Optional[List[int]] = None, torch_version: Tuple[int, int] = NEWEST_TORCH) -> List[Diagnostic]:
+                first_lines: Optional[List[int]] = None, torch_version: Tuple[int, int] = NEWEST_TORCH,
+                selected: Optional[FrozenSet[str]] = None) -> List[Diagnostic]:
     """Findings of ``rules`` on a parsed module whose source is ``text`` (regenerated when not given);
-    ``first_lines`` are Python's first lines of its top-level statements, if known (see ``_screen``)."""
+    ``first_lines`` are Python's first lines of its top-level statements, if known (see ``_screen``);
+    ``selected``: the codes of every rule selected for the file (default: ``rules``), which unused-noqa judges."""
     context = LintContext(path, module, torch_version)
     internal: List[Diagnostic] = []
     instances: List[Rule] = []
+    # rules that did not run to the end on this file (their noqa comments are not judged)
+    unfinished = set()
     for rule in rules:
         try:
             instances.append(rule.load()(context))  # a RuleInfo imports its rule's module here
         except Exception as error:  # a broken rule must not stop the others
             internal.append(_internal_error(path, rule, error))
+            unfinished.add(rule.code)
 
     broken: Dict[str, BaseException] = {}
     on_visit: Dict[type, list] = {}
@@ -491,6 +498,7 @@ def lint_module(module: cst.Module, path: str, rules: Sequence[AnyRule], text: O
             walk(tree, on_visit, on_leave, context.ancestors)
     except RecursionError:
         tree = None
+        unfinished.update(rule.code for rule in rules)
         internal.append(Diagnostic(path, 1, 1, 1, 1, INTERNAL_ERROR[0], INTERNAL_ERROR[1], "error",
                                    "internal error: the file is nested too deeply to analyse"))
     for instance in instances:
@@ -505,9 +513,16 @@ def lint_module(module: cst.Module, path: str, rules: Sequence[AnyRule], text: O
         # the analyses and rules refer to the context and the context to them: untie them, so that reference
         # counting frees the tree now rather than the garbage collector later (see _collector_paused)
         context.release()
+    source_text = module.code if text is None else text
+    unused: List[Diagnostic] = []
+    if any(rule.code == UNUSED_NOQA[0] for rule in rules):
+        # after every other rule: a noqa comment is unused when a rule that ran found nothing on its line
+        ran = set(selected if selected is not None else (rule.code for rule in rules)) - set(broken) - unfinished
+        if UNUSED_NOQA[0] in ran:
+            unused = unused_noqa(source_text, path, diagnostics, ran)
     if diagnostics:
-        diagnostics = Suppressions.from_text(module.code if text is None else text).filter(diagnostics)
-    return sorted(diagnostics + internal, key=Diagnostic.sort_key)
+        diagnostics = Suppressions.from_text(source_text).filter(diagnostics)
+    return sorted(diagnostics + unused + internal, key=Diagnostic.sort_key)
 
 
 _HANDLERS: Dict[type, List[Tuple[str, type, bool]]] = {}

@@ -30,6 +30,8 @@ SYNTAX_ERROR = ("GL001", "syntax-error")
 INTERNAL_ERROR = ("GL000", "internal-error")
 FILE_TOO_LARGE = ("GL002", "file-too-large")  # over max-file-size: refused before parsing
 ENGINE_CODES = (INTERNAL_ERROR[0], SYNTAX_ERROR[0], FILE_TOO_LARGE[0])
+# a rule, opt-in, that the engine runs after the others: it judges their noqa comments (rules/unused_noqa.py)
+UNUSED_NOQA = ("GL003", "unused-noqa")
 
 
 class Edit(FrozenRecord):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from autogradlint.rule import ENGINE_CODES, Diagnostic, find_rule
 
@@ -36,17 +36,17 @@ def _codes(text: Optional[str]) -> Optional[Set[str]]:
     return codes
 
 
-def _comments(text: str) -> List[Tuple[int, str, bool]]:
-    """(line, comment text, comment is alone on its line) for every comment of the file."""
+def _comments(text: str) -> List[Tuple[int, int, str, bool]]:
+    """(line, 0-based column, comment text, comment is alone on its line) for every comment of the file."""
     import io
     import tokenize  # here: most files have no noqa comment, and a cached run reads none
 
-    found: List[Tuple[int, str, bool]] = []
+    found: List[Tuple[int, int, str, bool]] = []
     try:
         for token in tokenize.generate_tokens(io.StringIO(text).readline):
             if token.type == tokenize.COMMENT:
                 alone = token.line[: token.start[1]].strip() == ""
-                found.append((token.start[0], token.string, alone))
+                found.append((token.start[0], token.start[1], token.string, alone))
         return found
     except (tokenize.TokenError, SyntaxError, IndentationError):
         # tokenize rejects some code LibCST accepts: fall back to a line scan
@@ -54,7 +54,7 @@ def _comments(text: str) -> List[Tuple[int, str, bool]]:
         for number, line in enumerate(text.splitlines(), start=1):
             index = line.find("#")
             if index >= 0:
-                found.append((number, line[index:], line[:index].strip() == ""))
+                found.append((number, index, line[index:], line[:index].strip() == ""))
         return found
 
 
@@ -62,13 +62,15 @@ class Suppressions:
     def __init__(self) -> None:
         self.by_line: Dict[int, Optional[Set[str]]] = {}
         self.file_level: Optional[Set[str]] = set()  # empty set: nothing suppressed file-wide
+        # line -> (0-based column, text) of each line's `# noqa: CODES` comment (bare ones are not kept)
+        self.comments: Dict[int, Tuple[int, str]] = {}
 
     @classmethod
     def from_text(cls, text: str) -> "Suppressions":
         result = cls()
         if "noqa" not in text.lower():
             return result
-        for line, comment, alone in _comments(text):
+        for line, column, comment, alone in _comments(text):
             file_match = re.match(_FILE_NOQA, comment, re.I)
             if file_match and alone:
                 codes = _codes(file_match.group("codes"))
@@ -80,6 +82,8 @@ class Suppressions:
             match = re.search(_LINE_NOQA, comment, re.I)
             if match:
                 codes = _codes(match.group("codes"))
+                if codes is not _ALL:
+                    result.comments[line] = (column, comment)
                 previous = result.by_line.get(line, set())
                 result.by_line[line] = _ALL if codes is _ALL or previous is _ALL else (previous | codes)
         return result
@@ -109,7 +113,7 @@ def unknown_noqa_codes(data: bytes) -> List[Tuple[int, str]]:
         return []
     text = _decoded(data)
     found: List[Tuple[int, str]] = []
-    for line, comment, _ in _comments(text):
+    for line, _, comment, _ in _comments(text):
         match = re.match(_FILE_NOQA, comment, re.I) or re.search(_LINE_NOQA, comment, re.I)
         if not match or not match.group("codes"):
             continue
@@ -130,3 +134,83 @@ def _decoded(data: bytes) -> str:
         return data.decode(encoding, errors="replace")
     except (SyntaxError, LookupError):
         return data.decode("utf-8", errors="replace")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# unused suppressions (GL003, opt-in)
+
+_CODE_LIKE = re.compile(r"[A-Za-z]+[0-9]+")
+
+
+def _noqa_items(comment: str):
+    """The ``# noqa:`` directive of a comment: its match, and (start, end, code or None) for each item of its
+    code list, up to the first item that is neither a code (``GL101``, ``E501``) nor a rule name: the rest
+    is free text. ``code`` is the autogradlint rule code an item names, None for another tool's code."""
+    match = re.search(_LINE_NOQA, comment, re.I)
+    if match is None or match.group("codes") is None:
+        return None, []
+    items = []
+    for item in re.finditer(r"[A-Za-z0-9_\-]+", comment[match.start("codes"):match.end("codes")]):
+        word = item.group(0)
+        rule = find_rule(word)
+        if rule is None and not _CODE_LIKE.fullmatch(word):
+            break
+        start = match.start("codes") + item.start()
+        items.append((start, start + len(word), rule.code if rule is not None else None))
+    return match, items
+
+
+def _without_items(comment: str, match, items, unused) -> str:
+    """The comment with the ``unused`` items of its noqa directive removed (the directive itself when no
+    item is left); other text of the comment is kept. An empty string: nothing is left."""
+    kept = [comment[start:end] for start, end, code in items if (start, end, code) not in unused]
+    codes_end = items[-1][1]
+    if kept:
+        separator = ", " if "," in comment[items[0][0]:codes_end] else " "
+        return comment[:items[0][0]] + separator.join(kept) + comment[codes_end:]
+    before, after = comment[:match.start()], comment[codes_end:].strip()
+    if before.strip():
+        return before.rstrip() + (" " + after if after else "")
+    if not after:
+        return ""
+    return after if after.startswith("#") else "# " + after
+
+
+def unused_noqa(text: str, path: str, diagnostics: Sequence[Diagnostic], ran: Set[str]) -> List[Diagnostic]:
+    """A GL003 finding for every ``# noqa: CODES`` comment that names an autogradlint rule which ran on the file
+    (``ran``: the selected rules that did not crash) and found nothing on that line; its safe fix removes the
+    unused codes. ``diagnostics`` are the file's findings before suppression. Bare ``# noqa``, other tools'
+    codes, rules that did not run and file-level comments are not judged."""
+    from autogradlint.rule import Edit, Fix, UNUSED_NOQA, rule_index
+
+    suppressions = Suppressions.from_text(text)
+    if not suppressions.comments:
+        return []
+    found_on = {(d.line, d.code) for d in diagnostics}
+    lines = re.split(r"\r\n|\r|\n", text)  # the lines tokenize counts (str.splitlines also splits at form feeds)
+    out: List[Diagnostic] = []
+    for line, (column, comment) in sorted(suppressions.comments.items()):
+        match, items = _noqa_items(comment)
+        unused = [item for item in items if item[2] is not None and item[2] in ran and item[2] != UNUSED_NOQA[0]
+                  and (line, item[2]) not in found_on]
+        if not unused:
+            continue
+        names = ", ".join(f"{code} ({rule_index()[code].name})" for _, _, code in unused)
+        plural = "s" if len(unused) > 1 else ""
+        message = (f"unused noqa code{plural} {names}: nothing on this line is reported by {'them' if plural else 'it'}. "
+                   f"Remove {'them' if plural else 'it'}")
+        new_comment = _without_items(comment, match, items, unused)
+        source_line = lines[line - 1] if line - 1 < len(lines) else ""
+        end = column + len(comment) + 1
+        if new_comment:
+            edit = Edit(line, column + 1, line, end, new_comment)
+        elif source_line[:column].strip():
+            edit = Edit(line, len(source_line[:column].rstrip()) + 1, line, end, "")
+        elif line < len(lines):
+            edit = Edit(line, 1, line + 1, 1, "")  # a line that held only the comment goes
+        else:
+            edit = Edit(line, 1, line, end, "")
+        first, last = unused[0], unused[-1]
+        out.append(Diagnostic(path, line, column + 1 + first[0], line, column + 1 + last[1], UNUSED_NOQA[0],
+                              UNUSED_NOQA[1], rule_index()[UNUSED_NOQA[0]].severity, message, Fix("safe", (edit,))))
+    return suppressions.filter(out)

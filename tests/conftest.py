@@ -24,12 +24,14 @@ def example_rules(rule):
 
 
 def lint(source, rules=None, path="example.py", torch_version=None):
-    """Findings of ``rules`` (default: all) on ``source``, linted for ``torch_version`` (default: the newest)."""
+    """Findings of ``rules`` on ``source``, linted for ``torch_version`` (default: the newest). The default rules
+    are every rule about code: all but unused-noqa (GL003), which judges the noqa comments the tests write."""
     from autogradlint.analysis.torch_versions import NEWEST
+    from autogradlint.rule import UNUSED_NOQA
 
     if isinstance(source, str):
         source = source.encode("utf-8")
-    selected = list(all_rules().values()) if rules is None else rules
+    selected = [r for r in all_rules().values() if r.code != UNUSED_NOQA[0]] if rules is None else rules
     return lint_source(source, path, selected, torch_version or NEWEST)
 
 

@@ -281,7 +281,8 @@ def test_unknown_config_key_and_noqa_code_are_warnings(cli, tmp_path):
 
 
 def test_output_is_byte_identical_for_jobs_and_cold_warm_or_corrupt_cache(cli, tmp_path):
-    examples = [e.source for rule in RULES for e in rule.invalid][:30]
+    # examples that fire in a default run: of rules on by default, for the newest torch
+    examples = [e.source for rule in RULES if rule.default for e in rule.invalid if e.torch_version is None][:30]
     for i, source in enumerate(examples):
         (tmp_path / f"m{i:02d}.py").write_text(source)
     (tmp_path / "broken.py").write_text("import torch\nmodel.eval(\n")
