@@ -36,6 +36,10 @@ class UnusedNoqa(Rule):
     `noqa` directive, keeping any other text of the comment (`# noqa: GL105  # legacy` becomes `# legacy`),
     and the whole comment (or its line, when it stood alone) when nothing else is left. Removing a code that
     suppressed nothing changes no finding of the rules that ran.
+
+    ## Default selection
+    Off by default, as ruff's RUF100: it judges suppressions rather than code. Turn it on with
+    `--extend-select GL002` (or `extend-select = ["GL002"]`); `--select ALL` and the prefix `GL0` include it.
     """
 
     code = UNUSED_NOQA[0]

@@ -160,3 +160,17 @@ def test_requirement_pin(requirement, expected):
 ])
 def test_poetry_constraint(constraint, expected):
     assert _poetry_lowest(constraint) == expected
+
+
+def test_deprecated_amp_api_only_where_torch_deprecates_it(cli, tmp_path):
+    source = "import torch\nscaler = torch.cuda.amp.GradScaler(enabled=True)\n"
+    project(tmp_path, {"train.py": source, "requirements.txt": "torch>=2.2,<3\n"})
+    assert cli("check", "--no-cache", "train.py", cwd=tmp_path).code == 0, "2.2: no deprecation, no torch.amp.GradScaler"
+    assert cli("check", "--no-cache", "--fix", "train.py", cwd=tmp_path).code == 0
+    assert (tmp_path / "train.py").read_text() == source
+    (tmp_path / "requirements.txt").write_text("torch>=2.4\n")
+    result = cli("check", "--no-cache", "--output-format", "json", "train.py", cwd=tmp_path)
+    assert findings(result) == [("GL706", 2)]
+    assert "torch.cuda.amp.GradScaler' is deprecated since torch 2.4" in json.loads(result.out)[0]["message"]
+    assert cli("check", "--no-cache", "--fix", "train.py", cwd=tmp_path).code == 0
+    assert (tmp_path / "train.py").read_text() == 'import torch\nscaler = torch.amp.GradScaler("cuda", enabled=True)\n'

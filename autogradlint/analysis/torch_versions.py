@@ -37,6 +37,9 @@ CHECKPOINT_SEQUENTIAL_USE_REENTRANT: TorchVersion = (2, 0)
 INFERENCE_MODE: TorchVersion = (1, 9)
 # `torch.amp.GradScaler("cuda")` exists since 2.3 (before, only `torch.cuda.amp.GradScaler`)
 TORCH_AMP_GRAD_SCALER: TorchVersion = (2, 3)
+# `torch.cuda.amp.GradScaler/autocast` and `torch.cpu.amp.*` warn FutureWarning "... is deprecated. Please use
+# `torch.amp.GradScaler('cuda', args...)` instead" since 2.4 (torch/cuda/amp/grad_scaler.py, autocast_mode.py)
+CUDA_AMP_DEPRECATED: TorchVersion = (2, 4)
 
 _VERSION = re.compile(r"\s*v?(\d+)(?:\.(\d+|\*))?(?:\.[0-9*]+)*(?:[-+._]?[A-Za-z0-9.+]*)?\s*$")
 
