@@ -359,7 +359,7 @@ def _check(args: argparse.Namespace) -> int:
         raise UsageError("no rule is selected (the ignores remove every selected rule): nothing would be checked")
     torch_version, torch_source = effective_torch_version(settings, args.torch_version, cwd)
     if args.show_settings:
-        _show_settings(settings, torch_version, torch_source, selected, output_format)
+        _show_settings(settings, torch_version, torch_source, selected, output_format, fix, unsafe)
         return EXIT_CLEAN
 
     outcomes: List[FileOutcome] = []
@@ -436,14 +436,14 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _show_settings(settings: Settings, torch_version, torch_source: str, selected: List[RuleInfo],
-                   output_format: str) -> None:
+                   output_format: str, fix: bool, unsafe: bool) -> None:
     """What ``--show-settings`` prints: the settings this run would use."""
     out = sys.stdout
     out.write(f"config file: {settings.config_path or '(none: defaults)'}\n")
     out.write(f"root: {settings.root}\n")
     out.write(f"torch version: {torch_version[0]}.{torch_version[1]} (from {torch_source})\n")
     out.write(f"output format: {output_format}\n")
-    out.write(f"fix: {str(settings.fix).lower()}, unsafe fixes: {str(settings.unsafe_fixes).lower()}\n")
+    out.write(f"fix: {str(bool(fix)).lower()}, unsafe fixes: {str(bool(unsafe)).lower()}\n")
     out.write(f"selected rules ({len(selected)}): {', '.join(r.code for r in selected)}\n")
 
 

@@ -78,7 +78,7 @@ def _poetry_lowest(constraint: str) -> Optional[TorchVersion]:
         elif text[0].isdigit():
             found = parse_version(text)
         else:
-            found = lowest_admitted(text.replace(" ", ","))
+            found = lowest_admitted(re.sub(r"\s+(?=[<>=!~])", ",", text))  # poetry separates clauses by spaces too
         if found is None:
             return None
         lowest = found if lowest is None else min(lowest, found)

@@ -156,7 +156,7 @@ def test_requirement_pin(requirement, expected):
 
 @pytest.mark.parametrize("constraint,expected", [
     ("^1.13", (1, 13)), ("~2.1", (2, 1)), ("2.0.1", (2, 0)), ("*", None), (">=1.12,<2.0", (1, 12)),
-    (">=1.12 <2.0", (1, 12)), ("^1.13 || ^2.0", (1, 13)),
+    (">=1.12 <2.0", (1, 12)), (">= 1.12, < 2.0", (1, 12)), ("^1.13 || ^2.0", (1, 13)),
 ])
 def test_poetry_constraint(constraint, expected):
     assert _poetry_lowest(constraint) == expected
