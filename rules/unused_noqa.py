@@ -39,7 +39,7 @@ class UnusedNoqa(Rule):
 
     ## Default selection
     Off by default, as ruff's RUF100: it judges suppressions rather than code. Turn it on with
-    `--extend-select GL002` (or `extend-select = ["GL002"]`); `--select ALL` and the prefix `GL0` include it.
+    `--extend-select GL003` (or `extend-select = ["GL003"]`); `--select ALL` and the prefix `GL0` include it.
     """
 
     code = UNUSED_NOQA[0]
