@@ -146,11 +146,25 @@ def _poetry_constraints(value: object) -> Iterable[str]:
             yield from _poetry_constraints(item)
 
 
-def _requirements_pins(path: Path) -> List[Tuple[TorchVersion, str]]:
+# a requirements file or pyproject.toml larger than this is not read for pins
+_MAX_PIN_FILE = 1 << 20
+
+
+def _read(path: Path) -> Optional[bytes]:
+    """The bytes of a regular file (never blocks on a FIFO named like one), None when it cannot be read."""
+    from autogradlint.files import FileTooLarge, read_regular
+
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        return read_regular(str(path), _MAX_PIN_FILE)
+    except (OSError, FileTooLarge):
+        return None
+
+
+def _requirements_pins(path: Path) -> List[Tuple[TorchVersion, str]]:
+    raw = _read(path)
+    if raw is None:
         return []
+    text = raw.decode("utf-8", errors="replace")
     found = []
     for line in text.splitlines():
         line = line.strip()
@@ -167,11 +181,7 @@ def project_torch_pin(directory: Path, pyproject: Optional[dict] = None) -> Opti
     ``pyproject`` is its parsed pyproject.toml when already read. None when nothing pins torch."""
     found: List[Tuple[TorchVersion, str]] = []
     if pyproject is None:
-        path = directory / "pyproject.toml"
-        try:
-            raw = path.read_bytes()
-        except OSError:
-            raw = b""
+        raw = _read(directory / "pyproject.toml") or b""
         if b"torch" in raw:
             from autogradlint.config import _toml
 

@@ -174,3 +174,15 @@ def test_deprecated_amp_api_only_where_torch_deprecates_it(cli, tmp_path):
     assert "torch.cuda.amp.GradScaler' is deprecated since torch 2.4" in json.loads(result.out)[0]["message"]
     assert cli("check", "--no-cache", "--fix", "train.py", cwd=tmp_path).code == 0
     assert (tmp_path / "train.py").read_text() == 'import torch\nscaler = torch.amp.GradScaler("cuda", enabled=True)\n'
+
+
+def test_a_fifo_named_like_a_pin_file_is_passed_over(cli, tmp_path):
+    import os
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    project(tmp_path, {"m.py": BARE})
+    os.mkfifo(tmp_path / "requirements.txt")
+    os.mkfifo(tmp_path / "pyproject.toml")
+    shown = cli("check", "--show-settings", cwd=tmp_path)
+    assert shown.code == 0 and "torch version: 2.13 (from the newest torch autogradlint knows)" in shown.out
