@@ -225,8 +225,9 @@ def _needs_screen(source: bytes) -> bool:
         return False
     if sys.version_info >= (3, 12):
         return True  # PEP 701: the byte scan cannot find where such f-strings end
-    # each string or comment one byte (not whitespace: it is a token), each physical line end one \n
-    code = _STRINGS_AND_COMMENTS.sub(b"0", source)
+    # each string or comment one byte (not whitespace: it is a token), an f-string as many as its replacement
+    # fields can nest; each physical line end one \n
+    code = _code_without_strings(source)
     code = code.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\\\n", b" ")
     if code.count(b"elif") >= _SAFE_ELIF_CHAIN:
         return True  # LibCST nests each elif in the one before: a long chain is deep, however short its lines
@@ -265,6 +266,116 @@ def _needs_screen(source: bytes) -> bool:
                for start, end in long_lines)
 
 
+def _code_without_strings(source: bytes) -> bytes:
+    """``source`` with each string and comment replaced by a run of ``0`` bytes that bounds the depth LibCST's tree
+    can reach inside it: one byte, except for an f-string whose replacement fields hold code (see _fstring_depth)."""
+    return _STRINGS_AND_COMMENTS.sub(_string_placeholder, source)
+
+
+def _string_placeholder(match: "re.Match[bytes]") -> bytes:
+    start = match.start()
+    text = match.string
+    # an f-string's prefix (f, rf, fr in any case) ends right before its quote; a word merely ending in f (`if"x"`)
+    # is taken for one too, which can only overestimate
+    if start and (text[start - 1] in b"fF" or (text[start - 1] in b"rR" and start > 1 and text[start - 2] in b"fF")):
+        quote = 3 if match.group().startswith((b'"""', b"'''")) else 1
+        return b"0" * min(_fstring_depth(match.group()[quote:-quote]), _SAFE_PATH_BYTES)
+    return b"0"
+
+
+# in an f-string's literal text: an escaped brace or the start of a replacement field
+_LITERAL_BRACES = re.compile(rb"\{\{|\}\}|\{")
+# in a replacement field's expression: what can end it, nest, or start a string
+_FIELD_SIGNIFICANT = re.compile(rb"[()\[\]{}:!'\"]")
+# in a format specification: a nested field's start, or the end of the field
+_SPEC_BRACES = re.compile(rb"[{}]")
+
+
+def _fstring_depth(body: bytes) -> int:
+    """An upper bound on the depth of LibCST's tree for an f-string with this body (Python 3.9-3.11, where the
+    tokenizer reads an f-string as one string): one level for the string, two for each replacement field, and
+    the deepest path (_deepest_path) of each field's expression, found as CPython's f-string parser splits the
+    fields: brackets nest, strings are skipped, ``!`` or ``:`` outside brackets ends the expression, and a
+    format specification may hold fields of its own. Whatever does not scan is counted byte for byte."""
+    deepest = 0
+    position = 0
+    while True:
+        found = _LITERAL_BRACES.search(body, position)
+        if found is None:
+            return deepest + 1
+        position = found.end()
+        if found.group() != b"{":
+            continue
+        depth, position = _field_depth(body, position)
+        if depth < 0:  # it does not scan: every byte from the field on may nest
+            return deepest + 1 + len(body) - found.start()
+        deepest = max(deepest, depth)
+
+
+def _field_depth(body: bytes, start: int) -> Tuple[int, int]:
+    """(depth bound, offset after the field) of the replacement field whose expression starts at ``start``;
+    (-1, _) when it does not end."""
+    level = 0
+    position = start
+    while True:
+        found = _FIELD_SIGNIFICANT.search(body, position)
+        if found is None:
+            return -1, len(body)
+        byte = found.group()
+        position = found.end()
+        if byte in b"([{":
+            level += 1
+        elif byte in b")]}":
+            if level == 0:
+                if byte != b"}":
+                    return -1, position
+                break
+            level -= 1
+        elif byte in b"'\"":
+            quote = body[found.start():found.start() + 3]
+            if quote != byte * 3:
+                quote = byte
+            end = body.find(quote, found.start() + len(quote))
+            if end < 0:
+                return -1, len(body)
+            position = end + len(quote)
+        elif level == 0 and (byte == b":" or body[position:position + 1] != b"="):
+            break  # a format specification or a conversion (`!=` is an operator)
+    expression = body[start:found.start()]
+    # (a `#` cannot be in a field's expression: the rest of it is not taken for a comment)
+    deepest = _path_bound(expression if b"#" in expression else _code_without_strings(expression))
+    if byte in b":!":
+        # the conversion and the format specification, up to the field's end; a field nested in the
+        # specification is measured as one
+        while True:
+            found = _SPEC_BRACES.search(body, position)
+            if found is None:
+                return -1, len(body)
+            position = found.end()
+            if found.group() == b"}":
+                break
+            nested, position = _field_depth(body, position)
+            if nested < 0:
+                return -1, position
+            deepest = max(deepest, nested)
+    return deepest + 2, position
+
+
+def _path_bound(code: bytes) -> int:
+    """_deepest_path of ``code`` without its whitespace, or its length when its brackets do not balance."""
+    code = code.translate(None, _WHITESPACE)
+    brackets = code.translate(None, _NOT_BRACKETS)
+    if brackets:
+        depth = 0
+        for byte in brackets:
+            depth += _BRACKET_STEP[byte]
+            if depth < 0:
+                return len(code)
+        if depth:
+            return len(code)
+    return _deepest_path(code)
+
+
 def _deepest_path(line: bytes) -> int:
     """The most bytes along one path down a (balanced) logical line: of a comma-separated piece outside its
     nested brackets, plus those of every piece enclosing it. Every level of nesting in LibCST's tree below a
@@ -294,6 +405,43 @@ def _deepest_path(line: bytes) -> int:
     return max(deepest, own + below)
 
 
+# CPython 3.11 and 3.12 refuse a tree about 3000 levels deep, which LibCST's parser takes seconds on and crashes
+# not far beyond; Python 3.9 and 3.10 build a call, attribute, subscript or binary-operator chain of any length, and
+# 3.13 one up to 10000 deep: there the screen measures the tree itself
+_MAX_TREE_DEPTH = 3000
+_PARSER_LIMITS_DEPTH = (3, 11) <= sys.version_info[:2] < (3, 13)
+_LINE_ENDS = re.compile(rb"\r\n|\r|\n")
+
+
+def _too_deep_line(tree: "ast.Module", source: bytes) -> Optional[int]:
+    """The line of the statement holding a node more than _MAX_TREE_DEPTH levels deep in Python's tree, or None. Every level of a
+    subtree takes at least one byte of its code (a context or an ``arguments`` node none, hence the factor 2), so
+    only subtrees whose code is long enough are looked into: in an ordinary file, a few statements."""
+    import ast
+
+    starts = [0]
+    starts.extend(m.end() for m in _LINE_ENDS.finditer(source))
+    last = len(starts)
+    # (node, its depth, whether its code's length bounds its depth (not inside an f-string, whose nodes' positions
+    # Python 3.9-3.11 do not always give right), the line of its statement)
+    stack = [(tree, 0, True, 1)]
+    while stack:
+        node, depth, prune, line = stack.pop()
+        if isinstance(node, ast.stmt):
+            line = node.lineno
+        if depth > _MAX_TREE_DEPTH:
+            return line
+        end = getattr(node, "end_lineno", None)
+        if prune and end is not None and 1 <= node.lineno <= end <= last:
+            span = starts[end - 1] + node.end_col_offset - starts[node.lineno - 1] - node.col_offset
+            if depth + 2 * span + 2 <= _MAX_TREE_DEPTH:
+                continue
+        prune = prune and not isinstance(node, ast.JoinedStr)
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, depth + 1, prune, line))
+    return None
+
+
 def _screen(source: bytes) -> Tuple[Optional[str], Optional[List[int]]]:
     """Python's own look at the file before LibCST's: why LibCST must not be given it (or None), and the
     first line of each top-level statement (its first decorator's for a decorated definition), which
@@ -306,6 +454,11 @@ def _screen(source: bytes) -> Tuple[Optional[str], Optional[List[int]]]:
         return f"SyntaxError: the file is nested too deeply for Python to parse ({type(error).__name__})", None
     except (SyntaxError, ValueError, UnicodeError, LookupError):
         return None, None  # LibCST reports it, with a position
+    if not _PARSER_LIMITS_DEPTH:
+        line = _too_deep_line(tree, source)
+        if line is not None:
+            return (f"cannot parse: the code on line {line} is nested too deeply for autogradlint to parse (more than "
+                    f"{_MAX_TREE_DEPTH} levels; Python 3.11 and 3.12 refuse it too)"), None
     if len(_BOOL_OPERATOR.findall(source)) > _MAX_BOOL_OPERANDS:
         import ast
 
