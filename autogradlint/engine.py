@@ -785,10 +785,12 @@ def _positions(module: cst.Module, text: Optional[str], tree: Optional[TreeIndex
     provider = PositionProvider()
     if text is not None and tree is not None:
         tops = []
+        seen = set()
         for node in nodes:
             chain = tree.ancestors(node)
             top = chain[-2] if len(chain) >= 2 else node  # chain[-1] is the Module
-            if top is not module and all(top is not t for t in tops):
+            if top is not module and id(top) not in seen:
+                seen.add(id(top))
                 tops.append(top)
         first_lines = _top_level_first_lines(module, text, python_first_lines)
         if first_lines is not None:
@@ -855,6 +857,10 @@ class _MarkingCodegenState(CodegenState):
             self.mark = len(self.tokens)
 
 
+# characters _statement_positions may scan whatever the file's length (a few milliseconds)
+_SEARCH_BUDGET = 1 << 24
+
+
 def _statement_positions(module: cst.Module, text: str, tree: TreeIndex, nodes, replaced) -> Optional[dict]:
     """Positions of every node of the innermost statements holding ``nodes`` (and the ``replaced`` nodes of
     fixes that share a top-level statement with them), or None when that cannot be done exactly.
@@ -898,6 +904,10 @@ def _statement_positions(module: cst.Module, text: str, tree: TreeIndex, nodes, 
     index: Optional[LineIndex] = None
     provider = PositionProvider()
     done_to = 0  # statements inside one already regenerated have their positions
+    # each search for a statement's code scans the text up to it, and on to the end to see that it is the only
+    # one: with thousands of findings that is quadratic. Past this many characters scanned, the other way
+    # (Python's lines of the top-level statements) costs less
+    budget = max(32 * len(text), _SEARCH_BUDGET)
     for statement in sorted(wanted):
         if statement < done_to:
             continue
@@ -913,6 +923,9 @@ def _statement_positions(module: cst.Module, text: str, tree: TreeIndex, nodes, 
             code = "".join(state.tokens)
             # where it occurs at the start of a line (the same code may end a longer line, or sit deeper)
             needle = "\n" + code
+            budget -= len(text)
+            if budget < 0:
+                return None
             if text.startswith(code):
                 at = 0
             else:

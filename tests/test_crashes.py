@@ -83,3 +83,25 @@ def test_ordinary_f_strings_are_still_linted(tmp_path):
     code, out, err = run("check", "--no-cache", "--output-format", "concise", "a.py", cwd=tmp_path)
     assert code == 1, err
     assert findings(out) == {"a.py": [(102, 1, "GL105", findings(out)["a.py"][0][3])]}
+
+
+# ------------------------------------------------------------------------ thousands of findings in one file
+def test_thousands_of_findings_in_one_file_are_all_placed(tmp_path):
+    """Placing 30,000 findings took ten times the parse (a quadratic search among the statements holding them),
+    and 100,000 ended in a bogus 'took longer than 120 s' internal error. All are reported, at their lines."""
+    repeated = "model.eval\n" * 10000  # the same statement again and again: placed by Python's lines
+    unique = "".join(f"model.eval  # {i}\n" for i in range(10000))  # each found by its own text
+    (tmp_path / "repeated.py").write_text("import torch\n" + repeated)
+    (tmp_path / "unique.py").write_text("import torch\n" + unique)
+    (tmp_path / "mixed.py").write_text("import torch\nclass A:\n    def f(self):\n" +
+                                       "".join("        model.eval  # %d\n" % i for i in range(5000)) + repeated[:55000])
+    code, out, err = run("check", "--no-cache", "--output-format", "concise", "--jobs", "1", ".", cwd=tmp_path)
+    assert code == 1, err
+    assert "internal error" not in out and "GL000" not in out
+    found = findings(out)
+    assert [(line, column, code) for line, column, code, _ in found["repeated.py"]] == \
+        [(line, 1, "GL105") for line in range(2, 10002)]
+    assert [(line, column, code) for line, column, code, _ in found["unique.py"]] == \
+        [(line, 1, "GL105") for line in range(2, 10002)]
+    assert [(line, column) for line, column, _, _ in found["mixed.py"]] == \
+        [(line, 9) for line in range(4, 5004)] + [(line, 1) for line in range(5004, 10004)]
