@@ -197,21 +197,49 @@ def _fix_job(job: Tuple[FileJob, str, bool, float, TorchVersion]) -> FileOutcome
                         torch_version)
 
 
-def _pool(workers: int):
-    import concurrent.futures
-    import multiprocessing
+def _lint_failed(job: Tuple[bytes, str, List[AnyRule], float], error: BaseException) -> List[Diagnostic]:
+    return [_failure(job[1], f"{type(error).__name__}: {error}")]
 
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+
+def _lint_crashed(job: Tuple[bytes, str, List[AnyRule], float], how: str) -> List[Diagnostic]:
+    return [crashed(job[1], how)]
+
+
+def _fix_failed(job: Tuple[FileJob, str, bool, float], error: BaseException) -> FileOutcome:
+    return FileOutcome(job[0].display, [_failure(job[0].display, f"{type(error).__name__}: {error}")])
+
+
+def _fix_crashed(job: Tuple[FileJob, str, bool, float], how: str) -> FileOutcome:
+    # the worker died before it wrote the file (it writes only once the fix is made): the file is as it was
+    return FileOutcome(job[0].display, [crashed(job[0].display, how)])
+
+
+def _failure(display: str, what: str) -> Diagnostic:
+    return Diagnostic(display, 1, 1, 1, 1, INTERNAL_ERROR[0], INTERNAL_ERROR[1], "error",
+                      f"internal error: {what} while linting {display}; the file was skipped. Please report this.")
+
+
+def crashed(display: str, how: str) -> Diagnostic:
+    """The finding for a file whose worker process died on it, twice (see autogradlint.pool)."""
+    return Diagnostic(display, 1, 1, 1, 1, INTERNAL_ERROR[0], INTERNAL_ERROR[1], "error",
+                      f"internal error: the linter process crashed on this file ({how}); the file was skipped and "
+                      "the other files were checked. Please report this.")
+
+
+# function -> (its result for an item that raised, its result for an item whose worker died)
+_FALLBACKS = {_lint_job: (_lint_failed, _lint_crashed), _fix_job: (_fix_failed, _fix_crashed)}
 
 
 def _map(function, items: list, workers: int) -> list:
-    """``function`` over ``items``, in worker processes when there are enough of them; order is kept."""
+    """``function`` over ``items``, in worker processes when there are enough of them; order is kept. A worker
+    that dies costs only the item it was on (autogradlint.pool)."""
     if workers <= 1 or len(items) < PARALLEL_MIN_FILES:
         return [function(item) for item in items]
-    chunk = max(1, len(items) // (workers * 8))
-    with _pool(workers) as pool:
-        return list(pool.map(function, items, chunksize=chunk))
+    from autogradlint.pool import run_parallel
+
+    on_error, on_crash = _FALLBACKS[function]
+    batch = max(1, len(items) // (workers * 8))
+    return run_parallel(function, items, workers, on_error, on_crash, batch)
 
 
 def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, cache: Optional[Cache],

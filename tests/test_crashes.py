@@ -105,3 +105,164 @@ def test_thousands_of_findings_in_one_file_are_all_placed(tmp_path):
         [(line, 1, "GL105") for line in range(2, 10002)]
     assert [(line, column) for line, column, _, _ in found["mixed.py"]] == \
         [(line, 9) for line in range(4, 5004)] + [(line, 1) for line in range(5004, 10004)]
+
+
+# ------------------------------------------------------------------------ a worker that dies
+CRASHING_WRAPPER = textwrap.dedent(
+    """\
+    import os, signal, sys, time
+    from autogradlint import rule as registry
+    from autogradlint.cli import main
+
+    class Crashes(registry.Rule):
+        '''## What it does\\nKills the process that runs it, to test the worker pool.'''
+        code, name, message, triggers = "GL992", "crashes", "crash", ("model",)
+
+        def visit_Name(self, node):
+            if node.value == "segfault":
+                os.kill(os.getpid(), signal.SIGSEGV)
+            elif node.value == "hard_exit":
+                os._exit(3)
+            elif node.value == "sigkill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            elif node.value == "out_of_memory":
+                raise MemoryError()
+            elif node.value == "slow":
+                time.sleep(0.5)
+            elif node.value == "once" and not os.path.exists("crashed-once"):
+                open("crashed-once", "w").close()
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    registry.all_rules()
+    registry._REGISTRY["GL992"] = Crashes
+    registry.rule_index()["GL992"] = registry.RuleInfo.of(Crashes)
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+@pytest.fixture
+def crashing(tmp_path):
+    script = tmp_path / "crashing_wrapper.py"
+    script.write_text(CRASHING_WRAPPER)
+    return script
+
+
+def ordinary_files(folder, count=40):
+    for i in range(count):
+        (folder / f"m{i:02d}.py").write_text(f"import torch\nx{i} = 1\nmodel.eval\n")
+
+
+@pytest.mark.parametrize("death", ["segfault", "hard_exit", "sigkill"])
+def test_a_worker_that_dies_costs_only_its_file(tmp_path, crashing, death):
+    """With --jobs 2, one file that killed its worker ended the run in 'internal error: BrokenProcessPool', and
+    the other 40 files' findings were lost. Now that file gets one finding and every other file is reported."""
+    ordinary_files(tmp_path)
+    (tmp_path / "zz_crash.py").write_text(f"import torch\n{death}\nmodel.eval\n")
+    code, out, err = run("check", "--no-cache", "--output-format", "concise", "--jobs", "2", ".", cwd=tmp_path,
+                         script=crashing)
+    assert code == 2, (out, err)
+    assert "Traceback" not in err and "BrokenProcessPool" not in out + err
+    found = findings(out)
+    assert sorted(found) == sorted([f"m{i:02d}.py" for i in range(40)] + ["zz_crash.py"])
+    for i in range(40):
+        assert [(line, code) for line, _, code, _ in found[f"m{i:02d}.py"]] == [(3, "GL105")]
+    crash = found["zz_crash.py"]
+    assert len(crash) == 1 and crash[0][2] == "GL000", crash
+    assert "the linter process crashed on this file" in crash[0][3]
+    expected = {"segfault": "SIGSEGV", "hard_exit": "exit code 3", "sigkill": "SIGKILL"}[death]
+    assert expected in crash[0][3]
+
+
+def test_a_worker_out_of_memory_and_one_killed_once_cost_nothing_else(tmp_path, crashing):
+    """A MemoryError is that file's internal error; a worker killed from outside once (the OOM killer) is
+    replaced and its file tried again, with its findings."""
+    ordinary_files(tmp_path)
+    (tmp_path / "zz_memory.py").write_text("import torch\nout_of_memory\nmodel.eval\n")
+    (tmp_path / "zz_once.py").write_text("import torch\nonce\nmodel.eval\n")
+    code, out, err = run("check", "--no-cache", "--output-format", "concise", "--jobs", "2", ".", cwd=tmp_path,
+                         script=crashing)
+    assert code == 2 and "Traceback" not in err, (out, err)
+    found = findings(out)
+    assert len(found) == 42
+    assert [c for _, _, c, _ in found["zz_once.py"]] == ["GL105"]
+    assert (tmp_path / "crashed-once").exists()
+    assert ("GL000", "GL105") == tuple(c for _, _, c, _ in found["zz_memory.py"])
+    assert "MemoryError" in found["zz_memory.py"][0][3]
+
+
+def test_fix_with_a_crashing_worker_reports_exactly_the_fixes_made(tmp_path, crashing):
+    """With --fix, all 40 files were rewritten on disk while nothing was reported."""
+    ordinary_files(tmp_path)
+    (tmp_path / "zz_crash.py").write_text("import torch\nsegfault\nmodel.eval\n")
+    code, out, err = run("check", "--no-cache", "--output-format", "concise", "--jobs", "2", "--fix", ".",
+                         cwd=tmp_path, script=crashing)
+    assert code == 2 and "Traceback" not in err, (out, err)
+    for i in range(40):
+        assert (tmp_path / f"m{i:02d}.py").read_text() == f"import torch\nx{i} = 1\nmodel.eval()\n"
+    assert (tmp_path / "zz_crash.py").read_text() == "import torch\nsegfault\nmodel.eval\n"
+    found = findings(out)
+    assert list(found) == ["zz_crash.py"] and "crashed on this file" in found["zz_crash.py"][0][3]
+    assert "Found 41 errors (40 fixed, 1 remaining)." in out
+
+
+# ------------------------------------------------------------------------ workers outlive their parent
+def processes_running(marker):
+    """pids of the processes whose command line holds ``marker`` (zombies aside)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmdline = handle.read()
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                state = handle.read().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in cmdline and state != b"Z":
+            found.append(int(entry))
+    return found
+
+
+def children_of(pid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as handle:
+                    if int(handle.read().rsplit(b")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the workers through /proc")
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_workers_end_when_the_parent_is_killed(tmp_path, crashing, how):
+    """SIGTERM or SIGKILL to the parent of a --jobs 2 run left its workers running forever (reparented to init)."""
+    for i in range(60):
+        (tmp_path / f"s{i:02d}.py").write_text("import torch\n" + "slow\n" * 10 + "model.eval\n")
+    parent = subprocess.Popen([sys.executable, str(crashing), "check", "--no-cache", "--jobs", "2", "."],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = str(crashing)
+    try:
+        deadline = time.monotonic() + 120
+        while len(children_of(parent.pid)) < 2 and parent.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = children_of(parent.pid)
+        assert len(workers) >= 2 and parent.poll() is None, "the run did not start its workers"
+        time.sleep(0.5)  # busy in a file
+        parent.send_signal(how)
+        assert parent.wait(timeout=60) == -how
+        deadline = time.monotonic() + 30
+        while processes_running(marker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert processes_running(marker) == []
+    finally:
+        for pid in processes_running(marker):
+            os.kill(pid, signal.SIGKILL)
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
