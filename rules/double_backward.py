@@ -96,6 +96,17 @@ class DoubleBackward(Rule):
         Valid("import torch\nl = w.sum()\nl.backward()\nl.backward()\n", "a graph that saved nothing"),
         Valid("import torch\ninp = torch.ones(1) * 2\nfor _ in range(6):\n    ddp(inp).sum().backward()\n    local(inp).sum().backward()\n",
               "each backward runs on a graph built in the loop from a plain input"),
+        Valid("import torch\nfrom accelerate import Accelerator\naccelerator = Accelerator()\nfor x, y in loader:\n"
+              "    loss = crit(model(x), y)\n    accelerator.backward(loss)\n",
+              "Accelerate's backward takes a fresh loss each iteration: the accelerator is no tensor"),
+        Valid("import torch\nclass Trainer:\n    def fit(self):\n        for x in self.loader:\n"
+              "            loss = self.model(x).sum()\n            self.accelerator.backward(loss)\n",
+              "the accelerator kept on the trainer"),
+        Valid("import torch\nimport deepspeed\nmodel_engine, optimizer, _, _ = deepspeed.initialize(model=net)\n"
+              "for batch in loader:\n    loss = model_engine(batch).mean()\n    model_engine.backward(loss)\n    model_engine.step()\n",
+              "a DeepSpeed engine's backward"),
+        Valid("import torch\nclass Runner:\n    def backward(self, loss):\n        loss.backward()\nrunner = Runner()\n"
+              "for x in data:\n    out = net(x).sum()\n    runner.backward(out)\n", "an object of a class of this file"),
     )
     invalid = (
         Invalid("import torch\nloss = crit(model(x), y)\nloss.backward()\nloss.backward()\n", 4, 1,

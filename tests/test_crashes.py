@@ -266,3 +266,70 @@ def test_workers_end_when_the_parent_is_killed(tmp_path, crashing, how):
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+# ------------------------------------------------------------------------ GL304 on Accelerate's backward
+ACCELERATE_LOOP = """\
+import torch
+from accelerate import Accelerator
+
+accelerator = Accelerator()
+model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = criterion(model(x), y)
+    accelerator.backward(loss)
+    optimizer.step()
+"""
+
+
+def test_accelerate_backward_in_a_loop_is_not_a_double_backward(tmp_path):
+    """GL304 took `accelerator` for the tensor of `accelerator.backward(loss)` ('computed once before the loop') and
+    its unsafe fix added retain_graph=True, keeping every iteration's graph. The loss is the argument."""
+    (tmp_path / "train.py").write_text(ACCELERATE_LOOP)
+    code, out, err = run("check", "--no-cache", "--output-format", "concise", "--fix", "--unsafe-fixes", "train.py",
+                         cwd=tmp_path)
+    assert (code, out.strip()) == (0, "All checks passed!"), (out, err)
+    assert (tmp_path / "train.py").read_text() == ACCELERATE_LOOP
+    # a loss computed once before the loop is still one, whoever runs its backward
+    (tmp_path / "once.py").write_text("import torch\nfrom accelerate import Accelerator\naccelerator = Accelerator()\n"
+                                      "loss = criterion(model(x), y)\nfor epoch in range(10):\n    accelerator.backward(loss)\n")
+    code, out, err = run("check", "--no-cache", "--output-format", "concise", "once.py", cwd=tmp_path)
+    assert code == 1 and "once.py:6:5: GL304 'loss' is computed once before the loop" in out, (out, err)
+
+
+# ------------------------------------------------------------------------ one added import per file
+NEEDS_TORCH_THREE_TIMES = """\
+from torch import nn
+
+model = nn.Linear(2, 2)
+
+
+def clip(model):
+    for p in model.parameters():
+        p.data.clamp_(-0.01, 0.01)
+
+
+def reset(model):
+    for p in model.parameters():
+        p.data.zero_()
+
+
+def scale(model):
+    model.weight.data.mul_(2)
+"""
+
+
+def test_several_fixes_that_need_import_torch_add_it_once(tmp_path):
+    """Each fix that needed `import torch` added its own: one file got three."""
+    path = tmp_path / "a.py"
+    path.write_text(NEEDS_TORCH_THREE_TIMES)
+    code, out, err = run("check", "--no-cache", "--output-format", "concise", "--fix", "--unsafe-fixes", "a.py",
+                         cwd=tmp_path)
+    assert code == 0 and "Found 3 errors (3 fixed, 0 remaining)." in out, (out, err)
+    fixed = path.read_text()
+    assert fixed.count("import torch\n") == 1
+    assert fixed.startswith("from torch import nn\nimport torch\n\nmodel = nn.Linear(2, 2)\n")
+    assert fixed.count("with torch.no_grad():") == 3
+    code, out, err = run("check", "--no-cache", "--output-format", "concise", "a.py", cwd=tmp_path)
+    assert (code, out.strip()) == (0, "All checks passed!")

@@ -649,13 +649,62 @@ def scope_flow(context: "LintContext", root: Optional[cst.CSTNode] = None) -> Op
     return flow
 
 
+# libraries whose objects run the backward pass of a loss given to their ``backward(loss)`` method
+_TRAINER_PACKAGES = frozenset({"accelerate", "deepspeed", "lightning", "pytorch_lightning", "lightning_fabric",
+                               "colossalai"})
+# what such objects are called: Accelerate's Accelerator, Lightning's Fabric, a DeepSpeed engine
+_TRAINER_NAMES = frozenset({"accelerator", "fabric", "engine", "model_engine", "deepspeed_engine"})
+
+
+def trainer_backward_loss(context: "LintContext", call: cst.Call) -> Optional[cst.BaseExpression]:
+    """The loss in ``accelerator.backward(loss)``: a ``.backward(...)`` call whose receiver is certainly not a
+    tensor (an Accelerate ``Accelerator``, a Lightning ``Fabric``, a DeepSpeed engine, an instance of a class of
+    this file) is that object's method, which runs the backward pass of the tensor it is given; it is not
+    ``Tensor.backward`` (whose first argument is the gradient). None for any other call, ``loss.backward(g)``
+    included."""
+    func = call.func
+    if type(func) is not cst.Attribute or func.attr.value != "backward" or not call.args:
+        return None
+    first = call.args[0]
+    if first.star or first.keyword is not None:
+        return None
+    return first.value if _not_a_tensor(context, func.value) else None
+
+
+def _not_a_tensor(context: "LintContext", receiver: cst.BaseExpression) -> bool:
+    receiver_type = type(receiver)
+    if receiver_type is cst.Attribute:
+        return receiver.attr.value in _TRAINER_NAMES  # self.accelerator
+    if receiver_type is not cst.Name:
+        return False
+    if receiver.value in _TRAINER_NAMES:
+        return True
+    binding = context.names.binding_of(receiver)
+    if binding is None or binding.kind != "assign" or not isinstance(binding.node, (cst.Assign, cst.AnnAssign)):
+        return False
+    value = binding.node.value
+    if type(value) is not cst.Call or type(value.func) not in (cst.Name, cst.Attribute):
+        return False
+    name = context.qualified_name(value.func)
+    if name is not None:
+        root = name.split(".", 1)[0]
+        if root in _TRAINER_PACKAGES:
+            return True  # accelerator = Accelerator(), engine, *_ = deepspeed.initialize(...)
+        if root == "torch":
+            return False
+    if type(value.func) is cst.Name:
+        klass = context.names.binding_of(value.func)
+        return klass is not None and klass.kind == "class"  # an instance of a class defined here
+    return False
+
+
 _AUTOGRAD_ENTRY_POINTS = {"torch.autograd.backward": "tensors", "torch.autograd.grad": "outputs"}
 _ENTRY_POINT_NAMES = frozenset(name.rsplit(".", 1)[1] for name in _AUTOGRAD_ENTRY_POINTS)
 
 
 def backward_target(context: "LintContext", call: cst.Call) -> Optional[cst.BaseExpression]:
-    """The tensor a backward pass starts from: ``t`` in ``t.backward()``, ``torch.autograd.backward(t)``
-    or ``torch.autograd.grad(t, ...)``; None for other calls."""
+    """The tensor a backward pass starts from: ``t`` in ``t.backward()``, ``torch.autograd.backward(t)``,
+    ``torch.autograd.grad(t, ...)`` or ``accelerator.backward(t)`` (trainer_backward_loss); None for other calls."""
     func = call.func
     func_type = type(func)  # exact types: this runs on every call, and isinstance on LibCST's ABCs is slow
     if func_type is cst.Attribute:
@@ -666,7 +715,10 @@ def backward_target(context: "LintContext", call: cst.Call) -> Optional[cst.Base
         keyword = _AUTOGRAD_ENTRY_POINTS.get(context.qualified_name(func) or "")
         if keyword is not None:
             return _mode_argument(call, keyword)
-        return func.value if attr == "backward" else None
+        if attr != "backward":
+            return None
+        loss = trainer_backward_loss(context, call)
+        return func.value if loss is None else loss
     if func_type is cst.Name:
         keyword = _AUTOGRAD_ENTRY_POINTS.get(context.qualified_name(func) or "")
         if keyword is not None:

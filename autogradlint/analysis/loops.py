@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Sequence, Set
 
 import libcst as cst
 
-from autogradlint.analysis.grad_mode import GRAD_OFF, with_mode
+from autogradlint.analysis.grad_mode import GRAD_OFF, trainer_backward_loss, with_mode
 from autogradlint.analysis.modules import is_module_instance
 from autogradlint.analysis.tensors import factory_call
 from autogradlint.walk import NESTED_SCOPES, children, own_nodes_of
@@ -298,12 +298,16 @@ def is_non_tensor_name(context: "LintContext", name: cst.Name) -> bool:
 
 def backward_target(context: "LintContext", call: cst.Call) -> Optional[cst.BaseExpression]:
     """The tensor a call runs backward from: ``loss`` in ``loss.backward()``, ``scaler.scale(loss).backward()``,
-    ``torch.autograd.backward(loss)`` or ``torch.autograd.grad(loss, params)``; None for other calls."""
+    ``torch.autograd.backward(loss)``, ``torch.autograd.grad(loss, params)`` or ``accelerator.backward(loss)``
+    (grad_mode.trainer_backward_loss); None for other calls."""
     func = call.func
     func_type = type(func)
     if func_type is cst.Attribute and func.attr.value == "backward":
         if context.qualified_name(func) == AUTOGRAD_BACKWARD:
             return _first_argument(call, ("tensors",))
+        loss = trainer_backward_loss(context, call)
+        if loss is not None:
+            return loss  # accelerator.backward(loss): the object runs loss's backward
         if type(func.value) in _NAME_OR_ATTRIBUTE and context.qualified_name(func.value) is not None:
             return None  # ``something_imported.backward(...)`` is a function, not a tensor method
         receiver = func.value
