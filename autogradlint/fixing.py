@@ -210,7 +210,17 @@ def fix_source(source: bytes, path: str, rules: Sequence[AnyRule], unsafe: bool,
                 continue  # overlapping fixes wait for the next pass
             taken.extend(spans)
             chosen.append(diagnostic)
-        new_text = apply_edits(text, [e for d in chosen for e in d.fix.edits])
+        # an edit two fixes both make is made once: each fix that needs `import torch` adds the same line at the
+        # same place (reference_to), and the file must end with one
+        edits: List[Edit] = []
+        made = set()
+        for diagnostic in chosen:
+            for edit in diagnostic.fix.edits:
+                key = (edit.line, edit.column, edit.end_line, edit.end_column, edit.content)
+                if key not in made:
+                    made.add(key)
+                    edits.append(edit)
+        new_text = apply_edits(text, edits)
         try:
             new_bytes = new_text.encode(encoding)
             cst.parse_module(new_bytes)
