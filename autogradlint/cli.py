@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -313,7 +314,12 @@ def _per_file_rules(display: str, path: str, settings: Settings, selected: List[
         relative = display
     ignored = set()
     for pattern, selectors in settings.per_file_ignores.items():
-        if any(fnmatch.fnmatchcase(candidate, pattern) for candidate in (relative, display, absolute.name, absolute.as_posix())):
+        try:
+            matched = any(fnmatch.fnmatchcase(candidate, pattern)
+                          for candidate in (relative, display, absolute.name, absolute.as_posix()))
+        except re.error:  # Python < 3.12 compiles an empty range ([z-a]) to a bad regex; newer ones match nothing
+            matched = False
+        if matched:
             for selector in selectors:
                 ignored.update(r.code for r in rules_matching(selector))
     return [r for r in selected if r.code not in ignored]
