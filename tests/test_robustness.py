@@ -115,7 +115,8 @@ def test_ordinary_files_skip_the_screening_parse_and_long_statements_do_not():
     from autogradlint.engine import _needs_screen
 
     ordinary = b"import torch\n" + b"def f(x):\n    return (x +\n        1)  # ((\n" * 200 + b"s = ')]}'\n"
-    assert not _needs_screen(ordinary)
+    # PEP 701 f-strings: on 3.12+ the byte scan cannot tell where an f-string ends, so every long file is screened
+    assert _needs_screen(ordinary) is (sys.version_info >= (3, 12))
     assert _needs_screen(b"x = (\n" + b" +\n".join([b"1"] * 3000) + b")\n")
     assert _needs_screen(ordinary + b"x = (1,\n")  # an unclosed bracket: unsure
     assert _needs_screen(ordinary + b"x = 1)\n")
