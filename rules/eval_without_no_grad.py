@@ -2,7 +2,7 @@ import re
 
 import libcst as cst
 
-from autogradlint.analysis.modules import is_module_class
+from autogradlint.analysis.modules import is_module_class, is_module_instance
 from autogradlint.analysis.torch_versions import INFERENCE_MODE, torch_at_least
 from autogradlint.analysis.training import CALL, EVAL, training_facts
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
@@ -131,10 +131,20 @@ class EvalWithoutNoGrad(Rule):
         """The model is called later in the function: in a loop, or in an inference function or script."""
         named_for_inference = not isinstance(owner, cst.FunctionDef) or bool(_INFERENCE_NAME.search(owner.name.value))
         for event, frames in later:
-            if event.kind == CALL and event.receiver in (model, model + ".forward"):
+            if event.kind == CALL and (event.receiver in (model, model + ".forward")
+                                       or self._calls_submodule(model, event, frames)):
                 if named_for_inference or any(b.kind == "loop" for b, _ in frames):
                     return True
         return False
+
+    def _calls_submodule(self, model, event, frames) -> bool:
+        """``model.features(x)``: a call of an attribute of the model that certainly holds a module."""
+        receiver = event.receiver or ""
+        if not receiver.startswith(model + ".") or "." in receiver[len(model) + 1:]:
+            return False
+        if any(b.kind == "inline" for b, _ in frames):
+            return False  # the call's names are the helper's
+        return is_module_instance(self.context, event.node.func)
 
 
 

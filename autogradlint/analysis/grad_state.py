@@ -86,6 +86,8 @@ class Facts(FrozenRecord):
 UNKNOWN_FACTS = Facts()
 _NUMBER = Facts(kind=NUMBER, requires_grad=False, single=True, why_no_grad=CONSTANT)
 _LOOP_DATA = Facts(loop_data=True)
+# an item of ``module.parameters()``: an nn.Parameter
+_PARAMETER_ITEM = Facts(kind=TENSOR, requires_grad=True, leaf=True, retains_grad=False)
 
 
 def _join_field(a, b):
@@ -981,6 +983,9 @@ class _ScopeAnalysis:
             item_facts = _LOOP_DATA if _is_data_iterable(node.iter) else UNKNOWN_FACTS
             if _is_range(self.context, node.iter) and isinstance(node.target, cst.Name):
                 item_facts = _NUMBER
+            parameter = self._parameter_loop_item(node)
+            if parameter is not None:
+                loop_items[parameter] = _PARAMETER_ITEM
             for name in _target_names(node.target):
                 if item_facts != UNKNOWN_FACTS:
                     loop_items[name] = item_facts
@@ -1016,6 +1021,28 @@ class _ScopeAnalysis:
             after = self._suite(node.orelse.body, after, mode, record and not self._first_pass, None)[0] or {}
         after = _join_envs([after, *exits.breaks]) or {}
         return after, mode, record
+
+    def _parameter_loop_item(self, node: cst.For) -> Optional[str]:
+        """The loop variable of ``for p in m.parameters()`` / ``for name, p in m.named_parameters()`` over a
+        module ``m`` (certainly one: see ``module_instance``), which is each time a parameter: a leaf that
+        requires grad, unless the file may freeze parameters."""
+        iterable = node.iter
+        if self.freezes or type(iterable) is not cst.Call or type(iterable.func) is not cst.Attribute:
+            return None
+        method = iterable.func.attr.value
+        if method not in ("parameters", "named_parameters") or any(a.star for a in iterable.args):
+            return None
+        target = node.target
+        if method == "named_parameters":
+            if type(target) is not cst.Tuple or len(target.elements) != 2:
+                return None
+            target = target.elements[1].value
+        if type(target) is not cst.Name:
+            return None
+        found = module_instance(self.context, iterable.func.value)
+        if found is None or found.scripted:
+            return None
+        return target.value
 
     def _try(self, node, env: Env, mode: Optional[str], record: bool,
              loop: Optional[_Loop]) -> Tuple[Optional[Env], Optional[str], bool]:
@@ -1347,8 +1374,9 @@ def _snapshot(context: "LintContext", statement: Optional[cst.CSTNode], every_ru
 
 
 # Only these make a value a leaf that requires grad (see _Evaluator): a factory or Variable given
-# ``requires_grad=``, ``nn.Parameter(...)``, ``.requires_grad_()`` and ``x.requires_grad = ...``.
-_GRAD_LEAF_WORDS = frozenset({"requires_grad", "requires_grad_", "Parameter"})
+# ``requires_grad=``, ``nn.Parameter(...)``, ``.requires_grad_()``, ``x.requires_grad = ...`` and a loop
+# over a module's ``parameters()``/``named_parameters()``.
+_GRAD_LEAF_WORDS = frozenset({"requires_grad", "requires_grad_", "Parameter", "parameters", "named_parameters"})
 _NAMES = (cst.Name,)
 _value_of = attrgetter("value")
 _IMPORT_ALIASES = (cst.ImportAlias,)

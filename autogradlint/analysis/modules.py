@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence
 
 import libcst as cst
 
+from autogradlint.analysis.call_sites import parameter_arguments
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import NESTED_SCOPES, children, current_index, nodes_of
 
@@ -302,6 +303,8 @@ class _FileKnowledge:
         self.class_parameters: Dict[int, Optional[bool]] = {}
         self.attributes: Dict[int, Dict[str, ModuleAttribute]] = {}
         self.factories: Dict[int, Optional[ModuleInstance]] = {}
+        self.object_classes: Dict[int, Optional[cst.ClassDef]] = {}
+        self.subclassed: Optional[set] = None
         for node in nodes_of(context.module, (cst.ClassDef,)):
             if type(node.body) is cst.IndentedBlock:
                 for statement in node.body.body:
@@ -471,16 +474,33 @@ def _param_instance(knowledge: _FileKnowledge, param: cst.Param) -> Optional[Mod
             return ModuleInstance(class_name=klass.name.value, local=klass)
         return None
     annotation = param.annotation.annotation if param.annotation is not None else None
-    if annotation is None or _unwrap_name(param.default) == "None":
-        return None
-    if isinstance(annotation, (cst.Name, cst.Attribute)):
+    if annotation is not None and _unwrap_name(param.default) != "None" and isinstance(annotation, (cst.Name, cst.Attribute)):
         qualified = context.qualified_name(annotation)
         if is_module_base_name(qualified):
             return ModuleInstance(class_name=_torch_nn_class(qualified))
         local = local_class(context, annotation)
         if local is not None and is_module_class(context, local) is True:
             return ModuleInstance(class_name=local.name.value, local=local)
-    return None
+    return _call_site_instance(knowledge, param)
+
+
+def _call_site_instance(knowledge: _FileKnowledge, param: cst.Param) -> Optional[ModuleInstance]:
+    """The module every call site of the same file passes to ``param`` (see ``call_sites``)."""
+    arguments = parameter_arguments(knowledge.context, param)
+    if not arguments:
+        return None
+
+    def compute() -> Optional[ModuleInstance]:
+        found = []
+        for argument in arguments:
+            result = _instance(knowledge, argument)
+            if result is None:
+                return None
+            if result is not _ASSUMED:
+                found.append(result)
+        return _combine(found) if found else None
+
+    return _assuming(knowledge, ("param", id(param)), compute)
 
 
 def _loop_item_instance(knowledge: _FileKnowledge, target, iterable, name: str) -> Optional[ModuleInstance]:
@@ -512,17 +532,24 @@ def _loop_item_instance(knowledge: _FileKnowledge, target, iterable, name: str) 
 
 def _attribute_instance(knowledge: _FileKnowledge, attribute: cst.Attribute) -> Optional[ModuleInstance]:
     owner = _instance(knowledge, attribute.value)
-    if owner is None or owner.may_be_function:
-        return None
     attr = attribute.attr.value
-    if attr == "module" and owner.class_name in _WRAPPERS:
-        return ModuleInstance()
-    if owner.local is None:
-        return None
-    values = _assigned_values(knowledge, owner.local, attr)
+    if owner is None:
+        # an instance of a plain class of this file (a Trainer holding ``self.model``)
+        klass = _object_class(knowledge, attribute.value)
+        if klass is None:
+            return None
+    else:
+        if owner.may_be_function:
+            return None
+        if attr == "module" and owner.class_name in _WRAPPERS:
+            return ModuleInstance()
+        if owner.local is None:
+            return None
+        klass = owner.local
+    values = _assigned_values(knowledge, klass, attr)
     if not values:
         return None
-    key = ("attr", id(owner.local), attr)
+    key = ("attr", id(klass), attr)
 
     def compute() -> Optional[ModuleInstance]:
         found = []
@@ -535,6 +562,89 @@ def _attribute_instance(knowledge: _FileKnowledge, attribute: cst.Attribute) -> 
         return _combine(found) if found else None
 
     return _assuming(knowledge, key, compute)
+
+
+def instance_class(context: "LintContext", expression: cst.BaseExpression) -> Optional[cst.ClassDef]:
+    """The class of this file (module or not) that ``expression`` certainly holds an instance of:
+    ``self`` in its methods, ``Trainer(...)``, a name bound only to such values, a parameter every call
+    site passes one to. None when unknown, or when a class of this file subclasses it (``self`` may then
+    be an instance of the subclass, whose methods and attributes differ)."""
+    knowledge = _knowledge(context)
+    found = _instance(knowledge, expression)
+    if found is not None:
+        return None if found.may_be_function else found.local
+    return _object_class(knowledge, expression)
+
+
+def plain_instance_class(context: "LintContext", expression: cst.BaseExpression) -> Optional[cst.ClassDef]:
+    """``instance_class`` when the class is certainly not an nn.Module (a Trainer, a runner)."""
+    knowledge = _knowledge(context)
+    if _instance(knowledge, expression) is not None:
+        return None
+    klass = _object_class(knowledge, expression)
+    return klass if klass is not None and is_module_class(context, klass) is False else None
+
+
+def _object_class(knowledge: _FileKnowledge, expression: cst.BaseExpression) -> Optional[cst.ClassDef]:
+    """``instance_class`` for instances of plain (not nn.Module) classes of this file."""
+    key = id(expression)
+    if key in knowledge.object_classes:
+        return knowledge.object_classes[key]
+    knowledge.object_classes[key] = None  # a cycle back here: unknown
+    found = _compute_object_class(knowledge, expression)
+    if found is not None and (found.decorators or id(found) in _subclassed(knowledge)):
+        found = None
+    knowledge.object_classes[key] = found
+    return found
+
+
+def _subclassed(knowledge: _FileKnowledge) -> set:
+    """ids of the classes of this file that another class of the file names as a base."""
+    if knowledge.subclassed is None:
+        knowledge.subclassed = set()
+        for node in nodes_of(knowledge.context.module, (cst.ClassDef,)):
+            for arg in node.bases:
+                local = local_class(knowledge.context, arg.value)
+                if local is not None:
+                    knowledge.subclassed.add(id(local))
+    return knowledge.subclassed
+
+
+def _compute_object_class(knowledge: _FileKnowledge, expression: cst.BaseExpression) -> Optional[cst.ClassDef]:
+    context = knowledge.context
+    expression_type = type(expression)
+    if expression_type is cst.Call:
+        func = expression.func
+        local = local_class(context, func) if type(func) is cst.Name else None
+        return local
+    if expression_type is not cst.Name:
+        return None
+    bindings = context.names.bindings_of(expression)
+    if not bindings:
+        return None
+    found: Optional[cst.ClassDef] = None
+    for binding in bindings:
+        klass = None
+        node = binding.node
+        if binding.kind == "param":
+            klass = knowledge.method_class.get(id(node))
+            if klass is None:
+                annotation = node.annotation.annotation if node.annotation is not None else None
+                if annotation is not None and type(annotation) is cst.Name and _unwrap_name(node.default) != "None":
+                    klass = local_class(context, annotation)
+                if klass is None:
+                    arguments = parameter_arguments(context, node) or ()
+                    classes = [_object_class(knowledge, a) for a in arguments]
+                    if classes and all(c is not None and c is classes[0] for c in classes):
+                        klass = classes[0]
+        elif binding.kind == "assign" and type(node) in (cst.Assign, cst.AnnAssign) and node.value is not None:
+            targets = [t.target for t in node.targets] if type(node) is cst.Assign else [node.target]
+            if any(type(t) is cst.Name and t.value == expression.value for t in targets):
+                klass = _object_class(knowledge, node.value)
+        if klass is None or (found is not None and klass is not found):
+            return None
+        found = klass
+    return found
 
 
 def _call_instance(knowledge: _FileKnowledge, call: cst.Call) -> Optional[ModuleInstance]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple, Un
 import libcst as cst
 
 from autogradlint.analysis.grad_mode import GRAD_OFF, UNKNOWN, decorator_mode, with_mode
+from autogradlint.analysis.modules import plain_instance_class
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import iter_tree, nodes_of, own_nodes_of
 
@@ -336,7 +337,7 @@ class TrainingFacts:
                 self._expansions += 1
                 mode = decorator_mode(self.context, helper)
                 inner_scope = _Scope(self._substitution(helper, call, scope), scope.grad_off if mode is None else _off(mode),
-                                     scope.klass if _is_self_call(call) else None, scope.stack + (helper,), scope.owner)
+                                     self._method_class(helper, call, scope), scope.stack + (helper,), scope.owner)
                 body = Block("inline")
                 self._fill(body, _body_statements(helper.body), inner_scope, own=False)
                 block.entries.append(Inline(call, helper, body))
@@ -406,17 +407,29 @@ class TrainingFacts:
             if binding is not None and binding.kind == "def" and type(binding.node) is cst.FunctionDef:
                 return binding.node
             return None
-        if _is_self_call(call) and scope.klass is not None:
-            methods = self._methods.get(id(scope.klass))
+        klass = scope.klass if _is_self_call(call) else None
+        if klass is None and type(func) is cst.Attribute and len(scope.stack) <= 1:
+            # ``trainer.train_step(x)``: a method of the class of this file the receiver is an instance of
+            klass = plain_instance_class(self.context, func.value)
+        if klass is not None:
+            methods = self._methods.get(id(klass))
             if methods is None:
-                methods = self._methods[id(scope.klass)] = {}
-                for statement in _body_statements(scope.klass.body):
+                methods = self._methods[id(klass)] = {}
+                for statement in _body_statements(klass.body):
                     if type(statement) is cst.FunctionDef:
                         methods.setdefault(statement.name.value, []).append(statement)
             found = methods.get(func.attr.value, ())  # type: ignore[union-attr]
-            if len(found) == 1:
+            if len(found) == 1 and not _is_static_or_class_method(found[0]):
                 return found[0]
         return None
+
+    def _method_class(self, helper: cst.FunctionDef, call: cst.Call, scope: _Scope) -> Optional[cst.ClassDef]:
+        """The class whose method ``call`` runs (``self.m()`` or ``obj.m()``), None for a plain function."""
+        if type(call.func) is not cst.Attribute:
+            return None
+        if _is_self_call(call) and scope.klass is not None:
+            return scope.klass
+        return self.class_of(helper)
 
     def _substitution(self, helper: cst.FunctionDef, call: cst.Call, scope: _Scope) -> Dict[str, Optional[str]]:
         """Helper parameter -> the caller's argument text (None when unknown or defaulted)."""
@@ -428,6 +441,9 @@ class TrainingFacts:
                 subst[star.name.value] = None
         if _is_self_call(call) and params:
             subst[params[0].name.value] = "self"
+            params = params[1:]
+        elif type(call.func) is cst.Attribute and params and self.class_of(helper) is not None:
+            subst[params[0].name.value] = _text(call.func.value, scope.subst)  # ``obj.method()``: self is obj
             params = params[1:]
         for index, arg in enumerate(call.args):
             if arg.star:
@@ -743,6 +759,11 @@ def _literal(expression: cst.BaseExpression) -> Optional[bool]:
 
 def _is_grad_attribute(target: cst.CSTNode) -> bool:
     return type(target) is cst.Attribute and target.attr.value == "grad"
+
+
+def _is_static_or_class_method(function: cst.FunctionDef) -> bool:
+    return any(type(d.decorator) is cst.Name and d.decorator.value in ("staticmethod", "classmethod")
+               for d in function.decorators)
 
 
 def _is_self_call(call: cst.Call) -> bool:

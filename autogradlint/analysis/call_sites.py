@@ -1,0 +1,204 @@
+"""What flows into a function's parameters: the arguments of every call site of the same file.
+
+A parameter's value is known from its call sites only under a strict policy (anything else: unknown):
+
+- the function is a module-level ``def`` (or the ``__init__`` of a module-level class, for the calls of
+  the class), its name is bound once in the module, and it is not decorated (grad-mode decorators aside,
+  which pass their arguments through; a class must have no decorators, metaclass or ``__new__``);
+- every read of its name is the callee of a call: passed as a value (``map(f, xs)``, ``callbacks=[f]``),
+  stored, or listed in ``__all__``, it escapes to code we cannot see;
+- a public function (no leading underscore) of a package module (a file next to an ``__init__.py``) may
+  be called from other files of the project or from its users: its call sites here are not all of them;
+- there is at least one call, and no call unpacks ``*args``/``**kwargs`` or leaves the parameter to its
+  default: every call site must say what the parameter receives.
+
+The analyses then ask what every argument holds, and keep a fact only when all agree.
+"""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+
+import libcst as cst
+
+from autogradlint.walk import nodes_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autogradlint.engine import LintContext
+
+_GRAD_MODE_DECORATORS = frozenset({
+    "torch.no_grad", "torch.enable_grad", "torch.inference_mode", "torch.autograd.no_grad",
+    "torch.autograd.enable_grad", "torch.autograd.inference_mode", "torch.autograd.grad_mode.no_grad",
+    "torch.autograd.grad_mode.enable_grad", "torch.autograd.grad_mode.inference_mode",
+})
+
+
+class _Callable:
+    __slots__ = ("node", "params", "skip", "calls", "escaped")
+
+    def __init__(self, node: cst.FunctionDef, skip: int) -> None:
+        self.node = node
+        self.params = [*node.params.posonly_params, *node.params.params]
+        self.skip = skip  # 1 for ``__init__`` called through its class: ``self`` is not an argument
+        self.calls: List[cst.Call] = []
+        self.escaped = False
+
+
+class CallSites:
+    """The call sites of the file's module-level functions and classes (built once per file)."""
+
+    def __init__(self, context: "LintContext") -> None:
+        self._by_param: Dict[int, Tuple[_Callable, str, Optional[int]]] = {}
+        candidates: Dict[str, Tuple[_Callable, cst.CSTNode]] = {}
+        module_bindings = context.names.module_scope.bindings
+        exported = _all_names(context.module)
+        package_module = _is_package_module(context.path)
+        for statement in context.module.body:
+            statement_type = type(statement)
+            if statement_type is not cst.FunctionDef and statement_type is not cst.ClassDef:
+                continue
+            name = statement.name.value
+            if len(module_bindings.get(name, ())) != 1 or name in exported:
+                continue
+            if package_module and not name.startswith("_"):
+                continue
+            if statement_type is cst.FunctionDef:
+                if not all(_grad_mode_decorator(context, d) for d in statement.decorators):
+                    continue
+                function, skip = statement, 0
+            else:
+                if statement.decorators or statement.keywords:
+                    continue
+                function = _own_init(statement)
+                if function is None:
+                    continue
+                skip = 1
+            callable_ = _Callable(function, skip)
+            candidates[name] = (callable_, statement)
+            self._index_params(callable_)
+        if not candidates:
+            return
+        names = context.names
+        called: set = set()
+        for call in nodes_of(context.module, (cst.Call,)):
+            func = call.func
+            if type(func) is cst.Name and func.value in candidates:
+                callable_, statement = candidates[func.value]
+                binding = names.binding_of(func)
+                if binding is not None and binding.node is statement:
+                    callable_.calls.append(call)
+                    called.add(id(func))
+        ignored = set(called)
+        for node in nodes_of(context.module, (cst.Attribute, cst.FunctionDef, cst.ClassDef)):
+            if type(node) is cst.Attribute:
+                ignored.add(id(node.attr))
+            else:
+                ignored.add(id(node.name))
+        for node in nodes_of(context.module, (cst.Name,)):
+            if node.value in candidates and id(node) not in ignored:
+                candidates[node.value][0].escaped = True  # read as a value, not called
+
+    def _index_params(self, callable_: _Callable) -> None:
+        node = callable_.node
+        for position, param in enumerate(callable_.params):
+            if position < callable_.skip:
+                continue
+            self._by_param[id(param)] = (callable_, param.name.value, position)
+        for param in node.params.kwonly_params:
+            self._by_param[id(param)] = (callable_, param.name.value, None)
+
+    def arguments(self, param: cst.Param) -> Optional[List[cst.BaseExpression]]:
+        """The expressions every call site passes to ``param`` (in the callers' scopes), or None when the
+        policy above does not let the call sites speak for it."""
+        found = self._by_param.get(id(param))
+        if found is None:
+            return None
+        callable_, name, position = found
+        if callable_.escaped or not callable_.calls:
+            return None
+        keyword_ok = not any(p is param for p in callable_.node.params.posonly_params)
+        out: List[cst.BaseExpression] = []
+        for call in callable_.calls:
+            value = _argument(call, name, None if position is None else position - callable_.skip, keyword_ok)
+            if value is None:
+                return None
+            out.append(value)
+        return out
+
+
+def _argument(call: cst.Call, name: str, position: Optional[int], keyword_ok: bool) -> Optional[cst.BaseExpression]:
+    index = 0
+    found = None
+    for arg in call.args:
+        if arg.star:
+            return None  # *args/**kwargs: which parameter gets what is not known
+        if arg.keyword is None:
+            if position is not None and index == position:
+                found = arg.value
+            index += 1
+        elif arg.keyword.value == name and keyword_ok:
+            found = arg.value
+    return found
+
+
+def _own_init(klass: cst.ClassDef) -> Optional[cst.FunctionDef]:
+    if type(klass.body) is not cst.IndentedBlock:
+        return None
+    inits = []
+    for statement in klass.body.body:
+        if type(statement) is cst.FunctionDef:
+            if statement.name.value == "__new__":
+                return None
+            if statement.name.value == "__init__":
+                inits.append(statement)
+    if len(inits) != 1 or inits[0].decorators:
+        return None
+    return inits[0]
+
+
+def _grad_mode_decorator(context: "LintContext", decorator: cst.Decorator) -> bool:
+    expression = decorator.decorator
+    if type(expression) is cst.Call:
+        expression = expression.func
+    if type(expression) not in (cst.Name, cst.Attribute):
+        return False
+    return context.qualified_name(expression) in _GRAD_MODE_DECORATORS
+
+
+def _all_names(module: cst.Module) -> set:
+    """The strings of a module-level ``__all__`` (any name in it may be used by code we cannot see)."""
+    names: set = set()
+    for statement in module.body:
+        if type(statement) is not cst.SimpleStatementLine:
+            continue
+        for small in statement.body:
+            targets = ([t.target for t in small.targets] if type(small) is cst.Assign
+                       else [small.target] if type(small) in (cst.AugAssign, cst.AnnAssign) else [])
+            if any(type(t) is cst.Name and t.value == "__all__" for t in targets):
+                value = getattr(small, "value", None)
+                for node in nodes_of(value, (cst.SimpleString,)) if value is not None else ():
+                    text = node.value.strip("'\"rbuRBU")
+                    names.add(text)
+    return names
+
+
+def _is_package_module(path: str) -> bool:
+    """A file that sits in a package (next to an ``__init__.py``): its public functions may be imported."""
+    directory = os.path.dirname(os.path.abspath(path)) if path and path != "-" else ""
+    return bool(directory) and os.path.isfile(os.path.join(directory, "__init__.py"))
+
+
+_KEY = "call_sites"
+
+
+def call_sites(context: "LintContext") -> CallSites:
+    """The file's call-site index (built on first use, then shared)."""
+    found = context.facts.get(_KEY)
+    if found is None:
+        found = context.facts[_KEY] = CallSites(context)
+    return found
+
+
+def parameter_arguments(context: "LintContext", param: cst.Param) -> Optional[List[cst.BaseExpression]]:
+    """What every call site of the same file passes to ``param`` (see the module's policy), or None."""
+    return call_sites(context).arguments(param)
