@@ -2,11 +2,14 @@
 
 One JSON file per autogradlint build holds, for every linted path, the hash of the file's bytes together with the
 rules it was linted with, and the findings. An entry is used only when all of these match, so an edited file, a
-changed configuration or another autogradlint build is linted again. A damaged cache file, or a damaged entry
+changed configuration or another autogradlint build is linted again. A file's entry also records the summaries of
+the project files it imports (see ``analysis.project``, kept in ``summaries-*.json``): it is used only while they
+are unchanged. A damaged cache file, or a damaged entry
 (wrong types, nesting too deep, anything), is ignored and rebuilt.
 
 The cache writes only into a folder that is its own: one it creates, an empty one, or one that holds nothing
-but the files it writes (``CACHEDIR.TAG``, ``.gitignore``, ``results-*.json`` and its temporary files). Given a
+but the files it writes (``CACHEDIR.TAG``, ``.gitignore``, ``results-*.json``, ``summaries-*.json`` and its temporary
+files). Given a
 folder that holds anything else (``--cache-dir .``, ``AUTOGRADLINT_CACHE_DIR=$PWD``), it keeps its files in a
 ``.autogradlint_cache`` folder it creates inside; if that too is taken by other files, the run goes on without a
 cache and says so. ``autogradlint clean`` removes only the files the cache wrote, and a folder only once it is
@@ -101,8 +104,8 @@ def diagnostic_from_json(item: object) -> Diagnostic:
 _GITIGNORE = "# created by autogradlint\n*\n"
 
 
-# the results file (named after the build fingerprint) and the temporary files of tempfile.mkstemp
-_WRITTEN = re.compile(r"results-[0-9a-f]{20}\.json|\.(?:results|autogradlint)-[a-z0-9_]{8}")
+# the results and summaries files (named after the build fingerprint) and the temporary files of tempfile.mkstemp
+_WRITTEN = re.compile(r"(?:results|summaries)-[0-9a-f]{20}\.json|\.(?:results|autogradlint)-[a-z0-9_]{8}")
 
 
 def _is_cache_file(name: str) -> bool:
@@ -162,7 +165,8 @@ class Cache:
 
     def __init__(self, directory: Path) -> None:
         self.directory, self.warning = cache_location(directory)
-        self.file = None if self.directory is None else self.directory / f"results-{build_fingerprint()}.json"
+        self.fingerprint = build_fingerprint()
+        self.file = None if self.directory is None else self.directory / f"results-{self.fingerprint}.json"
         self._entries: Dict[str, dict] = {}
         self._dirty = False
         self.index_current = False
@@ -185,6 +189,17 @@ class Cache:
         entry = self._entries.get(path)
         if not isinstance(entry, dict) or entry.get("key") != key:
             return None
+        dependencies = entry.get("deps")
+        if dependencies:
+            # the result also depends on the summaries of the project files the file imports
+            from autogradlint.analysis import project
+
+            project.use_store(str(self.directory), self.fingerprint)
+            try:
+                if not project.dependencies_current(dict(dependencies)):
+                    return None
+            except Exception:
+                return None  # a damaged entry is never trusted
         try:
             unknown = []
             for pair in entry["noqa"]:
@@ -199,14 +214,17 @@ class Cache:
             return None  # a damaged entry is never trusted: it is a miss, whatever is wrong with it
 
     def put(self, path: str, key: str, diagnostics: Sequence[Diagnostic],
-            unknown_noqa: Sequence[Tuple[int, str]] = ()) -> None:
+            unknown_noqa: Sequence[Tuple[int, str]] = (), dependencies: Optional[dict] = None) -> None:
         self._entries[path] = {"key": key, "diagnostics": [d.to_json() for d in diagnostics],
                                "noqa": [list(pair) for pair in unknown_noqa]}
+        if dependencies:
+            self._entries[path]["deps"] = dependencies
         self._dirty = True
 
-    def save(self) -> None:
-        """Write the cache atomically; a cache that cannot be written is silently skipped."""
-        if not self._dirty or self.directory is None:
+    def save(self, summaries: Optional[dict] = None) -> None:
+        """Write the cache atomically (with the project-file ``summaries`` this run computed added to the
+        stored ones); a cache that cannot be written is silently skipped."""
+        if (not self._dirty and not summaries) or self.directory is None:
             return
         import tempfile  # here: a run that changes nothing writes nothing
 
@@ -228,11 +246,19 @@ class Cache:
                 write(self.directory / "CACHEDIR.TAG", _TAG)
             if not (self.directory / ".gitignore").exists():
                 write(self.directory / ".gitignore", _GITIGNORE)
-            for old in self.directory.glob("results-*.json"):
-                if old != self.file and _is_cache_file(old.name):
+            summaries_file = self.directory / f"summaries-{self.fingerprint}.json"
+            for old in [*self.directory.glob("results-*.json"), *self.directory.glob("summaries-*.json")]:
+                if old != self.file and old != summaries_file and _is_cache_file(old.name):
                     _unlink_quietly(str(old))
-            write(self.file, json.dumps({"version": autogradlint.__version__, "index_current": rule.stored_index_current(),
-                                         "entries": self._entries}))
+            if summaries:
+                from autogradlint.analysis import project
+
+                stored = project.read_summaries(str(self.directory), self.fingerprint)
+                stored.update(summaries)
+                write(summaries_file, json.dumps(stored))
+            if self._dirty:
+                write(self.file, json.dumps({"version": autogradlint.__version__,
+                                             "index_current": rule.stored_index_current(), "entries": self._entries}))
         except (OSError, ValueError, RecursionError):
             pass
 

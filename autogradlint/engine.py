@@ -58,9 +58,13 @@ _LOWERED_TRIGGERS: Dict[Tuple[str, ...], Tuple[bytes, ...]] = {}
 class LintContext:
     """What rules see of the file being linted: the tree, the walk's position and shared analyses."""
 
-    def __init__(self, path: str, module: cst.Module, torch_version: Tuple[int, int] = NEWEST_TORCH) -> None:
+    def __init__(self, path: str, module: cst.Module, torch_version: Tuple[int, int] = NEWEST_TORCH,
+                 project: Optional[object] = None) -> None:
         self.path = path
         self.module = module
+        # the project the file belongs to (analysis.project.ProjectContext): the summaries of the project's
+        # other files; None: found from ``path`` when an analysis first asks
+        self.project = project
         # the torch release the project is linted for (rules ask autogradlint.analysis.torch_versions about it)
         self.torch_version = torch_version
         self.ancestors: List[cst.CSTNode] = []
@@ -507,11 +511,11 @@ def _null_byte(source: bytes) -> Optional[Tuple[int, int]]:
 
 
 def lint_source(source: bytes, path: str, rules: Sequence[AnyRule],
-                torch_version: Tuple[int, int] = NEWEST_TORCH) -> List[Diagnostic]:
+                torch_version: Tuple[int, int] = NEWEST_TORCH, project: Optional[object] = None) -> List[Diagnostic]:
     """All findings of ``rules`` on one file's bytes, noqa applied, sorted by position; ``torch_version`` is
-    the torch release the project is linted for."""
+    the torch release the project is linted for, ``project`` the file's ProjectContext (see LintContext)."""
     with _collector_paused():
-        return _lint_source(source, path, rules, torch_version)
+        return _lint_source(source, path, rules, torch_version, project)
 
 
 @contextlib.contextmanager
@@ -531,7 +535,8 @@ def _collector_paused():
         gc.enable()
 
 
-def _lint_source(source: bytes, path: str, rules: Sequence[AnyRule], torch_version: Tuple[int, int]) -> List[Diagnostic]:
+def _lint_source(source: bytes, path: str, rules: Sequence[AnyRule], torch_version: Tuple[int, int],
+                 project: Optional[object] = None) -> List[Diagnostic]:
     # the rules selected for the file: one that is not active (its trigger words are absent) ran too, and found nothing
     selected = frozenset(rule.code for rule in rules)
     rules = active_rules(source, rules)
@@ -559,7 +564,7 @@ def _lint_source(source: bytes, path: str, rules: Sequence[AnyRule], torch_versi
     try:
         with _room_for_deep_trees():
             return lint_module(module, path, rules, text=source.decode(module.encoding), first_lines=first_lines,
-                               torch_version=torch_version, selected=selected)
+                               torch_version=torch_version, selected=selected, project=project)
     except Exception as error:  # the engine's own failure on this file: reported, and the run goes on
         return [_engine_failure(path, error)]
 
@@ -616,11 +621,11 @@ def _where(error: BaseException) -> str:
 
 def lint_module(module: cst.Module, path: str, rules: Sequence[AnyRule], text: Optional[str] = None,
                 first_lines: Optional[List[int]] = None, torch_version: Tuple[int, int] = NEWEST_TORCH,
-                selected: Optional[FrozenSet[str]] = None) -> List[Diagnostic]:
+                selected: Optional[FrozenSet[str]] = None, project: Optional[object] = None) -> List[Diagnostic]:
     """Findings of ``rules`` on a parsed module whose source is ``text`` (regenerated when not given);
     ``first_lines`` are Python's first lines of its top-level statements, if known (see ``_screen``);
     ``selected``: the codes of every rule selected for the file (default: ``rules``), which unused-noqa judges."""
-    context = LintContext(path, module, torch_version)
+    context = LintContext(path, module, torch_version, project)
     internal: List[Diagnostic] = []
     instances: List[Rule] = []
     # rules that did not run to the end on this file (their noqa comments are not judged)

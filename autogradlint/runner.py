@@ -79,13 +79,13 @@ def read_source(path: str, display: str, limit: Optional[int]) -> Tuple[Optional
 
 
 def lint_within_limit(data: bytes, display: str, rules: Sequence[AnyRule], seconds: float,
-                      torch_version: TorchVersion = NEWEST) -> List[Diagnostic]:
+                      torch_version: TorchVersion = NEWEST, project: Optional[object] = None) -> List[Diagnostic]:
     """``lint_source``, or one internal-error finding when it takes longer than ``seconds``."""
     from autogradlint.engine import lint_source
 
     try:
         with time_limit(seconds):
-            return lint_source(data, display, rules, torch_version)
+            return lint_source(data, display, rules, torch_version, project)
     except FileTimeout:
         return [timed_out(display, seconds)]
 
@@ -186,9 +186,14 @@ class FileJob(Record):
         self.max_size = max_size  # bytes; a larger file is refused before parsing (None or 0: no limit)
 
 
-def _lint_job(job: Tuple[bytes, str, List[AnyRule], float, TorchVersion]) -> List[Diagnostic]:
-    data, display, rules, file_timeout, torch_version = job
-    return lint_within_limit(data, display, rules, file_timeout, torch_version)
+def _lint_job(job: Tuple[bytes, str, List[AnyRule], float, TorchVersion, str]) -> Tuple[List[Diagnostic], dict, dict]:
+    """Findings, the project files they depend on (see analysis.project) and the summaries computed."""
+    data, display, rules, file_timeout, torch_version, path = job
+    from autogradlint.analysis.project import ProjectContext, take_new_summaries
+
+    project = ProjectContext(path)
+    diagnostics = lint_within_limit(data, display, rules, file_timeout, torch_version, project)
+    return diagnostics, project.dependencies, take_new_summaries()
 
 
 def _fix_job(job: Tuple[FileJob, str, bool, float, TorchVersion]) -> FileOutcome:
@@ -267,16 +272,22 @@ def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, ca
             unknown = unknown_noqa_codes(data)
             outcomes[position] = FileOutcome(job.display, notes=_noqa_notes(unknown, job.display))
             pending.append((position, data, key, unknown))
-    results = _map(_lint_job, [(data, jobs[p].display, jobs[p].rules, file_timeout, torch_version)
+    if cache is not None and cache.directory is not None and pending:
+        from autogradlint.analysis import project
+
+        project.use_store(str(cache.directory), cache.fingerprint)
+    results = _map(_lint_job, [(data, jobs[p].display, jobs[p].rules, file_timeout, torch_version, jobs[p].path)
                                for p, data, _, _ in pending], workers)
-    for (position, data, key, unknown), diagnostics in zip(pending, results):
+    summaries: dict = {}
+    for (position, data, key, unknown), (diagnostics, dependencies, computed) in zip(pending, results):
         outcome = outcomes[position]
         outcome.diagnostics = diagnostics
         outcome.source = data if diagnostics else None
+        summaries.update(computed)
         if cache is not None and not any(d.code == INTERNAL_ERROR[0] for d in diagnostics):
-            cache.put(os.path.abspath(jobs[position].path), key, diagnostics, unknown)
+            cache.put(os.path.abspath(jobs[position].path), key, diagnostics, unknown, dependencies)
     if cache is not None:
-        cache.save()
+        cache.save(summaries)
     return [o for o in outcomes if o is not None]
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 import libcst as cst
 
 from autogradlint.analysis.grad_mode import ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, with_mode
-from autogradlint.analysis.modules import module_instance
+from autogradlint.analysis.modules import module_instance, remote_forward_may_skip_grad
 from autogradlint.analysis.tensors import (
     FLOAT_FACTORIES,
     LIKE_FACTORIES,
@@ -616,7 +616,8 @@ class _Evaluator:
             return UNKNOWN_FACTS
         if name in _POINTWISE_MODULES and len(arguments) == 1:
             return self._combine(arguments, mode, _SAME, torch_op=True)
-        if not found.has_parameters or self.freezes or found.local is not None and _grad_off_forward(self.context, found.local):
+        if not found.has_parameters or self.freezes or found.local is not None and _grad_off_forward(self.context, found.local) \
+                or found.remote is not None and remote_forward_may_skip_grad(self.context, found.remote):
             return UNKNOWN_FACTS
         single = None
         if name in _WIDTH_LAYERS or name.startswith(_CONV_PREFIXES):

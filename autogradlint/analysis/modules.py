@@ -7,6 +7,12 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence
 import libcst as cst
 
 from autogradlint.analysis.call_sites import parameter_arguments
+from autogradlint.analysis.torch_api import (
+    PARAMETER_FREE_LAYERS,
+    PARAMETER_FREE_PREFIXES,
+    WEIGHTED_LAYERS,
+    WEIGHTED_PREFIXES,
+)
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import NESTED_SCOPES, children, current_index, nodes_of
 
@@ -78,7 +84,11 @@ def is_module_class(context: "LintContext", classdef: cst.ClassDef, _seen: Optio
             continue
         if context.qualified_name(base) in ("builtins.object", "builtins.Exception", "builtins.dict"):
             continue
-        answer = None
+        verdict = project_class_is_module(context, context.qualified_name(base))
+        if verdict:
+            return True
+        if verdict is None:
+            answer = None
     return answer
 
 
@@ -125,6 +135,7 @@ class ModuleInstance(FrozenRecord):
 
     ``class_name``: the canonical qualified name (``torch.nn.Linear``), the local class name, the factory's
     qualified name (``timm.create_model``), or None; ``local``: the class of this file it instantiates;
+    ``remote``: the summary of the project class (in another file) it instantiates;
     ``scripted``: a TorchScript module; ``may_be_function``: ``torch.jit.script`` of an argument that may
     be a function (then only ``scripted`` is meaningful).
 
@@ -132,11 +143,13 @@ class ModuleInstance(FrozenRecord):
     equality, hashing or the repr, as the dataclass's ``field(compare=False, repr=False)`` had it.
     """
 
-    __slots__ = ("class_name", "has_parameters", "local", "scripted", "may_be_function")
+    __slots__ = ("class_name", "has_parameters", "local", "scripted", "may_be_function", "remote")
 
     def __init__(self, class_name: Optional[str] = None, has_parameters: Optional[bool] = None,
-                 local: Optional[cst.ClassDef] = None, scripted: bool = False, may_be_function: bool = False) -> None:
-        self._assign(class_name, has_parameters, local, scripted, may_be_function)
+                 local: Optional[cst.ClassDef] = None, scripted: bool = False, may_be_function: bool = False,
+                 remote: Optional[dict] = None) -> None:
+        # remote: the summary of a class of another file of the project (see analysis.project)
+        self._assign(class_name, has_parameters, local, scripted, may_be_function, remote)
 
     def _compared(self) -> tuple:
         return (self.class_name, self.has_parameters, self.scripted, self.may_be_function)
@@ -183,26 +196,11 @@ _WRAPPERS = frozenset(
 )
 _PARAMETER = "torch.nn.Parameter"
 
-# torch.nn layers that hold parameters (whatever their arguments)
-_WEIGHTED_LAYERS = frozenset(
-    {"Linear", "Bilinear", "LazyLinear", "Embedding", "EmbeddingBag", "LSTM", "GRU", "RNN", "LSTMCell",
-     "GRUCell", "RNNCell", "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder",
-     "TransformerEncoderLayer", "TransformerDecoderLayer", "PReLU"}
-)
-# torch.nn layers without parameters
-_PARAMETER_FREE_LAYERS = frozenset(
-    {"Module", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
-     "Softmax", "Softmax2d", "LogSoftmax", "Softmin", "Softplus", "Softsign", "Hardtanh", "Hardswish",
-     "Hardsigmoid", "Tanhshrink", "Softshrink", "Hardshrink", "Threshold", "LogSigmoid", "GLU", "RReLU",
-     "Identity", "Flatten", "Unflatten", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
-     "PixelShuffle", "PixelUnshuffle", "ChannelShuffle", "CosineSimilarity", "PairwiseDistance", "Fold",
-     "Unfold", "LocalResponseNorm", "CrossMapLRN2d", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
-     "AlphaDropout", "FeatureAlphaDropout"}
-)
-_PARAMETER_FREE_PREFIXES = ("MaxPool", "AvgPool", "AdaptiveMaxPool", "AdaptiveAvgPool", "LPPool",
-                            "FractionalMaxPool", "MaxUnpool", "ZeroPad", "ConstantPad", "ReflectionPad",
-                            "ReplicationPad", "CircularPad")
-_WEIGHTED_PREFIXES = ("Conv", "LazyConv")
+# torch.nn layers with and without parameters (in torch_api, which the project summaries read without LibCST)
+_WEIGHTED_LAYERS = WEIGHTED_LAYERS
+_PARAMETER_FREE_LAYERS = PARAMETER_FREE_LAYERS
+_PARAMETER_FREE_PREFIXES = PARAMETER_FREE_PREFIXES
+_WEIGHTED_PREFIXES = WEIGHTED_PREFIXES
 # normalization layers: name prefix -> (affine keyword, its positional index, its default)
 _NORM_LAYERS = (
     ("BatchNorm", "affine", 3, True),
@@ -377,6 +375,7 @@ def _combine(found: List[ModuleInstance]) -> ModuleInstance:
         local=first.local if same_local else None,
         scripted=all(f.scripted for f in found),
         may_be_function=any(f.may_be_function for f in found),
+        remote=first.remote if all(f.remote is first.remote for f in found) else None,
     )
 
 
@@ -481,6 +480,10 @@ def _param_instance(knowledge: _FileKnowledge, param: cst.Param) -> Optional[Mod
         local = local_class(context, annotation)
         if local is not None and is_module_class(context, local) is True:
             return ModuleInstance(class_name=local.name.value, local=local)
+        if qualified is not None and local is None:
+            found = _project_instance(context, qualified, classes_only=True)
+            if found is not None:
+                return found
     return _call_site_instance(knowledge, param)
 
 
@@ -544,7 +547,7 @@ def _attribute_instance(knowledge: _FileKnowledge, attribute: cst.Attribute) -> 
         if attr == "module" and owner.class_name in _WRAPPERS:
             return ModuleInstance()
         if owner.local is None:
-            return None
+            return _project_attribute(context_of(knowledge), owner.remote, attr) if owner.remote is not None else None
         klass = owner.local
     values = _assigned_values(knowledge, klass, attr)
     if not values:
@@ -647,6 +650,152 @@ def _compute_object_class(knowledge: _FileKnowledge, expression: cst.BaseExpress
     return found
 
 
+def context_of(knowledge: _FileKnowledge) -> "LintContext":
+    return knowledge.context
+
+
+# --------------------------------------------------------------------------------------------
+# classes and functions of the project's other files (their summaries: see analysis.project)
+
+
+def _summary_is_module(project, info: Optional[dict], depth: int = 0) -> Optional[bool]:
+    """Whether a summarised class certainly subclasses nn.Module (None: unknown)."""
+    if info is None or depth > 8:
+        return None
+    bases = info.get("bases") or []
+    if not bases:
+        return False
+    answer: Optional[bool] = False
+    for base in bases:
+        if base is None:
+            answer = None
+            continue
+        if is_module_base_name(base):
+            return True
+        if base in ("builtins.object", "builtins.Exception", "builtins.dict"):
+            continue
+        found = project.lookup(base)
+        verdict = _summary_is_module(project, found[2], depth + 1) if found is not None and found[0] == "class" else None
+        if verdict:
+            return True
+        if verdict is None:
+            answer = None
+    return answer
+
+
+def project_class_is_module(context: "LintContext", qualified: Optional[str]) -> Optional[bool]:
+    """Whether a class of another project file (by the name this file imports it under) certainly is an
+    nn.Module class (True), certainly is not (False), or None when unknown or not the project's."""
+    if qualified is None:
+        return None
+    from autogradlint.analysis.project import project_of
+
+    project = project_of(context)
+    absolute = project.absolute(qualified)
+    if is_module_base_name(absolute):
+        return True
+    found = project.lookup(absolute)
+    if found is None or found[0] != "class":
+        return None
+    return _summary_is_module(project, found[2])
+
+
+def _project_instance(context: "LintContext", qualified: str, classes_only: bool = False,
+                      depth: int = 0) -> Optional[ModuleInstance]:
+    """The module a call of a project class or function of another file gives (None when not certain)."""
+    from autogradlint.analysis.project import project_of
+
+    project = project_of(context)
+    absolute = project.absolute(qualified)
+    if absolute is None or depth > 8:
+        return None
+    if absolute != qualified and is_module_base_name(absolute):
+        return ModuleInstance(_torch_nn_class(absolute))
+    found = project.lookup(absolute)
+    if found is None:
+        return None
+    kind, name, info = found
+    if kind == "class":
+        if info is None or info.get("decorated") or _summary_is_module(project, info) is not True:
+            return None
+        return ModuleInstance(class_name=name, has_parameters=_summary_has_parameters(context, project, info, depth),
+                              remote=info)
+    if classes_only:
+        return None
+    return _described_instance(context, info, depth + 1)
+
+
+def _described_instance(context: "LintContext", description: Optional[dict], depth: int) -> Optional[ModuleInstance]:
+    """The module a summary's value description certainly holds."""
+    if description is None or description.get("k") != "call" or depth > 8:
+        return None
+    qualified = description["q"]
+    if is_module_base_name(qualified):
+        return ModuleInstance(_torch_nn_class(qualified), description.get("hp"))
+    if qualified in _TIMM_FACTORIES or _is_torchvision_model(qualified):
+        return ModuleInstance(qualified, True)
+    return _project_instance(context, qualified, depth=depth)
+
+
+def _summary_attribute(project, info: dict, attr: str, depth: int = 0):
+    """(found, description) of ``self.<attr>`` in a summarised class or its project bases."""
+    if depth > 8:
+        return False, None
+    attrs = info.get("attrs") or {}
+    if attr in attrs:
+        return True, attrs[attr]
+    for base in info.get("bases") or []:
+        found = project.lookup(base) if base is not None else None
+        if found is not None and found[0] == "class" and found[2] is not None:
+            seen, description = _summary_attribute(project, found[2], attr, depth + 1)
+            if seen:
+                return seen, description
+    return False, None
+
+
+def _project_attribute(context: "LintContext", info: dict, attr: str) -> Optional[ModuleInstance]:
+    from autogradlint.analysis.project import project_of
+
+    if info.get("dynamic"):
+        return None
+    found, description = _summary_attribute(project_of(context), info, attr)
+    return _described_instance(context, description, 1) if found else None
+
+
+def _summary_has_parameters(context: "LintContext", project, info: dict, depth: int) -> Optional[bool]:
+    """True when a summarised module class certainly holds parameters; None otherwise."""
+    for description in (info.get("attrs") or {}).values():
+        if description is None:
+            continue
+        if description.get("k") == "parameter":
+            return True
+        found = _described_instance(context, description, depth + 1)
+        if found is not None and found.has_parameters:
+            return True
+    return None
+
+
+def remote_forward_may_skip_grad(context: "LintContext", info: dict, depth: int = 0) -> bool:
+    """A summarised module class whose forward may give outputs without grad (decorated, detaching, a
+    grad-mode block) or whose bases cannot be read: unknown, so True."""
+    if info.get("grad_off") or depth > 8:
+        return True
+    from autogradlint.analysis.project import project_of
+
+    project = project_of(context)
+    for base in info.get("bases") or []:
+        if base is None:
+            return True
+        if is_module_base_name(base):
+            continue
+        found = project.lookup(base)
+        if found is None or found[0] != "class" or found[2] is None:
+            return True
+        if remote_forward_may_skip_grad(context, found[2], depth + 1):
+            return True
+    return False
+
+
 def _call_instance(knowledge: _FileKnowledge, call: cst.Call) -> Optional[ModuleInstance]:
     context = knowledge.context
     func = call.func
@@ -657,6 +806,9 @@ def _call_instance(knowledge: _FileKnowledge, call: cst.Call) -> Optional[Module
     qualified = context.qualified_name(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
     if qualified is not None:
         found = _qualified_call_instance(knowledge, qualified, call)
+        if found is not None:
+            return found
+        found = _project_instance(context, qualified)
         if found is not None:
             return found
     if isinstance(func, cst.Name):

@@ -167,7 +167,11 @@ class NameResolver:
                     top = dotted.split(".")[0]
                     self._bind_name(scope, top, Binding("import", node, top))
         elif node_type is cst.ImportFrom:
-            if node.relative or node.module is None:
+            if node.relative:
+                # kept relative (``.models.Net``): the project context makes it absolute for this file
+                inner = _dotted(node.module) if node.module is not None else ""
+                base = None if inner is None else "." * len(node.relative) + inner
+            elif node.module is None:
                 base = None
             else:
                 base = _dotted(node.module)
@@ -179,7 +183,12 @@ class NameResolver:
                 local = alias.name.value
                 if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                     local = alias.asname.name.value
-                target = f"{base}.{alias.name.value}" if base else None
+                if base is None:
+                    target = None
+                elif base.endswith("."):
+                    target = base + alias.name.value  # from . import models
+                else:
+                    target = f"{base}.{alias.name.value}"
                 self._bind_name(scope, local, Binding("import", node, target))
         elif node_type is cst.Assign:
             for target in node.targets:

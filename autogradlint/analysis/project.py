@@ -1,0 +1,545 @@
+"""Project facts: what the project's own files define, for the files that import them.
+
+``from models import Net``, ``from .models import Net``, ``import pkg.models as m`` resolve to the project's
+own files. The project root is the top of the file's package chain (the folder above the highest folder
+with an ``__init__.py``) and the folder of the nearest ``pyproject.toml``; modules are looked up in those
+folders and in their ``src/``. Inside ``site-packages`` only the file's own top-level package counts:
+another installed package is third-party code, never the project.
+
+Each imported file is read as a *summary*, computed with Python's ``ast`` (far cheaper than LibCST) once
+per file content and kept by content hash (in ``.autogradlint_cache/`` with the results): its imports, its
+classes (bases, what each ``self.X`` is assigned, whether ``forward`` may run without grad), what its
+functions return and what its module-level names hold. Values are described only when certain (a call of
+a named class or function, ``nn.Parameter(...)``); anything else is unknown.
+
+A file's cached result depends on the summaries it read: ``ProjectContext.dependencies`` maps every
+project file probed (read or found missing) to its summary's hash, and the cache checks them.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+import os
+from typing import Dict, List, Optional, Tuple
+
+# summaries by content hash, shared by every file linted in this process (and saved with the cache)
+_STORE: Dict[str, dict] = {}
+# summaries computed in this process, not yet saved
+_NEW: Dict[str, dict] = {}
+_MAX_DEPTH = 8
+_BUILTINS = frozenset(dir(builtins))
+
+_SELF_RETURNING = frozenset({"to", "cuda", "cpu", "train", "eval", "float", "double", "half", "bfloat16",
+                             "requires_grad_", "share_memory", "to_empty", "type", "apply"})
+_GRAD_OFF_ATTRIBUTES = frozenset({"detach", "data", "numpy", "item", "no_grad", "inference_mode",
+                                  "set_grad_enabled", "enable_grad"})
+
+
+def _blake2b():
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover
+        from hashlib import blake2b
+    return blake2b
+
+
+def content_hash(data: bytes) -> str:
+    return _blake2b()(data, digest_size=16).hexdigest()
+
+
+def summary_hash(summary: dict) -> str:
+    return _blake2b()(json.dumps(summary, sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+_STORE_FILE: List[Optional[Tuple[str, str]]] = [None]  # (cache directory, build fingerprint) to load from
+
+
+def use_store(directory: str, fingerprint: str) -> None:
+    """Where the summaries of earlier runs are kept; read when a summary is first needed."""
+    if _STORE_FILE[0] != (directory, fingerprint):
+        _STORE_FILE[0] = (directory, fingerprint)
+        _LOADED[0] = False
+
+
+_LOADED = [True]
+
+
+def _load_store() -> None:
+    if _LOADED[0]:
+        return
+    _LOADED[0] = True
+    if _STORE_FILE[0] is not None:
+        for key, value in read_summaries(*_STORE_FILE[0]).items():
+            _STORE.setdefault(key, value)
+
+
+def take_new_summaries() -> Dict[str, dict]:
+    """The summaries computed in this process since the last call."""
+    found = dict(_NEW)
+    _NEW.clear()
+    return found
+
+
+# ------------------------------------------------------------------------------------------ summaries
+
+
+class _Summarizer:
+    def __init__(self, module: str, is_package: bool) -> None:
+        self.module = module
+        self.package = module if is_package else module.rpartition(".")[0]
+        self.imports: Dict[str, str] = {}
+        self.local: Dict[str, str] = {}  # module-level class/def names -> qualified
+        self.bound: set = set()  # every module-level name bound
+
+    def absolute(self, level: int, name: Optional[str]) -> Optional[str]:
+        if level == 0:
+            return name
+        parts = self.package.split(".") if self.package else []
+        if level - 1 > len(parts):
+            return None
+        base = parts[:len(parts) - (level - 1)]
+        if name:
+            base.append(name)
+        return ".".join(base) if base else None
+
+    def qualified(self, node: ast.expr) -> Optional[str]:
+        if isinstance(node, ast.Name):
+            found = self.imports.get(node.id) or self.local.get(node.id)
+            if found is None and node.id in _BUILTINS and node.id not in self.bound:
+                return f"builtins.{node.id}"
+            return found
+        if isinstance(node, ast.Attribute):
+            base = self.qualified(node.value)
+            return None if base is None else f"{base}.{node.attr}"
+        return None
+
+    def value(self, node: Optional[ast.expr], names: Optional[Dict[str, Optional[dict]]] = None) -> Optional[dict]:
+        """What a value certainly is: a call of a named callable, or nn.Parameter(...)."""
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr in _SELF_RETURNING:
+                inner = self.value(func.value, names)
+                if inner is not None:
+                    return inner
+            qualified = self.qualified(func)
+            if qualified is None:
+                return None
+            if qualified in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+                return {"k": "parameter"}
+            return {"k": "call", "q": qualified, "hp": _torch_layer_parameters(qualified)}
+        if isinstance(node, ast.Name) and names is not None:
+            return names.get(node.id)
+        return None
+
+    def summarize(self, tree: ast.Module) -> dict:
+        for statement in tree.body:
+            if isinstance(statement, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.local[statement.name] = f"{self.module}.{statement.name}"
+        counts: Dict[str, int] = {}
+        for statement in _top_statements(tree.body):
+            if isinstance(statement, ast.Import):
+                for alias in statement.names:
+                    if alias.asname:
+                        self.imports[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        self.imports[top] = top
+                    counts[alias.asname or alias.name.split(".")[0]] = counts.get(alias.asname or alias.name.split(".")[0], 0) + 1
+            elif isinstance(statement, ast.ImportFrom):
+                base = self.absolute(statement.level, statement.module)
+                for alias in statement.names:
+                    if alias.name == "*" or base is None:
+                        continue
+                    local = alias.asname or alias.name
+                    self.imports[local] = f"{base}.{alias.name}"
+                    counts[local] = counts.get(local, 0) + 1
+            else:
+                for target in _bound_by(statement):
+                    counts[target] = counts.get(target, 0) + 1
+        self.bound = set(counts)
+        # a name bound twice (an import under try/except, a def redefined) is unknown
+        for name, count in counts.items():
+            if count > 1:
+                self.imports.pop(name, None)
+                self.local.pop(name, None)
+        classes: Dict[str, dict] = {}
+        functions: Dict[str, Optional[dict]] = {}
+        values: Dict[str, Optional[dict]] = {}
+        for statement in tree.body:
+            if isinstance(statement, ast.ClassDef) and counts.get(statement.name) == 1:
+                classes[statement.name] = self._class(statement)
+            elif isinstance(statement, ast.FunctionDef) and counts.get(statement.name) == 1:
+                functions[statement.name] = None if statement.decorator_list else self._returns(statement)
+            elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
+                targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+                if len(targets) == 1 and isinstance(targets[0], ast.Name) and counts.get(targets[0].id) == 1:
+                    found = self.value(statement.value)
+                    if found is not None:
+                        values[targets[0].id] = found
+        return {"module": self.module, "imports": self.imports, "classes": classes, "functions": functions,
+                "values": values}
+
+    def _class(self, node: ast.ClassDef) -> dict:
+        bases: List[Optional[str]] = []
+        for base in node.bases:
+            bases.append(self.qualified(base))
+        if node.keywords or any(isinstance(b, ast.Starred) for b in node.bases):
+            bases.append(None)
+        attrs: Dict[str, List[Optional[dict]]] = {}
+        in_init: set = set()
+        dynamic = False
+        grad_off = False
+        methods: List[str] = []
+        for statement in node.body:
+            if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            methods.append(statement.name)
+            if statement.name == "forward" and statement.decorator_list:
+                grad_off = True
+            args = [*statement.args.posonlyargs, *statement.args.args]
+            if not args or any(isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod")
+                               for d in statement.decorator_list):
+                continue
+            self_name = args[0].arg
+            names = self._single_assignments(statement)
+            for inner in ast.walk(statement):
+                if isinstance(inner, ast.Attribute) and inner.attr in _GRAD_OFF_ATTRIBUTES:
+                    grad_off = True
+                if isinstance(inner, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                    targets = inner.targets if isinstance(inner, ast.Assign) else [inner.target]
+                    for target in targets:
+                        for attr, plain in _self_targets(target, self_name):
+                            value = self.value(inner.value, names) if plain and not isinstance(inner, ast.AugAssign) else None
+                            attrs.setdefault(attr, []).append(value)
+                            if statement.name == "__init__":
+                                in_init.add(attr)
+                elif isinstance(inner, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)):
+                    targets = ([inner.target] if isinstance(inner, (ast.For, ast.AsyncFor))
+                               else [i.optional_vars for i in inner.items if i.optional_vars is not None])
+                    for target in targets:
+                        for attr, _ in _self_targets(target, self_name):
+                            attrs.setdefault(attr, []).append(None)
+                elif isinstance(inner, ast.Call):
+                    func = inner.func
+                    if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == self_name
+                            and func.attr in ("add_module", "register_module", "register_parameter", "register_buffer")):
+                        dynamic = True
+                    elif isinstance(func, ast.Name) and func.id == "setattr":
+                        dynamic = True
+        described: Dict[str, Optional[dict]] = {}
+        for attr, found in attrs.items():
+            first = found[0]
+            described[attr] = first if first is not None and all(f == first for f in found) else None
+        return {"bases": bases, "attrs": described, "init": sorted(in_init), "dynamic": dynamic,
+                "grad_off": grad_off, "methods": methods, "decorated": bool(node.decorator_list)}
+
+    def _single_assignments(self, function: ast.FunctionDef) -> Dict[str, Optional[dict]]:
+        """Local names assigned exactly once in a function (and not its parameters), with their values."""
+        seen: Dict[str, int] = {}
+        values: Dict[str, Optional[dict]] = {}
+        params = {a.arg for a in [*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs]}
+        for inner in ast.walk(function):
+            if isinstance(inner, ast.Name) and isinstance(inner.ctx, (ast.Store, ast.Del)):
+                seen[inner.id] = seen.get(inner.id, 0) + 1
+        for inner in ast.walk(function):
+            if isinstance(inner, ast.Assign) and len(inner.targets) == 1 and isinstance(inner.targets[0], ast.Name):
+                name = inner.targets[0].id
+                if seen.get(name) == 1 and name not in params:
+                    values[name] = self.value(inner.value)
+        return values
+
+    def _returns(self, function: ast.FunctionDef) -> Optional[dict]:
+        names = self._single_assignments(function)
+        found: List[Optional[dict]] = []
+        stack: List[ast.AST] = list(function.body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                continue
+            if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await)):
+                return None
+            if isinstance(node, ast.Return):
+                found.append(self.value(node.value, names))
+            stack.extend(ast.iter_child_nodes(node))
+        if not found or any(f is None or f != found[0] for f in found):
+            return None
+        return found[0]
+
+
+def _top_statements(body: List[ast.stmt]) -> List[ast.stmt]:
+    """Module-level statements, into if/try blocks (imports there are bindings too)."""
+    out: List[ast.stmt] = []
+    for statement in body:
+        out.append(statement)
+        if isinstance(statement, (ast.If, ast.Try)):
+            inner = list(statement.body) + list(statement.orelse)
+            if isinstance(statement, ast.Try):
+                inner += [s for h in statement.handlers for s in h.body] + list(statement.finalbody)
+            out.extend(_top_statements(inner))
+    return out
+
+
+def _bound_by(statement: ast.stmt) -> List[str]:
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [statement.name]
+    if isinstance(statement, (ast.If, ast.Try, ast.For, ast.While, ast.With)):
+        return []  # their statements are in _top_statements (loops: their targets below)
+    return [n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))]
+
+
+def _self_targets(target: ast.expr, self_name: str):
+    """(attr, plain) for every ``self.attr`` an assignment target sets; plain: the whole value goes there."""
+    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == self_name:
+        yield target.attr, True
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            for attr, _ in _self_targets(element.value if isinstance(element, ast.Starred) else element, self_name):
+                yield attr, False
+
+
+def _torch_layer_parameters(qualified: str) -> Optional[bool]:
+    """Whether a torch.nn layer certainly holds parameters (True), certainly not (False), or unknown."""
+    from autogradlint.analysis import torch_api
+
+    parts = qualified.split(".")
+    if len(parts) != 3 or parts[:2] != ["torch", "nn"]:
+        return None
+    short = parts[2]
+    if short in torch_api.WEIGHTED_LAYERS or short.startswith(torch_api.WEIGHTED_PREFIXES):
+        return True
+    if short in torch_api.PARAMETER_FREE_LAYERS or short.startswith(torch_api.PARAMETER_FREE_PREFIXES) or short.endswith("Loss"):
+        return False
+    return None
+
+
+def summarize(data: bytes, module: str, is_package: bool) -> Optional[dict]:
+    """The summary of one file's source (None when it does not parse)."""
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    try:
+        return _Summarizer(module, is_package).summarize(tree)
+    except RecursionError:
+        return None
+
+
+# ------------------------------------------------------------------------------------------ the project
+
+
+# a project file larger than this is not summarised (a generated table, not a model definition)
+_MAX_SUMMARISED_BYTES = 4 * 1024 * 1024
+
+
+def _read_project_file(path: str) -> Optional[bytes]:
+    """The bytes of a regular project file (never a FIFO or device, which could block), None when it is
+    missing, unreadable or too large to summarise."""
+    from autogradlint.files import FileTooLarge, read_regular
+
+    try:
+        return read_regular(path, _MAX_SUMMARISED_BYTES)
+    except (OSError, FileTooLarge):
+        return None
+
+
+def _stored_summary(data: bytes, module: str, is_package: bool) -> dict:
+    key = f"{content_hash(data)}:{int(is_package)}:{module}"
+    summary = _STORE.get(key)
+    if summary is None and not _LOADED[0]:
+        _load_store()
+        summary = _STORE.get(key)
+    if summary is None:
+        summary = summarize(data, module, is_package) or {"module": module, "imports": {}, "classes": {},
+                                                           "functions": {}, "values": {}}
+        _STORE[key] = _NEW[key] = summary
+    return summary
+
+
+def _is_site_packages(path: str) -> bool:
+    return os.path.basename(path) in ("site-packages", "dist-packages")
+
+
+class ProjectContext:
+    """The project one file belongs to: where its modules are, and the summaries read for it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        directory = os.path.dirname(self.path)
+        top = directory
+        while os.path.isfile(os.path.join(top, "__init__.py")) and os.path.dirname(top) != top:
+            top = os.path.dirname(top)
+        # top: the folder above the package chain (the file's own folder when it is not in a package)
+        self.package_parts = os.path.relpath(directory, top).split(os.sep) if top != directory else []
+        roots = [top]
+        found = directory
+        while True:
+            if os.path.isfile(os.path.join(found, "pyproject.toml")):
+                roots.extend([found, os.path.join(found, "src")])
+                break
+            parent = os.path.dirname(found)
+            if parent == found:
+                break
+            found = parent
+        self.roots: List[str] = []
+        for root in roots:
+            if root not in self.roots and os.path.isdir(root):
+                self.roots.append(root)
+        name = os.path.splitext(os.path.basename(self.path))[0]
+        self.is_package_init = name == "__init__"
+        self.module = ".".join(self.package_parts + ([] if self.is_package_init else [name]))
+        # third-party code is never the project: in site-packages only the file's own package resolves
+        self.only_package = self.package_parts[0] if self.package_parts and _is_site_packages(top) else None
+        if _is_site_packages(top) and not self.package_parts:
+            self.roots = []
+        self.dependencies: Dict[str, Optional[str]] = {}  # file probed -> its summary's hash (None: absent)
+        self._modules: Dict[str, Optional[dict]] = {}
+        self._top_names: Optional[frozenset] = None
+
+    # ---------------------------------------------------------------- modules
+    def absolute(self, qualified: Optional[str]) -> Optional[str]:
+        """A qualified name with leading dots (a relative import) made absolute for this file."""
+        if not qualified or not qualified.startswith("."):
+            return qualified
+        level = len(qualified) - len(qualified.lstrip("."))
+        rest = qualified[level:]
+        package = self.package_parts
+        if level - 1 > len(package):
+            return None
+        base = package[:len(package) - (level - 1)]
+        return ".".join(base + ([rest] if rest else [])) or None
+
+    def summary(self, module: str) -> Optional[dict]:
+        """The summary of a project module (None when it is not a project file)."""
+        if module in self._modules:
+            return self._modules[module]
+        self._modules[module] = None
+        if self.only_package is not None and module.split(".")[0] != self.only_package:
+            return None
+        found = None
+        relative = module.replace(".", os.sep)
+        for root in self.roots:
+            for candidate, is_package in ((os.path.join(root, relative + ".py"), False),
+                                          (os.path.join(root, relative, "__init__.py"), True)):
+                summary = self._read(candidate, module, is_package)
+                if summary is not None:
+                    found = summary
+                    break
+            if found is not None:
+                break
+        self._modules[module] = found
+        return found
+
+    def _read(self, path: str, module: str, is_package: bool) -> Optional[dict]:
+        if path == self.path:
+            return None  # the file itself is analysed in full
+        data = _read_project_file(path)
+        if data is None:
+            self.dependencies.setdefault(path, None)
+            return None
+        summary = _stored_summary(data, module, is_package)
+        self.dependencies[path] = f"{module}|{int(is_package)}|{summary_hash(summary)}"
+        return summary
+
+
+    def lookup(self, qualified: Optional[str], depth: int = 0) -> Optional[Tuple[str, str, Optional[dict]]]:
+        """(kind, qualified, description) of a name a project module defines at its top level: kind is
+        class, function or value; re-exports (``from .models import Net`` in a package's ``__init__``) are
+        followed. None when the name is not the project's (or not known)."""
+        qualified = self.absolute(qualified)
+        if not qualified or depth > _MAX_DEPTH or not self.roots:
+            return None
+        parts = qualified.split(".")
+        if parts[0] not in self.top_names():
+            return None
+        for cut in range(len(parts) - 1, 0, -1):
+            summary = self.summary(".".join(parts[:cut]))
+            if summary is None:
+                continue
+            if cut != len(parts) - 1:
+                return None  # an attribute of something the module defines
+            name = parts[-1]
+            module = ".".join(parts[:cut])
+            if name in summary["classes"]:
+                return "class", f"{module}.{name}", summary["classes"][name]
+            if name in summary["functions"]:
+                return "function", f"{module}.{name}", summary["functions"][name]
+            if name in summary["values"]:
+                return "value", f"{module}.{name}", summary["values"][name]
+            target = summary["imports"].get(name)
+            if target is not None and target != qualified:
+                return self.lookup(target, depth + 1)
+            return None
+        return None
+
+    def top_names(self) -> frozenset:
+        """The top-level module and package names of the search roots (recorded as a dependency: a module
+        added or removed there may change what an import resolves to)."""
+        if self._top_names is None:
+            names = set()
+            for root in self.roots:
+                try:
+                    entries = os.listdir(root)
+                except OSError:
+                    continue
+                for entry in entries:
+                    if entry.endswith(".py"):
+                        names.add(entry[:-3])
+                    elif "." not in entry and os.path.isdir(os.path.join(root, entry)):
+                        names.add(entry)
+                self.dependencies["dir:" + root] = listing_hash(root)
+            if self.only_package is not None:
+                names &= {self.only_package}
+            self._top_names = frozenset(names)
+        return self._top_names
+
+
+def listing_hash(root: str) -> Optional[str]:
+    """What a search root offers as top-level modules (names only)."""
+    try:
+        entries = sorted(e for e in os.listdir(root) if e.endswith(".py") or "." not in e)
+    except OSError:
+        return None
+    return content_hash("\n".join(entries).encode())
+
+
+def read_summaries(directory: str, fingerprint: str) -> Dict[str, dict]:
+    """The summaries kept in a cache folder (content hash, kind and module -> summary); {} when missing or
+    damaged."""
+    try:
+        with open(os.path.join(directory, f"summaries-{fingerprint}.json"), encoding="utf-8") as handle:
+            data = json.load(handle)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError, MemoryError):
+        return {}
+
+
+def dependencies_current(dependencies: Dict[str, Optional[str]]) -> bool:
+    """Whether every project file a cached result read still has the summary it had, every file found
+    missing is still missing, and every search root offers the same top-level modules."""
+    for path, expected in dependencies.items():
+        if path.startswith("dir:"):
+            if listing_hash(path[4:]) != expected:
+                return False
+            continue
+        data = _read_project_file(path)
+        if data is None:
+            if expected is not None:
+                return False
+            continue
+        if expected is None:
+            return False
+        module, is_package, digest = expected.split("|", 2)
+        if summary_hash(_stored_summary(data, module, is_package == "1")) != digest:
+            return False
+    return True
+
+
+def project_of(context) -> ProjectContext:
+    """The project of the file being linted: the one the engine was given, else one found from its path."""
+    found = getattr(context, "project", None)
+    if found is None:
+        found = context.facts.get("project")
+        if found is None:
+            found = context.facts["project"] = ProjectContext(context.path or "")
+    return found
