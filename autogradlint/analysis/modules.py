@@ -763,7 +763,10 @@ def _project_attribute(context: "LintContext", info: dict, attr: str) -> Optiona
 
 
 def _summary_has_parameters(context: "LintContext", project, info: dict, depth: int) -> Optional[bool]:
-    """True when a summarised module class certainly holds parameters; None otherwise."""
+    """True when a summarised module class (or a project base of it) certainly holds parameters; None
+    otherwise."""
+    if depth > 8:
+        return None
     for description in (info.get("attrs") or {}).values():
         if description is None:
             continue
@@ -772,6 +775,11 @@ def _summary_has_parameters(context: "LintContext", project, info: dict, depth: 
         found = _described_instance(context, description, depth + 1)
         if found is not None and found.has_parameters:
             return True
+    for base in info.get("bases") or []:
+        found = project.lookup(base) if base is not None else None
+        if found is not None and found[0] == "class" and found[2] is not None:
+            if _summary_has_parameters(context, project, found[2], depth + 1):
+                return True
     return None
 
 

@@ -1,0 +1,337 @@
+"""Facts that reach across scopes and files, through the real CLI: what a function's parameter holds
+(from its call sites), what a plain class's attributes hold, what a loop over ``parameters()`` gives, and
+what the project's other files define (``from models import Net``, relative imports, ``src/`` layouts),
+with the cache reusing a result only while the summaries of the files it imports are unchanged."""
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+
+def write(root: Path, files: dict) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+
+
+def findings(result):
+    """(path, line, code) of every finding in concise output."""
+    found = []
+    for line in result.out.splitlines():
+        parts = line.split(":")
+        if len(parts) >= 4 and parts[3].strip().startswith("GL"):
+            found.append((parts[0].replace("\\", "/"), int(parts[1]), parts[3].split()[0]))
+    return found
+
+
+def check(cli, root, *paths, cache=False):
+    args = ["check", "--output-format", "concise", *paths]
+    if not cache:
+        args.insert(1, "--no-cache")
+    result = cli(*args, cwd=root)
+    assert result.code in (0, 1), result.err
+    assert "internal error" not in result.out, result.out
+    return findings(result)
+
+
+NET = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Linear(4, 8), nn.ReLU())
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+def build_model():
+    model = Net()
+    return model
+"""
+
+PREDICT = """
+import torch
+{imports}
+
+
+def predict(model, x):
+    return torch.softmax(model(x), -1).numpy()
+
+
+print(predict({model}, torch.randn(2, 4)))
+"""
+
+
+# ------------------------------------------------------------------------------- across scopes
+
+GAN = """
+import torch
+import torch.nn as nn
+
+
+def gan_step(G, D, real, opt_g, opt_d):
+    z = torch.randn(real.shape[0], 16)
+    fake = G(z)
+    d_loss = D(real).mean() - D(fake).mean()
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    g_loss = -D(fake).mean()
+    opt_g.zero_grad()
+    g_loss.backward()
+    opt_g.step()
+
+
+G = nn.Linear(16, 8)
+D = nn.Linear(8, 1)
+opt_g = torch.optim.Adam(G.parameters())
+opt_d = torch.optim.Adam(D.parameters())
+for real in [torch.randn(4, 8)]:
+    gan_step(G, D, real, opt_g, opt_d)
+"""
+
+
+def test_gan_step_with_modules_as_arguments_reuses_a_freed_graph(cli, tmp_path):
+    write(tmp_path, {"gan.py": GAN})
+    assert check(cli, tmp_path, "gan.py") == [("gan.py", 14, "GL304")]
+
+
+def test_gan_step_with_a_detached_fake_is_silent(cli, tmp_path):
+    write(tmp_path, {"gan.py": GAN.replace("D(fake).mean()\n    opt_d", "D(fake.detach()).mean()\n    opt_d")})
+    assert check(cli, tmp_path, "gan.py") == []
+
+
+def test_numpy_of_the_output_of_a_module_parameter(cli, tmp_path):
+    write(tmp_path, {"p.py": PREDICT.format(imports="import torch.nn as nn", model="nn.Linear(4, 3)")})
+    assert check(cli, tmp_path, "p.py") == [("p.py", 6, "GL306")]
+
+
+@pytest.mark.parametrize("extra", [
+    "print(predict(lambda v: v, torch.randn(2, 4)))\n",  # call sites disagree
+    "callbacks = [predict]\n",  # the function escapes as a value
+    "__all__ = ['predict']\n",  # exported: callers we cannot see
+    "print(predict(*[nn.Linear(4, 3), torch.randn(2, 4)]))\n",  # unpacked arguments
+])
+def test_parameter_facts_need_every_call_site_to_agree(cli, tmp_path, extra):
+    source = PREDICT.format(imports="import torch.nn as nn", model="nn.Linear(4, 3)") + extra
+    write(tmp_path, {"p.py": source})
+    assert check(cli, tmp_path, "p.py") == []
+
+
+def test_public_function_of_a_package_module_is_not_judged_by_its_own_file(cli, tmp_path):
+    source = PREDICT.format(imports="import torch.nn as nn", model="nn.Linear(4, 3)")
+    write(tmp_path, {"pkg/__init__.py": "", "pkg/p.py": source,
+                     "pkg/q.py": source.replace("predict", "_predict")})
+    assert check(cli, tmp_path, "pkg") == [("pkg/q.py", 6, "GL306")]
+
+
+EVALUATE = """
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Linear(4, 8), nn.ReLU())
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+def evaluate(model, x):
+    model.eval()
+    {body}
+
+
+evaluate(Net(), torch.randn(1, 4))
+"""
+
+
+def test_eval_then_a_submodule_call_without_no_grad(cli, tmp_path):
+    write(tmp_path, {"e.py": EVALUATE.format(body="return model.features(x)")})
+    assert check(cli, tmp_path, "e.py") == [("e.py", 16, "GL401")]
+
+
+@pytest.mark.parametrize("body", [
+    "return model.describe(x)",  # a method, not a submodule: it may compute nothing
+    "with torch.no_grad():\n        return model.features(x)",
+])
+def test_eval_then_other_calls_stay_silent(cli, tmp_path, body):
+    write(tmp_path, {"e.py": EVALUATE.format(body=body)})
+    assert check(cli, tmp_path, "e.py") == []
+
+
+SGD = """
+import torch
+import torch.nn as nn
+
+
+def sgd_step(model, lr):
+    {body}
+
+
+net = nn.Linear(4, 3)
+net(torch.randn(2, 4)).sum().backward()
+sgd_step(net, 0.1)
+"""
+
+
+def test_manual_sgd_over_the_parameters_of_an_argument(cli, tmp_path):
+    write(tmp_path, {"s.py": SGD.format(body="for p in model.parameters():\n        p.add_(p.grad, alpha=-lr)")})
+    assert check(cli, tmp_path, "s.py") == [("s.py", 7, "GL307")]
+
+
+@pytest.mark.parametrize("body", [
+    "with torch.no_grad():\n        for p in model.parameters():\n            p.add_(p.grad, alpha=-lr)",
+    "for p in model.parameters():\n        p.grad = None",
+    "for name, p in model.named_parameters():\n        p.requires_grad_(False)\n        p.mul_(0.5)",
+])
+def test_parameter_updates_done_right_stay_silent(cli, tmp_path, body):
+    write(tmp_path, {"s.py": SGD.format(body=body)})
+    assert check(cli, tmp_path, "s.py") == []
+
+
+TRAINER = """
+import torch
+import torch.nn as nn
+
+
+class Trainer:
+    def __init__(self, model):
+        self.model = model
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+
+    def train_step(self, x, y):
+        loss = ((self.model(x) - y) ** 2).mean()
+        {clear}loss.backward()
+        self.opt.step()
+        return loss.detach().numpy()
+
+    def predict(self, x):
+        return self.model(x).numpy()
+
+
+trainer = Trainer(nn.Linear(4, 1))
+for _ in range(3):
+    trainer.train_step(torch.randn(2, 4), torch.randn(2, 1))
+"""
+
+
+def test_a_plain_trainer_class_holding_model_and_optimizer(cli, tmp_path):
+    write(tmp_path, {"t.py": TRAINER.format(clear="")})
+    assert check(cli, tmp_path, "t.py") == [("t.py", 17, "GL306"), ("t.py", 21, "GL501")]
+
+
+def test_a_trainer_that_clears_gradients_is_silent_about_zero_grad(cli, tmp_path):
+    write(tmp_path, {"t.py": TRAINER.format(clear="self.opt.zero_grad()\n        ")})
+    assert check(cli, tmp_path, "t.py") == [("t.py", 18, "GL306")]
+
+
+def test_a_trainer_subclassed_in_the_file_is_unknown(cli, tmp_path):
+    source = TRAINER.format(clear="") + "\n\nclass Other(Trainer):\n    pass\n"
+    write(tmp_path, {"t.py": source})
+    assert check(cli, tmp_path, "t.py") == []
+
+
+# ------------------------------------------------------------------------------- across files
+
+
+def test_model_class_from_a_sibling_module(cli, tmp_path):
+    write(tmp_path, {"models.py": NET, "train.py": PREDICT.format(imports="from models import Net", model="Net()")})
+    assert check(cli, tmp_path, "train.py") == [("train.py", 6, "GL306")]
+
+
+def test_model_from_a_factory_of_another_file(cli, tmp_path):
+    write(tmp_path, {"models.py": NET,
+                     "train.py": PREDICT.format(imports="from models import build_model", model="build_model()")})
+    assert check(cli, tmp_path, "train.py") == [("train.py", 6, "GL306")]
+
+
+def test_package_with_relative_imports_and_a_module_alias(cli, tmp_path):
+    write(tmp_path, {
+        "pkg/__init__.py": "from .models import Net\n",
+        "pkg/models.py": NET,
+        "pkg/_relative.py": PREDICT.format(imports="from .models import Net", model="Net()").replace("predict", "_predict"),
+        "pkg/_reexport.py": PREDICT.format(imports="from pkg import Net", model="Net()").replace("predict", "_predict"),
+        "pkg/_alias.py": PREDICT.format(imports="import pkg.models as m", model="m.Net()").replace("predict", "_predict"),
+    })
+    assert sorted(check(cli, tmp_path, "pkg")) == [
+        ("pkg/_alias.py", 6, "GL306"), ("pkg/_reexport.py", 6, "GL306"), ("pkg/_relative.py", 6, "GL306")]
+
+
+def test_src_layout_resolves_from_a_script_at_the_root(cli, tmp_path):
+    write(tmp_path, {
+        "pyproject.toml": "[project]\nname = 'proj'\n",
+        "src/proj/__init__.py": "",
+        "src/proj/models.py": NET,
+        "scripts/train.py": PREDICT.format(imports="from proj.models import Net", model="Net()"),
+    })
+    assert check(cli, tmp_path, "scripts/train.py") == [("scripts/train.py", 6, "GL306")]
+
+
+def test_a_subclass_of_a_project_module_class_is_a_module(cli, tmp_path):
+    write(tmp_path, {
+        "base.py": NET,
+        "models.py": "from base import Net\n\n\nclass Bigger(Net):\n    pass\n",
+        "train.py": PREDICT.format(imports="from models import Bigger", model="Bigger()"),
+    })
+    assert check(cli, tmp_path, "train.py") == [("train.py", 6, "GL306")]
+
+
+@pytest.mark.parametrize("files", [
+    # a same-named class from a third-party package, while the project has its own Net
+    {"models.py": NET, "train.py": PREDICT.format(imports="from thirdparty.models import Net", model="Net()")},
+    # the project's Net is not a module
+    {"models.py": "class Net:\n    def __call__(self, x):\n        return x\n",
+     "train.py": PREDICT.format(imports="from models import Net", model="Net()")},
+    # the imported name is rebound
+    {"models.py": NET, "train.py": PREDICT.format(imports="from models import Net\nNet = lambda: (lambda v: v)",
+                                                    model="Net()")},
+    # forward detaches: the outputs need no grad
+    {"models.py": NET.replace("self.head(self.features(x))", "self.head(self.features(x)).detach()"),
+     "train.py": PREDICT.format(imports="from models import Net", model="Net()")},
+    # a base class we cannot read
+    {"models.py": NET.replace("class Net(nn.Module)", "class Net(Base)").replace("import torch.nn as nn",
+                                                                                  "import torch.nn as nn\nfrom lib import Base"),
+     "train.py": PREDICT.format(imports="from models import Net", model="Net()")},
+])
+def test_look_alikes_across_files_stay_silent(cli, tmp_path, files):
+    write(tmp_path, files)
+    assert check(cli, tmp_path, "train.py") == []
+
+
+def test_editing_an_imported_file_changes_the_cached_result(cli, tmp_path):
+    write(tmp_path, {"models.py": NET, "train.py": PREDICT.format(imports="from models import Net", model="Net()")})
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 6, "GL306")]
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 6, "GL306")]
+    models = tmp_path / "models.py"
+    models.write_text(models.read_text().replace("self.head(self.features(x))", "self.head(self.features(x)).detach()"))
+    assert check(cli, tmp_path, "train.py", cache=True) == []
+    write(tmp_path, {"models.py": NET})
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 6, "GL306")]
+    # a new project module where an import pointed at nothing
+    write(tmp_path, {"train.py": PREDICT.format(imports="from layers import Net", model="Net()")})
+    assert check(cli, tmp_path, "train.py", cache=True) == []
+    write(tmp_path, {"layers.py": NET})
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 6, "GL306")]
+
+
+def test_linting_one_file_summarises_only_the_files_it_imports(cli, tmp_path):
+    write(tmp_path, {
+        "models.py": NET,
+        "train.py": PREDICT.format(imports="from models import Net", model="Net()"),
+        "unrelated.py": "import torch\n\ndef f(:\n",  # never read: not imported
+        "other.py": NET,
+    })
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 6, "GL306")]
+    cache = tmp_path / ".autogradlint_cache"
+    summaries = json.loads(next(cache.glob("summaries-*.json")).read_text())
+    assert sorted(summary["module"] for summary in summaries.values()) == ["models"]
