@@ -18,7 +18,8 @@ class EvalWithoutNoGrad(Rule):
     """
     ## What it does
     Flags `model.eval()` in an inference or validation function (or script) that then runs the model
-    with no `torch.no_grad()` / `torch.inference_mode()` anywhere and no `backward()`.
+    (or one of its submodules, `model.features(x)`) with no `torch.no_grad()` / `torch.inference_mode()`
+    anywhere and no `backward()`.
 
     ## Why is this bad?
     `eval()` only switches dropout and batch norm to inference behaviour; it does not stop autograd.
@@ -78,6 +79,10 @@ class EvalWithoutNoGrad(Rule):
         Valid("import torch\nclass TestNet:\n    def test_eval(self):\n        model.eval()\n        for _ in range(3):\n"
               "            self.assertEqual(model(x), ref(x))\n", "a unit test comparing outputs"),
         Valid("import sklearn\nclf.eval()\nfor x in data:\n    clf(x)\n", "not a torch file"),
+        Valid("import torch\nimport torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.features = nn.Linear(4, 4)\n    def describe(self, x):\n        return str(x)\n"
+              "def evaluate(model, x):\n    model.eval()\n    return model.describe(x)\nevaluate(Net(), 1)\n",
+              "a method of the model, not a submodule: it may compute nothing"),
     )
     invalid = (
         Invalid("import torch\ndef evaluate(model, loader):\n    model.eval()\n    correct = 0\n    for x, y in loader:\n"
@@ -89,6 +94,10 @@ class EvalWithoutNoGrad(Rule):
                 "            self.model(batch)\n", 4, 9),
         Invalid("import torch\ndef test(net, data):\n    net.train(False)\n    while data:\n        net.forward(data.pop())\n", 3, 5,
                 "train(False), a while loop and forward()"),
+        Invalid("import torch\nimport torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.features = nn.Linear(4, 4)\ndef evaluate(model, x):\n    model.eval()\n    return model.features(x)\n"
+                "evaluate(Net(), torch.ones(1, 4))\n", 8, 5,
+                "a submodule of a model every call site passes"),
     )
     evidence = Evidence(
         bad=("import torch\nmodel = torch.nn.Linear(2, 1)\nmodel.eval()\nout = model(torch.ones(1, 2))\n"
