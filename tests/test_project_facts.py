@@ -335,3 +335,15 @@ def test_linting_one_file_summarises_only_the_files_it_imports(cli, tmp_path):
     cache = tmp_path / ".autogradlint_cache"
     summaries = json.loads(next(cache.glob("summaries-*.json")).read_text())
     assert sorted(summary["module"] for summary in summaries.values()) == ["models"]
+
+
+def test_a_damaged_summary_file_is_ignored(cli, tmp_path):
+    write(tmp_path, {"models.py": NET, "train.py": PREDICT.format(imports="from models import Net", model="Net()")})
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 6, "GL306")]
+    summaries = next((tmp_path / ".autogradlint_cache").glob("summaries-*.json"))
+    summaries.write_text(json.dumps({key: {"module": 3} for key in json.loads(summaries.read_text())}))
+    write(tmp_path, {"models.py": NET + "\n# edited\n"})
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 6, "GL306")]
+    summaries.write_text("{not json")
+    write(tmp_path, {"train.py": PREDICT.format(imports="from models import Net", model="Net()") + "\n"})
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 6, "GL306")]

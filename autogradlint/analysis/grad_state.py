@@ -740,11 +740,12 @@ class _ScopeAnalysis:
         body = owner.body if isinstance(owner, cst.FunctionDef) else owner
         mode = decorator_mode(context, owner) if isinstance(owner, cst.FunctionDef) else None
         statements = list(body.body) if isinstance(body, (cst.IndentedBlock, cst.Module)) else [body]
+        start = _annotated_tensors(context, owner) if isinstance(owner, cst.FunctionDef) else {}
         try:
             self._first_pass = False
-            self._block(statements, {}, mode, record=True, loop=None)
+            self._block(statements, dict(start), mode, record=True, loop=None)
             self._first_pass = True
-            self._block(statements, {}, mode, record=True, loop=None)
+            self._block(statements, dict(start), mode, record=True, loop=None)
         except RecursionError:
             self.every_run.clear()
             self.first_run.clear()
@@ -1069,6 +1070,25 @@ class _ScopeAnalysis:
             final, _, _ = self._suite(node.finalbody.body, start, after_mode, handler_record, loop)
             after = final if after is not None else None
         return after, after_mode, record
+
+
+_TENSOR_ANNOTATIONS = frozenset({"torch.Tensor", "torch.FloatTensor", "torch.LongTensor"})
+
+
+def _annotated_tensors(context: "LintContext", function: cst.FunctionDef) -> Env:
+    """Parameters annotated ``x: torch.Tensor`` (without a None default): tensors, of unknown grad state."""
+    found: Env = {}
+    params = function.params
+    for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+        annotation = param.annotation.annotation if param.annotation is not None else None
+        if type(annotation) not in (cst.Name, cst.Attribute) or param.default is not None:
+            continue
+        if context.qualified_name(annotation) in _TENSOR_ANNOTATIONS:
+            found[param.name.value] = _TENSOR_OF_UNKNOWN_GRAD
+    return found
+
+
+_TENSOR_OF_UNKNOWN_GRAD = Facts(kind=TENSOR)
 
 
 def _join_modes(modes: Sequence[Optional[str]]) -> Optional[str]:

@@ -71,7 +71,14 @@ def _load_store() -> None:
     _LOADED[0] = True
     if _STORE_FILE[0] is not None:
         for key, value in read_summaries(*_STORE_FILE[0]).items():
-            _STORE.setdefault(key, value)
+            if _well_formed(value):  # a damaged entry is never trusted
+                _STORE.setdefault(key, value)
+
+
+def _well_formed(summary: object) -> bool:
+    return (isinstance(summary, dict) and isinstance(summary.get("module"), str)
+            and all(isinstance(summary.get(part), dict) for part in ("imports", "classes", "functions", "values"))
+            and all(isinstance(c, dict) for c in summary["classes"].values()))
 
 
 def take_new_summaries() -> Dict[str, dict]:
