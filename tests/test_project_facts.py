@@ -347,3 +347,15 @@ def test_a_damaged_summary_file_is_ignored(cli, tmp_path):
     summaries.write_text("{not json")
     write(tmp_path, {"train.py": PREDICT.format(imports="from models import Net", model="Net()") + "\n"})
     assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 6, "GL306")]
+
+
+def test_the_summaries_file_is_the_cache_s_own_and_clean_removes_it(cli, tmp_path):
+    write(tmp_path, {"models.py": NET, "train.py": PREDICT.format(imports="from models import Net", model="Net()")})
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 6, "GL306")]
+    cache = tmp_path / ".autogradlint_cache"
+    assert list(cache.glob("summaries-*.json"))
+    # a second run still writes into the folder (it holds only files the cache wrote)
+    write(tmp_path, {"train.py": PREDICT.format(imports="from models import Net", model="Net()") + "\n"})
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 6, "GL306")]
+    assert cli("clean", cwd=tmp_path).code == 0
+    assert not cache.exists() or not any(cache.iterdir())
