@@ -164,6 +164,11 @@ class _Summarizer:
             else:
                 for target in _bound_by(statement):
                     counts[target] = counts.get(target, 0) + 1
+        # a name a function rebinds (``global model``) is not what the module-level statement says
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Global):
+                for name in node.names:
+                    counts[name] = counts.get(name, 0) + 2
         self.bound = set(counts)
         # a name bound twice (an import under try/except, a def redefined) is unknown
         for name, count in counts.items():
