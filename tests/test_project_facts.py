@@ -359,3 +359,35 @@ def test_the_summaries_file_is_the_cache_s_own_and_clean_removes_it(cli, tmp_pat
     assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 6, "GL306")]
     assert cli("clean", cwd=tmp_path).code == 0
     assert not cache.exists() or not any(cache.iterdir())
+
+
+TENSORS = """
+import torch
+
+
+def show(t):
+    return t.numpy()
+
+
+def update(w, lr):
+    w.sub_(lr)
+
+
+w = torch.randn(3, requires_grad=True)
+{calls}
+"""
+
+
+def test_tensors_passed_by_every_call_site_keep_their_grad_state(cli, tmp_path):
+    write(tmp_path, {"t.py": TENSORS.format(calls="print(show(w * 2))\nupdate(w, 0.1)")})
+    assert check(cli, tmp_path, "t.py") == [("t.py", 5, "GL306"), ("t.py", 9, "GL307")]
+
+
+@pytest.mark.parametrize("calls", [
+    "print(show(w.detach() * 2))\nwith torch.no_grad():\n    update(w, 0.1)",
+    "print(show(w * 2))\nprint(show(torch.zeros(2)))",  # the call sites disagree: unknown
+    "print(show(w * 2))\nprint(list(map(show, [w])))",  # show escapes
+])
+def test_tensor_arguments_done_right_or_unknown_stay_silent(cli, tmp_path, calls):
+    write(tmp_path, {"t.py": TENSORS.format(calls=calls)})  # update() never called: its w is unknown
+    assert check(cli, tmp_path, "t.py") == []

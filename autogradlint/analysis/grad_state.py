@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
+from autogradlint.analysis.call_sites import parameter_arguments
 from autogradlint.analysis.grad_mode import ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, with_mode
 from autogradlint.analysis.modules import module_instance, remote_forward_may_skip_grad
 from autogradlint.analysis.tensors import (
@@ -740,7 +741,10 @@ class _ScopeAnalysis:
         body = owner.body if isinstance(owner, cst.FunctionDef) else owner
         mode = decorator_mode(context, owner) if isinstance(owner, cst.FunctionDef) else None
         statements = list(body.body) if isinstance(body, (cst.IndentedBlock, cst.Module)) else [body]
-        start = _annotated_tensors(context, owner) if isinstance(owner, cst.FunctionDef) else {}
+        start: Env = {}
+        if isinstance(owner, cst.FunctionDef):
+            start = _annotated_tensors(context, owner)
+            start.update(_call_site_facts(context, owner))
         try:
             self._first_pass = False
             self._block(statements, dict(start), mode, record=True, loop=None)
@@ -1091,6 +1095,62 @@ def _annotated_tensors(context: "LintContext", function: cst.FunctionDef) -> Env
 _TENSOR_OF_UNKNOWN_GRAD = Facts(kind=TENSOR)
 
 
+def _call_site_facts(context: "LintContext", function: cst.FunctionDef) -> Env:
+    """The tensor facts every call site of the same file gives a parameter (see ``call_sites`` for when
+    call sites speak for a parameter): the join of the arguments' facts, each evaluated where it is passed."""
+    state = _file_state(context)
+    key = id(function)
+    found = state.parameter_facts.get(key)
+    if found is not None:
+        return dict(found)
+    state.parameter_facts[key] = {}  # a cycle of calls back here sees nothing
+    index = current_index()
+    env: Env = {}
+    if index is not None and index.number(function) is not None:
+        params = function.params
+        for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+            arguments = parameter_arguments(context, param)
+            if not arguments:
+                continue
+            joined: Optional[Facts] = None
+            for argument in arguments:
+                facts = _facts_where_written(context, state, index, argument)
+                if facts is None or not facts.is_tensor:
+                    joined = None
+                    break
+                joined = facts if joined is None else join_facts(joined, facts)
+            if joined is not None and joined.is_tensor:
+                env[param.name.value] = joined.replace(loop_data=False)
+    state.parameter_facts[key] = env
+    return dict(env)
+
+
+def _facts_where_written(context: "LintContext", state: "_FileState", index, node: cst.BaseExpression) -> Optional[Facts]:
+    """The facts of ``node`` evaluated where it stands in the file (every run of its statement)."""
+    statement = None
+    owner = None
+    for ancestor in index.ancestors(node):
+        ancestor_type = type(ancestor)
+        if statement is None:
+            is_statement = _IS_STATEMENT.get(ancestor_type)
+            if is_statement is None:
+                is_statement = _IS_STATEMENT[ancestor_type] = issubclass(ancestor_type, _STATEMENT_TYPES)
+            if is_statement:
+                statement = ancestor
+        if ancestor_type is cst.FunctionDef or ancestor_type is cst.Module:
+            owner = ancestor
+            break
+        if ancestor_type is cst.ClassDef or ancestor_type is cst.Lambda:
+            return None
+    if owner is None or statement is None or statement is owner:
+        return None
+    analysis = state.scope(owner)
+    snapshot = analysis.every_run.get(id(statement))
+    if snapshot is None:
+        return None
+    return analysis.evaluator.facts(node, snapshot.env, snapshot.mode)
+
+
 def _join_modes(modes: Sequence[Optional[str]]) -> Optional[str]:
     first = modes[0] if modes else None
     return first if all(m == first for m in modes) else UNKNOWN
@@ -1309,6 +1369,7 @@ class _FileState:
         self._grad_leaf_words: Optional[frozenset] = None
         self._freezes: Optional[bool] = None
         self._called_without_grad: Optional[set] = None
+        self.parameter_facts: Dict[int, Env] = {}  # id(function) -> what its call sites give its parameters
 
     @property
     def called_without_grad(self) -> set:
@@ -1434,7 +1495,11 @@ def grad_leaf_possible(context: "LintContext", statement: Optional[cst.CSTNode] 
         names = index.numbers_of(_NAMES, start, index.ends[start])
         values = map(_value_of, map(index.order.__getitem__, names))
         # C-level loops over the scope's names, up to the first word
-        found = state.grad_leaf_scopes[id(owner)] = any(map(state.grad_leaf_words.__contains__, values))
+        found = any(map(state.grad_leaf_words.__contains__, values))
+        if not found and type(owner) is cst.FunctionDef:
+            # a grad leaf passed in by every call site
+            found = any(f.leaf is True and f.requires_grad is True for f in _call_site_facts(context, owner).values())
+        state.grad_leaf_scopes[id(owner)] = found
     return found
 
 
