@@ -45,6 +45,9 @@ class DataAttribute(Rule):
     accuracy = (outputs.detach().argmax(1) == labels).float().mean()
     ```
 
+    A dtype change that keeps the object (`p.data = p.data.to(torch.float32)`, `g.data = g.data.half()`) is not
+    flagged: `copy_` cannot change a dtype, and `.data` is the way to do it.
+
     ## Fix safety
     Unsafe: reads become `.detach()` and writes move into `with torch.no_grad():` (`x.data = v` becomes
     `x.copy_(v)`, `x.data += v` becomes `x.add_(v)`, `x.data.zero_()` becomes `x.zero_()`), which restores
@@ -89,6 +92,8 @@ class DataAttribute(Rule):
         Valid("import chainer\nfor p in model.params():\n    p.data[...] = 0\n", "another library"),
         Valid("import torch\ny = x.detach()\n", "already detach"),
         Valid("import torch\nimport numpy as np\narr = np.zeros(3)\nbuf = arr.data\n", "a numpy buffer"),
+        Valid("import torch\nfor name, p in model.named_parameters():\n    p.data = p.data.to(torch.float32)\n",
+              "a dtype change keeping the parameter object: copy_ cannot do it"),
     )
     invalid = (
         Invalid("import torch\nfor p in model.parameters():\n    p.data.clamp_(-0.01, 0.01)\n", 3, 5,
@@ -130,7 +135,7 @@ class DataAttribute(Rule):
             return
         if self._uses_torch is None:
             self._uses_torch = module_imports_torch(self.context)
-        if not self._uses_torch or self._in_optimizer():
+        if not self._uses_torch or self._in_optimizer() or self._in_dtype_swap(node):
             return
         if self._is_torch_tensor(node.value) or self._is_torch_argument(node):
             self.report(node, fix=self._fix(node))
@@ -188,6 +193,26 @@ class DataAttribute(Rule):
         attribute = module_attributes(self.context, klass).get(receiver.attr.value)
         return attribute is not None and attribute.kind == "parameter"
 
+    def _in_dtype_swap(self, node: cst.Attribute) -> bool:
+        """``x.data = x.data.to(dtype)`` (or ``.half()``, ``.float()`` ...): the one way to change a tensor's
+        dtype while keeping the object (a parameter, a ``.grad``); ``copy_`` under no_grad cannot, so neither
+        ``.data`` of that statement is reported."""
+        statement = next((a for a in reversed(self.context.ancestors) if isinstance(a, cst.BaseSmallStatement)), None)
+        if not (isinstance(statement, cst.Assign) and len(statement.targets) == 1):
+            return False
+        target, value = statement.targets[0].target, statement.value
+        if not (isinstance(target, cst.Attribute) and target.attr.value == "data"):
+            return False
+        if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute)
+                and value.func.attr.value in _DTYPE_CASTS):
+            return False
+        source = value.func.value
+        if not (isinstance(source, cst.Attribute) and source.attr.value == "data" and source.value.deep_equals(target.value)):
+            return False
+        if value.func.attr.value in ("to", "type") and not value.args:
+            return False
+        return node is target or node is source
+
     def _is_torch_argument(self, node: cst.Attribute) -> bool:
         """``x.data`` passed straight to a ``torch.*`` function: ``torch.max(outputs.data, 1)``."""
         ancestors = self.context.ancestors
@@ -231,6 +256,10 @@ class DataAttribute(Rule):
             if local is not None and self._is_optimizer_class(local, seen):
                 return True
         return False
+
+
+# tensor methods that may give another dtype
+_DTYPE_CASTS = frozenset({"to", "type", "half", "float", "double", "bfloat16"})
 
 
 def _assigned_with(statement: cst.BaseSmallStatement, node: cst.Attribute) -> Optional[cst.BaseSmallStatement]:
