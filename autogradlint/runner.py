@@ -202,12 +202,12 @@ def _fix_job(job: Tuple[FileJob, str, bool, float, TorchVersion]) -> FileOutcome
                         torch_version)
 
 
-def _lint_failed(job: Tuple[bytes, str, List[AnyRule], float], error: BaseException) -> List[Diagnostic]:
-    return [_failure(job[1], f"{type(error).__name__}: {error}")]
+def _lint_failed(job: Tuple[bytes, str, List[AnyRule], float], error: BaseException) -> Tuple[List[Diagnostic], dict, dict]:
+    return [_failure(job[1], f"{type(error).__name__}: {error}")], {}, {}
 
 
-def _lint_crashed(job: Tuple[bytes, str, List[AnyRule], float], how: str) -> List[Diagnostic]:
-    return [crashed(job[1], how)]
+def _lint_crashed(job: Tuple[bytes, str, List[AnyRule], float], how: str) -> Tuple[List[Diagnostic], dict, dict]:
+    return [crashed(job[1], how)], {}, {}
 
 
 def _fix_failed(job: Tuple[FileJob, str, bool, float], error: BaseException) -> FileOutcome:
