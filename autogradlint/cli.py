@@ -19,7 +19,7 @@ from autogradlint.discovery import discover, display_path, printable
 from autogradlint.cache import CACHE_DIR_NAME, Cache, default_cache_dir
 from autogradlint.runner import (CHECK, DEFAULT_FILE_TIMEOUT, DIFF, FIX, FileJob, FileOutcome, process_source, run_files,
                                  too_large)
-from autogradlint.report import FORMATS, summary
+from autogradlint.report import HUMAN_FORMATS, counted, renderer, summary
 from autogradlint.rule import (
     INTERNAL_ERROR,
     Diagnostic,
@@ -89,7 +89,7 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--select", action="append", metavar="CODES", help="rules to enable (codes, prefixes or names; replaces the configured set)")
     check.add_argument("--extend-select", action="append", metavar="CODES", help="rules to enable on top of the selection")
     check.add_argument("--ignore", action="append", metavar="CODES", help="rules to disable")
-    check.add_argument("--output-format", choices=OUTPUT_FORMATS, help="how to print findings (default: full)")
+    check.add_argument("--output-format", choices=OUTPUT_FORMATS, help="how to print findings (default: full; see the README's 'CI and code review')")
     check.add_argument("--stdin-filename", metavar="NAME", help="the name of the file read from standard input")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     check.add_argument("--statistics", action="store_true", help="print how many findings each rule has, not the findings")
@@ -466,9 +466,8 @@ def _print_diffs(outcomes: List[FileOutcome]) -> bool:
         after = _text(outcome.new_source).splitlines(keepends=True)
         for line in difflib.unified_diff(before, after, fromfile=outcome.display, tofile=outcome.display):
             sys.stdout.write(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n")
-    count = sum(len(o.fixed) for o in outcomes)
     if changed:
-        print(f"\nWould fix {count} error{'s' if count != 1 else ''}.", file=sys.stderr)
+        print(f"\nWould fix {counted([d for o in outcomes for d in o.fixed])}.", file=sys.stderr)
     return changed
 
 
@@ -498,6 +497,9 @@ def _source_lines(sources: Dict[str, bytes]):
 def _print(out, diagnostics, fixed, output_format, statistics, show_fixes, unsafe, mode, sources, errors=0) -> None:
     """The findings in ``output_format`` and, for people, a summary; ``errors`` paths could not be read or
     written (they were reported on stderr): then the summary never says that all checks passed."""
+    from autogradlint.report.style import Style, color_wanted
+
+    style = Style(output_format in HUMAN_FORMATS and color_wanted(out))
     if statistics:
         counts = Counter((d.code, d.name) for d in diagnostics)
         rows = sorted(counts.items(), key=lambda item: (-item[1], item[0][0]))
@@ -511,18 +513,17 @@ def _print(out, diagnostics, fixed, output_format, statistics, show_fixes, unsaf
             if rows:
                 out.write(summary(diagnostics) + "\n")
         return
-    out.write(FORMATS[output_format](diagnostics, _source_lines(sources), unsafe))
-    if output_format not in ("full", "concise"):
+    out.write(renderer(output_format)(diagnostics, _source_lines(sources), unsafe, style))
+    if output_format not in HUMAN_FORMATS:
         return
     if show_fixes and fixed:
-        out.write(f"\nFixed {len(fixed)} error{'s' if len(fixed) != 1 else ''}:\n")
+        out.write(f"\nFixed {counted(fixed)}:\n")
         for path in sorted({d.path for d in fixed}):
             out.write(f"- {path}:\n")
             for code, name, count in sorted((c, n, k) for (c, n), k in Counter((d.code, d.name) for d in fixed if d.path == path).items()):
                 out.write(f"    {count} \u00d7 {code} ({name})\n")
     if mode == FIX and fixed:
-        total = len(fixed) + len(diagnostics)
-        out.write(f"Found {total} error{'s' if total != 1 else ''} ({len(fixed)} fixed, {len(diagnostics)} remaining).\n")
+        out.write(f"Found {counted(list(fixed) + list(diagnostics))} ({len(fixed)} fixed, {len(diagnostics)} remaining).\n")
     elif diagnostics or not errors:
         out.write(summary(diagnostics) + "\n")
     if errors:
@@ -530,6 +531,6 @@ def _print(out, diagnostics, fixed, output_format, statistics, show_fixes, unsaf
     fixable = sum(1 for d in diagnostics if applicable(d, unsafe))
     hidden = sum(1 for d in diagnostics if applicable(d, True) and not applicable(d, unsafe))
     if fixable:
-        out.write(f"[*] {fixable} fixable with the `--fix` option.\n")
+        out.write(f"{style.paint('[*]', 'cyan')} {fixable} fixable with the `--fix` option.\n")
     if hidden:
         out.write(f"{hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with the `--unsafe-fixes` option.\n")

@@ -8,9 +8,8 @@ from typing import Dict, List, Optional, Tuple
 
 from autogradlint.files import DEFAULT_MAX_FILE_SIZE, parse_size, read_regular
 from autogradlint.records import Record
+from autogradlint.report import FORMAT_NAMES as OUTPUT_FORMATS
 from autogradlint.rule import SelectionLayer, UnknownSelector, rules_matching
-
-OUTPUT_FORMATS = ("full", "concise", "json")
 
 # ruff's default excludes, plus autogradlint's own cache
 DEFAULT_EXCLUDE = (

@@ -39,9 +39,9 @@ def test_findings_exit_1_in_concise_format(cli, project):
     result = concise(cli, "bad.py", cwd=project)
     assert result.code == 1
     assert result.out.splitlines()[:3] == [
-        "bad.py:4:5: GL101 [*] 'require_grad' is not a tensor attribute; nothing is frozen. Did you mean 'requires_grad'?",
-        "bad.py:5:1: GL105 [*] '.eval' is never called, so nothing happens. Add '()': '.eval()'",
-        "bad.py:6:6: GL201 [*] 'torch.no_grad' is a class, not a context manager instance: this 'with' raises TypeError. Add '()': 'torch.no_grad()'",
+        "bad.py:4:5: GL101 error [*] 'require_grad' is not a tensor attribute; nothing is frozen. Did you mean 'requires_grad'?",
+        "bad.py:5:1: GL105 error [*] '.eval' is never called, so nothing happens. Add '()': '.eval()'",
+        "bad.py:6:6: GL201 error [*] 'torch.no_grad' is a class, not a context manager instance: this 'with' raises TypeError. Add '()': 'torch.no_grad()'",
     ]
     assert result.out.splitlines()[-2:] == ["Found 3 errors.", "[*] 3 fixable with the `--fix` option."]
 
@@ -140,7 +140,7 @@ def test_statistics(cli, project):
 def test_stdin_with_filename(cli, project):
     result = concise(cli, "--stdin-filename", "src/train.py", "-", cwd=project, stdin=BAD)
     assert result.code == 1
-    assert result.out.splitlines()[0].startswith("src/train.py:4:5: GL101 [*] ")
+    assert result.out.splitlines()[0].startswith("src/train.py:4:5: GL101 error [*] ")
 
 
 def test_stdin_clean(cli, project):
@@ -159,7 +159,7 @@ def test_syntax_error_is_one_diagnostic_and_the_run_goes_on(cli, project):
     result = concise(cli, "broken.py", "bad.py", cwd=project)
     assert result.code == 1
     broken = [line for line in result.out.splitlines() if line.startswith("broken.py")]
-    assert len(broken) == 1 and broken[0].startswith("broken.py:2:") and "GL001 SyntaxError" in broken[0]
+    assert len(broken) == 1 and broken[0].startswith("broken.py:2:") and "GL001 error SyntaxError" in broken[0]
     assert any(line.startswith("bad.py:4:5: GL101") for line in result.out.splitlines())
     assert "Traceback" not in result.err
 

@@ -113,7 +113,7 @@ def test_explicit_file_is_checked_even_if_excluded_unless_forced(cli, tmp_path):
         ('select = ["GL999"]\n', "[tool.autogradlint] select: unknown rule code or name 'GL999'"),
         ('ignore = "GL101"\n', "[tool.autogradlint] ignore must be a list of strings, not a string"),
         ("select = [1]\n", "[tool.autogradlint] select must be a list of strings"),
-        ('output-format = "xml"\n', "[tool.autogradlint] output-format must be one of full, concise, json, not 'xml'"),
+        ('output-format = "xml"\n', "[tool.autogradlint] output-format must be one of full, concise, grouped, json, sarif, github, gitlab, junit, pylint, not 'xml'"),
         ('[tool.autogradlint.per-file-ignores]\n"a.py" = ["nope"]\n', "unknown rule code or name 'nope'"),
         ("select = [\n", "invalid TOML"),
     ],

@@ -151,7 +151,7 @@ def test_show_fixes(cli, tmp_path):
 def test_fixable_marker_and_hint(cli, tmp_path):
     (tmp_path / "a.py").write_text(BAD)
     result = cli("check", "--output-format", "concise", "a.py", cwd=tmp_path)
-    assert "a.py:2:1: GL105 [*] '.eval' is never called" in result.out
+    assert "a.py:2:1: GL105 error [*] '.eval' is never called" in result.out
     assert "[*] 2 fixable with the `--fix` option." in result.out
 
 

@@ -358,7 +358,7 @@ def test_a_rule_that_raises_is_reported_with_exit_2_and_other_findings_still_pri
     (tmp_path / "b.py").write_text("import torch\nmodel.train\n")
     code, out, err = wrapper("check", "--output-format", "concise", "--no-cache", "a.py", "b.py")
     assert code == 2 and "Traceback" not in err
-    assert "a.py:1:1: GL000 internal error in rule GL990 (raises): ZeroDivisionError" in out
+    assert "a.py:1:1: GL000 error internal error in rule GL990 (raises): ZeroDivisionError" in out
     assert "a.py:3:1: GL105" in out and "b.py:2:1: GL105" in out
 
 
@@ -367,7 +367,7 @@ def test_a_file_over_the_time_limit_is_reported_and_the_run_goes_on(wrapper, tmp
     (tmp_path / "b.py").write_text("import torch\nmodel.train\n")
     code, out, err = wrapper("check", "--output-format", "concise", "--file-timeout", "1", "a.py", "b.py")
     assert code == 2 and "Traceback" not in err
-    assert "a.py:1:1: GL000 internal error: linting a.py took longer than the 1 s limit (--file-timeout)" in out
+    assert "a.py:1:1: GL000 error internal error: linting a.py took longer than the 1 s limit (--file-timeout)" in out
     assert "b.py:2:1: GL105" in out
     assert not list((tmp_path / ".autogradlint_cache").glob("results-*.json")) or "a.py" not in next(
         (tmp_path / ".autogradlint_cache").glob("results-*.json")).read_text()

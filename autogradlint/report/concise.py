@@ -1,16 +1,24 @@
-"""``path:line:col: CODE message``, one finding a line."""
+"""``path:line:col: CODE severity [*] message``, one finding a line."""
 from __future__ import annotations
 
 from typing import Sequence
 
+from autogradlint.report.style import PLAIN, Style
 from autogradlint.rule import Diagnostic, applicable
 
 
-def line_of(d: Diagnostic, unsafe: bool = False) -> str:
-    """``path:line:col: CODE message``, with ``[*]`` when ``--fix`` (with ``unsafe``) would fix it."""
-    marker = "[*] " if applicable(d, unsafe) else ""
-    return f"{d.path}:{d.line}:{d.column}: {d.code} {marker}{d.message}"
+def fix_marker(d: Diagnostic, unsafe: bool, style: Style = PLAIN) -> str:
+    """``[*] `` when ``--fix`` (with ``unsafe``) would fix the finding."""
+    return style.paint("[*]", "cyan") + " " if applicable(d, unsafe) else ""
 
 
-def render(diagnostics: Sequence[Diagnostic], source_lines=None, unsafe: bool = False) -> str:
-    return "".join(line_of(d, unsafe) + "\n" for d in diagnostics)
+def line_of(d: Diagnostic, unsafe: bool = False, style: Style = PLAIN) -> str:
+    """``path:line:col: CODE severity [*] message``."""
+    colon = style.paint(":", "cyan")
+    where = f"{style.paint(d.path, 'bold')}{colon}{d.line}{colon}{d.column}{colon}"
+    code = style.paint(d.code, "bold")
+    return f"{where} {code} {style.severity(d.severity, d.severity)} {fix_marker(d, unsafe, style)}{d.message}"
+
+
+def render(diagnostics: Sequence[Diagnostic], source_lines=None, unsafe: bool = False, style: Style = PLAIN) -> str:
+    return "".join(line_of(d, unsafe, style) + "\n" for d in diagnostics)

@@ -7,5 +7,5 @@ from typing import Sequence
 from autogradlint.rule import Diagnostic
 
 
-def render(diagnostics: Sequence[Diagnostic], source_lines=None, unsafe: bool = False) -> str:
+def render(diagnostics: Sequence[Diagnostic], source_lines=None, unsafe: bool = False, style=None) -> str:
     return json.dumps([d.to_json() for d in diagnostics], indent=2) + "\n"
