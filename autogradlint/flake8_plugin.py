@@ -1,0 +1,59 @@
+"""autogradlint as a flake8 plugin: the ``GL`` codes in flake8's own run, selection, ``# noqa`` and output.
+
+Registered under the ``flake8.extension`` entry point group as ``GL``. The plugin runs every rule and leaves
+the choice to flake8 (``--select``, ``--extend-select``, ``--ignore``, ``--extend-ignore``, ``--per-file-ignores``
+with ``GL`` codes); ``[tool.autogradlint]`` is not read, as flake8 users configure flake8. Positions are the
+ones ``autogradlint check`` prints: flake8 takes a plugin's column 0-based and prints it plus one, so the plugin
+hands it the 1-based column minus one. A file that does not parse is flake8's own ``E999``; the plugin does
+not repeat it as GL001.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+from autogradlint import __version__
+from autogradlint.rule import SYNTAX_ERROR, rule_index
+
+# PEP 263: the encoding declaration in the first two lines
+_CODING = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+def _source_bytes(lines: Sequence[str]) -> bytes:
+    """The file's bytes back from the lines flake8 decoded, in the encoding the file declares (so a Latin-1
+    file's declaration still matches its bytes when the engine decodes them)."""
+    text = "".join(lines)
+    encoding: Optional[str] = None
+    for line in lines[:2]:
+        match = _CODING.match(line)
+        if match:
+            encoding = match.group(1)
+            break
+    if encoding is not None:
+        try:
+            return text.encode(encoding)
+        except (LookupError, UnicodeError):
+            pass
+    return text.encode("utf-8", "surrogatepass")
+
+
+class Plugin:
+    """flake8's tree-plugin protocol: built with the file's tree, name and lines; ``run`` yields
+    ``(line, column, "GLxxx message", type)`` with a 0-based column."""
+
+    name = "autogradlint"
+    version = __version__
+
+    def __init__(self, tree, filename: str, lines: List[str]) -> None:
+        # flake8 has parsed the file (tree) already; autogradlint reads it with LibCST from the same text
+        self.filename = filename
+        self.lines = lines
+
+    def run(self) -> Iterator[Tuple[int, int, str, type]]:
+        from autogradlint.engine import lint_source
+
+        findings = lint_source(_source_bytes(self.lines), self.filename, list(rule_index().values()))
+        for d in findings:
+            if d.code == SYNTAX_ERROR[0]:
+                continue  # flake8 reports the file's syntax error itself (E999)
+            yield d.line, d.column - 1, f"{d.code} {d.message}", type(self)

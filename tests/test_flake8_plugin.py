@@ -1,0 +1,134 @@
+"""The flake8 plugin, run by real flake8 in a subprocess: the same findings at the same line and column as
+``autogradlint check --output-format concise``, and flake8's own selection and ``# noqa``."""
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from autogradlint.flake8_plugin import Plugin
+from autogradlint.rule import all_rules
+
+from conftest import ROOT
+
+pytest.importorskip("flake8")
+
+FLAKE8_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]+\d+) (?P<message>.*)$")
+CONCISE_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>GL\d{3}) (?:error|warning|hint) (?:\[\*\] )?(?P<message>.*)$")
+
+
+def flake8(*args, cwd):
+    result = subprocess.run([sys.executable, "-m", "flake8", "--isolated", *args], cwd=cwd, capture_output=True,
+                            text=True, timeout=600)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def findings(output, pattern):
+    out = []
+    for line in output.splitlines():
+        match = pattern.match(line)
+        if match:
+            out.append((match["path"], int(match["line"]), int(match["col"]), match["code"], match["message"]))
+    return sorted(out)
+
+
+def test_flake8_sees_the_plugin(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "flake8", "--version"], capture_output=True, text=True, timeout=120)
+    assert "autogradlint" in result.stdout
+
+
+def _write_examples(directory):
+    for rule in all_rules().values():
+        for kind, examples in (("invalid", rule.invalid), ("valid", rule.valid)):
+            for i, example in enumerate(examples):
+                (directory / f"{rule.code}_{kind}_{i}.py").write_text(example.source, encoding="utf-8")
+    shutil.copy(ROOT / "examples" / "train_bugs.py", directory / "train_bugs.py")
+
+
+def test_flake8_and_autogradlint_agree_on_every_example(tmp_path, cli):
+    _write_examples(tmp_path)
+    ran = flake8("--select", "GL,E999", "--jobs", "2", ".", cwd=tmp_path)
+    assert ran.returncode == 1, ran.stderr
+    by_flake8 = findings(ran.stdout, FLAKE8_LINE)
+    unparsable = {path for path, _, _, code, _ in by_flake8 if code == "E999"}
+    by_flake8 = [(p[2:] if p.startswith("./") else p, *rest) for p, *rest in by_flake8 if p not in unparsable]
+    checked = cli("check", "--no-cache", "--select", "ALL", "--output-format", "concise", ".", cwd=tmp_path)
+    assert checked.code == 1, checked.err
+    by_autogradlint = [f for f in findings(checked.out, CONCISE_LINE) if "./" + f[0] not in unparsable]
+    assert sorted(by_flake8) == sorted(by_autogradlint)
+    # every invalid example is in there, at its stated position (flake8 prints the 1-based column)
+    positions = {(path, line, col, code) for path, line, col, code, _ in by_flake8}
+    for rule in all_rules().values():
+        for i, example in enumerate(rule.invalid):
+            assert (f"{rule.code}_invalid_{i}.py", example.line, example.column, rule.code) in positions
+    assert any(path == "train_bugs.py" for path, *_ in by_flake8)
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "train.py").write_text(
+        "import torch\n"
+        "model = torch.nn.Linear(2, 2)\n"
+        "for p in model.parameters():\n"
+        "    p.require_grad = False\n"
+        "model.eval\n"
+        "model.train  # noqa: GL105\n"
+        "with torch.no_grad:\n"
+        "    pass\n"
+    )
+    return tmp_path
+
+
+def _codes(result):
+    return [(line, col, code) for _, line, col, code, _ in findings(result.stdout, FLAKE8_LINE)]
+
+
+def test_flake8_selection_and_noqa_apply_to_gl_codes(project):
+    default = flake8("train.py", cwd=project)
+    assert default.returncode == 1
+    # on by default (flake8 adds a plugin's codes to its default selection); the noqa line is silent
+    assert _codes(default) == [(4, 5, "GL101"), (5, 1, "GL105"), (7, 6, "GL201")]
+    assert _codes(flake8("--extend-ignore", "GL105", "train.py", cwd=project)) == [(4, 5, "GL101"), (7, 6, "GL201")]
+    assert _codes(flake8("--select", "GL2", "train.py", cwd=project)) == [(7, 6, "GL201")]
+    assert _codes(flake8("--select", "E,W", "train.py", cwd=project)) == []
+    assert flake8("--select", "E,W", "train.py", cwd=project).returncode == 0
+    assert _codes(flake8("--per-file-ignores", "train.py:GL1", "train.py", cwd=project)) == [(7, 6, "GL201")]
+
+
+def test_flake8_output_format_options_apply(project):
+    result = flake8("--format", "pylint", "--select", "GL101", "train.py", cwd=project)
+    assert result.stdout.strip() == "train.py:4: [GL101] 'require_grad' is not a tensor attribute; nothing is frozen. Did you mean 'requires_grad'?"
+
+
+def test_columns_match_after_tabs_and_non_ascii(tmp_path, cli):
+    source = "import torch\nx = 'é😀'; model.eval\nif True:\n\tmodel.train\n"
+    (tmp_path / "u.py").write_text(source, encoding="utf-8")
+    latin = "# -*- coding: latin-1 -*-\nx = '\xe9\xe8'; model.eval\n"
+    (tmp_path / "l.py").write_bytes(latin.encode("latin-1"))
+    by_flake8 = [(p[2:] if p.startswith("./") else p, *rest)
+                 for p, *rest in findings(flake8("--select", "GL", ".", cwd=tmp_path).stdout, FLAKE8_LINE)]
+    checked = cli("check", "--no-cache", "--output-format", "concise", ".", cwd=tmp_path)
+    by_autogradlint = findings(checked.out, CONCISE_LINE)
+    assert by_flake8 == by_autogradlint
+    assert [(p, line, col) for p, line, col, *_ in by_flake8] == [("l.py", 2, 11), ("u.py", 2, 11), ("u.py", 4, 2)]
+
+
+def test_a_syntax_error_is_flake8s_e999_only(tmp_path):
+    (tmp_path / "broken.py").write_text("model.eval\ndef f(:\n")
+    result = flake8("--select", "GL,E999", "broken.py", cwd=tmp_path)
+    assert [code for *_, code in _codes(result)] == ["E999"]
+
+
+def test_plugin_drops_the_engines_syntax_error_finding():
+    # text LibCST cannot read: the plugin yields nothing rather than a GL001 beside flake8's E999
+    lines = ["model.eval\n", "def f(:\n"]
+    assert list(Plugin(None, "x.py", lines).run()) == []
+
+
+def test_plugin_columns_are_zero_based_for_flake8():
+    (finding,) = Plugin(None, "x.py", ["import torch\n", "with torch.no_grad:\n", "    pass\n"]).run()
+    line, column, text, _ = finding
+    # autogradlint's column is 6 (1-based); flake8 wants 5 and prints 6
+    assert (line, column) == (2, 5) and text.startswith("GL201 ")
