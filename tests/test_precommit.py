@@ -44,3 +44,51 @@ def test_hook_reports_staged_files_and_passes_clean_ones(tmp_path, pre_commit_ho
 
     good = _pre_commit(repo, pre_commit_home, "try-repo", str(ROOT), "autogradlint", "--files", "ok.py")
     assert good.returncode == 0, good.stdout + good.stderr
+
+
+def test_fix_hook_fixes_a_staged_file_then_passes(tmp_path, pre_commit_home):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "user-repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "train.py").write_text("import torch\nwith torch.no_grad:\n    pass\nmodel.eval\n")
+    _git(repo, "add", ".")
+
+    first = _pre_commit(repo, pre_commit_home, "try-repo", str(ROOT), "autogradlint-fix", "--files", "train.py")
+    # pre-commit fails a hook that modified files, even though nothing is left to report
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert "files were modified by this hook" in first.stdout
+    assert (repo / "train.py").read_text() == "import torch\nwith torch.no_grad():\n    pass\nmodel.eval()\n"
+
+    _git(repo, "add", ".")
+    second = _pre_commit(repo, pre_commit_home, "try-repo", str(ROOT), "autogradlint-fix", "--files", "train.py")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Passed" in second.stdout
+
+
+def test_fix_hook_still_fails_on_what_it_cannot_fix(tmp_path, pre_commit_home):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "user-repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    # GL202 has no fix: the file is left as it is and the hook reports it
+    source = "import torch\ntorch.no_grad()\n"
+    (repo / "train.py").write_text(source)
+    _git(repo, "add", ".")
+    result = _pre_commit(repo, pre_commit_home, "try-repo", str(ROOT), "autogradlint-fix", "--files", "train.py")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "train.py:2:1: GL202" in result.stdout
+    assert (repo / "train.py").read_text() == source
+
+
+def test_hooks_run_on_python_files_and_notebooks():
+    import yaml
+
+    hooks = {hook["id"]: hook for hook in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    assert set(hooks) == {"autogradlint", "autogradlint-fix"}
+    for hook in hooks.values():
+        assert hook["types_or"] == ["python", "jupyter"] and hook["language"] == "python"
+    assert hooks["autogradlint"]["entry"] == "autogradlint check --force-exclude"
+    assert hooks["autogradlint-fix"]["entry"] == "autogradlint check --force-exclude --fix"
