@@ -294,6 +294,20 @@ def test_github_escapes_hostile_messages():
                     "::100%25 sure: a,b%0D%0Anext line ::error file=x::forged")
 
 
+def test_notebook_findings_are_placed_at_the_file_with_their_cell_in_the_message():
+    # notebook findings (Diagnostic.cell, from notebook support) count lines inside a cell, not in the .ipynb
+    from types import SimpleNamespace
+
+    from autogradlint.report import concise, pylint
+
+    d = SimpleNamespace(path="nb.ipynb", line=2, column=5, end_line=2, end_column=9, code="GL105",
+                        name="method-not-called", severity="error", message="m", fix=None, cell=3)
+    assert github_format.line_of(d, "nb.ipynb") == ("::error file=nb.ipynb,line=1,col=1,endLine=1,endColumn=1,"
+                                                    "title=GL105 method-not-called::cell 3, line 2, column 5: m")
+    assert pylint.render([d]) == "nb.ipynb:1: [GL105] cell 3, line 2, column 5: m\n"
+    assert concise.line_of(d) == "nb.ipynb:cell 3:2:5: GL105 error m"
+
+
 def test_github_paths_are_relative_to_the_workspace(cli, project):
     result = run(cli, "github", ".", cwd=project / "pkg", env={"GITHUB_WORKSPACE": str(project)})
     assert {props["file"] for _, props, _ in parse_workflow_commands(result.out)} == {"pkg/train.py"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import List, Sequence, Tuple
 
 from autogradlint.report.concise import line_of
+from autogradlint.report.locations import lines_of
 from autogradlint.report.style import PLAIN, Style
 from autogradlint.rule import Diagnostic
 
@@ -59,7 +60,7 @@ def render(diagnostics: Sequence[Diagnostic], source_lines, unsafe: bool = False
     out: List[str] = []
     for d in diagnostics:
         out.append(line_of(d, unsafe, style))
-        lines = source_lines(d.path) if source_lines is not None else []
+        lines = lines_of(d, source_lines)  # a notebook finding is shown in its cell's lines
         out.extend(_snippet(d, lines, style))
         out.append("")
     return "\n".join(out) + ("\n" if out else "")

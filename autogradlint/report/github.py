@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from autogradlint.report.locations import checkout_root, repository_path
+from autogradlint.report.locations import checkout_root, file_position, repository_path
 from autogradlint.rule import Diagnostic
 
 COMMANDS = {"error": "error", "warning": "warning", "hint": "notice"}
@@ -25,16 +25,17 @@ def escape_property(text: str) -> str:
 
 
 def line_of(d: Diagnostic, path: str) -> str:
+    line, column, end_line, end_column, message = file_position(d)
     properties = [
         ("file", path),
-        ("line", str(d.line)),
-        ("col", str(d.column)),
-        ("endLine", str(max(d.end_line, d.line))),
-        ("endColumn", str(d.end_column)),
+        ("line", str(line)),
+        ("col", str(column)),
+        ("endLine", str(max(end_line, line))),
+        ("endColumn", str(end_column)),
         ("title", f"{d.code} {d.name}"),
     ]
     joined = ",".join(f"{key}={escape_property(value)}" for key, value in properties)
-    return f"::{COMMANDS.get(d.severity, 'warning')} {joined}::{escape_data(d.message)}"
+    return f"::{COMMANDS.get(d.severity, 'warning')} {joined}::{escape_data(message)}"
 
 
 def render(diagnostics: Sequence[Diagnostic], source_lines=None, unsafe: bool = False, style=None) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
-from autogradlint.report.locations import checkout_root, fingerprints, repository_path
+from autogradlint.report.locations import checkout_root, file_position, fingerprints, repository_path
 from autogradlint.rule import Diagnostic
 
 SEVERITIES = {"error": "major", "warning": "minor", "hint": "info"}
@@ -24,13 +24,14 @@ def render(diagnostics: Sequence[Diagnostic], source_lines=None, unsafe: bool = 
     paths = [repository_path(d.path, root)[0] for d in diagnostics]
     issues = []
     for d, path, fingerprint in zip(diagnostics, paths, fingerprints(diagnostics, paths, source_lines)):
-        end_line = max(d.end_line, d.line)
+        line, _, end_line, _, message = file_position(d)
+        end_line = max(end_line, line)
         issues.append({
             "type": "issue",
-            "description": f"{d.code} ({d.name}): {d.message}",
+            "description": f"{d.code} ({d.name}): {message}",
             "check_name": d.code,
             "fingerprint": fingerprint,
             "severity": SEVERITIES.get(d.severity, "minor"),
-            "location": {"path": path, "lines": {"begin": d.line, "end": end_line}},
+            "location": {"path": path, "lines": {"begin": line, "end": end_line}},
         })
     return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"

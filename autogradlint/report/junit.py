@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from itertools import groupby
 from typing import Sequence
 
+from autogradlint.report.locations import file_position
 from autogradlint.rule import Diagnostic
 
 # characters XML 1.0 cannot hold, not even escaped (a file name or source text could carry them)
@@ -37,9 +38,10 @@ def render(diagnostics: Sequence[Diagnostic], source_lines=None, unsafe: bool = 
         suite = ET.SubElement(root, "testsuite", name=_xml(path), tests=str(len(findings)),
                               failures=str(len(findings)), errors="0", skipped="0")
         for d in findings:
-            case = ET.SubElement(suite, "testcase", name=f"{d.code} {d.name} at line {d.line}, column {d.column}",
-                                 classname=_classname(path), file=_xml(path), line=str(d.line))
-            failure = ET.SubElement(case, "failure", message=_xml(d.message), type=f"{d.code} {d.severity}")
-            failure.text = _xml(f"{d.path}:{d.line}:{d.column}: {d.code} {d.severity} {d.message}")
+            line, column, _, _, message = file_position(d)
+            case = ET.SubElement(suite, "testcase", name=f"{d.code} {d.name} at line {line}, column {column}",
+                                 classname=_classname(path), file=_xml(path), line=str(line))
+            failure = ET.SubElement(case, "failure", message=_xml(message), type=f"{d.code} {d.severity}")
+            failure.text = _xml(f"{d.path}:{line}:{column}: {d.code} {d.severity} {message}")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from autogradlint.report.locations import file_position
 from autogradlint.rule import Diagnostic
 
 
 def render(diagnostics: Sequence[Diagnostic], source_lines=None, unsafe: bool = False, style=None) -> str:
-    return "".join(f"{d.path}:{d.line}: [{d.code}] {d.message}\n" for d in diagnostics)
+    out = []
+    for d in diagnostics:
+        line, _, _, _, message = file_position(d)
+        out.append(f"{d.path}:{line}: [{d.code}] {message}\n")
+    return "".join(out)

@@ -15,7 +15,7 @@ from typing import Dict, List, Sequence
 from urllib.parse import quote
 
 from autogradlint import __version__
-from autogradlint.report.locations import checkout_root, fingerprints, repository_path
+from autogradlint.report.locations import cell_of, checkout_root, file_position, fingerprints, repository_path
 from autogradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, all_rules
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -111,20 +111,21 @@ def render(diagnostics: Sequence[Diagnostic], source_lines=None, unsafe: bool = 
     results = []
     for d, (path, relative), fingerprint in zip(diagnostics, placed, prints):
         location = _artifact(path, relative)
+        line, column, end_line, end_column, message = file_position(d)
         result = {
             "ruleId": d.code,
             "ruleIndex": index[d.code],
             "level": LEVELS.get(d.severity, "warning"),
-            "message": {"text": d.message},
+            "message": {"text": message},
             "locations": [{
                 "physicalLocation": {
                     "artifactLocation": location,
-                    "region": _region(d.line, d.column, d.end_line, d.end_column),
+                    "region": _region(line, column, end_line, end_column),
                 },
             }],
             "partialFingerprints": {FINGERPRINT_KEY: fingerprint},
         }
-        if d.fix is not None and d.fix.edits:
+        if d.fix is not None and d.fix.edits and cell_of(d) is None:  # a cell's edits are not in the file's lines
             result["fixes"] = [_fix(d, location)]
         results.append(result)
     run = {
