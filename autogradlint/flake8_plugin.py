@@ -2,7 +2,9 @@
 
 Registered under the ``flake8.extension`` entry point group as ``GL``. The plugin runs every rule and leaves
 the choice to flake8 (``--select``, ``--extend-select``, ``--ignore``, ``--extend-ignore``, ``--per-file-ignores``
-with ``GL`` codes); ``[tool.autogradlint]`` is not read, as flake8 users configure flake8. Positions are the
+with ``GL`` codes); ``[tool.autogradlint]`` is not read, as flake8 users configure flake8. Rules off by
+default in autogradlint are added to flake8's default ignore list, so flake8's selection starts where
+autogradlint's does. Positions are the
 ones ``autogradlint check`` prints: flake8 takes a plugin's column 0-based and prints it plus one, so the plugin
 hands it the 1-based column minus one. A file that does not parse is flake8's own ``E999``; the plugin does
 not repeat it as GL001.
@@ -37,12 +39,25 @@ def _source_bytes(lines: Sequence[str]) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+def off_by_default() -> List[str]:
+    """Codes of the rules autogradlint leaves out of its default selection."""
+    return [rule.code for rule in rule_index().values() if not getattr(rule, "default", True)]
+
+
 class Plugin:
     """flake8's tree-plugin protocol: built with the file's tree, name and lines; ``run`` yields
     ``(line, column, "GLxxx message", type)`` with a 0-based column."""
 
     name = "autogradlint"
     version = __version__
+
+    @classmethod
+    def add_options(cls, parser) -> None:
+        """Rules off by default in autogradlint are in flake8's default ignore list too: on only when flake8's
+        selection names them (``--extend-select GL309``, ``--select GL``)."""
+        off = off_by_default()
+        if off:
+            parser.extend_default_ignore(off)
 
     def __init__(self, tree, filename: str, lines: List[str]) -> None:
         # flake8 has parsed the file (tree) already; autogradlint reads it with LibCST from the same text

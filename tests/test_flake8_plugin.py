@@ -132,3 +132,30 @@ def test_plugin_columns_are_zero_based_for_flake8():
     line, column, text, _ = finding
     # autogradlint's column is 6 (1-based); flake8 wants 5 and prints 6
     assert (line, column) == (2, 5) and text.startswith("GL201 ")
+
+
+def _flake8_in_process(monkeypatch, capsys, off, *args):
+    """Real flake8, run in this process so that which rules are off by default can be set for the test."""
+    from flake8.main.cli import main
+
+    import autogradlint.flake8_plugin as plugin
+
+    monkeypatch.setattr(plugin, "off_by_default", lambda: list(off))
+    main(["--isolated", "--jobs", "1", *args])
+    return [line.split(": ")[1].split()[0] for line in capsys.readouterr().out.splitlines()]
+
+
+def test_rules_off_by_default_are_in_flake8s_default_ignore(project, monkeypatch, capsys):
+    monkeypatch.chdir(project)
+    assert _flake8_in_process(monkeypatch, capsys, ["GL105"], "train.py") == ["GL101", "GL201"]
+    assert _flake8_in_process(monkeypatch, capsys, ["GL105"], "--extend-select", "GL105", "train.py") == ["GL101", "GL105", "GL201"]
+    # a prefix selects them, as in autogradlint's own --select
+    assert _flake8_in_process(monkeypatch, capsys, ["GL105"], "--select", "GL1", "train.py") == ["GL101", "GL105"]
+    assert _flake8_in_process(monkeypatch, capsys, [], "train.py") == ["GL101", "GL105", "GL201"]
+
+
+def test_off_by_default_follows_the_rules_default_flag():
+    from autogradlint.flake8_plugin import off_by_default
+    from autogradlint.rule import rule_index
+
+    assert off_by_default() == [r.code for r in rule_index().values() if not getattr(r, "default", True)]
