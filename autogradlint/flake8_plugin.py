@@ -65,9 +65,11 @@ class Plugin:
         self.lines = lines
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
-        from autogradlint.engine import lint_source
+        from autogradlint.runner import DEFAULT_FILE_TIMEOUT, lint_within_limit
 
-        findings = lint_source(_source_bytes(self.lines), self.filename, list(rule_index().values()))
+        # a file that takes too long is one GL000 finding, as in 'autogradlint check', not a hung flake8 run
+        findings = lint_within_limit(_source_bytes(self.lines), self.filename, list(rule_index().values()),
+                                     DEFAULT_FILE_TIMEOUT)
         for d in findings:
             if d.code == SYNTAX_ERROR[0]:
                 continue  # flake8 reports the file's syntax error itself (E999)

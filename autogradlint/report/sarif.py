@@ -133,7 +133,6 @@ def render(diagnostics: Sequence[Diagnostic], source_lines=None, unsafe: bool = 
             "name": "autogradlint",
             "version": __version__,
             "semanticVersion": __version__,
-            "informationUri": "https://pypi.org/project/autogradlint/",
             "rules": rules,
         }},
         "originalUriBaseIds": {SRCROOT: {"uri": Path(root).as_uri().rstrip("/") + "/"}},
