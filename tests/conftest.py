@@ -38,6 +38,7 @@ def lint(source, rules=None, path="example.py", torch_version=None):
 def run_autogradlint(*args, cwd=None, stdin=None, env=None):
     """Run the real CLI in a subprocess; returns CompletedProcess with text stdout/stderr."""
     full_env = dict(os.environ)
+    full_env.pop("FORCE_COLOR", None)  # a CI that forces colour must not colour the output the tests compare
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "autogradlint", *args],
