@@ -377,13 +377,13 @@ def test_the_default_size_limit_refuses_a_huge_file_without_reading_it_all(tmp_p
     with open(tmp_path / "huge.py", "wb") as out:
         out.truncate(64 * 1024 ** 3)  # a sparse 64 GiB file: reading it would never end
     result = run("check", "--no-cache", "--output-format", "concise", "huge.py", cwd=tmp_path)
-    assert result.code == 1 and "huge.py:1:1: GL002 the file is too large to check: 64 GiB, over the limit of 2 MiB" in result.out
+    assert result.code == 1 and "huge.py:1:1: GL002 error the file is too large to check: 64 GiB, over the limit of 2 MiB" in result.out
 
 
 def test_stdin_over_the_size_limit(tmp_path):
     data = b"model.eval\n" * 200
     result = run("check", "--max-file-size", "1KB", "--output-format", "concise", "-", cwd=tmp_path, stdin=data)
-    assert result.code == 1 and "-:1:1: GL002 the file is too large to check: over the limit of 1 KiB" in result.out
+    assert result.code == 1 and "-:1:1: GL002 error the file is too large to check: over the limit of 1 KiB" in result.out
     fixed = run("check", "--fix", "--max-file-size", "1KB", "-", cwd=tmp_path, stdin=data)
     assert fixed.out.encode() == data and "GL002" in fixed.err  # the buffer comes back unchanged
     endless = subprocess.run([sys.executable, "-m", "autogradlint", "check", "-"], stdin=open("/dev/zero", "rb"),

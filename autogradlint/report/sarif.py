@@ -1,6 +1,6 @@
 """SARIF 2.1.0 (https://docs.oasis-open.org/sarif/sarif/v2.1.0/), for GitHub code scanning and other viewers.
 
-One run. ``tool.driver.rules`` describes every rule (and the engine's GL000/GL001) with its documentation as
+One run. ``tool.driver.rules`` describes every rule (and the engine's own codes) with its documentation as
 help (text and markdown) and its severity as ``defaultConfiguration.level``; each result names its rule by
 id and index, its level, message, region (1-based, columns in Unicode code points as ``columnKind`` says),
 the rule's fix when it has one, and a fingerprint that survives unrelated edits (``partialFingerprints``).
@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from autogradlint import __version__
 from autogradlint.report.locations import cell_of, checkout_root, file_position, fingerprints, repository_path
-from autogradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, all_rules
+from autogradlint.rule import FILE_TOO_LARGE, INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, all_rules
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -29,6 +29,7 @@ _ENGINE_RULES = (
     (INTERNAL_ERROR, "autogradlint itself failed on this file (a rule raised, or the file took longer than "
                      "--file-timeout). The other rules' findings are still reported. Please report this."),
     (SYNTAX_ERROR, "The file does not parse as Python, so no rule could check it."),
+    (FILE_TOO_LARGE, "The file is larger than max-file-size, so it was not read further nor checked."),
 )
 
 
