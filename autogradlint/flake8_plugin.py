@@ -7,14 +7,17 @@ default in autogradlint are added to flake8's default ignore list, so flake8's s
 autogradlint's does. Positions are the
 ones ``autogradlint check`` prints: flake8 takes a plugin's column 0-based and prints it plus one, so the plugin
 hands it the 1-based column minus one. A file that does not parse is flake8's own ``E999``; the plugin does
-not repeat it as GL001.
+not repeat it as GL001. The torch release the rules lint for is ``autogradlint check``'s (``torch-version`` in
+``[tool.autogradlint]``, else the project's pin, else the newest) unless ``--autogradlint-torch-version`` says.
 """
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 from autogradlint import __version__
+from autogradlint.analysis.torch_versions import NEWEST, TorchVersion
 from autogradlint.rule import SYNTAX_ERROR, rule_index
 
 # PEP 263: the encoding declaration in the first two lines
@@ -39,6 +42,27 @@ def _source_bytes(lines: Sequence[str]) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+def torch_version_for(value: Optional[str]) -> TorchVersion:
+    """The torch release to lint for: ``value`` (flake8's ``--autogradlint-torch-version``), else as
+    ``autogradlint check`` decides it (``torch-version`` in ``[tool.autogradlint]``, the project's torch pin,
+    the newest). A bad value stops flake8 with one line; a broken ``[tool.autogradlint]`` (which flake8 does not
+    otherwise read) is set aside for the project's pin."""
+    from autogradlint.config import ConfigError, Settings, effective_torch_version, load_settings, nearest_config, parse_torch_version
+
+    cwd = Path.cwd()
+    if value:
+        try:
+            return parse_torch_version(value.strip(), "--autogradlint-torch-version")
+        except ConfigError as error:
+            raise SystemExit(f"flake8: error: {error}") from None
+    try:
+        config_path, parsed = nearest_config(cwd)
+        settings = load_settings(config_path, cwd, parsed) if config_path is not None else Settings(root=cwd)
+        return effective_torch_version(settings, None, cwd)[0]
+    except ConfigError:
+        return effective_torch_version(Settings(root=cwd), None, cwd)[0]
+
+
 def off_by_default() -> List[str]:
     """Codes of the rules autogradlint leaves out of its default selection."""
     return [rule.code for rule in rule_index().values() if not getattr(rule, "default", True)]
@@ -50,14 +74,26 @@ class Plugin:
 
     name = "autogradlint"
     version = __version__
+    # the torch release the rules lint for (set by parse_options from flake8's options)
+    torch_version: TorchVersion = NEWEST
 
     @classmethod
     def add_options(cls, parser) -> None:
-        """Rules off by default in autogradlint are in flake8's default ignore list too: on only when flake8's
+        """``--autogradlint-torch-version`` (also ``autogradlint-torch-version`` in flake8's configuration).
+        Rules off by default in autogradlint are in flake8's default ignore list too: on only when flake8's
         selection names them (``--extend-select GL309``, ``--select GL``)."""
+        parser.add_option(
+            "--autogradlint-torch-version", metavar="X.Y", default=None, parse_from_config=True,
+            help="the torch release autogradlint's GL rules lint for (default: torch-version in [tool.autogradlint], "
+                 "else the project's torch pin, else the newest release)",
+        )
         off = off_by_default()
         if off:
             parser.extend_default_ignore(off)
+
+    @classmethod
+    def parse_options(cls, options) -> None:
+        cls.torch_version = torch_version_for(getattr(options, "autogradlint_torch_version", None))
 
     def __init__(self, tree, filename: str, lines: List[str]) -> None:
         # flake8 has parsed the file (tree) already; autogradlint reads it with LibCST from the same text
@@ -69,7 +105,7 @@ class Plugin:
 
         # a file that takes too long is one GL000 finding, as in 'autogradlint check', not a hung flake8 run
         findings = lint_within_limit(_source_bytes(self.lines), self.filename, list(rule_index().values()),
-                                     DEFAULT_FILE_TIMEOUT)
+                                     DEFAULT_FILE_TIMEOUT, self.torch_version)
         for d in findings:
             if d.code == SYNTAX_ERROR[0]:
                 continue  # flake8 reports the file's syntax error itself (E999)

@@ -40,30 +40,68 @@ def test_flake8_sees_the_plugin(tmp_path):
 
 
 def _write_examples(directory):
+    """Every rule's examples, in a folder per torch release they are linted for ("newest" when any)."""
     for rule in all_rules().values():
         for kind, examples in (("invalid", rule.invalid), ("valid", rule.valid)):
             for i, example in enumerate(examples):
-                (directory / f"{rule.code}_{kind}_{i}.py").write_text(example.source, encoding="utf-8")
-    shutil.copy(ROOT / "examples" / "train_bugs.py", directory / "train_bugs.py")
+                folder = directory / (example.torch_version or "newest")
+                folder.mkdir(exist_ok=True)
+                (folder / f"{rule.code}_{kind}_{i}.py").write_text(example.source, encoding="utf-8")
+    shutil.copy(ROOT / "examples" / "train_bugs.py", directory / "newest" / "train_bugs.py")
+
+
+def _flake8_blanket_noqa(path, line):
+    """Whether flake8's own noqa silences every code on this line: a '# noqa' whose codes flake8 cannot read
+    (autogradlint also accepts rule names, '# noqa: misspelled-requires-grad', which flake8 takes as bare)."""
+    from flake8.defaults import NOQA_INLINE_REGEXP
+
+    text = path.read_text(encoding="utf-8").splitlines()[line - 1]
+    match = NOQA_INLINE_REGEXP.search(text)
+    return bool(match) and not match.group("codes")
 
 
 def test_flake8_and_autogradlint_agree_on_every_example(tmp_path, cli):
     _write_examples(tmp_path)
-    ran = flake8("--select", "GL,E999", "--jobs", "2", ".", cwd=tmp_path)
-    assert ran.returncode == 1, ran.stderr
-    by_flake8 = findings(ran.stdout, FLAKE8_LINE)
-    unparsable = {path for path, _, _, code, _ in by_flake8 if code == "E999"}
-    by_flake8 = [(p[2:] if p.startswith("./") else p, *rest) for p, *rest in by_flake8 if p not in unparsable]
-    checked = cli("check", "--no-cache", "--select", "ALL", "--output-format", "concise", ".", cwd=tmp_path)
-    assert checked.code == 1, checked.err
-    by_autogradlint = [f for f in findings(checked.out, CONCISE_LINE) if "./" + f[0] not in unparsable]
-    assert sorted(by_flake8) == sorted(by_autogradlint)
+    positions = set()
+    for folder in sorted(tmp_path.iterdir()):
+        version = [] if folder.name == "newest" else ["--torch-version", folder.name]
+        flake8_version = [] if folder.name == "newest" else ["--autogradlint-torch-version", folder.name]
+        ran = flake8("--select", "GL,E999", "--jobs", "2", *flake8_version, ".", cwd=folder)
+        assert ran.returncode in (0, 1), ran.stderr
+        by_flake8 = findings(ran.stdout, FLAKE8_LINE)
+        unparsable = {path for path, _, _, code, _ in by_flake8 if code == "E999"}
+        by_flake8 = [(p[2:] if p.startswith("./") else p, *rest) for p, *rest in by_flake8 if p not in unparsable]
+        checked = cli("check", "--no-cache", "--select", "ALL", *version, "--output-format", "concise", ".", cwd=folder)
+        assert checked.code in (0, 1), checked.err
+        by_autogradlint = [f for f in findings(checked.out, CONCISE_LINE)
+                           if "./" + f[0] not in unparsable and not _flake8_blanket_noqa(folder / f[0], f[1])]
+        assert sorted(by_flake8) == sorted(by_autogradlint), folder.name
+        positions |= {(folder.name, path, line, col, code) for path, line, col, code, _ in by_flake8}
     # every invalid example is in there, at its stated position (flake8 prints the 1-based column)
-    positions = {(path, line, col, code) for path, line, col, code, _ in by_flake8}
     for rule in all_rules().values():
         for i, example in enumerate(rule.invalid):
-            assert (f"{rule.code}_invalid_{i}.py", example.line, example.column, rule.code) in positions
-    assert any(path == "train_bugs.py" for path, *_ in by_flake8)
+            folder = example.torch_version or "newest"
+            if not _flake8_blanket_noqa(tmp_path / folder / f"{rule.code}_invalid_{i}.py", example.line):
+                assert (folder, f"{rule.code}_invalid_{i}.py", example.line, example.column, rule.code) in positions
+    assert any(path == "train_bugs.py" for _, path, *_ in positions)
+
+
+def test_torch_version_is_the_projects_unless_flake8_is_told(tmp_path):
+    (tmp_path / "dec.py").write_text("import torch\n@torch.no_grad\ndef f():\n    pass\n")
+    assert _codes(flake8("--select", "GL", "dec.py", cwd=tmp_path)) == []  # fine in the newest torch
+    assert _codes(flake8("--select", "GL", "--autogradlint-torch-version", "2.0", "dec.py", cwd=tmp_path)) == [(2, 2, "GL201")]
+    # the project's own pin, as 'autogradlint check' reads it
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\ndependencies = ["torch==2.0.1"]\n')
+    assert _codes(flake8("--select", "GL", "dec.py", cwd=tmp_path)) == [(2, 2, "GL201")]
+    # flake8's own configuration
+    (tmp_path / "pyproject.toml").unlink()
+    (tmp_path / ".flake8").write_text("[flake8]\nautogradlint-torch-version = 2.0\n")
+    ran = subprocess.run([sys.executable, "-m", "flake8", "--select", "GL", "dec.py"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600)
+    assert _codes(ran) == [(2, 2, "GL201")]
+    bad = flake8("--autogradlint-torch-version", "two", "dec.py", cwd=tmp_path)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert "--autogradlint-torch-version must be a torch release" in bad.stderr
 
 
 @pytest.fixture
