@@ -295,7 +295,7 @@ def test_accelerate_backward_in_a_loop_is_not_a_double_backward(tmp_path):
     (tmp_path / "once.py").write_text("import torch\nfrom accelerate import Accelerator\naccelerator = Accelerator()\n"
                                       "loss = criterion(model(x), y)\nfor epoch in range(10):\n    accelerator.backward(loss)\n")
     code, out, err = run("check", "--no-cache", "--output-format", "concise", "once.py", cwd=tmp_path)
-    assert code == 1 and "once.py:6:5: GL304 'loss' is computed once before the loop" in out, (out, err)
+    assert code == 1 and "once.py:6:5: GL304 error 'loss' is computed once before the loop" in out, (out, err)
 
 
 # ------------------------------------------------------------------------ one added import per file
@@ -327,7 +327,7 @@ def test_several_fixes_that_need_import_torch_add_it_once(tmp_path):
     # GL309 (data-attribute, off by default) rewrites writes through `.data` under `with torch.no_grad():`
     code, out, err = run("check", "--no-cache", "--output-format", "concise", "--select", "GL309", "--fix",
                          "--unsafe-fixes", "a.py", cwd=tmp_path)
-    assert code == 0 and "Found 3 errors (3 fixed, 0 remaining)." in out, (out, err)
+    assert code == 0 and "Found 3 hints (3 fixed, 0 remaining)." in out, (out, err)
     fixed = path.read_text()
     assert fixed.count("import torch\n") == 1
     assert fixed.startswith("from torch import nn\nimport torch\n\nmodel = nn.Linear(2, 2)\n")
