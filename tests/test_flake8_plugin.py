@@ -86,6 +86,18 @@ def test_flake8_and_autogradlint_agree_on_every_example(tmp_path, cli):
     assert any(path == "train_bugs.py" for _, path, *_ in positions)
 
 
+def test_facts_from_the_projects_other_files_as_in_check(tmp_path, cli):
+    # a model class imported from a sibling module: the same finding under flake8 as under 'autogradlint check'
+    from test_project_facts import NET, PREDICT
+
+    (tmp_path / "models.py").write_text(NET)
+    (tmp_path / "train.py").write_text(PREDICT.format(imports="from models import Net", model="Net()"))
+    by_flake8 = _codes(flake8("--select", "GL", "train.py", cwd=tmp_path))
+    checked = cli("check", "--no-cache", "--output-format", "concise", "train.py", cwd=tmp_path)
+    assert by_flake8 == [(line, col, code) for _, line, col, code, _ in findings(checked.out, CONCISE_LINE)]
+    assert [code for *_, code in by_flake8] == ["GL306"]
+
+
 def test_torch_version_is_the_projects_unless_flake8_is_told(tmp_path):
     (tmp_path / "dec.py").write_text("import torch\n@torch.no_grad\ndef f():\n    pass\n")
     assert _codes(flake8("--select", "GL", "dec.py", cwd=tmp_path)) == []  # fine in the newest torch
