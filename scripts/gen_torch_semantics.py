@@ -424,6 +424,21 @@ def _numpy_flags(numpy, result) -> Optional[str]:
     return None
 
 
+def _containers_table(torch) -> Dict[str, dict]:
+    """torch.nn's registering containers: the list/dict methods each lacks (a fix that swaps a plain
+    container for it must not break a call of one), and for the dicts the attribute names a key may not
+    shadow (``d["train"] = ...`` raises KeyError "attribute 'train' already exists")."""
+    nn = torch.nn
+    table: Dict[str, dict] = {}
+    for name, plain in (("ModuleList", list), ("ModuleDict", dict), ("ParameterList", list), ("ParameterDict", dict)):
+        container = getattr(nn, name)
+        entry = {"lacks": sorted(m for m in dir(plain) if not m.startswith("_") and not hasattr(container, m))}
+        if plain is dict:
+            entry["attributes"] = sorted(a for a in dir(container()) if not a.startswith("_"))
+        table["torch.nn." + name] = entry
+    return table
+
+
 def build_table() -> dict:
     import torch
 
@@ -437,6 +452,7 @@ def build_table() -> dict:
         "torch": functions,
         "Tensor": methods,
         "torch.nn.functional": _functional_table(torch),
+        "containers": _containers_table(torch),
     }
     table.update(sorted(namespaced.items()))
     try:
