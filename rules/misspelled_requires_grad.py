@@ -136,4 +136,3 @@ class MisspelledRequiresGrad(Rule):
         if not (isinstance(value, cst.Name) and value.value == "False"):
             message = message.replace("nothing is frozen", "requires_grad is unchanged")
         self.report(target, message, fix=Replacement(target.attr, cst.Name("requires_grad")))
-

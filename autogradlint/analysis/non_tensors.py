@@ -35,8 +35,9 @@ def _parser_object(context: "LintContext", expression) -> bool:
     """``argparse.ArgumentParser(...)`` inline, or a name every binding of which assigns one."""
     if _is_call_of(context, expression, ARGUMENT_PARSER):
         return True
-    return type(expression) is cst.Name and _every_assignment(context, expression,
-                                                               lambda value: _is_call_of(context, value, ARGUMENT_PARSER))
+    if type(expression) is not cst.Name:
+        return False
+    return _every_assignment(context, expression, lambda value: _is_call_of(context, value, ARGUMENT_PARSER))
 
 
 def _every_assignment(context: "LintContext", name: cst.Name, test) -> bool:
