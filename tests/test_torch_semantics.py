@@ -108,6 +108,10 @@ def test_calls_are_answered_for_the_arity_they_use():
     assert torch_semantics.function_flags("torch.where", call("torch.where(c, a, b)")) is None
     assert torch_semantics.function_flags("numpy.where", call("np.where(c, a, b)")) is None
     assert torch_semantics.function_flags("torch.no_such_function", call("torch.no_such_function(x)")) is None
+    # a factory given requires_grad=True makes a tensor that requires grad: "never needs grad" does not hold
+    assert "n" in torch_semantics.function_flags("torch.scalar_tensor", call("torch.scalar_tensor(1.0)"))
+    assert "n" not in torch_semantics.function_flags("torch.scalar_tensor", call("torch.scalar_tensor(1.0, requires_grad=True)"))
+    assert "n" not in torch_semantics.method_flags("new_zeros", call("x.new_zeros(3, requires_grad=flag)"))
 
 
 # ------------------------------------------------------------------------------ through the CLI

@@ -89,6 +89,11 @@ def _for_call(flags: Optional[str], call: cst.Call, dict_entry: bool) -> Optiona
         return None
     digits = "".join(c for c in flags if c.isdigit())
     letters = "".join(c for c in flags if not c.isdigit())
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "requires_grad":
+            if not (type(arg.value) is cst.Name and arg.value.value == "False"):
+                # a factory asked for a tensor that requires grad (torch.scalar_tensor(1., requires_grad=True))
+                letters = letters.replace("n", "")
     if "r" in letters:
         positional = [a for a in call.args if a.keyword is None]
         others = [a for a in call.args if a.keyword is not None and a.keyword.value not in _NEUTRAL_KEYWORDS]
