@@ -184,3 +184,53 @@ def test_in_place_methods_come_from_torch(cli, tmp_path):
         """)
     result = cli("check", "--no-cache", "--select", "GL307", "--output-format", "concise", str(path))
     assert f"{path}:4:1: GL307" in result.out and ":6:" not in result.out, result.out
+
+
+def test_comparisons_and_no_grad_features_through_torch_functions(cli, tmp_path):
+    path = _write(tmp_path, "train.py", """\
+        import torch
+        import torch.nn.functional as F
+
+        net = torch.nn.Linear(4, 3)
+        x = torch.randn(2, 4)
+        out = net(x)
+        hits = (out > 0).float().mean()
+        hits.backward()
+        with torch.no_grad():
+            feats = net(x)
+        distill = F.mse_loss(torch.tanh(feats), torch.zeros(2, 3))
+        distill.backward()
+        with torch.no_grad():
+            logits = net(x)
+        loss = logits.log_softmax(-1).mean()
+        loss.backward()
+        """)
+    result = cli("check", "--no-cache", "--select", "ALL", "--output-format", "concise", str(path))
+    found = [line.split(" ")[0:2] for line in result.out.splitlines() if line.startswith(str(path))]
+    assert found == [[f"{path}:8:1:", "GL301"], [f"{path}:12:1:", "GL204"], [f"{path}:16:1:", "GL204"]], result.out
+
+
+def test_masks_and_metrics_stay_silent(cli, tmp_path):
+    path = _write(tmp_path, "train.py", """\
+        import torch
+        import torch.nn.functional as F
+
+        net = torch.nn.Linear(4, 3)
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        correct = 0
+        for x, y in loader:
+            opt.zero_grad()
+            out = net(x)
+            mask = out > 0
+            loss = (out * mask).sum() + F.cross_entropy(out, y)
+            loss.backward()
+            opt.step()
+            correct += (out.argmax(1) == y).sum().item()
+        with torch.no_grad():
+            feats = net(x)
+        student = net(x)
+        kd = F.mse_loss(student, feats)
+        kd.backward()
+        """)
+    result = cli("check", "--no-cache", "--select", "ALL", "--output-format", "concise", str(path))
+    assert result.code == 0, result.out

@@ -209,6 +209,11 @@ def is_in_place_method(name: str) -> bool:
     return name.endswith("_") and name not in _IN_PLACE_EXCLUDED and torch_semantics.is_in_place_method(name)
 
 
+# comparison operators and the torch functions they call
+_COMPARISON_FUNCTIONS = {cst.GreaterThan: "gt", cst.LessThan: "lt", cst.GreaterThanEqual: "ge", cst.LessThanEqual: "le",
+                         cst.Equal: "eq", cst.NotEqual: "ne"}
+
+
 def _shape_of(flags: str) -> str:
     return _SAME if "s" in flags else _REDUCE if "r" in flags else _OTHER
 
@@ -370,6 +375,8 @@ class _Evaluator:
             return self._binary(node, env, mode)
         if node_type is cst.IfExp:
             return join_facts(self._facts(node.body, env, mode), self._facts(node.orelse, env, mode))
+        if node_type is cst.Comparison:
+            return self._comparison(node, env, mode)
         if node_type is cst.Subscript:
             base = self._facts(node.value, env, mode)
             if base.loop_data:
@@ -436,6 +443,23 @@ class _Evaluator:
         if isinstance(operator, cst.MatrixMultiply) and left.is_tensor and right.is_tensor:
             return self._combine([left, right], mode, _OTHER)
         return UNKNOWN_FACTS
+
+    def _comparison(self, node: cst.Comparison, env: Env, mode: Optional[str]) -> Facts:
+        """``a > b`` of tensors: torch's ``gt`` (per its table, a bool mask that never needs grad)."""
+        if len(node.comparisons) != 1:
+            return UNKNOWN_FACTS
+        operator = _COMPARISON_FUNCTIONS.get(type(node.comparisons[0].operator))
+        if operator is None:
+            return UNKNOWN_FACTS
+        left = self._facts(node.left, env, mode)
+        right = self._facts(node.comparisons[0].comparator, env, mode)
+        if not (left.is_tensor or right.is_tensor):
+            return UNKNOWN_FACTS
+        flags = torch_semantics.entry_flags("torch", operator)
+        if flags is None or "n" not in flags:
+            return UNKNOWN_FACTS
+        single = self._combine([left, right], mode, _SAME).single if "s" in flags else None
+        return self._derived(Facts(why_no_grad=CONSTANT), False, mode, single, why=CONSTANT)
 
     def _attribute(self, node: cst.Attribute, env: Env, mode: Optional[str]) -> Facts:
         base = self._facts(node.value, env, mode)
