@@ -214,6 +214,13 @@ _COMPARISON_FUNCTIONS = {cst.GreaterThan: "gt", cst.LessThan: "lt", cst.GreaterT
                          cst.Equal: "eq", cst.NotEqual: "ne"}
 
 
+def is_in_place_function(qualified_name: Optional[str]) -> bool:
+    """Whether a torch function changes its first argument in place (``torch.relu_``, ``F.relu_``; from
+    torch's table; ``detach_`` is modelled on its own)."""
+    return qualified_name is not None and not qualified_name.endswith("detach_") and \
+        torch_semantics.is_in_place_function(qualified_name)
+
+
 def _shape_of(flags: str) -> str:
     return _SAME if "s" in flags else _REDUCE if "r" in flags else _OTHER
 
@@ -977,6 +984,20 @@ class _ScopeAnalysis:
             args = positional(value)
             flag = bool_literal(args[0].value) if args else None
             return UNKNOWN if flag is None else (ENABLED if flag else NO_GRAD_MODE)
+        args = positional(value)
+        if args and type(args[0].value) is cst.Name and isinstance(func, (cst.Name, cst.Attribute)) and \
+                (func.value if type(func) is cst.Name else func.attr.value).endswith("_") and \
+                is_in_place_function(self.context.qualified_name(func)):
+            # torch.relu_(x): x changed in place
+            target = args[0].value.value
+            current = env.get(target)
+            if current is not None and current.is_tensor:
+                arguments = self.evaluator._arguments(value, env, mode)
+                if arguments is None:
+                    env.pop(target, None)
+                else:
+                    self._in_place(target, arguments[1:], env, mode)
+            return mode
         if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
             return mode
         name = func.value.value
@@ -1610,5 +1631,6 @@ def grad_certainly_on(context: "LintContext", statement: Optional[cst.CSTNode] =
 
 __all__ = [
     "CONSTANT", "DETACHED", "NO_GRAD", "TENSOR", "NUMBER", "Facts", "UNKNOWN_FACTS", "facts_at",
-    "grad_mode_before", "grad_certainly_on", "grad_leaf_possible", "is_in_place_method", "join_facts",
+    "grad_mode_before", "grad_certainly_on", "grad_leaf_possible", "is_in_place_function", "is_in_place_method",
+    "join_facts",
 ]
