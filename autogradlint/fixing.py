@@ -349,6 +349,24 @@ def reference_to(context, qualified_name: str) -> Optional[Tuple[cst.BaseExpress
     return _dotted_expression(qualified_name), Replacement(module, module.with_changes(body=body))
 
 
+def wrapped_in_container(context, value: cst.BaseExpression, qualified_name: str):
+    """Replacement(s) that wrap a plain container literal in ``qualified_name`` (``nn.ModuleList([...])``,
+    ``nn.ParameterDict({...})``): a tuple becomes a list, an empty ``[]``/``{}`` no argument. None when
+    the container's name cannot be written in this file."""
+    reference = reference_to(context, qualified_name)
+    if reference is None:
+        return None
+    container, new_import = reference
+    if isinstance(value, (cst.List, cst.Dict)) and not value.elements:
+        args = []
+    elif isinstance(value, cst.Tuple):
+        args = [cst.Arg(value=cst.List(elements=value.elements))]
+    else:
+        args = [cst.Arg(value=value)]
+    wrap = Replacement(value, cst.Call(func=container, args=args))
+    return [wrap, new_import] if new_import is not None else wrap
+
+
 def _is_import_or_docstring(statement: cst.CSTNode, index: int) -> bool:
     if not isinstance(statement, cst.SimpleStatementLine):
         return False

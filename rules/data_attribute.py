@@ -5,7 +5,8 @@ import libcst as cst
 from autogradlint.analysis.grad_mode import NO_GRAD_MODE, grad_mode_at
 from autogradlint.analysis.grad_state import TENSOR, facts_at, is_in_place_method
 from autogradlint.analysis.loops import backward_target, enclosing_scope, is_parameter_loop_item, module_imports_torch, own_calls
-from autogradlint.analysis.modules import enclosing_method_class, local_class, module_attributes
+from autogradlint.analysis.modules import enclosing_method_class, module_attributes
+from autogradlint.analysis.optimizers import is_optimizer_class
 from autogradlint.fixing import Replacement, reference_to
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
@@ -240,20 +241,7 @@ class DataAttribute(Rule):
     def _in_optimizer(self) -> bool:
         """Inside a class that subclasses a torch optimizer (directly or through classes of this file)."""
         for node in self.context.ancestors:
-            if type(node) is cst.ClassDef and self._is_optimizer_class(node, set()):
-                return True
-        return False
-
-    def _is_optimizer_class(self, klass: cst.ClassDef, seen: Set[int]) -> bool:
-        if id(klass) in seen:
-            return False
-        seen.add(id(klass))
-        for arg in klass.bases:
-            name = self.context.qualified_name(arg.value) or ""
-            if name.startswith("torch.optim."):
-                return True
-            local = local_class(self.context, arg.value)
-            if local is not None and self._is_optimizer_class(local, seen):
+            if type(node) is cst.ClassDef and is_optimizer_class(self.context, node) is True:
                 return True
         return False
 

@@ -83,6 +83,8 @@ class EvalWithoutNoGrad(Rule):
               "        self.features = nn.Linear(4, 4)\n    def describe(self, x):\n        return str(x)\n"
               "def evaluate(model, x):\n    model.eval()\n    return model.describe(x)\nevaluate(Net(), 1)\n",
               "a method of the model, not a submodule: it may compute nothing"),
+        Valid("import torch\nclass KNN:\n    def eval(self):\n        return self\n    def __call__(self, x):\n        return x\n"
+              "model = KNN()\nmodel.eval()\nfor x in loader:\n    print(model(x))\n", "a scikit-learn-style model of the project"),
     )
     invalid = (
         Invalid("import torch\ndef evaluate(model, loader):\n    model.eval()\n    correct = 0\n    for x, y in loader:\n"
@@ -90,6 +92,8 @@ class EvalWithoutNoGrad(Rule):
         Invalid("import torch\ndef evaluate(model, loader):\n    model.eval()\n    for x in loader:\n        model(x)\n", 3, 5,
                 "torch 1.8 has no inference_mode: the message says no_grad", torch_version="1.8"),
         Invalid("import torch as th\nnet = th.nn.Linear(2, 2)\nnet.eval()\nprint(net(th.ones(1, 2)))\n", 3, 1, "a script"),
+        Invalid("import torch\nclass Net(torch.nn.Module):\n    def eval(self):\n        return super().eval()\n"
+                "model = Net()\nmodel.eval()\nfor x in loader:\n    print(model(x))\n", 6, 1, "a module of the project with its own eval"),
         Invalid("import torch\nclass Runner:\n    def validate(self):\n        self.model.eval()\n        for batch in self.val_loader:\n"
                 "            self.model(batch)\n", 4, 9),
         Invalid("import torch\ndef test(net, data):\n    net.train(False)\n    while data:\n        net.forward(data.pop())\n", 3, 5,

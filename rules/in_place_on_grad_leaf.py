@@ -1,6 +1,12 @@
 import libcst as cst
 
-from autogradlint.analysis.grad_state import facts_at, grad_certainly_on, grad_leaf_possible, is_in_place_method
+from autogradlint.analysis.grad_state import (
+    facts_at,
+    grad_certainly_on,
+    grad_leaf_possible,
+    is_in_place_function,
+    is_in_place_method,
+)
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
@@ -9,7 +15,8 @@ class InPlaceOnGradLeaf(Rule):
     ## What it does
     Flags an in-place change of a leaf tensor that requires grad (a `requires_grad=True` factory
     tensor or an `nn.Parameter`) outside `torch.no_grad()`: `w -= lr * w.grad`, `w.add_(...)`,
-    `w.zero_()`, `w[i] = ...`. This is the classic mistake of a hand-written SGD step.
+    `w.zero_()`, `w[i] = ...`, `torch.relu_(w)`. This is the classic mistake of a hand-written SGD step.
+    Which methods and functions are in place is torch's own answer (its `native_functions.yaml`).
 
     ## Why is this bad?
     autograd forbids it: `RuntimeError: a leaf Variable that requires grad is being used in an in-place
@@ -64,6 +71,8 @@ class InPlaceOnGradLeaf(Rule):
                 "    for x in xs:\n        loss = (x @ w + b).sum()\n        loss.backward()\n        b.sub_(0.01 * b.grad)\n", 8, 9),
         Invalid("import torch\nw = torch.ones(5, requires_grad=True)\nw[0] = 0.0\n", 3, 1),
         Invalid("import torch\nw = torch.ones(5).requires_grad_()\nwith torch.no_grad():\n    pass\nw *= 2\n", 5, 1),
+        Invalid("import torch\nimport torch.nn.functional as F\nw = torch.randn(4, requires_grad=True)\nF.relu_(w)\n", 4, 1,
+                "torch's in-place function"),
     )
     evidence = Evidence(
         bad="import torch\nw = torch.ones(3, requires_grad=True)\nloss = (w * 2).sum()\nloss.backward()\nw -= 0.1 * w.grad\n",
@@ -96,4 +105,10 @@ class InPlaceOnGradLeaf(Rule):
     def visit_Call(self, node):
         func = node.func
         if type(func) is cst.Attribute and is_in_place_method(func.attr.value) and self._is_grad_leaf(func.value):
+            self.report(node)
+            return
+        # torch.relu_(w), F.relu_(w): torch's in-place functions change their first argument
+        if node.args and node.args[0].keyword is None and not node.args[0].star and type(func) in (cst.Name, cst.Attribute) \
+                and (func.value if type(func) is cst.Name else func.attr.value).endswith("_") \
+                and is_in_place_function(self.context.qualified_name(func)) and self._is_grad_leaf(node.args[0].value):
             self.report(node)

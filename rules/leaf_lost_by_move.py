@@ -18,6 +18,7 @@ from autogradlint.analysis.tensors import (
     tensor_facts,
     tensor_type_of,
 )
+from autogradlint.analysis.optimizers import is_torch_optimizer_name
 from autogradlint.fixing import Replacement, conversion_inside, reference_to, with_keyword
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
@@ -25,14 +26,6 @@ from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 _KEYWORD_FACTORIES = FLOAT_FACTORIES | LIKE_FACTORIES | DATA_FACTORIES | INT_FACTORIES
 # conversion methods and the dtype they give
 _DTYPE_METHODS = {"double": "float64", "half": "float16", "bfloat16": "bfloat16", "float": "float32"}
-
-
-def _is_optimizer(qualified_name: Optional[str]) -> bool:
-    """``torch.optim.SGD`` and the other optimizer classes of torch.optim."""
-    if not qualified_name or not qualified_name.startswith("torch.optim."):
-        return False
-    last = qualified_name.rsplit(".", 1)[-1]
-    return last[:1].isupper() and "lr_scheduler" not in qualified_name
 
 
 def _optimized_expressions(call: cst.Call) -> List[cst.BaseExpression]:
@@ -188,7 +181,7 @@ class LeafLostByMove(Rule):
         self._leaf_uses.append(node.value)
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not isinstance(node.func, (cst.Name, cst.Attribute)) or not _is_optimizer(self.context.qualified_name(node.func)):
+        if not isinstance(node.func, (cst.Name, cst.Attribute)) or not is_torch_optimizer_name(self.context.qualified_name(node.func)):
             return
         for expression in _optimized_expressions(node):
             if isinstance(expression, cst.Name):

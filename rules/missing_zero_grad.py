@@ -65,11 +65,18 @@ class MissingZeroGrad(Rule):
               "        loss.backward()\n        return loss\n    loss = f(w)\n    loss.backward()\n    opt.step(closure)\n",
               "closure clears"),
         Valid("import chainer\nfor x in loader:\n    loss.backward()\n    optimizer.step()\n", "not a torch file"),
+        Valid("import torch\nclass SGD:\n    def __init__(self, params, lr):\n        self.params, self.lr = list(params), lr\n"
+              "    def step(self):\n        with torch.no_grad():\n            for p in self.params:\n"
+              "                p -= self.lr * p.grad\n                p.grad = None\n"
+              "opt = SGD(model.parameters(), 0.1)\nfor x in loader:\n    model(x).sum().backward()\n    opt.step()\n",
+              "a home-made optimizer: its step is its own"),
         Valid("import torch\nfor x in data:\n    model = Net()\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
               "    model(x).sum().backward()\n    opt.step()\n", "a fresh optimizer and model each iteration"),
     )
     invalid = (
         Invalid("import torch\nfor x, y in loader:\n    loss = crit(model(x), y)\n    loss.backward()\n    optimizer.step()\n", 2, 1),
+        Invalid("import torch\nclass Lookahead(torch.optim.SGD):\n    pass\nopt = Lookahead(model.parameters(), lr=0.1)\n"
+                "for x in loader:\n    model(x).sum().backward()\n    opt.step()\n", 5, 1, "a subclass of a torch optimizer"),
         Invalid("import torch as th\ndef train(net, data):\n    opt = th.optim.Adam(net.parameters())\n    step = 0\n"
                 "    while step < 100:\n        net(data).mean().backward()\n        opt.step()\n        step += 1\n", 5, 5),
         Invalid("import torch\ndef update(optim_g, loss):\n    loss.backward()\n    optim_g.step()\n"

@@ -1,9 +1,9 @@
 import libcst as cst
 
-from autogradlint.analysis.modules import is_module_class, is_self_of_non_module
+from autogradlint.analysis.modules import is_self_of_non_module
+from autogradlint.analysis.non_tensors import attributes_declared_by_plain_classes, is_option_of_parsed_arguments
 from autogradlint.fixing import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-from autogradlint.walk import nodes_of
 
 _TARGET = "requiresgrad"
 # spellings too far from requires_grad for the edit distance below
@@ -77,6 +77,10 @@ class MisspelledRequiresGrad(Rule):
         Valid("x = {}\nx['require_grad'] = False\n", "a dict key, not an attribute"),
         Valid("import torch\np = torch.ones(2)\np.requires_grad_(False)\n"),
         Valid("class T:\n    def __init__(self):\n        self._requires_grad = False\n", "private attribute"),
+        Valid("import argparse\nparser = argparse.ArgumentParser()\nparser.add_argument('--require-grad', action='store_true')\n"
+              "args = parser.parse_args()\nargs.require_grad = True\n", "an option of parsed arguments"),
+        Valid("import argparse\nparser = argparse.ArgumentParser()\nparser.add_argument('--require-grad', type=int)\n"
+              "def setup(args):\n    args.require_grad = 1\nsetup(parser.parse_args())\n", "a declared option, on a parameter"),
     )
     invalid = (
         Invalid("import torch\nmodel = torch.nn.Linear(2, 2)\nfor p in model.parameters():\n    p.require_grad = False\n",
@@ -86,6 +90,10 @@ class MisspelledRequiresGrad(Rule):
         Invalid("import torch.nn as nn\nclass Net(nn.Module):\n    def freeze(self):\n        for p in self.parameters():\n            p.requiresGrad = False\n",
                 5, 13, fixed="import torch.nn as nn\nclass Net(nn.Module):\n    def freeze(self):\n        for p in self.parameters():\n            p.requires_grad = False\n"),
         Invalid("params[0].required_grad = False\n", 1, 1, fixed="params[0].requires_grad = False\n"),
+        Invalid("import argparse\nparser = argparse.ArgumentParser()\nparser.add_argument('--lr')\nargs = parser.parse_args()\n"
+                "def freeze(p):\n    p.require_grad = False\n", 6, 5,
+                fixed="import argparse\nparser = argparse.ArgumentParser()\nparser.add_argument('--lr')\nargs = parser.parse_args()\n"
+                "def freeze(p):\n    p.requires_grad = False\n"),
         Invalid("for name, p in model.named_parameters():\n    if 'bn' in name:\n        p.requires_gradient = False\n", 3, 9,
                 fixed="for name, p in model.named_parameters():\n    if 'bn' in name:\n        p.requires_grad = False\n"),
         Invalid("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.require_grads = False\n",
@@ -97,20 +105,6 @@ class MisspelledRequiresGrad(Rule):
         good="import torch\nlayer = torch.nn.Linear(2, 2)\nfor p in layer.parameters():\n    p.requires_grad = False\nprint(all(p.requires_grad for p in layer.parameters()))\n",
         good_shows=Outcome(stdout="False"),
     )
-
-    def __init__(self, context):
-        super().__init__(context)
-        self._declared = None
-
-    def _declared_attributes(self):
-        """Attributes that non-module classes of this file declare for themselves."""
-        if self._declared is None:
-            declared = set()
-            for node in nodes_of(self.context.module, (cst.ClassDef,)):
-                if is_module_class(self.context, node) is not True:
-                    _collect_class_attributes(node, declared)
-            self._declared = declared
-        return self._declared
 
     def visit_Assign(self, node):
         for target in node.targets:
@@ -133,26 +127,12 @@ class MisspelledRequiresGrad(Rule):
             return
         if is_self_of_non_module(self.context, target.value):
             return
-        if attr in self._declared_attributes():
+        if attr in attributes_declared_by_plain_classes(self.context):
+            return
+        if is_option_of_parsed_arguments(self.context, target.value, attr):
             return
         value = getattr(statement, "value", None)
         message = self.message.format(attr=attr)
         if not (isinstance(value, cst.Name) and value.value == "False"):
             message = message.replace("nothing is frozen", "requires_grad is unchanged")
         self.report(target, message, fix=Replacement(target.attr, cst.Name("requires_grad")))
-
-
-def _collect_class_attributes(classdef, declared):
-    for statement in classdef.body.body:
-        if isinstance(statement, cst.SimpleStatementLine):
-            for small in statement.body:
-                if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
-                    declared.add(small.target.value)
-                elif isinstance(small, cst.Assign):
-                    for t in small.targets:
-                        if isinstance(t.target, cst.Name):
-                            declared.add(t.target.value)
-        elif isinstance(statement, cst.FunctionDef):
-            for node in nodes_of(statement.body, (cst.Attribute,)):
-                if type(node.value) is cst.Name and node.value.value == "self":
-                    declared.add(node.attr.value)

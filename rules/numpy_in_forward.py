@@ -5,6 +5,7 @@ import libcst as cst
 from autogradlint.analysis.grad_mode import GRAD_OFF, decorator_mode
 from autogradlint.analysis.loops import data_names, own_statements, target_names
 from autogradlint.analysis.modules import is_module_class, module_attributes
+from autogradlint.analysis.torch_semantics import is_index_computation
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree
 
@@ -38,8 +39,9 @@ class NumpyInForward(Rule):
     ## What it does
     Flags, inside `forward` of an `nn.Module` subclass, a tensor computed by the module's trainable
     layers that is turned into numpy (`h.detach().numpy()`, `h.cpu().numpy()`, `np.tanh(h)`) when the
-    numpy result becomes (part of) the returned output. Index computations (`np.argmax`, values only
-    used to index) and forwards under `no_grad` are not flagged.
+    numpy result becomes (part of) the returned output. Index computations (`np.argsort`, `np.argmax`,
+    `np.nonzero`, `torch.topk(...).indices`, comparisons: whatever torch's and numpy's own tables say
+    returns integers or a mask), values only used to index, and forwards under `no_grad` are not flagged.
 
     ## Why is this bad?
     numpy is invisible to autograd: the value that comes back (`torch.from_numpy(...)`) has no `grad_fn`,
@@ -86,6 +88,10 @@ class NumpyInForward(Rule):
         Valid("import torch\nimport numpy as np\nclass M(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
               "        self.fc = torch.nn.Linear(4, 4)\n    def forward(self, x):\n        h = self.fc(x)\n"
               "        self.stats = np.mean(h.detach().numpy())\n        return h\n", "numpy only for statistics"),
+        Valid("import torch\nimport numpy as np\nclass Ranker(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.fc = torch.nn.Linear(4, 4)\n    def forward(self, x):\n        h = self.fc(x)\n"
+              "        order = np.argsort(h.detach().cpu().numpy())\n        idx = torch.from_numpy(order)\n"
+              "        return torch.gather(h, 1, idx)\n", "argsort indices gather values that keep their graph"),
         Valid("import numpy as np\nclass Layer:\n    def forward(self, x):\n        h = self.fc(x)\n        return np.tanh(h)\n",
               "not a torch module"),
     )
@@ -157,8 +163,11 @@ class _ForwardFlow:
         if not isinstance(statement, cst.Assign):
             names = target_names(statement.target)
         value = statement.value
-        sources = self._numpy_sources(value)
-        carries = self._carries_graph(value)
+        if is_index_computation(self.context, value):
+            sources, carries = [], False  # indices or a mask: they select values, no gradient flows through them
+        else:
+            sources = self._numpy_sources(value)
+            carries = self._carries_graph(value)
         for name in names:
             if isinstance(statement, cst.AugAssign):
                 sources = sources + self.through_numpy.get(name, [])
@@ -181,7 +190,8 @@ class _ForwardFlow:
             if isinstance(node, cst.Subscript):  # an index picks values, it does not make them
                 skipped.update(id(n) for element in node.slice for n in iter_tree(element))
                 continue
-            if self._is_layer_call(node):  # the layer's output has a fresh graph
+            if self._is_layer_call(node) or is_index_computation(self.context, node):
+                # the layer's output has a fresh graph; indices (argsort, topk(...).indices, nonzero) only select
                 skipped.update(id(n) for n in iter_tree(node))
                 continue
             if isinstance(node, cst.Call) and self._leaves_torch(node):

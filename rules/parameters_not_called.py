@@ -2,6 +2,7 @@ import libcst as cst
 
 from autogradlint.analysis.loops import own_calls
 from autogradlint.analysis.modules import module_instance, sets_attribute
+from autogradlint.analysis.optimizers import is_torch_optimizer_name
 from autogradlint.fixing import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
@@ -24,11 +25,6 @@ _ITERATING_TORCH = frozenset(
 )
 # calls on the same receiver that show it is a torch module
 _MODULE_EVIDENCE_CALLS = ITERATOR_METHODS | {"state_dict", "load_state_dict"}
-
-
-def _is_optimizer_class(name):
-    parts = name.split(".")
-    return len(parts) == 3 and parts[:2] == ["torch", "optim"] and parts[2][:1].isupper()
 
 
 class ParametersNotCalled(Rule):
@@ -168,7 +164,7 @@ class ParametersNotCalled(Rule):
             iterated = index is not None and (index >= 1 if name in ("builtins.map", "builtins.filter")
                                               else name == "builtins.zip" or index == 0)
             return "TypeError: 'method' object is not iterable" if iterated else None
-        if _is_optimizer_class(name) or name in _ITERATING_TORCH:
+        if is_torch_optimizer_name(name) or name in _ITERATING_TORCH:
             keyword = arg.keyword.value if arg.keyword is not None else None
             if index == 0 or keyword in ("params", "parameters"):
                 return "TypeError: 'method' object is not iterable"

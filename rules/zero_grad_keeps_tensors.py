@@ -70,6 +70,9 @@ class ZeroGradKeepsTensors(Rule):
               "another library's optimizer has its own default", torch_version="1.13"),
         Valid("import torch\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nopt.zero_grad()\nopt.zero_grad(False)\n",
               "no set_to_none argument before torch 1.7", torch_version="1.6"),
+        Valid("import torch\nclass SGD:\n    def __init__(self, params):\n        self.params = list(params)\n"
+              "    def zero_grad(self, set_to_none=False):\n        for p in self.params:\n            p.grad = None\n"
+              "opt = SGD(model.parameters())\nopt.zero_grad(set_to_none=False)\n", "a home-made optimizer"),
     )
     invalid = (
         Invalid("import torch\noptimizer.zero_grad(set_to_none=False)\n", 2, 1,
@@ -87,6 +90,9 @@ class ZeroGradKeepsTensors(Rule):
                 torch_version="1.13"),
         Invalid("import torch\noptimizer.zero_grad(set_to_none=False)\n", 2, 1, "torch 1.13: make the choice explicit",
                 fixed="import torch\noptimizer.zero_grad(set_to_none=True)\n", torch_version="1.13"),
+        Invalid("import torch\nclass Adam(torch.optim.Adam):\n    pass\nopt = Adam(model.parameters())\nopt.zero_grad(set_to_none=False)\n",
+                5, 1, "a subclass of a torch optimizer",
+                fixed="import torch\nclass Adam(torch.optim.Adam):\n    pass\nopt = Adam(model.parameters())\nopt.zero_grad()\n"),
         Invalid("import torch\ndef step(optim_g, optim_d):\n    optim_g.step()\n    optim_d.zero_grad(set_to_none=False)\n", 4, 5,
                 fixed="import torch\ndef step(optim_g, optim_d):\n    optim_g.step()\n    optim_d.zero_grad()\n"),
     )
@@ -118,7 +124,10 @@ class ZeroGradKeepsTensors(Rule):
         arg = node.args[0]
         if arg.star or (arg.keyword is not None and arg.keyword.value != "set_to_none"):
             return
-        if isinstance(arg.value, cst.Name) and arg.value.value == "False" and training_facts(self.context).works_with_torch:
+        facts = training_facts(self.context)
+        if facts.is_plain_object(func.value):
+            return  # a home-made optimizer's zero_grad is its own
+        if isinstance(arg.value, cst.Name) and arg.value.value == "False" and facts.works_with_torch:
             if sets_to_none:
                 self.report(node, fix=Replacement(node, without_argument(node, arg)))
             else:

@@ -85,6 +85,9 @@ def test_wheel_ships_every_rule_and_data_file_and_metadata(built):
     for module in rule_modules:
         assert f"autogradlint/rules/{module}" in names
     assert "autogradlint/rule_index.json" in names
+    # torch's semantics as data ship with the analysis; the script that generates them (it imports torch) does not
+    assert "autogradlint/analysis/torch_semantics.json" in names
+    assert not any("gen_torch_semantics" in n for n in names)
     assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in names)
     (metadata,) = [contents[n].decode() for n in names if n.endswith(".dist-info/METADATA")]
     assert f"Version: {autogradlint.__version__}" in metadata

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 import libcst as cst
 
 from autogradlint.analysis.modules import module_instance
+from autogradlint.analysis.tensors import PARAMETER, factory_call
 from autogradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, torch_at_least
+from autogradlint.analysis.torch_semantics import function_flags, method_flags
 from autogradlint.walk import NESTED_SCOPES, TreeIndex, children, current_index, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -146,6 +148,12 @@ _GRAD_PRESERVING_METHODS = frozenset(
 _GRAD_COMBINING_FUNCTIONS = frozenset(
     {"torch.stack", "torch.cat", "torch.sum", "torch.mean", "torch.add", "torch.sub", "torch.mul", "torch.div"}
 )
+
+
+# keyword arguments of torch functions that are never tensors
+_NON_TENSOR_KEYWORDS = frozenset({"dim", "keepdim", "dtype", "out", "alpha", "reduction", "training", "inplace", "p",
+                                  "eps", "memory_format", "non_blocking", "device"})
+_UNDECIDED = object()
 
 
 class Constant:
@@ -397,7 +405,9 @@ class ScopeFlow:
         with them), reached through names and arithmetic; ``CONSTANT`` for number literals; None otherwise."""
         if _depth > 20:
             return None
-        if isinstance(expression, (cst.Integer, cst.Float)):
+        if isinstance(expression, (cst.Integer, cst.Float, cst.SimpleString)):
+            return CONSTANT
+        if type(expression) is cst.Name and expression.value in ("True", "False", "None"):
             return CONSTANT
         if id(expression) not in self._order:
             return None
@@ -431,6 +441,9 @@ class ScopeFlow:
             func = expression.func
             if isinstance(func, cst.Attribute) and func.attr.value in _GRAD_PRESERVING_METHODS:
                 return self.grad_off_value(func.value, _depth + 1)
+            by_table = self._by_torch_table(expression, _depth)
+            if by_table is not _UNDECIDED:
+                return by_table
             if isinstance(func, (cst.Name, cst.Attribute)) and self.context.qualified_name(func) in _GRAD_COMBINING_FUNCTIONS:
                 parts: List[cst.BaseExpression] = []
                 for arg in expression.args:
@@ -447,6 +460,51 @@ class ScopeFlow:
             if function is not None:
                 return GradOffValue(expression, function, decorator_mode(self.context, function))
         return None
+
+    def _by_torch_table(self, call: cst.Call, depth: int):
+        """What torch's table says of a call: a factory without ``requires_grad=True`` or a result that
+        never needs grad (``argmax``, a comparison, ``.item()``) is CONSTANT; a result that needs grad
+        exactly when an input does combines its inputs. ``_UNDECIDED`` when the table does not say."""
+        func = call.func
+        if type(func) not in _NAME_TYPES:
+            return _UNDECIDED
+        factory = factory_call(self.context, call)
+        if factory is not None:
+            if factory.name == PARAMETER or factory.requires_grad is not False:
+                return _UNDECIDED
+            return CONSTANT
+        name = self.context.qualified_name(func)
+        if name is not None and name.startswith("torch."):
+            flags = function_flags(name, call)
+            receiver: List[cst.BaseExpression] = []
+        elif type(func) is cst.Attribute:
+            flags = method_flags(func.attr.value, call)
+            receiver = [func.value]
+        else:
+            return _UNDECIDED
+        if flags is None or "T" in flags:
+            return _UNDECIDED
+        if "n" in flags or "N" in flags:
+            if receiver:
+                # a method of something we know nothing about is not certainly torch's
+                inner = self.grad_off_value(receiver[0], depth + 1)
+                return CONSTANT if inner is not None else _UNDECIDED
+            return CONSTANT
+        if "g" not in flags:
+            return _UNDECIDED
+        if "u" in flags:
+            return self.grad_off_value(receiver[0], depth + 1)
+        parts: List[cst.BaseExpression] = list(receiver)
+        for arg in call.args:
+            if arg.star:
+                return None
+            if arg.keyword is not None and arg.keyword.value in _NON_TENSOR_KEYWORDS:
+                continue
+            if isinstance(arg.value, (cst.List, cst.Tuple)):
+                parts.extend(element.value for element in arg.value.elements)
+            else:
+                parts.append(arg.value)
+        return self._combine(parts, depth)
 
     def _combine(self, parts: Sequence[cst.BaseExpression], depth: int):
         found = None

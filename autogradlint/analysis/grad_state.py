@@ -45,6 +45,8 @@ from autogradlint.analysis.tensors import (
     single_assigned_value,
 )
 from autogradlint.analysis.torch_api import SET_GRAD_ENABLED
+from autogradlint.analysis.torch_semantics import function_flags, method_flags
+from autogradlint.analysis import torch_semantics
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import children, current_index, iter_tree, nodes_of
 
@@ -139,6 +141,10 @@ def _join_envs(envs: Sequence[Optional[Env]]) -> Optional[Env]:
 
 # ------------------------------------------------------------------------------------------------
 # torch vocabulary
+#
+# What a torch function or tensor method returns comes from torch's own table (torch_semantics.json,
+# generated from the installed torch); the lists below answer only for calls the table leaves unknown
+# (an arity torch was not probed with, a function it could not call on small tensors).
 
 # tensor methods (and torch.* / torch.nn.functional.* functions of the same name) whose result needs grad
 # exactly when an input does; value: how the result's numel relates to the inputs'
@@ -198,8 +204,25 @@ _IN_PLACE_EXCLUDED = frozenset({"requires_grad_", "detach_", "share_memory_", "r
 
 
 def is_in_place_method(name: str) -> bool:
-    """Whether a tensor method of this name changes its receiver in place (``add_``, ``zero_`` ...)."""
-    return name.endswith("_") and not name.startswith("_") and name not in _IN_PLACE_EXCLUDED
+    """Whether torch's tensor method of this name changes its receiver in place (``add_``, ``zero_`` ...;
+    from torch's table; ``requires_grad_``, ``detach_`` are modelled one by one)."""
+    return name.endswith("_") and name not in _IN_PLACE_EXCLUDED and torch_semantics.is_in_place_method(name)
+
+
+# comparison operators and the torch functions they call
+_COMPARISON_FUNCTIONS = {cst.GreaterThan: "gt", cst.LessThan: "lt", cst.GreaterThanEqual: "ge", cst.LessThanEqual: "le",
+                         cst.Equal: "eq", cst.NotEqual: "ne"}
+
+
+def is_in_place_function(qualified_name: Optional[str]) -> bool:
+    """Whether a torch function changes its first argument in place (``torch.relu_``, ``F.relu_``; from
+    torch's table; ``detach_`` is modelled on its own)."""
+    return qualified_name is not None and not qualified_name.endswith("detach_") and \
+        torch_semantics.is_in_place_function(qualified_name)
+
+
+def _shape_of(flags: str) -> str:
+    return _SAME if "s" in flags else _REDUCE if "r" in flags else _OTHER
 
 
 def _torch_function(name: Optional[str]) -> Optional[str]:
@@ -359,6 +382,8 @@ class _Evaluator:
             return self._binary(node, env, mode)
         if node_type is cst.IfExp:
             return join_facts(self._facts(node.body, env, mode), self._facts(node.orelse, env, mode))
+        if node_type is cst.Comparison:
+            return self._comparison(node, env, mode)
         if node_type is cst.Subscript:
             base = self._facts(node.value, env, mode)
             if base.loop_data:
@@ -426,6 +451,23 @@ class _Evaluator:
             return self._combine([left, right], mode, _OTHER)
         return UNKNOWN_FACTS
 
+    def _comparison(self, node: cst.Comparison, env: Env, mode: Optional[str]) -> Facts:
+        """``a > b`` of tensors: torch's ``gt`` (per its table, a bool mask that never needs grad)."""
+        if len(node.comparisons) != 1:
+            return UNKNOWN_FACTS
+        operator = _COMPARISON_FUNCTIONS.get(type(node.comparisons[0].operator))
+        if operator is None:
+            return UNKNOWN_FACTS
+        left = self._facts(node.left, env, mode)
+        right = self._facts(node.comparisons[0].comparator, env, mode)
+        if not (left.is_tensor or right.is_tensor):
+            return UNKNOWN_FACTS
+        flags = torch_semantics.entry_flags("torch", operator)
+        if flags is None or "n" not in flags:
+            return UNKNOWN_FACTS
+        single = self._combine([left, right], mode, _SAME).single if "s" in flags else None
+        return self._derived(Facts(why_no_grad=CONSTANT), False, mode, single, why=CONSTANT)
+
     def _attribute(self, node: cst.Attribute, env: Env, mode: Optional[str]) -> Facts:
         base = self._facts(node.value, env, mode)
         attr = node.attr.value
@@ -449,16 +491,40 @@ class _Evaluator:
         return Facts(kind=base.kind if base.kind == TENSOR else None, requires_grad=False, leaf=True, single=base.single, why_no_grad=why,
                      dtype=base.dtype, device=base.device)
 
-    def _arguments(self, call: cst.Call, env: Env, mode: Optional[str]) -> Optional[List[Facts]]:
-        """Facts of every argument (None when one is starred)."""
+    def _arguments(self, call: cst.Call, env: Env, mode: Optional[str],
+                   expand_sequences: bool = False) -> Optional[List[Facts]]:
+        """Facts of every argument (None when one is starred); ``expand_sequences``: the elements of a
+        list or tuple literal count one by one (``torch.cat([a, b])``, ``F.pad(x, (1, 1))``)."""
         out = []
         for arg in call.args:
             if arg.star:
                 return None
             if arg.keyword is not None and arg.keyword.value in ("dim", "keepdim", "dtype", "out", "alpha"):
                 continue
-            out.append(self._facts(arg.value, env, mode))
+            value = arg.value
+            if expand_sequences and type(value) in (cst.List, cst.Tuple):
+                for element in value.elements:
+                    if type(element) is cst.StarredElement:
+                        return None
+                    out.append(self._facts(element.value, env, mode))
+                continue
+            out.append(self._facts(value, env, mode))
         return out
+
+    def _by_flags(self, flags: str, inputs: Optional[List[Facts]], mode: Optional[str],
+                  torch_op: bool = False) -> Optional[Facts]:
+        """The result torch's table says a call gives (None: the table does not decide)."""
+        if "T" in flags:
+            return UNKNOWN_FACTS  # a tuple (values, indices)
+        if "N" in flags:
+            return _NUMBER
+        single = True if "r" in flags else None
+        if "n" in flags:
+            # an integer or bool result, or an output autograd does not differentiate: never needs grad
+            return self._derived(Facts(why_no_grad=CONSTANT), False, mode, single, why=CONSTANT)
+        if "g" in flags and inputs is not None:
+            return self._combine(inputs, mode, _shape_of(flags), torch_op=torch_op)
+        return None
 
     # -------------------------------------------------------------- calls
     def _call(self, call: cst.Call, env: Env, mode: Optional[str]) -> Facts:
@@ -499,6 +565,15 @@ class _Evaluator:
         conversion = self._conversion(call, receiver)
         if conversion is not None:
             return conversion
+        flags = method_flags(method, call)
+        if flags is not None:
+            inputs = None
+            if "g" in flags:
+                arguments = [] if "u" in flags else self._arguments(call, env, mode)
+                inputs = None if arguments is None else [receiver, *arguments]
+            known = self._by_flags(flags, inputs, mode)
+            if known is not None:
+                return known
         shape = _DIFFERENTIABLE.get(method)
         if shape is None:
             return UNKNOWN_FACTS
@@ -541,6 +616,14 @@ class _Evaluator:
             return Facts(kind=TENSOR, requires_grad=False, leaf=True, why_no_grad=CONSTANT)
         if name in _FUNCTIONAL_LOSSES:
             return self._loss(call, env, mode, keyword(call, "reduction"))
+        flags = function_flags(name, call) if not name.startswith("numpy.") else None
+        if flags is not None:
+            inputs = None
+            if "g" in flags:
+                inputs = self._arguments(call, env, mode, expand_sequences=True)
+            known = self._by_flags(flags, inputs, mode, torch_op=True)
+            if known is not None:
+                return known
         short = _torch_function(name)
         if short is None:
             return None
@@ -901,6 +984,20 @@ class _ScopeAnalysis:
             args = positional(value)
             flag = bool_literal(args[0].value) if args else None
             return UNKNOWN if flag is None else (ENABLED if flag else NO_GRAD_MODE)
+        args = positional(value)
+        if args and type(args[0].value) is cst.Name and isinstance(func, (cst.Name, cst.Attribute)) and \
+                (func.value if type(func) is cst.Name else func.attr.value).endswith("_") and \
+                is_in_place_function(self.context.qualified_name(func)):
+            # torch.relu_(x): x changed in place
+            target = args[0].value.value
+            current = env.get(target)
+            if current is not None and current.is_tensor:
+                arguments = self.evaluator._arguments(value, env, mode)
+                if arguments is None:
+                    env.pop(target, None)
+                else:
+                    self._in_place(target, arguments[1:], env, mode)
+            return mode
         if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
             return mode
         name = func.value.value
@@ -1534,5 +1631,6 @@ def grad_certainly_on(context: "LintContext", statement: Optional[cst.CSTNode] =
 
 __all__ = [
     "CONSTANT", "DETACHED", "NO_GRAD", "TENSOR", "NUMBER", "Facts", "UNKNOWN_FACTS", "facts_at",
-    "grad_mode_before", "grad_certainly_on", "grad_leaf_possible", "is_in_place_method", "join_facts",
+    "grad_mode_before", "grad_certainly_on", "grad_leaf_possible", "is_in_place_function", "is_in_place_method",
+    "join_facts",
 ]

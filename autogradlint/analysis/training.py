@@ -20,6 +20,7 @@ import libcst as cst
 
 from autogradlint.analysis.grad_mode import GRAD_OFF, UNKNOWN, decorator_mode, with_mode
 from autogradlint.analysis.modules import plain_instance_class
+from autogradlint.analysis.optimizers import is_optimizer_class, is_optimizer_name, is_torch_optimizer_name
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import iter_tree, nodes_of, own_nodes_of
 
@@ -60,8 +61,6 @@ GRAD_SCALERS = frozenset(
         "torch.distributed.fsdp.sharded_grad_scaler.ShardedGradScaler",
     }
 )
-# optimizer-building functions that are not classes
-_OPTIMIZER_FACTORIES = frozenset({"timm.optim.create_optimizer", "timm.optim.create_optimizer_v2"})
 # `.step()` receivers that are schedulers, profilers, progress bars, EMA helpers...: never an optimizer
 _NOT_OPTIMIZER = re.compile(r"sched|warmup|lr|prof|timer|ema|swa|progress|bar|env|writer|logger|meter|tracker|"
                             r"counter|scaler|clock|monitor|stepper|callback", re.I)
@@ -226,11 +225,11 @@ class TrainingFacts:
                 self.disabled_scalers.update(texts)
         elif name is not None and _is_scheduler_name(name):
             self.schedulers.update(texts)
-        elif name is not None and _is_optimizer_class(name):
+        elif name is not None and is_optimizer_name(name):
             info = OptimizerInfo(self._parameter_sources(call))
             for text in texts:
                 self.optimizers[text] = info
-            if name.startswith("torch.optim."):
+            if is_torch_optimizer_name(name):
                 self.torch_optimizers.update(texts)
         elif type(func) is cst.Attribute and func.attr.value == "optimizers" and _plain_text(func.value) == "self":
             # Lightning manual optimization: `opt = self.optimizers()`, `opt_g, opt_d = self.optimizers()`
@@ -373,6 +372,10 @@ class TrainingFacts:
                 if self.is_scaler(candidate):
                     scaler = candidate
             return Event(BACKWARD, call, receiver, scaler=scaler, grad_off=off)
+        if method in ("step", "eval", "train") and self._plain_object(func.value, optimizer=method == "step"):
+            # a home-made optimizer's step, a scikit-learn-style model's eval: not torch's
+            text = _text(func, scope.subst)
+            return Event(CALL, call, text, grad_off=off) if text is not None else None
         if method == "step":
             if self.is_scaler(receiver):
                 argument = _text(positional[0].value, scope.subst) if positional else None
@@ -460,6 +463,20 @@ class TrainingFacts:
     def is_scaler(self, text: Optional[str]) -> bool:
         """A GradScaler: bound to one in this file, or named like one (``scaler``, ``self.grad_scaler``)."""
         return text is not None and (text in self.scalers or "scaler" in _last_identifier(text).lower())
+
+    def _plain_object(self, receiver: cst.BaseExpression, optimizer: bool) -> bool:
+        """``receiver`` holds an instance of a plain class of this file (not an nn.Module: see
+        ``plain_instance_class``) that, for ``optimizer``, also certainly subclasses no optimizer."""
+        klass = plain_instance_class(self.context, receiver)
+        if klass is None:
+            return False
+        return is_optimizer_class(self.context, klass) is False if optimizer else True
+
+    def is_plain_object(self, receiver: cst.BaseExpression) -> bool:
+        """``receiver`` holds an instance of a class of this file that is neither an nn.Module nor an
+        optimizer (a home-made optimizer, a config, a scikit-learn-style model): its ``zero_grad``/``step``/
+        ``eval`` are its own."""
+        return self._plain_object(receiver, optimizer=True)
 
     def is_optimizer(self, text: Optional[str]) -> bool:
         """Bound to a torch.optim (or known) optimizer in this file, or named like one (``opt``, ``optim_g``)."""
@@ -779,19 +796,6 @@ def _clears_by_name(name: str) -> bool:
 
 def _is_scheduler_name(name: str) -> bool:
     return ".lr_scheduler." in name or name.startswith("transformers.get_") or "scheduler" in name.rsplit(".", 1)[-1].lower()
-
-
-def _is_optimizer_class(name: str) -> bool:
-    """torch.optim.Adam, torch.optim.adamw.AdamW, apex/bitsandbytes/transformers optimizers, timm factories."""
-    if name in _OPTIMIZER_FACTORIES:
-        return True
-    parts = name.split(".")
-    last = parts[-1]
-    if not last[:1].isupper() or "scheduler" in last.lower() or "swa_utils" in parts or "lr_scheduler" in parts:
-        return False
-    if parts[0] == "torch":
-        return len(parts) >= 3 and parts[1] == "optim" or name == "torch.distributed.optim.ZeroRedundancyOptimizer"
-    return any(p in ("optim", "optimizers", "optimization") for p in parts[1:-1]) or name == "transformers.AdamW"
 
 
 def _related(model: str, source: str) -> bool:

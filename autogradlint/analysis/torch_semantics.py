@@ -1,0 +1,194 @@
+"""torch's own semantics as data: what a torch function, ``torch.nn.functional`` function, tensor method or
+numpy function returns, read from ``torch_semantics.json``.
+
+The table is generated from the installed torch (``scripts/gen_torch_semantics.py``: the operators of its
+``native_functions.yaml``, the non-differentiable outputs of its ``derivatives.yaml``, and one call of each
+function on small tensors) and checked in; ``tests/test_torch_semantics.py`` regenerates it and checks
+entries against torch. It is read on first use only (a JSON file of ~20 kB), so linting a file no rule
+asks about costs nothing.
+
+``call_flags(...)`` answers for one call (the flags of the arity it is called with), and the helpers
+below turn flags into the facts rules share. Unknown (a name not in the table, an arity torch was not
+probed with) is None: callers stay silent.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict, Optional
+
+import libcst as cst
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autogradlint.engine import LintContext
+
+TABLE_FILE = Path(__file__).with_name("torch_semantics.json")
+
+# sections of the table: qualified-name prefix -> section
+_FUNCTION_SECTIONS = (
+    ("torch.nn.functional.", "torch.nn.functional"),
+    ("torch.linalg.", "torch.linalg"),
+    ("torch.special.", "torch.special"),
+    ("torch.fft.", "torch.fft"),
+    ("torch.", "torch"),
+    ("numpy.", "numpy"),
+)
+TENSOR = "Tensor"
+
+# keyword arguments that do not change what a call computes (for the "r"/"s" shape flags)
+_NEUTRAL_KEYWORDS = frozenset({"dtype", "out"})
+# tensor methods that convert dtype: an integer result of these is a value, not an index
+_CONVERSIONS = frozenset({"long", "int", "short", "char", "byte", "bool", "to", "type", "type_as", "new_tensor"})
+
+_table: Optional[Dict[str, dict]] = None
+
+
+def table() -> Dict[str, dict]:
+    """The whole table (loaded on first use)."""
+    global _table
+    if _table is None:
+        with open(TABLE_FILE, encoding="utf-8") as handle:
+            _table = json.load(handle)
+    return _table
+
+
+def _split(qualified_name: str):
+    for prefix, section in _FUNCTION_SECTIONS:
+        if qualified_name.startswith(prefix):
+            short = qualified_name[len(prefix):]
+            if "." not in short:
+                return section, short
+            return None
+    return None
+
+
+def entry_flags(section: str, name: str, arity: Optional[int] = None) -> Optional[str]:
+    """The flags of ``name`` in ``section`` for a call with ``arity`` arguments (positional and keyword,
+    after the receiver for a method); None when unknown. The trailing digit of an ``r`` entry is kept."""
+    found = table().get(section, {}).get(name)
+    if found is None or isinstance(found, str):
+        return found
+    if arity is None:
+        return None
+    return found.get(str(arity))
+
+
+def _arity(call: cst.Call) -> Optional[int]:
+    count = 0
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is None or arg.keyword.value not in _NEUTRAL_KEYWORDS:
+            count += 1
+    return count
+
+
+def _for_call(flags: Optional[str], call: cst.Call, dict_entry: bool) -> Optional[str]:
+    """Drop the full-reduction flag when this call passes a dim (or more arguments than the probe did)."""
+    if flags is None:
+        return None
+    digits = "".join(c for c in flags if c.isdigit())
+    letters = "".join(c for c in flags if not c.isdigit())
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "requires_grad":
+            if not (type(arg.value) is cst.Name and arg.value.value == "False"):
+                # a factory asked for a tensor that requires grad (torch.scalar_tensor(1., requires_grad=True))
+                letters = letters.replace("n", "")
+    if "r" in letters:
+        positional = [a for a in call.args if a.keyword is None]
+        others = [a for a in call.args if a.keyword is not None and a.keyword.value not in _NEUTRAL_KEYWORDS]
+        exact = dict_entry or (digits != "" and len(positional) == int(digits))
+        if others or not exact:
+            letters = letters.replace("r", "")
+    return letters
+
+
+def function_flags(qualified_name: Optional[str], call: cst.Call) -> Optional[str]:
+    """Flags of a call of a torch/numpy function by its qualified name (``torch.argmax``,
+    ``torch.nn.functional.relu``, ``numpy.argsort``), for the arity it is called with."""
+    if qualified_name is None:
+        return None
+    split = _split(qualified_name)
+    if split is None:
+        return None
+    section, short = split
+    found = table().get(section, {}).get(short)
+    if found is None:
+        return None
+    if section == "numpy" and len([a for a in call.args if a.keyword is None]) != 1:
+        return None  # numpy functions were probed with one array
+    if isinstance(found, str):
+        return _for_call(found, call, dict_entry=False)
+    arity = _arity(call)
+    return _for_call(found.get(str(arity)) if arity is not None else None, call, dict_entry=True)
+
+
+def method_flags(method: str, call: cst.Call) -> Optional[str]:
+    """Flags of a tensor method call (``x.argmax()``, ``x.sum(1)``), for the arity it is called with."""
+    found = table().get(TENSOR, {}).get(method)
+    if found is None:
+        return None
+    if isinstance(found, str):
+        return _for_call(found, call, dict_entry=False)
+    arity = _arity(call)
+    return _for_call(found.get(str(arity)) if arity is not None else None, call, dict_entry=True)
+
+
+def is_in_place_method(name: str) -> bool:
+    """Whether torch's tensor method of this name changes its receiver in place (``add_``, ``zero_``)."""
+    found = table().get(TENSOR, {}).get(name)
+    return isinstance(found, str) and "i" in found
+
+
+def is_in_place_function(qualified_name: Optional[str]) -> bool:
+    """Whether a torch function changes its first argument in place (``torch.relu_``, ``F.relu_``)."""
+    split = _split(qualified_name) if qualified_name else None
+    if split is None:
+        return False
+    found = table().get(split[0], {}).get(split[1])
+    return isinstance(found, str) and "i" in found
+
+
+# ------------------------------------------------------------------------------------ index computations
+
+_INDEX_ATTRIBUTES = frozenset({"indices"})
+
+
+def is_index_computation(context: "LintContext", expression: cst.BaseExpression) -> bool:
+    """Whether ``expression`` certainly computes indices or a mask from its inputs, not values: an
+    integer or bool result of a torch/numpy function or tensor method (``argsort``, ``argmax``,
+    ``nonzero``, ``np.where(c)``, comparisons), or the ``.indices``/``[1]`` of a ``topk``/``sort``/
+    ``max(dim)`` result. Such a value only selects data; no gradient would flow through it anyway."""
+    expression_type = type(expression)
+    if expression_type is cst.Attribute and expression.attr.value in _INDEX_ATTRIBUTES:
+        return _tuple_with_indices(context, expression.value)
+    if expression_type is cst.Subscript and len(expression.slice) == 1:
+        index = expression.slice[0].slice
+        if type(index) is cst.Index and type(index.value) is cst.Integer and index.value.value == "1":
+            return _tuple_with_indices(context, expression.value)
+        return False
+    if expression_type is not cst.Call:
+        return False
+    flags = _call_flags(context, expression)
+    return flags is not None and "T" not in flags and ("I" in flags or "B" in flags)
+
+
+def _call_flags(context: "LintContext", call: cst.Call) -> Optional[str]:
+    func = call.func
+    if type(func) not in (cst.Name, cst.Attribute):
+        return None
+    name = context.qualified_name(func)
+    if name is not None and (name.startswith("torch.") or name.startswith("numpy.")):
+        if name.rsplit(".", 1)[-1] in _CONVERSIONS:
+            return None
+        return function_flags(name, call)
+    if type(func) is cst.Attribute and func.attr.value not in _CONVERSIONS:
+        return method_flags(func.attr.value, call)
+    return None
+
+
+def _tuple_with_indices(context: "LintContext", expression: cst.BaseExpression) -> bool:
+    if type(expression) is not cst.Call:
+        return False
+    flags = _call_flags(context, expression)
+    return flags is not None and "T" in flags and "I" in flags

@@ -1,0 +1,495 @@
+"""Regenerate autogradlint/analysis/torch_semantics.json from the installed torch (and numpy).
+
+    python scripts/gen_torch_semantics.py           # rewrite the checked-in table
+    python scripts/gen_torch_semantics.py --check   # exit 1 when the checked-in table is stale
+
+Which torch operators exist, which are in place and which have ``out=`` overloads comes from the
+``native_functions.yaml`` torch ships (``torchgen/packaged/ATen/native``); which outputs autograd never
+differentiates comes from its ``derivatives.yaml`` (``output_differentiability``). What the result of a
+call is (does it require grad when an input does, is it 0-dim, an integer index, a bool mask, a Python
+number, a tuple) is learned by calling each function in torch on small tensors built from its schema:
+the facts are torch's own answers, not a hand-written list. ``torch.nn.functional`` (Python code) and
+numpy are probed the same way from their signatures.
+
+This script needs torch, torchgen (part of the torch wheel), PyYAML and numpy; the linter does not: it
+reads the JSON. It is not part of the installed package.
+
+Flags of an entry (a string of letters):
+  g  the result requires grad when a tensor input does (and, like every autograd op, not when none does)
+  n  the result never requires grad (an integer/bool result, or outputs autograd does not differentiate)
+  s  the result has the shape of its (first) tensor input: elementwise
+  r  called with tensor arguments only (no dim), the result is 0-dim: a full reduction; the digit after
+     the flags is how many positional arguments (after the receiver, for a method) such a call passes
+  I  the result (a tuple: one of its members) is an integer tensor computed from the input: indices
+  B  the result is a bool tensor: a mask
+  N  the result is a Python number (``.item()``)
+  T  the result is a tuple of tensors
+  u  (a method) takes no tensor argument besides its receiver: its result depends on the receiver only
+  i  in place: changes its first argument (``add_``)
+  o  has an ``out=`` overload, which writes into the ``out`` tensor
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import inspect
+import io
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Dict, List, Optional, Set
+
+TABLE = Path(__file__).resolve().parent.parent / "autogradlint" / "analysis" / "torch_semantics.json"
+
+# never called while probing: they change global state, block, or write files
+_NEVER_CALL = {
+    "set_", "backward", "register_hook", "share_memory_", "retain_grad", "requires_grad_", "resize_",
+    "record_stream", "pin_memory", "storage", "untyped_storage", "numpy", "data_ptr", "new",
+    "save", "load", "manual_seed", "seed", "set_default_dtype", "set_default_device", "set_printoptions",
+    "set_num_threads", "use_deterministic_algorithms", "set_grad_enabled", "compile", "export", "jit",
+}
+_NUMPY_NEVER = ("save", "load", "file", "print", "set", "err", "info", "show", "test", "lookfor", "source",
+                "who", "memmap", "txt", "regex", "open", "exec", "bufsize", "get_include", "deprecate")
+
+
+def _yaml(path: Path):
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(path, encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=loader)
+
+
+def _packaged() -> Path:
+    import torchgen
+
+    return Path(torchgen.__file__).resolve().parent / "packaged"
+
+
+class _Op:
+    """What native_functions.yaml and derivatives.yaml say about one public operator name."""
+
+    def __init__(self) -> None:
+        self.schemas: List = []
+        self.function = False
+        self.method = False
+        self.in_place = False
+        self.has_out = False
+        self.never_grad = True  # every overload's outputs are non-differentiable per derivatives.yaml
+        self.unary = True  # no overload takes a tensor besides its first argument
+        self.module: Optional[str] = None
+
+
+def _operators() -> Dict[str, _Op]:
+    from torchgen.model import FunctionSchema
+
+    packaged = _packaged()
+    non_differentiable: Set[str] = set()
+    for entry in _yaml(packaged / "autograd" / "derivatives.yaml"):
+        flags = entry.get("output_differentiability")
+        if flags is not None and not any(flags):
+            non_differentiable.add(entry["name"].split("(", 1)[0])
+    ops: Dict[str, _Op] = {}
+    for entry in _yaml(packaged / "ATen" / "native" / "native_functions.yaml"):
+        schema = FunctionSchema.parse(entry["func"])
+        base = schema.name.name.base  # add for add_ too
+        if base.startswith("_"):
+            continue
+        module = entry.get("python_module")
+        if module is not None and base.startswith(module + "_"):
+            base = base[len(module) + 1:]
+        op = ops.setdefault(f"{module or ''}:{base}", _Op())
+        op.module = module
+        variants = {v.strip() for v in entry.get("variants", "function").split(",")}
+        op.function = op.function or "function" in variants
+        op.method = op.method or "method" in variants
+        if schema.is_out_fn():
+            op.has_out = True
+            continue
+        if schema.name.name.inplace:
+            op.in_place = True
+            continue
+        op.schemas.append(schema)
+        tensors = [a for a in schema.arguments.flat_all if "Tensor" in str(a.type)]
+        if len(tensors) != 1 or tensors[0] is not schema.arguments.flat_all[0]:
+            op.unary = False
+        overload = str(schema.name)
+        if overload not in non_differentiable:
+            op.never_grad = False
+    return ops
+
+
+# ------------------------------------------------------------------------------------------ probing
+
+
+def _value_choices(torch, arg, index: int):
+    """Candidate values for one required schema argument (None: cannot build one)."""
+    kind = str(arg.type).replace("SymInt", "int")
+    if kind in ("Tensor", "Tensor?"):
+        return ["tensor"]
+    if kind.startswith("Tensor[") or kind == "Tensor?[]":
+        return ["tensors"]
+    if kind in ("Scalar", "Scalar?"):
+        return [2]
+    if kind in ("int", "int?"):
+        return [1, 0]
+    if kind.startswith("int[") and kind.rstrip("?").endswith("]"):
+        return [[1, 0], [1], [12]]
+    if kind in ("float", "float?"):
+        return [0.5]
+    if kind in ("bool", "bool?"):
+        return [False]
+    return None
+
+
+# tensor shapes tried in turn: only the first (not square, not one element) can show "same shape"
+SHAPES = ((3, 4), (4, 4), (4,), (1,))
+
+
+def _build(torch, choice, first: List[bool], shape):
+    if choice == "tensor":
+        grad = first[0]
+        first[0] = False
+        return torch.rand(*shape, dtype=torch.float64, requires_grad=grad)
+    if choice == "tensors":
+        grad = first[0]
+        first[0] = False
+        return [torch.rand(*shape, dtype=torch.float64, requires_grad=grad), torch.rand(*shape, dtype=torch.float64)]
+    return choice
+
+
+def _argument_sets(torch, schema, method: bool):
+    """Argument lists (receiver first for methods) built from the schema's required positional arguments."""
+    required = [a for a in schema.arguments.flat_positional if a.default is None]
+    choices = []
+    for index, arg in enumerate(required):
+        found = _value_choices(torch, arg, index)
+        if found is None:
+            return []
+        choices.append(found)
+    if method and (not required or str(required[0].type) != "Tensor"):
+        return []
+    width = max((len(c) for c in choices), default=1)
+    sets = []
+    for shape in SHAPES:
+        for attempt in range(width):
+            first = [True]
+            sets.append([_build(torch, c[min(attempt, len(c) - 1)], first, shape) for c in choices])
+    return sets
+
+
+def _describe(torch, result, inputs) -> Optional[str]:
+    """The flags a result shows, given the inputs (the first tensor input requires grad)."""
+    tensor_inputs = [a for a in inputs if isinstance(a, torch.Tensor)]
+    if isinstance(result, bool):
+        return None
+    if isinstance(result, (int, float)):
+        return "N"
+    if isinstance(result, torch.Tensor):
+        flags = ""
+        if result.dtype == torch.bool:
+            flags += "B"
+        elif not result.is_floating_point() and not result.is_complex():
+            flags += "I"
+        flags += "g" if result.requires_grad else "n"
+        if tensor_inputs and tuple(tensor_inputs[0].shape) == SHAPES[0] and result.shape == tensor_inputs[0].shape:
+            flags += "s"
+        if result.dim() == 0 and tensor_inputs and tensor_inputs[0].dim() > 0 and all(
+                isinstance(a, torch.Tensor) or (isinstance(a, list) and all(isinstance(t, torch.Tensor) for t in a))
+                for a in inputs):
+            flags += "r"
+        return flags
+    if isinstance(result, tuple) and result and all(isinstance(r, torch.Tensor) for r in result):
+        flags = "T"
+        if any(not r.is_floating_point() and not r.is_complex() and r.dtype != torch.bool for r in result):
+            flags += "I"
+        flags += "g" if any(r.requires_grad for r in result) else "n"
+        return flags
+    return None
+
+
+def _call(function, args, kwargs=None):
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        return function(*args, **(kwargs or {}))
+
+
+def _probe(torch, callable_of, argument_sets) -> Optional[str]:
+    for args in argument_sets:
+        torch.manual_seed(0)
+        try:
+            function = callable_of(args)
+            result = _call(function, args[1:] if getattr(function, "__self__", None) is args[0] else args)
+        except Exception:  # noqa: BLE001 - a probe that does not apply is just skipped
+            continue
+        flags = _describe(torch, result, args)
+        if flags is not None:
+            return flags
+    return None
+
+
+def _torch_tables(torch):
+    functions: Dict[str, object] = {}
+    methods: Dict[str, object] = {}
+    namespaced: Dict[str, Dict[str, object]] = {}
+    for key, op in sorted(_operators().items()):
+        name = key.split(":", 1)[1]
+        if name in _NEVER_CALL:
+            continue
+        if op.module in (None, "linalg", "special", "fft"):
+            namespace = torch if op.module is None else getattr(torch, op.module, None)
+            if op.function and namespace is not None and callable(getattr(namespace, name, None)):
+                entry = _entry(torch, op, lambda args, n=name, ns=namespace: getattr(ns, n), method=False,
+                               extra="o" if op.has_out else "")
+                target = functions if op.module is None else namespaced.setdefault("torch." + op.module, {})
+                if entry:
+                    target[name] = entry
+            if op.module is None and op.method and callable(getattr(torch.Tensor, name, None)):
+                entry = _entry(torch, op, lambda args, n=name: getattr(args[0], n), method=True,
+                               extra="u" if op.unary else "")
+                if entry:
+                    methods[name] = entry
+        if op.in_place and op.method and callable(getattr(torch.Tensor, name + "_", None)):
+            methods[name + "_"] = "i"
+        if op.in_place and op.module is None and op.function and callable(getattr(torch, name + "_", None)):
+            functions[name + "_"] = "i"
+    return functions, methods, namespaced
+
+
+def _entry(torch, op: _Op, callable_of, method: bool, extra: str):
+    """Flags of one operator: a string when every probed overload agrees on its grad flag (g/n), else a
+    map from the number of arguments given (positional and keyword; after the receiver, for a method) to that
+    arity's flags: an arity missing from the map is not known."""
+    by_arity: Dict[str, str] = {}
+    arities = set()
+    for schema in sorted(op.schemas, key=lambda s: len([a for a in s.arguments.flat_positional if a.default is None])):
+        arity = len([a for a in schema.arguments.flat_positional if a.default is None]) - (1 if method else 0)
+        arities.add(str(arity))
+        if str(arity) in by_arity:
+            continue
+        flags = _probe(torch, callable_of, _argument_sets(torch, schema, method=method))
+        if flags is not None:
+            by_arity[str(arity)] = _sorted(_merge(flags, op) + extra)
+    if not by_arity:
+        flags = _merge("", op) + extra
+        return _sorted(flags) if flags else None
+    if len(by_arity) == 1 and set(by_arity) == arities:
+        # one way to call it: "r" holds for calls with exactly that many positional arguments
+        arity, flags = next(iter(by_arity.items()))
+        return flags + arity if "r" in flags else flags
+    if set(by_arity) == arities and len({_grad_flag(f) for f in by_arity.values()}) == 1:
+        common = set.intersection(*(set(f) for f in by_arity.values()))
+        if all(set(f) == common for f in by_arity.values()) and "r" not in common:
+            return _sorted("".join(common))
+    return by_arity
+
+
+def _grad_flag(flags: str) -> str:
+    return "g" if "g" in flags else "n" if "n" in flags else ""
+
+
+def _merge(flags: Optional[str], op: _Op) -> str:
+    """Probed flags, corrected by derivatives.yaml: outputs it declares non-differentiable never need grad."""
+    flags = flags or ""
+    if op.never_grad and op.schemas:
+        flags = flags.replace("g", "")
+        if "n" not in flags:
+            flags += "n"
+    return flags
+
+
+def _sorted(flags: str) -> str:
+    return "".join(sorted(set(flags)))
+
+
+def _python_tensor_methods(torch, methods: Dict[str, str]) -> None:
+    """Tensor methods defined outside native_functions.yaml (``detach``, ``cpu``, ``item`` ...), probed
+    with no argument."""
+    for name in sorted(dir(torch.Tensor)):
+        if name.startswith("_") or name in methods or name in _NEVER_CALL or name.endswith("_"):
+            continue
+        if not callable(getattr(torch.Tensor, name, None)):
+            continue
+        flags = _probe(torch, lambda args, n=name: getattr(args[0], n), [[torch.rand(3, 4, dtype=torch.float64, requires_grad=True)]])
+        if flags:
+            methods[name] = _sorted(flags)
+
+
+def _functional_table(torch) -> Dict[str, str]:
+    """torch.nn.functional: Python functions, probed from their signatures: the input first (requires
+    grad), then a float tensor of the same shape, a class-index target or a list of them."""
+    functional = torch.nn.functional
+    table: Dict[str, str] = {}
+    for name in sorted(dir(functional)):
+        if name.startswith("_"):
+            continue
+        function = getattr(functional, name)
+        if not inspect.isfunction(function) and not inspect.isbuiltin(function):
+            continue
+        if getattr(function, "__module__", "") not in ("torch.nn.functional", "torch._C._nn", "torch"):
+            if not str(getattr(function, "__module__", "")).startswith("torch"):
+                continue
+        try:
+            parameters = [p for p in inspect.signature(function).parameters.values()
+                          if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            count = len(parameters)
+        except (TypeError, ValueError):
+            count = None
+        if name.endswith("_") and not name.startswith("_"):
+            table[name] = "i"
+            continue
+        flags = None
+        arity = 0
+        for build in _functional_argument_sets(torch, count):
+            args = build()
+            flags = _probe(torch, lambda args, f=function: f, [args])
+            if flags is not None:
+                arity = len(args)
+                break
+        if flags:
+            flags = _sorted(flags)
+            table[name] = flags + str(arity) if "r" in flags else flags
+    return table
+
+
+def _functional_argument_sets(torch, count: Optional[int]):
+    def x():
+        return torch.rand(*SHAPES[0], dtype=torch.float64, requires_grad=True)
+
+    def y():
+        return torch.rand(*SHAPES[0], dtype=torch.float64)
+
+    def classes():
+        return torch.tensor([0, 1, 2])
+
+    def image():
+        return torch.rand(1, 2, 6, 6, dtype=torch.float64, requires_grad=True)
+
+    sets = {
+        0: [lambda: []],
+        1: [lambda: [x()], lambda: [image()]],
+        2: [lambda: [x(), y()], lambda: [x(), classes()], lambda: [x(), 2], lambda: [image(), 2],
+            lambda: [image(), torch.rand(3, 2, 3, 3, dtype=torch.float64)], lambda: [x(), [1, 1]],
+            lambda: [torch.tensor([1, 2]), 4], lambda: [classes(), torch.rand(5, 3, dtype=torch.float64, requires_grad=True)],
+            lambda: [x(), torch.rand(2, 4, dtype=torch.float64)]],
+        3: [lambda: [x(), y(), y()], lambda: [x(), y(), torch.ones(3)],
+            lambda: [x(), y(), classes()], lambda: [x(), torch.rand(2, 4, dtype=torch.float64), torch.rand(2, dtype=torch.float64)]],
+    }
+    if count is None:
+        return [build for arity in (1, 2, 3) for build in sets[arity]]
+    return sets.get(count, [])
+
+
+def _numpy_table() -> Dict[str, str]:
+    """numpy functions of one float array: which give indices (I), masks (B) or Python numbers (N), and
+    which give float values (f): a value computed through numpy."""
+    import numpy
+
+    table: Dict[str, str] = {}
+    for name in sorted(dir(numpy)):
+        if name.startswith("_") or any(word in name for word in _NUMPY_NEVER):
+            continue
+        function = getattr(numpy, name)
+        if not callable(function) or inspect.isclass(function):
+            continue
+        array = numpy.random.default_rng(0).random((3, 4))
+        try:
+            result = _call(function, [array])
+        except Exception:  # noqa: BLE001
+            continue
+        flags = _numpy_flags(numpy, result)
+        if flags:
+            table[name] = flags
+    return table
+
+
+def _numpy_flags(numpy, result) -> Optional[str]:
+    if isinstance(result, tuple) and result and all(isinstance(r, numpy.ndarray) for r in result):
+        kinds = {r.dtype.kind for r in result}
+        if kinds <= {"i", "u"}:
+            return "I"
+        return None
+    if isinstance(result, (bool, numpy.bool_)):
+        return None
+    if isinstance(result, numpy.ndarray) or isinstance(result, numpy.generic):
+        kind = result.dtype.kind
+        if kind in ("i", "u"):
+            return "I"
+        if kind == "b":
+            return "B"
+        if kind in ("f", "c"):
+            return "f"
+    return None
+
+
+def _containers_table(torch) -> Dict[str, dict]:
+    """torch.nn's registering containers: the list/dict methods each lacks (a fix that swaps a plain
+    container for it must not break a call of one), and for the dicts the attribute names a key may not
+    shadow (``d["train"] = ...`` raises KeyError "attribute 'train' already exists")."""
+    nn = torch.nn
+    table: Dict[str, dict] = {}
+    for name, plain in (("ModuleList", list), ("ModuleDict", dict), ("ParameterList", list), ("ParameterDict", dict)):
+        container = getattr(nn, name)
+        entry = {"lacks": sorted(m for m in dir(plain) if not m.startswith("_") and not hasattr(container, m))}
+        if plain is dict:
+            entry["attributes"] = sorted(a for a in dir(container()) if not a.startswith("_"))
+        table["torch.nn." + name] = entry
+    return table
+
+
+def build_table() -> dict:
+    import torch
+
+    torch.set_default_dtype(torch.float32)
+    functions, methods, namespaced = _torch_tables(torch)
+    _python_tensor_methods(torch, methods)
+    table = {
+        "about": "generated by scripts/gen_torch_semantics.py from torch's native_functions.yaml, derivatives.yaml "
+                 "and calls of each function; flags are documented there",
+        "torch_version": torch.__version__.split("+", 1)[0],
+        "torch": functions,
+        "Tensor": methods,
+        "torch.nn.functional": _functional_table(torch),
+        "containers": _containers_table(torch),
+    }
+    table.update(sorted(namespaced.items()))
+    try:
+        table["numpy"] = _numpy_table()
+    except ImportError:
+        table["numpy"] = {}
+    return table
+
+
+def dumps(table: dict) -> str:
+    """The checked-in text: one line per section, keys sorted, so diffs stay readable."""
+    lines = ["{"]
+    items = list(table.items())
+    for index, (key, value) in enumerate(items):
+        comma = "," if index < len(items) - 1 else ""
+        lines.append(f"{json.dumps(key)}: {json.dumps(value, sort_keys=True, separators=(',', ':'))}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the checked-in table differs")
+    parser.add_argument("--output", type=Path, default=TABLE)
+    options = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    text = dumps(build_table())
+    if options.check:
+        current = options.output.read_text(encoding="utf-8") if options.output.exists() else ""
+        if current != text:
+            print(f"{options.output} is stale: run scripts/gen_torch_semantics.py", file=sys.stderr)
+            return 1
+        return 0
+    options.output.write_text(text, encoding="utf-8")
+    print(f"wrote {options.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
