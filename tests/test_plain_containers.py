@@ -41,9 +41,9 @@ def test_parameters_and_modules_in_plain_lists_are_flagged_and_fixed(cli, tmp_pa
     assert result.code == 1
     lines = [line for line in result.out.splitlines() if line.startswith(str(path))]
     assert lines == [
-        f"{path}:8:22: GL605 [*] Parameters in a plain list are not registered: named_parameters() does not list them, "
+        f"{path}:8:22: GL605 error [*] Parameters in a plain list are not registered: named_parameters() does not list them, "
         "so the optimizer never updates them and state_dict() does not save them. Use 'nn.ParameterList(...)'",
-        f"{path}:9:23: GL602 [*] modules in a plain list are not registered: their parameters are never trained, saved "
+        f"{path}:9:23: GL602 error [*] modules in a plain list are not registered: their parameters are never trained, saved "
         "or moved by .to(). Use 'nn.ModuleList(...)'",
     ], result.out
     fixed = cli("check", "--no-cache", "--select", "GL602,GL605", "--fix", str(path))
