@@ -94,11 +94,13 @@ def diagnostic_from_json(item: object) -> Diagnostic:
             if not isinstance(edit, dict):
                 raise TypeError("not an edit")
             edits.append(Edit(_integer(edit["line"]), _integer(edit["column"]), _integer(edit["end_line"]),
-                              _integer(edit["end_column"]), _string(edit["content"])))
+                              _integer(edit["end_column"]), _string(edit["content"]),
+                              None if edit.get("cell") is None else _integer(edit["cell"])))
         built = Fix(_string(fix["applicability"]), tuple(edits))
     return Diagnostic(_string(item["path"]), _integer(item["line"]), _integer(item["column"]),
                       _integer(item["end_line"]), _integer(item["end_column"]), _string(item["code"]),
-                      _string(item["name"]), _string(item["severity"]), _string(item["message"]), built)
+                      _string(item["name"]), _string(item["severity"]), _string(item["message"]), built,
+                      None if item.get("cell") is None else _integer(item["cell"]))
 
 
 _GITIGNORE = "# created by autogradlint\n*\n"
@@ -184,8 +186,9 @@ class Cache:
         except (OSError, ValueError, UnicodeDecodeError, RecursionError, MemoryError):
             self._entries = {}  # missing, damaged or nested too deeply: start again
 
-    def get(self, path: str, key: str) -> Optional[Tuple[List[Diagnostic], List[Tuple[int, str]]]]:
-        """The findings and the unknown noqa codes ((line, code) pairs) stored for this file and key."""
+    def get(self, path: str, key: str) -> Optional[Tuple[List[Diagnostic], List[Tuple[str, str]]]]:
+        """The findings and the unknown noqa codes ((where, code) pairs: where is the line, or ``cell N:line`` in a
+        notebook) stored for this file and key."""
         entry = self._entries.get(path)
         if not isinstance(entry, dict) or entry.get("key") != key:
             return None
@@ -205,7 +208,7 @@ class Cache:
             for pair in entry["noqa"]:
                 if not isinstance(pair, list) or len(pair) != 2:
                     return None
-                unknown.append((_integer(pair[0]), _string(pair[1])))
+                unknown.append((_string(pair[0]) if isinstance(pair[0], str) else str(_integer(pair[0])), _string(pair[1])))
             diagnostics = entry["diagnostics"]
             if not isinstance(diagnostics, list):
                 return None
@@ -214,7 +217,7 @@ class Cache:
             return None  # a damaged entry is never trusted: it is a miss, whatever is wrong with it
 
     def put(self, path: str, key: str, diagnostics: Sequence[Diagnostic],
-            unknown_noqa: Sequence[Tuple[int, str]] = (), dependencies: Optional[dict] = None) -> None:
+            unknown_noqa: Sequence[Tuple[str, str]] = (), dependencies: Optional[dict] = None) -> None:
         self._entries[path] = {"key": key, "diagnostics": [d.to_json() for d in diagnostics],
                                "noqa": [list(pair) for pair in unknown_noqa]}
         if dependencies:

@@ -113,6 +113,10 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--show-settings", action="store_true",
                        help="print the effective settings (configuration file, torch version, selected rules) and exit")
     check.add_argument("--no-respect-gitignore", action="store_true", help="lint files that .gitignore excludes")
+    check.add_argument("--include", action="append", metavar="PATTERNS",
+                       help="the files directory walks lint (replaces the configured set; default: *.py,*.ipynb)")
+    check.add_argument("--extend-include", action="append", metavar="PATTERNS",
+                       help="more files for directory walks to lint (e.g. '*.pyw')")
     check.add_argument("--force-exclude", action="store_true", help="apply exclude patterns to files named on the command line too")
 
     clean = commands.add_parser("clean", formatter_class=_HelpFormatter, help=f"remove the result cache ({CACHE_DIR_NAME})")
@@ -342,6 +346,10 @@ def _check(args: argparse.Namespace) -> int:
         print(f"autogradlint: warning: {warning}", file=sys.stderr)
     if args.no_respect_gitignore:
         settings.respect_gitignore = False
+    if args.include:
+        settings.include = _selectors(args.include)
+    if args.extend_include:
+        settings.extend_include = settings.extend_include + _selectors(args.extend_include)
     output_format = args.output_format or settings.output_format
     unsafe = settings.unsafe_fixes if args.unsafe_fixes is None else args.unsafe_fixes
     fix = settings.fix if args.fix is None else args.fix
@@ -373,10 +381,13 @@ def _check(args: argparse.Namespace) -> int:
     stdin_fixed: Optional[bytes] = None
     if use_stdin:
         name = printable(args.stdin_filename or "-")
-        data = sys.stdin.buffer.read(max_size + 1) if max_size else sys.stdin.buffer.read()
+        from autogradlint.documents import file_size_limit
+
+        read_limit = file_size_limit(name, max_size)  # a notebook's outputs are not its code
+        data = sys.stdin.buffer.read(read_limit + 1) if read_limit else sys.stdin.buffer.read()
         rules = _per_file_rules(name, name, settings, selected)
-        if max_size and len(data) > max_size:
-            outcome = FileOutcome(name, [too_large(name, len(data), max_size)])  # the rest is not held in memory
+        if read_limit and len(data) > read_limit:
+            outcome = FileOutcome(name, [too_large(name, len(data), read_limit)])  # the rest is not held in memory
             if mode == FIX:  # the buffer goes back unchanged, streamed
                 import shutil
 
@@ -384,7 +395,7 @@ def _check(args: argparse.Namespace) -> int:
                 shutil.copyfileobj(sys.stdin.buffer, sys.stdout.buffer)
                 stdin_fixed = b""
         else:
-            outcome = process_source(data, name, rules, mode, unsafe, args.file_timeout, torch_version)
+            outcome = process_source(data, name, rules, mode, unsafe, args.file_timeout, torch_version, max_size)
             if mode == FIX:
                 # as ruff: the fixed buffer goes to stdout, the findings left to stderr
                 stdin_fixed = outcome.new_source if outcome.new_source is not None else data
@@ -397,7 +408,7 @@ def _check(args: argparse.Namespace) -> int:
             print(f"autogradlint: warning: {warning}", file=sys.stderr)
         discovery_errors = found.errors
         if not found.files and args.paths and not discovery_errors:
-            print("autogradlint: warning: no Python files found under the given paths", file=sys.stderr)
+            print("autogradlint: warning: no Python files or notebooks found under the given paths", file=sys.stderr)
         jobs = []
         where = os.getcwd()
         for path in found.files:
@@ -454,42 +465,40 @@ def _show_settings(settings: Settings, torch_version, torch_source: str, selecte
 
 
 def _print_diffs(outcomes: List[FileOutcome]) -> bool:
-    """Print a unified diff of what --fix would change; True when there is one."""
+    """Print a unified diff of what --fix would change (per changed cell in a notebook); True when there is one."""
     import difflib
+
+    from autogradlint.documents import open_document
 
     changed = False
     for outcome in sorted(outcomes, key=lambda o: o.display):
         if outcome.new_source is None or outcome.source is None:
             continue
         changed = True
-        before = _text(outcome.source).splitlines(keepends=True)
-        after = _text(outcome.new_source).splitlines(keepends=True)
-        for line in difflib.unified_diff(before, after, fromfile=outcome.display, tofile=outcome.display):
-            sys.stdout.write(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n")
+        before = dict(open_document(outcome.source, outcome.display).pieces())
+        for cell, after_text in open_document(outcome.new_source, outcome.display).pieces():
+            before_text = before.get(cell, "")
+            if before_text == after_text:
+                continue
+            label = outcome.display if cell is None else f"{outcome.display}:cell {cell}"
+            for line in difflib.unified_diff(before_text.splitlines(keepends=True), after_text.splitlines(keepends=True),
+                                             fromfile=label, tofile=label):
+                sys.stdout.write(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n")
     if changed:
         print(f"\nWould fix {counted([d for o in outcomes for d in o.fixed])}.", file=sys.stderr)
     return changed
 
 
-def _text(data: bytes) -> str:
-    """A file's bytes as text, in its declared encoding (for showing it)."""
-    import io
-    import tokenize
-
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        return data.decode(encoding)
-    except (SyntaxError, LookupError, UnicodeDecodeError):
-        return data.decode("utf-8", errors="replace")
-
-
 def _source_lines(sources: Dict[str, bytes]):
-    cache: Dict[str, List[str]] = {}
+    """path (and cell, in a notebook) -> the lines of the text shown under a finding."""
+    cache: Dict[str, Dict[Optional[int], List[str]]] = {}
 
-    def lines(path: str) -> List[str]:
+    def lines(path: str, cell: Optional[int] = None) -> List[str]:
         if path not in cache:
-            cache[path] = _text(sources.get(path, b"")).splitlines()
-        return cache[path]
+            from autogradlint.documents import open_document
+
+            cache[path] = {key: text.splitlines() for key, text in open_document(sources.get(path, b""), path).pieces()}
+        return cache[path].get(cell, [])
 
     return lines
 

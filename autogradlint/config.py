@@ -43,7 +43,10 @@ DEFAULT_EXCLUDE = (
     "venv",
 )
 
-_LIST_KEYS = ("select", "extend-select", "ignore", "exclude", "extend-exclude")
+# the files a directory walk lints (ruff's `include`): Python files and Jupyter notebooks
+DEFAULT_INCLUDE = ("*.py", "*.ipynb")
+
+_LIST_KEYS = ("select", "extend-select", "ignore", "exclude", "extend-exclude", "include", "extend-include")
 _BOOL_KEYS = ("respect-gitignore", "fix", "unsafe-fixes")
 KNOWN_KEYS = frozenset(_LIST_KEYS + _BOOL_KEYS + ("per-file-ignores", "output-format", "max-file-size", "torch-version"))
 
@@ -55,14 +58,15 @@ class ConfigError(Exception):
 class Settings(Record):
     __slots__ = ("root", "config_path", "file_layer", "per_file_ignores", "exclude", "extend_exclude",
                  "output_format", "respect_gitignore", "fix", "unsafe_fixes", "warnings", "max_file_size",
-                 "torch_version", "pyproject")
+                 "torch_version", "pyproject", "include", "extend_include")
 
     def __init__(self, root: Path, config_path: Optional[Path] = None, file_layer: Optional[SelectionLayer] = None,
                  per_file_ignores: Optional[Dict[str, List[str]]] = None, exclude: Optional[List[str]] = None,
                  extend_exclude: Optional[List[str]] = None, output_format: str = "full", respect_gitignore: bool = True,
                  fix: bool = False, unsafe_fixes: bool = False, warnings: Optional[List[str]] = None,
                  max_file_size: int = DEFAULT_MAX_FILE_SIZE, torch_version: Optional[Tuple[int, int]] = None,
-                 pyproject: Optional[dict] = None) -> None:
+                 pyproject: Optional[dict] = None, include: Optional[List[str]] = None,
+                 extend_include: Optional[List[str]] = None) -> None:
         self.root = root  # paths in the configuration are relative to this directory
         self.config_path = config_path
         self.file_layer = SelectionLayer() if file_layer is None else file_layer
@@ -78,6 +82,8 @@ class Settings(Record):
         # `torch-version` as configured (None: the project's pin decides, else the newest; see effective_torch_version)
         self.torch_version = torch_version
         self.pyproject = pyproject  # the configuration file's parsed TOML, for the project's torch pin
+        self.include = list(DEFAULT_INCLUDE) if include is None else include
+        self.extend_include = [] if extend_include is None else extend_include
 
 
 def _toml():
@@ -183,6 +189,9 @@ def load_settings(config_path: Optional[Path], cwd: Path, data: Optional[dict] =
     if "exclude" in lists:
         settings.exclude = lists["exclude"]
     settings.extend_exclude = lists.get("extend-exclude", [])
+    if "include" in lists:
+        settings.include = lists["include"]
+    settings.extend_include = lists.get("extend-include", [])
     if "per-file-ignores" in table:
         value = table["per-file-ignores"]
         if not isinstance(value, dict):

@@ -1,4 +1,5 @@
-"""Which files to lint: the paths given, directories walked for ``*.py``, excludes and .gitignore."""
+"""Which files to lint: the paths given, directories walked for included files (``*.py``, ``*.ipynb``), excludes
+and .gitignore."""
 from __future__ import annotations
 
 import os
@@ -168,8 +169,37 @@ class _Ignores:
         return self._repo_chains[directory]
 
 
-def _walk_files(top: str, top_abs: str, ignores: _Ignores, add, errors: List[str]) -> None:
-    """``add`` every *.py file under ``top`` that is not excluded: a directory's files (sorted) before its
+class _Includes:
+    """Which files a directory walk lints (``include`` + ``extend-include``): ``*.ext`` patterns by their suffix
+    (the common case, and the defaults), a pattern with a "/" as a gitignore-style pattern on the path relative to
+    the settings root, any other on the file's name."""
+
+    def __init__(self, patterns: Sequence[str], root: str) -> None:
+        self.root = root
+        self.suffixes = tuple(p[1:] for p in patterns if p.startswith("*.") and not (set(p[1:]) & _WILDCARDS))
+        self.names = [p for p in patterns if p.strip() and p[1:] not in self.suffixes and "/" not in p]
+        self.paths = [p for p in patterns if p.strip() and p[1:] not in self.suffixes and "/" in p]
+        self._spec = None
+
+    def match(self, name: str, path_abs: str) -> bool:
+        if name.endswith(self.suffixes):
+            return True
+        if self.names:
+            import fnmatch
+
+            if any(fnmatch.fnmatchcase(name, pattern) for pattern in self.names):
+                return True
+        if self.paths:
+            relative = _relative(path_abs, self.root)
+            if relative is not None:
+                if self._spec is None:
+                    self._spec = _spec(self.paths)
+                return self._spec.match_file(relative)
+        return False
+
+
+def _walk_files(top: str, top_abs: str, ignores: _Ignores, add, errors: List[str], includes: "_Includes") -> None:
+    """``add`` every included file (*.py, *.ipynb) under ``top`` that is not excluded: a directory's files (sorted) before its
     subdirectories (sorted), as ``os.walk`` goes; symbolic links to directories are not followed, a directory
     that cannot be read is an error. ``os.scandir`` tells files from directories without a ``stat`` per file;
     anything but a regular file (a FIFO named ``x.py``, a socket) is passed over."""
@@ -184,7 +214,7 @@ def _walk_files(top: str, top_abs: str, ignores: _Ignores, add, errors: List[str
         name = entry.name
         try:
             is_dir = entry.is_dir()
-            is_file = not is_dir and name.endswith(".py") and entry.is_file()
+            is_file = not is_dir and includes.match(name, os.path.join(top_abs, name)) and entry.is_file()
         except OSError:  # as os.walk: an entry that cannot be looked at is not a directory (nor a file)
             continue
         if is_dir:
@@ -193,7 +223,7 @@ def _walk_files(top: str, top_abs: str, ignores: _Ignores, add, errors: List[str
         elif is_file and not ignores.excluded(os.path.join(top_abs, name), False):
             add(os.path.join(top, name))
     for name in subdirectories:
-        _walk_files(os.path.join(top, name), os.path.join(top_abs, name), ignores, add, errors)
+        _walk_files(os.path.join(top, name), os.path.join(top_abs, name), ignores, add, errors, includes)
 
 
 def discover(paths: Sequence[str], settings: Settings, force_exclude: bool = False) -> Discovered:
@@ -208,6 +238,7 @@ def discover(paths: Sequence[str], settings: Settings, force_exclude: bool = Fal
 
     result = Discovered()
     ignores = _Ignores(settings)
+    includes = _Includes([*settings.include, *settings.extend_include], os.path.abspath(settings.root))
     seen = set()
 
     def add(path: str) -> None:
@@ -232,7 +263,7 @@ def discover(paths: Sequence[str], settings: Settings, force_exclude: bool = Fal
         if stat.S_ISDIR(mode):
             if force_exclude and ignores.excluded(absolute, True):
                 continue
-            _walk_files(raw, absolute, ignores, add, result.errors)
+            _walk_files(raw, absolute, ignores, add, result.errors, includes)
         elif stat.S_ISREG(mode):
             # a file named explicitly (pre-commit's staged files) is not tracked-or-ignored by git's rules
             if force_exclude and ignores.excluded(absolute, False, use_gitignore=False):

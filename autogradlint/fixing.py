@@ -176,36 +176,34 @@ class FixResult(Record):
         self.error = error
 
 
-def _decode(source: bytes) -> Tuple[str, str]:
-    module = cst.parse_module(source)
-    return module.code, module.encoding
-
-
 def fix_source(source: bytes, path: str, rules: Sequence[AnyRule], unsafe: bool,
-               torch_version: Optional[Tuple[int, int]] = None) -> FixResult:
-    """Apply every applicable fix, pass after pass, until none is left (or ``MAX_PASSES``).
-    A pass whose result does not parse, or a run that does not converge, leaves the file untouched."""
-    from functools import partial
+               torch_version: Optional[Tuple[int, int]] = None, max_code_size: Optional[int] = None) -> FixResult:
+    """Apply every applicable fix to a file's bytes (a script, or a notebook's code cells: see
+    autogradlint.documents), pass after pass, until none is left (or ``MAX_PASSES``). A pass whose result does
+    not parse, or a run that does not converge, leaves the file untouched."""
+    from autogradlint.documents import InvalidEdit, open_document
 
-    from autogradlint import engine
+    def lint(document):
+        return document.lint(rules, max_code_size, torch_version)
 
-    lint_source = engine.lint_source if torch_version is None else partial(engine.lint_source, torch_version=torch_version)
-
-    current = source
+    original = open_document(source, path)
+    document = original
     fixed: List[Diagnostic] = []
-    diagnostics = lint_source(current, path, rules)
+    diagnostics = lint(document)
     for _ in range(MAX_PASSES):
         todo = [d for d in diagnostics if applicable(d, unsafe)]
         if not todo:
-            return FixResult(current if current != source else None, fixed, diagnostics)
-        try:
-            text, encoding = _decode(current)
-        except Exception as error:  # the previous pass checked it parses; this is defensive
-            return FixResult(None, [], lint_source(source, path, rules), f"cannot re-read the file: {error}")
+            if not fixed:
+                return FixResult(None, fixed, diagnostics)
+            try:
+                new_source = document.data
+            except Exception as error:  # a notebook whose layout the writer cannot follow
+                return FixResult(None, [], lint(original), f"cannot write the fixed file: {error}")
+            return FixResult(new_source if new_source != source else None, fixed, diagnostics)
         chosen: List[Diagnostic] = []
-        taken: List[Tuple[Tuple[int, int], Tuple[int, int]]] = []
+        taken: List[Tuple[tuple, tuple]] = []
         for diagnostic in todo:
-            spans = [((e.line, e.column), (e.end_line, e.end_column)) for e in diagnostic.fix.edits]
+            spans = [((e.cell or 0, e.line, e.column), (e.cell or 0, e.end_line, e.end_column)) for e in diagnostic.fix.edits]
             if any(start < other_end and other_start < end for start, end in spans for other_start, other_end in taken):
                 continue  # overlapping fixes wait for the next pass
             taken.extend(spans)
@@ -216,23 +214,20 @@ def fix_source(source: bytes, path: str, rules: Sequence[AnyRule], unsafe: bool,
         made = set()
         for diagnostic in chosen:
             for edit in diagnostic.fix.edits:
-                key = (edit.line, edit.column, edit.end_line, edit.end_column, edit.content)
+                key = (edit.cell, edit.line, edit.column, edit.end_line, edit.end_column, edit.content)
                 if key not in made:
                     made.add(key)
                     edits.append(edit)
-        new_text = apply_edits(text, edits)
         try:
-            new_bytes = new_text.encode(encoding)
-            cst.parse_module(new_bytes)
-        except Exception:
+            document = document.with_edits(edits)
+        except InvalidEdit:
             codes = ", ".join(sorted({d.code for d in chosen}))
-            return FixResult(None, [], lint_source(source, path, rules),
+            return FixResult(None, [], lint(original),
                              f"the fix of {codes} would produce invalid code; the file is left unchanged")
         fixed.extend(chosen)
-        current = new_bytes
-        diagnostics = lint_source(current, path, rules)
+        diagnostics = lint(document)
     codes = ", ".join(sorted({d.code for d in diagnostics if applicable(d, unsafe)}))
-    return FixResult(None, [], lint_source(source, path, rules),
+    return FixResult(None, [], lint(original),
                      f"fixes of {codes} did not converge after {MAX_PASSES} passes; the file is left unchanged")
 
 

@@ -35,12 +35,21 @@ UNUSED_NOQA = ("GL003", "unused-noqa")
 
 
 class Edit(FrozenRecord):
-    """Replace the text between two 1-based (line, column) positions; end is exclusive."""
+    """Replace the text between two 1-based (line, column) positions; end is exclusive. In a notebook the
+    positions are inside code cell ``cell`` (1-based over all cells); None in a script."""
 
-    __slots__ = ("line", "column", "end_line", "end_column", "content")
+    __slots__ = ("line", "column", "end_line", "end_column", "content", "cell")
 
-    def __init__(self, line: int, column: int, end_line: int, end_column: int, content: str) -> None:
-        self._assign(line, column, end_line, end_column, content)
+    def __init__(self, line: int, column: int, end_line: int, end_column: int, content: str,
+                 cell: Optional[int] = None) -> None:
+        self._assign(line, column, end_line, end_column, content, cell)
+
+    def to_json(self) -> dict:
+        out = {"line": self.line, "column": self.column, "end_line": self.end_line, "end_column": self.end_column,
+               "content": self.content}
+        if self.cell is not None:
+            out["cell"] = self.cell
+        return out
 
 
 class Fix(FrozenRecord):
@@ -58,33 +67,32 @@ def applicable(diagnostic: "Diagnostic", unsafe: bool) -> bool:
 
 
 class Diagnostic(FrozenRecord):
-    __slots__ = ("path", "line", "column", "end_line", "end_column", "code", "name", "severity", "message", "fix")
+    __slots__ = ("path", "line", "column", "end_line", "end_column", "code", "name", "severity", "message", "fix",
+                 "cell")
 
     def __init__(self, path: str, line: int, column: int, end_line: int, end_column: int, code: str, name: str,
-                 severity: str, message: str, fix: Optional[Fix] = None) -> None:
-        # lines and columns are 1-based, columns in characters, end_column exclusive
-        self._assign(path, line, column, end_line, end_column, code, name, severity, message, fix)
+                 severity: str, message: str, fix: Optional[Fix] = None, cell: Optional[int] = None) -> None:
+        # lines and columns are 1-based, columns in characters, end_column exclusive; in a notebook they are
+        # inside cell ``cell`` (1-based over all the notebook's cells), None in a script
+        self._assign(path, line, column, end_line, end_column, code, name, severity, message, fix, cell)
 
     def sort_key(self) -> tuple:
-        return (self.path, self.line, self.column, self.code, self.message)
+        return (self.path, self.cell or 0, self.line, self.column, self.code, self.message)
+
+    def location(self) -> str:
+        """``path:line:column``, or ``path:cell N:line:column`` in a notebook."""
+        if self.cell is None:
+            return f"{self.path}:{self.line}:{self.column}"
+        return f"{self.path}:cell {self.cell}:{self.line}:{self.column}"
 
     def to_json(self) -> dict:
         fix = None
         if self.fix is not None:
             fix = {
                 "applicability": self.fix.applicability,
-                "edits": [
-                    {
-                        "line": e.line,
-                        "column": e.column,
-                        "end_line": e.end_line,
-                        "end_column": e.end_column,
-                        "content": e.content,
-                    }
-                    for e in self.fix.edits
-                ],
+                "edits": [e.to_json() for e in self.fix.edits],
             }
-        return {
+        out = {
             "path": self.path,
             "line": self.line,
             "column": self.column,
@@ -96,6 +104,9 @@ class Diagnostic(FrozenRecord):
             "message": self.message,
             "fix": fix,
         }
+        if self.cell is not None:
+            out["cell"] = self.cell
+        return out
 
 
 # Valid, Invalid, Outcome and Evidence live in autogradlint.examples (only rule modules and tests need them; a

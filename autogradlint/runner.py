@@ -68,10 +68,11 @@ def too_large(display: str, size: int, limit: int) -> Diagnostic:
 def read_source(path: str, display: str, limit: Optional[int]) -> Tuple[Optional[bytes], Optional["FileOutcome"]]:
     """The file's bytes (read only if it is a regular file, and only up to ``limit`` + 1 bytes), or instead
     the outcome that stands for it: a read error, or a GL002 finding for a file over the limit."""
+    from autogradlint.documents import file_size_limit
     from autogradlint.files import FileTooLarge, read_regular
 
     try:
-        return read_regular(path, limit), None
+        return read_regular(path, file_size_limit(display, limit)), None
     except OSError as error:
         return None, FileOutcome(display, error=f"{display}: cannot read: {error.strerror or error}")
     except FileTooLarge as error:
@@ -79,27 +80,29 @@ def read_source(path: str, display: str, limit: Optional[int]) -> Tuple[Optional
 
 
 def lint_within_limit(data: bytes, display: str, rules: Sequence[AnyRule], seconds: float,
-                      torch_version: TorchVersion = NEWEST, project: Optional[object] = None) -> List[Diagnostic]:
-    """``lint_source``, or one internal-error finding when it takes longer than ``seconds``."""
-    from autogradlint.engine import lint_source
+                      torch_version: TorchVersion = NEWEST, project: Optional[object] = None,
+                      max_size: Optional[int] = None) -> List[Diagnostic]:
+    """The document's findings (a script's or a notebook's, see autogradlint.documents), or one internal-error
+    finding when linting takes longer than ``seconds`` (``max_size`` bounds a notebook's code)."""
+    from autogradlint.documents import open_document
 
     try:
         with time_limit(seconds):
-            return lint_source(data, display, rules, torch_version, project)
+            return open_document(data, display).lint(rules, max_size, torch_version, project)
     except FileTimeout:
         return [timed_out(display, seconds)]
 
 
 def noqa_warnings(data: bytes, display: str) -> List[str]:
     """A warning for every unknown autogradlint code named in a ``# noqa`` comment of the file."""
-    from autogradlint.suppression import unknown_noqa_codes
+    from autogradlint.documents import unknown_noqa
 
-    return _noqa_notes(unknown_noqa_codes(data), display)
+    return _noqa_notes(unknown_noqa(data, display), display)
 
 
-def _noqa_notes(unknown: Sequence[Tuple[int, str]], display: str) -> List[str]:
-    return [f"{display}:{line}: unknown rule code '{code}' in a noqa comment (see 'autogradlint rules')"
-            for line, code in unknown]
+def _noqa_notes(unknown: Sequence[Tuple[str, str]], display: str) -> List[str]:
+    return [f"{display}:{where}: unknown rule code '{code}' in a noqa comment (see 'autogradlint rules')"
+            for where, code in unknown]
 
 
 class FileOutcome(Record):
@@ -122,17 +125,18 @@ class FileOutcome(Record):
 
 
 def process_source(data: bytes, display: str, rules: Sequence[AnyRule], mode: str, unsafe: bool,
-                   file_timeout: float = DEFAULT_FILE_TIMEOUT, torch_version: TorchVersion = NEWEST) -> FileOutcome:
+                   file_timeout: float = DEFAULT_FILE_TIMEOUT, torch_version: TorchVersion = NEWEST,
+                   max_size: Optional[int] = None) -> FileOutcome:
     """Lint (or fix, or diff) one file's bytes; nothing is written here."""
     outcome = FileOutcome(display, notes=noqa_warnings(data, display))
     if mode == CHECK:
-        outcome.diagnostics = lint_within_limit(data, display, rules, file_timeout, torch_version)
+        outcome.diagnostics = lint_within_limit(data, display, rules, file_timeout, torch_version, max_size=max_size)
     else:
         from autogradlint.fixing import fix_source
 
         try:
             with time_limit(file_timeout):
-                result = fix_source(data, display, rules, unsafe, torch_version)
+                result = fix_source(data, display, rules, unsafe, torch_version, max_size)
         except FileTimeout:
             outcome.diagnostics = [timed_out(display, file_timeout)]
             outcome.source = data
@@ -142,8 +146,19 @@ def process_source(data: bytes, display: str, rules: Sequence[AnyRule], mode: st
         outcome.new_source = result.new_source
         outcome.warning = result.error
     if outcome.diagnostics or outcome.new_source is not None:
-        outcome.source = data
+        outcome.source = _shown(data, display)
     return outcome
+
+
+def _is_notebook(display: str) -> bool:
+    return display.lower().endswith(".ipynb")
+
+
+def _shown(data: bytes, display: str) -> bytes:
+    """The bytes an outcome keeps for the report (a notebook's code, not its outputs)."""
+    from autogradlint.documents import shown_bytes
+
+    return shown_bytes(data, display) if _is_notebook(display) else data
 
 
 def process_file(path: str, display: str, rules: Sequence[AnyRule], mode: str, unsafe: bool,
@@ -153,20 +168,21 @@ def process_file(path: str, display: str, rules: Sequence[AnyRule], mode: str, u
     data, instead = read_source(path, display, max_size)
     if instead is not None:
         return instead
-    outcome = process_source(data, display, rules, mode, unsafe, file_timeout, torch_version)
+    outcome = process_source(data, display, rules, mode, unsafe, file_timeout, torch_version, max_size)
     if mode == FIX and outcome.new_source is not None:
         from autogradlint.fixing import write_atomically
 
         try:
             write_atomically(path, outcome.new_source)
+            outcome.new_source = _shown(outcome.new_source, display)
         except OSError as error:
             # the file is unchanged: nothing was fixed, and its findings are still there
             outcome.error = f"{display}: cannot write the fixed file: {error.strerror or error}"
             outcome.new_source = None
             outcome.fixed = []
             outcome.warning = None
-            outcome.diagnostics = lint_within_limit(data, display, rules, file_timeout)
-            outcome.source = data if outcome.diagnostics else None
+            outcome.diagnostics = lint_within_limit(data, display, rules, file_timeout, torch_version, max_size=max_size)
+            outcome.source = _shown(data, display) if outcome.diagnostics else None
     return outcome
 
 
@@ -186,14 +202,29 @@ class FileJob(Record):
         self.max_size = max_size  # bytes; a larger file is refused before parsing (None or 0: no limit)
 
 
-def _lint_job(job: Tuple[bytes, str, List[AnyRule], float, TorchVersion, str]) -> Tuple[List[Diagnostic], dict, dict]:
-    """Findings, the project files they depend on (see analysis.project) and the summaries computed."""
-    data, display, rules, file_timeout, torch_version, path = job
+def _lint_job(job: Tuple[Optional[bytes], str, List[AnyRule], float, TorchVersion, str, bool, Optional[int]]
+              ) -> Tuple[List[Diagnostic], dict, dict, List[Tuple[str, str]], Optional[bytes], Optional[str]]:
+    """Findings, the project files they depend on (see analysis.project), the summaries computed, the unknown
+    codes of the file's noqa comments and (for a notebook with findings) what the report needs of it: all from
+    one reading of the file (a notebook is parsed once). A notebook's bytes are read here rather than held by
+    the run until its turn (its outputs may be megabytes): then the cache key of what was read comes back too,
+    so that a file changed in between is not cached under the old key."""
     from autogradlint.analysis.project import ProjectContext, take_new_summaries
+    from autogradlint.documents import unknown_noqa
 
+    data, display, rules, file_timeout, torch_version, path, want_key, max_size = job
+    key = None
+    if data is None:
+        again, instead = read_source(path, display, max_size)
+        if instead is not None:  # it changed since the run read it
+            return (instead.diagnostics or [_failure(display, f"{instead.error}")]), {}, {}, [], None, None
+        data = again
+        key = entry_key(data, [r.code for r in rules], torch_version) if want_key else None
+    unknown = unknown_noqa(data, display)
     project = ProjectContext(path)
-    diagnostics = lint_within_limit(data, display, rules, file_timeout, torch_version, project)
-    return diagnostics, project.dependencies, take_new_summaries()
+    diagnostics = lint_within_limit(data, display, rules, file_timeout, torch_version, project, max_size)
+    shown = _shown(data, display) if diagnostics and _is_notebook(display) else None
+    return diagnostics, project.dependencies, take_new_summaries(), unknown, shown, key
 
 
 def _fix_job(job: Tuple[FileJob, str, bool, float, TorchVersion]) -> FileOutcome:
@@ -202,12 +233,12 @@ def _fix_job(job: Tuple[FileJob, str, bool, float, TorchVersion]) -> FileOutcome
                         torch_version)
 
 
-def _lint_failed(job: Tuple[bytes, str, List[AnyRule], float], error: BaseException) -> Tuple[List[Diagnostic], dict, dict]:
-    return [_failure(job[1], f"{type(error).__name__}: {error}")], {}, {}
+def _lint_failed(job: tuple, error: BaseException) -> tuple:
+    return [_failure(job[1], f"{type(error).__name__}: {error}")], {}, {}, [], None, None  # as _lint_job answers
 
 
-def _lint_crashed(job: Tuple[bytes, str, List[AnyRule], float], how: str) -> Tuple[List[Diagnostic], dict, dict]:
-    return [crashed(job[1], how)], {}, {}
+def _lint_crashed(job: tuple, how: str) -> tuple:
+    return [crashed(job[1], how)], {}, {}, [], None, None
 
 
 def _fix_failed(job: Tuple[FileJob, str, bool, float], error: BaseException) -> FileOutcome:
@@ -254,36 +285,39 @@ def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, ca
     if mode != CHECK:
         return _map(_fix_job, [(job, mode, unsafe, file_timeout, torch_version) for job in jobs], workers)
     outcomes: List[Optional[FileOutcome]] = [None] * len(jobs)
-    pending: List[Tuple[int, bytes, str, List[Tuple[int, str]]]] = []
+    pending: List[Tuple[int, Optional[bytes], str]] = []
     for position, job in enumerate(jobs):
         data, instead = read_source(job.path, job.display, job.max_size)
         if instead is not None:
             outcomes[position] = instead
             continue
-        key = entry_key(data, [r.code for r in job.rules], torch_version)
+        key = entry_key(data, [r.code for r in job.rules], torch_version) if cache is not None else ""
         cached = cache.get(os.path.abspath(job.path), key) if cache is not None else None
         if cached is not None:
             diagnostics, unknown = cached
             outcomes[position] = FileOutcome(job.display, [_shown_as(d, job.display) for d in diagnostics],
-                                             source=data if diagnostics else None, notes=_noqa_notes(unknown, job.display))
+                                             source=_shown(data, job.display) if diagnostics else None,
+                                             notes=_noqa_notes(unknown, job.display))
         else:
-            from autogradlint.suppression import unknown_noqa_codes  # here: a cached file's codes are in its entry
-
-            unknown = unknown_noqa_codes(data)
-            outcomes[position] = FileOutcome(job.display, notes=_noqa_notes(unknown, job.display))
-            pending.append((position, data, key, unknown))
+            outcomes[position] = FileOutcome(job.display)
+            # a notebook is read again by its job (see _lint_job): the run does not hold its outputs meanwhile
+            pending.append((position, None if _is_notebook(job.display) else data, key))
+        del data
     if cache is not None and cache.directory is not None and pending:
         from autogradlint.analysis import project
 
         project.use_store(str(cache.directory), cache.fingerprint)
-    results = _map(_lint_job, [(data, jobs[p].display, jobs[p].rules, file_timeout, torch_version, jobs[p].path)
-                               for p, data, _, _ in pending], workers)
+    results = _map(_lint_job, [(data, jobs[p].display, jobs[p].rules, file_timeout, torch_version, jobs[p].path,
+                                cache is not None, jobs[p].max_size) for p, data, _ in pending], workers)
     summaries: dict = {}
-    for (position, data, key, unknown), (diagnostics, dependencies, computed) in zip(pending, results):
+    for (position, data, key), (diagnostics, dependencies, computed, unknown, shown, read_key) in zip(pending, results):
         outcome = outcomes[position]
         outcome.diagnostics = diagnostics
-        outcome.source = data if diagnostics else None
+        outcome.notes = _noqa_notes(unknown, jobs[position].display)
+        outcome.source = (data if shown is None else shown) if diagnostics else None
         summaries.update(computed)
+        if read_key is not None and read_key != key:
+            continue  # the file changed while the run went on: its findings are not cached under the old key
         if cache is not None and not any(d.code == INTERNAL_ERROR[0] for d in diagnostics):
             cache.put(os.path.abspath(jobs[position].path), key, diagnostics, unknown, dependencies)
     if cache is not None:

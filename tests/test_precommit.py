@@ -92,3 +92,23 @@ def test_hooks_run_on_python_files_and_notebooks():
         assert hook["types_or"] == ["python", "jupyter"] and hook["language"] == "python"
     assert hooks["autogradlint"]["entry"] == "autogradlint check --force-exclude"
     assert hooks["autogradlint-fix"]["entry"] == "autogradlint check --force-exclude --fix"
+
+
+def test_hook_runs_on_staged_notebooks(tmp_path, pre_commit_home):
+    """types_or: [python, jupyter]: pre-commit hands the hook .ipynb files too."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    repo = tmp_path / "nb-repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    nb = new_notebook()
+    nb.cells = [new_markdown_cell("# Train"), new_code_cell("import torch"),
+                new_code_cell("%matplotlib inline\nwith torch.no_grad:\n    pass")]
+    nbformat.write(nb, str(repo / "train.ipynb"))
+    _git(repo, "add", ".")
+    result = _pre_commit(repo, pre_commit_home, "try-repo", str(ROOT), "autogradlint", "--all-files")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "train.ipynb:cell 3:2:6: GL201" in result.stdout
