@@ -404,16 +404,24 @@ def example_tree(tmp_path_factory):
     maps = {}
     for code, index, example in EXAMPLES:
         stem = f"{code}_{index}"
-        (root / f"{stem}.py").write_text(example.source)
+        # an example written for an older torch is linted for it (a folder per version)
+        folder = root / (example.torch_version or "newest")
+        folder.mkdir(exist_ok=True)
+        (folder / f"{stem}.py").write_text(example.source)
         cells, where = _example_notebook(example.source)
-        write_notebook(root / f"{stem}.ipynb", cells)
+        write_notebook(folder / f"{stem}.ipynb", cells)
         maps[stem] = where
     return root, maps
 
 
+def _version_args(folder):
+    return [] if folder.name == "newest" else ["--torch-version", folder.name]
+
+
 def test_rule_examples_as_notebooks_find_what_the_scripts_find(cli, example_tree):
     root, maps = example_tree
-    items = json_findings(cli, "--select", "ALL", ".", cwd=root)  # rules off by default too
+    items = [d for folder in sorted(root.iterdir())  # rules off by default too
+             for d in json_findings(cli, "--select", "ALL", *_version_args(folder), ".", cwd=folder)]
     scripts = {}
     notebooks = {}
     for d in items:
@@ -430,21 +438,24 @@ def test_rule_examples_as_notebooks_find_what_the_scripts_find(cli, example_tree
 
 def test_rule_examples_as_notebooks_are_fixed_as_the_scripts_are(cli, example_tree, tmp_path):
     source_root, maps = example_tree
-    root = tmp_path / "fix"
-    root.mkdir()
+    fix_root = tmp_path / "fix"
     for code, index, example in EXAMPLES:
         if example.fixed is None:
             continue
         stem = f"{code}_{index}"
+        folder = fix_root / (example.torch_version or "newest")
+        folder.mkdir(parents=True, exist_ok=True)
         for suffix in (".py", ".ipynb"):
-            (root / (stem + suffix)).write_bytes((source_root / (stem + suffix)).read_bytes())
-    originals = {p.name: p.read_text() for p in root.iterdir()}
-    result = cli("check", "--no-cache", "--select", "ALL", "--fix", "--unsafe-fixes", "--exit-zero", ".", cwd=root)
-    assert result.code == 0, result.err
-    assert "Traceback" not in result.err
+            (folder / (stem + suffix)).write_bytes((source_root / folder.name / (stem + suffix)).read_bytes())
+    originals = {p: p.read_text() for p in fix_root.rglob("*.ipynb")}
+    for folder in sorted(fix_root.iterdir()):
+        result = cli("check", "--no-cache", "--select", "ALL", *_version_args(folder), "--fix", "--unsafe-fixes",
+                     "--exit-zero", ".", cwd=folder)
+        assert result.code == 0, result.err
+        assert "Traceback" not in result.err
     checked = 0
-    for path in sorted(root.glob("*.ipynb")):
-        before, after = json.loads(originals[path.name]), json.loads(path.read_text())
+    for path in sorted(fix_root.rglob("*.ipynb")):
+        before, after = json.loads(originals[path]), json.loads(path.read_text())
         nbformat.validate(nbformat.reads(path.read_text(), as_version=4))
         assert _without_sources(before) == _without_sources(after), path.name
         for old_cell, new_cell in zip(before["cells"], after["cells"]):
@@ -453,7 +464,7 @@ def test_rule_examples_as_notebooks_are_fixed_as_the_scripts_are(cli, example_tr
         # the notebook's code, magics aside, is the fixed script
         code = [c for c in after["cells"] if c["cell_type"] == "code" and "%matplotlib" not in "".join(c["source"])]
         text = "\n".join("".join(c["source"]).replace("%%time\n", "", 1) for c in code)
-        fixed_script = (root / (path.stem + ".py")).read_text()
+        fixed_script = path.with_suffix(".py").read_text()
         assert text.rstrip("\n") == fixed_script.rstrip("\n"), path.name
         checked += 1
     assert checked >= 40
