@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from autogradlint.examples import Evidence, Invalid, Valid
 
-    from autogradlint.engine import LintContext
+    from autogradlint.context import LintContext
 
 SEVERITIES = ("error", "warning", "hint")
 

@@ -133,7 +133,7 @@ def test_deep_nesting_does_not_crash():
 def test_wide_statements_skip_the_screening_parse():
     """A long statement made of many comma-separated items (a table of configurations) is wide, not deep:
     LibCST is handed it without Python's parse first."""
-    from autogradlint.engine import _needs_screen
+    from autogradlint.screening import needs_screen as _needs_screen
 
     if sys.version_info >= (3, 12):
         pytest.skip("PEP 701 f-strings: on 3.12+ every long file gets Python's screening parse")
@@ -156,7 +156,7 @@ def test_wide_statements_skip_the_screening_parse():
     ids=["chain", "bracketed-terms-over-lines", "deep-path", "after-comma", "strings"],
 )
 def test_deep_statements_get_the_screening_parse(body):
-    from autogradlint.engine import _needs_screen
+    from autogradlint.screening import needs_screen as _needs_screen
 
     assert _needs_screen(("import torch\n" + body + "\nmodel.eval\n").encode())
 
@@ -245,7 +245,7 @@ def test_positions_from_the_innermost_statement_are_those_of_the_whole_module():
     generation gives them."""
     from libcst.metadata import MetadataWrapper, PositionProvider
 
-    from autogradlint.engine import _positions, _statement_positions
+    from autogradlint.placement import _positions, _statement_positions
     from autogradlint.walk import TreeIndex
 
     for text in (_NESTED, _NESTED.replace("\n", "\r\n"), "# header\n\n" + _NESTED + "\n# footer\n"):
@@ -263,7 +263,7 @@ def test_positions_from_the_innermost_statement_are_those_of_the_whole_module():
 
 
 def test_positions_fall_back_when_the_text_is_not_what_libcst_gives_back():
-    from autogradlint.engine import _statement_positions
+    from autogradlint.placement import _statement_positions
     from autogradlint.walk import TreeIndex
 
     for text in ("x = 1\n\x0cif x:\n    y = g(x)\n", "x = 1\rif x:\r    y = g(x)\r", "def k():\n    pass\ndef k():\n    pass\n"):

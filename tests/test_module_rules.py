@@ -4,7 +4,7 @@ import libcst as cst
 import pytest
 
 from autogradlint.analysis import modules
-from autogradlint.engine import LintContext
+from autogradlint.context import LintContext
 from autogradlint.rules.module_requires_grad_attribute import ModuleRequiresGradAttribute
 from autogradlint.rules.modules_in_plain_container import ModulesInPlainContainer
 from autogradlint.rules.parameters_not_called import ParametersNotCalled

@@ -112,7 +112,7 @@ def test_pathological_nesting_ends_in_one_clear_diagnostic(body):
 
 def test_ordinary_files_skip_the_screening_parse_and_long_statements_do_not():
     """Python's own parse screens only files with a statement long enough to trouble LibCST."""
-    from autogradlint.engine import _needs_screen
+    from autogradlint.screening import needs_screen as _needs_screen
 
     ordinary = b"import torch\n" + b"def f(x):\n    return (x +\n        1)  # ((\n" * 200 + b"s = ')]}'\n"
     # PEP 701 f-strings: on 3.12+ the byte scan cannot tell where an f-string ends, so every long file is screened

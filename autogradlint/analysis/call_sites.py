@@ -24,7 +24,7 @@ import libcst as cst
 from autogradlint.walk import nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autogradlint.engine import LintContext
+    from autogradlint.context import LintContext
 
 _GRAD_MODE_DECORATORS = frozenset({
     "torch.no_grad", "torch.enable_grad", "torch.inference_mode", "torch.autograd.no_grad",

@@ -19,7 +19,7 @@ from autogradlint.analysis.torch_semantics import function_flags, method_flags
 from autogradlint.walk import NESTED_SCOPES, TreeIndex, children, current_index, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autogradlint.engine import LintContext
+    from autogradlint.context import LintContext
 
 # the modes a region can have
 NO_GRAD_MODE = "no_grad"

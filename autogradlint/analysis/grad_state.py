@@ -51,7 +51,7 @@ from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import children, current_index, iter_tree, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autogradlint.engine import LintContext
+    from autogradlint.context import LintContext
 
 # why a tensor certainly does not require grad
 CONSTANT = "constant"  # built only from factories without requires_grad=True, literals, .item() results

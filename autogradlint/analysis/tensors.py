@@ -17,7 +17,7 @@ from autogradlint.records import FrozenRecord
 from autogradlint.walk import nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autogradlint.engine import LintContext
+    from autogradlint.context import LintContext
 
 # factories whose result dtype is the default float dtype unless dtype= says otherwise
 FLOAT_FACTORIES = frozenset(

@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Optional, Tuple
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autogradlint.engine import LintContext
+    from autogradlint.context import LintContext
 
 TorchVersion = Tuple[int, int]
 

@@ -25,7 +25,7 @@ from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import iter_tree, nodes_of, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autogradlint.engine import LintContext
+    from autogradlint.context import LintContext
 
 # event kinds
 BACKWARD = "backward"
