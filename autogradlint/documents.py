@@ -123,7 +123,7 @@ class ScriptDocument:
         """The document with the (non-overlapping) edits applied; InvalidEdit when the result does not parse."""
         import libcst as cst
 
-        from autogradlint.fixing import apply_edits
+        from autogradlint.edits import apply_edits
 
         try:
             module = cst.parse_module(self.data)
@@ -494,7 +494,7 @@ class NotebookDocument:
         program would not parse."""
         import libcst as cst
 
-        from autogradlint.fixing import apply_edits
+        from autogradlint.edits import apply_edits
 
         by_cell: Dict[int, List[Edit]] = {}
         for edit in edits:

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
-from autogradlint.fixing import LineIndex, edits_for
+from autogradlint.edits import LineIndex, edits_for
 from autogradlint.rule import Diagnostic, Fix
 from autogradlint.screening import python_parse
 from autogradlint.walk import TreeIndex

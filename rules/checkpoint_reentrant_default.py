@@ -1,7 +1,8 @@
 import libcst as cst
 
 from autogradlint.analysis.torch_versions import CHECKPOINT_SEQUENTIAL_USE_REENTRANT, CHECKPOINT_USE_REENTRANT, torch_at_least
-from autogradlint.fixing import Replacement, keyword_argument, with_argument
+from autogradlint.edits import Replacement
+from autogradlint.fix_builders import keyword_argument, with_argument
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 CHECKPOINT_FUNCTIONS = frozenset({"torch.utils.checkpoint.checkpoint", "torch.utils.checkpoint.checkpoint_sequential"})

@@ -7,7 +7,8 @@ from autogradlint.analysis.grad_state import TENSOR, facts_at, is_in_place_metho
 from autogradlint.analysis.loops import backward_target, enclosing_scope, is_parameter_loop_item, module_imports_torch, own_calls
 from autogradlint.analysis.modules import enclosing_method_class, module_attributes
 from autogradlint.analysis.optimizers import is_optimizer_class
-from autogradlint.fixing import Replacement, reference_to
+from autogradlint.edits import Replacement
+from autogradlint.fix_builders import reference_to
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 # attributes of torch modules (and tensors) that certainly hold a tensor: ``conv.weight``, ``p.grad``

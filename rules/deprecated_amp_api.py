@@ -3,7 +3,8 @@ from typing import Optional
 import libcst as cst
 
 from autogradlint.analysis.torch_versions import CUDA_AMP_DEPRECATED, TORCH_AMP_GRAD_SCALER, torch_at_least
-from autogradlint.fixing import Replacement, reference_to
+from autogradlint.edits import Replacement
+from autogradlint.fix_builders import reference_to
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 # deprecated device-specific AMP classes -> (their replacement, the device it takes first)

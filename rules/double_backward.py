@@ -19,7 +19,8 @@ from autogradlint.analysis.loops import (
     own_calls,
     target_names,
 )
-from autogradlint.fixing import Replacement, with_keyword
+from autogradlint.edits import Replacement
+from autogradlint.fix_builders import with_keyword
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 

@@ -2,7 +2,7 @@ import libcst as cst
 
 from autogradlint.analysis.torch_api import GRAD_MODE_CONTEXTS, SET_GRAD_ENABLED
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, shown as shown_version, torch_at_least, torch_version
-from autogradlint.fixing import Replacement
+from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 

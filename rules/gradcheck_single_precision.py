@@ -15,7 +15,8 @@ from autogradlint.analysis.tensors import (
     single_assigned_value,
     tensor_facts,
 )
-from autogradlint.fixing import Replacement, reference_to, with_keyword
+from autogradlint.edits import Replacement
+from autogradlint.fix_builders import reference_to, with_keyword
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 GRADCHECKS = frozenset({"torch.autograd.gradcheck", "torch.autograd.gradgradcheck"})

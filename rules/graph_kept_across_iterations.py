@@ -17,7 +17,7 @@ from autogradlint.analysis.loops import (
     own_calls,
     own_statements,
 )
-from autogradlint.fixing import Replacement
+from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree, nodes_of
 

@@ -10,7 +10,7 @@ from autogradlint.analysis.tensors import (
     positional,
     tensor_facts,
 )
-from autogradlint.fixing import Replacement
+from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 # as_tensor has no requires_grad parameter at all (TypeError, not this rule's error)

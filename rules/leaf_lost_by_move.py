@@ -19,7 +19,8 @@ from autogradlint.analysis.tensors import (
     tensor_type_of,
 )
 from autogradlint.analysis.optimizers import is_torch_optimizer_name
-from autogradlint.fixing import Replacement, conversion_inside, reference_to, with_keyword
+from autogradlint.edits import Replacement
+from autogradlint.fix_builders import conversion_inside, reference_to, with_keyword
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 # factories that take device= and dtype= besides requires_grad=

@@ -1,6 +1,6 @@
 import libcst as cst
 
-from autogradlint.fixing import Replacement
+from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 METHODS = frozenset({"eval", "train", "zero_grad", "backward", "step", "detach_", "requires_grad_"})

@@ -2,7 +2,7 @@ import libcst as cst
 
 from autogradlint.analysis.modules import is_self_of_non_module
 from autogradlint.analysis.non_tensors import attributes_declared_by_plain_classes, is_option_of_parsed_arguments
-from autogradlint.fixing import Replacement
+from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 _TARGET = "requiresgrad"

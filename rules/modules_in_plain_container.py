@@ -1,5 +1,5 @@
 from autogradlint.analysis.containers import MODULES, plain_container
-from autogradlint.fixing import wrapped_in_container
+from autogradlint.fix_builders import wrapped_in_container
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 

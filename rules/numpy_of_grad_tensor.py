@@ -1,7 +1,7 @@
 import libcst as cst
 
 from autogradlint.analysis.grad_state import facts_at, grad_certainly_on
-from autogradlint.fixing import Replacement
+from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 

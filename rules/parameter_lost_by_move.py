@@ -1,7 +1,7 @@
 import libcst as cst
 
 from autogradlint.analysis.tensors import PARAMETER, makes_new_tensor, module_attribute_target, tensor_facts
-from autogradlint.fixing import conversion_inside
+from autogradlint.fix_builders import conversion_inside
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 

@@ -1,5 +1,5 @@
 from autogradlint.analysis.containers import PARAMETERS, plain_container
-from autogradlint.fixing import wrapped_in_container
+from autogradlint.fix_builders import wrapped_in_container
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 _HEAD = "import torch\nimport torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self, n):\n        super().__init__()\n"

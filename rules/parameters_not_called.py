@@ -3,7 +3,7 @@ import libcst as cst
 from autogradlint.analysis.loops import own_calls
 from autogradlint.analysis.modules import module_instance, sets_attribute
 from autogradlint.analysis.optimizers import is_torch_optimizer_name
-from autogradlint.fixing import Replacement
+from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 # nn.Module methods that return iterators over its state

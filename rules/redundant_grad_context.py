@@ -2,7 +2,8 @@ import libcst as cst
 
 from autogradlint.analysis.grad_mode import INFERENCE, NO_GRAD_MODE, grad_mode_at, mode_of_expression
 from autogradlint.analysis.torch_api import INFERENCE_MODE, NO_GRAD
-from autogradlint.fixing import Replacement, unwrapped
+from autogradlint.edits import Replacement
+from autogradlint.fix_builders import unwrapped
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 

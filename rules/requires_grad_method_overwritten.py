@@ -1,7 +1,7 @@
 import libcst as cst
 
 from autogradlint.analysis.modules import is_self_of_non_module
-from autogradlint.fixing import Replacement
+from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 

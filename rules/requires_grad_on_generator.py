@@ -1,6 +1,6 @@
 import libcst as cst
 
-from autogradlint.fixing import is_plain_value, one_line_loop, statement_line, unbound_name
+from autogradlint.fix_builders import is_plain_value, one_line_loop, statement_line, unbound_name
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 # nn.Module methods that return a generator, and whether it yields (name, value) pairs

@@ -18,7 +18,8 @@ from autogradlint.analysis.loops import (
     own_calls,
     target_names,
 )
-from autogradlint.fixing import Replacement, without_argument
+from autogradlint.edits import Replacement
+from autogradlint.fix_builders import without_argument
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree
 

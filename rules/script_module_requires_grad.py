@@ -1,7 +1,7 @@
 import libcst as cst
 
 from autogradlint.analysis.modules import is_script_module
-from autogradlint.fixing import is_plain_value, one_line_loop, statement_line, unbound_name
+from autogradlint.fix_builders import is_plain_value, one_line_loop, statement_line, unbound_name
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 

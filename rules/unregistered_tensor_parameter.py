@@ -4,7 +4,8 @@ import libcst as cst
 
 from autogradlint.analysis.modules import enclosing_method_class
 from autogradlint.analysis.tensors import PARAMETER, is_integral, module_attribute_target, tensor_facts
-from autogradlint.fixing import Replacement, reference_to
+from autogradlint.edits import Replacement
+from autogradlint.fix_builders import reference_to
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree
 

@@ -1,6 +1,6 @@
 import libcst as cst
 
-from autogradlint.fixing import Replacement
+from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 VARIABLE = "torch.autograd.Variable"

@@ -4,7 +4,8 @@ from autogradlint.analysis.modules import is_module_instance
 from autogradlint.analysis.torch_versions import (ZERO_GRAD_SET_TO_NONE_ARGUMENT, ZERO_GRAD_SETS_TO_NONE, shown,
                                                   torch_at_least, torch_version)
 from autogradlint.analysis.training import _plain_text, training_facts
-from autogradlint.fixing import Replacement, keyword_argument, with_argument, without_argument
+from autogradlint.edits import Replacement
+from autogradlint.fix_builders import keyword_argument, with_argument, without_argument
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 

@@ -212,7 +212,7 @@ def test_json_output_carries_fixes(cli, tmp_path):
 
 # ---------------------------------------------------------------- fixes that go wrong
 
-from autogradlint.fixing import Replacement  # noqa: E402
+from autogradlint.edits import Replacement  # noqa: E402
 from autogradlint.rule import Rule  # noqa: E402
 
 
