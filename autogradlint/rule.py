@@ -79,12 +79,6 @@ class Diagnostic(FrozenRecord):
     def sort_key(self) -> tuple:
         return (self.path, self.cell or 0, self.line, self.column, self.code, self.message)
 
-    def location(self) -> str:
-        """``path:line:column``, or ``path:cell N:line:column`` in a notebook."""
-        if self.cell is None:
-            return f"{self.path}:{self.line}:{self.column}"
-        return f"{self.path}:cell {self.cell}:{self.line}:{self.column}"
-
     def to_json(self) -> dict:
         fix = None
         if self.fix is not None:
