@@ -28,7 +28,7 @@ from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import current_index, iter_with_parents, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autogradlint.engine import LintContext
+    from autogradlint.context import LintContext
 
 # plain containers, by node type
 CONTAINER_KINDS = {cst.List: "list", cst.ListComp: "list", cst.Tuple: "tuple", cst.Dict: "dict", cst.DictComp: "dict"}

@@ -17,7 +17,7 @@ from autogradlint.analysis.modules import is_module_class
 from autogradlint.walk import nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autogradlint.engine import LintContext
+    from autogradlint.context import LintContext
 
 ARGUMENT_PARSER = "argparse.ArgumentParser"
 NAMESPACE = "argparse.Namespace"

@@ -18,7 +18,7 @@ from autogradlint.analysis.modules import local_class
 from autogradlint.analysis.torch_api import canonical
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autogradlint.engine import LintContext
+    from autogradlint.context import LintContext
 
 # optimizer-building functions that are not classes
 OPTIMIZER_FACTORIES = frozenset({"timm.optim.create_optimizer", "timm.optim.create_optimizer_v2"})

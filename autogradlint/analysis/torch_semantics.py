@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Dict, Optional
 import libcst as cst
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autogradlint.engine import LintContext
+    from autogradlint.context import LintContext
 
 TABLE_FILE = Path(__file__).with_name("torch_semantics.json")
 
