@@ -1,0 +1,692 @@
+"""``autogradlint server``: a language server over stdio (pygls), with the CLI's findings as live diagnostics,
+its fixes as code actions, and the rules' documentation on hover.
+
+Two threads. The protocol thread runs pygls's event loop: it reads messages, keeps the open documents'
+text and answers requests from the results it holds. The main thread lints: one document at a time, the
+latest version only, in the same thread (and so with the same time limit and recursion room) as the CLI. A
+change schedules a lint of its document (at once after a quiet spell, else after a short debounce that a
+burst of changes keeps pushing back); a newer change replaces the waiting job, and a result for a version
+that is no longer current is dropped, so a flood of changes never queues more than one job per document.
+
+What a document's findings are is decided by autogradlint.editor with the CLI's own functions (configuration,
+rule selection, process_source); this module only translates to and from the protocol.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+from urllib.parse import unquote, urlparse
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
+
+from autogradlint import __version__
+from autogradlint.editor import (
+    UTF16,
+    ClientSettings,
+    ConfigStore,
+    DocumentConfig,
+    LineMap,
+    apply_change,
+    changed_span,
+    fix_all,
+    lint_text,
+    noqa_edit,
+)
+from autogradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, applicable
+
+logger = logging.getLogger("autogradlint.server")
+
+# seconds a document must be quiet before a change is linted, when changes come faster than this
+DEBOUNCE = 0.15
+# seconds between checks that the client process (initialize's processId) is alive
+PARENT_POLL = 2.0
+# seconds a request that needs current findings (code actions, hover) waits for them
+RESULT_WAIT = 10.0
+
+FIX_ALL_KIND = "source.fixAll.autogradlint"
+SOURCE = "autogradlint"
+
+_SEVERITY = {
+    "error": types.DiagnosticSeverity.Error,
+    "warning": types.DiagnosticSeverity.Warning,
+    # a hint is a finding the user should see in the problems list: editors draw LSP's Hint as a faint
+    # underline only, and leave it out of that list
+    "hint": types.DiagnosticSeverity.Information,
+}
+
+
+def uri_to_path(uri: str) -> Optional[Path]:
+    """The file a ``file:`` URI names; None for other schemes (unsaved buffers)."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        return None
+    path = unquote(parsed.path)
+    if os.name == "nt" and len(path) >= 3 and path[0] == "/" and path[2] == ":":
+        path = path[1:]
+    return Path(path)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the lint thread
+
+
+class Worker:
+    """The jobs of the main thread: immediate calls (fix-all) first, then lint jobs when they are due; at
+    most one lint job per document (a newer one replaces it)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._jobs: Dict[str, Tuple[float, Callable[[], None]]] = {}
+        self._calls: List[Tuple[Callable[[], object], concurrent.futures.Future]] = []
+        self._stopped = False
+        self.busy_with: Optional[str] = None
+
+    def schedule(self, key: str, delay: float, job: Callable[[], None]) -> None:
+        with self._cond:
+            self._jobs[key] = (time.monotonic() + delay, job)
+            self._cond.notify()
+
+    def cancel(self, key: str) -> None:
+        with self._cond:
+            self._jobs.pop(key, None)
+
+    def call(self, function: Callable[[], object]) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        with self._cond:
+            self._calls.append((function, future))
+            self._cond.notify()
+        return future
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if self._stopped:
+                        return
+                    if self._calls:
+                        function, future = self._calls.pop(0)
+                        job = None
+                        break
+                    now = time.monotonic()
+                    due = min(self._jobs.items(), key=lambda item: item[1][0], default=None)
+                    if due is not None and due[1][0] <= now:
+                        key, (_, job) = due
+                        del self._jobs[key]
+                        function = future = None
+                        break
+                    self._cond.wait(None if due is None else due[1][0] - now)
+            if job is not None:
+                try:
+                    job()
+                except Exception:  # never lets the thread die: the job reports its own failures
+                    logger.exception("lint job failed")
+            elif future is not None and future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(function())
+                except BaseException as error:
+                    future.set_exception(error)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# documents and their results (protocol thread)
+
+
+class Results:
+    """The findings of one version of a document, as autogradlint and as LSP diagnostics."""
+
+    __slots__ = ("version", "text", "lines", "findings", "lsp", "config")
+
+    def __init__(self, version: Optional[int], text: str, lines: LineMap, findings: List[Diagnostic],
+                 lsp: List[types.Diagnostic], config: DocumentConfig) -> None:
+        self.version = version
+        self.text = text
+        self.lines = lines
+        self.findings = findings
+        self.lsp = lsp
+        self.config = config
+
+
+class Document:
+    __slots__ = ("uri", "text", "version", "path", "changed_at", "results", "waiters")
+
+    def __init__(self, uri: str, text: str, version: Optional[int]) -> None:
+        self.uri = uri
+        self.text = text
+        self.version = version
+        self.path = uri_to_path(uri)
+        self.changed_at = 0.0
+        self.results: Optional[Results] = None
+        self.waiters: List[asyncio.Future] = []
+
+    @property
+    def current(self) -> Optional[Results]:
+        results = self.results
+        return results if results is not None and results.text is self.text else None
+
+
+class _Protocol(LanguageServerProtocol):
+    """pygls's protocol, except that text documents are kept by AutogradlintServer (with LSP's own line ends:
+    pygls splits lines as ``str.splitlines`` does, at form feeds too)."""
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params):
+        handler = self.fm.features.get(types.TEXT_DOCUMENT_DID_OPEN)
+        if handler is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params):
+        handler = self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)
+        if handler is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params):
+        handler = self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)
+        if handler is not None:
+            yield handler, (params,), None
+
+
+class AutogradlintServer(LanguageServer):
+    def __init__(self, worker: Worker) -> None:
+        super().__init__("autogradlint", __version__, protocol_cls=_Protocol,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.worker = worker
+        self.documents: Dict[str, Document] = {}
+        self.config = ConfigStore()
+        self.encoding = UTF16
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self.shutdown_requested = False
+        self.exit_code: Optional[int] = None
+        self.stopped = threading.Event()
+
+    # ---- helpers
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
+        """Tell the user once (a message shown again on every keystroke would be noise)."""
+        if message in self.config.reported:
+            return
+        self.config.reported.add(message)
+        self.window_show_message(types.ShowMessageParams(type=kind, message=f"autogradlint: {message}"))
+
+    def client_supports(self, dotted: str) -> bool:
+        value: object = self.client_capabilities
+        for part in dotted.split("."):
+            value = getattr(value, part, None)
+            if value is None:
+                return False
+        return bool(value)
+
+    # ---- linting
+    def request_lint(self, document: Document, immediately: bool = False) -> None:
+        now = time.monotonic()
+        quiet = now - document.changed_at >= DEBOUNCE
+        document.changed_at = now
+        delay = 0.0 if immediately or quiet else DEBOUNCE
+        uri, text, version, path = document.uri, document.text, document.version, document.path
+        encoding = self.encoding
+
+        def job() -> None:
+            results = analyse(self.config, uri, text, version, path, encoding)
+            loop = self.loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self.deliver, uri, results)
+
+        self.worker.schedule(uri, delay, job)
+
+    def deliver(self, uri: str, results: Results) -> None:
+        """Publish a lint's results if they are of the document's current text; drop them otherwise."""
+        document = self.documents.get(uri)
+        if document is None or results.text is not document.text:
+            return  # closed, or changed since: a newer job is on its way
+        document.results = results
+        if results.config.error is not None:
+            self.show(f"configuration error: {results.config.error}", types.MessageType.Error)
+        if results.config.settings is not None:
+            for warning in results.config.settings.warnings:
+                self.show(warning)
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=results.lsp, version=document.version))
+        waiters, document.waiters = document.waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(results)
+
+    async def current_results(self, document: Document) -> Optional[Results]:
+        """The results of the document's current text, waiting for its lint if it is not done yet."""
+        results = document.current
+        if results is not None:
+            return results
+        waiter = asyncio.get_running_loop().create_future()
+        document.waiters.append(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), RESULT_WAIT)
+        except asyncio.TimeoutError:
+            return None
+        return document.current
+
+    def relint_all(self) -> None:
+        for document in self.documents.values():
+            self.request_lint(document, immediately=True)
+
+    # ---- exit
+    def finish(self, code: int) -> None:
+        if self.exit_code is None:
+            self.exit_code = code
+        self.stopped.set()
+        self.worker.stop()
+
+
+def analyse(store: ConfigStore, uri: str, text: str, version: Optional[int], path: Optional[Path],
+            encoding: str) -> Results:
+    """Lint one version of a document (in the lint thread)."""
+    config = store.for_document(path)
+    lines = LineMap(text)
+    if config.error is not None:
+        findings: List[Diagnostic] = []
+        lsp = [types.Diagnostic(range=types.Range(types.Position(0, 0), types.Position(0, 0)),
+                                message=f"configuration error: {config.error}", severity=types.DiagnosticSeverity.Error,
+                                source=SOURCE)]
+    else:
+        findings = lint_text(text, config)
+        lsp = [to_lsp(d, lines, encoding) for d in findings]
+    return Results(version, text, lines, findings, lsp, config)
+
+
+def lsp_range(lines: LineMap, line: int, column: int, end_line: int, end_column: int, encoding: str) -> types.Range:
+    start = lines.to_client(line, column, encoding)
+    end = lines.to_client(end_line, end_column, encoding)
+    if end < start:
+        end = start
+    return types.Range(types.Position(*start), types.Position(*end))
+
+
+def to_lsp(diagnostic: Diagnostic, lines: LineMap, encoding: str) -> types.Diagnostic:
+    """The LSP diagnostic of a finding: 0-based positions in the client's units, the CLI's code, message and
+    severity. (No codeDescription: the rules' documentation has no web address; the hover shows it.)"""
+    fix = diagnostic.fix
+    data = {"name": diagnostic.name}
+    if fix is not None and fix.edits:
+        data["fix"] = fix.applicability
+    return types.Diagnostic(
+        range=lsp_range(lines, diagnostic.line, diagnostic.column, diagnostic.end_line, diagnostic.end_column, encoding),
+        severity=_SEVERITY.get(diagnostic.severity, types.DiagnosticSeverity.Error),
+        code=diagnostic.code,
+        source=SOURCE,
+        message=diagnostic.message,
+        data=data,
+    )
+
+
+def _overlaps(a: types.Range, b: types.Range) -> bool:
+    a_start, a_end = (a.start.line, a.start.character), (a.end.line, a.end.character)
+    b_start, b_end = (b.start.line, b.start.character), (b.end.line, b.end.character)
+    return a_start <= b_end and b_start <= a_end
+
+
+def _wanted(kind: str, only: Optional[List[str]]) -> bool:
+    """Whether a code action of ``kind`` answers a request for the kinds ``only`` (hierarchical: a request for
+    ``source.fixAll`` wants ``source.fixAll.autogradlint``)."""
+    if not only:
+        return True
+    return any(kind == want or kind.startswith(want + ".") for want in only)
+
+
+def build_server() -> AutogradlintServer:
+    worker = Worker()
+    server = AutogradlintServer(worker)
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: AutogradlintServer, params: types.InitializeParams) -> None:
+        ls.loop = asyncio.get_running_loop()
+        ls.encoding = str(ls.workspace.position_encoding or UTF16)
+        folders = [uri_to_path(f.uri) for f in params.workspace_folders or []]
+        if not folders and params.root_uri:
+            folders = [uri_to_path(params.root_uri)]
+        elif not folders and params.root_path:
+            folders = [Path(params.root_path)]
+        ls.config.set_folders([f for f in folders if f is not None])
+        client = ClientSettings.parse(params.initialization_options)
+        ls.config.set_client(client)
+        for problem in client.problems:
+            ls.show(problem)
+        if params.process_id:
+            ls.loop.create_task(_watch_parent(ls, params.process_id))
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: AutogradlintServer, params: types.InitializedParams) -> None:
+        # imports and rule classes loaded now, not at the first keystroke
+        ls.worker.call(_warm_up)
+        if ls.client_supports("workspace.did_change_watched_files.dynamic_registration"):
+            registration = types.Registration(
+                id="autogradlint-config-files", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                register_options=types.DidChangeWatchedFilesRegistrationOptions(
+                    watchers=[types.FileSystemWatcher(glob_pattern="**/pyproject.toml")]))
+            try:
+                ls.client_register_capability(types.RegistrationParams(registrations=[registration]))
+            except Exception:  # a client that cannot take it still has the check on every lint
+                logger.exception("cannot register for configuration file changes")
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: AutogradlintServer, params: None) -> None:
+        ls.shutdown_requested = True
+
+    @server.feature(types.EXIT)
+    def exit_(ls: AutogradlintServer, params: None) -> None:
+        ls.finish(0 if ls.shutdown_requested else 1)
+
+    # ---- text documents
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: AutogradlintServer, params: types.DidOpenTextDocumentParams) -> None:
+        item = params.text_document
+        document = Document(item.uri, item.text, item.version)
+        ls.documents[item.uri] = document
+        ls.request_lint(document, immediately=True)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: AutogradlintServer, params: types.DidChangeTextDocumentParams) -> None:
+        document = ls.documents.get(params.text_document.uri)
+        if document is None:
+            return
+        text = document.text
+        for change in params.content_changes:
+            if isinstance(change, types.TextDocumentContentChangePartial):
+                start = (change.range.start.line, change.range.start.character)
+                end = (change.range.end.line, change.range.end.character)
+                text = apply_change(text, start, end, change.text, ls.encoding)
+            else:
+                text = change.text
+        document.text = text
+        document.version = params.text_document.version
+        ls.request_lint(document)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=True))
+    def did_save(ls: AutogradlintServer, params: types.DidSaveTextDocumentParams) -> None:
+        document = ls.documents.get(params.text_document.uri)
+        if document is not None and params.text is not None and params.text != document.text:
+            document.text = params.text
+        if document is not None and document.path is not None and document.path.name == "pyproject.toml":
+            ls.config.invalidate()
+            ls.relint_all()
+        elif document is not None:
+            ls.request_lint(document, immediately=True)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: AutogradlintServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        document = ls.documents.pop(uri, None)
+        ls.worker.cancel(uri)
+        if document is not None:
+            for waiter in document.waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+    # ---- configuration
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(ls: AutogradlintServer, params: types.DidChangeConfigurationParams) -> None:
+        settings = params.settings
+        if isinstance(settings, dict) and "autogradlint" in settings:
+            _use_client_settings(ls, settings)
+        elif ls.client_supports("workspace.configuration"):
+            # the pull model: the notification only says that something changed
+            ls.loop.create_task(_pull_client_settings(ls))
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(ls: AutogradlintServer, params: types.DidChangeWatchedFilesParams) -> None:
+        if any(change.uri.endswith("pyproject.toml") for change in params.changes):
+            ls.config.invalidate()
+            ls.relint_all()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def did_change_folders(ls: AutogradlintServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        folders = [uri_to_path(f.uri) for f in ls.workspace.folders.values()]
+        ls.config.set_folders([f for f in folders if f is not None])
+        ls.config.invalidate()
+        ls.relint_all()
+
+    # ---- hover and code actions
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    async def hover(ls: AutogradlintServer, params: types.HoverParams) -> Optional[types.Hover]:
+        document = ls.documents.get(params.text_document.uri)
+        if document is None:
+            return None
+        results = await ls.current_results(document)
+        if results is None:
+            return None
+        at = (params.position.line, params.position.character)
+        pages: List[str] = []
+        shown = set()
+        where: Optional[types.Range] = None
+        for finding, diagnostic in zip(results.findings, results.lsp):
+            r = diagnostic.range
+            if not (r.start.line, r.start.character) <= at <= (r.end.line, r.end.character) or finding.code in shown:
+                continue
+            shown.add(finding.code)
+            pages.append(_documentation(finding))
+            where = where or r
+        if not pages:
+            return None
+        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n\n---\n\n".join(pages)),
+                           range=where)
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
+        code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND], resolve_provider=True))
+    async def code_action(ls: AutogradlintServer, params: types.CodeActionParams) -> Optional[List[types.CodeAction]]:
+        document = ls.documents.get(params.text_document.uri)
+        if document is None:
+            return None
+        results = await ls.current_results(document)
+        if results is None:
+            return None
+        only = params.context.only
+        actions: List[types.CodeAction] = []
+        if _wanted(types.CodeActionKind.QuickFix, only):
+            for finding, diagnostic in zip(results.findings, results.lsp):
+                if not _overlaps(diagnostic.range, params.range):
+                    continue
+                fix = finding.fix
+                if fix is not None and fix.edits:
+                    unsafe = fix.applicability != "safe"
+                    edits = [types.TextEdit(range=lsp_range(results.lines, e.line, e.column, e.end_line, e.end_column,
+                                                            ls.encoding), new_text=e.content) for e in fix.edits]
+                    actions.append(types.CodeAction(
+                        title=f"autogradlint: fix {finding.code} ({finding.name})" + (" (unsafe)" if unsafe else ""),
+                        kind=types.CodeActionKind.QuickFix, diagnostics=[diagnostic], is_preferred=not unsafe,
+                        edit=_workspace_edit(ls, document.uri, results.version, edits)))
+                suppress = noqa_edit(results.text, finding)
+                if suppress is not None:
+                    start, end, content = suppress
+                    edit = types.TextEdit(range=types.Range(
+                        types.Position(*results.lines.client_position_of_offset(start, ls.encoding)),
+                        types.Position(*results.lines.client_position_of_offset(end, ls.encoding))), new_text=content)
+                    actions.append(types.CodeAction(
+                        title=f"autogradlint: suppress {finding.code} ({finding.name}) on this line with # noqa",
+                        kind=types.CodeActionKind.QuickFix, diagnostics=[diagnostic],
+                        edit=_workspace_edit(ls, document.uri, results.version, [edit])))
+        # fix-all: offered when asked for by kind (on save, say), or when some finding has a fix --fix applies
+        asked = bool(only) and _wanted(FIX_ALL_KIND, only)
+        if asked or (not only and any(applicable(f, results.config.unsafe) for f in results.findings)):
+            action = types.CodeAction(title="autogradlint: fix all auto-fixable problems", kind=FIX_ALL_KIND,
+                                      data={"uri": document.uri, "version": results.version})
+            if not ls.client_supports("text_document.code_action.resolve_support"):
+                action = await _resolve_fix_all(ls, action)
+            if action is not None:
+                actions.append(action)
+        return actions
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def resolve_code_action(ls: AutogradlintServer, action: types.CodeAction) -> types.CodeAction:
+        if action.kind == FIX_ALL_KIND and action.edit is None:
+            resolved = await _resolve_fix_all(ls, action)
+            if resolved is not None:
+                return resolved
+            action.edit = types.WorkspaceEdit(changes={})
+        return action
+
+    return server
+
+
+async def _resolve_fix_all(ls: AutogradlintServer, action: types.CodeAction) -> Optional[types.CodeAction]:
+    """The fix-all action with its edit: the text the CLI's --fix leaves, computed in the lint thread on
+    the document's current text."""
+    data = action.data if isinstance(action.data, dict) else {}
+    document = ls.documents.get(data.get("uri", ""))
+    if document is None:
+        return None
+    results = await ls.current_results(document)
+    if results is None:
+        return None
+    text, version, path = document.text, document.version, document.path
+    config = ls.config
+
+    def compute():
+        return fix_all(text, config.for_document(path))
+
+    try:
+        new_text = await asyncio.wrap_future(ls.worker.call(compute))
+    except Exception:
+        logger.exception("fix-all failed")
+        new_text = None
+    edits: List[types.TextEdit] = []
+    if new_text is not None and new_text != text:
+        start, end, content = changed_span(text, new_text)
+        lines = results.lines if results.text is text else LineMap(text)
+        edits.append(types.TextEdit(range=types.Range(
+            types.Position(*lines.client_position_of_offset(start, ls.encoding)),
+            types.Position(*lines.client_position_of_offset(end, ls.encoding))), new_text=content))
+    action.edit = _workspace_edit(ls, document.uri, version, edits)
+    return action
+
+
+def _workspace_edit(ls: AutogradlintServer, uri: str, version: Optional[int], edits: List[types.TextEdit]) -> types.WorkspaceEdit:
+    """Versioned (the client refuses it for another version of the document) where the client takes that."""
+    if ls.client_supports("workspace.workspace_edit.document_changes"):
+        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
+            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version), edits=edits)])
+    return types.WorkspaceEdit(changes={uri: edits})
+
+
+def _documentation(finding: Diagnostic) -> str:
+    from autogradlint.rule import find_rule
+
+    if finding.code == SYNTAX_ERROR[0]:
+        return f"# {SYNTAX_ERROR[1]} ({SYNTAX_ERROR[0]})\n\nThe file cannot be parsed, so no rule could look at it."
+    if finding.code == INTERNAL_ERROR[0]:
+        return (f"# {INTERNAL_ERROR[1]} ({INTERNAL_ERROR[0]})\n\nautogradlint failed on this file; "
+                "the message says where. Please report it.")
+    info = find_rule(finding.code)
+    if info is None:
+        return f"# {finding.name} ({finding.code})"
+    from autogradlint.docs import rule_page
+
+    return rule_page(info.load())
+
+
+def _use_client_settings(ls: AutogradlintServer, value: object) -> None:
+    client = ClientSettings.parse(value)
+    for problem in client.problems:
+        ls.show(problem)
+    ls.config.set_client(client)
+    ls.relint_all()
+
+
+async def _pull_client_settings(ls: AutogradlintServer) -> None:
+    try:
+        values = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="autogradlint")]))
+    except Exception:
+        logger.exception("workspace/configuration failed")
+        return
+    if values:
+        _use_client_settings(ls, {"autogradlint": values[0]} if isinstance(values[0], dict) else None)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    except OSError:
+        return True
+    return True
+
+
+async def _watch_parent(ls: AutogradlintServer, pid: int) -> None:
+    """Exit when the client process is gone (an editor killed without closing our stdin)."""
+    if os.name == "nt":
+        return  # os.kill(pid, 0) would terminate the process on Windows
+    while not ls.stopped.is_set():
+        await asyncio.sleep(PARENT_POLL)
+        if not _process_alive(pid):
+            logger.info("the client process %s is gone: exiting", pid)
+            ls.finish(0)
+            return
+
+
+def _warm_up() -> None:
+    """Import the engine, LibCST and every rule class once, before the first document needs them."""
+    from autogradlint import engine, fixing  # noqa: F401
+    from autogradlint.rule import rule_index
+
+    for info in rule_index().values():
+        try:
+            info.load()
+        except Exception:  # reported as an internal error where the rule is used
+            pass
+    lint_text("import torch\nx = torch.zeros(1, requires_grad=True)\n",
+              DocumentConfig(None, list(rule_index().values()), "warm-up.py", False))
+
+
+def run(stdin=None, stdout=None) -> int:
+    """Serve over stdio until the client says exit, closes our stdin, or dies; the exit code."""
+    server = build_server()
+    stdin = stdin or sys.stdin.buffer
+    stdout = stdout or sys.stdout.buffer
+
+    def protocol_thread() -> None:
+        try:
+            server.start_io(stdin, stdout)
+        except BaseException:  # pragma: no cover - pygls reports its own errors
+            logger.exception("the protocol loop failed")
+        finally:
+            server.finish(0)  # stdin closed (the client went away) or exit: stop linting
+
+    thread = threading.Thread(target=protocol_thread, name="autogradlint-lsp", daemon=True)
+    thread.start()
+    try:
+        server.worker.run()
+    except KeyboardInterrupt:
+        server.finish(130)
+    server.stopped.wait(1.0)
+    try:
+        stdout.flush()
+    except (OSError, ValueError):
+        pass
+    return server.exit_code if server.exit_code is not None else 0
+
+
+def main() -> int:
+    logging.basicConfig(level=os.environ.get("AUTOGRADLINT_LOG_LEVEL", "WARNING").upper(), stream=sys.stderr,
+                        format="autogradlint server: %(levelname)s: %(message)s")
+    code = run()
+    # the protocol thread may still be blocked reading stdin (a client that sent exit but keeps the pipe
+    # open): leave at once rather than wait for it
+    sys.stderr.flush()
+    os._exit(code)
