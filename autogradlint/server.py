@@ -353,7 +353,8 @@ def build_server() -> AutogradlintServer:
     @server.feature(types.INITIALIZE)
     def initialize(ls: AutogradlintServer, params: types.InitializeParams) -> None:
         ls.loop = asyncio.get_running_loop()
-        ls.encoding = str(ls.workspace.position_encoding or UTF16)
+        encoding = ls.workspace.position_encoding or UTF16
+        ls.encoding = getattr(encoding, "value", encoding)  # a PositionEncodingKind, or the string itself
         folders = [uri_to_path(f.uri) for f in params.workspace_folders or []]
         if not folders and params.root_uri:
             folders = [uri_to_path(params.root_uri)]
