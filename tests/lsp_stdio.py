@@ -26,7 +26,8 @@ class StdioClient:
             [sys.executable, "-m", "autogradlint", "server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, cwd=cwd, env=full_env)
         self.messages: "queue.Queue[dict]" = queue.Queue()
-        self.notifications: List[dict] = []
+        self.notifications: List[dict] = []  # not yet taken by wait_for
+        self.log: List[dict] = []  # every notification, in order
         self._next_id = 0
         self._responses: Dict[int, dict] = {}
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -93,6 +94,7 @@ class StdioClient:
             self._responses[message["id"]] = message
         else:
             self.notifications.append(message)
+            self.log.append(message)
 
     def wait_for(self, method: str, predicate=lambda params: True, timeout: float = 60) -> dict:
         """The first notification of ``method`` (not seen by an earlier wait) whose params satisfy ``predicate``."""
