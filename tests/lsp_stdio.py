@@ -19,11 +19,12 @@ def file_uri(path: Path) -> str:
 
 
 class StdioClient:
-    def __init__(self, cwd: Optional[Path] = None, env: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, cwd: Optional[Path] = None, env: Optional[Dict[str, str]] = None,
+                 command: Optional[List[str]] = None) -> None:
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "autogradlint", "server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            command or [sys.executable, "-m", "autogradlint", "server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, cwd=cwd, env=full_env)
         self.messages: "queue.Queue[dict]" = queue.Queue()
         self.notifications: List[dict] = []  # not yet taken by wait_for
