@@ -161,14 +161,23 @@ class Results:
         self.config = config
 
 
-class Document:
-    __slots__ = ("uri", "text", "version", "path", "changed_at", "results", "waiters")
+# what is linted: Python by the client's word, or by the file's name
+PYTHON_LANGUAGES = frozenset({"python"})
+PYTHON_SUFFIXES = frozenset({".py", ".pyi", ".pyw"})
 
-    def __init__(self, uri: str, text: str, version: Optional[int]) -> None:
+
+class Document:
+    __slots__ = ("uri", "text", "version", "path", "lintable", "changed_at", "results", "waiters")
+
+    def __init__(self, uri: str, text: str, version: Optional[int], language_id: str = "python") -> None:
         self.uri = uri
         self.text = text
         self.version = version
         self.path = uri_to_path(uri)
+        # a client may send every document it opens (a pyproject.toml among them): only Python is linted; the
+        # others are kept so that saving a configuration file re-reads it
+        self.lintable = (language_id or "").lower() in PYTHON_LANGUAGES or (
+            self.path is not None and self.path.suffix.lower() in PYTHON_SUFFIXES)
         self.changed_at = 0.0
         self.results: Optional[Results] = None
         self.waiters: List[asyncio.Future] = []
@@ -233,6 +242,8 @@ class AutogradlintServer(LanguageServer):
 
     # ---- linting
     def request_lint(self, document: Document, immediately: bool = False) -> None:
+        if not document.lintable:
+            return
         now = time.monotonic()
         quiet = now - document.changed_at >= DEBOUNCE
         document.changed_at = now
@@ -269,7 +280,7 @@ class AutogradlintServer(LanguageServer):
     async def current_results(self, document: Document) -> Optional[Results]:
         """The results of the document's current text, waiting for its lint if it is not done yet."""
         results = document.current
-        if results is not None:
+        if results is not None or not document.lintable:
             return results
         waiter = asyncio.get_running_loop().create_future()
         document.waiters.append(waiter)
@@ -281,7 +292,8 @@ class AutogradlintServer(LanguageServer):
 
     def relint_all(self) -> None:
         for document in self.documents.values():
-            self.request_lint(document, immediately=True)
+            if document.lintable:
+                self.request_lint(document, immediately=True)
 
     # ---- exit
     def finish(self, code: int) -> None:
@@ -394,7 +406,7 @@ def build_server() -> AutogradlintServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: AutogradlintServer, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
-        document = Document(item.uri, item.text, item.version)
+        document = Document(item.uri, item.text, item.version, item.language_id)
         ls.documents[item.uri] = document
         ls.request_lint(document, immediately=True)
 
@@ -435,7 +447,8 @@ def build_server() -> AutogradlintServer:
             for waiter in document.waiters:
                 if not waiter.done():
                     waiter.set_result(None)
-        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+        if document is None or document.lintable:
+            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     # ---- configuration
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

@@ -349,3 +349,24 @@ async def test_client_settings_override_the_configuration_file(client: LanguageC
     published = await _diagnostics(client, uri, after=count)
     assert _seen(published) == expected(cli_findings(path, "--ignore", "GL1"), SAMPLE)
     assert {d.code for d in published} == {"GL201", "GL309"}
+
+
+async def test_saving_the_configuration_file_in_the_editor_rereads_it(client: LanguageClient, tmp_path: Path):
+    path = _project(tmp_path, 'ignore = ["GL105"]\n')
+    config = tmp_path / "pyproject.toml"
+    await _start(client, tmp_path)
+    uri = _open(client, path, SAMPLE)
+    assert "GL105" not in {d.code for d in await _diagnostics(client, uri, 1)}
+    # the editor opens pyproject.toml too: it is not Python, so it gets no diagnostics
+    config_uri = config.as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=config_uri, language_id="toml", version=1, text=config.read_text(encoding="utf-8"))))
+    new_config = '[tool.autogradlint]\nselect = ["GL105"]\n'
+    config.write_text(new_config, encoding="utf-8")
+    count = len(client.published)
+    client.text_document_did_save(types.DidSaveTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=config_uri), text=new_config))
+    published = await _diagnostics(client, uri, after=count)
+    assert {d.code for d in published} == {"GL105"}
+    assert _seen(published) == expected(cli_findings(path), SAMPLE)
+    assert all(p.uri != config_uri for p in client.published)
