@@ -252,7 +252,10 @@ class AutogradlintServer(LanguageServer):
         encoding = self.encoding
 
         def job() -> None:
+            started = time.perf_counter()
             results = analyse(self.config, uri, text, version, path, encoding)
+            logger.info("linted %s (version %s) in %.3f s: %d findings", uri, version, time.perf_counter() - started,
+                        len(results.findings))
             loop = self.loop
             if loop is not None and not loop.is_closed():
                 loop.call_soon_threadsafe(self.deliver, uri, results)
@@ -306,8 +309,12 @@ class AutogradlintServer(LanguageServer):
 def analyse(store: ConfigStore, uri: str, text: str, version: Optional[int], path: Optional[Path],
             encoding: str) -> Results:
     """Lint one version of a document (in the lint thread)."""
-    config = store.for_document(path)
     lines = LineMap(text)
+    try:
+        config = store.for_document(path)
+    except Exception as error:  # a failure of our own reading the configuration: shown, never a dead thread
+        config = DocumentConfig(None, [], path.name if path is not None else "untitled", False,
+                                f"cannot read the configuration: {type(error).__name__}: {error}")
     if config.error is not None:
         findings: List[Diagnostic] = []
         lsp = [types.Diagnostic(range=types.Range(types.Position(0, 0), types.Position(0, 0)),
