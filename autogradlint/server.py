@@ -52,6 +52,8 @@ DEBOUNCE = 0.15
 PARENT_POLL = 2.0
 # seconds a request that needs current findings (code actions, hover) waits for them
 RESULT_WAIT = 10.0
+# seconds the process may take to end once told to (the lint in progress is abandoned after that)
+EXIT_GRACE = 2.0
 
 FIX_ALL_KIND = "source.fixAll.autogradlint"
 SOURCE = "autogradlint"
@@ -223,6 +225,7 @@ class AutogradlintServer(LanguageServer):
         self.shutdown_requested = False
         self.exit_code: Optional[int] = None
         self.stopped = threading.Event()
+        self.force_exit = False  # set by main(): end the process even while a lint is running
 
     # ---- helpers
     def show(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
@@ -300,10 +303,18 @@ class AutogradlintServer(LanguageServer):
 
     # ---- exit
     def finish(self, code: int) -> None:
+        """Stop: the lint thread returns once its current job is done, and the process ends. A job may take
+        long (a huge document, up to the time limit): a timer ends the process anyway after a grace period."""
         if self.exit_code is None:
             self.exit_code = code
+        if self.stopped.is_set():
+            return
         self.stopped.set()
         self.worker.stop()
+        if self.force_exit:
+            timer = threading.Timer(EXIT_GRACE, _exit_now, args=(self.exit_code,))
+            timer.daemon = True
+            timer.start()
 
 
 def analyse(store: ConfigStore, uri: str, text: str, version: Optional[int], path: Optional[Path],
@@ -675,9 +686,18 @@ def _warm_up() -> None:
               DocumentConfig(None, list(rule_index().values()), "warm-up.py", False))
 
 
-def run(stdin=None, stdout=None) -> int:
+def _exit_now(code: int) -> None:
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+def run(stdin=None, stdout=None, force_exit: bool = False) -> int:
     """Serve over stdio until the client says exit, closes our stdin, or dies; the exit code."""
     server = build_server()
+    server.force_exit = force_exit
     stdin = stdin or sys.stdin.buffer
     stdout = stdout or sys.stdout.buffer
 
@@ -706,7 +726,7 @@ def run(stdin=None, stdout=None) -> int:
 def main() -> int:
     logging.basicConfig(level=os.environ.get("AUTOGRADLINT_LOG_LEVEL", "WARNING").upper(), stream=sys.stderr,
                         format="autogradlint server: %(levelname)s: %(message)s")
-    code = run()
+    code = run(force_exit=True)
     # the protocol thread may still be blocked reading stdin (a client that sent exit but keeps the pipe
     # open): leave at once rather than wait for it
     sys.stderr.flush()

@@ -129,21 +129,39 @@ def test_a_flood_of_changes_publishes_only_current_versions(client, project):
     server.close()
 
 
-def test_a_rule_that_raises_gives_the_internal_error_finding(client, project, tmp_path):
+def _patched_gl101(tmp_path, body: str) -> dict:
+    """The environment of a server whose rule GL101 runs ``body`` (Python, in a function of ``self, node``)
+    instead of its own visitors, through a sitecustomize module."""
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(textwrap.dedent("""
+        import time
         from autogradlint.rule import find_rule
 
-        def _boom(self, node):
-            raise RuntimeError("boom")
+        def _patched(self, node):
+            %s
 
         _rule = find_rule("GL101").load()
         for _name in list(vars(_rule)):
             if _name.startswith(("visit_", "leave_")):
-                setattr(_rule, _name, _boom)
-    """), encoding="utf-8")
-    env = {"PYTHONPATH": os.pathsep.join([str(hooks)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
+                setattr(_rule, _name, _patched)
+    """) % body, encoding="utf-8")
+    return {"PYTHONPATH": os.pathsep.join([str(hooks)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
+
+
+def test_exit_does_not_wait_for_a_long_lint(client, project, tmp_path):
+    server = client(env=_patched_gl101(tmp_path, "time.sleep(600)"))
+    server.initialize(project.parent)
+    server.open(project, SAMPLE)
+    time.sleep(1.0)  # the lint has started, and will not end for ten minutes
+    server.request("shutdown", None)
+    server.notify("exit", None)
+    assert _exited_within(server.process, BOUND)
+    assert server.process.returncode == 0
+
+
+def test_a_rule_that_raises_gives_the_internal_error_finding(client, project, tmp_path):
+    env = _patched_gl101(tmp_path, 'raise RuntimeError("boom")')
     server = client(env=env)
     server.initialize(project.parent)
     uri = server.open(project, SAMPLE)
