@@ -151,16 +151,21 @@ class Worker:
 class Results:
     """The findings of one version of a document, as autogradlint and as LSP diagnostics."""
 
-    __slots__ = ("version", "text", "lines", "findings", "lsp", "config")
+    __slots__ = ("uri", "version", "text", "lines", "findings", "lsp", "config")
 
-    def __init__(self, version: Optional[int], text: str, lines: LineMap, findings: List[Diagnostic],
+    def __init__(self, uri: str, version: Optional[int], text: str, lines: LineMap, findings: List[Diagnostic],
                  lsp: List[types.Diagnostic], config: DocumentConfig) -> None:
+        self.uri = uri
         self.version = version
         self.text = text
         self.lines = lines
         self.findings = findings
         self.lsp = lsp
         self.config = config
+
+    def target(self, edit) -> Tuple[str, Optional[int], LineMap]:
+        """The document a fix's edit applies to (uri, version, its lines): this one."""
+        return self.uri, self.version, self.lines
 
 
 # what is linted: Python by the client's word, or by the file's name
@@ -334,7 +339,7 @@ def analyse(store: ConfigStore, uri: str, text: str, version: Optional[int], pat
     else:
         findings = lint_text(text, config)
         lsp = [to_lsp(d, lines, encoding) for d in findings]
-    return Results(version, text, lines, findings, lsp, config)
+    return Results(uri, version, text, lines, findings, lsp, config)
 
 
 def lsp_range(lines: LineMap, line: int, column: int, end_line: int, end_column: int, encoding: str) -> types.Range:
@@ -534,12 +539,16 @@ def build_server() -> AutogradlintServer:
                 fix = finding.fix
                 if fix is not None and fix.edits:
                     unsafe = fix.applicability != "safe"
-                    edits = [types.TextEdit(range=lsp_range(results.lines, e.line, e.column, e.end_line, e.end_column,
-                                                            ls.encoding), new_text=e.content) for e in fix.edits]
+                    edits: Dict[str, Tuple[Optional[int], List[types.TextEdit]]] = {}
+                    for e in fix.edits:
+                        uri, version, lines = results.target(e)
+                        edits.setdefault(uri, (version, []))[1].append(types.TextEdit(
+                            range=lsp_range(lines, e.line, e.column, e.end_line, e.end_column, ls.encoding),
+                            new_text=e.content))
                     actions.append(types.CodeAction(
                         title=f"autogradlint: fix {finding.code} ({finding.name})" + (" (unsafe)" if unsafe else ""),
                         kind=types.CodeActionKind.QuickFix, diagnostics=[diagnostic], is_preferred=not unsafe,
-                        edit=_workspace_edit(ls, document.uri, results.version, edits)))
+                        edit=_workspace_edit(ls, edits)))
                 suppress = noqa_edit(results.text, finding)
                 if suppress is not None:
                     start, end, content = suppress
@@ -549,7 +558,7 @@ def build_server() -> AutogradlintServer:
                     actions.append(types.CodeAction(
                         title=f"autogradlint: suppress {finding.code} ({finding.name}) on this line with # noqa",
                         kind=types.CodeActionKind.QuickFix, diagnostics=[diagnostic],
-                        edit=_workspace_edit(ls, document.uri, results.version, [edit])))
+                        edit=_workspace_edit(ls, {results.uri: (results.version, [edit])})))
         # fix-all: offered when asked for by kind (on save, say), or when some finding has a fix --fix applies
         asked = bool(only) and _wanted(FIX_ALL_KIND, only)
         if asked or (not only and any(applicable(f, results.config.unsafe) for f in results.findings)):
@@ -583,34 +592,39 @@ async def _resolve_fix_all(ls: AutogradlintServer, action: types.CodeAction) -> 
     results = await ls.current_results(document)
     if results is None:
         return None
-    text, version, path = document.text, document.version, document.path
-    config = ls.config
+    # (uri, version, text before, lines) of every document the fix-all may change, and how to compute it
+    pieces = [(document.uri, document.version, document.text)]
+    text, path, config = document.text, document.path, ls.config
 
-    def compute():
-        return fix_all(text, config.for_document(path))
+    def compute() -> List[Optional[str]]:
+        return [fix_all(text, config.for_document(path))]
 
     try:
-        new_text = await asyncio.wrap_future(ls.worker.call(compute))
+        new_texts = await asyncio.wrap_future(ls.worker.call(compute))
     except Exception:
         logger.exception("fix-all failed")
-        new_text = None
-    edits: List[types.TextEdit] = []
-    if new_text is not None and new_text != text:
-        start, end, content = changed_span(text, new_text)
-        lines = results.lines if results.text is text else LineMap(text)
-        edits.append(types.TextEdit(range=types.Range(
-            types.Position(*lines.client_position_of_offset(start, ls.encoding)),
-            types.Position(*lines.client_position_of_offset(end, ls.encoding))), new_text=content))
-    action.edit = _workspace_edit(ls, document.uri, version, edits)
+        new_texts = [None] * len(pieces)
+    edits: Dict[str, Tuple[Optional[int], List[types.TextEdit]]] = {}
+    for (uri, version, old), new in zip(pieces, new_texts):
+        edits[uri] = (version, [])
+        if new is not None and new != old:
+            start, end, content = changed_span(old, new)
+            lines = LineMap(old)
+            edits[uri][1].append(types.TextEdit(range=types.Range(
+                types.Position(*lines.client_position_of_offset(start, ls.encoding)),
+                types.Position(*lines.client_position_of_offset(end, ls.encoding))), new_text=content))
+    action.edit = _workspace_edit(ls, edits)
     return action
 
 
-def _workspace_edit(ls: AutogradlintServer, uri: str, version: Optional[int], edits: List[types.TextEdit]) -> types.WorkspaceEdit:
-    """Versioned (the client refuses it for another version of the document) where the client takes that."""
+def _workspace_edit(ls: AutogradlintServer, edits: Dict[str, Tuple[Optional[int], List[types.TextEdit]]]) -> types.WorkspaceEdit:
+    """The edits of each document (uri -> (version, edits)); versioned (the client refuses them for another
+    version of the document) where the client takes that."""
     if ls.client_supports("workspace.workspace_edit.document_changes"):
-        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
-            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version), edits=edits)])
-    return types.WorkspaceEdit(changes={uri: edits})
+        return types.WorkspaceEdit(document_changes=[
+            types.TextDocumentEdit(text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
+                                   edits=text_edits) for uri, (version, text_edits) in edits.items()])
+    return types.WorkspaceEdit(changes={uri: text_edits for uri, (_, text_edits) in edits.items()})
 
 
 def _documentation(finding: Diagnostic) -> str:
