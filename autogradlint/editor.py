@@ -384,6 +384,27 @@ def changed_span(old: str, new: str) -> Tuple[int, int, str]:
     return prefix, len(old) - suffix, new[prefix:len(new) - suffix]
 
 
+def changed_spans(old: str, new: str) -> List[Tuple[int, int, str]]:
+    """(start, end, replacement) of each region of ``old`` that ``new`` changes, whole lines apart, in order:
+    an editor applying them moves nothing it does not change (no cursor, mark or fold between two fixes)."""
+    import difflib
+
+    old_lines = old.splitlines(True)
+    new_lines = new.splitlines(True)
+    starts = [0]
+    for line in old_lines:
+        starts.append(starts[-1] + len(line))
+    spans = []
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        start, end = starts[i1], starts[i2]
+        inner_start, inner_end, content = changed_span(old[start:end], "".join(new_lines[j1:j2]))
+        spans.append((start + inner_start, start + inner_end, content))
+    return spans
+
+
 # ---------------------------------------------------------------------------------------------------------
 # suppressing a finding
 

@@ -37,7 +37,7 @@ from autogradlint.editor import (
     DocumentConfig,
     LineMap,
     apply_change,
-    changed_span,
+    changed_spans,
     fix_all,
     lint_text,
     noqa_edit,
@@ -608,11 +608,11 @@ async def _resolve_fix_all(ls: AutogradlintServer, action: types.CodeAction) -> 
     for (uri, version, old), new in zip(pieces, new_texts):
         edits[uri] = (version, [])
         if new is not None and new != old:
-            start, end, content = changed_span(old, new)
             lines = LineMap(old)
-            edits[uri][1].append(types.TextEdit(range=types.Range(
-                types.Position(*lines.client_position_of_offset(start, ls.encoding)),
-                types.Position(*lines.client_position_of_offset(end, ls.encoding))), new_text=content))
+            for start, end, content in changed_spans(old, new):
+                edits[uri][1].append(types.TextEdit(range=types.Range(
+                    types.Position(*lines.client_position_of_offset(start, ls.encoding)),
+                    types.Position(*lines.client_position_of_offset(end, ls.encoding))), new_text=content))
     action.edit = _workspace_edit(ls, edits)
     return action
 

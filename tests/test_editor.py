@@ -112,3 +112,26 @@ def test_client_settings():
     assert bad.layer.select == ["GL101"] and bad.layer.ignore == [] and bad.unsafe_fixes is None
     assert len(bad.problems) == 3 and any("GL9999" in p for p in bad.problems)
     assert ClientSettings.parse(None).layer.select is None
+
+
+@pytest.mark.parametrize("old, new", [
+    ("a\nb\nc\n", "a\nB\nc\n"),
+    ("a\nb\nc\nd\n", "A\nb\nc\nD\n"),
+    ("a\nb", "a\nb\nc\n"),
+    ("x = 1\r\ny = 2\r\n", "x = 1\r\n"),
+    ("", "import torch\n"),
+    ("p.require_grad = 1\nq = 2\nr.eval\n", "import torch\np.requires_grad = 1\nq = 2\nr.eval()\n"),
+])
+def test_changed_spans_rebuild_the_new_text(old, new):
+    from autogradlint.editor import changed_spans
+
+    spans = changed_spans(old, new)
+    out, at = [], 0
+    for start, end, content in spans:
+        assert start >= at
+        out.append(old[at:start] + content)
+        at = end
+    assert "".join(out) + old[at:] == new
+    # unchanged lines between two changes are not part of any edit
+    if old == "a\nb\nc\nd\n":
+        assert len(spans) == 2
