@@ -234,7 +234,7 @@ class ConfigStore:
         self._generation = 0
         # directory -> (generation, config path or None, settings or ConfigError)
         self._by_directory: Dict[str, Tuple[int, Optional[Path], object]] = {}
-        self._selection: Dict[Tuple[int, int], List[RuleInfo]] = {}
+        self._selection: Dict[Tuple[int, int], Tuple[Settings, List[RuleInfo]]] = {}
         self._client_generation = 0
         self.reported: set = set()  # messages already shown to the user
 
@@ -307,11 +307,13 @@ class ConfigStore:
             return DocumentConfig(None, [], path.name if path is not None else "untitled", False, error)
         key = (id(settings), self._client_generation)
         with self._lock:
-            selected = self._selection.get(key)
+            entry = self._selection.get(key)
+        # the entry holds its settings: an id is only unique while its object lives
+        selected = entry[1] if entry is not None and entry[0] is settings else None
         if selected is None:
             selected = resolve_selection([settings.file_layer, client.layer])
             with self._lock:
-                self._selection[key] = selected
+                self._selection[key] = (settings, selected)
         if path is None:
             display = "untitled.py"
             rules = selected

@@ -1,6 +1,7 @@
 """``autogradlint server`` driven over stdio by pytest-lsp's client, with real LSP messages; every finding,
 fix and edit is compared with what the CLI gives for the same file and configuration."""
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -370,3 +371,21 @@ async def test_saving_the_configuration_file_in_the_editor_rereads_it(client: La
     assert {d.code for d in published} == {"GL105"}
     assert _seen(published) == expected(cli_findings(path), SAMPLE)
     assert all(p.uri != config_uri for p in client.published)
+
+
+async def test_an_edited_configuration_file_is_seen_at_the_next_lint(client: LanguageClient, tmp_path: Path):
+    # a client that reports no file changes: the configuration file's time stamp is checked at every lint
+    path = _project(tmp_path, 'ignore = ["GL105"]\n')
+    await _start(client, tmp_path)
+    uri = _open(client, path, SAMPLE)
+    assert "GL105" not in {d.code for d in await _diagnostics(client, uri, 1)}
+    config = tmp_path / "pyproject.toml"
+    config.write_text('[tool.autogradlint]\nignore = ["GL201"]\n', encoding="utf-8")
+    stat = config.stat()
+    os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a coarse file system clock cannot hide it
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=SAMPLE)]))
+    published = await _diagnostics(client, uri, 2)
+    assert "GL105" in {d.code for d in published} and "GL201" not in {d.code for d in published}
+    assert _seen(published) == expected(cli_findings(path), SAMPLE)
