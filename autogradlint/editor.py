@@ -350,11 +350,18 @@ def lint_text(text: str, config: DocumentConfig) -> List[Diagnostic]:
     from autogradlint.runner import CHECK, process_source
 
     data, _ = source_bytes(text)
+    display = script_name(config.display)
     try:
-        outcome = process_source(data, config.display, config.rules, CHECK, config.unsafe)
+        outcome = process_source(data, display, config.rules, CHECK, config.unsafe)
     except Exception as error:  # a failure of autogradlint's own: one finding, never a crashed server
-        return [internal_error(config.display, error)]
+        return [internal_error(display, error)]
     return outcome.diagnostics
+
+
+def script_name(display: str) -> str:
+    """The name a text document is linted under: its own, unless that would make the runner read it as a
+    notebook file (jupyterlab-lsp sends a notebook's cells as one Python document named like the .ipynb)."""
+    return display + ".py" if display.lower().endswith(".ipynb") else display
 
 
 def internal_error(display: str, error: BaseException) -> Diagnostic:
@@ -368,7 +375,7 @@ def fix_all(text: str, config: DocumentConfig) -> Optional[str]:
     from autogradlint.runner import FIX, process_source
 
     data, encoding = source_bytes(text)
-    outcome = process_source(data, config.display, config.rules, FIX, config.unsafe)
+    outcome = process_source(data, script_name(config.display), config.rules, FIX, config.unsafe)
     if outcome.new_source is None:
         return None
     return outcome.new_source.decode(encoding)
