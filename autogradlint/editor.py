@@ -15,8 +15,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from autogradlint.config import ConfigError, Settings, load_settings, nearest_config
 from autogradlint.records import Record
 from autogradlint.rule import (
+    ENGINE_CODES,
     INTERNAL_ERROR,
-    SYNTAX_ERROR,
     Diagnostic,
     RuleInfo,
     SelectionLayer,
@@ -220,6 +220,11 @@ class DocumentConfig(Record):
         self.unsafe = unsafe
         self.error = error
 
+    @property
+    def max_size(self) -> int:
+        """The configuration's max-file-size in bytes (0: no limit)."""
+        return self.settings.max_file_size if self.settings is not None else 0
+
 
 class ConfigStore:
     """The configuration for each document, found as the CLI finds it (the nearest pyproject.toml with a
@@ -314,6 +319,9 @@ class ConfigStore:
             selected = resolve_selection([settings.file_layer, client.layer])
             with self._lock:
                 self._selection[key] = (settings, selected)
+        if not selected:  # as the CLI, which refuses to run
+            return DocumentConfig(settings, [], path.name if path is not None else "untitled", False,
+                                  "no rule is selected (the ignores remove every selected rule): nothing would be checked")
         if path is None:
             display = "untitled.py"
             rules = selected
@@ -351,6 +359,10 @@ def lint_text(text: str, config: DocumentConfig) -> List[Diagnostic]:
 
     data, _ = source_bytes(text)
     display = script_name(config.display)
+    if config.max_size and len(data) > config.max_size:  # as the CLI: refused before parsing
+        from autogradlint.runner import too_large
+
+        return [too_large(display, len(data), config.max_size)]
     try:
         outcome = process_source(data, display, config.rules, CHECK, config.unsafe)
     except Exception as error:  # a failure of autogradlint's own: one finding, never a crashed server
@@ -375,6 +387,8 @@ def fix_all(text: str, config: DocumentConfig) -> Optional[str]:
     from autogradlint.runner import FIX, process_source
 
     data, encoding = source_bytes(text)
+    if config.max_size and len(data) > config.max_size:
+        return None
     outcome = process_source(data, script_name(config.display), config.rules, FIX, config.unsafe)
     if outcome.new_source is None:
         return None
@@ -429,7 +443,7 @@ def noqa_edit(text: str, diagnostic: Diagnostic) -> Optional[Tuple[int, int, str
     findings (they cannot be suppressed), and whenever the result would not suppress the finding."""
     from autogradlint.suppression import Suppressions
 
-    if diagnostic.code in (SYNTAX_ERROR[0], INTERNAL_ERROR[0]):
+    if diagnostic.code in ENGINE_CODES:
         return None
     lines = LineMap(text)
     line0 = diagnostic.line - 1

@@ -42,7 +42,7 @@ from autogradlint.editor import (
     lint_text,
     noqa_edit,
 )
-from autogradlint.rule import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, applicable
+from autogradlint.rule import FILE_TOO_LARGE, INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, applicable
 
 logger = logging.getLogger("autogradlint.server")
 
@@ -632,6 +632,9 @@ def _documentation(finding: Diagnostic) -> str:
 
     if finding.code == SYNTAX_ERROR[0]:
         return f"# {SYNTAX_ERROR[1]} ({SYNTAX_ERROR[0]})\n\nThe file cannot be parsed, so no rule could look at it."
+    if finding.code == FILE_TOO_LARGE[0]:
+        return (f"# {FILE_TOO_LARGE[1]} ({FILE_TOO_LARGE[0]})\n\nThe file is larger than `max-file-size` "
+                "(in `[tool.autogradlint]`), so it was not parsed.")
     if finding.code == INTERNAL_ERROR[0]:
         return (f"# {INTERNAL_ERROR[1]} ({INTERNAL_ERROR[0]})\n\nautogradlint failed on this file; "
                 "the message says where. Please report it.")

@@ -197,3 +197,24 @@ def test_without_pygls_a_one_line_error(tmp_path):
     assert result.returncode == 2
     assert "pip install 'autogradlint[server]'" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_document_over_max_file_size_is_the_clis_gl002(client, project):
+    (project.parent / "pyproject.toml").write_text("[tool.autogradlint]\nmax-file-size = 200\n", encoding="utf-8")
+    server = client()
+    server.initialize(project.parent)
+    uri = server.open(project, SAMPLE)
+    published = server.diagnostics(uri, 1)
+    findings = cli_findings(project)
+    assert [f["code"] for f in findings] == ["GL002"]
+    assert _seen(published) == expected(findings, SAMPLE)
+    server.close()
+
+
+def test_an_empty_selection_is_reported_not_silent(client, project):
+    server = client()
+    server.initialize(project.parent, options={"autogradlint": {"select": ["GL101"], "ignore": ["GL101"]}})
+    uri = server.open(project, SAMPLE)
+    published = server.diagnostics(uri, 1)
+    assert len(published) == 1 and "no rule is selected" in published[0]["message"]
+    server.close()
