@@ -450,7 +450,7 @@ def build_server() -> AutogradlintServer:
         document.version = params.text_document.version
         ls.request_lint(document)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=True))
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
     def did_save(ls: AutogradlintServer, params: types.DidSaveTextDocumentParams) -> None:
         document = ls.documents.get(params.text_document.uri)
         if document is not None and params.text is not None and params.text != document.text:
