@@ -432,8 +432,10 @@ def changed_spans(old: str, new: str) -> List[Tuple[int, int, str]]:
 # suppressing a finding
 
 
-_NOQA_CODES = re.compile(r"#\s*noqa\s*:\s*[A-Za-z0-9_\-]+(?:[ \t]*,[ \t]*[A-Za-z0-9_\-]+|[ \t]+[A-Za-z0-9_\-]+(?=[ \t]*(?:,|$|#)))*",
-                         re.I)
+# a noqa comment's code list: the codes up to the last one followed by a comma, the end or another comment
+# (`# noqa: E501, GL101 because ...` ends at GL101)
+_NOQA_CODES = re.compile(r"#\s*noqa\s*:\s*[A-Za-z0-9_\-]+"
+                         r"(?:[ \t]*,[ \t]*[A-Za-z0-9_\-]+|[ \t]+[A-Za-z0-9_\-]+(?=[ \t]*(?:,|$|#)))*", re.I)
 
 
 def noqa_edit(text: str, diagnostic: Diagnostic) -> Optional[Tuple[int, int, str]]:

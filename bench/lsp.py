@@ -8,8 +8,8 @@ takes to parse the same file in this same interpreter.
 The server is started once (`python -m autogradlint server`) and driven over stdio with real LSP messages
 (the hand-written client of tests/lsp_stdio.py). examples/train_bugs.py is appended to both files (its
 three findings are placed and their fixes built at every lint; --no-planted-findings leaves them out); the
-small file is the large one's first top-level statements, up to the line count. The file is opened (the first lint also pays for the rule
-imports), then each round is one `textDocument/didChange` that inserts or removes one comment line in the
+small file is the large one's first top-level statements, up to the line count. The file is opened (the
+first lint also pays for the rule imports), then each round is one `textDocument/didChange` that inserts or removes one comment line in the
 middle of the file, timed from the moment the change is written to the server's stdin until the
 `textDocument/publishDiagnostics` of that version is read back. The parse floor is `libcst.parse_module` of
 the same bytes in this process, LibCST imported and warmed up first; the median of the rounds is compared.
@@ -21,7 +21,6 @@ import argparse
 import ast
 import gc
 import json
-import os
 import statistics
 import subprocess
 import sys

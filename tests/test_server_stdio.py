@@ -6,14 +6,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("pygls")
 
 from conftest import run_autogradlint  # noqa: E402
-from lsp_stdio import StdioClient, file_uri  # noqa: E402
+from lsp_stdio import StdioClient  # noqa: E402
 from server_helpers import SAMPLE, cli_findings, expected  # noqa: E402
 
 BOUND = 30  # seconds: how long a server may take to notice its client is gone (a bound, not a measurement)
