@@ -294,10 +294,12 @@ class AutogradlintServer(LanguageServer):
         if results is not None or not document.lintable:
             return results
         waiter = asyncio.get_running_loop().create_future()
-        document.waiters.append(waiter)
+        # requests that gave up waiting leave their futures: dropped here, so that the list stays short
+        document.waiters = [w for w in document.waiters if not w.done()] + [waiter]
         try:
             await asyncio.wait_for(asyncio.shield(waiter), RESULT_WAIT)
         except asyncio.TimeoutError:
+            waiter.cancel()
             return None
         return document.current
 
