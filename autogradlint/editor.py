@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from autogradlint.config import ConfigError, Settings, load_settings, nearest_config
+from autogradlint.config import ConfigError, Settings, effective_torch_version, load_settings, nearest_config, parse_torch_version
 from autogradlint.records import Record
 from autogradlint.rule import (
     ENGINE_CODES,
@@ -154,17 +154,19 @@ class ClientSettings(Record):
     selection applied on top of the configuration file's, as the CLI's flags are, and whether the fix-all
     action also applies unsafe fixes (None: as the configuration file says)."""
 
-    __slots__ = ("layer", "unsafe_fixes", "problems")
+    __slots__ = ("layer", "unsafe_fixes", "torch_version", "problems")
 
     def __init__(self, layer: Optional[SelectionLayer] = None, unsafe_fixes: Optional[bool] = None,
-                 problems: Optional[List[str]] = None) -> None:
+                 torch_version: Optional[Tuple[int, int]] = None, problems: Optional[List[str]] = None) -> None:
         self.layer = SelectionLayer() if layer is None else layer
         self.unsafe_fixes = unsafe_fixes
+        self.torch_version = torch_version  # as --torch-version (None: the configuration's, or the project's pin)
         self.problems = [] if problems is None else problems
 
     @classmethod
     def parse(cls, value: object) -> "ClientSettings":
-        """From ``{"autogradlint": {"select": [...], "ignore": [...], "extendSelect": [...], "unsafeFixes": b}}``
+        """From ``{"autogradlint": {"select": [...], "ignore": [...], "extendSelect": [...], "unsafeFixes": b,
+        "torchVersion": "X.Y"}}``
         (or the inner object alone). Unknown selectors are dropped and reported in ``problems``."""
         problems: List[str] = []
         if isinstance(value, dict) and isinstance(value.get("autogradlint"), dict):
@@ -202,7 +204,14 @@ class ClientSettings(Record):
         if unsafe is not None and not isinstance(unsafe, bool):
             problems.append("setting autogradlint.unsafeFixes must be true or false; ignored")
             unsafe = None
-        return cls(layer, unsafe, problems)
+        torch_version = None
+        raw_version = value.get("torchVersion", value.get("torch-version"))
+        if raw_version is not None:
+            try:
+                torch_version = parse_torch_version(raw_version, "setting autogradlint.torchVersion")
+            except ConfigError as error:
+                problems.append(f"{error}; ignored")
+        return cls(layer, unsafe, torch_version, problems)
 
 
 class DocumentConfig(Record):
@@ -210,15 +219,16 @@ class DocumentConfig(Record):
     configuration file is broken: ``error`` says why), the rules selected for this document (per-file-ignores
     applied), how the CLI would show its path, and whether fix-all applies unsafe fixes."""
 
-    __slots__ = ("settings", "rules", "display", "unsafe", "error")
+    __slots__ = ("settings", "rules", "display", "unsafe", "error", "torch_version")
 
     def __init__(self, settings: Optional[Settings], rules: List[RuleInfo], display: str, unsafe: bool,
-                 error: Optional[str] = None) -> None:
+                 error: Optional[str] = None, torch_version: Optional[Tuple[int, int]] = None) -> None:
         self.settings = settings
         self.rules = rules
         self.display = display
         self.unsafe = unsafe
         self.error = error
+        self.torch_version = torch_version  # the torch release linted for (None: the newest)
 
     @property
     def max_size(self) -> int:
@@ -273,28 +283,32 @@ class ConfigStore:
                 return folder
         return None
 
-    def _settings_for(self, directory: Path) -> Tuple[Optional[Settings], Optional[str]]:
+    def _settings_for(self, directory: Path) -> Tuple[Optional[Settings], Optional[str], Optional[Tuple[int, int]]]:
         key = str(directory)
         with self._lock:
             generation = self._generation
             cached = self._by_directory.get(key)
         if cached is not None and cached[0] == generation and _unchanged(cached[1], cached[2]):
-            value = cached[2][0]
-            return (value, None) if isinstance(value, Settings) else (None, str(value))
+            value, _, pinned = cached[2]
+            return (value, None, pinned) if isinstance(value, Settings) else (None, str(value), None)
         config_path, parsed = nearest_config(directory)
         stamp = _stamp(config_path)
+        pinned = None
         try:
             if config_path is None:
                 folder = self.folder_of(directory)
                 value: object = Settings(root=(folder or directory).resolve())
             else:
                 value = load_settings(config_path, directory, parsed)
+            # the CLI's torch version, run from the document's directory: the configuration's, else the
+            # project's pin (the client's torchVersion, as --torch-version, is applied by for_document)
+            pinned = effective_torch_version(value, None, directory)[0]
         except ConfigError as error:
             value = error
         with self._lock:
             if self._generation == generation:
-                self._by_directory[key] = (generation, config_path, (value, stamp))
-        return (value, None) if isinstance(value, Settings) else (None, str(value))
+                self._by_directory[key] = (generation, config_path, (value, stamp, pinned))
+        return (value, None, pinned) if isinstance(value, Settings) else (None, str(value), None)
 
     def for_document(self, path: Optional[Path]) -> DocumentConfig:
         """The configuration of the document at ``path`` (None for a document not on disk: the first workspace
@@ -306,7 +320,7 @@ class ConfigStore:
             directory = self._folders[-1] if self._folders else Path.cwd()
         else:
             directory = path.parent
-        settings, error = self._settings_for(directory)
+        settings, error, pinned = self._settings_for(directory)
         client = self._client
         if settings is None:
             return DocumentConfig(None, [], path.name if path is not None else "untitled", False, error)
@@ -329,7 +343,8 @@ class ConfigStore:
             display = display_path(str(path), str(settings.root))
             rules = _per_file_rules(display, str(path), settings, selected)
         unsafe = settings.unsafe_fixes if client.unsafe_fixes is None else client.unsafe_fixes
-        return DocumentConfig(settings, rules, display, unsafe)
+        torch_version = client.torch_version if client.torch_version is not None else pinned
+        return DocumentConfig(settings, rules, display, unsafe, torch_version=torch_version)
 
 
 def _stamp(path: Optional[Path]) -> Optional[Tuple[int, int]]:
@@ -355,7 +370,7 @@ def _unchanged(config_path: Optional[Path], entry: object) -> bool:
 def lint_text(text: str, config: DocumentConfig) -> List[Diagnostic]:
     """The CLI's findings for this text (``autogradlint check`` on a file holding it, in its configuration):
     through the runner's process_source, so the rules, noqa handling and time limit are the CLI's."""
-    from autogradlint.runner import CHECK, process_source
+    from autogradlint.runner import CHECK, DEFAULT_FILE_TIMEOUT, process_source
 
     data, _ = source_bytes(text)
     display = script_name(config.display)
@@ -364,10 +379,16 @@ def lint_text(text: str, config: DocumentConfig) -> List[Diagnostic]:
 
         return [too_large(display, len(data), config.max_size)]
     try:
-        outcome = process_source(data, display, config.rules, CHECK, config.unsafe)
+        outcome = process_source(data, display, config.rules, CHECK, config.unsafe, DEFAULT_FILE_TIMEOUT,
+                                 *_torch(config))
     except Exception as error:  # a failure of autogradlint's own: one finding, never a crashed server
         return [internal_error(display, error)]
     return outcome.diagnostics
+
+
+def _torch(config: DocumentConfig) -> tuple:
+    """process_source's torch_version argument, when there is one to give (its default is the newest)."""
+    return () if config.torch_version is None else (config.torch_version,)
 
 
 def script_name(display: str) -> str:
@@ -384,12 +405,13 @@ def internal_error(display: str, error: BaseException) -> Diagnostic:
 def fix_all(text: str, config: DocumentConfig) -> Optional[str]:
     """The text ``autogradlint check --fix`` would leave (the fix loop of autogradlint.fixing, unsafe fixes
     as the configuration says); None when it changes nothing or cannot fix."""
-    from autogradlint.runner import FIX, process_source
+    from autogradlint.runner import DEFAULT_FILE_TIMEOUT, FIX, process_source
 
     data, encoding = source_bytes(text)
     if config.max_size and len(data) > config.max_size:
         return None
-    outcome = process_source(data, script_name(config.display), config.rules, FIX, config.unsafe)
+    outcome = process_source(data, script_name(config.display), config.rules, FIX, config.unsafe, DEFAULT_FILE_TIMEOUT,
+                             *_torch(config))
     if outcome.new_source is None:
         return None
     return outcome.new_source.decode(encoding)

@@ -56,6 +56,8 @@ RESULT_WAIT = 10.0
 EXIT_GRACE = 2.0
 
 FIX_ALL_KIND = "source.fixAll.autogradlint"
+# the files a document's configuration comes from: pyproject.toml, and requirements files (the torch pin)
+CONFIG_FILE_GLOBS = ("**/pyproject.toml", "**/requirements*.txt")
 SOURCE = "autogradlint"
 
 _SEVERITY = {
@@ -76,6 +78,14 @@ def uri_to_path(uri: str) -> Optional[Path]:
     if os.name == "nt" and len(path) >= 3 and path[0] == "/" and path[2] == ":":
         path = path[1:]
     return Path(path)
+
+
+def is_config_file(path: Optional[Path]) -> bool:
+    """Whether a change to this file can change a document's configuration (see CONFIG_FILE_GLOBS)."""
+    if path is None:
+        return False
+    name = path.name.lower()
+    return name == "pyproject.toml" or (name.startswith("requirements") and name.endswith(".txt"))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -413,7 +423,7 @@ def build_server() -> AutogradlintServer:
             registration = types.Registration(
                 id="autogradlint-config-files", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
                 register_options=types.DidChangeWatchedFilesRegistrationOptions(
-                    watchers=[types.FileSystemWatcher(glob_pattern="**/pyproject.toml")]))
+                    watchers=[types.FileSystemWatcher(glob_pattern=pattern) for pattern in CONFIG_FILE_GLOBS]))
             try:
                 ls.client_register_capability(types.RegistrationParams(registrations=[registration]))
             except Exception:  # a client that cannot take it still has the check on every lint
@@ -457,7 +467,7 @@ def build_server() -> AutogradlintServer:
         document = ls.documents.get(params.text_document.uri)
         if document is not None and params.text is not None and params.text != document.text:
             document.text = params.text
-        if document is not None and document.path is not None and document.path.name == "pyproject.toml":
+        if document is not None and is_config_file(document.path):
             ls.config.invalidate()
             ls.relint_all()
         elif document is not None:
@@ -487,7 +497,7 @@ def build_server() -> AutogradlintServer:
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(ls: AutogradlintServer, params: types.DidChangeWatchedFilesParams) -> None:
-        if any(change.uri.endswith("pyproject.toml") for change in params.changes):
+        if any(is_config_file(uri_to_path(change.uri)) for change in params.changes):
             ls.config.invalidate()
             ls.relint_all()
 

@@ -25,9 +25,8 @@ def evaluate(model, x):
     with torch.no_grad:
         y = model(x)
     idx = torch.zeros(3, dtype=torch.long, requires_grad=True)
-    w = torch.ones(2, requires_grad=True)
-    w.data.mul_(2)
-    return y, idx
+    v = torch.autograd.Variable(torch.ones(2))
+    return y, idx, v
 '''
 
 _LINE_END = re.compile(r"\r\n|\r|\n")

@@ -112,6 +112,9 @@ def test_client_settings():
     assert bad.layer.select == ["GL101"] and bad.layer.ignore == [] and bad.unsafe_fixes is None
     assert len(bad.problems) == 3 and any("GL9999" in p for p in bad.problems)
     assert ClientSettings.parse(None).layer.select is None
+    assert ClientSettings.parse({"torchVersion": "2.1"}).torch_version == (2, 1)
+    wrong = ClientSettings.parse({"torchVersion": 2.1})
+    assert wrong.torch_version is None and "torchVersion" in wrong.problems[0]
 
 
 @pytest.mark.parametrize("old, new", [

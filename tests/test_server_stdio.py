@@ -217,3 +217,26 @@ def test_an_empty_selection_is_reported_not_silent(client, project):
     published = server.diagnostics(uri, 1)
     assert len(published) == 1 and "no rule is selected" in published[0]["message"]
     server.close()
+
+
+def test_the_torch_version_is_the_clis(client, tmp_path):
+    # the project pins torch below 2.4, where torch.cuda.amp is not deprecated yet: GL706 stays silent
+    path = tmp_path / "amp.py"
+    text = "import torch\nscaler = torch.cuda.amp.GradScaler()\n"
+    path.write_text(text, encoding="utf-8")
+    (tmp_path / "requirements.txt").write_text("torch>=2.1,<2.3\n", encoding="utf-8")
+    server = client()
+    server.initialize(tmp_path)
+    uri = server.open(path, text)
+    assert server.diagnostics(uri, 1) == [] and cli_findings(path) == []
+    # the pin is raised, and the client reports the change: the server reads it again
+    (tmp_path / "requirements.txt").write_text("torch>=2.5\n", encoding="utf-8")
+    server.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": (tmp_path / "requirements.txt").as_uri(), "type": 2}]})
+    published = server.diagnostics(uri)
+    assert [d["code"] for d in published] == ["GL706"]
+    assert _seen(published) == expected(cli_findings(path), text)
+    # the client's torchVersion setting overrides the pin, as --torch-version does
+    server.notify("workspace/didChangeConfiguration", {"settings": {"autogradlint": {"torchVersion": "2.2"}}})
+    assert server.diagnostics(uri) == []
+    assert cli_findings(path, "--torch-version", "2.2") == []
+    server.close()
