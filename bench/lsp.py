@@ -12,7 +12,9 @@ small file is the large one's first top-level statements, up to the line count. 
 first lint also pays for the rule imports), then each round is one `textDocument/didChange` that inserts or removes one comment line in the
 middle of the file, timed from the moment the change is written to the server's stdin until the
 `textDocument/publishDiagnostics` of that version is read back. The parse floor is `libcst.parse_module` of
-the same bytes in this process, LibCST imported and warmed up first; the median of the rounds is compared.
+the same bytes in this process, LibCST imported and warmed up first: once before each edit (the ratio of each
+pair, and their median, is the figure that holds on a machine whose load changes), and again after the
+server's rounds (median of as many parses, with the garbage collector on and off).
 Targets (issue 17): a 3,600-line file within 1.5x the parse floor, a 100-line file within 100 ms.
 """
 from __future__ import annotations
@@ -94,6 +96,10 @@ def parse_floor(data: bytes, rounds: int):
 
 
 def measure(command, text: str, rounds: int) -> dict:
+    import libcst
+
+    data = text.encode("utf-8")
+    libcst.parse_module(data)  # the parse floor's imports and warm-up, before anything is timed
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
         path = root / "bench_file.py"
@@ -106,7 +112,7 @@ def measure(command, text: str, rounds: int) -> dict:
             findings = client.diagnostics(uri, 1, timeout=600)
             first = time.perf_counter() - start
             line = middle_statement_line(text)
-            times = []
+            times, floors = [], []
             version = 1
             for round_number in range(rounds):
                 version += 1
@@ -116,6 +122,10 @@ def measure(command, text: str, rounds: int) -> dict:
                 else:
                     change = {"range": {"start": {"line": line, "character": 0}, "end": {"line": line + 1, "character": 0}},
                               "text": ""}
+                # the parse floor, in turns with the edits: a shared machine's load changes from minute to minute
+                start = time.perf_counter()
+                libcst.parse_module(data)
+                floors.append(time.perf_counter() - start)
                 # a quiet spell first, as between two edits of a person: the server lints at once after one
                 time.sleep(0.5)
                 sent = time.perf_counter()
@@ -127,7 +137,8 @@ def measure(command, text: str, rounds: int) -> dict:
         finally:
             client.kill()
     return {"lines": text.count("\n"), "findings": len(findings), "first_open_s": first, "edits_s": times,
-            "median_s": statistics.median(times)}
+            "median_s": statistics.median(times), "floors_s": floors,
+            "pair_ratio": statistics.median(t / f for t, f in zip(times, floors))}
 
 
 def main() -> int:
@@ -153,24 +164,25 @@ def main() -> int:
     command = [args.python or sys.executable, "-m", "autogradlint", "server"]
     results = {"file": str(path), "python": command[0]}
     for label, source in (("large", text), ("small", small)):
-        floor, floor_no_gc = parse_floor(source.encode("utf-8"), args.rounds)
         measured = measure(command, source, args.rounds)
+        floor, floor_no_gc = parse_floor(source.encode("utf-8"), args.rounds)
         measured.update(parse_floor_s=floor, parse_floor_gc_off_s=floor_no_gc, ratio=measured["median_s"] / floor)
         results[label] = measured
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     print(f"file: {results['file']}")
-    print("| file | lines | findings | first open s | edit -> diagnostics, median s | parse floor s (GC off) | ratio |")
-    print("|---|---|---|---|---|---|---|")
+    print("| file | lines | findings | first open s | edit -> diagnostics, median s | parse floor s (GC off) | "
+          "ratio of medians | median of paired ratios |")
+    print("|---|---|---|---|---|---|---|---|")
     for label in ("large", "small"):
         r = results[label]
         print(f"| {label} | {r['lines']} | {r['findings']} | {r['first_open_s']:.3f} | {r['median_s']:.3f} "
               f"(min {min(r['edits_s']):.3f}, max {max(r['edits_s']):.3f}) | {r['parse_floor_s']:.3f} "
-              f"({r['parse_floor_gc_off_s']:.3f}) | {r['ratio']:.2f}x |")
+              f"({r['parse_floor_gc_off_s']:.3f}) | {r['ratio']:.2f}x | {r['pair_ratio']:.2f}x |")
     large, small = results["large"], results["small"]
-    print(f"targets: large file within 1.5x the parse floor: {large['ratio']:.2f}x "
-          f"({'met' if large['ratio'] <= 1.5 else 'NOT met'}); small file within 100 ms: "
+    print(f"targets: large file within 1.5x the parse floor: {large['pair_ratio']:.2f}x, paired "
+          f"({'met' if large['pair_ratio'] <= 1.5 else 'NOT met'}); small file within 100 ms: "
           f"{small['median_s'] * 1000:.0f} ms ({'met' if small['median_s'] <= 0.1 else 'NOT met'})")
     return 0
 
