@@ -523,3 +523,65 @@ def _line_end_comment(text: str, line: int):
     except (tokenize.TokenError, SyntaxError, IndentationError):
         return False
     return comment if ends else False
+
+
+# ---------------------------------------------------------------------------------------------------------
+# notebooks: an editor's cells, linted and fixed as the CLI does a .ipynb file holding them
+
+
+def notebook_bytes(cells: Sequence[Tuple[str, str]]) -> bytes:
+    """A Jupyter notebook (nbformat 4) holding the cells, (kind, text) each, kind "code", "markdown" or "raw"."""
+    import json
+
+    content = {
+        "cells": [dict({"cell_type": kind, "metadata": {}, "source": text},
+                       **({"execution_count": None, "outputs": []} if kind == "code" else {}))
+                  for kind, text in cells],
+        "metadata": {"language_info": {"name": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    return json.dumps(content).encode("utf-8")
+
+
+def _notebook_display(config: DocumentConfig) -> str:
+    from autogradlint.documents import is_notebook_path
+
+    return config.display if is_notebook_path(config.display) else config.display + ".ipynb"
+
+
+def lint_notebook(cells: Sequence[Tuple[str, str]], config: DocumentConfig) -> List[Diagnostic]:
+    """The CLI's findings for a notebook of these cells (each finding's ``cell`` is 1-based over ``cells``)."""
+    from autogradlint.runner import CHECK, DEFAULT_FILE_TIMEOUT, process_source
+
+    display = _notebook_display(config)
+    data = notebook_bytes(cells)
+    if config.max_size and len(data) > config.max_size:  # as the CLI: refused before parsing
+        from autogradlint.runner import too_large
+
+        return [too_large(display, len(data), config.max_size)]
+    try:
+        return process_source(data, display, config.rules, CHECK, config.unsafe, DEFAULT_FILE_TIMEOUT,
+                              *_torch(config)).diagnostics
+    except Exception as error:  # a failure of autogradlint's own: one finding, never a crashed server
+        return [internal_error(display, error)]
+
+
+def fix_notebook(cells: Sequence[Tuple[str, str]], config: DocumentConfig) -> Optional[List[str]]:
+    """Every cell's text as ``autogradlint check --fix`` leaves a notebook of these cells; None when it
+    changes nothing or cannot fix."""
+    import json
+
+    from autogradlint.runner import DEFAULT_FILE_TIMEOUT, FIX, process_source
+
+    data = notebook_bytes(cells)
+    if config.max_size and len(data) > config.max_size:
+        return None
+    outcome = process_source(data, _notebook_display(config), config.rules, FIX, config.unsafe, DEFAULT_FILE_TIMEOUT,
+                             *_torch(config))
+    if outcome.new_source is None:
+        return None
+    fixed = json.loads(outcome.new_source.decode("utf-8"))["cells"]
+    if len(fixed) != len(cells):
+        return None
+    return [cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"]) for cell in fixed]

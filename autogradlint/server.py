@@ -39,6 +39,8 @@ from autogradlint.editor import (
     apply_change,
     changed_spans,
     fix_all,
+    fix_notebook,
+    lint_notebook,
     lint_text,
     noqa_edit,
 )
@@ -178,23 +180,41 @@ class Results:
         return self.uri, self.version, self.lines
 
 
+class CellResults(Results):
+    """The findings of one cell of a notebook; a fix's edit may go to another cell (its ``cell``)."""
+
+    __slots__ = ("targets",)
+
+    def __init__(self, *args, targets: Dict[int, Tuple[str, Optional[int], LineMap]]) -> None:
+        super().__init__(*args)
+        self.targets = targets
+
+    def target(self, edit) -> Tuple[str, Optional[int], LineMap]:
+        cell = getattr(edit, "cell", None)
+        return self.targets.get(cell) or super().target(edit)
+
+
 # what is linted: Python by the client's word, or by the file's name
 PYTHON_LANGUAGES = frozenset({"python"})
 PYTHON_SUFFIXES = frozenset({".py", ".pyi", ".pyw"})
 
 
 class Document:
-    __slots__ = ("uri", "text", "version", "path", "lintable", "changed_at", "results", "waiters")
+    __slots__ = ("uri", "text", "version", "path", "lintable", "changed_at", "results", "waiters", "notebook",
+                 "language_id")
 
-    def __init__(self, uri: str, text: str, version: Optional[int], language_id: str = "python") -> None:
+    def __init__(self, uri: str, text: str, version: Optional[int], language_id: str = "python",
+                 notebook: Optional[str] = None) -> None:
         self.uri = uri
+        self.language_id = (language_id or "").lower()
+        self.notebook = notebook  # a notebook cell: the notebook's uri (the notebook is linted, not the cell)
         self.text = text
         self.version = version
         self.path = uri_to_path(uri)
         # a client may send every document it opens (a pyproject.toml among them): only Python is linted; the
         # others are kept so that saving a configuration file re-reads it
-        self.lintable = (language_id or "").lower() in PYTHON_LANGUAGES or (
-            self.path is not None and self.path.suffix.lower() in PYTHON_SUFFIXES)
+        self.lintable = notebook is None and (self.language_id in PYTHON_LANGUAGES or (
+            self.path is not None and self.path.suffix.lower() in PYTHON_SUFFIXES))
         self.changed_at = 0.0
         self.results: Optional[Results] = None
         self.waiters: List[asyncio.Future] = []
@@ -203,6 +223,45 @@ class Document:
     def current(self) -> Optional[Results]:
         results = self.results
         return results if results is not None and results.text is self.text else None
+
+
+class Notebook:
+    """An open notebook: its cells' uris in order and their kinds ("code", "markdown", "raw"); the cells' text
+    are Documents (with ``notebook`` set)."""
+
+    __slots__ = ("uri", "path", "version", "cells", "kinds", "changed_at", "revision")
+
+    def __init__(self, uri: str, version: Optional[int]) -> None:
+        self.uri = uri
+        self.path = uri_to_path(uri)
+        self.version = version
+        self.cells: List[str] = []
+        self.kinds: Dict[str, str] = {}
+        self.changed_at = 0.0
+        self.revision = 0  # counts changes: a lint's result is published only for the revision it linted
+
+
+def _cell_kind(cell_kind, language_id: str) -> str:
+    """A cell as nbformat names its kind: Python code is "code", markup "markdown", code in another language
+    "raw" (not linted)."""
+    if cell_kind == types.NotebookCellKind.Markup:
+        return "markdown"
+    return "code" if (language_id or "python").lower() in PYTHON_LANGUAGES else "raw"
+
+
+def notebooks_supported() -> bool:
+    """Whether the engine has the notebook document layer (autogradlint.documents, issue 15) that notebooks are
+    linted through; the server offers notebook sync only then."""
+    import importlib.util
+
+    return importlib.util.find_spec("autogradlint.documents") is not None
+
+
+# LSP 3.17 notebook sync: Jupyter notebooks, their Python cells
+NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
+    notebook_selector=[types.NotebookDocumentFilterWithCells(
+        notebook="jupyter-notebook", cells=[types.NotebookCellLanguage(language="python")])],
+    save=True)
 
 
 class _Protocol(LanguageServerProtocol):
@@ -227,13 +286,33 @@ class _Protocol(LanguageServerProtocol):
         if handler is not None:
             yield handler, (params,), None
 
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+    def lsp_notebook_document__did_open(self, params):
+        handler = self.fm.features.get(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+        if handler is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def lsp_notebook_document__did_change(self, params):
+        handler = self.fm.features.get(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+        if handler is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def lsp_notebook_document__did_close(self, params):
+        handler = self.fm.features.get(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+        if handler is not None:
+            yield handler, (params,), None
+
 
 class AutogradlintServer(LanguageServer):
     def __init__(self, worker: Worker) -> None:
         super().__init__("autogradlint", __version__, protocol_cls=_Protocol,
-                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         notebook_document_sync=NOTEBOOK_SYNC if notebooks_supported() else None)
         self.worker = worker
         self.documents: Dict[str, Document] = {}
+        self.notebooks: Dict[str, Notebook] = {}
         self.config = ConfigStore()
         self.encoding = UTF16
         self.loop: Optional[asyncio.AbstractEventLoop] = None
@@ -298,10 +377,42 @@ class AutogradlintServer(LanguageServer):
             if not waiter.done():
                 waiter.set_result(results)
 
+    def request_notebook_lint(self, notebook: Notebook, immediately: bool = False) -> None:
+        """Lint the notebook's cells together (the latest revision only, as for a document)."""
+        now = time.monotonic()
+        quiet = now - notebook.changed_at >= DEBOUNCE
+        notebook.changed_at = now
+        notebook.revision += 1
+        revision, encoding = notebook.revision, self.encoding
+        cells = [(uri, notebook.kinds.get(uri, "code"), self.documents[uri]) for uri in notebook.cells
+                 if uri in self.documents]
+        snapshot = [(uri, kind, document.text, document.version) for uri, kind, document in cells]
+        nb_uri, path = notebook.uri, notebook.path
+
+        def job() -> None:
+            started = time.perf_counter()
+            results = analyse_notebook(self.config, snapshot, path, encoding)
+            logger.info("linted %s (revision %s) in %.3f s", nb_uri, revision, time.perf_counter() - started)
+            loop = self.loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self.deliver_notebook, nb_uri, revision, results)
+
+        self.worker.schedule(nb_uri, 0.0 if immediately or quiet else DEBOUNCE, job)
+
+    def deliver_notebook(self, uri: str, revision: int, results: List[Results]) -> None:
+        """Publish each cell's findings if the notebook is as it was linted; drop them otherwise."""
+        notebook = self.notebooks.get(uri)
+        if notebook is None or notebook.revision != revision:
+            return
+        for cell_results in results:
+            document = self.documents.get(cell_results.uri)
+            if document is not None and cell_results.text is document.text:
+                self.deliver(cell_results.uri, cell_results)
+
     async def current_results(self, document: Document) -> Optional[Results]:
         """The results of the document's current text, waiting for its lint if it is not done yet."""
         results = document.current
-        if results is not None or not document.lintable:
+        if results is not None or not (document.lintable or document.notebook in self.notebooks):
             return results
         waiter = asyncio.get_running_loop().create_future()
         # requests that gave up waiting leave their futures: dropped here, so that the list stays short
@@ -317,6 +428,8 @@ class AutogradlintServer(LanguageServer):
         for document in self.documents.values():
             if document.lintable:
                 self.request_lint(document, immediately=True)
+        for notebook in self.notebooks.values():
+            self.request_notebook_lint(notebook, immediately=True)
 
     # ---- exit
     def finish(self, code: int) -> None:
@@ -352,6 +465,36 @@ def analyse(store: ConfigStore, uri: str, text: str, version: Optional[int], pat
         findings = lint_text(text, config)
         lsp = [to_lsp(d, lines, encoding) for d in findings]
     return Results(uri, version, text, lines, findings, lsp, config)
+
+
+def analyse_notebook(store: ConfigStore, cells: List[Tuple[str, str, str, Optional[int]]], path: Optional[Path],
+                     encoding: str) -> List[Results]:
+    """Lint one revision of a notebook (in the lint thread): its cells (uri, kind, text, version) together, in
+    order; the results of each code cell, in that cell's own positions."""
+    try:
+        config = store.for_document(path)
+    except Exception as error:
+        config = DocumentConfig(None, [], path.name if path is not None else "untitled.ipynb", False,
+                                f"cannot read the configuration: {type(error).__name__}: {error}")
+    code = [index for index, (_, kind, _, _) in enumerate(cells) if kind == "code"]
+    lines = {index: LineMap(cells[index][2]) for index in code}
+    found: Dict[int, List[Diagnostic]] = {index: [] for index in code}
+    if config.error is None and code:
+        for finding in lint_notebook([(kind, text) for _, kind, text, _ in cells], config):
+            index = finding.cell - 1 if getattr(finding, "cell", None) else code[0]
+            found.setdefault(index if index in found else code[0], []).append(finding)
+    targets = {index + 1: (cells[index][0], cells[index][3], lines[index]) for index in code}
+    out: List[Results] = []
+    for index in code:
+        uri, _, text, version = cells[index]
+        if config.error is not None:
+            lsp = [] if index != code[0] else [types.Diagnostic(
+                range=types.Range(types.Position(0, 0), types.Position(0, 0)), message=f"configuration error: {config.error}",
+                severity=types.DiagnosticSeverity.Error, source=SOURCE)]
+        else:
+            lsp = [to_lsp(d, lines[index], encoding) for d in found[index]]
+        out.append(CellResults(uri, version, text, lines[index], found[index], lsp, config, targets=targets))
+    return out
 
 
 def lsp_range(lines: LineMap, line: int, column: int, end_line: int, end_column: int, encoding: str) -> types.Range:
@@ -450,15 +593,7 @@ def build_server() -> AutogradlintServer:
         document = ls.documents.get(params.text_document.uri)
         if document is None:
             return
-        text = document.text
-        for change in params.content_changes:
-            if isinstance(change, types.TextDocumentContentChangePartial):
-                start = (change.range.start.line, change.range.start.character)
-                end = (change.range.end.line, change.range.end.character)
-                text = apply_change(text, start, end, change.text, ls.encoding)
-            else:
-                text = change.text
-        document.text = text
+        _apply_changes(ls, document, params.content_changes)
         document.version = params.text_document.version
         ls.request_lint(document)
 
@@ -483,6 +618,72 @@ def build_server() -> AutogradlintServer:
                 if not waiter.done():
                     waiter.set_result(None)
         if document is None or document.lintable:
+            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+    # ---- notebooks (LSP 3.17): the cells are linted together, each cell gets its own diagnostics
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+    def notebook_did_open(ls: AutogradlintServer, params: types.DidOpenNotebookDocumentParams) -> None:
+        nb = params.notebook_document
+        notebook = Notebook(nb.uri, nb.version)
+        ls.notebooks[nb.uri] = notebook
+        languages = {item.uri: item.language_id for item in params.cell_text_documents}
+        for item in params.cell_text_documents:
+            ls.documents[item.uri] = Document(item.uri, item.text, item.version, item.language_id, notebook=nb.uri)
+        for cell in nb.cells:
+            notebook.cells.append(cell.document)
+            notebook.kinds[cell.document] = _cell_kind(cell.kind, languages.get(cell.document, "python"))
+        ls.request_notebook_lint(notebook, immediately=True)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def notebook_did_change(ls: AutogradlintServer, params: types.DidChangeNotebookDocumentParams) -> None:
+        notebook = ls.notebooks.get(params.notebook_document.uri)
+        if notebook is None:
+            return
+        notebook.version = params.notebook_document.version
+        cells = params.change.cells
+        if cells is not None and cells.structure is not None:
+            structure = cells.structure
+            for item in structure.did_open or []:
+                ls.documents[item.uri] = Document(item.uri, item.text, item.version, item.language_id, notebook=notebook.uri)
+            for identifier in structure.did_close or []:
+                if ls.documents.pop(identifier.uri, None) is not None:
+                    ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=identifier.uri, diagnostics=[]))
+            array = structure.array
+            new = [cell.document for cell in array.cells or []]
+            for cell in array.cells or []:
+                document = ls.documents.get(cell.document)
+                notebook.kinds[cell.document] = _cell_kind(cell.kind, document.language_id if document else "python")
+            notebook.cells[array.start:array.start + array.delete_count] = new
+        if cells is not None:
+            for cell in cells.data or []:
+                document = ls.documents.get(cell.document)
+                notebook.kinds[cell.document] = _cell_kind(cell.kind, document.language_id if document else "python")
+            for change in cells.text_content or []:
+                document = ls.documents.get(change.document.uri)
+                if document is not None:
+                    _apply_changes(ls, document, change.changes)
+                    document.version = change.document.version
+        ls.request_notebook_lint(notebook)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
+    def notebook_did_save(ls: AutogradlintServer, params: types.DidSaveNotebookDocumentParams) -> None:
+        notebook = ls.notebooks.get(params.notebook_document.uri)
+        if notebook is not None:
+            ls.request_notebook_lint(notebook, immediately=True)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def notebook_did_close(ls: AutogradlintServer, params: types.DidCloseNotebookDocumentParams) -> None:
+        notebook = ls.notebooks.pop(params.notebook_document.uri, None)
+        ls.worker.cancel(params.notebook_document.uri)
+        uris = {identifier.uri for identifier in params.cell_text_documents}
+        if notebook is not None:
+            uris.update(notebook.cells)
+        for uri in sorted(uris):
+            document = ls.documents.pop(uri, None)
+            if document is not None:
+                for waiter in document.waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
             ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     # ---- configuration
@@ -604,12 +805,23 @@ async def _resolve_fix_all(ls: AutogradlintServer, action: types.CodeAction) -> 
     results = await ls.current_results(document)
     if results is None:
         return None
-    # (uri, version, text before, lines) of every document the fix-all may change, and how to compute it
-    pieces = [(document.uri, document.version, document.text)]
-    text, path, config = document.text, document.path, ls.config
+    # (uri, version, text before) of every document the fix-all may change, and how to compute it
+    notebook = ls.notebooks.get(document.notebook) if document.notebook else None
+    config = ls.config
+    if notebook is not None:
+        cells = [(uri, notebook.kinds.get(uri, "code"), ls.documents[uri]) for uri in notebook.cells if uri in ls.documents]
+        pieces = [(uri, cell.version, cell.text) for uri, _, cell in cells]
+        kinds_texts = [(kind, cell.text) for _, kind, cell in cells]
+        path = notebook.path
 
-    def compute() -> List[Optional[str]]:
-        return [fix_all(text, config.for_document(path))]
+        def compute() -> List[Optional[str]]:
+            return fix_notebook(kinds_texts, config.for_document(path)) or [None] * len(kinds_texts)
+    else:
+        pieces = [(document.uri, document.version, document.text)]
+        text, path = document.text, document.path
+
+        def compute() -> List[Optional[str]]:
+            return [fix_all(text, config.for_document(path))]
 
     try:
         new_texts = await asyncio.wrap_future(ls.worker.call(compute))
@@ -637,6 +849,19 @@ def _workspace_edit(ls: AutogradlintServer, edits: Dict[str, Tuple[Optional[int]
             types.TextDocumentEdit(text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
                                    edits=text_edits) for uri, (version, text_edits) in edits.items()])
     return types.WorkspaceEdit(changes={uri: text_edits for uri, (_, text_edits) in edits.items()})
+
+
+def _apply_changes(ls: AutogradlintServer, document: Document, changes) -> None:
+    """A document's (or a cell's) text after ``TextDocumentContentChangeEvent``s, in order."""
+    text = document.text
+    for change in changes:
+        if isinstance(change, types.TextDocumentContentChangePartial):
+            start = (change.range.start.line, change.range.start.character)
+            end = (change.range.end.line, change.range.end.character)
+            text = apply_change(text, start, end, change.text, ls.encoding)
+        else:
+            text = change.text
+    document.text = text
 
 
 def _documentation(finding: Diagnostic) -> str:
