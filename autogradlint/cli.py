@@ -1,4 +1,4 @@
-"""The command line: ``autogradlint check``, ``autogradlint rule``, ``autogradlint rules``.
+"""The command line: ``autogradlint check``, ``autogradlint rule``, ``autogradlint rules``, ``autogradlint server``.
 
 Exit codes follow ruff: 0 nothing found, 1 findings, 2 usage, configuration or internal error.
 """
@@ -127,6 +127,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     rules = commands.add_parser("rules", formatter_class=_HelpFormatter, help="list every rule")
     rules.add_argument("--json", action="store_true", help="print the list as JSON")
+
+    commands.add_parser("server", formatter_class=_HelpFormatter,
+                        help="run the language server (LSP over stdio; needs autogradlint[server])")
     return parser
 
 
@@ -158,6 +161,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _clean(args)
     if args.command == "rules":
         return _rules(args)
+    if args.command == "server":
+        return _server()
     parser.print_help(sys.stderr)
     return EXIT_ERROR
 
@@ -244,6 +249,19 @@ def _clean(args: argparse.Namespace) -> int:
     for what in removed:
         print(f"Removed {what}", file=sys.stderr)
     return EXIT_CLEAN
+
+
+def _server() -> int:
+    """The language server; pygls and lsprotocol come with the ``server`` extra."""
+    try:
+        import lsprotocol.types  # noqa: F401
+        import pygls.lsp.server  # noqa: F401
+    except ImportError as error:
+        raise UsageError(f"the language server needs pygls and lsprotocol ({error}): "
+                         "pip install 'autogradlint[server]'") from None
+    from autogradlint.server import main as serve
+
+    return serve()
 
 
 def _rule(args: argparse.Namespace) -> int:
