@@ -28,7 +28,7 @@ from autogradlint.rule import (
 # The position encodings of LSP 3.17 (PositionEncodingKind): what a column counts
 UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
 
-# LSP's line ends, the engine's too (autogradlint.fixing.LineIndex)
+# LSP's line ends, the engine's too (autogradlint.edits.LineIndex)
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 

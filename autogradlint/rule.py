@@ -150,7 +150,7 @@ class Rule:
     def report(self, node: cst.CSTNode, message: Optional[str] = None, fix=None, applicability: Optional[str] = None) -> None:
         """Report a finding at ``node``; ``message`` defaults to the rule's message.
 
-        ``fix`` is a ``autogradlint.fixing.Replacement`` (or a list of them) on nodes of this file's tree;
+        ``fix`` is a ``autogradlint.edits.Replacement`` (or a list of them) on nodes of this file's tree;
         its applicability defaults to the rule's ``fix_applicability``."""
         if fix is not None:
             replacements = (fix,) if not isinstance(fix, (list, tuple)) else tuple(fix)
