@@ -249,14 +249,6 @@ def _cell_kind(cell_kind, language_id: str) -> str:
     return "code" if (language_id or "python").lower() in PYTHON_LANGUAGES else "raw"
 
 
-def notebooks_supported() -> bool:
-    """Whether the engine has the notebook document layer (autogradlint.documents, issue 15) that notebooks are
-    linted through; the server offers notebook sync only then."""
-    import importlib.util
-
-    return importlib.util.find_spec("autogradlint.documents") is not None
-
-
 # LSP 3.17 notebook sync: Jupyter notebooks, their Python cells
 NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
     notebook_selector=[types.NotebookDocumentFilterWithCells(
@@ -309,7 +301,7 @@ class AutogradlintServer(LanguageServer):
     def __init__(self, worker: Worker) -> None:
         super().__init__("autogradlint", __version__, protocol_cls=_Protocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
-                         notebook_document_sync=NOTEBOOK_SYNC if notebooks_supported() else None)
+                         notebook_document_sync=NOTEBOOK_SYNC)
         self.worker = worker
         self.documents: Dict[str, Document] = {}
         self.notebooks: Dict[str, Notebook] = {}

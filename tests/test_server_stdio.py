@@ -242,15 +242,10 @@ def test_the_torch_version_is_the_clis(client, tmp_path):
     server.close()
 
 
-def test_notebook_sync_is_offered_exactly_when_the_engine_has_notebooks(client, project):
-    import importlib.util
-
+def test_notebook_sync_is_offered(client, project):
     server = client()
     result = server.initialize(project.parent, capabilities={"notebookDocument": {"synchronization": {}}})
     offered = result["capabilities"].get("notebookDocumentSync")
-    if importlib.util.find_spec("autogradlint.documents") is None:
-        assert offered is None
-    else:
-        assert offered["notebookSelector"][0]["notebook"] == "jupyter-notebook"
-        assert offered["notebookSelector"][0]["cells"] == [{"language": "python"}]
+    assert offered["notebookSelector"][0]["notebook"] == "jupyter-notebook"
+    assert offered["notebookSelector"][0]["cells"] == [{"language": "python"}]
     server.close()
