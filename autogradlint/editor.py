@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_right
 import threading
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -90,14 +91,8 @@ class LineMap:
 
     def client_position_of_offset(self, offset: int, encoding: str) -> Tuple[int, int]:
         """LSP's (line, character) of an offset into the text."""
-        low, high = 0, len(self.starts) - 1
-        while low < high:
-            middle = (low + high + 1) // 2
-            if self.starts[middle] <= offset:
-                low = middle
-            else:
-                high = middle - 1
-        return low, units(self.text[self.starts[low]:offset], encoding)
+        line = max(bisect_right(self.starts, offset) - 1, 0)
+        return line, units(self.text[self.starts[line]:offset], encoding)
 
 
 def apply_change(text: str, start: Optional[Tuple[int, int]], end: Optional[Tuple[int, int]], new_text: str,

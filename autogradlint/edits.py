@@ -7,6 +7,7 @@ endings) stays byte for byte.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from typing import Optional, Sequence, Tuple, Union
 
 import libcst as cst
@@ -48,14 +49,8 @@ class LineIndex:
         self.starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
 
     def position(self, offset: int) -> Tuple[int, int]:
-        low, high = 0, len(self.starts) - 1
-        while low < high:
-            middle = (low + high + 1) // 2
-            if self.starts[middle] <= offset:
-                low = middle
-            else:
-                high = middle - 1
-        return low + 1, offset - self.starts[low] + 1
+        line = max(bisect_right(self.starts, offset) - 1, 0)
+        return line + 1, offset - self.starts[line] + 1
 
     def offset(self, line: int, column: int) -> int:
         return self.starts[line - 1] + column - 1
