@@ -256,45 +256,30 @@ NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
     save=True)
 
 
+def _to_server(method: str):
+    """A protocol handler that leaves ``method`` to the server's own feature (pygls's built-in one would keep
+    the document in pygls's workspace first)."""
+
+    @lsp_method(method)
+    def forward(self, params):
+        handler = self.fm.features.get(method)
+        if handler is not None:
+            yield handler, (params,), None
+
+    return forward
+
+
 class _Protocol(LanguageServerProtocol):
     """pygls's protocol, except that text documents are kept by AutogradlintServer (with LSP's own line ends:
     pygls splits lines as ``str.splitlines`` does, at form feeds too)."""
 
-    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
-    def lsp_text_document__did_open(self, params):
-        handler = self.fm.features.get(types.TEXT_DOCUMENT_DID_OPEN)
-        if handler is not None:
-            yield handler, (params,), None
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
-    def lsp_text_document__did_change(self, params):
-        handler = self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)
-        if handler is not None:
-            yield handler, (params,), None
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
-    def lsp_text_document__did_close(self, params):
-        handler = self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)
-        if handler is not None:
-            yield handler, (params,), None
-
-    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_OPEN)
-    def lsp_notebook_document__did_open(self, params):
-        handler = self.fm.features.get(types.NOTEBOOK_DOCUMENT_DID_OPEN)
-        if handler is not None:
-            yield handler, (params,), None
-
-    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
-    def lsp_notebook_document__did_change(self, params):
-        handler = self.fm.features.get(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
-        if handler is not None:
-            yield handler, (params,), None
-
-    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
-    def lsp_notebook_document__did_close(self, params):
-        handler = self.fm.features.get(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
-        if handler is not None:
-            yield handler, (params,), None
+    # the names of pygls's own handlers, so that these replace them
+    lsp_text_document__did_open = _to_server(types.TEXT_DOCUMENT_DID_OPEN)
+    lsp_text_document__did_change = _to_server(types.TEXT_DOCUMENT_DID_CHANGE)
+    lsp_text_document__did_close = _to_server(types.TEXT_DOCUMENT_DID_CLOSE)
+    lsp_notebook_document__did_open = _to_server(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+    lsp_notebook_document__did_change = _to_server(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    lsp_notebook_document__did_close = _to_server(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
 
 
 class AutogradlintServer(LanguageServer):
