@@ -412,22 +412,12 @@ def fix_all(text: str, config: DocumentConfig) -> Optional[str]:
     return outcome.new_source.decode(encoding)
 
 
-def changed_span(old: str, new: str) -> Tuple[int, int, str]:
-    """(start, end, replacement) of the one region of ``old`` that ``new`` changes."""
-    prefix = 0
-    limit = min(len(old), len(new))
-    while prefix < limit and old[prefix] == new[prefix]:
-        prefix += 1
-    suffix = 0
-    while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
-        suffix += 1
-    return prefix, len(old) - suffix, new[prefix:len(new) - suffix]
-
-
 def changed_spans(old: str, new: str) -> List[Tuple[int, int, str]]:
     """(start, end, replacement) of each region of ``old`` that ``new`` changes, whole lines apart, in order:
     an editor applying them moves nothing it does not change (no cursor, mark or fold between two fixes)."""
     import difflib
+
+    from autogradlint.edits import _changed_span
 
     old_lines = old.splitlines(True)
     new_lines = new.splitlines(True)
@@ -439,9 +429,8 @@ def changed_spans(old: str, new: str) -> List[Tuple[int, int, str]]:
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
-        start, end = starts[i1], starts[i2]
-        inner_start, inner_end, content = changed_span(old[start:end], "".join(new_lines[j1:j2]))
-        spans.append((start + inner_start, start + inner_end, content))
+        # lines that differ are never the same text: there is always a span
+        spans.append(_changed_span(old[starts[i1]:starts[i2]], "".join(new_lines[j1:j2]), starts[i1]))
     return spans
 
 
