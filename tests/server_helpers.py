@@ -1,9 +1,8 @@
 """What the language server tests compare with: the CLI's findings and fixes on the same file, turned into
 LSP's terms here by hand (not with the server's own conversions)."""
-from __future__ import annotations
-
 import json
 import re
+import sys
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
@@ -111,3 +110,33 @@ def apply_edits(text: str, edits: Sequence[Tuple[Tuple[int, int, int, int], str]
 def cli_edits_as_lsp(finding: dict, text: str, encoding: str = "utf-16") -> List[tuple]:
     return sorted((position(text, e["line"], e["column"], encoding) + position(text, e["end_line"], e["end_column"], encoding),
                    e["content"]) for e in finding["fix"]["edits"])
+
+
+def lsp_client_fixture():
+    """The ``client`` fixture of the pytest-lsp tests (assign it to ``client`` in the module): ``autogradlint
+    server`` started by pytest-lsp's client, which also keeps every publishDiagnostics (with its version) in
+    order. pytest-lsp is imported here, when called: it needs Python 3.10+, this module does not. (pytest-lsp
+    finds the client argument by its annotation, so this module's annotations must not be strings.)"""
+    import pytest_lsp
+    from lsprotocol import types
+    from pytest_lsp import ClientServerConfig, LanguageClient
+    from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
+
+    def make_client() -> LanguageClient:
+        client = LanguageClient()
+
+        def publish(ls: LanguageClient, params: types.PublishDiagnosticsParams):
+            ls.diagnostics[params.uri] = params.diagnostics
+            ls.published.append(params)
+
+        client.published = []
+        register_lsp_features(client, dict(DEFAULT_CLIENT_FEATURES, **{types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS: publish}))
+        return client
+
+    @pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "autogradlint", "server"],
+                                                  client_factory=make_client))
+    async def client(lsp_client: LanguageClient):
+        yield
+        await lsp_client.shutdown_session()
+
+    return client

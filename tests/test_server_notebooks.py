@@ -11,14 +11,12 @@ import pytest
 if sys.version_info < (3, 10):  # pytest-lsp 1.x needs Python 3.10+ (tests/test_server_stdio.py runs everywhere)
     pytest.skip("pytest-lsp needs Python 3.10+", allow_module_level=True)
 # a test dependency on 3.10+: a missing one must fail, not skip
-import pytest_lsp  # noqa: E402
+import pytest_lsp  # noqa: E402,F401
 
 from lsprotocol import types  # noqa: E402
-from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
-from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features  # noqa: E402
 
 from conftest import run_autogradlint  # noqa: E402
-from server_helpers import SEVERITY, apply_edits, expected  # noqa: E402
+from server_helpers import SEVERITY, apply_edits, expected, lsp_client_fixture  # noqa: E402
 
 pytestmark = pytest.mark.asyncio
 
@@ -32,23 +30,7 @@ CELLS = [
 ]
 
 
-def _client() -> LanguageClient:
-    client = LanguageClient()
-
-    def publish(ls: LanguageClient, params: types.PublishDiagnosticsParams):
-        ls.diagnostics[params.uri] = params.diagnostics
-        ls.published.append(params)
-
-    client.published = []
-    register_lsp_features(client, dict(DEFAULT_CLIENT_FEATURES, **{types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS: publish}))
-    return client
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "autogradlint", "server"],
-                                              client_factory=_client))
-async def client(lsp_client: LanguageClient):
-    yield
-    await lsp_client.shutdown_session()
+client = lsp_client_fixture()
 
 
 def _write_notebook(path: Path, cells) -> None:
