@@ -219,6 +219,12 @@ class Document:
         self.results: Optional[Results] = None
         self.waiters: List[asyncio.Future] = []
 
+    def release(self) -> None:
+        """The document is closed: requests waiting for its results get none."""
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
     @property
     def current(self) -> Optional[Results]:
         results = self.results
@@ -591,9 +597,7 @@ def build_server() -> AutogradlintServer:
         document = ls.documents.pop(uri, None)
         ls.worker.cancel(uri)
         if document is not None:
-            for waiter in document.waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+            document.release()
         if document is None or document.lintable:
             ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
@@ -658,9 +662,7 @@ def build_server() -> AutogradlintServer:
         for uri in sorted(uris):
             document = ls.documents.pop(uri, None)
             if document is not None:
-                for waiter in document.waiters:
-                    if not waiter.done():
-                        waiter.set_result(None)
+                document.release()
             ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     # ---- configuration
