@@ -367,8 +367,7 @@ class AutogradlintServer(LanguageServer):
         notebook.changed_at = now
         notebook.revision += 1
         revision, encoding = notebook.revision, self.encoding
-        cells = [(uri, notebook.kinds.get(uri, "code"), self.documents[uri]) for uri in notebook.cells
-                 if uri in self.documents]
+        cells = self.cells_of(notebook)
         snapshot = [(uri, kind, document.text, document.version) for uri, kind, document in cells]
         nb_uri, path = notebook.uri, notebook.path
 
@@ -381,6 +380,11 @@ class AutogradlintServer(LanguageServer):
                 loop.call_soon_threadsafe(self.deliver_notebook, nb_uri, revision, results)
 
         self.worker.schedule(nb_uri, 0.0 if immediately or quiet else DEBOUNCE, job)
+
+    def cells_of(self, notebook: Notebook) -> List[Tuple[str, str, Document]]:
+        """(uri, kind, document) of the notebook's open cells, in order."""
+        return [(uri, notebook.kinds.get(uri, "code"), self.documents[uri]) for uri in notebook.cells
+                if uri in self.documents]
 
     def deliver_notebook(self, uri: str, revision: int, results: List[Results]) -> None:
         """Publish each cell's findings if the notebook is as it was linted; drop them otherwise."""
@@ -788,7 +792,7 @@ async def _resolve_fix_all(ls: AutogradlintServer, action: types.CodeAction) -> 
     notebook = ls.notebooks.get(document.notebook) if document.notebook else None
     config = ls.config
     if notebook is not None:
-        cells = [(uri, notebook.kinds.get(uri, "code"), ls.documents[uri]) for uri in notebook.cells if uri in ls.documents]
+        cells = ls.cells_of(notebook)
         pieces = [(uri, cell.version, cell.text) for uri, _, cell in cells]
         kinds_texts = [(kind, cell.text) for _, kind, cell in cells]
         path = notebook.path
