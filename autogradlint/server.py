@@ -434,20 +434,31 @@ class AutogradlintServer(LanguageServer):
             timer.start()
 
 
+def _document_config(store: ConfigStore, path: Optional[Path], untitled: str) -> DocumentConfig:
+    """The document's configuration; a failure of our own reading it is a configuration error (shown, never a
+    dead lint thread)."""
+    try:
+        return store.for_document(path)
+    except Exception as error:
+        return DocumentConfig(None, [], path.name if path is not None else untitled, False,
+                              f"cannot read the configuration: {type(error).__name__}: {error}")
+
+
+def _config_error(config: DocumentConfig) -> types.Diagnostic:
+    """The one diagnostic of a document whose configuration cannot be used, at its start."""
+    return types.Diagnostic(range=types.Range(types.Position(0, 0), types.Position(0, 0)),
+                            message=f"configuration error: {config.error}", severity=types.DiagnosticSeverity.Error,
+                            source=SOURCE)
+
+
 def analyse(store: ConfigStore, uri: str, text: str, version: Optional[int], path: Optional[Path],
             encoding: str) -> Results:
     """Lint one version of a document (in the lint thread)."""
     lines = LineMap(text)
-    try:
-        config = store.for_document(path)
-    except Exception as error:  # a failure of our own reading the configuration: shown, never a dead thread
-        config = DocumentConfig(None, [], path.name if path is not None else "untitled", False,
-                                f"cannot read the configuration: {type(error).__name__}: {error}")
+    config = _document_config(store, path, "untitled")
     if config.error is not None:
         findings: List[Diagnostic] = []
-        lsp = [types.Diagnostic(range=types.Range(types.Position(0, 0), types.Position(0, 0)),
-                                message=f"configuration error: {config.error}", severity=types.DiagnosticSeverity.Error,
-                                source=SOURCE)]
+        lsp = [_config_error(config)]
     else:
         findings = lint_text(text, config)
         lsp = [to_lsp(d, lines, encoding) for d in findings]
@@ -458,11 +469,7 @@ def analyse_notebook(store: ConfigStore, cells: List[Tuple[str, str, str, Option
                      encoding: str) -> List[Results]:
     """Lint one revision of a notebook (in the lint thread): its cells (uri, kind, text, version) together, in
     order; the results of each code cell, in that cell's own positions."""
-    try:
-        config = store.for_document(path)
-    except Exception as error:
-        config = DocumentConfig(None, [], path.name if path is not None else "untitled.ipynb", False,
-                                f"cannot read the configuration: {type(error).__name__}: {error}")
+    config = _document_config(store, path, "untitled.ipynb")
     code = [index for index, (_, kind, _, _) in enumerate(cells) if kind == "code"]
     lines = {index: LineMap(cells[index][2]) for index in code}
     found: Dict[int, List[Diagnostic]] = {index: [] for index in code}
@@ -475,9 +482,7 @@ def analyse_notebook(store: ConfigStore, cells: List[Tuple[str, str, str, Option
     for index in code:
         uri, _, text, version = cells[index]
         if config.error is not None:
-            lsp = [] if index != code[0] else [types.Diagnostic(
-                range=types.Range(types.Position(0, 0), types.Position(0, 0)), message=f"configuration error: {config.error}",
-                severity=types.DiagnosticSeverity.Error, source=SOURCE)]
+            lsp = [] if index != code[0] else [_config_error(config)]
         else:
             lsp = [to_lsp(d, lines[index], encoding) for d in found[index]]
         out.append(CellResults(uri, version, text, lines[index], found[index], lsp, config, targets=targets))
