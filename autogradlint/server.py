@@ -497,6 +497,12 @@ def lsp_range(lines: LineMap, line: int, column: int, end_line: int, end_column:
     return types.Range(types.Position(*start), types.Position(*end))
 
 
+def offset_range(lines: LineMap, start: int, end: int, encoding: str) -> types.Range:
+    """LSP's range between two offsets into the text."""
+    return types.Range(types.Position(*lines.client_position_of_offset(start, encoding)),
+                       types.Position(*lines.client_position_of_offset(end, encoding)))
+
+
 def to_lsp(diagnostic: Diagnostic, lines: LineMap, encoding: str) -> types.Diagnostic:
     """The LSP diagnostic of a finding: 0-based positions in the client's units, the CLI's code, message and
     severity. (No codeDescription: the rules' documentation has no web address; the hover shows it.)"""
@@ -753,9 +759,7 @@ def build_server() -> AutogradlintServer:
                 suppress = noqa_edit(results.text, finding)
                 if suppress is not None:
                     start, end, content = suppress
-                    edit = types.TextEdit(range=types.Range(
-                        types.Position(*results.lines.client_position_of_offset(start, ls.encoding)),
-                        types.Position(*results.lines.client_position_of_offset(end, ls.encoding))), new_text=content)
+                    edit = types.TextEdit(range=offset_range(results.lines, start, end, ls.encoding), new_text=content)
                     actions.append(types.CodeAction(
                         title=f"autogradlint: suppress {finding.code} ({finding.name}) on this line with # noqa",
                         kind=types.CodeActionKind.QuickFix, diagnostics=[diagnostic],
@@ -822,9 +826,7 @@ async def _resolve_fix_all(ls: AutogradlintServer, action: types.CodeAction) -> 
         if new is not None and new != old:
             lines = LineMap(old)
             for start, end, content in changed_spans(old, new):
-                edits[uri][1].append(types.TextEdit(range=types.Range(
-                    types.Position(*lines.client_position_of_offset(start, ls.encoding)),
-                    types.Position(*lines.client_position_of_offset(end, ls.encoding))), new_text=content))
+                edits[uri][1].append(types.TextEdit(range=offset_range(lines, start, end, ls.encoding), new_text=content))
     action.edit = _workspace_edit(ls, edits)
     return action
 
