@@ -365,25 +365,38 @@ def _unchanged(config_path: Optional[Path], entry: object) -> bool:
 def lint_text(text: str, config: DocumentConfig) -> List[Diagnostic]:
     """The CLI's findings for this text (``autogradlint check`` on a file holding it, in its configuration):
     through the runner's process_source, so the rules, noqa handling and time limit are the CLI's."""
-    from autogradlint.runner import CHECK, DEFAULT_FILE_TIMEOUT, process_source
+    return _lint(source_bytes(text)[0], script_name(config.display), config)
 
-    data, _ = source_bytes(text)
-    display = script_name(config.display)
+
+def _lint(data: bytes, display: str, config: DocumentConfig) -> List[Diagnostic]:
+    """The CLI's findings for a file of these bytes shown as ``display``."""
+    from autogradlint.runner import CHECK, too_large
+
     if config.max_size and len(data) > config.max_size:  # as the CLI: refused before parsing
-        from autogradlint.runner import too_large
-
         return [too_large(display, len(data), config.max_size)]
     try:
-        outcome = process_source(data, display, config.rules, CHECK, config.unsafe, DEFAULT_FILE_TIMEOUT,
-                                 *_torch(config))
+        return _process(data, display, config, CHECK).diagnostics
     except Exception as error:  # a failure of autogradlint's own: one finding, never a crashed server
         return [internal_error(display, error)]
-    return outcome.diagnostics
 
 
-def _torch(config: DocumentConfig) -> tuple:
-    """process_source's torch_version argument, when there is one to give (its default is the newest)."""
-    return () if config.torch_version is None else (config.torch_version,)
+def _fixed(data: bytes, display: str, config: DocumentConfig) -> Optional[bytes]:
+    """The bytes ``autogradlint check --fix`` leaves of a file of these bytes; None when it changes nothing
+    or the file is over the size limit."""
+    from autogradlint.runner import FIX
+
+    if config.max_size and len(data) > config.max_size:
+        return None
+    return _process(data, display, config, FIX).new_source
+
+
+def _process(data: bytes, display: str, config: DocumentConfig, mode):
+    """The runner's process_source in the configuration (its torch_version only when there is one to give:
+    its default is the newest)."""
+    from autogradlint.runner import DEFAULT_FILE_TIMEOUT, process_source
+
+    torch = () if config.torch_version is None else (config.torch_version,)
+    return process_source(data, display, config.rules, mode, config.unsafe, DEFAULT_FILE_TIMEOUT, *torch)
 
 
 def script_name(display: str) -> str:
@@ -400,16 +413,9 @@ def internal_error(display: str, error: BaseException) -> Diagnostic:
 def fix_all(text: str, config: DocumentConfig) -> Optional[str]:
     """The text ``autogradlint check --fix`` would leave (the fix loop of autogradlint.fixing, unsafe fixes
     as the configuration says); None when it changes nothing or cannot fix."""
-    from autogradlint.runner import DEFAULT_FILE_TIMEOUT, FIX, process_source
-
     data, encoding = source_bytes(text)
-    if config.max_size and len(data) > config.max_size:
-        return None
-    outcome = process_source(data, script_name(config.display), config.rules, FIX, config.unsafe, DEFAULT_FILE_TIMEOUT,
-                             *_torch(config))
-    if outcome.new_source is None:
-        return None
-    return outcome.new_source.decode(encoding)
+    fixed = _fixed(data, script_name(config.display), config)
+    return None if fixed is None else fixed.decode(encoding)
 
 
 def changed_spans(old: str, new: str) -> List[Tuple[int, int, str]]:
@@ -536,19 +542,7 @@ def _notebook_display(config: DocumentConfig) -> str:
 
 def lint_notebook(cells: Sequence[Tuple[str, str]], config: DocumentConfig) -> List[Diagnostic]:
     """The CLI's findings for a notebook of these cells (each finding's ``cell`` is 1-based over ``cells``)."""
-    from autogradlint.runner import CHECK, DEFAULT_FILE_TIMEOUT, process_source
-
-    display = _notebook_display(config)
-    data = notebook_bytes(cells)
-    if config.max_size and len(data) > config.max_size:  # as the CLI: refused before parsing
-        from autogradlint.runner import too_large
-
-        return [too_large(display, len(data), config.max_size)]
-    try:
-        return process_source(data, display, config.rules, CHECK, config.unsafe, DEFAULT_FILE_TIMEOUT,
-                              *_torch(config)).diagnostics
-    except Exception as error:  # a failure of autogradlint's own: one finding, never a crashed server
-        return [internal_error(display, error)]
+    return _lint(notebook_bytes(cells), _notebook_display(config), config)
 
 
 def fix_notebook(cells: Sequence[Tuple[str, str]], config: DocumentConfig) -> Optional[List[str]]:
@@ -556,16 +550,10 @@ def fix_notebook(cells: Sequence[Tuple[str, str]], config: DocumentConfig) -> Op
     changes nothing or cannot fix."""
     import json
 
-    from autogradlint.runner import DEFAULT_FILE_TIMEOUT, FIX, process_source
-
-    data = notebook_bytes(cells)
-    if config.max_size and len(data) > config.max_size:
+    new_source = _fixed(notebook_bytes(cells), _notebook_display(config), config)
+    if new_source is None:
         return None
-    outcome = process_source(data, _notebook_display(config), config.rules, FIX, config.unsafe, DEFAULT_FILE_TIMEOUT,
-                             *_torch(config))
-    if outcome.new_source is None:
-        return None
-    fixed = json.loads(outcome.new_source.decode("utf-8"))["cells"]
+    fixed = json.loads(new_source.decode("utf-8"))["cells"]
     if len(fixed) != len(cells):
         return None
     return [cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"]) for cell in fixed]
