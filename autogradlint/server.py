@@ -897,9 +897,7 @@ def _process_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True  # alive, another user's
-    except OSError:
+    except OSError:  # PermissionError: alive, another user's; anything else: not known to be gone
         return True
     return True
 
