@@ -205,7 +205,7 @@ def _mode_and_region(context: "LintContext", chain: Sequence[cst.CSTNode]):
 _STATEMENT_TYPES: Dict[type, bool] = {}
 
 
-def _is_statement(node: cst.CSTNode) -> bool:
+def is_statement(node: cst.CSTNode) -> bool:
     """Whether ``node`` is a small or a compound statement."""
     node_type = type(node)
     found = _STATEMENT_TYPES.get(node_type)
@@ -311,7 +311,7 @@ class ScopeFlow:
     def simple_statement_of(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
         """The small statement (``Assign``, ``Expr``...) or compound statement header holding ``node``."""
         current: Optional[cst.CSTNode] = node
-        while current is not None and not _is_statement(current):
+        while current is not None and not is_statement(current):
             current = self._parent.get(id(current))
         return current
 
@@ -824,7 +824,7 @@ def _assignment_holding(flow: ScopeFlow, node: cst.CSTNode) -> Optional[cst.Assi
     """The ``Assign`` whose value holds ``node`` with no graph-ending call (``.detach()``...) between."""
     current = node
     parent = flow.parent(current)
-    while parent is not None and not _is_statement(parent):
+    while parent is not None and not is_statement(parent):
         if type(parent) is cst.Attribute and parent.attr.value in _GRAPH_ENDS:
             return None
         current = parent
