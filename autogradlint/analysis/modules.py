@@ -7,12 +7,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence
 import libcst as cst
 
 from autogradlint.analysis.call_sites import parameter_arguments
-from autogradlint.analysis.torch_api import (
-    PARAMETER_FREE_LAYERS,
-    PARAMETER_FREE_PREFIXES,
-    WEIGHTED_LAYERS,
-    WEIGHTED_PREFIXES,
-)
+from autogradlint.analysis.torch_api import layer_parameters
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import NESTED_SCOPES, children, current_index, nodes_of
 
@@ -196,11 +191,6 @@ _WRAPPERS = frozenset(
 )
 _PARAMETER = "torch.nn.Parameter"
 
-# torch.nn layers with and without parameters (in torch_api, which the project summaries read without LibCST)
-_WEIGHTED_LAYERS = WEIGHTED_LAYERS
-_PARAMETER_FREE_LAYERS = PARAMETER_FREE_LAYERS
-_PARAMETER_FREE_PREFIXES = PARAMETER_FREE_PREFIXES
-_WEIGHTED_PREFIXES = WEIGHTED_PREFIXES
 # normalization layers: name prefix -> (affine keyword, its positional index, its default)
 _NORM_LAYERS = (
     ("BatchNorm", "affine", 3, True),
@@ -1228,11 +1218,10 @@ def _torch_layer_has_parameters(knowledge: _FileKnowledge, class_name: str, call
     """Whether a torch.nn layer built by ``call`` holds parameters (None when unknown)."""
     if not class_name.startswith("torch.nn.") or class_name.count(".") != 2:
         return None
+    known = layer_parameters(class_name)  # by name alone (the project summaries ask the same)
+    if known is not None:
+        return known
     short = class_name.rsplit(".", 1)[-1]
-    if short in _WEIGHTED_LAYERS or short.startswith(_WEIGHTED_PREFIXES):
-        return True
-    if short in _PARAMETER_FREE_LAYERS or short.endswith("Loss") or short.startswith(_PARAMETER_FREE_PREFIXES):
-        return False
     for prefix, keyword, index, default in _NORM_LAYERS:
         if short.startswith(prefix):
             given = _keyword(call, keyword)
