@@ -383,6 +383,18 @@ def _instance(knowledge: _FileKnowledge, expression: cst.BaseExpression) -> Opti
     return found
 
 
+def _combine_all(results: Iterable[Optional[ModuleInstance]]) -> Optional[ModuleInstance]:
+    """What every one of ``results`` has in common; None as soon as one is unknown (the rest are not
+    computed). Results assumed by a cycle (``_ASSUMED``) add nothing."""
+    found = []
+    for result in results:
+        if result is None:
+            return None
+        if result is not _ASSUMED:
+            found.append(result)
+    return _combine(found) if found else None
+
+
 def _assuming(knowledge: _FileKnowledge, key, compute) -> Optional[ModuleInstance]:
     """Evaluate ``compute()`` assuming ``key`` holds a module; a cycle back to ``key`` sees the assumption."""
     if key in knowledge.assumed:
@@ -422,18 +434,8 @@ def _name_instance(knowledge: _FileKnowledge, name: cst.Name) -> Optional[Module
     if not bindings:
         return None
     key = ("name", id(bindings[0].node), name.value)
-
-    def compute() -> Optional[ModuleInstance]:
-        found = []
-        for binding in bindings:
-            value = _binding_instance(knowledge, binding, name.value)
-            if value is None:
-                return None
-            if value is not _ASSUMED:
-                found.append(value)
-        return _combine(found) if found else None
-
-    return _assuming(knowledge, key, compute)
+    return _assuming(knowledge, key, lambda: _combine_all(
+        _binding_instance(knowledge, binding, name.value) for binding in bindings))
 
 
 def _binding_instance(knowledge: _FileKnowledge, binding, name: str) -> Optional[ModuleInstance]:
@@ -543,18 +545,8 @@ def _attribute_instance(knowledge: _FileKnowledge, attribute: cst.Attribute) -> 
     if not values:
         return None
     key = ("attr", id(klass), attr)
-
-    def compute() -> Optional[ModuleInstance]:
-        found = []
-        for value in values:
-            result = None if value is None else _instance(knowledge, value)
-            if result is None:
-                return None
-            if result is not _ASSUMED:
-                found.append(result)
-        return _combine(found) if found else None
-
-    return _assuming(knowledge, key, compute)
+    return _assuming(knowledge, key, lambda: _combine_all(
+        None if value is None else _instance(knowledge, value) for value in values))
 
 
 def instance_class(context: "LintContext", expression: cst.BaseExpression) -> Optional[cst.ClassDef]:
