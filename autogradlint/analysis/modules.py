@@ -67,7 +67,8 @@ def is_module_class(context: "LintContext", classdef: cst.ClassDef, _seen: Optio
             answer = None
             continue
         base = arg.value
-        if is_module_base_name(context.qualified_name(base)):
+        name = context.qualified_name(base)
+        if is_module_base_name(name):
             return True
         local = local_class(context, base)
         if local is not None:
@@ -77,9 +78,9 @@ def is_module_class(context: "LintContext", classdef: cst.ClassDef, _seen: Optio
             if verdict is None:
                 answer = None
             continue
-        if context.qualified_name(base) in ("builtins.object", "builtins.Exception", "builtins.dict"):
+        if name in ("builtins.object", "builtins.Exception", "builtins.dict"):
             continue
-        verdict = project_class_is_module(context, context.qualified_name(base))
+        verdict = project_class_is_module(context, name)
         if verdict:
             return True
         if verdict is None:
