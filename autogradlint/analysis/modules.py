@@ -297,7 +297,7 @@ class _FileKnowledge:
         for node in nodes_of(context.module, (cst.ClassDef,)):
             if type(node.body) is cst.IndentedBlock:
                 for statement in node.body.body:
-                    if type(statement) is cst.FunctionDef and not _is_static_or_classmethod(statement):
+                    if type(statement) is cst.FunctionDef and not is_static_or_classmethod(statement):
                         params = [*statement.params.posonly_params, *statement.params.params]
                         if params:
                             self.method_class[id(params[0])] = node
@@ -313,7 +313,8 @@ def _knowledge(context: "LintContext") -> _FileKnowledge:
     return found
 
 
-def _is_static_or_classmethod(function: cst.FunctionDef) -> bool:
+def is_static_or_classmethod(function: cst.FunctionDef) -> bool:
+    """Whether a method is decorated ``@staticmethod`` or ``@classmethod`` (its first parameter is no instance)."""
     for decorator in function.decorators:
         if _unwrap_name(decorator.decorator) in ("staticmethod", "classmethod"):
             return True
@@ -1002,7 +1003,7 @@ def _class_assignments(knowledge: _FileKnowledge, klass: cst.ClassDef) -> _Class
     knowledge.class_assignments[id(klass)] = found
     body = klass.body.body if isinstance(klass.body, cst.IndentedBlock) else ()
     for statement in body:
-        if not isinstance(statement, cst.FunctionDef) or _is_static_or_classmethod(statement):
+        if not isinstance(statement, cst.FunctionDef) or is_static_or_classmethod(statement):
             continue
         params = [*statement.params.posonly_params, *statement.params.params]
         if not params:
