@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 import libcst as cst
 
+from autogradlint.analysis.call_sites import bool_literal
 from autogradlint.analysis.modules import module_instance
 from autogradlint.analysis.tensors import PARAMETER, factory_call
 from autogradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
@@ -29,12 +30,6 @@ UNKNOWN = "unknown"  # a grad-mode context whose mode cannot be known statically
 
 # modes in which operations record no graph
 GRAD_OFF = frozenset({NO_GRAD_MODE, INFERENCE})
-
-
-def _bool_literal(expression: cst.BaseExpression) -> Optional[bool]:
-    if isinstance(expression, cst.Name) and expression.value in ("True", "False"):
-        return expression.value == "True"
-    return None
 
 
 def _mode_argument(call: cst.Call, keyword: str) -> Optional[cst.BaseExpression]:
@@ -61,13 +56,13 @@ def mode_of_expression(context: "LintContext", expression: cst.BaseExpression, a
             argument = _mode_argument(expression, "mode")
             if argument is None:
                 return INFERENCE
-            literal = _bool_literal(argument)
+            literal = bool_literal(argument)
             if literal is None:
                 return UNKNOWN
             return INFERENCE if literal else ENABLED_OR_CALLER
         if name == SET_GRAD_ENABLED:
             argument = _mode_argument(expression, "mode")
-            literal = _bool_literal(argument) if argument is not None else None
+            literal = bool_literal(argument) if argument is not None else None
             if literal is None:
                 return UNKNOWN
             return ENABLED if literal else NO_GRAD_MODE

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence
 
 import libcst as cst
 
-from autogradlint.analysis.call_sites import parameter_arguments
+from autogradlint.analysis.call_sites import bool_literal, keyword, parameter_arguments, positional
 from autogradlint.analysis.torch_api import layer_parameters
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import NESTED_SCOPES, children, current_index, nodes_of
@@ -215,23 +215,6 @@ _PRETRAINED_CONSTRUCTORS = frozenset({"from_pretrained", "from_config"})
 
 def _unwrap_name(node):
     return node.value if isinstance(node, cst.Name) else None
-
-
-def _keyword(call: cst.Call, name: str) -> Optional[cst.Arg]:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg
-    return None
-
-
-def _positional(call: cst.Call) -> List[cst.Arg]:
-    return [a for a in call.args if a.keyword is None and not a.star]
-
-
-def _bool(node: Optional[cst.BaseExpression]) -> Optional[bool]:
-    if isinstance(node, cst.Name) and node.value in ("True", "False"):
-        return node.value == "True"
-    return None
 
 
 def _all_of(values: Iterable[Optional[bool]]) -> Optional[bool]:
@@ -827,7 +810,7 @@ def _call_instance(knowledge: _FileKnowledge, call: cst.Call) -> Optional[Module
 
 
 def _qualified_call_instance(knowledge: _FileKnowledge, qualified: str, call: cst.Call) -> Optional[ModuleInstance]:
-    args = _positional(call)
+    args = positional(call)
     first = _instance(knowledge, args[0].value) if args else None
     if first is not None and first.may_be_function:
         first = None
@@ -852,7 +835,7 @@ def _qualified_call_instance(knowledge: _FileKnowledge, qualified: str, call: cs
         return ModuleInstance(qualified, True)
     parts = qualified.split(".")
     if (parts[0] == "transformers" and len(parts) >= 3 and parts[-1] in _PRETRAINED_CONSTRUCTORS
-            and _is_transformers_model_class(parts[-2]) and _keyword(call, "output_loading_info") is None):
+            and _is_transformers_model_class(parts[-2]) and keyword(call, "output_loading_info") is None):
         return ModuleInstance(qualified, True)
     return None
 
@@ -1063,7 +1046,7 @@ def _record_self_assignment(node: cst.CSTNode, self_name: str, in_init: bool, fo
     elif node_type is cst.Call:
         func = node.func
         if type(func) is cst.Attribute and _is_self(func.value, self_name) and func.attr.value in _REGISTERING_CALLS:
-            args = _positional(node)
+            args = positional(node)
             if len(args) == 2 and type(args[0].value) is cst.SimpleString:
                 attr = _string_literal(args[0].value)
                 if isinstance(attr, str):
@@ -1073,7 +1056,7 @@ def _record_self_assignment(node: cst.CSTNode, self_name: str, in_init: bool, fo
                     return
             found.dynamic = True
         elif type(func) is cst.Name and func.value == "setattr":
-            args = _positional(node)
+            args = positional(node)
             if args and _is_self(args[0].value, self_name):
                 if len(args) == 3 and type(args[1].value) is cst.SimpleString:
                     attr = _string_literal(args[1].value)
@@ -1216,14 +1199,14 @@ def _torch_layer_has_parameters(knowledge: _FileKnowledge, class_name: str, call
     if known is not None:
         return known
     short = class_name.rsplit(".", 1)[-1]
-    for prefix, keyword, index, default in _NORM_LAYERS:
+    for prefix, affine, index, default in _NORM_LAYERS:
         if short.startswith(prefix):
-            given = _keyword(call, keyword)
-            args = _positional(call)
+            given = keyword(call, affine)
+            args = positional(call)
             if given is not None:
-                return _bool(given.value)
+                return bool_literal(given.value)
             if len(args) > index:
-                return _bool(args[index].value)
+                return bool_literal(args[index].value)
             if any(a.star for a in call.args):
                 return None
             return default
@@ -1238,7 +1221,7 @@ def _container_has_parameters(knowledge: _FileKnowledge, short: str, call: cst.C
             return None
         items = [a.value for a in call.args]
     else:
-        args = _positional(call)
+        args = positional(call)
         items = _literal_items(args[0].value) if len(args) == 1 else None
         if items is None:
             return None
