@@ -202,3 +202,24 @@ def call_sites(context: "LintContext") -> CallSites:
 def parameter_arguments(context: "LintContext", param: cst.Param) -> Optional[List[cst.BaseExpression]]:
     """What every call site of the same file passes to ``param`` (see the module's policy), or None."""
     return call_sites(context).arguments(param)
+
+
+# ------------------------------------------------------------------------------------------------
+# the arguments of one call
+
+
+def keyword(call: cst.Call, name: str) -> Optional[cst.Arg]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    return None
+
+
+def positional(call: cst.Call):
+    return [a for a in call.args if a.keyword is None and not a.star]
+
+
+def bool_literal(expression: Optional[cst.BaseExpression]) -> Optional[bool]:
+    if type(expression) is cst.Name and expression.value in ("True", "False"):
+        return expression.value == "True"
+    return None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 import libcst as cst
 
+from autogradlint.analysis.call_sites import bool_literal
 from autogradlint.analysis.modules import module_instance
 from autogradlint.analysis.tensors import PARAMETER, factory_call
 from autogradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
@@ -29,12 +30,6 @@ UNKNOWN = "unknown"  # a grad-mode context whose mode cannot be known statically
 
 # modes in which operations record no graph
 GRAD_OFF = frozenset({NO_GRAD_MODE, INFERENCE})
-
-
-def _bool_literal(expression: cst.BaseExpression) -> Optional[bool]:
-    if isinstance(expression, cst.Name) and expression.value in ("True", "False"):
-        return expression.value == "True"
-    return None
 
 
 def _mode_argument(call: cst.Call, keyword: str) -> Optional[cst.BaseExpression]:
@@ -61,13 +56,13 @@ def mode_of_expression(context: "LintContext", expression: cst.BaseExpression, a
             argument = _mode_argument(expression, "mode")
             if argument is None:
                 return INFERENCE
-            literal = _bool_literal(argument)
+            literal = bool_literal(argument)
             if literal is None:
                 return UNKNOWN
             return INFERENCE if literal else ENABLED_OR_CALLER
         if name == SET_GRAD_ENABLED:
             argument = _mode_argument(expression, "mode")
-            literal = _bool_literal(argument) if argument is not None else None
+            literal = bool_literal(argument) if argument is not None else None
             if literal is None:
                 return UNKNOWN
             return ENABLED if literal else NO_GRAD_MODE
@@ -205,7 +200,7 @@ def _mode_and_region(context: "LintContext", chain: Sequence[cst.CSTNode]):
 _STATEMENT_TYPES: Dict[type, bool] = {}
 
 
-def _is_statement(node: cst.CSTNode) -> bool:
+def is_statement(node: cst.CSTNode) -> bool:
     """Whether ``node`` is a small or a compound statement."""
     node_type = type(node)
     found = _STATEMENT_TYPES.get(node_type)
@@ -311,7 +306,7 @@ class ScopeFlow:
     def simple_statement_of(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
         """The small statement (``Assign``, ``Expr``...) or compound statement header holding ``node``."""
         current: Optional[cst.CSTNode] = node
-        while current is not None and not _is_statement(current):
+        while current is not None and not is_statement(current):
             current = self._parent.get(id(current))
         return current
 
@@ -824,7 +819,7 @@ def _assignment_holding(flow: ScopeFlow, node: cst.CSTNode) -> Optional[cst.Assi
     """The ``Assign`` whose value holds ``node`` with no graph-ending call (``.detach()``...) between."""
     current = node
     parent = flow.parent(current)
-    while parent is not None and not _is_statement(parent):
+    while parent is not None and not is_statement(parent):
         if type(parent) is cst.Attribute and parent.attr.value in _GRAPH_ENDS:
             return None
         current = parent

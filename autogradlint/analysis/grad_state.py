@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 import libcst as cst
 
 from autogradlint.analysis.call_sites import parameter_arguments
-from autogradlint.analysis.grad_mode import ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, with_mode
+from autogradlint.analysis.grad_mode import (
+    ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, is_statement, with_mode,
+)
 from autogradlint.analysis.modules import module_instance, remote_forward_may_skip_grad
 from autogradlint.analysis.tensors import (
     FLOAT_FACTORIES,
@@ -1228,12 +1230,8 @@ def _facts_where_written(context: "LintContext", state: "_FileState", index, nod
     owner = None
     for ancestor in index.ancestors(node):
         ancestor_type = type(ancestor)
-        if statement is None:
-            is_statement = _IS_STATEMENT.get(ancestor_type)
-            if is_statement is None:
-                is_statement = _IS_STATEMENT[ancestor_type] = issubclass(ancestor_type, _STATEMENT_TYPES)
-            if is_statement:
-                statement = ancestor
+        if statement is None and is_statement(ancestor):
+            statement = ancestor
         if ancestor_type is cst.FunctionDef or ancestor_type is cst.Module:
             owner = ancestor
             break
@@ -1501,28 +1499,15 @@ def _file_state(context: "LintContext") -> _FileState:
     return state
 
 
-_STATEMENT_TYPES = (cst.BaseSmallStatement, cst.BaseCompoundStatement)
-
-
-# node type -> whether it is a statement (issubclass of the abstract bases, once per type: isinstance on
-# LibCST's ABCs is slow)
-_IS_STATEMENT: Dict[type, bool] = {}
-
-
 def _locate(context: "LintContext", statement: Optional[cst.CSTNode]) -> Optional[Tuple[cst.CSTNode, cst.CSTNode]]:
     """(scope owner, statement) for a query at the walk's current position."""
     chain = context.ancestors
     found = statement
-    is_statement = _IS_STATEMENT
     for index in range(len(chain) - 1, -1, -1):
         node = chain[index]
         node_type = type(node)
-        if found is None:
-            statement_type = is_statement.get(node_type)
-            if statement_type is None:
-                statement_type = is_statement[node_type] = issubclass(node_type, _STATEMENT_TYPES)
-            if statement_type:
-                found = node
+        if found is None and is_statement(node):
+            found = node
         if node_type is cst.FunctionDef or node_type is cst.Module:
             if found is None or (node_type is cst.FunctionDef and found is node):
                 return None

@@ -6,13 +6,8 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence
 
 import libcst as cst
 
-from autogradlint.analysis.call_sites import parameter_arguments
-from autogradlint.analysis.torch_api import (
-    PARAMETER_FREE_LAYERS,
-    PARAMETER_FREE_PREFIXES,
-    WEIGHTED_LAYERS,
-    WEIGHTED_PREFIXES,
-)
+from autogradlint.analysis.call_sites import bool_literal, keyword, parameter_arguments, positional
+from autogradlint.analysis.torch_api import layer_parameters
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import NESTED_SCOPES, children, current_index, nodes_of
 
@@ -72,7 +67,8 @@ def is_module_class(context: "LintContext", classdef: cst.ClassDef, _seen: Optio
             answer = None
             continue
         base = arg.value
-        if is_module_base_name(context.qualified_name(base)):
+        name = context.qualified_name(base)
+        if is_module_base_name(name):
             return True
         local = local_class(context, base)
         if local is not None:
@@ -82,9 +78,9 @@ def is_module_class(context: "LintContext", classdef: cst.ClassDef, _seen: Optio
             if verdict is None:
                 answer = None
             continue
-        if context.qualified_name(base) in ("builtins.object", "builtins.Exception", "builtins.dict"):
+        if name in ("builtins.object", "builtins.Exception", "builtins.dict"):
             continue
-        verdict = project_class_is_module(context, context.qualified_name(base))
+        verdict = project_class_is_module(context, name)
         if verdict:
             return True
         if verdict is None:
@@ -196,11 +192,6 @@ _WRAPPERS = frozenset(
 )
 _PARAMETER = "torch.nn.Parameter"
 
-# torch.nn layers with and without parameters (in torch_api, which the project summaries read without LibCST)
-_WEIGHTED_LAYERS = WEIGHTED_LAYERS
-_PARAMETER_FREE_LAYERS = PARAMETER_FREE_LAYERS
-_PARAMETER_FREE_PREFIXES = PARAMETER_FREE_PREFIXES
-_WEIGHTED_PREFIXES = WEIGHTED_PREFIXES
 # normalization layers: name prefix -> (affine keyword, its positional index, its default)
 _NORM_LAYERS = (
     ("BatchNorm", "affine", 3, True),
@@ -224,23 +215,6 @@ _PRETRAINED_CONSTRUCTORS = frozenset({"from_pretrained", "from_config"})
 
 def _unwrap_name(node):
     return node.value if isinstance(node, cst.Name) else None
-
-
-def _keyword(call: cst.Call, name: str) -> Optional[cst.Arg]:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg
-    return None
-
-
-def _positional(call: cst.Call) -> List[cst.Arg]:
-    return [a for a in call.args if a.keyword is None and not a.star]
-
-
-def _bool(node: Optional[cst.BaseExpression]) -> Optional[bool]:
-    if isinstance(node, cst.Name) and node.value in ("True", "False"):
-        return node.value == "True"
-    return None
 
 
 def _all_of(values: Iterable[Optional[bool]]) -> Optional[bool]:
@@ -306,7 +280,7 @@ class _FileKnowledge:
         for node in nodes_of(context.module, (cst.ClassDef,)):
             if type(node.body) is cst.IndentedBlock:
                 for statement in node.body.body:
-                    if type(statement) is cst.FunctionDef and not _is_static_or_classmethod(statement):
+                    if type(statement) is cst.FunctionDef and not is_static_or_classmethod(statement):
                         params = [*statement.params.posonly_params, *statement.params.params]
                         if params:
                             self.method_class[id(params[0])] = node
@@ -322,7 +296,8 @@ def _knowledge(context: "LintContext") -> _FileKnowledge:
     return found
 
 
-def _is_static_or_classmethod(function: cst.FunctionDef) -> bool:
+def is_static_or_classmethod(function: cst.FunctionDef) -> bool:
+    """Whether a method is decorated ``@staticmethod`` or ``@classmethod`` (its first parameter is no instance)."""
     for decorator in function.decorators:
         if _unwrap_name(decorator.decorator) in ("staticmethod", "classmethod"):
             return True
@@ -393,6 +368,18 @@ def _instance(knowledge: _FileKnowledge, expression: cst.BaseExpression) -> Opti
     return found
 
 
+def _combine_all(results: Iterable[Optional[ModuleInstance]]) -> Optional[ModuleInstance]:
+    """What every one of ``results`` has in common; None as soon as one is unknown (the rest are not
+    computed). Results assumed by a cycle (``_ASSUMED``) add nothing."""
+    found = []
+    for result in results:
+        if result is None:
+            return None
+        if result is not _ASSUMED:
+            found.append(result)
+    return _combine(found) if found else None
+
+
 def _assuming(knowledge: _FileKnowledge, key, compute) -> Optional[ModuleInstance]:
     """Evaluate ``compute()`` assuming ``key`` holds a module; a cycle back to ``key`` sees the assumption."""
     if key in knowledge.assumed:
@@ -432,18 +419,8 @@ def _name_instance(knowledge: _FileKnowledge, name: cst.Name) -> Optional[Module
     if not bindings:
         return None
     key = ("name", id(bindings[0].node), name.value)
-
-    def compute() -> Optional[ModuleInstance]:
-        found = []
-        for binding in bindings:
-            value = _binding_instance(knowledge, binding, name.value)
-            if value is None:
-                return None
-            if value is not _ASSUMED:
-                found.append(value)
-        return _combine(found) if found else None
-
-    return _assuming(knowledge, key, compute)
+    return _assuming(knowledge, key, lambda: _combine_all(
+        _binding_instance(knowledge, binding, name.value) for binding in bindings))
 
 
 def _binding_instance(knowledge: _FileKnowledge, binding, name: str) -> Optional[ModuleInstance]:
@@ -553,18 +530,8 @@ def _attribute_instance(knowledge: _FileKnowledge, attribute: cst.Attribute) -> 
     if not values:
         return None
     key = ("attr", id(klass), attr)
-
-    def compute() -> Optional[ModuleInstance]:
-        found = []
-        for value in values:
-            result = None if value is None else _instance(knowledge, value)
-            if result is None:
-                return None
-            if result is not _ASSUMED:
-                found.append(result)
-        return _combine(found) if found else None
-
-    return _assuming(knowledge, key, compute)
+    return _assuming(knowledge, key, lambda: _combine_all(
+        None if value is None else _instance(knowledge, value) for value in values))
 
 
 def instance_class(context: "LintContext", expression: cst.BaseExpression) -> Optional[cst.ClassDef]:
@@ -843,7 +810,7 @@ def _call_instance(knowledge: _FileKnowledge, call: cst.Call) -> Optional[Module
 
 
 def _qualified_call_instance(knowledge: _FileKnowledge, qualified: str, call: cst.Call) -> Optional[ModuleInstance]:
-    args = _positional(call)
+    args = positional(call)
     first = _instance(knowledge, args[0].value) if args else None
     if first is not None and first.may_be_function:
         first = None
@@ -868,7 +835,7 @@ def _qualified_call_instance(knowledge: _FileKnowledge, qualified: str, call: cs
         return ModuleInstance(qualified, True)
     parts = qualified.split(".")
     if (parts[0] == "transformers" and len(parts) >= 3 and parts[-1] in _PRETRAINED_CONSTRUCTORS
-            and _is_transformers_model_class(parts[-2]) and _keyword(call, "output_loading_info") is None):
+            and _is_transformers_model_class(parts[-2]) and keyword(call, "output_loading_info") is None):
         return ModuleInstance(qualified, True)
     return None
 
@@ -1019,7 +986,7 @@ def _class_assignments(knowledge: _FileKnowledge, klass: cst.ClassDef) -> _Class
     knowledge.class_assignments[id(klass)] = found
     body = klass.body.body if isinstance(klass.body, cst.IndentedBlock) else ()
     for statement in body:
-        if not isinstance(statement, cst.FunctionDef) or _is_static_or_classmethod(statement):
+        if not isinstance(statement, cst.FunctionDef) or is_static_or_classmethod(statement):
             continue
         params = [*statement.params.posonly_params, *statement.params.params]
         if not params:
@@ -1079,7 +1046,7 @@ def _record_self_assignment(node: cst.CSTNode, self_name: str, in_init: bool, fo
     elif node_type is cst.Call:
         func = node.func
         if type(func) is cst.Attribute and _is_self(func.value, self_name) and func.attr.value in _REGISTERING_CALLS:
-            args = _positional(node)
+            args = positional(node)
             if len(args) == 2 and type(args[0].value) is cst.SimpleString:
                 attr = _string_literal(args[0].value)
                 if isinstance(attr, str):
@@ -1089,7 +1056,7 @@ def _record_self_assignment(node: cst.CSTNode, self_name: str, in_init: bool, fo
                     return
             found.dynamic = True
         elif type(func) is cst.Name and func.value == "setattr":
-            args = _positional(node)
+            args = positional(node)
             if args and _is_self(args[0].value, self_name):
                 if len(args) == 3 and type(args[1].value) is cst.SimpleString:
                     attr = _string_literal(args[1].value)
@@ -1228,19 +1195,18 @@ def _torch_layer_has_parameters(knowledge: _FileKnowledge, class_name: str, call
     """Whether a torch.nn layer built by ``call`` holds parameters (None when unknown)."""
     if not class_name.startswith("torch.nn.") or class_name.count(".") != 2:
         return None
+    known = layer_parameters(class_name)  # by name alone (the project summaries ask the same)
+    if known is not None:
+        return known
     short = class_name.rsplit(".", 1)[-1]
-    if short in _WEIGHTED_LAYERS or short.startswith(_WEIGHTED_PREFIXES):
-        return True
-    if short in _PARAMETER_FREE_LAYERS or short.endswith("Loss") or short.startswith(_PARAMETER_FREE_PREFIXES):
-        return False
-    for prefix, keyword, index, default in _NORM_LAYERS:
+    for prefix, affine, index, default in _NORM_LAYERS:
         if short.startswith(prefix):
-            given = _keyword(call, keyword)
-            args = _positional(call)
+            given = keyword(call, affine)
+            args = positional(call)
             if given is not None:
-                return _bool(given.value)
+                return bool_literal(given.value)
             if len(args) > index:
-                return _bool(args[index].value)
+                return bool_literal(args[index].value)
             if any(a.star for a in call.args):
                 return None
             return default
@@ -1255,7 +1221,7 @@ def _container_has_parameters(knowledge: _FileKnowledge, short: str, call: cst.C
             return None
         items = [a.value for a in call.args]
     else:
-        args = _positional(call)
+        args = positional(call)
         items = _literal_items(args[0].value) if len(args) == 1 else None
         if items is None:
             return None

@@ -23,6 +23,8 @@ import json
 import os
 from typing import Dict, List, Optional, Tuple
 
+from autogradlint.analysis.torch_api import layer_parameters
+
 # summaries by content hash, shared by every file linted in this process (and saved with the cache)
 _STORE: Dict[str, dict] = {}
 # summaries computed in this process, not yet saved
@@ -134,7 +136,7 @@ class _Summarizer:
                 return None
             if qualified in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
                 return {"k": "parameter"}
-            return {"k": "call", "q": qualified, "hp": _torch_layer_parameters(qualified)}
+            return {"k": "call", "q": qualified, "hp": layer_parameters(qualified)}
         if isinstance(node, ast.Name) and names is not None:
             return names.get(node.id)
         return None
@@ -308,21 +310,6 @@ def _self_targets(target: ast.expr, self_name: str):
         for element in target.elts:
             for attr, _ in _self_targets(element.value if isinstance(element, ast.Starred) else element, self_name):
                 yield attr, False
-
-
-def _torch_layer_parameters(qualified: str) -> Optional[bool]:
-    """Whether a torch.nn layer certainly holds parameters (True), certainly not (False), or unknown."""
-    from autogradlint.analysis import torch_api
-
-    parts = qualified.split(".")
-    if len(parts) != 3 or parts[:2] != ["torch", "nn"]:
-        return None
-    short = parts[2]
-    if short in torch_api.WEIGHTED_LAYERS or short.startswith(torch_api.WEIGHTED_PREFIXES):
-        return True
-    if short in torch_api.PARAMETER_FREE_LAYERS or short.startswith(torch_api.PARAMETER_FREE_PREFIXES) or short.endswith("Loss"):
-        return False
-    return None
 
 
 def summarize(data: bytes, module: str, is_package: bool) -> Optional[dict]:

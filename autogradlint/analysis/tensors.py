@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 
 import libcst as cst
 
+from autogradlint.analysis.call_sites import bool_literal, keyword, positional
 from autogradlint.analysis.modules import enclosing_method_class, is_module_class
 from autogradlint.records import FrozenRecord
 from autogradlint.walk import nodes_of
@@ -81,23 +82,6 @@ def dtype_of(context: "LintContext", expression: cst.BaseExpression) -> Optional
     name = context.qualified_name(expression)
     if name and name.startswith("torch.") and name.count(".") == 1:
         return _DTYPES.get(name[len("torch."):])
-    return None
-
-
-def keyword(call: cst.Call, name: str) -> Optional[cst.Arg]:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg
-    return None
-
-
-def positional(call: cst.Call):
-    return [a for a in call.args if a.keyword is None and not a.star]
-
-
-def bool_literal(expression: Optional[cst.BaseExpression]) -> Optional[bool]:
-    if type(expression) is cst.Name and expression.value in ("True", "False"):
-        return expression.value == "True"
     return None
 
 

@@ -71,3 +71,16 @@ PARAMETER_FREE_PREFIXES = ("MaxPool", "AvgPool", "AdaptiveMaxPool", "AdaptiveAvg
                             "FractionalMaxPool", "MaxUnpool", "ZeroPad", "ConstantPad", "ReflectionPad",
                             "ReplicationPad", "CircularPad")
 WEIGHTED_PREFIXES = ("Conv", "LazyConv")
+
+
+def layer_parameters(qualified_name: str) -> Optional[bool]:
+    """Whether the torch.nn layer class ``torch.nn.X`` certainly holds parameters whatever its arguments
+    (True), certainly holds none (False), or its name does not say (None)."""
+    if not qualified_name.startswith("torch.nn.") or qualified_name.count(".") != 2:
+        return None
+    short = qualified_name[len("torch.nn."):]
+    if short in WEIGHTED_LAYERS or short.startswith(WEIGHTED_PREFIXES):
+        return True
+    if short in PARAMETER_FREE_LAYERS or short.endswith("Loss") or short.startswith(PARAMETER_FREE_PREFIXES):
+        return False
+    return None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple, Un
 import libcst as cst
 
 from autogradlint.analysis.grad_mode import GRAD_OFF, UNKNOWN, decorator_mode, with_mode
-from autogradlint.analysis.modules import plain_instance_class
+from autogradlint.analysis.modules import is_static_or_classmethod, plain_instance_class
 from autogradlint.analysis.optimizers import is_optimizer_class, is_optimizer_name, is_torch_optimizer_name
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import iter_tree, nodes_of, own_nodes_of
@@ -422,7 +422,7 @@ class TrainingFacts:
                     if type(statement) is cst.FunctionDef:
                         methods.setdefault(statement.name.value, []).append(statement)
             found = methods.get(func.attr.value, ())  # type: ignore[union-attr]
-            if len(found) == 1 and not _is_static_or_class_method(found[0]):
+            if len(found) == 1 and not is_static_or_classmethod(found[0]):
                 return found[0]
         return None
 
@@ -776,11 +776,6 @@ def _literal(expression: cst.BaseExpression) -> Optional[bool]:
 
 def _is_grad_attribute(target: cst.CSTNode) -> bool:
     return type(target) is cst.Attribute and target.attr.value == "grad"
-
-
-def _is_static_or_class_method(function: cst.FunctionDef) -> bool:
-    return any(type(d.decorator) is cst.Name and d.decorator.value in ("staticmethod", "classmethod")
-               for d in function.decorators)
 
 
 def _is_self_call(call: cst.Call) -> bool:
