@@ -13,13 +13,6 @@ from typing import List, Optional, Sequence, Tuple
 from autogradlint.records import Record
 from autogradlint.rule import AnyRule, Diagnostic, Edit, applicable
 
-# rules written before the split imported these from here; they live in autogradlint.edits and .fix_builders
-from autogradlint.edits import LineIndex, Replacement, apply_edits, edits_for  # noqa: E402,F401
-from autogradlint.fix_builders import (  # noqa: E402,F401
-    conversion_inside, is_plain_value, keyword_argument, one_line_loop, reference_to, statement_line, unbound_name,
-    unwrapped, with_argument, with_keyword, without_argument, wrapped_in_container,
-)
-
 MAX_PASSES = 10
 
 
