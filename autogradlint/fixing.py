@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import List, Optional, Sequence, Tuple
 
+from autogradlint.files import remove_quietly
 from autogradlint.records import Record
 from autogradlint.rule import AnyRule, Diagnostic, Edit, applicable
 
@@ -121,22 +122,15 @@ def write_atomically(path: str, data: bytes) -> None:
             os.fsync(out.fileno())
         os.replace(temporary, target)
     except _OwnerNotKept:
-        _remove(temporary)
+        remove_quietly(temporary)
         _write_in_place(target, data)
     except BaseException:
-        _remove(temporary)
+        remove_quietly(temporary)
         raise
 
 
 class _OwnerNotKept(Exception):
     pass
-
-
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def _write_in_place(path: str, data: bytes) -> None:
