@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import autogradlint
 from autogradlint import rule
+from autogradlint.files import read_regular, remove_quietly
 from autogradlint.rule import Diagnostic, Edit, Fix
 
 CACHE_DIR_NAME = ".autogradlint_cache"
@@ -117,8 +118,6 @@ def _is_cache_file(name: str) -> bool:
 
 def _holds(path: Path, content: str) -> bool:
     """Whether the regular file ``path`` holds exactly ``content``."""
-    from autogradlint.files import read_regular
-
     try:
         return read_regular(str(path), 4096) == content.encode()
     except Exception:
@@ -174,8 +173,6 @@ class Cache:
         self.index_current = False
         if self.file is None:
             return
-        from autogradlint.files import read_regular
-
         try:
             data = json.loads(read_regular(str(self.file)).decode("utf-8"))
             if isinstance(data, dict) and isinstance(data.get("entries"), dict):
@@ -238,7 +235,7 @@ class Cache:
                     out.write(text)
                 os.replace(temporary, path)
             except BaseException:
-                _unlink_quietly(temporary)
+                remove_quietly(temporary)
                 raise
 
         try:
@@ -252,7 +249,7 @@ class Cache:
             summaries_file = self.directory / f"summaries-{self.fingerprint}.json"
             for old in [*self.directory.glob("results-*.json"), *self.directory.glob("summaries-*.json")]:
                 if old != self.file and old != summaries_file and _is_cache_file(old.name):
-                    _unlink_quietly(str(old))
+                    remove_quietly(str(old))
             if summaries:
                 from autogradlint.analysis import project
 
@@ -264,13 +261,6 @@ class Cache:
                                              "index_current": rule.stored_index_current(), "entries": self._entries}))
         except (OSError, ValueError, RecursionError):
             pass
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def clean(directory: Path) -> List[str]:

@@ -256,7 +256,7 @@ def effective_torch_version(settings: Settings, cli_value: Optional[Tuple[int, i
         return settings.torch_version, f"torch-version in {settings.config_path}"
     directory = settings.root if settings.config_path is not None else project_directory(cwd)
     if directory is not None:
-        pin = project_torch_pin(directory, settings.pyproject if settings.config_path is not None else None)
+        pin = project_torch_pin(directory, settings.pyproject)  # None (read there) unless the configuration was a pyproject.toml
         if pin is not None:
             return pin[0], f"the project's pin: {pin[1]}"
     return NEWEST, "the newest torch autogradlint knows"

@@ -611,41 +611,17 @@ class _Scanner:
 
     def members(self, position: int):
         """(key, value start, value end) of each member of the object at ``position``."""
-        from json.decoder import scanstring
-
-        position = self.expect(position, "{")
-        position = self.skip_space(position)
-        if self.text[position:position + 1] == "}":
-            return
-        while True:
-            position = self.expect(position, '"')
-            key, position = scanstring(self.text, position)
-            position = self.skip_space(self.expect(position, ":"))
-            _, end = self.decoder.raw_decode(self.text, position)
-            yield key, position, end
-            position = self.skip_space(end)
-            if self.text[position:position + 1] == ",":
-                position += 1
-                continue
-            self.expect(position, "}")
-            return
+        for key, start in self.lazy_members(position):
+            _, end = self.decoder.raw_decode(self.text, start)
+            yield key, start, end
+            self.end = end  # set after the caller is done: it may have walked into the value meanwhile
 
     def items(self, position: int):
         """(start, end) of each item of the array at ``position``."""
-        position = self.expect(position, "[")
-        position = self.skip_space(position)
-        if self.text[position:position + 1] == "]":
-            return
-        while True:
-            position = self.skip_space(position)
-            _, end = self.decoder.raw_decode(self.text, position)
-            yield position, end
-            position = self.skip_space(end)
-            if self.text[position:position + 1] == ",":
-                position += 1
-                continue
-            self.expect(position, "]")
-            return
+        for start in self.lazy_items(position):
+            _, end = self.decoder.raw_decode(self.text, start)
+            yield start, end
+            self.end = end
 
 
 _STRUCTURE = re.compile(r'["\[\]{}]')

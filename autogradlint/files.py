@@ -73,6 +73,14 @@ def read_regular(path: str, limit: Optional[int] = None) -> bytes:
         return data
 
 
+def remove_quietly(path: str) -> None:
+    """Remove the file ``path`` if it can be (a leftover temporary file: its failure changes nothing)."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def format_size(size: int) -> str:
     """``size`` bytes for people: "2 MiB", "1.5 MiB", "300 KiB", "12 bytes"."""
     for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):

@@ -10,15 +10,9 @@ from __future__ import annotations
 import os
 from typing import List, Optional, Sequence, Tuple
 
+from autogradlint.files import remove_quietly
 from autogradlint.records import Record
 from autogradlint.rule import AnyRule, Diagnostic, Edit, applicable
-
-# rules written before the split imported these from here; they live in autogradlint.edits and .fix_builders
-from autogradlint.edits import LineIndex, Replacement, apply_edits, edits_for  # noqa: E402,F401
-from autogradlint.fix_builders import (  # noqa: E402,F401
-    conversion_inside, is_plain_value, keyword_argument, one_line_loop, reference_to, statement_line, unbound_name,
-    unwrapped, with_argument, with_keyword, without_argument, wrapped_in_container,
-)
 
 MAX_PASSES = 10
 
@@ -128,22 +122,15 @@ def write_atomically(path: str, data: bytes) -> None:
             os.fsync(out.fileno())
         os.replace(temporary, target)
     except _OwnerNotKept:
-        _remove(temporary)
+        remove_quietly(temporary)
         _write_in_place(target, data)
     except BaseException:
-        _remove(temporary)
+        remove_quietly(temporary)
         raise
 
 
 class _OwnerNotKept(Exception):
     pass
-
-
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def _write_in_place(path: str, data: bytes) -> None:

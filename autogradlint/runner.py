@@ -7,8 +7,9 @@ from typing import List, Optional, Sequence, Tuple
 
 from autogradlint.analysis.torch_versions import NEWEST, TorchVersion
 from autogradlint.cache import Cache, entry_key
+from autogradlint.documents import file_size_limit, is_notebook_path, open_document, shown_bytes, unknown_noqa
 from autogradlint.records import Record
-from autogradlint.files import DEFAULT_MAX_FILE_SIZE
+from autogradlint.files import DEFAULT_MAX_FILE_SIZE, FileTooLarge, format_size, read_regular
 from autogradlint.rule import FILE_TOO_LARGE, INTERNAL_ERROR, AnyRule, Diagnostic
 
 # The engine and the fixer (and through them LibCST and the analyses) are imported when a file is linted,
@@ -57,8 +58,6 @@ def timed_out(display: str, seconds: float) -> Diagnostic:
 
 def too_large(display: str, size: int, limit: int) -> Diagnostic:
     """The engine's GL002 finding for a file over the size limit: it is not read further nor parsed."""
-    from autogradlint.files import format_size
-
     amount = f"{format_size(size)}, " if size > limit + 1 else ""  # only limit + 1 bytes were read from a pipe
     return Diagnostic(display, 1, 1, 1, 1, FILE_TOO_LARGE[0], FILE_TOO_LARGE[1], "error",
                       f"the file is too large to check: {amount}over the limit of {format_size(limit)} "
@@ -68,9 +67,6 @@ def too_large(display: str, size: int, limit: int) -> Diagnostic:
 def read_source(path: str, display: str, limit: Optional[int]) -> Tuple[Optional[bytes], Optional["FileOutcome"]]:
     """The file's bytes (read only if it is a regular file, and only up to ``limit`` + 1 bytes), or instead
     the outcome that stands for it: a read error, or a GL002 finding for a file over the limit."""
-    from autogradlint.documents import file_size_limit
-    from autogradlint.files import FileTooLarge, read_regular
-
     try:
         return read_regular(path, file_size_limit(display, limit)), None
     except OSError as error:
@@ -84,8 +80,6 @@ def lint_within_limit(data: bytes, display: str, rules: Sequence[AnyRule], secon
                       max_size: Optional[int] = None) -> List[Diagnostic]:
     """The document's findings (a script's or a notebook's, see autogradlint.documents), or one internal-error
     finding when linting takes longer than ``seconds`` (``max_size`` bounds a notebook's code)."""
-    from autogradlint.documents import open_document
-
     try:
         with time_limit(seconds):
             return open_document(data, display).lint(rules, max_size, torch_version, project)
@@ -95,8 +89,6 @@ def lint_within_limit(data: bytes, display: str, rules: Sequence[AnyRule], secon
 
 def noqa_warnings(data: bytes, display: str) -> List[str]:
     """A warning for every unknown autogradlint code named in a ``# noqa`` comment of the file."""
-    from autogradlint.documents import unknown_noqa
-
     return _noqa_notes(unknown_noqa(data, display), display)
 
 
@@ -146,19 +138,8 @@ def process_source(data: bytes, display: str, rules: Sequence[AnyRule], mode: st
         outcome.new_source = result.new_source
         outcome.warning = result.error
     if outcome.diagnostics or outcome.new_source is not None:
-        outcome.source = _shown(data, display)
+        outcome.source = shown_bytes(data, display)
     return outcome
-
-
-def _is_notebook(display: str) -> bool:
-    return display.lower().endswith(".ipynb")
-
-
-def _shown(data: bytes, display: str) -> bytes:
-    """The bytes an outcome keeps for the report (a notebook's code, not its outputs)."""
-    from autogradlint.documents import shown_bytes
-
-    return shown_bytes(data, display) if _is_notebook(display) else data
 
 
 def process_file(path: str, display: str, rules: Sequence[AnyRule], mode: str, unsafe: bool,
@@ -174,7 +155,7 @@ def process_file(path: str, display: str, rules: Sequence[AnyRule], mode: str, u
 
         try:
             write_atomically(path, outcome.new_source)
-            outcome.new_source = _shown(outcome.new_source, display)
+            outcome.new_source = shown_bytes(outcome.new_source, display)
         except OSError as error:
             # the file is unchanged: nothing was fixed, and its findings are still there
             outcome.error = f"{display}: cannot write the fixed file: {error.strerror or error}"
@@ -182,7 +163,7 @@ def process_file(path: str, display: str, rules: Sequence[AnyRule], mode: str, u
             outcome.fixed = []
             outcome.warning = None
             outcome.diagnostics = lint_within_limit(data, display, rules, file_timeout, torch_version, max_size=max_size)
-            outcome.source = _shown(data, display) if outcome.diagnostics else None
+            outcome.source = shown_bytes(data, display) if outcome.diagnostics else None
     return outcome
 
 
@@ -210,7 +191,6 @@ def _lint_job(job: Tuple[Optional[bytes], str, List[AnyRule], float, TorchVersio
     the run until its turn (its outputs may be megabytes): then the cache key of what was read comes back too,
     so that a file changed in between is not cached under the old key."""
     from autogradlint.analysis.project import ProjectContext, take_new_summaries
-    from autogradlint.documents import unknown_noqa
 
     data, display, rules, file_timeout, torch_version, path, want_key, max_size = job
     key = None
@@ -223,7 +203,7 @@ def _lint_job(job: Tuple[Optional[bytes], str, List[AnyRule], float, TorchVersio
     unknown = unknown_noqa(data, display)
     project = ProjectContext(path)
     diagnostics = lint_within_limit(data, display, rules, file_timeout, torch_version, project, max_size)
-    shown = _shown(data, display) if diagnostics and _is_notebook(display) else None
+    shown = shown_bytes(data, display) if diagnostics and is_notebook_path(display) else None
     return diagnostics, project.dependencies, take_new_summaries(), unknown, shown, key
 
 
@@ -296,12 +276,12 @@ def run_files(jobs: Sequence[FileJob], mode: str, unsafe: bool, workers: int, ca
         if cached is not None:
             diagnostics, unknown = cached
             outcomes[position] = FileOutcome(job.display, [_shown_as(d, job.display) for d in diagnostics],
-                                             source=_shown(data, job.display) if diagnostics else None,
+                                             source=shown_bytes(data, job.display) if diagnostics else None,
                                              notes=_noqa_notes(unknown, job.display))
         else:
             outcomes[position] = FileOutcome(job.display)
             # a notebook is read again by its job (see _lint_job): the run does not hold its outputs meanwhile
-            pending.append((position, None if _is_notebook(job.display) else data, key))
+            pending.append((position, None if is_notebook_path(job.display) else data, key))
         del data
     if cache is not None and cache.directory is not None and pending:
         from autogradlint.analysis import project

@@ -421,15 +421,19 @@ def walk(
     numbers = lists[0] if len(lists) == 1 else sorted(itertools.chain.from_iterable(lists))
     open_numbers: List[int] = []  # the number of each node in ``ancestors``
     path: List[int] = []
+
+    def leave_innermost() -> None:
+        open_numbers.pop()
+        left = ancestors.pop()
+        handlers = on_leave.get(type(left))
+        if handlers:
+            for handler in handlers:
+                handler(left)
+
     for number in numbers:
         # leave what ends before this node, innermost first
         while open_numbers and ends[open_numbers[-1]] <= number:
-            open_numbers.pop()
-            left = ancestors.pop()
-            handlers = on_leave.get(type(left))
-            if handlers:
-                for handler in handlers:
-                    handler(left)
+            leave_innermost()
         # enter the ancestors of this node that are not open yet (what is still open encloses it)
         innermost = open_numbers[-1] if open_numbers else -1
         parent = parents[number]
@@ -449,9 +453,4 @@ def walk(
         open_numbers.append(number)
         ancestors.append(node)
     while open_numbers:
-        open_numbers.pop()
-        left = ancestors.pop()
-        handlers = on_leave.get(type(left))
-        if handlers:
-            for handler in handlers:
-                handler(left)
+        leave_innermost()
