@@ -47,7 +47,7 @@ def torch_version_for(value: Optional[str]) -> TorchVersion:
     ``autogradlint check`` decides it (``torch-version`` in ``[tool.autogradlint]``, the project's torch pin,
     the newest). A bad value stops flake8 with one line; a broken ``[tool.autogradlint]`` (which flake8 does not
     otherwise read) is set aside for the project's pin."""
-    from autogradlint.config import ConfigError, Settings, effective_torch_version, load_settings, nearest_config, parse_torch_version
+    from autogradlint.config import ConfigError, Settings, effective_torch_version, load_settings, parse_torch_version
 
     cwd = Path.cwd()
     if value:
@@ -56,9 +56,7 @@ def torch_version_for(value: Optional[str]) -> TorchVersion:
         except ConfigError as error:
             raise SystemExit(f"flake8: error: {error}") from None
     try:
-        config_path, parsed = nearest_config(cwd)
-        settings = load_settings(config_path, cwd, parsed) if config_path is not None else Settings(root=cwd)
-        return effective_torch_version(settings, None, cwd)[0]
+        return effective_torch_version(load_settings(None, cwd), None, cwd)[0]  # finds the nearest config itself
     except ConfigError:
         return effective_torch_version(Settings(root=cwd), None, cwd)[0]
 
