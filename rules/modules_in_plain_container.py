@@ -122,6 +122,6 @@ class ModulesInPlainContainer(Rule):
         found = plain_container(self.context, node, MODULES)
         if found is None:
             return
-        container = "nn.ModuleDict" if found.torch_container.endswith("Dict") else "nn.ModuleList"
+        container = found.torch_container[len("torch."):]  # as the message names it: nn.X
         self.report(found.value, self.message.format(kind=found.container_kind, container=container),
                     fix=wrapped_in_container(self.context, found.value, found.torch_container) if found.fixable else None)
