@@ -36,10 +36,8 @@ def check(cli, root, *paths, cache=False):
     return findings(result)
 
 
-NET = """
-import torch.nn as nn
-
-
+# the model class the file sources below share
+NET_CLASS = """
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
@@ -48,7 +46,12 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.head(self.features(x))
+"""
 
+NET = """
+import torch.nn as nn
+
+""" + NET_CLASS + """
 
 def build_model():
     model = Net()
@@ -135,16 +138,7 @@ EVALUATE = """
 import torch
 import torch.nn as nn
 
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(nn.Linear(4, 8), nn.ReLU())
-        self.head = nn.Linear(8, 2)
-
-    def forward(self, x):
-        return self.head(self.features(x))
-
+""" + NET_CLASS + """
 
 def evaluate(model, x):
     model.eval()
