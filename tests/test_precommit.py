@@ -21,6 +21,16 @@ def pre_commit_home(tmp_path_factory):
     return tmp_path_factory.mktemp("pre-commit-home")
 
 
+def _git_repo(tmp_path, name="user-repo"):
+    """A fresh git repository under ``tmp_path`` (the test is skipped where git is not installed)."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / name
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    return repo
+
+
 def _pre_commit(cwd, home, *args):
     env = dict(os.environ, PRE_COMMIT_HOME=str(home), PIP_DISABLE_PIP_VERSION_CHECK="1")
     return subprocess.run(
@@ -29,11 +39,7 @@ def _pre_commit(cwd, home, *args):
 
 
 def test_hook_reports_staged_files_and_passes_clean_ones(tmp_path, pre_commit_home):
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    repo = tmp_path / "user-repo"
-    repo.mkdir()
-    _git(repo, "init", "-q")
+    repo = _git_repo(tmp_path)
     (repo / "train.py").write_text("import torch\nwith torch.no_grad:\n    pass\n")
     (repo / "ok.py").write_text("import torch\nwith torch.no_grad():\n    pass\n")
     _git(repo, "add", ".")
@@ -47,11 +53,7 @@ def test_hook_reports_staged_files_and_passes_clean_ones(tmp_path, pre_commit_ho
 
 
 def test_fix_hook_fixes_a_staged_file_then_passes(tmp_path, pre_commit_home):
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    repo = tmp_path / "user-repo"
-    repo.mkdir()
-    _git(repo, "init", "-q")
+    repo = _git_repo(tmp_path)
     (repo / "train.py").write_text("import torch\nwith torch.no_grad:\n    pass\nmodel.eval\n")
     _git(repo, "add", ".")
 
@@ -68,11 +70,7 @@ def test_fix_hook_fixes_a_staged_file_then_passes(tmp_path, pre_commit_home):
 
 
 def test_fix_hook_still_fails_on_what_it_cannot_fix(tmp_path, pre_commit_home):
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    repo = tmp_path / "user-repo"
-    repo.mkdir()
-    _git(repo, "init", "-q")
+    repo = _git_repo(tmp_path)
     # GL202 has no fix: the file is left as it is and the hook reports it
     source = "import torch\ntorch.no_grad()\n"
     (repo / "train.py").write_text(source)
@@ -96,14 +94,10 @@ def test_hooks_run_on_python_files_and_notebooks():
 
 def test_hook_runs_on_staged_notebooks(tmp_path, pre_commit_home):
     """types_or: [python, jupyter]: pre-commit hands the hook .ipynb files too."""
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
+    repo = _git_repo(tmp_path, "nb-repo")
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-    repo = tmp_path / "nb-repo"
-    repo.mkdir()
-    _git(repo, "init", "-q")
     nb = new_notebook()
     nb.cells = [new_markdown_cell("# Train"), new_code_cell("import torch"),
                 new_code_cell("%matplotlib inline\nwith torch.no_grad:\n    pass")]
