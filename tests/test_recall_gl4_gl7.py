@@ -32,7 +32,7 @@ GL401 = [
         batches = [th.randn(3, 4) for _ in range(2)]
         for xb in batches:
             out = net(xb)
-        print(out.requires_grad)
+        print(out.grad_fn is not None)
         """, {"stdout": "True"}),
     Bad("GL401", "trainer_validate", """\
         import torch
@@ -93,7 +93,7 @@ GL401 = [
         model.eval()  # !
         logits = model(torch.randn(2, 4))
         probs = logits.softmax(-1)
-        print(probs.requires_grad)
+        print(probs.grad_fn is not None)
         """, {"stdout": "True"}),
     Bad("GL401", "autocast_is_not_no_grad", """\
         import torch
