@@ -1225,6 +1225,17 @@ GL505_OK = [
 # ---------------------------------------------------------------------------------------------- GL601
 _PARAMS = "print(len(list(m.parameters())), 'weight' in dict(m.named_parameters()))\n"
 GL601 = [
+    Bad("GL601", "local_then_requires_grad", """\
+        import torch
+        from torch import nn
+        class Temp(nn.Module):
+            def __init__(self):
+                super().__init__()
+                weight = torch.ones(1)
+                weight.requires_grad_(True)
+                self.weight = weight  # !
+        m = Temp()
+        """ + _PARAMS, {"stdout": "0 False"}),
     Bad("GL601", "full_alias", """\
         import torch as th
         from torch import nn
@@ -1283,6 +1294,15 @@ GL601 = [
         """ + _PARAMS, {"stdout": "0 False"}),
 ]
 GL601_OK = [
+    Ok("GL601", "in_place_from_parameter", """\
+        import torch
+        from torch import nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.base = nn.Parameter(torch.ones(3))
+                self.shifted = torch.zeros(3).add_(self.base)
+        """),
     Ok("GL601", "dataset_not_module", """\
         import torch
         from torch.utils.data import Dataset
@@ -1381,6 +1401,15 @@ GL602 = [
         """ + _MODS, {"stdout": "0"}),
 ]
 GL602_OK = [
+    Ok("GL602", "list_of_generator_handed_on", """\
+        from torch import nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.blocks = list(nn.Linear(2, 2) for _ in range(3))
+                self.body = nn.Sequential(*self.blocks)
+                self.names = list(str(i) for i in range(3))
+        """),
     Ok("GL602", "modulelist_append", """\
         import torch.nn as nn
         class Net(nn.Module):
@@ -1493,6 +1522,23 @@ GL603 = [
         """ + _BUF.format(name="pe"), {"stdout": "0 True"}),
 ]
 GL603_OK = [
+    Ok("GL603", "flag_switched_off", """\
+        import torch
+        from torch import nn
+        class M(nn.Module):
+            def __init__(self, learn):
+                super().__init__()
+                t = torch.ones(2, requires_grad=True)
+                t.requires_grad_(False)
+                self.register_buffer("t", t)
+                u = torch.zeros(2)
+                if learn:
+                    u.requires_grad_()
+                self.register_buffer("u", u)
+                v = torch.zeros(2, requires_grad=True)
+                v.requires_grad = False
+                self.register_buffer("v", v)
+        """),
     Ok("GL603", "detached", """\
         import torch
         from torch import nn
@@ -1699,6 +1745,15 @@ GL605 = [
         """ + _MODS, {"stdout": "0"}),
 ]
 GL605_OK = [
+    Ok("GL605", "list_of_generator_wrapped", """\
+        import torch
+        from torch import nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.gates = nn.ParameterList(list(nn.Parameter(torch.ones(2)) for _ in range(2)))
+                self.shapes = tuple(p.shape for p in self.gates)
+        """),
     Ok("GL605", "parameterlist_append", """\
         import torch
         from torch import nn
@@ -2056,6 +2111,12 @@ GL704_OK = [
 # ---------------------------------------------------------------------------------------------- GL705
 _GRADCHECK_WARNS = {"warns": "is not a double precision floating point"}
 GL705 = [
+    Bad("GL705", "requires_grad_statement", """\
+        import torch
+        x = torch.randn(3)
+        x.requires_grad_()
+        torch.autograd.gradcheck(torch.sin, (x,), eps=1e-3, atol=1e-2, raise_exception=False)  # !
+        """, _GRADCHECK_WARNS),
     Bad("GL705", "from_import_rand", """\
         import torch
         from torch.autograd import gradcheck
@@ -2096,6 +2157,15 @@ GL705 = [
         """, _GRADCHECK_WARNS),
 ]
 GL705_OK = [
+    Ok("GL705", "requires_grad_in_branch", """\
+        import torch
+        x = torch.randn(3, dtype=torch.float64)
+        y = torch.randn(3)
+        if check_y:
+            y.requires_grad_()
+        x.requires_grad_()
+        torch.autograd.gradcheck(torch.add, (x, y))
+        """),
     Ok("GL705", "float64_keyword_alias", """\
         import torch as th
         from torch.autograd import gradcheck

@@ -121,6 +121,9 @@ def plain_container(context: "LintContext", node: cst.Assign, kind: ItemKind) ->
     if type(value) is cst.Name:
         if _local_list_candidate(context, value) is None:
             return None
+    elif type(value) is cst.Call:
+        if _built_container(context, value) is None:
+            return None
     elif type(value) not in CONTAINER_KINDS:
         return None
     klass = enclosing_method_class(context.ancestors)
@@ -278,8 +281,22 @@ def _local_fills_only_items(context, kind: ItemKind, name) -> bool:
     return all(_only_items(context, kind, c) for c in created) and _fills_only_items(context, kind, function.body, same, "list")
 
 
+def _built_container(context, call: cst.Call) -> Optional[str]:
+    """'list'/'tuple' for ``list(<generator or comprehension>)`` / ``tuple(...)`` of the builtins."""
+    func = call.func
+    if not (type(func) is cst.Name and func.value in ("list", "tuple") and len(call.args) == 1):
+        return None
+    arg = call.args[0]
+    if arg.keyword is not None or arg.star or type(arg.value) not in (cst.GeneratorExp, cst.ListComp):
+        return None
+    return func.value if context.qualified_name(func) == f"builtins.{func.value}" else None
+
+
 def _plain_container_of_new_items(context, kind: ItemKind, value, filled_later) -> Optional[str]:
     """'list'/'tuple'/'dict' when ``value`` is a plain container that holds (or will hold) new items."""
+    if type(value) is cst.Call:
+        built = _built_container(context, value)
+        return built if built is not None and holds_new_item(context, kind, value.args[0].value) else None
     container_kind = CONTAINER_KINDS.get(type(value))
     if container_kind is not None:
         holds = holds_new_item(context, kind, value)

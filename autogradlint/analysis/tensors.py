@@ -14,8 +14,9 @@ import libcst as cst
 
 from autogradlint.analysis.call_sites import bool_literal, keyword, positional
 from autogradlint.analysis.modules import enclosing_method_class, is_module_class
+from autogradlint.analysis.torch_semantics import is_in_place_method
 from autogradlint.records import FrozenRecord
-from autogradlint.walk import nodes_of
+from autogradlint.walk import current_index, nodes_of, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from autogradlint.context import LintContext
@@ -405,7 +406,8 @@ def tensor_facts(context: "LintContext", expression: cst.BaseExpression, follow_
         if not follow_names or _hops >= _MAX_NAME_HOPS:
             return None
         value = single_assigned_value(context, expression)
-        return tensor_facts(context, value, True, _hops + 1) if value is not None else None
+        facts = tensor_facts(context, value, True, _hops + 1) if value is not None else None
+        return _after_flag_statements(context, expression, value, facts) if facts is not None else None
     if not isinstance(expression, cst.Call):
         return None
     factory = factory_call(context, expression)
@@ -441,7 +443,63 @@ def tensor_facts(context: "LintContext", expression: cst.BaseExpression, follow_
     if method == "clone":
         leaf = None if source.requires_grad is None else not source.requires_grad
         return source.replace(is_leaf=leaf)
+    if source.requires_grad is False and is_in_place_method(method) and _constant_arguments(expression):
+        # ``torch.empty(n, d).normal_(0, 0.02)``: an in-place op returns its receiver, same dtype and device;
+        # with only constant arguments nothing can make it require grad
+        return source
     return _after_conversion(context, expression, source)
+
+
+def _constant_arguments(call: cst.Call) -> bool:
+    """Every argument is a number or bool literal (``normal_(0, 0.02)``, ``uniform_(-0.1, b=0.1)``, ``fill_(1)``)."""
+    for arg in call.args:
+        value = arg.value
+        if type(value) is cst.UnaryOperation and type(value.operator) is cst.Minus:
+            value = value.expression
+        if not (type(value) in (cst.Integer, cst.Float) or bool_literal(value) is not None) or arg.star:
+            return False
+    return True
+
+
+def _after_flag_statements(context: "LintContext", name: cst.Name, value: cst.BaseExpression,
+                           facts: TensorFacts) -> Optional[TensorFacts]:
+    """``facts`` of the value bound to ``name``, as the read of ``name`` sees it after the statements of its scope
+    that change the tensor's flag in place (``t.requires_grad_()``, ``t.requires_grad = True``): they change the
+    object, wherever they stand. Known only for ``requires_grad_()``/``requires_grad_(True)`` statements in the
+    block of the assignment, between it and the read; any other change leaves requires_grad unknown."""
+    index = current_index()
+    assignment = index.number(value) if index is not None else None
+    read = index.number(name) if index is not None else None
+    if assignment is None or read is None:
+        return facts
+    parents = index.ancestors(value)
+    scope = next((node for node in parents if type(node) in (cst.FunctionDef, cst.Module)), None)
+    block = next((node for node in parents if type(node) in (cst.IndentedBlock, cst.Module)), None)
+    if scope is None:
+        return facts
+    binding = context.names.binding_of(name)
+    changed = False
+    for node in own_nodes_of(scope.body if type(scope) is cst.FunctionDef else scope, (cst.Attribute,)):
+        if node.attr.value not in ("requires_grad_", "requires_grad") or type(node.value) is not cst.Name \
+                or node.value.value != name.value or context.names.binding_of(node.value) is not binding:
+            continue
+        statement_parents = index.ancestors(node)
+        call = statement_parents[0] if statement_parents else None
+        if node.attr.value == "requires_grad" and type(call) is not cst.AssignTarget:
+            continue  # a read of the flag
+        changed = True
+        before_read = assignment < index.number(node) < read
+        if not (node.attr.value == "requires_grad_" and type(call) is cst.Call and call.func is node and before_read
+                and len(statement_parents) > 3 and type(statement_parents[1]) is cst.Expr
+                and statement_parents[3] is block):
+            return facts.replace(requires_grad=None, is_leaf=None)
+        args = [a for a in call.args if a.keyword is None or a.keyword.value == "requires_grad"]
+        if len(args) != len(call.args) or len(args) > 1 or (args and bool_literal(args[0].value) is not True):
+            return facts.replace(requires_grad=None, is_leaf=None)
+    if not changed:
+        return facts
+    leaf = True if facts.requires_grad is False else facts.is_leaf
+    return facts.replace(requires_grad=True, is_leaf=leaf)
 
 
 def single_assigned_value(context: "LintContext", name: cst.Name) -> Optional[cst.BaseExpression]:
