@@ -2006,6 +2006,15 @@ GL703 = [
         """, {"stdout": "False", "warns": "volatile was removed and now has no effect"}),
 ]
 GL703_OK = [
+    Ok("GL703", "callers_disagree", """\
+        import torch
+        class Reg:
+            volatile = True
+        def describe(x):
+            return "eval" if x.volatile else "train"
+        describe(torch.ones(2))
+        describe(Reg())
+        """),
     Ok("GL703", "other_library_call", """\
         import torch
         import mylib
@@ -2111,6 +2120,12 @@ GL704_OK = [
 # ---------------------------------------------------------------------------------------------- GL705
 _GRADCHECK_WARNS = {"warns": "is not a double precision floating point"}
 GL705 = [
+    Bad("GL705", "input_from_caller", """\
+        import torch
+        def check(fn, x):
+            return torch.autograd.gradcheck(fn, (x,), eps=1e-3, atol=1e-2, raise_exception=False)  # !
+        check(torch.sin, torch.randn(3, requires_grad=True))
+        """, _GRADCHECK_WARNS),
     Bad("GL705", "requires_grad_statement", """\
         import torch
         x = torch.randn(3)
@@ -2157,6 +2172,13 @@ GL705 = [
         """, _GRADCHECK_WARNS),
 ]
 GL705_OK = [
+    Ok("GL705", "one_caller_unknown", """\
+        import torch
+        def check(fn, x):
+            return torch.autograd.gradcheck(fn, (x,))
+        check(torch.sin, torch.randn(3, dtype=torch.float64, requires_grad=True))
+        check(torch.cos, load_input())
+        """),
     Ok("GL705", "requires_grad_in_branch", """\
         import torch
         x = torch.randn(3, dtype=torch.float64)

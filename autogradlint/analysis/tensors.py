@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 
 import libcst as cst
 
-from autogradlint.analysis.call_sites import bool_literal, keyword, positional
+from autogradlint.analysis.call_sites import bool_literal, keyword, parameter_arguments, positional
 from autogradlint.analysis.modules import enclosing_method_class, is_module_class
 from autogradlint.analysis.torch_semantics import is_in_place_method
 from autogradlint.records import FrozenRecord
@@ -406,7 +406,9 @@ def tensor_facts(context: "LintContext", expression: cst.BaseExpression, follow_
         if not follow_names or _hops >= _MAX_NAME_HOPS:
             return None
         value = single_assigned_value(context, expression)
-        facts = tensor_facts(context, value, True, _hops + 1) if value is not None else None
+        if value is None:
+            return _argument_facts(context, expression, _hops)
+        facts = tensor_facts(context, value, True, _hops + 1)
         return _after_flag_statements(context, expression, value, facts) if facts is not None else None
     if not isinstance(expression, cst.Call):
         return None
@@ -459,6 +461,29 @@ def _constant_arguments(call: cst.Call) -> bool:
         if not (type(value) in (cst.Integer, cst.Float) or bool_literal(value) is not None) or arg.star:
             return False
     return True
+
+
+def _argument_facts(context: "LintContext", name: cst.Name, hops: int) -> Optional[TensorFacts]:
+    """Facts of a parameter every call site of the file fills with tensors of the same facts (``describe(torch.ones(2))``),
+    when the function changes no flag of it."""
+    binding = context.names.binding_of(name)
+    if binding is None or binding.kind != "param" or type(binding.node) is not cst.Param:
+        return None
+    arguments = parameter_arguments(context, binding.node)
+    if not arguments:
+        return None
+    found = [tensor_facts(context, argument, True, hops + 1) for argument in arguments]
+    if any(facts is None or facts != found[0] for facts in found):
+        return None
+    index = current_index()
+    function = next((n for n in index.ancestors(binding.node) if type(n) is cst.FunctionDef), None) if index else None
+    if function is None:
+        return None
+    for node in own_nodes_of(function.body, (cst.Attribute,)):
+        if node.attr.value in ("requires_grad_", "requires_grad") and type(node.value) is cst.Name \
+                and node.value.value == name.value:
+            return found[0].replace(requires_grad=None, is_leaf=None)
+    return found[0]
 
 
 def _after_flag_statements(context: "LintContext", name: cst.Name, value: cst.BaseExpression,
