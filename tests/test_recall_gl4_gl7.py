@@ -476,6 +476,17 @@ GL404 = [
         """, {"stdout": "False"}),
 ]
 GL404_OK = [
+    Ok("GL404", "builder_may_return_plain", """\
+        import torch
+        from torch import nn
+        def build(regularize):
+            if regularize:
+                return nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+            return nn.Sequential(nn.Linear(4, 4), nn.ReLU())
+        model = build(False)
+        with torch.no_grad():
+            model(torch.ones(1, 4))
+        """),
     Ok("GL404", "train_false_first", """\
         import torch
         from torch import nn

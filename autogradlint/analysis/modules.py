@@ -973,6 +973,11 @@ def _factory_instance(knowledge: _FileKnowledge, function: cst.FunctionDef) -> O
     return None if result is _ASSUMED else result
 
 
+def own_returns(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseExpression]]]:
+    """The values of a function's own ``return`` statements (None for a bare ``return``); None for a generator."""
+    return _own_returns(function)
+
+
 _NESTED_SCOPES = NESTED_SCOPES
 _GENERATOR_MARKS = (cst.Yield, cst.Await)
 _RETURN_SCAN = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Yield, cst.Await, cst.Return)
