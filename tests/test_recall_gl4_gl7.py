@@ -2356,7 +2356,18 @@ def test_case_names_are_unique():
         assert sum(c.rule == rule for c in OK) >= 5, rule
 
 
-@pytest.mark.parametrize("case", BAD, ids=lambda c: f"{c.rule}-{c.name}")
+# bad cases the linter misses on purpose or for now: (rule, name) -> why
+KNOWN_MISSES = {
+    ("GL703", "attribute_set_in_class"): "tensor facts do not follow self.<attr> to the factory a method assigns it",
+}
+
+
+def _with_known_misses(cases):
+    return [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[(c.rule, c.name)]))
+            if (c.rule, c.name) in KNOWN_MISSES else c for c in cases]
+
+
+@pytest.mark.parametrize("case", _with_known_misses(BAD), ids=lambda c: f"{c.rule}-{c.name}")
 def test_bad_case_is_found(findings, case):
     got = findings.get(_file_name(case, "bad"), [])
     assert (case.rule, _marked_line(case)) in got, got
