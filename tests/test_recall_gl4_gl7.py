@@ -1236,6 +1236,15 @@ GL505_OK = [
 # ---------------------------------------------------------------------------------------------- GL601
 _PARAMS = "print(len(list(m.parameters())), 'weight' in dict(m.named_parameters()))\n"
 GL601 = [
+    Bad("GL601", "init_function", """\
+        import torch
+        from torch import nn
+        class Attn(nn.Module):
+            def __init__(self, d):
+                super().__init__()
+                self.weight = nn.init.xavier_uniform_(torch.empty(d, d, requires_grad=True))  # !
+        m = Attn(3)
+        """ + _PARAMS, {"stdout": "0 False"}),
     Bad("GL601", "local_then_requires_grad", """\
         import torch
         from torch import nn
@@ -1305,6 +1314,15 @@ GL601 = [
         """ + _PARAMS, {"stdout": "0 False"}),
 ]
 GL601_OK = [
+    Ok("GL601", "init_inside_parameter", """\
+        import torch
+        from torch import nn
+        class Attn(nn.Module):
+            def __init__(self, d):
+                super().__init__()
+                self.weight = nn.Parameter(nn.init.xavier_uniform_(torch.empty(d, d)))
+                self.noise = nn.init.normal_(torch.empty(d), std=0.1)
+        """),
     Ok("GL601", "in_place_from_parameter", """\
         import torch
         from torch import nn
@@ -1358,6 +1376,15 @@ GL601_OK = [
 # ---------------------------------------------------------------------------------------------- GL602
 _MODS = "print(len(list(m.parameters())))\n"
 GL602 = [
+    Bad("GL602", "local_comprehension", """\
+        import torch.nn as nn
+        class Net(nn.Module):
+            def __init__(self, n):
+                super().__init__()
+                layers = [nn.Linear(2, 2) for _ in range(n)]
+                self.layers = layers  # !
+        m = Net(2)
+        """ + _MODS, {"stdout": "0"}),
     Bad("GL602", "from_import_comprehension", """\
         from torch.nn import Linear, Module
         class MLP(Module):
@@ -1412,6 +1439,15 @@ GL602 = [
         """ + _MODS, {"stdout": "0"}),
 ]
 GL602_OK = [
+    Ok("GL602", "local_comprehension_registered", """\
+        import torch.nn as nn
+        class Net(nn.Module):
+            def __init__(self, n):
+                super().__init__()
+                layers = [nn.Linear(2, 2) for _ in range(n)]
+                self.layers = layers
+                self.body = nn.Sequential(*layers)
+        """),
     Ok("GL602", "list_of_generator_handed_on", """\
         from torch import nn
         class Net(nn.Module):
@@ -1697,6 +1733,16 @@ GL604_OK = [
 
 # ---------------------------------------------------------------------------------------------- GL605
 GL605 = [
+    Bad("GL605", "local_comprehension", """\
+        import torch
+        from torch import nn
+        class Mix(nn.Module):
+            def __init__(self, n):
+                super().__init__()
+                params = [nn.Parameter(torch.zeros(2)) for _ in range(n)]
+                self.params = params  # !
+        m = Mix(3)
+        """ + _MODS, {"stdout": "0"}),
     Bad("GL605", "from_import_parameter", """\
         import torch
         from torch.nn import Module, Parameter
@@ -1756,6 +1802,17 @@ GL605 = [
         """ + _MODS, {"stdout": "0"}),
 ]
 GL605_OK = [
+    Ok("GL605", "local_comprehension_registered", """\
+        import torch
+        from torch import nn
+        class Mix(nn.Module):
+            def __init__(self, n):
+                super().__init__()
+                ws = [nn.Parameter(torch.zeros(2)) for _ in range(n)]
+                self.ws = ws
+                for i, w in enumerate(ws):
+                    self.register_parameter(f"w{i}", w)
+        """),
     Ok("GL605", "list_of_generator_wrapped", """\
         import torch
         from torch import nn

@@ -273,7 +273,8 @@ def _local_fills_only_items(context, kind: ItemKind, name) -> bool:
     """The local list ``name`` starts with and is given only items of ``kind`` in its function."""
     bindings = context.names.bindings_of(name)
     function = next(a for a in reversed(context.ancestors) if isinstance(a, cst.FunctionDef))
-    created = [b.node.value for b in bindings if isinstance(b.node, cst.Assign) and isinstance(b.node.value, cst.List)]
+    created = [b.node.value for b in bindings
+               if isinstance(b.node, cst.Assign) and isinstance(b.node.value, (cst.List, cst.ListComp))]
 
     def same(node):
         return isinstance(node, cst.Name) and node.value == name.value and context.names.bindings_of(node) is bindings
@@ -308,12 +309,13 @@ def _plain_container_of_new_items(context, kind: ItemKind, value, filled_later) 
 
 def _local_list_candidate(context, name):
     """(its bindings, the function, the binding that creates the list) when the name is bound in its
-    function only by assignments, one of them ``name = [...]``; else None. Asks only the name analysis."""
+    function only by assignments, one of them ``name = [...]`` or a list comprehension; else None. Asks only
+    the name analysis."""
     bindings = context.names.bindings_of(name)
     if not bindings:
         return None
     function = next((a for a in reversed(context.ancestors) if type(a) is cst.FunctionDef), None)
-    created = [b for b in bindings if type(b.node) is cst.Assign and type(b.node.value) is cst.List]
+    created = [b for b in bindings if type(b.node) is cst.Assign and type(b.node.value) in (cst.List, cst.ListComp)]
     if len(created) != 1 or function is None:
         return None
     if any(type(b.node) is not cst.Assign and type(b.node) is not cst.AugAssign for b in bindings):

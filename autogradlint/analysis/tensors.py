@@ -427,6 +427,9 @@ def tensor_facts(context: "LintContext", expression: cst.BaseExpression, follow_
         else:
             device = "cpu"
         return TensorFacts(factory.name, factory.dtype, device, factory.requires_grad, True)
+    initialized = _initialized_tensor(context, expression)
+    if initialized is not None:
+        return tensor_facts(context, initialized, follow_names, _hops)
     if not isinstance(expression.func, cst.Attribute):
         return None
     method = expression.func.attr.value
@@ -450,6 +453,22 @@ def tensor_facts(context: "LintContext", expression: cst.BaseExpression, follow_
         # with only constant arguments nothing can make it require grad
         return source
     return _after_conversion(context, expression, source)
+
+
+# torch.nn.init's in-place initializers: they fill their tensor argument under no_grad and return it
+_INITIALIZERS = frozenset(f"torch.nn.init.{name}_" for name in (
+    "constant", "dirac", "eye", "kaiming_normal", "kaiming_uniform", "normal", "ones", "orthogonal", "sparse",
+    "trunc_normal", "uniform", "xavier_normal", "xavier_uniform", "zeros"))
+
+
+def _initialized_tensor(context: "LintContext", call: cst.Call) -> Optional[cst.BaseExpression]:
+    """The tensor argument of ``nn.init.normal_(t, ...)``: the call returns that same tensor, flags unchanged."""
+    func = call.func
+    if type(func) not in (cst.Name, cst.Attribute) or context.qualified_name(func) not in _INITIALIZERS:
+        return None
+    tensor = keyword(call, "tensor")
+    args = positional(call)
+    return tensor.value if tensor is not None else (args[0].value if args else None)
 
 
 def _constant_arguments(call: cst.Call) -> bool:
