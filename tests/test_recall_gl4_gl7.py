@@ -116,6 +116,60 @@ GL401 = [
         """, {"stdout": "True"}),
 ]
 GL401_OK = [
+    Ok("GL401", "called_under_no_grad_by_method", """\
+        import torch
+        class Trainer:
+            def evaluate(self, loader):
+                self.model.eval()
+                for x in loader:
+                    self.model(x)
+            def fit(self, loader):
+                with torch.no_grad():
+                    self.evaluate(loader)
+        """),
+    Ok("GL401", "bare_inference_mode_decorator", """\
+        import torch
+        @torch.inference_mode
+        def evaluate(model, loader):
+            model.eval()
+            for x in loader:
+                model(x)
+        """),
+    Ok("GL401", "with_two_items", """\
+        import torch
+        def evaluate(model, loader):
+            model.eval()
+            with torch.autocast("cuda"), torch.no_grad():
+                for x in loader:
+                    model(x)
+        """),
+    Ok("GL401", "grad_switched_off_globally", """\
+        import torch
+        torch.set_grad_enabled(False)
+        model.eval()
+        for x in loader:
+            print(model(x))
+        """),
+    Ok("GL401", "inference_mode_keyword", """\
+        import torch
+        def predict(model, xs):
+            model.eval()
+            with torch.inference_mode(mode=True):
+                return [model(x) for x in xs]
+        """),
+    Ok("GL401", "helper_runs_under_no_grad", """\
+        import torch
+        from torch import nn
+        class Trainer:
+            def __init__(self):
+                self.model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))
+            def _run(self, loader):
+                with torch.no_grad():
+                    return [self.model(x) for x in loader]
+            def validate(self, loader):
+                self.model.eval()
+                return self._run(loader)
+        """),
     Ok("GL401", "ema_under_no_grad", """\
         import torch
         def validate(ema, loader):
@@ -309,6 +363,28 @@ GL402 = [
         """, {"stdout": "[True, True, False, False]"}),
 ]
 GL402_OK = [
+    Ok("GL402", "frozen_backbone_eval", """\
+        import torch
+        opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+        for epoch in range(3):
+            model.backbone.eval()
+            for x in loader:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+        """),
+    Ok("GL402", "train_through_helper", """\
+        import torch
+        def set_train(model):
+            model.train()
+        for epoch in range(3):
+            set_train(model)
+            for x in loader:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            model.eval()
+        """),
     Ok("GL402", "trainer_restores_in_step", """\
         import torch
         class Trainer:
@@ -476,6 +552,32 @@ GL404 = [
         """, {"stdout": "False"}),
 ]
 GL404_OK = [
+    Ok("GL404", "global_teacher_eval", """\
+        import torch
+        from torch import nn
+        teacher = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+        teacher.eval()
+        def train(student, loader, opt):
+            for x in loader:
+                with torch.no_grad():
+                    t = teacher(x)
+                opt.zero_grad()
+                ((student(x) - t) ** 2).mean().backward()
+                opt.step()
+        """),
+    Ok("GL404", "trainer_eval_before_helper", """\
+        import torch
+        from torch import nn
+        class Trainer:
+            def __init__(self):
+                self.model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))
+            def _run(self, loader):
+                with torch.no_grad():
+                    return [self.model(x) for x in loader]
+            def validate(self, loader):
+                self.model.eval()
+                return self._run(loader)
+        """),
     Ok("GL404", "builder_may_return_plain", """\
         import torch
         from torch import nn
@@ -634,6 +736,41 @@ GL501 = [
         """, {"stdout": "2.0"}),
 ]
 GL501_OK = [
+    Ok("GL501", "conditional_zero_grad_accumulation", """\
+        import torch
+        for i, (x, y) in enumerate(loader):
+            if i % 4 == 0:
+                optimizer.zero_grad()
+            (model(x).sum() / 4).backward()
+            if (i + 1) % 4 == 0:
+                optimizer.step()
+        """),
+    Ok("GL501", "grad_zero_loop", """\
+        import torch
+        for x in loader:
+            for p in model.parameters():
+                if p.grad is not None:
+                    p.grad.zero_()
+            model(x).sum().backward()
+            optimizer.step()
+        """),
+    Ok("GL501", "accelerate_accumulate", """\
+        import torch
+        for x in loader:
+            with accelerator.accumulate(model):
+                accelerator.backward(model(x).sum())
+                optimizer.step()
+                optimizer.zero_grad()
+        """),
+    Ok("GL501", "ema_and_swa_steps", """\
+        import torch
+        for x in loader:
+            optimizer.zero_grad()
+            model(x).sum().backward()
+            optimizer.step()
+            ema.step()
+            swa_scheduler.step()
+        """),
     Ok("GL501", "trainer_accumulation", """\
         import torch
         class Trainer:
@@ -929,6 +1066,15 @@ GL503 = [
         """, {"stdout": "1.414"}),
 ]
 GL503_OK = [
+    Ok("GL503", "norm_logging_after_step", """\
+        import torch
+        for x in loader:
+            optimizer.zero_grad()
+            model(x).sum().backward()
+            optimizer.step()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf"))
+            print(grad_norm)
+        """),
     Ok("GL503", "trainer_right_order", """\
         import torch
         class Trainer:
@@ -1072,6 +1218,31 @@ GL504 = [
         """, {"stdout": "True"}),
 ]
 GL504_OK = [
+    Ok("GL504", "unscale_in_method", """\
+        import torch
+        class Trainer:
+            def unscale_and_clip(self):
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            def train_step(self, loss):
+                self.scaler.scale(loss).backward()
+                self.unscale_and_clip()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+        """),
+    Ok("GL504", "amp_flag_branches", """\
+        import torch
+        scaler = torch.amp.GradScaler("cuda", enabled=args.amp)
+        for x in loader:
+            optimizer.zero_grad()
+            if args.amp:
+                scaler.scale(model(x).sum()).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                model(x).sum().backward()
+                optimizer.step()
+        """),
     Ok("GL504", "trainer_unscale_first", """\
         import torch
         class Trainer:
@@ -1193,6 +1364,11 @@ GL505 = [
         """, {"stdout": "tensor([[0., 0.]])"}),
 ]
 GL505_OK = [
+    Ok("GL505", "flag_variable", """\
+        import torch
+        keep = False
+        optimizer.zero_grad(set_to_none=keep)
+        """),
     Ok("GL505", "home_made_in_trainer", """\
         import torch
         class MySGD:
@@ -1314,6 +1490,19 @@ GL601 = [
         """ + _PARAMS, {"stdout": "0 False"}),
 ]
 GL601_OK = [
+    Ok("GL601", "hidden_state_detached", """\
+        import torch
+        from torch import nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.h0 = torch.zeros(1, 8, requires_grad=True)
+            def forward(self, x, h=None):
+                h = self.h0 if h is None else h
+                return x + h
+            def reset(self):
+                self.h0 = self.h0.detach()
+        """),
     Ok("GL601", "init_inside_parameter", """\
         import torch
         from torch import nn
@@ -1439,6 +1628,14 @@ GL602 = [
         """ + _MODS, {"stdout": "0"}),
 ]
 GL602_OK = [
+    Ok("GL602", "reference_list", """\
+        import torch.nn as nn
+        class Net(nn.Module):
+            def __init__(self, encoder):
+                super().__init__()
+                self.encoder = encoder
+                self._frozen = [encoder]
+        """),
     Ok("GL602", "local_comprehension_registered", """\
         import torch.nn as nn
         class Net(nn.Module):
@@ -1802,6 +1999,17 @@ GL605 = [
         """ + _MODS, {"stdout": "0"}),
 ]
 GL605_OK = [
+    Ok("GL605", "optimizer_groups", """\
+        import torch
+        from torch import nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = nn.Parameter(torch.ones(2))
+                self.b = nn.Parameter(torch.zeros(2))
+                self.decay = [self.w]
+                self.groups = {"decay": [self.w], "no_decay": [self.b]}
+        """),
     Ok("GL605", "local_comprehension_registered", """\
         import torch
         from torch import nn
@@ -1925,6 +2133,15 @@ GL701 = [
         """, _SCRIPT_RAISES),
 ]
 GL701_OK = [
+    Ok("GL701", "scripted_function_and_frozen_first", """\
+        import torch
+        @torch.jit.script
+        def f(x):
+            return x * 2
+        model = torch.nn.Linear(2, 2)
+        model.requires_grad_(False)
+        scripted = torch.jit.script(model)
+        """),
     Ok("GL701", "compiled_module", """\
         import torch
         model = torch.compile(torch.nn.Linear(2, 2))
@@ -2074,6 +2291,16 @@ GL703 = [
         """, {"stdout": "False", "warns": "volatile was removed and now has no effect"}),
 ]
 GL703_OK = [
+    Ok("GL703", "numpy_and_own_attribute", """\
+        import torch
+        import numpy as np
+        arr = np.zeros(3)
+        class Reg:
+            def __init__(self):
+                self.volatile = False
+        r = Reg()
+        r.volatile = True
+        """),
     Ok("GL703", "callers_disagree", """\
         import torch
         class Reg:
@@ -2155,6 +2382,11 @@ GL704 = [
         """, {"stdout": "True"}),
 ]
 GL704_OK = [
+    Ok("GL704", "environment_flag", """\
+        import os
+        import torch
+        torch.autograd.set_detect_anomaly(os.environ.get("DEBUG") == "1")
+        """),
     Ok("GL704", "flag_keyword", """\
         import torch
         torch.autograd.set_detect_anomaly(mode=cfg.debug)
@@ -2240,6 +2472,12 @@ GL705 = [
         """, _GRADCHECK_WARNS),
 ]
 GL705_OK = [
+    Ok("GL705", "double_input_float_closure", """\
+        import torch
+        x = torch.randn(3, 3, dtype=torch.double, requires_grad=True)
+        w = torch.randn(3, 3)
+        torch.autograd.gradcheck(lambda a: a @ w.double(), (x,))
+        """),
     Ok("GL705", "one_caller_unknown", """\
         import torch
         def check(fn, x):

@@ -351,7 +351,7 @@ class TrainingFacts:
         func_type = type(func)
         if func_type in _NAME_OR_ATTRIBUTE:
             name = self.context.qualified_name(func)
-            if name in CLIP_FUNCTIONS:
+            if name in CLIP_FUNCTIONS and not _measures_only(self.context, call):
                 return Event(CLIP, call, None, grad_off=off)
             if name == "torch.autograd.backward":
                 return Event(BACKWARD, call, None, grad_off=off)
@@ -655,6 +655,24 @@ def _straight(entries: List[Entry]) -> Tuple[List[Event], Optional[Jump]]:
         elif isinstance(entry, Jump):
             return out, entry
     return out, None
+
+
+_INFINITIES = frozenset({"math.inf", "numpy.inf", "torch.inf"})
+
+
+def _measures_only(context: "LintContext", call: cst.Call) -> bool:
+    """``clip_grad_norm_(params, float("inf"))``: an infinite max_norm clips nothing; the call only measures the
+    gradient norm (for logging), wherever it stands."""
+    limit = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "max_norm"), None)
+    if limit is None:
+        args = [a for a in call.args if a.keyword is None and not a.star]
+        limit = args[1].value if len(args) > 1 else None
+    if limit is None:
+        return False
+    if (type(limit) is cst.Call and type(limit.func) is cst.Name and limit.func.value == "float"
+            and len(limit.args) == 1 and type(limit.args[0].value) is cst.SimpleString):
+        return limit.args[0].value.value.strip("'\"").lower() in ("inf", "+inf", "infinity")
+    return type(limit) in _NAME_OR_ATTRIBUTE and context.qualified_name(limit) in _INFINITIES
 
 
 def _imports_torch(module: cst.Module) -> bool:
