@@ -24,6 +24,37 @@ NOT_CPU = "needs CUDA: on a CPU machine the scaler disables itself"
 
 # ---------------------------------------------------------------------------------------------- GL401
 GL401 = [
+    Bad("GL401", "evaluator_private_forward", """\
+        import torch
+        class Evaluator:
+            def __init__(self, model):
+                self.model = model
+                self.last = None
+            def _forward(self, x):
+                self.last = self.model(x)
+                return self.last
+            def evaluate(self, loader):
+                self.model.train(False)  # !
+                scores = []
+                for x, y in loader:
+                    scores.append((self._forward(x).argmax(1) == y).float().mean().item())
+                return scores
+        ev = Evaluator(torch.nn.Linear(3, 2))
+        ev.evaluate([(torch.randn(4, 3), torch.zeros(4, dtype=torch.long))])
+        print(ev.last.grad_fn is not None)
+        """, {"stdout": "True"}),
+    Bad("GL401", "eval_then_helper_runs", """\
+        import torch
+        def predict_all(model, loader):
+            preds = []
+            for x in loader:
+                preds.append(model(x))
+            return preds
+        def test(model, loader):
+            model.eval()  # !
+            return predict_all(model, loader)
+        print(test(torch.nn.Linear(2, 1), [torch.ones(1, 2)])[0].grad_fn is not None)
+        """, {"stdout": "True"}),
     Bad("GL401", "notebook_alias", """\
         import torch as th
         from torch import nn
@@ -241,6 +272,29 @@ GL401_OK = [
 
 # ---------------------------------------------------------------------------------------------- GL402
 GL402 = [
+    Bad("GL402", "fit_with_helpers", """\
+        import torch
+        modes = []
+        def train_epoch(model, loader, optimizer):
+            for x, y in loader:
+                modes.append(model.training)
+                optimizer.zero_grad()
+                torch.nn.functional.mse_loss(model(x), y).backward()
+                optimizer.step()
+        def validate(model, loader):
+            model.eval()
+            with torch.no_grad():
+                return sum(torch.nn.functional.mse_loss(model(x), y).item() for x, y in loader)
+        def fit(model, train_loader, val_loader, epochs):
+            optimizer = torch.optim.Adam(model.parameters())
+            for epoch in range(epochs):  # !
+                train_epoch(model, train_loader, optimizer)
+                validate(model, val_loader)
+        model = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Dropout(0.1))
+        """ + LOADER + """\
+        fit(model, loader[:1], loader, 2)
+        print(modes)
+        """, {"stdout": "[True, False]"}),
     Bad("GL402", "trainer_fit", """\
         import torch
         import torch.nn.functional as F
@@ -452,6 +506,26 @@ GL402_OK = [
 
 # ---------------------------------------------------------------------------------------------- GL404
 GL404 = [
+    Bad("GL404", "builder_and_decorated_predict", """\
+        import torch
+        from torch import nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.ReLU())
+            def forward(self, x):
+                return self.body(x)
+        def build_model():
+            return Net()
+        @torch.no_grad()
+        def predict(model, x):
+            return model(x)  # !
+        def main():
+            model = build_model()
+            predict(model, torch.randn(8, 4))
+            return model
+        print(main().body[1].num_batches_tracked.item())
+        """, {"stdout": "1"}),
     Bad("GL404", "decorated_alias", """\
         import torch as th
         import torch.nn as nn
@@ -650,6 +724,27 @@ GL404_OK = [
 
 # ---------------------------------------------------------------------------------------------- GL501
 GL501 = [
+    Bad("GL501", "trainer_step_method_sums_loss", """\
+        import torch
+        class Trainer:
+            def __init__(self, model):
+                self.model = model
+                self.optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+            def step(self, batch):
+                x, y = batch
+                loss = torch.nn.functional.mse_loss(self.model(x), y)
+                loss.backward()
+                self.optimizer.step()
+                return loss.item()
+            def train_epoch(self, loader):
+                total = 0.0
+                for batch in loader:  # !
+                    total += self.step(batch)
+                return total
+        model = torch.nn.Linear(1, 1, bias=False)
+        Trainer(model).train_epoch([(torch.ones(1, 1), torch.zeros(1, 1))] * 2)
+        print(model.weight.grad.item() / (2 * model.weight.item()))
+        """, {"stdout": "2.0"}),
     Bad("GL501", "trainer_train_step", """\
         import torch
         class Trainer:
@@ -834,6 +929,24 @@ GL501_OK = [
 
 # ---------------------------------------------------------------------------------------------- GL502
 GL502 = [
+    Bad("GL502", "reset_method_between", """\
+        import torch
+        class Trainer:
+            def __init__(self):
+                self.model = torch.nn.Linear(2, 1)
+                self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1)
+            def reset_grads(self):
+                self.optimizer.zero_grad()  # !
+            def train_step(self, x):
+                loss = self.model(x).sum()
+                loss.backward()
+                self.reset_grads()
+                self.optimizer.step()
+        t = Trainer()
+        before = t.model.weight.detach().clone()
+        t.train_step(torch.ones(3, 2))
+        print(torch.equal(before, t.model.weight))
+        """, {"stdout": "True"}),
     Bad("GL502", "trainer_method", """\
         import torch
         class Trainer:
@@ -979,6 +1092,24 @@ GL502_OK = [
 
 # ---------------------------------------------------------------------------------------------- GL503
 GL503 = [
+    Bad("GL503", "clip_method_after_step", """\
+        import torch
+        class Trainer:
+            def __init__(self):
+                self.model = torch.nn.Linear(2, 1, bias=False)
+                self.optimizer = torch.optim.SGD(self.model.parameters(), lr=1.0)
+            def clip_gradients(self):
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 0.01)  # !
+            def train_step(self, x):
+                self.optimizer.zero_grad()
+                self.model(x).sum().backward()
+                self.optimizer.step()
+                self.clip_gradients()
+        t = Trainer()
+        before = t.model.weight.detach().clone()
+        t.train_step(torch.ones(1, 2))
+        print(round((before - t.model.weight).norm().item(), 3))
+        """, {"stdout": "1.414"}),
     Bad("GL503", "trainer_after_step", """\
         import torch
         class Trainer:
@@ -1129,6 +1260,24 @@ GL503_OK = [
 
 # ---------------------------------------------------------------------------------------------- GL504
 GL504 = [
+    Bad("GL504", "backward_and_update_methods", """\
+        import torch
+        class Trainer:
+            def __init__(self, model):
+                self.model = model
+                self.optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+                self.scaler = torch.amp.GradScaler("cpu")
+            def backward(self, loss):
+                self.scaler.scale(loss).backward()
+            def update(self):
+                self.optimizer.step()  # !
+                self.scaler.update()
+            def train_step(self, x):
+                self.optimizer.zero_grad()
+                self.backward(self.model(x).sum())
+                self.update()
+        Trainer(torch.nn.Linear(2, 1)).train_step(torch.ones(1, 2))
+        """, {"raises": "AssertionError", "message": "No inf checks were recorded"}),
     Bad("GL504", "trainer_scaler_clip", """\
         import torch
         class Trainer:
@@ -1298,6 +1447,18 @@ GL504_OK = [
 # ---------------------------------------------------------------------------------------------- GL505
 _GL505_PROBE = "model(torch.ones(1, 2)).sum().backward()\n"
 GL505 = [
+    Bad("GL505", "trainer_model_zero_grad", """\
+        import torch
+        class Trainer:
+            def __init__(self):
+                self.model = torch.nn.Linear(2, 1)
+            def clear(self):
+                self.model.zero_grad(set_to_none=False)  # !
+        t = Trainer()
+        t.model(torch.ones(1, 2)).sum().backward()
+        t.clear()
+        print(t.model.weight.grad)
+        """, {"stdout": "tensor([[0., 0.]])"}),
     Bad("GL505", "trainer_attribute", """\
         import torch
         class Trainer:
