@@ -1573,6 +1573,17 @@ GL505_OK = [
 # ---------------------------------------------------------------------------------------------- GL601
 _PARAMS = "print(len(list(m.parameters())), 'weight' in dict(m.named_parameters()))\n"
 GL601 = [
+    Bad("GL601", "flag_attribute_statement", """\
+        import torch
+        from torch import nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                weight = torch.randn(3)
+                weight.requires_grad = True
+                self.weight = weight  # !
+        m = M()
+        """ + _PARAMS, {"stdout": "0 False"}),
     Bad("GL601", "init_function", """\
         import torch
         from torch import nn
@@ -1651,6 +1662,19 @@ GL601 = [
         """ + _PARAMS, {"stdout": "0 False"}),
 ]
 GL601_OK = [
+    Ok("GL601", "flag_switched_off_again", """\
+        import torch
+        from torch import nn
+        class M(nn.Module):
+            def __init__(self, learn):
+                super().__init__()
+                w = torch.randn(3, requires_grad=True)
+                w.requires_grad = False
+                self.w = w
+                v = torch.randn(3)
+                v.requires_grad = learn
+                self.v = v
+        """),
     Ok("GL601", "hidden_state_detached", """\
         import torch
         from torch import nn
@@ -1726,6 +1750,22 @@ GL601_OK = [
 # ---------------------------------------------------------------------------------------------- GL602
 _MODS = "print(len(list(m.parameters())))\n"
 GL602 = [
+    Bad("GL602", "repeated_list", """\
+        import torch.nn as nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layers = [nn.Linear(4, 4)] * 3  # !
+        m = Net()
+        """ + _MODS, {"stdout": "0"}),
+    Bad("GL602", "dict_call", """\
+        import torch.nn as nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.heads = dict(cls=nn.Linear(4, 2), box=nn.Linear(4, 4))  # !
+        m = Net()
+        """ + _MODS, {"stdout": "0"}),
     Bad("GL602", "local_comprehension", """\
         import torch.nn as nn
         class Net(nn.Module):
@@ -1789,6 +1829,17 @@ GL602 = [
         """ + _MODS, {"stdout": "0"}),
 ]
 GL602_OK = [
+    Ok("GL602", "repeated_references_and_settings", """\
+        import torch.nn as nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+                self.shared = [self.fc] * 3
+                self.slots = [None] * 3
+                self.config = dict(act=nn.ReLU, width=4)
+                self.order = list(range(3))
+        """),
     Ok("GL602", "reference_list", """\
         import torch.nn as nn
         class Net(nn.Module):
@@ -2091,6 +2142,15 @@ GL604_OK = [
 
 # ---------------------------------------------------------------------------------------------- GL605
 GL605 = [
+    Bad("GL605", "dict_call", """\
+        import torch
+        import torch.nn as nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.scales = dict(a=nn.Parameter(torch.ones(1)), b=nn.Parameter(torch.ones(1)))  # !
+        m = Net()
+        """ + _MODS, {"stdout": "0"}),
     Bad("GL605", "local_comprehension", """\
         import torch
         from torch import nn

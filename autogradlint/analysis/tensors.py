@@ -509,8 +509,8 @@ def _after_flag_statements(context: "LintContext", name: cst.Name, value: cst.Ba
                            facts: TensorFacts) -> Optional[TensorFacts]:
     """``facts`` of the value bound to ``name``, as the read of ``name`` sees it after the statements of its scope
     that change the tensor's flag in place (``t.requires_grad_()``, ``t.requires_grad = True``): they change the
-    object, wherever they stand. Known only for ``requires_grad_()``/``requires_grad_(True)`` statements in the
-    block of the assignment, between it and the read; any other change leaves requires_grad unknown."""
+    object, wherever they stand. Known only for such statements with a literal flag, on a leaf, in the block of
+    the assignment between it and the read (the last one wins); any other change leaves requires_grad unknown."""
     index = current_index()
     assignment = index.number(value) if index is not None else None
     read = index.number(name) if index is not None else None
@@ -522,28 +522,44 @@ def _after_flag_statements(context: "LintContext", name: cst.Name, value: cst.Ba
     if scope is None:
         return facts
     binding = context.names.binding_of(name)
-    changed = False
+    unknown = facts.replace(requires_grad=None, is_leaf=None)
+    changes = []  # (position, flag)
     for node in own_nodes_of(scope.body if type(scope) is cst.FunctionDef else scope, (cst.Attribute,)):
         if node.attr.value not in ("requires_grad_", "requires_grad") or type(node.value) is not cst.Name \
                 or node.value.value != name.value or context.names.binding_of(node.value) is not binding:
             continue
-        statement_parents = index.ancestors(node)
-        call = statement_parents[0] if statement_parents else None
-        if node.attr.value == "requires_grad" and type(call) is not cst.AssignTarget:
+        up = index.ancestors(node)
+        if node.attr.value == "requires_grad" and not (up and type(up[0]) is cst.AssignTarget):
             continue  # a read of the flag
-        changed = True
-        before_read = assignment < index.number(node) < read
-        if not (node.attr.value == "requires_grad_" and type(call) is cst.Call and call.func is node and before_read
-                and len(statement_parents) > 3 and type(statement_parents[1]) is cst.Expr
-                and statement_parents[3] is block):
-            return facts.replace(requires_grad=None, is_leaf=None)
-        args = [a for a in call.args if a.keyword is None or a.keyword.value == "requires_grad"]
-        if len(args) != len(call.args) or len(args) > 1 or (args and bool_literal(args[0].value) is not True):
-            return facts.replace(requires_grad=None, is_leaf=None)
-    if not changed:
+        position = index.number(node)
+        if facts.is_leaf is not True or not assignment < position < read or len(up) < 4 or up[3] is not block:
+            return unknown
+        flag = _flag_statement(node, up)
+        if flag is None:
+            return unknown
+        changes.append((position, flag))
+    if not changes:
         return facts
-    leaf = True if facts.requires_grad is False else facts.is_leaf
-    return facts.replace(requires_grad=True, is_leaf=leaf)
+    return facts.replace(requires_grad=max(changes)[1], is_leaf=True)
+
+
+def _flag_statement(node: cst.Attribute, up) -> Optional[bool]:
+    """The literal flag of the statement ``t.requires_grad_(<flag>)`` / ``t.requires_grad = <flag>`` whose
+    attribute is ``node`` (``up``: its ancestors, nearest first); None for anything else."""
+    if node.attr.value == "requires_grad_":
+        call = up[0]
+        if not (type(call) is cst.Call and call.func is node and type(up[1]) is cst.Expr):
+            return None
+        if not call.args:
+            return True
+        arg = call.args[0]
+        if len(call.args) > 1 or arg.star or (arg.keyword is not None and arg.keyword.value != "requires_grad"):
+            return None
+        return bool_literal(arg.value)
+    assign = up[1]
+    if type(assign) is not cst.Assign or len(assign.targets) != 1:
+        return None
+    return bool_literal(assign.value)
 
 
 def single_assigned_value(context: "LintContext", name: cst.Name) -> Optional[cst.BaseExpression]:
