@@ -122,6 +122,19 @@ def is_self_of_non_module(context: "LintContext", receiver: cst.BaseExpression) 
     return is_module_class(context, klass) is not True
 
 
+def single_self_value(context: "LintContext", klass: cst.ClassDef, attr: str) -> Optional[cst.BaseExpression]:
+    """The one value the methods of ``klass`` assign to ``self.<attr>``, when that is the only assignment of an
+    attribute of that name in the file and the class registers nothing under computed names; else None."""
+    knowledge = _knowledge(context)
+    assignments = _class_assignments(knowledge, klass)
+    values = assignments.values.get(attr)
+    if assignments.dynamic or not values or len(values) != 1 or values[0] is None:
+        return None
+    if _attribute_assignment_counts(knowledge).get(attr, 0) != 1:
+        return None
+    return values[0]
+
+
 def is_certainly_not_module(context: "LintContext", receiver: cst.BaseExpression) -> bool:
     """``receiver`` certainly holds no nn.Module: an instance of a plain class of this file (``reg = Registry()``,
     ``self.store`` of a Trainer), or ``self`` in a method of a class that certainly subclasses no module. Its

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 import libcst as cst
 
 from autogradlint.analysis.call_sites import bool_literal, keyword, parameter_arguments, positional
-from autogradlint.analysis.modules import enclosing_method_class, is_module_class
+from autogradlint.analysis.modules import enclosing_method_class, is_module_class, single_self_value
 from autogradlint.analysis.torch_semantics import is_in_place_method
 from autogradlint.records import FrozenRecord
 from autogradlint.walk import current_index, nodes_of, own_nodes_of
@@ -410,6 +410,8 @@ def tensor_facts(context: "LintContext", expression: cst.BaseExpression, follow_
             return _argument_facts(context, expression, _hops)
         facts = tensor_facts(context, value, True, _hops + 1)
         return _after_flag_statements(context, expression, value, facts) if facts is not None else None
+    if type(expression) is cst.Attribute:
+        return _self_attribute_facts(context, expression, follow_names, _hops)
     if not isinstance(expression, cst.Call):
         return None
     factory = factory_call(context, expression)
@@ -480,6 +482,36 @@ def _constant_arguments(call: cst.Call) -> bool:
         if not (type(value) in (cst.Integer, cst.Float) or bool_literal(value) is not None) or arg.star:
             return False
     return True
+
+
+def _self_attribute_facts(context: "LintContext", attribute: cst.Attribute, follow_names: bool,
+                          hops: int) -> Optional[TensorFacts]:
+    """``self.h`` in a method: the facts of the one value the class assigns to it (``self.h = torch.zeros(1, 4)``),
+    when nothing in the file assigns that attribute elsewhere or changes its flag."""
+    if not follow_names or hops >= _MAX_NAME_HOPS or type(attribute.value) is not cst.Name:
+        return None
+    index = current_index()
+    if index is None:
+        return None
+    up = index.ancestors(attribute)
+    function = next((node for node in up if type(node) is cst.FunctionDef), None)
+    if function is None:
+        return None
+    klass = up[up.index(function) + 2] if len(up) > up.index(function) + 2 else None
+    params = [*function.params.posonly_params, *function.params.params]
+    if type(klass) is not cst.ClassDef or not params or params[0].name.value != attribute.value.value:
+        return None
+    if context.names.binding_of(attribute.value) is None or context.names.binding_of(attribute.value).node is not params[0]:
+        return None
+    attr = attribute.attr.value
+    value = single_self_value(context, klass, attr)
+    if value is None:
+        return None
+    for node in nodes_of(context.module, (cst.Attribute,)):
+        if node.attr.value in ("requires_grad_", "requires_grad", "data") and type(node.value) is cst.Attribute \
+                and node.value.attr.value == attr:
+            return None  # its flag or data may be changed in place
+    return tensor_facts(context, value, True, hops + 1)
 
 
 def _argument_facts(context: "LintContext", name: cst.Name, hops: int) -> Optional[TensorFacts]:
