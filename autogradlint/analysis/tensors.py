@@ -507,11 +507,22 @@ def _self_attribute_facts(context: "LintContext", attribute: cst.Attribute, foll
     value = single_self_value(context, klass, attr)
     if value is None:
         return None
-    for node in nodes_of(context.module, (cst.Attribute,)):
-        if node.attr.value in ("requires_grad_", "requires_grad", "data") and type(node.value) is cst.Attribute \
-                and node.value.attr.value == attr:
-            return None  # its flag or data may be changed in place
+    if attr in _attributes_changed_in_place(context):
+        return None  # its flag or data may be changed in place
     return tensor_facts(context, value, True, hops + 1)
+
+
+_CHANGED = "tensors.attributes_changed_in_place"  # key of this analysis in the file's LintContext.facts
+
+
+def _attributes_changed_in_place(context: "LintContext") -> frozenset:
+    """Names X of the file's ``<...>.X.requires_grad_``, ``<...>.X.requires_grad`` and ``<...>.X.data``."""
+    found = context.facts.get(_CHANGED)
+    if found is None:
+        found = context.facts[_CHANGED] = frozenset(
+            node.value.attr.value for node in nodes_of(context.module, (cst.Attribute,))
+            if node.attr.value in ("requires_grad_", "requires_grad", "data") and type(node.value) is cst.Attribute)
+    return found
 
 
 def _argument_facts(context: "LintContext", name: cst.Name, hops: int) -> Optional[TensorFacts]:
