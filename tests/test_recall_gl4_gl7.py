@@ -272,6 +272,27 @@ GL401_OK = [
 
 # ---------------------------------------------------------------------------------------------- GL402
 GL402 = [
+    Bad("GL402", "trainer_optimizer_from_init_argument", """\
+        import torch
+        class Trainer:
+            def __init__(self, model):
+                self.model = model
+                self.opt = torch.optim.SGD(model.parameters(), lr=0.1)
+                self.modes = []
+            def run(self, loader, val, epochs):
+                for epoch in range(epochs):  # !
+                    for x in loader:
+                        self.modes.append(self.model.training)
+                        self.opt.zero_grad()
+                        self.model(x).sum().backward()
+                        self.opt.step()
+                    self.model.eval()
+                    with torch.no_grad():
+                        self.model(val)
+        t = Trainer(torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Dropout(0.1)))
+        t.run([torch.ones(3, 2)], torch.ones(1, 2), 2)
+        print(t.modes)
+        """, {"stdout": "[True, False]"}),
     Bad("GL402", "fit_with_helpers", """\
         import torch
         modes = []
@@ -417,6 +438,23 @@ GL402 = [
         """, {"stdout": "[True, True, False, False]"}),
 ]
 GL402_OK = [
+    Ok("GL402", "trainer_teacher_eval", """\
+        import torch
+        class Distiller:
+            def __init__(self, student, teacher):
+                self.student = student
+                self.teacher = teacher
+                self.opt = torch.optim.SGD(student.parameters(), lr=0.1)
+            def run(self, loader):
+                for epoch in range(10):
+                    for x in loader:
+                        self.teacher.eval()
+                        with torch.no_grad():
+                            t = self.teacher(x)
+                        self.opt.zero_grad()
+                        ((self.student(x) - t) ** 2).mean().backward()
+                        self.opt.step()
+        """),
     Ok("GL402", "frozen_backbone_eval", """\
         import torch
         opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
@@ -929,6 +967,21 @@ GL501_OK = [
 
 # ---------------------------------------------------------------------------------------------- GL502
 GL502 = [
+    Bad("GL502", "trainer_model_zero_grad_init_argument", """\
+        import torch
+        class Trainer:
+            def __init__(self, model):
+                self.model = model
+                self.opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            def train_step(self, x):
+                self.model(x).sum().backward()
+                self.model.zero_grad()  # !
+                self.opt.step()
+        t = Trainer(torch.nn.Linear(2, 1))
+        before = t.model.weight.detach().clone()
+        t.train_step(torch.ones(3, 2))
+        print(torch.equal(before, t.model.weight))
+        """, {"stdout": "True"}),
     Bad("GL502", "reset_method_between", """\
         import torch
         class Trainer:
@@ -1039,6 +1092,18 @@ GL502 = [
         """, {"stdout": "True"}),
 ]
 GL502_OK = [
+    Ok("GL502", "trainer_other_model_zero_grad", """\
+        import torch
+        class Trainer:
+            def __init__(self, student, teacher):
+                self.student = student
+                self.teacher = teacher
+                self.opt = torch.optim.SGD(student.parameters(), lr=0.1)
+            def train_step(self, x):
+                ((self.student(x) - self.teacher(x)) ** 2).mean().backward()
+                self.teacher.zero_grad()
+                self.opt.step()
+        """),
     Ok("GL502", "gan_other_optimizer", """\
         import torch
         class GAN:

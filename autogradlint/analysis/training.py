@@ -22,7 +22,7 @@ from autogradlint.analysis.grad_mode import GRAD_OFF, UNKNOWN, decorator_mode, w
 from autogradlint.analysis.modules import is_static_or_classmethod, plain_instance_class
 from autogradlint.analysis.optimizers import is_optimizer_class, is_optimizer_name, is_torch_optimizer_name
 from autogradlint.records import FrozenRecord, Record
-from autogradlint.walk import iter_tree, nodes_of, own_nodes_of
+from autogradlint.walk import current_index, iter_tree, nodes_of, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from autogradlint.context import LintContext
@@ -246,7 +246,32 @@ class TrainingFacts:
                 text = _plain_text(node.func.value)
                 if text is not None:
                     sources.append(text)
+                    if type(node.func.value) is cst.Name:
+                        sources.extend(self._stored_as(node.func.value))
         return tuple(sources)
+
+    def _stored_as(self, name: cst.Name) -> List[str]:
+        """``self.model`` for ``model`` in ``def __init__(self, model): self.model = model; self.opt =
+        SGD(model.parameters())``: the attributes the function stores the same value in."""
+        binding = self.context.names.binding_of(name)
+        if binding is None or binding.kind not in ("param", "assign"):
+            return []
+        index = current_index()
+        up = index.ancestors(binding.node) if index is not None else []
+        function = next((node for node in up if type(node) is cst.FunctionDef), None)
+        if function is None or self.class_of(function) is None:
+            return []
+        params = [*function.params.posonly_params, *function.params.params]
+        self_name = params[0].name.value if params else None
+        found = []
+        for statement in nodes_of(function.body, (cst.Assign,)):
+            value = statement.value
+            if type(value) is cst.Name and value.value == name.value and self.context.names.binding_of(value) is binding:
+                for target in statement.targets:
+                    target = target.target
+                    if type(target) is cst.Attribute and type(target.value) is cst.Name and target.value.value == self_name:
+                        found.append(f"{self_name}.{target.attr.value}")
+        return found
 
     # ------------------------------------------------------------------ trees
 
