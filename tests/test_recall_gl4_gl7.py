@@ -2465,6 +2465,12 @@ GL701_OK = [
 # ---------------------------------------------------------------------------------------------- GL702
 _DETACHED = "print(v.requires_grad, v.grad_fn)\n"
 GL702 = [
+    Bad("GL702", "alias_assignment", """\
+        import torch
+        V = torch.autograd.Variable
+        w = torch.ones(2, requires_grad=True)
+        v = V(w * 2)  # !
+        """ + _DETACHED, {"stdout": "False None"}),
     Bad("GL702", "module_alias", """\
         import torch
         import torch.autograd as ag
@@ -2507,6 +2513,15 @@ GL702 = [
         """ + _DETACHED, {"stdout": "False None"}),
 ]
 GL702_OK = [
+    Ok("GL702", "alias_of_other_library", """\
+        import torch
+        import chainer
+        V = chainer.Variable
+        v = V(data)
+        W = torch.autograd.Variable
+        W = make_variable
+        w = W(data)
+        """),
     Ok("GL702", "annotation", """\
         import torch
         from torch.autograd import Variable
@@ -2718,6 +2733,11 @@ GL704_OK = [
 # ---------------------------------------------------------------------------------------------- GL705
 _GRADCHECK_WARNS = {"warns": "is not a double precision floating point"}
 GL705 = [
+    Bad("GL705", "comprehension_inputs", """\
+        import torch
+        inputs = tuple(torch.randn(2, requires_grad=True) for _ in range(2))
+        torch.autograd.gradcheck(torch.add, inputs, eps=1e-3, atol=1e-2, raise_exception=False)  # !
+        """, _GRADCHECK_WARNS),
     Bad("GL705", "input_from_caller", """\
         import torch
         def check(fn, x):
@@ -2770,6 +2790,11 @@ GL705 = [
         """, _GRADCHECK_WARNS),
 ]
 GL705_OK = [
+    Ok("GL705", "comprehension_of_doubles", """\
+        import torch
+        inputs = [torch.randn(2, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+        torch.autograd.gradcheck(lambda *xs: sum(xs), inputs)
+        """),
     Ok("GL705", "double_input_float_closure", """\
         import torch
         x = torch.randn(3, 3, dtype=torch.double, requires_grad=True)
@@ -2826,6 +2851,11 @@ GL705_OK = [
 # ---------------------------------------------------------------------------------------------- GL706
 _FUTURE = {"warns": "is deprecated"}
 GL706 = [
+    Bad("GL706", "alias_assignment", """\
+        import torch
+        Scaler = torch.cuda.amp.GradScaler
+        scaler = Scaler(enabled=False)  # !
+        """, _FUTURE),
     Bad("GL706", "from_torch_cuda_import_amp", """\
         import torch
         from torch.cuda import amp
@@ -2867,6 +2897,14 @@ GL706 = [
         """, _FUTURE),
 ]
 GL706_OK = [
+    Ok("GL706", "alias_of_new_api", """\
+        import torch
+        Scaler = torch.amp.GradScaler
+        scaler = Scaler("cuda")
+        autocast = torch.autocast
+        with autocast("cuda"):
+            pass
+        """),
     Ok("GL706", "new_api_trainer", """\
         import torch
         class Trainer:
