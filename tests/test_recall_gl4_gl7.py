@@ -24,6 +24,15 @@ NOT_CPU = "needs CUDA: on a CPU machine the scaler disables itself"
 
 # ---------------------------------------------------------------------------------------------- GL401
 GL401 = [
+    Bad("GL401", "moved_then_eval_chain", """\
+        import torch
+        def evaluate(model, loader, device):
+            model.to(device).eval()  # !
+            for x in loader:
+                out = model(x.to(device))
+            return out
+        print(evaluate(torch.nn.Linear(2, 1), [torch.ones(1, 2)], "cpu").grad_fn is not None)
+        """, {"stdout": "True"}),
     Bad("GL401", "evaluator_private_forward", """\
         import torch
         class Evaluator:
@@ -438,6 +447,16 @@ GL402 = [
         """, {"stdout": "[True, True, False, False]"}),
 ]
 GL402_OK = [
+    Ok("GL402", "train_chain_at_top", """\
+        import torch
+        for epoch in range(3):
+            model.to(device).train()
+            for x in loader:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            model.eval()
+        """),
     Ok("GL402", "trainer_teacher_eval", """\
         import torch
         class Distiller:

@@ -386,7 +386,13 @@ class TrainingFacts:
                 return Event(CLEAR, call, text, grad_off=off)
             return Event(CALL, call, text, grad_off=off) if text is not None else None
         method = func.attr.value
-        receiver = _text(func.value, scope.subst)
+        target = func.value
+        if method in ("eval", "train"):
+            # ``model.to(device).eval()``: nn.Module's to/cuda/cpu/float/... return the module itself
+            while (type(target) is cst.Call and type(target.func) is cst.Attribute
+                   and target.func.attr.value in _MODULE_RETURNING_SELF):
+                target = target.func.value
+        receiver = _text(target, scope.subst)
         positional = [a for a in call.args if a.keyword is None and not a.star]
         if method in ("backward", "manual_backward"):
             scaler = None
@@ -682,6 +688,9 @@ def _straight(entries: List[Entry]) -> Tuple[List[Event], Optional[Jump]]:
     return out, None
 
 
+# nn.Module methods that return the module itself
+_MODULE_RETURNING_SELF = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "eval",
+                                    "requires_grad_", "type", "to_empty", "apply", "share_memory"})
 _INFINITIES = frozenset({"math.inf", "numpy.inf", "torch.inf"})
 
 
