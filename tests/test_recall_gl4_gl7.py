@@ -1657,6 +1657,18 @@ GL505_OK = [
 # ---------------------------------------------------------------------------------------------- GL601
 _PARAMS = "print(len(list(m.parameters())), 'weight' in dict(m.named_parameters()))\n"
 GL601 = [
+    Bad("GL601", "learnable_in_one_branch", """\
+        import torch
+        from torch import nn
+        class Temperature(nn.Module):
+            def __init__(self, learn):
+                super().__init__()
+                if learn:
+                    self.weight = torch.tensor(0.1, requires_grad=True)  # !
+                else:
+                    self.weight = 0.1
+        m = Temperature(True)
+        """ + _PARAMS, {"stdout": "0 False"}),
     Bad("GL601", "flag_attribute_statement", """\
         import torch
         from torch import nn
@@ -1746,6 +1758,21 @@ GL601 = [
         """ + _PARAMS, {"stdout": "0 False"}),
 ]
 GL601_OK = [
+    Ok("GL601", "state_reset_in_other_method_and_same_block", """\
+        import torch
+        from torch import nn
+        class RNNCell(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.h = torch.zeros(1, 8, requires_grad=True)
+                self.c = torch.zeros(1, 8, requires_grad=True)
+                self.c = self.c.to("cpu")
+                self.m = torch.zeros(1, 8, requires_grad=True)
+                self.m = None
+            def reset(self):
+                if self.h is not None:
+                    self.h = torch.zeros(1, 8)
+        """),
     Ok("GL601", "flag_switched_off_again", """\
         import torch
         from torch import nn
