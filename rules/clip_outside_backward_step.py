@@ -7,7 +7,9 @@ class ClipOutsideBackwardStep(Rule):
     ## What it does
     Flags `torch.nn.utils.clip_grad_norm_` / `clip_grad_value_` called before the iteration's
     `backward()`, or after the optimizer's `step()` with no further backward and step, in the
-    straight-line code of one iteration (also through helper functions of the same file).
+    straight-line code of one iteration (also through helper functions of the same file). A
+    `clip_grad_norm_(params, float("inf"))` clips nothing: it only measures the norm (for logging) and is
+    not flagged.
 
     ## Why is this bad?
     Clipping changes `.grad` in place; it only affects the update if it runs after `backward()` has
@@ -58,6 +60,10 @@ class ClipOutsideBackwardStep(Rule):
               "loss_g.backward()\nopt_g.step()\n", "not certain which gradients are meant"),
         Valid("def clip_grad_norm_(params, max_norm):\n    pass\nclip_grad_norm_(params, 1.0)\nloss.backward()\nopt.step()\n",
               "not torch's"),
+        Valid("import math\nimport torch\nfor x in loader:\n    opt.zero_grad()\n    model(x).sum().backward()\n    opt.step()\n"
+              "    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), float('inf'))\n"
+              "    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=math.inf)\n",
+              "an infinite max_norm only measures the norm"),
     )
     invalid = (
         Invalid("import torch\nfor x in loader:\n    opt.zero_grad()\n    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"

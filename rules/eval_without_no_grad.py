@@ -27,7 +27,7 @@ class EvalWithoutNoGrad(Rule):
     alive: validation uses several times the memory it needs and runs slower. Functions that
     compute gradients on purpose (saliency, adversarial inputs, perceptual losses) mention
     `requires_grad`, `.grad`, `autograd` or `backward` and are not flagged, nor are functions called
-    under `no_grad` elsewhere in the file.
+    under `no_grad` elsewhere in the file, nor model calls that run under `no_grad` in a helper.
 
     ## Example
     ```python
@@ -85,6 +85,9 @@ class EvalWithoutNoGrad(Rule):
               "a method of the model, not a submodule: it may compute nothing"),
         Valid("import torch\nclass KNN:\n    def eval(self):\n        return self\n    def __call__(self, x):\n        return x\n"
               "model = KNN()\nmodel.eval()\nfor x in loader:\n    print(model(x))\n", "a scikit-learn-style model of the project"),
+        Valid("import torch\nclass Trainer:\n    def _run(self, loader):\n        with torch.no_grad():\n"
+              "            return [self.model(x) for x in loader]\n    def validate(self, loader):\n        self.model.eval()\n"
+              "        return self._run(loader)\n", "the helper runs the model under no_grad"),
     )
     invalid = (
         Invalid("import torch\ndef evaluate(model, loader):\n    model.eval()\n    correct = 0\n    for x, y in loader:\n"
@@ -144,6 +147,8 @@ class EvalWithoutNoGrad(Rule):
         """The model is called later in the function: in a loop, or in an inference function or script."""
         named_for_inference = not isinstance(owner, cst.FunctionDef) or bool(_INFERENCE_NAME.search(owner.name.value))
         for event, frames in later:
+            if event.grad_off is True:
+                continue  # run under no_grad/inference_mode (in a helper's `with` block, a decorated helper)
             if event.kind == CALL and (event.receiver in (model, model + ".forward")
                                        or self._calls_submodule(model, event, frames)):
                 if named_for_inference or any(b.kind == "loop" for b, _ in frames):

@@ -2,6 +2,7 @@ from typing import Optional
 
 import libcst as cst
 
+from autogradlint.analysis.modules import is_certainly_not_module
 from autogradlint.analysis.tensors import keyword, positional, tensor_facts
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
@@ -18,7 +19,8 @@ class GradBuffer(Rule):
     """
     ## What it does
     Flags `register_buffer(name, t)` where `t` certainly requires gradients: a factory with
-    `requires_grad=True`, a tensor after `.requires_grad_()`, or an `nn.Parameter`.
+    `requires_grad=True`, a tensor after `.requires_grad_()`, or an `nn.Parameter`. A `register_buffer` method of
+    a class that is certainly not a module (a home-made registry of the project) is not flagged.
 
     ## Why is this bad?
     Buffers are state, not parameters: `parameters()` does not list them, so an optimizer built from
@@ -62,6 +64,10 @@ class GradBuffer(Rule):
               "        self.register_parameter('scale', nn.Parameter(torch.ones(1)))\n"),
         Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
               "        self.register_buffer('w', nn.Parameter(torch.ones(1), requires_grad=False))\n", "frozen Parameter"),
+        Valid("import torch\nclass Registry:\n    def __init__(self):\n        self.items = {}\n"
+              "    def register_buffer(self, name, value):\n        self.items[name] = value\n"
+              "    def add_scale(self):\n        self.register_buffer('scale', torch.ones(1, requires_grad=True))\n"
+              "reg = Registry()\nreg.register_buffer('x', torch.ones(1, requires_grad=True))\n", "a home-made registry"),
     )
     invalid = (
         Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
@@ -85,7 +91,7 @@ class GradBuffer(Rule):
         if not (isinstance(node.func, cst.Attribute) and node.func.attr.value == "register_buffer"):
             return
         tensor = _buffer_argument(node)
-        if tensor is None:
+        if tensor is None or is_certainly_not_module(self.context, node.func.value):
             return
         facts = tensor_facts(self.context, tensor)
         if facts is not None and facts.requires_grad is True:

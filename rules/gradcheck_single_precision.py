@@ -33,11 +33,25 @@ def _input_expressions(context, call: cst.Call) -> List[cst.BaseExpression]:
         return []
     if isinstance(value, cst.Name):
         bound = single_assigned_value(context, value)
-        if isinstance(bound, (cst.Tuple, cst.List)):
+        if isinstance(bound, (cst.Tuple, cst.List, cst.ListComp)) or _built_sequence(context, bound) is not None:
             value = bound
+    built = _built_sequence(context, value)
+    if built is not None:
+        value = built  # tuple(<generator>)
+    if isinstance(value, (cst.ListComp, cst.GeneratorExp)):
+        return [value.elt]  # every item is built by the same expression
     if isinstance(value, (cst.Tuple, cst.List)):
         return [e.value for e in value.elements if not isinstance(e, cst.StarredElement)]
     return [value]
+
+
+def _built_sequence(context, value) -> Optional[cst.BaseExpression]:
+    """The generator or comprehension of ``tuple(<...>)`` / ``list(<...>)``."""
+    if (isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and len(value.args) == 1
+            and isinstance(value.args[0].value, (cst.GeneratorExp, cst.ListComp))
+            and context.qualified_name(value.func) in ("builtins.tuple", "builtins.list")):
+        return value.args[0].value
+    return None
 
 
 def _grad_input_dtype(context, expression: cst.BaseExpression) -> Optional[str]:
@@ -77,7 +91,8 @@ class GradcheckSinglePrecision(Rule):
     Flags `torch.autograd.gradcheck` / `gradgradcheck` given an input that certainly requires grad and is
     certainly single precision: built by a factory with the default dtype (`torch.randn(3,
     requires_grad=True)`), with `dtype=torch.float32`/`float16`/`bfloat16`/`complex64`, or through
-    `.float()`. Files that change the default dtype (`torch.set_default_dtype`) are not flagged.
+    `.float()`; also inputs built by a comprehension (`tuple(torch.randn(2, requires_grad=True) for _ in
+    range(n))`). Files that change the default dtype (`torch.set_default_dtype`) are not flagged.
 
     ## Why is this bad?
     gradcheck compares analytical gradients with finite differences (`eps=1e-6`); in float32 the

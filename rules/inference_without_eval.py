@@ -4,7 +4,7 @@ from typing import Optional
 import libcst as cst
 
 from autogradlint.analysis.grad_mode import GRAD_OFF, decorator_mode, grad_mode_at, with_mode
-from autogradlint.analysis.modules import is_module_class, local_class
+from autogradlint.analysis.modules import is_module_class, local_class, own_returns
 from autogradlint.analysis.training import EVAL, TRAIN, training_facts
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import nodes_of, own_nodes_of
@@ -30,8 +30,8 @@ class InferenceWithoutEval(Rule):
     ## What it does
     Flags an inference region (`with torch.no_grad():`, `with torch.inference_mode():`, or a function
     decorated with them) that runs a model holding dropout or batch-norm layers (known from its class
-    in the same file, an `nn.Sequential` of them, or a torchvision classifier) when no `model.eval()`
-    comes before it.
+    in the same file, an `nn.Sequential` of them, a torchvision classifier, or a function of the file whose
+    every `return` builds one of those) when no `model.eval()` comes before it.
 
     ## Why is this bad?
     `no_grad` only stops gradient recording; the model stays in training mode. Dropout keeps dropping
@@ -256,8 +256,22 @@ class InferenceWithoutEval(Rule):
             return True
         if name in _CONTAINERS:
             return any(n is not call and self._is_mode_dependent_call(n, seen) for n in nodes_of(call, (cst.Call,)))
+        if type(func) is cst.Name:
+            binding = self.context.names.binding_of(func)
+            if binding is not None and binding.kind == "def" and type(binding.node) is cst.FunctionDef:
+                return self._returns_mode_dependent(binding.node, seen)
         klass = local_class(self.context, func)
         return klass is not None and self._is_mode_dependent_class(klass, seen)
+
+    def _returns_mode_dependent(self, function: cst.FunctionDef, seen: set) -> bool:
+        """A builder of this file (``def build(): return nn.Sequential(..., nn.Dropout(0.5))``) whose every
+        ``return`` builds a model with dropout or batch norm."""
+        if id(function) in seen:
+            return False
+        seen.add(id(function))
+        returns = own_returns(function)
+        return bool(returns) and all(isinstance(value, cst.Call) and self._is_mode_dependent_call(value, set(seen))
+                                     for value in returns)
 
     def _is_mode_dependent_class(self, klass: cst.ClassDef, seen: set) -> bool:
         if id(klass) in seen:

@@ -7,8 +7,9 @@ class ModulesInPlainContainer(Rule):
     """
     ## What it does
     Flags, in a module class, submodules kept in a plain Python container: `self.layers = [nn.Linear(...), ...]`,
-    a list comprehension of modules, a tuple or dict of modules, a `[]` that the class then `append`s new
-    modules to, or a local list of new modules assigned to `self.X`.
+    a list comprehension of modules (or `list(...)`/`tuple(...)` of a generator of them, `[m] * n`), a tuple
+    or dict of modules (also `dict(a=...)`), a `[]` that the class then `append`s new modules to, or a local
+    list of new modules assigned to `self.X`.
 
     ## Why is this bad?
     `nn.Module` registers only modules assigned directly as attributes or held by `nn.ModuleList`/

@@ -9,9 +9,9 @@ class ParametersInPlainContainer(Rule):
     """
     ## What it does
     Flags, in a module class, `nn.Parameter`s kept in a plain Python container:
-    `self.gates = [nn.Parameter(torch.randn(d)) for _ in range(n)]`, a list, tuple or dict of Parameters,
-    a `[]` that the class then `append`s new Parameters to, or a local list of new Parameters assigned to
-    `self.X`.
+    `self.gates = [nn.Parameter(torch.randn(d)) for _ in range(n)]`, a list, tuple or dict of Parameters
+    (also `list(...)`/`tuple(...)` of a generator of them, `dict(a=...)`, `[p] * n`), a `[]` that the class
+    then `append`s new Parameters to, or a local list of new Parameters assigned to `self.X`.
 
     ## Why is this bad?
     `nn.Module` registers a Parameter only when it is assigned directly as an attribute or held by

@@ -20,6 +20,34 @@ def _self_attribute(node: cst.CSTNode) -> str:
     return ""
 
 
+def _assignments_with_blocks(suite):
+    """The assignment statements under ``suite`` (nested functions included), each with the suite that holds it."""
+    if isinstance(suite, cst.SimpleStatementSuite):
+        statements = [suite]
+    else:
+        statements = list(suite.body)
+    for statement in statements:
+        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in statement.body:
+                if isinstance(small, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+                    yield small, suite
+            continue
+        inner = [getattr(statement, "body", None)]
+        orelse = getattr(statement, "orelse", None)
+        if isinstance(orelse, cst.If):  # elif
+            yield from _assignments_with_blocks(cst.IndentedBlock(body=[orelse]))
+        elif orelse is not None:
+            inner.append(orelse.body)
+        inner.extend(handler.body for handler in getattr(statement, "handlers", ()))
+        inner.extend(case.body for case in getattr(statement, "cases", ()))
+        finalbody = getattr(statement, "finalbody", None)
+        if finalbody is not None:
+            inner.append(finalbody.body)
+        for child in inner:
+            if isinstance(child, cst.BaseSuite):
+                yield from _assignments_with_blocks(child)
+
+
 class UnregisteredTensorParameter(Rule):
     """
     ## What it does
@@ -27,7 +55,8 @@ class UnregisteredTensorParameter(Rule):
     (or a factory followed by `.requires_grad_()`) where an `nn.Parameter` was meant.
 
     Attributes that are later wrapped (`nn.Parameter(self.x)`, `register_parameter`, `register_buffer`),
-    reassigned elsewhere in the class (running state such as a hidden state), or are the dummy tensor
+    reassigned elsewhere in the class (running state such as a hidden state; another branch of the same
+    `if` is not "elsewhere"), or are the dummy tensor
     passed to `checkpoint(...)` so that reentrant checkpointing produces gradients are not flagged.
 
     ## Why is this bad?
@@ -163,14 +192,24 @@ class UnregisteredTensorParameter(Rule):
         found = self._exempt.get(id(klass))
         if found is None:
             found = set()
-            assigned: Set[str] = set()
+            assigned: dict = {}  # attr -> (method, suite) of each assignment so far
+            methods = [m for m in klass.body.body if isinstance(m, cst.FunctionDef)] \
+                if isinstance(klass.body, cst.IndentedBlock) else []
+            for method in methods:
+                for node, suite in _assignments_with_blocks(method.body):
+                    targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+                    for attr in filter(None, map(_self_attribute, targets)):
+                        # running state: set again in another method or later in the same block, updated in
+                        # place, or from itself (``self.h = self.h.detach()``); alternatives in the branches
+                        # of one method (``if learn: ... else: ...``) are not
+                        seen = assigned.setdefault(attr, [])
+                        again = any(m is not method or block is suite for m, block in seen)
+                        seen.append((method, suite))
+                        if again or isinstance(node, cst.AugAssign) or (
+                                node.value is not None and any(_self_attribute(n) == attr for n in iter_tree(node.value))):
+                            found.add(attr)
             for node in iter_tree(klass.body):
-                if isinstance(node, cst.AssignTarget) or isinstance(node, (cst.AnnAssign, cst.AugAssign)):
-                    attr = _self_attribute(node.target)
-                    if attr in assigned:
-                        found.add(attr)
-                    assigned.add(attr)
-                elif isinstance(node, cst.Call):
+                if isinstance(node, cst.Call):
                     func = node.func
                     called = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
                     if called in _EXEMPTING_CALLS:

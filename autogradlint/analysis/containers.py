@@ -121,6 +121,9 @@ def plain_container(context: "LintContext", node: cst.Assign, kind: ItemKind) ->
     if type(value) is cst.Name:
         if _local_list_candidate(context, value) is None:
             return None
+    elif type(value) in (cst.Call, cst.BinaryOperation):
+        if _built_container(context, value) is None:
+            return None
     elif type(value) not in CONTAINER_KINDS:
         return None
     klass = enclosing_method_class(context.ancestors)
@@ -136,7 +139,7 @@ def plain_container(context: "LintContext", node: cst.Assign, kind: ItemKind) ->
     container_kind = _plain_container_of_new_items(context, kind, value, attr in use.filled)
     if container_kind is None:
         return None
-    dict_like = isinstance(value, (cst.Dict, cst.DictComp))
+    dict_like = isinstance(value, (cst.Dict, cst.DictComp)) or container_kind == "dict"
     torch_container = kind.dict_container if dict_like else kind.list_container
     return PlainContainer(value, container_kind, _fixable(context, kind, klass, attr, value), torch_container)
 
@@ -270,7 +273,8 @@ def _local_fills_only_items(context, kind: ItemKind, name) -> bool:
     """The local list ``name`` starts with and is given only items of ``kind`` in its function."""
     bindings = context.names.bindings_of(name)
     function = next(a for a in reversed(context.ancestors) if isinstance(a, cst.FunctionDef))
-    created = [b.node.value for b in bindings if isinstance(b.node, cst.Assign) and isinstance(b.node.value, cst.List)]
+    created = [b.node.value for b in bindings
+               if isinstance(b.node, cst.Assign) and isinstance(b.node.value, (cst.List, cst.ListComp))]
 
     def same(node):
         return isinstance(node, cst.Name) and node.value == name.value and context.names.bindings_of(node) is bindings
@@ -278,8 +282,35 @@ def _local_fills_only_items(context, kind: ItemKind, name) -> bool:
     return all(_only_items(context, kind, c) for c in created) and _fills_only_items(context, kind, function.body, same, "list")
 
 
+def _built_container(context, value):
+    """(container kind, its items) for a plain container built by an expression rather than a literal:
+    ``list(<generator>)`` / ``tuple(...)`` of the builtins, ``dict(a=..., b=...)``, ``[item] * n``; else None."""
+    if type(value) is cst.BinaryOperation:
+        if type(value.operator) is cst.Multiply and type(value.left) is cst.List:
+            return "list", [e.value for e in value.left.elements if not isinstance(e, cst.StarredElement)]
+        return None
+    func = value.func
+    if type(func) is not cst.Name or func.value not in ("list", "tuple", "dict") or not value.args:
+        return None
+    if context.qualified_name(func) != f"builtins.{func.value}":
+        return None
+    if func.value == "dict":
+        if any(a.keyword is None or a.star for a in value.args):
+            return None
+        return "dict", [a.value for a in value.args]
+    arg = value.args[0]
+    if len(value.args) != 1 or arg.keyword is not None or arg.star or type(arg.value) not in (cst.GeneratorExp, cst.ListComp):
+        return None
+    return func.value, [arg.value.elt]
+
+
 def _plain_container_of_new_items(context, kind: ItemKind, value, filled_later) -> Optional[str]:
     """'list'/'tuple'/'dict' when ``value`` is a plain container that holds (or will hold) new items."""
+    if type(value) in (cst.Call, cst.BinaryOperation):
+        built = _built_container(context, value)
+        if built is None or not any(kind.is_new(context, item) for item in built[1]):
+            return None
+        return built[0]
     container_kind = CONTAINER_KINDS.get(type(value))
     if container_kind is not None:
         holds = holds_new_item(context, kind, value)
@@ -291,12 +322,13 @@ def _plain_container_of_new_items(context, kind: ItemKind, value, filled_later) 
 
 def _local_list_candidate(context, name):
     """(its bindings, the function, the binding that creates the list) when the name is bound in its
-    function only by assignments, one of them ``name = [...]``; else None. Asks only the name analysis."""
+    function only by assignments, one of them ``name = [...]`` or a list comprehension; else None. Asks only
+    the name analysis."""
     bindings = context.names.bindings_of(name)
     if not bindings:
         return None
     function = next((a for a in reversed(context.ancestors) if type(a) is cst.FunctionDef), None)
-    created = [b for b in bindings if type(b.node) is cst.Assign and type(b.node.value) is cst.List]
+    created = [b for b in bindings if type(b.node) is cst.Assign and type(b.node.value) in (cst.List, cst.ListComp)]
     if len(created) != 1 or function is None:
         return None
     if any(type(b.node) is not cst.Assign and type(b.node) is not cst.AugAssign for b in bindings):

@@ -122,6 +122,29 @@ def is_self_of_non_module(context: "LintContext", receiver: cst.BaseExpression) 
     return is_module_class(context, klass) is not True
 
 
+def single_self_value(context: "LintContext", klass: cst.ClassDef, attr: str) -> Optional[cst.BaseExpression]:
+    """The one value the methods of ``klass`` assign to ``self.<attr>``, when that is the only assignment of an
+    attribute of that name in the file and the class registers nothing under computed names; else None."""
+    knowledge = _knowledge(context)
+    assignments = _class_assignments(knowledge, klass)
+    values = assignments.values.get(attr)
+    if assignments.dynamic or not values or len(values) != 1 or values[0] is None:
+        return None
+    if _attribute_assignment_counts(knowledge).get(attr, 0) != 1:
+        return None
+    return values[0]
+
+
+def is_certainly_not_module(context: "LintContext", receiver: cst.BaseExpression) -> bool:
+    """``receiver`` certainly holds no nn.Module: an instance of a plain class of this file (``reg = Registry()``,
+    ``self.store`` of a Trainer), or ``self`` in a method of a class that certainly subclasses no module. Its
+    module-looking methods (``register_buffer``, ``eval``) are its own."""
+    if isinstance(receiver, cst.Name) and receiver.value == "self":
+        klass = enclosing_method_class(context.ancestors)
+        return klass is not None and is_module_class(context, klass) is False
+    return plain_instance_class(context, receiver) is not None
+
+
 # --------------------------------------------------------------------------------------------
 # module instances: which expressions certainly hold an nn.Module
 
@@ -277,6 +300,7 @@ class _FileKnowledge:
         self.factories: Dict[int, Optional[ModuleInstance]] = {}
         self.object_classes: Dict[int, Optional[cst.ClassDef]] = {}
         self.subclassed: Optional[set] = None
+        self.attribute_assignments: Optional[Dict[str, int]] = None  # attr -> how often the file assigns X.attr
         for node in nodes_of(context.module, (cst.ClassDef,)):
             if type(node.body) is cst.IndentedBlock:
                 for statement in node.body.body:
@@ -587,6 +611,8 @@ def _compute_object_class(knowledge: _FileKnowledge, expression: cst.BaseExpress
         func = expression.func
         local = local_class(context, func) if type(func) is cst.Name else None
         return local
+    if expression_type is cst.Attribute:
+        return _attribute_object_class(knowledge, expression)
     if expression_type is not cst.Name:
         return None
     bindings = context.names.bindings_of(expression)
@@ -615,6 +641,51 @@ def _compute_object_class(knowledge: _FileKnowledge, expression: cst.BaseExpress
             return None
         found = klass
     return found
+
+
+def _attribute_object_class(knowledge: _FileKnowledge, attribute: cst.Attribute) -> Optional[cst.ClassDef]:
+    """``self.optimizer`` / ``trainer.evaluator`` of a plain class of this file whose methods assign that attribute
+    only instances of one plain class, and nothing else in the file assigns an attribute of that name."""
+    owner = _object_class(knowledge, attribute.value)
+    if owner is None:
+        return None
+    attr = attribute.attr.value
+    values = _assigned_values(knowledge, owner, attr)
+    if not values or _attribute_assignment_counts(knowledge).get(attr, 0) != len(values):
+        return None  # also set from outside the class (``trainer.opt = torch.optim.SGD(...)``): unknown
+    found: Optional[cst.ClassDef] = None
+    for value in values:
+        klass = _object_class(knowledge, value) if value is not None else None
+        if klass is None or (found is not None and klass is not found):
+            return None
+        found = klass
+    return found
+
+
+def _attribute_assignment_counts(knowledge: _FileKnowledge) -> Dict[str, int]:
+    """How many times the file assigns ``<anything>.<attr>`` (as a target, a loop or ``with`` target), per attr."""
+    if knowledge.attribute_assignments is None:
+        counts: Dict[str, int] = {}
+        for node in nodes_of(knowledge.context.module, _SELF_ASSIGNING):
+            node_type = type(node)
+            if node_type is cst.Assign:
+                targets = [t.target for t in node.targets]
+            elif node_type is cst.AnnAssign or node_type is cst.AugAssign:
+                targets = [node.target]
+            elif node_type is cst.For:
+                targets = [node.target]
+            elif node_type is cst.WithItem:
+                targets = [node.asname.name] if node.asname is not None else []
+            else:
+                continue
+            while targets:
+                target = targets.pop()
+                if type(target) is cst.Attribute:
+                    counts[target.attr.value] = counts.get(target.attr.value, 0) + 1
+                elif type(target) in (cst.Tuple, cst.List):
+                    targets.extend(element.value for element in target.elements)
+        knowledge.attribute_assignments = counts
+    return knowledge.attribute_assignments
 
 
 def context_of(knowledge: _FileKnowledge) -> "LintContext":
@@ -913,6 +984,11 @@ def _factory_instance(knowledge: _FileKnowledge, function: cst.FunctionDef) -> O
     if not knowledge.assumed:
         knowledge.factories[key] = result
     return None if result is _ASSUMED else result
+
+
+def own_returns(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseExpression]]]:
+    """The values of a function's own ``return`` statements (None for a bare ``return``); None for a generator."""
+    return _own_returns(function)
 
 
 _NESTED_SCOPES = NESTED_SCOPES

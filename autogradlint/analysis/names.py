@@ -81,6 +81,7 @@ class NameResolver:
         self.module_scope = Scope("module", None, module)
         self._scope_of_name: Dict[int, Scope] = {}
         self._scope_of_node: Dict[int, Scope] = {id(module): self.module_scope}
+        self._resolving: set = set()  # alias assignments being followed (a cycle resolves to None)
         if tree is None or not tree.order or tree.order[0] is not module:
             tree = TreeIndex(module)
         self._build(tree)
@@ -277,6 +278,23 @@ class NameResolver:
                 return None
         return first
 
+    def _alias_target(self, binding: Binding, name: str) -> Optional[str]:
+        """``V = torch.autograd.Variable`` (the name's only binding): the dotted name the alias stands for."""
+        statement = binding.node
+        if type(statement) is not cst.Assign or len(statement.targets) != 1:
+            return None
+        target = statement.targets[0].target
+        if type(target) is not cst.Name or target.value != name or type(statement.value) not in (cst.Name, cst.Attribute):
+            return None
+        key = id(statement)
+        if key in self._resolving:
+            return None  # ``a = b`` and ``b = a``
+        self._resolving.add(key)
+        try:
+            return self.qualified_name(statement.value)
+        finally:
+            self._resolving.discard(key)
+
     def qualified_name(self, node: Union[cst.BaseExpression, cst.CSTNode]) -> Optional[str]:
         """The dotted name ``node`` (a Name or an Attribute chain, never a Call) imports, e.g.
         ``th.autograd.no_grad`` -> ``torch.autograd.no_grad``; None when not certain."""
@@ -288,7 +306,11 @@ class NameResolver:
                     return f"builtins.{node.value}"
                 return None
             binding = self.binding_of(node)
-            if binding is None or binding.kind != "import":
+            if binding is None:
+                return None
+            if binding.kind == "assign":
+                return self._alias_target(binding, node.value)
+            if binding.kind != "import":
                 return None
             return binding.target
         if node_type is cst.Attribute:

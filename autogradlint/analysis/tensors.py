@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Optional, Tuple
 
 import libcst as cst
 
-from autogradlint.analysis.call_sites import bool_literal, keyword, positional
-from autogradlint.analysis.modules import enclosing_method_class, is_module_class
+from autogradlint.analysis.call_sites import bool_literal, keyword, parameter_arguments, positional
+from autogradlint.analysis.modules import enclosing_method_class, is_module_class, single_self_value
+from autogradlint.analysis.torch_semantics import is_in_place_method
 from autogradlint.records import FrozenRecord
-from autogradlint.walk import nodes_of
+from autogradlint.walk import current_index, nodes_of, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from autogradlint.context import LintContext
@@ -405,7 +406,12 @@ def tensor_facts(context: "LintContext", expression: cst.BaseExpression, follow_
         if not follow_names or _hops >= _MAX_NAME_HOPS:
             return None
         value = single_assigned_value(context, expression)
-        return tensor_facts(context, value, True, _hops + 1) if value is not None else None
+        if value is None:
+            return _argument_facts(context, expression, _hops)
+        facts = tensor_facts(context, value, True, _hops + 1)
+        return _after_flag_statements(context, expression, value, facts) if facts is not None else None
+    if type(expression) is cst.Attribute:
+        return _self_attribute_facts(context, expression, follow_names, _hops)
     if not isinstance(expression, cst.Call):
         return None
     factory = factory_call(context, expression)
@@ -423,6 +429,9 @@ def tensor_facts(context: "LintContext", expression: cst.BaseExpression, follow_
         else:
             device = "cpu"
         return TensorFacts(factory.name, factory.dtype, device, factory.requires_grad, True)
+    initialized = _initialized_tensor(context, expression)
+    if initialized is not None:
+        return tensor_facts(context, initialized, follow_names, _hops)
     if not isinstance(expression.func, cst.Attribute):
         return None
     method = expression.func.attr.value
@@ -441,7 +450,159 @@ def tensor_facts(context: "LintContext", expression: cst.BaseExpression, follow_
     if method == "clone":
         leaf = None if source.requires_grad is None else not source.requires_grad
         return source.replace(is_leaf=leaf)
+    if source.requires_grad is False and is_in_place_method(method) and _constant_arguments(expression):
+        # ``torch.empty(n, d).normal_(0, 0.02)``: an in-place op returns its receiver, same dtype and device;
+        # with only constant arguments nothing can make it require grad
+        return source
     return _after_conversion(context, expression, source)
+
+
+# torch.nn.init's in-place initializers: they fill their tensor argument under no_grad and return it
+_INITIALIZERS = frozenset(f"torch.nn.init.{name}_" for name in (
+    "constant", "dirac", "eye", "kaiming_normal", "kaiming_uniform", "normal", "ones", "orthogonal", "sparse",
+    "trunc_normal", "uniform", "xavier_normal", "xavier_uniform", "zeros"))
+
+
+def _initialized_tensor(context: "LintContext", call: cst.Call) -> Optional[cst.BaseExpression]:
+    """The tensor argument of ``nn.init.normal_(t, ...)``: the call returns that same tensor, flags unchanged."""
+    func = call.func
+    if type(func) not in (cst.Name, cst.Attribute) or context.qualified_name(func) not in _INITIALIZERS:
+        return None
+    tensor = keyword(call, "tensor")
+    args = positional(call)
+    return tensor.value if tensor is not None else (args[0].value if args else None)
+
+
+def _constant_arguments(call: cst.Call) -> bool:
+    """Every argument is a number or bool literal (``normal_(0, 0.02)``, ``uniform_(-0.1, b=0.1)``, ``fill_(1)``)."""
+    for arg in call.args:
+        value = arg.value
+        if type(value) is cst.UnaryOperation and type(value.operator) is cst.Minus:
+            value = value.expression
+        if not (type(value) in (cst.Integer, cst.Float) or bool_literal(value) is not None) or arg.star:
+            return False
+    return True
+
+
+def _self_attribute_facts(context: "LintContext", attribute: cst.Attribute, follow_names: bool,
+                          hops: int) -> Optional[TensorFacts]:
+    """``self.h`` in a method: the facts of the one value the class assigns to it (``self.h = torch.zeros(1, 4)``),
+    when nothing in the file assigns that attribute elsewhere or changes its flag."""
+    if not follow_names or hops >= _MAX_NAME_HOPS or type(attribute.value) is not cst.Name:
+        return None
+    index = current_index()
+    if index is None:
+        return None
+    up = index.ancestors(attribute)
+    function = next((node for node in up if type(node) is cst.FunctionDef), None)
+    if function is None:
+        return None
+    klass = up[up.index(function) + 2] if len(up) > up.index(function) + 2 else None
+    params = [*function.params.posonly_params, *function.params.params]
+    if type(klass) is not cst.ClassDef or not params or params[0].name.value != attribute.value.value:
+        return None
+    if context.names.binding_of(attribute.value) is None or context.names.binding_of(attribute.value).node is not params[0]:
+        return None
+    attr = attribute.attr.value
+    value = single_self_value(context, klass, attr)
+    if value is None:
+        return None
+    if attr in _attributes_changed_in_place(context):
+        return None  # its flag or data may be changed in place
+    return tensor_facts(context, value, True, hops + 1)
+
+
+_CHANGED = "tensors.attributes_changed_in_place"  # key of this analysis in the file's LintContext.facts
+
+
+def _attributes_changed_in_place(context: "LintContext") -> frozenset:
+    """Names X of the file's ``<...>.X.requires_grad_``, ``<...>.X.requires_grad`` and ``<...>.X.data``."""
+    found = context.facts.get(_CHANGED)
+    if found is None:
+        found = context.facts[_CHANGED] = frozenset(
+            node.value.attr.value for node in nodes_of(context.module, (cst.Attribute,))
+            if node.attr.value in ("requires_grad_", "requires_grad", "data") and type(node.value) is cst.Attribute)
+    return found
+
+
+def _argument_facts(context: "LintContext", name: cst.Name, hops: int) -> Optional[TensorFacts]:
+    """Facts of a parameter every call site of the file fills with tensors of the same facts (``describe(torch.ones(2))``),
+    when the function changes no flag of it."""
+    binding = context.names.binding_of(name)
+    if binding is None or binding.kind != "param" or type(binding.node) is not cst.Param:
+        return None
+    arguments = parameter_arguments(context, binding.node)
+    if not arguments:
+        return None
+    found = [tensor_facts(context, argument, True, hops + 1) for argument in arguments]
+    if any(facts is None or facts != found[0] for facts in found):
+        return None
+    index = current_index()
+    function = next((n for n in index.ancestors(binding.node) if type(n) is cst.FunctionDef), None) if index else None
+    if function is None:
+        return None
+    for node in own_nodes_of(function.body, (cst.Attribute,)):
+        if node.attr.value in ("requires_grad_", "requires_grad") and type(node.value) is cst.Name \
+                and node.value.value == name.value:
+            return found[0].replace(requires_grad=None, is_leaf=None)
+    return found[0]
+
+
+def _after_flag_statements(context: "LintContext", name: cst.Name, value: cst.BaseExpression,
+                           facts: TensorFacts) -> Optional[TensorFacts]:
+    """``facts`` of the value bound to ``name``, as the read of ``name`` sees it after the statements of its scope
+    that change the tensor's flag in place (``t.requires_grad_()``, ``t.requires_grad = True``): they change the
+    object, wherever they stand. Known only for such statements with a literal flag, on a leaf, in the block of
+    the assignment between it and the read (the last one wins); any other change leaves requires_grad unknown."""
+    index = current_index()
+    assignment = index.number(value) if index is not None else None
+    read = index.number(name) if index is not None else None
+    if assignment is None or read is None:
+        return facts
+    parents = index.ancestors(value)
+    scope = next((node for node in parents if type(node) in (cst.FunctionDef, cst.Module)), None)
+    block = next((node for node in parents if type(node) in (cst.IndentedBlock, cst.Module)), None)
+    if scope is None:
+        return facts
+    binding = context.names.binding_of(name)
+    unknown = facts.replace(requires_grad=None, is_leaf=None)
+    changes = []  # (position, flag)
+    for node in own_nodes_of(scope.body if type(scope) is cst.FunctionDef else scope, (cst.Attribute,)):
+        if node.attr.value not in ("requires_grad_", "requires_grad") or type(node.value) is not cst.Name \
+                or node.value.value != name.value or context.names.binding_of(node.value) is not binding:
+            continue
+        up = index.ancestors(node)
+        if node.attr.value == "requires_grad" and not (up and type(up[0]) is cst.AssignTarget):
+            continue  # a read of the flag
+        position = index.number(node)
+        if facts.is_leaf is not True or not assignment < position < read or len(up) < 4 or up[3] is not block:
+            return unknown
+        flag = _flag_statement(node, up)
+        if flag is None:
+            return unknown
+        changes.append((position, flag))
+    if not changes:
+        return facts
+    return facts.replace(requires_grad=max(changes)[1], is_leaf=True)
+
+
+def _flag_statement(node: cst.Attribute, up) -> Optional[bool]:
+    """The literal flag of the statement ``t.requires_grad_(<flag>)`` / ``t.requires_grad = <flag>`` whose
+    attribute is ``node`` (``up``: its ancestors, nearest first); None for anything else."""
+    if node.attr.value == "requires_grad_":
+        call = up[0]
+        if not (type(call) is cst.Call and call.func is node and type(up[1]) is cst.Expr):
+            return None
+        if not call.args:
+            return True
+        arg = call.args[0]
+        if len(call.args) > 1 or arg.star or (arg.keyword is not None and arg.keyword.value != "requires_grad"):
+            return None
+        return bool_literal(arg.value)
+    assign = up[1]
+    if type(assign) is not cst.Assign or len(assign.targets) != 1:
+        return None
+    return bool_literal(assign.value)
 
 
 def single_assigned_value(context: "LintContext", name: cst.Name) -> Optional[cst.BaseExpression]:

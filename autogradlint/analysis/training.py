@@ -22,7 +22,7 @@ from autogradlint.analysis.grad_mode import GRAD_OFF, UNKNOWN, decorator_mode, w
 from autogradlint.analysis.modules import is_static_or_classmethod, plain_instance_class
 from autogradlint.analysis.optimizers import is_optimizer_class, is_optimizer_name, is_torch_optimizer_name
 from autogradlint.records import FrozenRecord, Record
-from autogradlint.walk import iter_tree, nodes_of, own_nodes_of
+from autogradlint.walk import current_index, iter_tree, nodes_of, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from autogradlint.context import LintContext
@@ -246,7 +246,32 @@ class TrainingFacts:
                 text = _plain_text(node.func.value)
                 if text is not None:
                     sources.append(text)
+                    if type(node.func.value) is cst.Name:
+                        sources.extend(self._stored_as(node.func.value))
         return tuple(sources)
+
+    def _stored_as(self, name: cst.Name) -> List[str]:
+        """``self.model`` for ``model`` in ``def __init__(self, model): self.model = model; self.opt =
+        SGD(model.parameters())``: the attributes the function stores the same value in."""
+        binding = self.context.names.binding_of(name)
+        if binding is None or binding.kind not in ("param", "assign"):
+            return []
+        index = current_index()
+        up = index.ancestors(binding.node) if index is not None else []
+        function = next((node for node in up if type(node) is cst.FunctionDef), None)
+        if function is None or self.class_of(function) is None:
+            return []
+        params = [*function.params.posonly_params, *function.params.params]
+        self_name = params[0].name.value if params else None
+        found = []
+        for statement in nodes_of(function.body, (cst.Assign,)):
+            value = statement.value
+            if type(value) is cst.Name and value.value == name.value and self.context.names.binding_of(value) is binding:
+                for target in statement.targets:
+                    target = target.target
+                    if type(target) is cst.Attribute and type(target.value) is cst.Name and target.value.value == self_name:
+                        found.append(f"{self_name}.{target.attr.value}")
+        return found
 
     # ------------------------------------------------------------------ trees
 
@@ -351,7 +376,7 @@ class TrainingFacts:
         func_type = type(func)
         if func_type in _NAME_OR_ATTRIBUTE:
             name = self.context.qualified_name(func)
-            if name in CLIP_FUNCTIONS:
+            if name in CLIP_FUNCTIONS and not _measures_only(self.context, call):
                 return Event(CLIP, call, None, grad_off=off)
             if name == "torch.autograd.backward":
                 return Event(BACKWARD, call, None, grad_off=off)
@@ -361,7 +386,13 @@ class TrainingFacts:
                 return Event(CLEAR, call, text, grad_off=off)
             return Event(CALL, call, text, grad_off=off) if text is not None else None
         method = func.attr.value
-        receiver = _text(func.value, scope.subst)
+        target = func.value
+        if method in ("eval", "train"):
+            # ``model.to(device).eval()``: nn.Module's to/cuda/cpu/float/... return the module itself
+            while (type(target) is cst.Call and type(target.func) is cst.Attribute
+                   and target.func.attr.value in _MODULE_RETURNING_SELF):
+                target = target.func.value
+        receiver = _text(target, scope.subst)
         positional = [a for a in call.args if a.keyword is None and not a.star]
         if method in ("backward", "manual_backward"):
             scaler = None
@@ -655,6 +686,27 @@ def _straight(entries: List[Entry]) -> Tuple[List[Event], Optional[Jump]]:
         elif isinstance(entry, Jump):
             return out, entry
     return out, None
+
+
+# nn.Module methods that return the module itself
+_MODULE_RETURNING_SELF = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "eval",
+                                    "requires_grad_", "type", "to_empty", "apply", "share_memory"})
+_INFINITIES = frozenset({"math.inf", "numpy.inf", "torch.inf"})
+
+
+def _measures_only(context: "LintContext", call: cst.Call) -> bool:
+    """``clip_grad_norm_(params, float("inf"))``: an infinite max_norm clips nothing; the call only measures the
+    gradient norm (for logging), wherever it stands."""
+    limit = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "max_norm"), None)
+    if limit is None:
+        args = [a for a in call.args if a.keyword is None and not a.star]
+        limit = args[1].value if len(args) > 1 else None
+    if limit is None:
+        return False
+    if (type(limit) is cst.Call and type(limit.func) is cst.Name and limit.func.value == "float"
+            and len(limit.args) == 1 and type(limit.args[0].value) is cst.SimpleString):
+        return limit.args[0].value.value.strip("'\"").lower() in ("inf", "+inf", "infinity")
+    return type(limit) in _NAME_OR_ATTRIBUTE and context.qualified_name(limit) in _INFINITIES
 
 
 def _imports_torch(module: cst.Module) -> bool:
