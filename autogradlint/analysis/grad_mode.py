@@ -87,7 +87,12 @@ ENABLED_OR_CALLER = "caller"
 
 
 def decorator_mode(context: "LintContext", function: cst.FunctionDef) -> Optional[str]:
-    """The grad mode a function's decorators put its body in (the innermost decorator wins)."""
+    """The grad mode a function's decorators put its body in (the innermost decorator wins). None for an
+    ``async def``: the decorator wraps the call that makes the coroutine, and the body runs later, when it
+    is awaited, in the caller's mode (torch 2.13: ``torch.is_grad_enabled()`` is True in the body of an
+    ``@torch.no_grad()`` coroutine)."""
+    if function.asynchronous is not None:
+        return None
     mode: Optional[str] = None
     for decorator in function.decorators:  # listed outermost first; the last applies innermost
         found = mode_of_expression(context, decorator.decorator, as_decorator=True)
