@@ -139,6 +139,8 @@ _LOOPS = (cst.For, cst.While)
 _ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Power, cst.MatrixMultiply,
                cst.Modulo)
 # tensor methods whose result needs grad exactly when their receiver does (their arguments are not tensors)
+_ARITHMETIC_AUGMENTED = frozenset({cst.AddAssign, cst.SubtractAssign, cst.MultiplyAssign, cst.DivideAssign,
+                                   cst.PowerAssign, cst.MatrixMultiplyAssign})
 _GRAD_PRESERVING_METHODS = frozenset(
     {"sum", "mean", "float", "double", "half", "bfloat16", "squeeze", "unsqueeze", "view", "reshape", "flatten",
      "abs", "exp", "log", "sqrt", "neg", "clone", "contiguous", "to", "cpu", "cuda", "norm", "t", "transpose",
@@ -346,7 +348,9 @@ class ScopeFlow:
                     return None
             if where < read_at and (last is None or where > self._order[id(last)]):
                 last = binding.node
-        if not isinstance(last, (cst.Assign, cst.AnnAssign, cst.For)):
+        if not isinstance(last, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.For, cst.NamedExpr)):
+            return None
+        if isinstance(last, cst.NamedExpr) and not self._runs_with_statement(last):
             return None
         read_chain = self.chain(name)
         on_path = {id(n) for n in read_chain}
@@ -364,6 +368,16 @@ class ScopeFlow:
             if isinstance(node, _LOOPS) and any(b.node is not node and self.is_inside(b.node, node) for b in bindings):
                 return None  # another binding in the loop can reach the read on the next iteration
         return last
+
+    def _runs_with_statement(self, node: cst.CSTNode) -> bool:
+        """Whether ``node`` (a walrus) is evaluated every time its statement runs: no ``and``/``or``, conditional
+        expression or lambda between them may skip it."""
+        current = self._parent.get(id(node))
+        while current is not None and not is_statement(current):
+            if isinstance(current, (cst.BooleanOperation, cst.IfExp, cst.Lambda)):
+                return False
+            current = self._parent.get(id(current))
+        return current is not None
 
     def reaching_assignment(self, name: cst.Name) -> Optional[cst.CSTNode]:
         """``reaching_binding`` when it is an assignment statement."""
@@ -420,16 +434,10 @@ class ScopeFlow:
                 return CONSTANT if _iterates_data(assignment.iter) else None
             if assignment is None:
                 return None
-            value = self.assigned_value(expression)
-            if value is not None:
-                return self.grad_off_value(value, _depth + 1)
-            # tuple unpacking of a computation made with grad off
-            value = getattr(assignment, "value", None)
-            if value is not None:
-                mode, region = _mode_and_region(self.context, self.chain(value))
-                if mode in GRAD_OFF and self._computes(value):
-                    return GradOffValue(value, region, mode)
-            return None
+            found = self._bound_value(expression, assignment, _depth)
+            if isinstance(found, GradOffValue) and self._made_to_require_grad(expression, assignment):
+                return None
+            return found
         if isinstance(expression, cst.BinaryOperation) and isinstance(expression.operator, _ARITHMETIC):
             return self._combine([expression.left, expression.right], _depth)
         if isinstance(expression, cst.UnaryOperation) and isinstance(expression.operator, (cst.Minus, cst.Plus)):
@@ -460,6 +468,55 @@ class ScopeFlow:
             if function is not None:
                 return GradOffValue(expression, function, decorator_mode(self.context, function))
         return None
+
+    def _bound_value(self, name: cst.Name, assignment: cst.CSTNode, depth: int):
+        """``grad_off_value`` of what ``assignment`` (the binding that reaches the read ``name``) gave it."""
+        if isinstance(assignment, cst.AugAssign):
+            return self._augmented_value(assignment, depth)
+        if isinstance(assignment, cst.NamedExpr):
+            return self.grad_off_value(assignment.value, depth + 1)
+        value = self.assigned_value(name)
+        if value is not None:
+            return self.grad_off_value(value, depth + 1)
+        # tuple unpacking of a computation made with grad off
+        value = getattr(assignment, "value", None)
+        if value is not None:
+            mode, region = _mode_and_region(self.context, self.chain(value))
+            if mode in GRAD_OFF and self._computes(value):
+                return GradOffValue(value, region, mode)
+        return None
+
+    def _augmented_value(self, node: cst.AugAssign, depth: int):
+        """The value ``x op= y`` leaves in ``x``: with grad off, the in-place update records nothing and ``x``
+        keeps the grad state it had; otherwise ``x op y``."""
+        if type(node.operator) not in _ARITHMETIC_AUGMENTED or type(node.target) is not cst.Name:
+            return None
+        if _mode_and_region(self.context, self.chain(node))[0] in GRAD_OFF:
+            return self.grad_off_value(node.target, depth + 1)
+        return self._combine([node.target, node.value], depth)
+
+    def _made_to_require_grad(self, read: cst.Name, binding: cst.CSTNode) -> bool:
+        """Whether the variable ``read`` sees was made a grad leaf between ``binding`` and the read
+        (``x.requires_grad_()``, ``x.requires_grad = True``): its later computations record a graph again."""
+        start, end = self._order[id(binding)], self._order[id(read)]
+        for name in self.names:
+            if name.value != read.value or not start < self._order[id(name)] < end:
+                continue
+            attribute = self._parent.get(id(name))
+            if type(attribute) is not cst.Attribute or attribute.value is not name:
+                continue
+            user = self._parent.get(id(attribute))
+            if attribute.attr.value == "requires_grad_" and type(user) is cst.Call and user.func is attribute:
+                flag = _mode_argument(user, "requires_grad")
+                switched = flag is None or bool_literal(flag) is not False
+            elif attribute.attr.value == "requires_grad" and type(user) is cst.AssignTarget:
+                assign = self._parent.get(id(user))
+                switched = not (isinstance(assign, cst.Assign) and bool_literal(assign.value) is False)
+            else:
+                continue
+            if switched and self.reaching_binding(name) is binding:
+                return True
+        return False
 
     def _by_torch_table(self, call: cst.Call, depth: int):
         """What torch's table says of a call: a factory without ``requires_grad=True`` or a result that
