@@ -385,11 +385,12 @@ class ScopeFlow:
         return binding if isinstance(binding, (cst.Assign, cst.AnnAssign)) else None
 
     def reads_of(self, assignment: cst.CSTNode, name: str) -> List[cst.Name]:
-        """The reads of ``name`` in this scope that ``assignment`` certainly reaches, in source order."""
+        """The reads of ``name`` in this scope that ``assignment`` (any binding ``reaching_binding`` gives)
+        certainly reaches, in source order."""
         out = []
         for node in self.names:
             if node.value == name and self._order[id(node)] > self._order[id(assignment)]:
-                if self.reaching_assignment(node) is assignment:
+                if self.reaching_binding(node) is assignment:
                     out.append(node)
         return out
 
@@ -410,6 +411,19 @@ class ScopeFlow:
                 for element, part in zip(target.elements, value.elements):
                     if isinstance(element.value, cst.Name) and element.value.value == name.value:
                         return part.value
+        return None
+
+    def unpacked_value(self, name: cst.Name) -> Optional[cst.BaseExpression]:
+        """The expression whose result ``name`` holds: ``assigned_value``, or the right-hand side a tuple
+        target unpacks (``seq, (h, c) = self.lstm(x)``)."""
+        value = self.assigned_value(name)
+        if value is not None:
+            return value
+        assignment = self.reaching_assignment(name)
+        if isinstance(assignment, cst.Assign) and len(assignment.targets) == 1 and \
+                isinstance(assignment.targets[0].target, (cst.Tuple, cst.List)) and \
+                not isinstance(assignment.value, (cst.Tuple, cst.List)):
+            return assignment.value
         return None
 
     # ---------------------------------------------------------------- values computed without grad
