@@ -1020,6 +1020,12 @@ def _own_returns(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseEx
     return values
 
 
+def own_returns(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseExpression]]]:
+    """The values of a function's own ``return`` statements (None for a generator; a bare ``return`` is a
+    None value)."""
+    return _own_returns(function)
+
+
 def _own_returns_walked(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseExpression]]]:
     """``_own_returns`` for a function outside the indexed tree."""
     values: List[Optional[cst.BaseExpression]] = []
