@@ -208,6 +208,8 @@ SELF_RETURNING_METHODS = frozenset(
 SUBMODULE_ITERATORS = {"modules": False, "children": False, "named_modules": True, "named_children": True}
 # containers whose items are modules
 MODULE_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.ModuleDict", "torch.nn.Sequential"})
+# containers whose slice is a container of the same kind
+_SLICEABLE_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.Sequential"})
 # wrappers whose ``.module`` is the wrapped module
 _WRAPPERS = frozenset(
     {"torch.nn.DataParallel", "torch.nn.parallel.DataParallel", "torch.nn.parallel.DistributedDataParallel",
@@ -425,6 +427,10 @@ def _compute_instance(knowledge: _FileKnowledge, expression: cst.BaseExpression)
     if isinstance(expression, cst.Subscript):
         container = _instance(knowledge, expression.value)
         if container is not None and not container.may_be_function and container.class_name in MODULE_CONTAINERS:
+            if container.class_name in _SLICEABLE_CONTAINERS and len(expression.slice) == 1 \
+                    and isinstance(expression.slice[0].slice, cst.Slice):
+                # `layers[:n]`: a ModuleList (Sequential) of the same kind, which a loop can walk
+                return ModuleInstance(class_name=container.class_name, has_parameters=container.has_parameters)
             return ModuleInstance()
         return None
     if isinstance(expression, cst.NamedExpr):
@@ -456,6 +462,10 @@ def _binding_instance(knowledge: _FileKnowledge, binding, name: str) -> Optional
     if isinstance(node, cst.Assign):
         if any(isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets):
             return _instance(knowledge, node.value)
+        if len(node.targets) == 1:
+            part = _unpacked_part(node.targets[0].target, node.value, name)
+            if part is not None:
+                return _instance(knowledge, part)  # `enc, dec = nn.Linear(2, 2), nn.Linear(2, 2)`
         return None
     if isinstance(node, (cst.AnnAssign, cst.NamedExpr)):
         if isinstance(node.target, cst.Name) and node.value is not None:
@@ -463,6 +473,19 @@ def _binding_instance(knowledge: _FileKnowledge, binding, name: str) -> Optional
         return None
     if isinstance(node, (cst.For, cst.CompFor)):
         return _loop_item_instance(knowledge, node.target, node.iter, name)
+    return None
+
+
+def _unpacked_part(target: cst.BaseExpression, value: cst.BaseExpression, name: str) -> Optional[cst.BaseExpression]:
+    """The element of a tuple/list literal ``value`` that ``a, name = ...`` gives ``name`` (None: not certain)."""
+    if not (isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List))):
+        return None
+    if len(target.elements) != len(value.elements) or any(
+            isinstance(e, cst.StarredElement) for e in (*target.elements, *value.elements)):
+        return None
+    for element, part in zip(target.elements, value.elements):
+        if isinstance(element.value, cst.Name) and element.value.value == name:
+            return part.value
     return None
 
 
