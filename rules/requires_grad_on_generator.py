@@ -17,8 +17,8 @@ class RequiresGradOnGenerator(Rule):
     """
     ## What it does
     Flags `.requires_grad = X` (or `.requires_grad_(X)`) on the result of `model.parameters()` and the
-    other module generators (`named_parameters()`, `buffers()`, `children()`, `modules()`), directly or
-    through a name bound only to such a call.
+    other module generators (`named_parameters()`, `buffers()`, `children()`, `modules()`), directly,
+    through a name bound only to such a call, or through a function of the same file that always returns one.
 
     ## Why is this bad?
     `parameters()` returns a generator, not a tensor: the line raises
