@@ -1741,6 +1741,65 @@ GL2_CASES = [
             total.backward()  # BAD
             n += 1
         """, raises=NO_GRAD_FN),
+    Bad("GL204", """\
+        import torch
+        class Trainer:
+            def __init__(self, model):
+                self.model = model
+            @torch.no_grad()
+            def compute_loss(self, x):
+                return self.model(x).mean()
+            def step(self, x):
+                loss = self.compute_loss(x)
+                loss.backward()  # BAD
+        Trainer(torch.nn.Linear(2, 1)).step(torch.ones(2))
+        """, raises=NO_GRAD_FN),
+    Bad("GL204", """\
+        import torch
+        def evaluate(model, x):
+            with torch.no_grad():
+                out = model(x)
+            return out
+        def train(model, x):
+            out = evaluate(model, x)
+            loss = out.mean()
+            loss.backward()  # BAD
+        train(torch.nn.Linear(2, 1), torch.ones(2))
+        """, raises=NO_GRAD_FN),
+    Good("GL204", """\
+        import torch
+        model = torch.nn.Linear(2, 1)
+        def features(x):
+            with torch.no_grad():
+                stats = model(x).mean()
+            out = model(x)
+            return out
+        def maybe_frozen(x, frozen):
+            if frozen:
+                with torch.no_grad():
+                    return model(x)
+            return model(x)
+        features(torch.ones(2)).sum().backward()
+        maybe_frozen(torch.ones(2), False).sum().backward()
+        """, "helpers that return a value computed with grad on (on some path)"),
+    Good("GL204", """\
+        import torch
+        model = torch.nn.Linear(2, 1)
+        def leaf(x):
+            with torch.no_grad():
+                out = model(x)
+            return out.requires_grad_()
+        class Trainer:
+            @torch.no_grad()
+            def compute(self, x):
+                with torch.enable_grad():
+                    return model(x).mean()
+            def step(self, x):
+                loss = self.compute(x)
+                loss.backward()
+        leaf(torch.ones(2)).sum().backward()
+        Trainer().step(torch.ones(2))
+        """, "a helper that returns a grad leaf; a decorated method that switches grad back on"),
     Good("GL204", """\
         import torch
         teacher = torch.nn.Linear(2, 1)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 import libcst as cst
 
 from autogradlint.analysis.call_sites import bool_literal
-from autogradlint.analysis.modules import module_instance
+from autogradlint.analysis.modules import module_instance, own_returns
 from autogradlint.analysis.tensors import PARAMETER, factory_call
 from autogradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, torch_at_least
@@ -478,10 +478,29 @@ class ScopeFlow:
                 return self._combine(parts, _depth)
             if is_torch_loss(self.context, func):
                 return self._combine(_loss_operands(expression), _depth)
-            function = _grad_off_local_function(self.context, func)
+            function = _grad_off_local_function(self.context, func, self)
             if function is not None:
                 return GradOffValue(expression, function, decorator_mode(self.context, function))
+            return self._returned_grad_off(expression, _depth)
         return None
+
+    def _returned_grad_off(self, call: cst.Call, depth: int):
+        """A ``GradOffValue`` when ``call`` calls a function of this file every ``return`` of which gives a value
+        it computed with grad off (``with torch.no_grad(): out = model(x)`` then ``return out``)."""
+        function = local_function(self.context, call.func, self)
+        if function is None or depth > 6 or function.asynchronous is not None:
+            return None
+        returns = own_returns(function)
+        if not returns or any(value is None for value in returns):
+            return None
+        inner = scope_flow(self.context, function)
+        found = None
+        for value in returns:
+            verdict = inner.grad_off_value(value, depth + 3)
+            if not isinstance(verdict, GradOffValue):
+                return None
+            found = found or verdict
+        return GradOffValue(call, found.region, found.mode)
 
     def _bound_value(self, name: cst.Name, assignment: cst.CSTNode, depth: int):
         """``grad_off_value`` of what ``assignment`` (the binding that reaches the read ``name``) gave it."""
@@ -750,9 +769,11 @@ def may_enable_grad(context: "LintContext", func: cst.BaseExpression, flow: Opti
     return function is not None and has_grad_switch(context, function)
 
 
-def _grad_off_local_function(context: "LintContext", func: cst.BaseExpression) -> Optional[cst.FunctionDef]:
-    """A function of this file, decorated with no_grad/inference_mode, that ``func`` certainly names."""
-    function = local_function(context, func)
+def _grad_off_local_function(context: "LintContext", func: cst.BaseExpression,
+                             flow: Optional[ScopeFlow] = None) -> Optional[cst.FunctionDef]:
+    """A function of this file, decorated with no_grad/inference_mode, that ``func`` certainly names (a
+    ``self.method`` too, when ``flow`` is a method's)."""
+    function = local_function(context, func, flow)
     if function is None or decorator_mode(context, function) not in GRAD_OFF or has_grad_switch(context, function):
         return None
     return function
