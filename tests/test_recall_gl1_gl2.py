@@ -278,6 +278,24 @@ GL1_CASES = [
         freeze(net)
         print(net.fc.weight.requires_grad)
         """, prints="True"),
+    Bad("GL102", """\
+        import torch
+        from torch import nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder = nn.Linear(2, 2)
+        def freeze(module):
+            module.requires_grad = False  # BAD
+        class Trainer:
+            def __init__(self, model):
+                self.model = model
+            def setup(self):
+                freeze(self.model.encoder)
+        t = Trainer(Net())
+        t.setup()
+        print(t.model.encoder.weight.requires_grad)
+        """, prints="True"),
     Good("GL102", """\
         import torch.nn as nn
         class Gate(nn.Module):
@@ -1992,6 +2010,20 @@ GL2_CASES = [
         for i, (x, y) in enumerate([(torch.ones(2), torch.zeros(1))]):
             fit_batch(x, y)
         """, raises=NO_GRAD_FN),
+    Bad("GL205", """\
+        import torch
+        from torch import nn
+        def make_layer():
+            return nn.Linear(2, 2)
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = make_layer()
+            @torch.no_grad()  # BAD
+            def forward(self, x):
+                return self.fc(x)
+        Net()(torch.ones(2)).sum().backward()
+        """, raises=NO_GRAD_FN),
     Good("GL205", """\
         import torch
         from torch import nn
@@ -2576,6 +2608,39 @@ GL2_CASES = [
         out = model(torch.ones(2))
         torch.autograd.backward(out.sum())
         """, raises=NO_GRAD_FN),
+    Bad("GL208", """\
+        import torch
+        class Trainer:
+            def __init__(self):
+                self.model = torch.nn.Linear(2, 1)
+                self.opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+            def fit(self, x):
+                loss = self.model(x).sum()
+                loss.backward()
+                self.opt.step()
+        trainer = Trainer()
+        torch.set_grad_enabled(False)  # BAD
+        print(trainer.model(torch.ones(2)))
+        trainer.fit(torch.ones(2))
+        """, raises=NO_GRAD_FN),
+    Good("GL208", """\
+        import torch
+        class Base:
+            def __init__(self):
+                self.model = torch.nn.Linear(2, 1)
+            def fit(self, x):
+                self.model(x).sum().backward()
+            def evaluate(self, x):
+                return self.model(x)
+        class Predictor(Base):
+            def fit(self, x):
+                return None
+        runner = Predictor()
+        base = Base()
+        torch.set_grad_enabled(False)
+        runner.fit(torch.ones(2))
+        base.evaluate(torch.ones(2))
+        """, "methods that do not train (an override, an evaluation)"),
     Good("GL208", """\
         import torch
         model = torch.nn.Linear(2, 1)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 import libcst as cst
 
 from autogradlint.analysis.call_sites import bool_literal
-from autogradlint.analysis.modules import module_instance, own_returns
+from autogradlint.analysis.modules import module_instance, own_returns, plain_instance_class
 from autogradlint.analysis.tensors import PARAMETER, factory_call
 from autogradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, torch_at_least
@@ -748,6 +748,16 @@ def local_function(context: "LintContext", func: cst.BaseExpression, flow: Optio
         if klass is not None:
             for statement in klass.body.body:
                 if isinstance(statement, cst.FunctionDef) and statement.name.value == func.attr.value:
+                    return statement
+        return None
+    if isinstance(func, cst.Attribute):
+        # `trainer.fit(...)`: a method of a plain class of this file that the receiver certainly is an instance of
+        klass = plain_instance_class(context, func.value)
+        if klass is not None:
+            for statement in klass.body.body:
+                if isinstance(statement, cst.FunctionDef) and statement.name.value == func.attr.value \
+                        and not any(isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod")
+                                    for d in statement.decorators):
                     return statement
     return None
 
