@@ -11,8 +11,7 @@ class GlobalGradModeLeak(Rule):
     ## What it does
     Flags `torch.set_grad_enabled(False)` as a statement, never restored in the same function (or module),
     when that function or module also trains after it: calls `.backward()` or an optimizer's `.step()`,
-    directly or through a function of the same file (or a method of an object of a class of the same file,
-    `trainer.fit()`) that does.
+    directly or through a function of the same file that does.
 
     ## Why is this bad?
     As a statement, `set_grad_enabled(False)` switches grad off for the whole thread until something

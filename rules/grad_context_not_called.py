@@ -1,6 +1,5 @@
 import libcst as cst
 
-from autogradlint.analysis.tensors import single_assigned_value
 from autogradlint.analysis.torch_api import GRAD_MODE_CONTEXTS, SET_GRAD_ENABLED
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, shown as shown_version, torch_at_least, torch_version
 from autogradlint.edits import Replacement
@@ -12,8 +11,7 @@ class GradContextNotCalled(Rule):
     ## What it does
     Flags a grad-mode context manager used without being instantiated: `with torch.no_grad:`,
     `with torch.enable_grad:`, `with torch.inference_mode:` (and `torch.set_grad_enabled`, which also
-    needs its argument), whatever the import spelling, also through a name bound once to the class
-    (`ctx = torch.no_grad` then `with ctx:`).
+    needs its argument), whatever the import spelling.
 
     ## Why is this bad?
     These are classes; `with` needs an instance. The block raises
@@ -113,11 +111,6 @@ class GradContextNotCalled(Rule):
             if not isinstance(expression, (cst.Name, cst.Attribute)):
                 continue
             name = self.context.qualified_name(expression)
-            if name is None and isinstance(expression, cst.Name):
-                # `ctx = torch.no_grad` (the class, bound once) then `with ctx:`
-                alias = single_assigned_value(self.context, expression)
-                if isinstance(alias, (cst.Name, cst.Attribute)):
-                    name = self.context.qualified_name(alias)
             if name in GRAD_MODE_CONTEXTS or name == SET_GRAD_ENABLED:
                 shown = self.context.module.code_for_node(expression)
                 message = self.message.format(name=shown)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 import libcst as cst
 
 from autogradlint.analysis.call_sites import bool_literal
-from autogradlint.analysis.modules import module_instance, own_returns, plain_instance_class
+from autogradlint.analysis.modules import module_instance, own_returns
 from autogradlint.analysis.tensors import PARAMETER, factory_call
 from autogradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, torch_at_least
@@ -139,8 +139,6 @@ _LOOPS = (cst.For, cst.While)
 _ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Power, cst.MatrixMultiply,
                cst.Modulo)
 # tensor methods whose result needs grad exactly when their receiver does (their arguments are not tensors)
-_ARITHMETIC_AUGMENTED = frozenset({cst.AddAssign, cst.SubtractAssign, cst.MultiplyAssign, cst.DivideAssign,
-                                   cst.PowerAssign, cst.MatrixMultiplyAssign})
 _GRAD_PRESERVING_METHODS = frozenset(
     {"sum", "mean", "float", "double", "half", "bfloat16", "squeeze", "unsqueeze", "view", "reshape", "flatten",
      "abs", "exp", "log", "sqrt", "neg", "clone", "contiguous", "to", "cpu", "cuda", "norm", "t", "transpose",
@@ -163,6 +161,9 @@ class Constant:
 
 
 CONSTANT = Constant()
+# augmented assignments that compute like their binary operator
+_ARITHMETIC_AUGMENTED = frozenset({cst.AddAssign, cst.SubtractAssign, cst.MultiplyAssign, cst.DivideAssign,
+                                   cst.PowerAssign, cst.MatrixMultiplyAssign})
 
 # methods whose iteration yields tensors that may require grad
 _GRAD_ITERABLES = frozenset({"parameters", "named_parameters", "buffers", "named_buffers", "values", "items"})
@@ -452,6 +453,10 @@ class ScopeFlow:
             if isinstance(found, GradOffValue) and self._made_to_require_grad(expression, assignment):
                 return None
             return found
+        if isinstance(expression, cst.Call):
+            returned = self._local_call_value(expression, _depth)
+            if returned is not None:
+                return returned
         if isinstance(expression, cst.BinaryOperation) and isinstance(expression.operator, _ARITHMETIC):
             return self._combine([expression.left, expression.right], _depth)
         if isinstance(expression, cst.UnaryOperation) and isinstance(expression.operator, (cst.Minus, cst.Plus)):
@@ -478,78 +483,10 @@ class ScopeFlow:
                 return self._combine(parts, _depth)
             if is_torch_loss(self.context, func):
                 return self._combine(_loss_operands(expression), _depth)
-            function = _grad_off_local_function(self.context, func, self)
+            function = _grad_off_local_function(self.context, func)
             if function is not None:
                 return GradOffValue(expression, function, decorator_mode(self.context, function))
-            return self._returned_grad_off(expression, _depth)
         return None
-
-    def _returned_grad_off(self, call: cst.Call, depth: int):
-        """A ``GradOffValue`` when ``call`` calls a function of this file every ``return`` of which gives a value
-        it computed with grad off (``with torch.no_grad(): out = model(x)`` then ``return out``)."""
-        function = local_function(self.context, call.func, self)
-        if function is None or depth > 6 or function.asynchronous is not None:
-            return None
-        returns = own_returns(function)
-        if not returns or any(value is None for value in returns):
-            return None
-        inner = scope_flow(self.context, function)
-        found = None
-        for value in returns:
-            verdict = inner.grad_off_value(value, depth + 3)
-            if not isinstance(verdict, GradOffValue):
-                return None
-            found = found or verdict
-        return GradOffValue(call, found.region, found.mode)
-
-    def _bound_value(self, name: cst.Name, assignment: cst.CSTNode, depth: int):
-        """``grad_off_value`` of what ``assignment`` (the binding that reaches the read ``name``) gave it."""
-        if isinstance(assignment, cst.AugAssign):
-            return self._augmented_value(assignment, depth)
-        if isinstance(assignment, cst.NamedExpr):
-            return self.grad_off_value(assignment.value, depth + 1)
-        value = self.assigned_value(name)
-        if value is not None:
-            return self.grad_off_value(value, depth + 1)
-        # tuple unpacking of a computation made with grad off
-        value = getattr(assignment, "value", None)
-        if value is not None:
-            mode, region = _mode_and_region(self.context, self.chain(value))
-            if mode in GRAD_OFF and self._computes(value):
-                return GradOffValue(value, region, mode)
-        return None
-
-    def _augmented_value(self, node: cst.AugAssign, depth: int):
-        """The value ``x op= y`` leaves in ``x``: with grad off, the in-place update records nothing and ``x``
-        keeps the grad state it had; otherwise ``x op y``."""
-        if type(node.operator) not in _ARITHMETIC_AUGMENTED or type(node.target) is not cst.Name:
-            return None
-        if _mode_and_region(self.context, self.chain(node))[0] in GRAD_OFF:
-            return self.grad_off_value(node.target, depth + 1)
-        return self._combine([node.target, node.value], depth)
-
-    def _made_to_require_grad(self, read: cst.Name, binding: cst.CSTNode) -> bool:
-        """Whether the variable ``read`` sees was made a grad leaf between ``binding`` and the read
-        (``x.requires_grad_()``, ``x.requires_grad = True``): its later computations record a graph again."""
-        start, end = self._order[id(binding)], self._order[id(read)]
-        for name in self.names:
-            if name.value != read.value or not start < self._order[id(name)] < end:
-                continue
-            attribute = self._parent.get(id(name))
-            if type(attribute) is not cst.Attribute or attribute.value is not name:
-                continue
-            user = self._parent.get(id(attribute))
-            if attribute.attr.value == "requires_grad_" and type(user) is cst.Call and user.func is attribute:
-                flag = _mode_argument(user, "requires_grad")
-                switched = flag is None or bool_literal(flag) is not False
-            elif attribute.attr.value == "requires_grad" and type(user) is cst.AssignTarget:
-                assign = self._parent.get(id(user))
-                switched = not (isinstance(assign, cst.Assign) and bool_literal(assign.value) is False)
-            else:
-                continue
-            if switched and self.reaching_binding(name) is binding:
-                return True
-        return False
 
     def _by_torch_table(self, call: cst.Call, depth: int):
         """What torch's table says of a call: a factory without ``requires_grad=True`` or a result that
@@ -616,6 +553,77 @@ class ScopeFlow:
         if isinstance(expression, cst.Call):
             return not may_enable_grad(self.context, expression.func, self)
         return False
+
+    def _bound_value(self, name: cst.Name, assignment: cst.CSTNode, depth: int):
+        """``grad_off_value`` of what ``assignment`` (the binding that reaches the read ``name``) gave it."""
+        if isinstance(assignment, cst.AugAssign):
+            return self._augmented_value(assignment, depth)
+        if isinstance(assignment, cst.NamedExpr):
+            return self.grad_off_value(assignment.value, depth + 1)
+        value = self.assigned_value(name)
+        if value is not None:
+            return self.grad_off_value(value, depth + 1)
+        # tuple unpacking of a computation made with grad off
+        value = getattr(assignment, "value", None)
+        if value is not None:
+            mode, region = _mode_and_region(self.context, self.chain(value))
+            if mode in GRAD_OFF and self._computes(value):
+                return GradOffValue(value, region, mode)
+        return None
+
+    def _augmented_value(self, node: cst.AugAssign, depth: int):
+        """The value ``x op= y`` leaves in ``x``: with grad off, the in-place update records nothing and ``x``
+        keeps the grad state it had; otherwise ``x op y``."""
+        if type(node.operator) not in _ARITHMETIC_AUGMENTED or type(node.target) is not cst.Name:
+            return None
+        if _mode_and_region(self.context, self.chain(node))[0] in GRAD_OFF:
+            return self.grad_off_value(node.target, depth + 1)
+        return self._combine([node.target, node.value], depth)
+
+    def _made_to_require_grad(self, read: cst.Name, binding: cst.CSTNode) -> bool:
+        """Whether the variable ``read`` sees was made a grad leaf between ``binding`` and the read
+        (``x.requires_grad_()``, ``x.requires_grad = True``): its later computations record a graph again."""
+        start, end = self._order[id(binding)], self._order[id(read)]
+        for name in self.names:
+            if name.value != read.value or not start < self._order[id(name)] < end:
+                continue
+            attribute = self._parent.get(id(name))
+            if type(attribute) is not cst.Attribute or attribute.value is not name:
+                continue
+            user = self._parent.get(id(attribute))
+            if attribute.attr.value == "requires_grad_" and type(user) is cst.Call and user.func is attribute:
+                flag = _mode_argument(user, "requires_grad")
+                switched = flag is None or bool_literal(flag) is not False
+            elif attribute.attr.value == "requires_grad" and type(user) is cst.AssignTarget:
+                assign = self._parent.get(id(user))
+                switched = not (isinstance(assign, cst.Assign) and bool_literal(assign.value) is False)
+            else:
+                continue
+            if switched and self.reaching_binding(name) is binding:
+                return True
+        return False
+
+    def _local_call_value(self, call: cst.Call, depth: int):
+        """A ``GradOffValue`` when ``call`` calls a function of this file (a ``self`` method too) decorated with
+        no_grad/inference_mode, or every ``return`` of which gives a value it computed with grad off
+        (``with torch.no_grad(): out = model(x)`` then ``return out``); None otherwise."""
+        decorated = _grad_off_local_function(self.context, call.func, self)
+        if decorated is not None:
+            return GradOffValue(call, decorated, decorator_mode(self.context, decorated))
+        function = local_function(self.context, call.func, self)
+        if function is None or depth > 6 or function.asynchronous is not None:
+            return None
+        returns = own_returns(function)
+        if not returns or any(value is None for value in returns):
+            return None
+        inner = scope_flow(self.context, function)
+        found = None
+        for value in returns:
+            verdict = inner.grad_off_value(value, depth + 3)
+            if not isinstance(verdict, GradOffValue):
+                return None
+            found = found or verdict
+        return GradOffValue(call, found.region, found.mode)
 
 
 def _iterates_data(iterable: cst.BaseExpression) -> bool:
@@ -748,16 +756,6 @@ def local_function(context: "LintContext", func: cst.BaseExpression, flow: Optio
         if klass is not None:
             for statement in klass.body.body:
                 if isinstance(statement, cst.FunctionDef) and statement.name.value == func.attr.value:
-                    return statement
-        return None
-    if isinstance(func, cst.Attribute):
-        # `trainer.fit(...)`: a method of a plain class of this file that the receiver certainly is an instance of
-        klass = plain_instance_class(context, func.value)
-        if klass is not None:
-            for statement in klass.body.body:
-                if isinstance(statement, cst.FunctionDef) and statement.name.value == func.attr.value \
-                        and not any(isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod")
-                                    for d in statement.decorators):
                     return statement
     return None
 

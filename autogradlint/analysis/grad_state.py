@@ -201,8 +201,6 @@ _CONV_PREFIXES = ("torch.nn.Conv", "torch.nn.ConvTranspose")
 _TUPLE_LAYERS = frozenset(
     "torch.nn." + n for n in "LSTM GRU RNN LSTMCell MultiheadAttention AdaptiveLogSoftmaxWithLoss".split()
 )
-# layers that return a tuple of tensors that all depend on their weights
-_RECURRENT_LAYERS = frozenset("torch.nn." + n for n in "LSTM GRU RNN LSTMCell".split())
 # in-place tensor methods (other than the ones modelled one by one)
 _IN_PLACE_EXCLUDED = frozenset({"requires_grad_", "detach_", "share_memory_", "retain_grad"})
 
@@ -716,17 +714,6 @@ class _Evaluator:
             target = _NUMBER
         return self._combine([prediction, target], mode, _reduction_shape(reduction), torch_op=True)
 
-    def recurrent_outputs(self, call: cst.BaseExpression, env: Env, mode: Optional[str]) -> Optional[Facts]:
-        """The facts of every tensor a recurrent layer with parameters returns (``output, (h_n, c_n)``): each is
-        computed from its weights. None for any other call."""
-        if type(call) is not cst.Call or any(a.star for a in call.args):
-            return None
-        found = module_instance(self.context, call.func)
-        if found is None or found.scripted or found.class_name not in _RECURRENT_LAYERS or found.has_parameters is not True \
-                or self.freezes:
-            return None
-        return self._derived(UNKNOWN_FACTS, True, mode, None)
-
     def _module_call(self, call: cst.Call, env: Env, mode: Optional[str]) -> Facts:
         found = module_instance(self.context, call.func)
         if found is None or found.scripted or found.class_name in _TUPLE_LAYERS:
@@ -823,21 +810,6 @@ def _constructor_argument(context: "LintContext", callee: cst.BaseExpression, fi
 _NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _DECLARATIONS = (cst.Global, cst.Nonlocal)
 _WALRUS = (cst.NamedExpr,)
-
-
-_SKIPPABLE = (cst.BooleanOperation, cst.IfExp, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp,
-              cst.GeneratorExp)
-
-
-def _walruses(node: cst.CSTNode, conditional: bool, found: list) -> None:
-    """The walruses in ``node``, in evaluation order, each with whether its evaluation may be skipped."""
-    if type(node) is cst.NamedExpr:
-        _walruses(node.value, conditional, found)
-        found.append((node, conditional))
-        return
-    inner = conditional or isinstance(node, _SKIPPABLE)
-    for kid in children(node):
-        _walruses(kid, inner, found)
 
 
 class _Snapshot(Record):
@@ -968,11 +940,6 @@ class _ScopeAnalysis:
             values = None
             if isinstance(value_node, (cst.Tuple, cst.List)) and len(value_node.elements) == len(target.elements):
                 values = [e.value for e in value_node.elements]
-            each = self.evaluator.recurrent_outputs(value_node, env, mode) if values is None else None
-            if each is not None:
-                for name in _target_names(target):
-                    self._bind(name, each, env)  # `out, (h, c) = self.lstm(x)`
-                return
             for index, element in enumerate(target.elements):
                 inner = element.value
                 if values is not None and not isinstance(element, cst.StarredElement):
@@ -1078,23 +1045,6 @@ class _ScopeAnalysis:
                 self._in_place(name, arguments, env, mode)
         return mode
 
-    def _header_walruses(self, test: cst.BaseExpression, env: Env, mode: Optional[str]) -> Env:
-        """The environment after an ``if`` test: a walrus the test always evaluates binds its value, one
-        it may skip (under ``and``/``or``, a conditional expression, a comprehension) leaves its name unknown."""
-        found: List[Tuple[cst.NamedExpr, bool]] = []
-        _walruses(test, False, found)
-        if not found:
-            return env
-        env = dict(env)
-        for walrus, conditional in found:
-            if type(walrus.target) is not cst.Name:
-                continue
-            if conditional:
-                env.pop(walrus.target.value, None)
-            else:
-                self._bind(walrus.target.value, self.evaluator.facts(walrus.value, env, mode), env)
-        return env
-
     def _forget_walrus_targets(self, node: cst.CSTNode, env: Env) -> None:
         for inner in nodes_of(node, _WALRUS):
             if type(inner.target) is cst.Name:
@@ -1113,8 +1063,6 @@ class _ScopeAnalysis:
             while isinstance(current, cst.If):
                 if current is not node:
                     self._record(current, env, mode, branch_record)
-                # every later branch, and the way past, went through this test
-                env = self._header_walruses(current.test, env, mode)
                 end, end_mode, _ = self._suite(current.body, dict(env), mode, branch_record, loop)
                 ends.append(end)
                 modes.append(end_mode)

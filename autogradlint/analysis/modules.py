@@ -462,10 +462,6 @@ def _binding_instance(knowledge: _FileKnowledge, binding, name: str) -> Optional
     if isinstance(node, cst.Assign):
         if any(isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets):
             return _instance(knowledge, node.value)
-        if len(node.targets) == 1:
-            part = _unpacked_part(node.targets[0].target, node.value, name)
-            if part is not None:
-                return _instance(knowledge, part)  # `enc, dec = nn.Linear(2, 2), nn.Linear(2, 2)`
         return None
     if isinstance(node, (cst.AnnAssign, cst.NamedExpr)):
         if isinstance(node.target, cst.Name) and node.value is not None:
@@ -473,19 +469,6 @@ def _binding_instance(knowledge: _FileKnowledge, binding, name: str) -> Optional
         return None
     if isinstance(node, (cst.For, cst.CompFor)):
         return _loop_item_instance(knowledge, node.target, node.iter, name)
-    return None
-
-
-def _unpacked_part(target: cst.BaseExpression, value: cst.BaseExpression, name: str) -> Optional[cst.BaseExpression]:
-    """The element of a tuple/list literal ``value`` that ``a, name = ...`` gives ``name`` (None: not certain)."""
-    if not (isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List))):
-        return None
-    if len(target.elements) != len(value.elements) or any(
-            isinstance(e, cst.StarredElement) for e in (*target.elements, *value.elements)):
-        return None
-    for element, part in zip(target.elements, value.elements):
-        if isinstance(element.value, cst.Name) and element.value.value == name:
-            return part.value
     return None
 
 
