@@ -5,7 +5,6 @@ import libcst as cst
 from autogradlint.analysis.grad_mode import (
     ENABLED,
     INFERENCE,
-    GradOffValue,
     ScopeFlow,
     feeds_backward,
     is_torch_loss,
@@ -14,9 +13,11 @@ from autogradlint.analysis.grad_mode import (
     with_mode,
 )
 from autogradlint.analysis.grad_state import facts_at
-from autogradlint.analysis.modules import module_instance, own_returns
+from autogradlint.analysis.modules import module_instance
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree
+from autogradlint.analysis.grad_mode import GradOffValue
+from autogradlint.analysis.modules import own_returns
 
 # binary operators whose backward needs their operands (addition and subtraction do not)
 _SAVING_OPERATORS = (cst.Multiply, cst.Divide, cst.MatrixMultiply, cst.Power)

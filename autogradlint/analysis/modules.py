@@ -208,8 +208,6 @@ SELF_RETURNING_METHODS = frozenset(
 SUBMODULE_ITERATORS = {"modules": False, "children": False, "named_modules": True, "named_children": True}
 # containers whose items are modules
 MODULE_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.ModuleDict", "torch.nn.Sequential"})
-# containers whose slice is a container of the same kind
-_SLICEABLE_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.Sequential"})
 # wrappers whose ``.module`` is the wrapped module
 _WRAPPERS = frozenset(
     {"torch.nn.DataParallel", "torch.nn.parallel.DataParallel", "torch.nn.parallel.DistributedDataParallel",
@@ -415,6 +413,10 @@ def _assuming(knowledge: _FileKnowledge, key, compute) -> Optional[ModuleInstanc
         return compute()
     finally:
         knowledge.assumed.discard(key)
+
+
+# containers whose slice is a container of the same kind
+_SLICEABLE_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.Sequential"})
 
 
 def _compute_instance(knowledge: _FileKnowledge, expression: cst.BaseExpression) -> Optional[ModuleInstance]:
