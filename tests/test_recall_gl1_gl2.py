@@ -1826,6 +1826,22 @@ GL2_CASES = [
         """, "a helper that returns a grad leaf; a decorated method that switches grad back on"),
     Good("GL204", """\
         import torch
+        class Base:
+            def __init__(self):
+                self.model = torch.nn.Linear(2, 1)
+            @torch.no_grad()
+            def compute(self, x):
+                return self.model(x).mean()
+            def step(self, x):
+                loss = self.compute(x)
+                loss.backward()
+        class Train(Base):
+            def compute(self, x):
+                return self.model(x).mean()
+        Train().step(torch.ones(2))
+        """, "self.compute may be a subclass's override that keeps grad on"),
+    Good("GL204", """\
+        import torch
         teacher = torch.nn.Linear(2, 1)
         student = torch.nn.Linear(2, 1)
         x = torch.ones(2)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 import libcst as cst
 
 from autogradlint.analysis.call_sites import bool_literal
-from autogradlint.analysis.modules import module_instance, own_returns
+from autogradlint.analysis.modules import is_subclassed_here, module_instance, own_returns
 from autogradlint.analysis.tensors import PARAMETER, factory_call
 from autogradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, torch_at_least
@@ -606,7 +606,12 @@ class ScopeFlow:
     def _local_call_value(self, call: cst.Call, depth: int):
         """A ``GradOffValue`` when ``call`` calls a function of this file (a ``self`` method too) decorated with
         no_grad/inference_mode, or every ``return`` of which gives a value it computed with grad off
-        (``with torch.no_grad(): out = model(x)`` then ``return out``); None otherwise."""
+        (``with torch.no_grad(): out = model(x)`` then ``return out``); None otherwise. A ``self`` method of a
+        class that another class of this file subclasses may be overridden: not followed."""
+        if type(call.func) is cst.Attribute and isinstance(self.root, cst.FunctionDef):
+            klass = _class_of_method(self.context, self.root)
+            if klass is None or is_subclassed_here(self.context, klass):
+                return None
         decorated = _grad_off_local_function(self.context, call.func, self)
         if decorated is not None:
             return GradOffValue(call, decorated, decorator_mode(self.context, decorated))

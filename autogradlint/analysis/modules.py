@@ -1034,6 +1034,12 @@ def own_returns(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseExp
     return _own_returns(function)
 
 
+def is_subclassed_here(context: "LintContext", klass: cst.ClassDef) -> bool:
+    """Whether another class of this file names ``klass`` as a base (``self`` of its methods may then be an
+    instance of a subclass that overrides them)."""
+    return id(klass) in _subclassed(_knowledge(context))
+
+
 def _own_returns_walked(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseExpression]]]:
     """``_own_returns`` for a function outside the indexed tree."""
     values: List[Optional[cst.BaseExpression]] = []
