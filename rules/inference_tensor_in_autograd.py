@@ -16,6 +16,8 @@ from autogradlint.analysis.grad_state import facts_at
 from autogradlint.analysis.modules import module_instance
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree
+from autogradlint.analysis.grad_mode import GradOffValue
+from autogradlint.analysis.modules import own_returns
 
 # binary operators whose backward needs their operands (addition and subtraction do not)
 _SAVING_OPERATORS = (cst.Multiply, cst.Divide, cst.MatrixMultiply, cst.Power)
@@ -31,8 +33,9 @@ _VIEW_METHODS = frozenset({"view", "reshape", "flatten", "unsqueeze", "squeeze",
 class InferenceTensorInAutograd(Rule):
     """
     ## What it does
-    Flags a tensor created under `torch.inference_mode()` that is later used, in the same function, in an
-    operation autograd must save it for (multiplication, matmul, a module with parameters such as
+    Flags a tensor created under `torch.inference_mode()` (in a `with` block, or built and returned by a
+    function of the same file decorated with it) that is later used, in the same function, directly or
+    under another name (`y = x`), in an operation autograd must save it for (multiplication, matmul, a module with parameters such as
     `nn.Linear`, a loss function) whose result is `.backward()`-ed.
 
     ## Why is this bad?
@@ -129,6 +132,26 @@ class InferenceTensorInAutograd(Rule):
                         self.report(use, self.message.format(name=name))
                         return
 
+    def visit_Assign(self, node: cst.Assign) -> None:
+        # `feats = embed(x)` where `embed` is a function of this file decorated with inference_mode: every
+        # tensor it builds and returns is an inference tensor
+        if len(node.targets) != 1 or type(node.targets[0].target) is not cst.Name or type(node.value) is not cst.Call:
+            return
+        flow = scope_flow(self.context)
+        if flow is None or not flow.contains(node) or flow.mode_at(node) not in (None, ENABLED):
+            return
+        value = flow.grad_off_value(node.value)
+        if not (isinstance(value, GradOffValue) and value.mode == INFERENCE and value.node is node.value
+                and isinstance(value.region, cst.FunctionDef)):
+            return
+        returns = own_returns(value.region)
+        if not returns or not all(r is not None and self._makes_tensor(r) for r in returns):
+            return
+        name = node.targets[0].target.value
+        use = self._first_tracked_use(flow, node, name)
+        if use is not None:
+            self.report(use, self.message.format(name=name))
+
     def _makes_tensor(self, value: cst.BaseExpression) -> bool:
         """A call that certainly returns new tensors: a module, or a torch function other than a view."""
         if not isinstance(value, cst.Call) or not isinstance(value.func, (cst.Name, cst.Attribute)):
@@ -143,9 +166,17 @@ class InferenceTensorInAutograd(Rule):
             return name.startswith("torch.") and function[:1].islower() and function not in _VIEW_METHODS
         return module_instance(self.context, func) is not None
 
-    def _first_tracked_use(self, flow: ScopeFlow, assignment: cst.Assign, name: str) -> Optional[cst.Name]:
+    def _first_tracked_use(self, flow: ScopeFlow, assignment: cst.Assign, name: str, depth: int = 0) -> Optional[cst.Name]:
         for read in flow.reads_of(assignment, name):
             if flow.mode_at(read) not in (None, ENABLED):
+                continue
+            copy = flow.parent(read)
+            if isinstance(copy, cst.Assign) and copy.value is read and depth < 3 and len(copy.targets) == 1 \
+                    and isinstance(copy.targets[0].target, cst.Name):
+                # `y = x`: the same inference tensor under another name
+                use = self._first_tracked_use(flow, copy, copy.targets[0].target.value, depth + 1)
+                if use is not None:
+                    return use
                 continue
             operand = _through_views(flow, read)
             operation = self._saving_operation(flow, operand)

@@ -63,8 +63,9 @@ class IntegerTensorRequiresGrad(Rule):
     `dtype=torch.long` / `torch.int*` / `torch.uint*` / `torch.bool`; `nn.Parameter` around such a tensor;
     and `.requires_grad_()` or `.requires_grad = True` on one.
 
-    `torch.randint_like(x, ...)` takes its dtype from `x` (float for a float `x`), so it is only flagged
-    with an integral `dtype=`.
+    `torch.zeros_like(x)`, `ones_like`, `empty_like`, `full_like` and `randint_like` take their dtype from `x`
+    (float for a float `x`): they are flagged with an integral `dtype=` or when `x` is certainly an integer
+    tensor (`torch.zeros_like(torch.arange(5), requires_grad=True)`).
 
     ## Why is this bad?
     Only floating point and complex tensors can carry gradients. The line raises

@@ -18,6 +18,7 @@ from autogradlint.analysis.tensors import (
     tensor_facts,
     tensor_type_of,
 )
+from autogradlint.analysis.grad_state import facts_at
 from autogradlint.analysis.optimizers import is_torch_optimizer_name
 from autogradlint.edits import Replacement
 from autogradlint.fix_builders import conversion_inside, reference_to, with_keyword
@@ -64,7 +65,8 @@ class LeafLostByMove(Rule):
     to an optimizer.
 
     `.cpu()`, `.to("cpu")` and `.float()` of a CPU float32 tensor return the same tensor, which stays a
-    leaf; a moved tensor that is only used as an input to computations is harmless. Neither is flagged.
+    leaf; a moved tensor that is only used as an input to computations is harmless, and so is a `.grad` read
+    after `.retain_grad()` on it (the copy then keeps its gradient). None of these is flagged.
     Attributes of module classes are left to `unregistered-tensor-parameter` (GL601) and
     `parameter-lost-by-move` (GL604).
 
@@ -153,7 +155,7 @@ class LeafLostByMove(Rule):
 
     def __init__(self, context) -> None:
         super().__init__(context)
-        self._moves: Dict[int, cst.Call] = {}  # id(assignment) -> the moving call it stores
+        self._moves: Dict[tuple, cst.Call] = {}  # (id(assignment), name) -> the moving call it stores in name
         self._leaf_uses: List[cst.Name] = []
 
     def _moved_leaf(self, expression: cst.BaseExpression) -> Optional[cst.Call]:
@@ -168,10 +170,19 @@ class LeafLostByMove(Rule):
         return expression
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
-            moved = self._moved_leaf(node.value)
-            if moved is not None:
-                self._moves[id(node)] = moved
+        if len(node.targets) != 1:
+            return
+        target = node.targets[0].target
+        pairs = [(target, node.value)]
+        if isinstance(target, (cst.Tuple, cst.List)) and isinstance(node.value, (cst.Tuple, cst.List)) \
+                and len(target.elements) == len(node.value.elements) \
+                and not any(isinstance(e, cst.StarredElement) for e in (*target.elements, *node.value.elements)):
+            pairs = [(e.value, v.value) for e, v in zip(target.elements, node.value.elements)]  # `w, b = ..., ...`
+        for name, value in pairs:
+            if isinstance(name, cst.Name):
+                moved = self._moved_leaf(value)
+                if moved is not None:
+                    self._moves[(id(node), name.value)] = moved
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value != "grad" or not isinstance(node.value, cst.Name):
@@ -179,6 +190,8 @@ class LeafLostByMove(Rule):
         parent = self.context.parent
         if isinstance(parent, (cst.AssignTarget, cst.Del)) or (isinstance(parent, cst.AugAssign) and parent.target is node):
             return  # writing .grad does not read the lost gradient
+        if facts_at(self.context, node.value).retains_grad is True:
+            return  # `.retain_grad()` keeps the non-leaf's gradient: this read sees it
         self._leaf_uses.append(node.value)
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -195,8 +208,9 @@ class LeafLostByMove(Rule):
     def leave_Module(self, node: cst.Module) -> None:
         for name in self._leaf_uses:
             binding = self.context.names.binding_of(name)
-            if binding is not None and id(binding.node) in self._moves:
-                self._report(self._moves.pop(id(binding.node)))
+            key = (id(binding.node), name.value) if binding is not None else None
+            if key in self._moves:
+                self._report(self._moves.pop(key))
 
     def _report(self, moved: cst.Call) -> None:
         assert isinstance(moved.func, cst.Attribute)

@@ -9,7 +9,8 @@ class LossFromNoGradBlock(Rule):
     ## What it does
     Flags a `.backward()` (or `torch.autograd.backward/grad`) on a value computed inside an earlier
     `with torch.no_grad()` / `torch.inference_mode()` block, directly or through arithmetic and
-    reductions (`loss = out.mean() * 2`), or returned by a function of the same file decorated with them.
+    reductions (`loss = out.mean() * 2`), or returned by a function (or `self` method) of the same file that is
+    decorated with them or computes every value it returns in such a block.
 
     ## Why is this bad?
     A tensor computed with grad off has no `grad_fn`, and leaving the block does not give it one:

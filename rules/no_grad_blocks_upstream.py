@@ -132,14 +132,18 @@ class NoGradBlocksUpstream(Rule):
         uses its output again (so the block is the only way on)."""
         if not isinstance(value, cst.Name):
             return None
-        assignment = flow.reaching_assignment(value)
-        produced = flow.assigned_value(value)
+        assignment = flow.reaching_binding(value)
+        if isinstance(assignment, cst.AugAssign):
+            produced, names = assignment, [value.value]  # `h += b`: computed from the earlier h and b
+        else:
+            produced = flow.unpacked_value(value)
+            names = target_names(assignment.targets[0].target) if isinstance(assignment, cst.Assign) else []
         if assignment is None or produced is None or flow.is_inside(assignment, block):
             return None
         layer = _upstream_trainable(flow, produced, attributes, 0)
         if layer is None:
             return None
-        for name in target_names(assignment.targets[0].target) if isinstance(assignment, cst.Assign) else []:
+        for name in names:
             if any(not flow.is_inside(read, block) for read in flow.reads_of(assignment, name)):
                 return None  # the earlier output is used again: the block is a side branch
         return layer

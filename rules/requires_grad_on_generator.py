@@ -1,5 +1,8 @@
 import libcst as cst
 
+from autogradlint.analysis.grad_mode import local_function
+from autogradlint.analysis.modules import own_returns
+
 from autogradlint.fix_builders import is_plain_value, one_line_loop, statement_line, unbound_name
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
@@ -14,8 +17,8 @@ class RequiresGradOnGenerator(Rule):
     """
     ## What it does
     Flags `.requires_grad = X` (or `.requires_grad_(X)`) on the result of `model.parameters()` and the
-    other module generators (`named_parameters()`, `buffers()`, `children()`, `modules()`), directly or
-    through a name bound only to such a call.
+    other module generators (`named_parameters()`, `buffers()`, `children()`, `modules()`), directly,
+    through a name bound only to such a call, or through a function of the same file that always returns one.
 
     ## Why is this bad?
     `parameters()` returns a generator, not a tensor: the line raises
@@ -85,6 +88,15 @@ class RequiresGradOnGenerator(Rule):
             if isinstance(target, cst.Attribute) and target.attr.value == "requires_grad":
                 args = [cst.Arg(value=node.value)] if len(node.targets) == 1 else None
                 self._check(target, target.value, "requires_grad", node.value, node, args)
+            elif isinstance(target, (cst.Tuple, cst.List)):
+                # `enc.parameters().requires_grad, dec.parameters().requires_grad = False, True`: no loop fix
+                values = node.value.elements if isinstance(node.value, (cst.Tuple, cst.List)) \
+                    and len(node.value.elements) == len(target.elements) else None
+                for index, element in enumerate(target.elements):
+                    item = element.value
+                    if isinstance(item, cst.Attribute) and item.attr.value == "requires_grad":
+                        value = values[index].value if values is not None else cst.Name("...")
+                        self._check(item, item.value, "requires_grad", value, node, None)
 
     def visit_Call(self, node):
         func = node.func
@@ -122,6 +134,15 @@ class RequiresGradOnGenerator(Rule):
         if (isinstance(expression, cst.Call) and isinstance(expression.func, cst.Attribute)
                 and expression.func.attr.value in GENERATOR_METHODS):
             return expression.func.attr.value
+        if isinstance(expression, cst.Call) and follow_names:
+            # a function of this file whose every return is such a generator (`def trainable(m): return m.parameters()`)
+            function = local_function(self.context, expression.func)
+            returns = own_returns(function) if function is not None else None
+            if returns:
+                methods = {self._generator_method(value, follow_names=False) if value is not None else None
+                           for value in returns}
+                if len(methods) == 1 and None not in methods:
+                    return methods.pop()
         if isinstance(expression, cst.Name) and follow_names:
             bindings = self.context.names.bindings_of(expression) or []
             methods = set()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 import libcst as cst
 
 from autogradlint.analysis.call_sites import bool_literal
-from autogradlint.analysis.modules import module_instance
+from autogradlint.analysis.modules import is_subclassed_here, module_instance, own_returns
 from autogradlint.analysis.tensors import PARAMETER, factory_call
 from autogradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, torch_at_least
@@ -87,7 +87,12 @@ ENABLED_OR_CALLER = "caller"
 
 
 def decorator_mode(context: "LintContext", function: cst.FunctionDef) -> Optional[str]:
-    """The grad mode a function's decorators put its body in (the innermost decorator wins)."""
+    """The grad mode a function's decorators put its body in (the innermost decorator wins). None for an
+    ``async def``: the decorator wraps the call that makes the coroutine, and the body runs later, when it
+    is awaited, in the caller's mode (torch 2.13: ``torch.is_grad_enabled()`` is True in the body of an
+    ``@torch.no_grad()`` coroutine)."""
+    if function.asynchronous is not None:
+        return None
     mode: Optional[str] = None
     for decorator in function.decorators:  # listed outermost first; the last applies innermost
         found = mode_of_expression(context, decorator.decorator, as_decorator=True)
@@ -156,6 +161,9 @@ class Constant:
 
 
 CONSTANT = Constant()
+# augmented assignments that compute like their binary operator
+_ARITHMETIC_AUGMENTED = frozenset({cst.AddAssign, cst.SubtractAssign, cst.MultiplyAssign, cst.DivideAssign,
+                                   cst.PowerAssign, cst.MatrixMultiplyAssign})
 
 # methods whose iteration yields tensors that may require grad
 _GRAD_ITERABLES = frozenset({"parameters", "named_parameters", "buffers", "named_buffers", "values", "items"})
@@ -341,7 +349,9 @@ class ScopeFlow:
                     return None
             if where < read_at and (last is None or where > self._order[id(last)]):
                 last = binding.node
-        if not isinstance(last, (cst.Assign, cst.AnnAssign, cst.For)):
+        if not isinstance(last, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.For, cst.NamedExpr)):
+            return None
+        if isinstance(last, cst.NamedExpr) and not self._runs_with_statement(last):
             return None
         read_chain = self.chain(name)
         on_path = {id(n) for n in read_chain}
@@ -360,17 +370,28 @@ class ScopeFlow:
                 return None  # another binding in the loop can reach the read on the next iteration
         return last
 
+    def _runs_with_statement(self, node: cst.CSTNode) -> bool:
+        """Whether ``node`` (a walrus) is evaluated every time its statement runs: no ``and``/``or``, conditional
+        expression or lambda between them may skip it."""
+        current = self._parent.get(id(node))
+        while current is not None and not is_statement(current):
+            if isinstance(current, (cst.BooleanOperation, cst.IfExp, cst.Lambda)):
+                return False
+            current = self._parent.get(id(current))
+        return current is not None
+
     def reaching_assignment(self, name: cst.Name) -> Optional[cst.CSTNode]:
         """``reaching_binding`` when it is an assignment statement."""
         binding = self.reaching_binding(name)
         return binding if isinstance(binding, (cst.Assign, cst.AnnAssign)) else None
 
     def reads_of(self, assignment: cst.CSTNode, name: str) -> List[cst.Name]:
-        """The reads of ``name`` in this scope that ``assignment`` certainly reaches, in source order."""
+        """The reads of ``name`` in this scope that ``assignment`` (any binding ``reaching_binding`` gives)
+        certainly reaches, in source order."""
         out = []
         for node in self.names:
             if node.value == name and self._order[id(node)] > self._order[id(assignment)]:
-                if self.reaching_assignment(node) is assignment:
+                if self.reaching_binding(node) is assignment:
                     out.append(node)
         return out
 
@@ -391,6 +412,19 @@ class ScopeFlow:
                 for element, part in zip(target.elements, value.elements):
                     if isinstance(element.value, cst.Name) and element.value.value == name.value:
                         return part.value
+        return None
+
+    def unpacked_value(self, name: cst.Name) -> Optional[cst.BaseExpression]:
+        """The expression whose result ``name`` holds: ``assigned_value``, or the right-hand side a tuple
+        target unpacks (``seq, (h, c) = self.lstm(x)``)."""
+        value = self.assigned_value(name)
+        if value is not None:
+            return value
+        assignment = self.reaching_assignment(name)
+        if isinstance(assignment, cst.Assign) and len(assignment.targets) == 1 and \
+                isinstance(assignment.targets[0].target, (cst.Tuple, cst.List)) and \
+                not isinstance(assignment.value, (cst.Tuple, cst.List)):
+            return assignment.value
         return None
 
     # ---------------------------------------------------------------- values computed without grad
@@ -415,16 +449,14 @@ class ScopeFlow:
                 return CONSTANT if _iterates_data(assignment.iter) else None
             if assignment is None:
                 return None
-            value = self.assigned_value(expression)
-            if value is not None:
-                return self.grad_off_value(value, _depth + 1)
-            # tuple unpacking of a computation made with grad off
-            value = getattr(assignment, "value", None)
-            if value is not None:
-                mode, region = _mode_and_region(self.context, self.chain(value))
-                if mode in GRAD_OFF and self._computes(value):
-                    return GradOffValue(value, region, mode)
-            return None
+            found = self._bound_value(expression, assignment, _depth)
+            if isinstance(found, GradOffValue) and self._made_to_require_grad(expression, assignment):
+                return None
+            return found
+        if isinstance(expression, cst.Call):
+            returned = self._local_call_value(expression, _depth)
+            if returned is not None:
+                return returned
         if isinstance(expression, cst.BinaryOperation) and isinstance(expression.operator, _ARITHMETIC):
             return self._combine([expression.left, expression.right], _depth)
         if isinstance(expression, cst.UnaryOperation) and isinstance(expression.operator, (cst.Minus, cst.Plus)):
@@ -521,6 +553,82 @@ class ScopeFlow:
         if isinstance(expression, cst.Call):
             return not may_enable_grad(self.context, expression.func, self)
         return False
+
+    def _bound_value(self, name: cst.Name, assignment: cst.CSTNode, depth: int):
+        """``grad_off_value`` of what ``assignment`` (the binding that reaches the read ``name``) gave it."""
+        if isinstance(assignment, cst.AugAssign):
+            return self._augmented_value(assignment, depth)
+        if isinstance(assignment, cst.NamedExpr):
+            return self.grad_off_value(assignment.value, depth + 1)
+        value = self.assigned_value(name)
+        if value is not None:
+            return self.grad_off_value(value, depth + 1)
+        # tuple unpacking of a computation made with grad off
+        value = getattr(assignment, "value", None)
+        if value is not None:
+            mode, region = _mode_and_region(self.context, self.chain(value))
+            if mode in GRAD_OFF and self._computes(value):
+                return GradOffValue(value, region, mode)
+        return None
+
+    def _augmented_value(self, node: cst.AugAssign, depth: int):
+        """The value ``x op= y`` leaves in ``x``: with grad off, the in-place update records nothing and ``x``
+        keeps the grad state it had; otherwise ``x op y``."""
+        if type(node.operator) not in _ARITHMETIC_AUGMENTED or type(node.target) is not cst.Name:
+            return None
+        if _mode_and_region(self.context, self.chain(node))[0] in GRAD_OFF:
+            return self.grad_off_value(node.target, depth + 1)
+        return self._combine([node.target, node.value], depth)
+
+    def _made_to_require_grad(self, read: cst.Name, binding: cst.CSTNode) -> bool:
+        """Whether the variable ``read`` sees was made a grad leaf between ``binding`` and the read
+        (``x.requires_grad_()``, ``x.requires_grad = True``): its later computations record a graph again."""
+        start, end = self._order[id(binding)], self._order[id(read)]
+        for name in self.names:
+            if name.value != read.value or not start < self._order[id(name)] < end:
+                continue
+            attribute = self._parent.get(id(name))
+            if type(attribute) is not cst.Attribute or attribute.value is not name:
+                continue
+            user = self._parent.get(id(attribute))
+            if attribute.attr.value == "requires_grad_" and type(user) is cst.Call and user.func is attribute:
+                flag = _mode_argument(user, "requires_grad")
+                switched = flag is None or bool_literal(flag) is not False
+            elif attribute.attr.value == "requires_grad" and type(user) is cst.AssignTarget:
+                assign = self._parent.get(id(user))
+                switched = not (isinstance(assign, cst.Assign) and bool_literal(assign.value) is False)
+            else:
+                continue
+            if switched and self.reaching_binding(name) is binding:
+                return True
+        return False
+
+    def _local_call_value(self, call: cst.Call, depth: int):
+        """A ``GradOffValue`` when ``call`` calls a function of this file (a ``self`` method too) decorated with
+        no_grad/inference_mode, or every ``return`` of which gives a value it computed with grad off
+        (``with torch.no_grad(): out = model(x)`` then ``return out``); None otherwise. A ``self`` method of a
+        class that another class of this file subclasses may be overridden: not followed."""
+        if type(call.func) is cst.Attribute and isinstance(self.root, cst.FunctionDef):
+            klass = _class_of_method(self.context, self.root)
+            if klass is None or is_subclassed_here(self.context, klass):
+                return None
+        decorated = _grad_off_local_function(self.context, call.func, self)
+        if decorated is not None:
+            return GradOffValue(call, decorated, decorator_mode(self.context, decorated))
+        function = local_function(self.context, call.func, self)
+        if function is None or depth > 6 or function.asynchronous is not None:
+            return None
+        returns = own_returns(function)
+        if not returns or any(value is None for value in returns):
+            return None
+        inner = scope_flow(self.context, function)
+        found = None
+        for value in returns:
+            verdict = inner.grad_off_value(value, depth + 3)
+            if not isinstance(verdict, GradOffValue):
+                return None
+            found = found or verdict
+        return GradOffValue(call, found.region, found.mode)
 
 
 def _iterates_data(iterable: cst.BaseExpression) -> bool:
@@ -674,9 +782,11 @@ def may_enable_grad(context: "LintContext", func: cst.BaseExpression, flow: Opti
     return function is not None and has_grad_switch(context, function)
 
 
-def _grad_off_local_function(context: "LintContext", func: cst.BaseExpression) -> Optional[cst.FunctionDef]:
-    """A function of this file, decorated with no_grad/inference_mode, that ``func`` certainly names."""
-    function = local_function(context, func)
+def _grad_off_local_function(context: "LintContext", func: cst.BaseExpression,
+                             flow: Optional[ScopeFlow] = None) -> Optional[cst.FunctionDef]:
+    """A function of this file, decorated with no_grad/inference_mode, that ``func`` certainly names (a
+    ``self.method`` too, when ``flow`` is a method's)."""
+    function = local_function(context, func, flow)
     if function is None or decorator_mode(context, function) not in GRAD_OFF or has_grad_switch(context, function):
         return None
     return function

@@ -319,15 +319,39 @@ def _may_hold_parameters(context: "LintContext", receiver: cst.BaseExpression) -
     once to arithmetic or to the output of a module call)."""
     if not isinstance(receiver, cst.Name):
         return True
-    value = single_assigned_value(context, receiver)
+    binding = context.names.binding_of(receiver)
+    if binding is not None and isinstance(binding.node, cst.Assign) and len(binding.node.targets) == 1 \
+            and isinstance(binding.node.targets[0].target, (cst.Tuple, cst.List)):
+        unpacked = binding.node.value  # `out, (h, c) = lstm(x)`: items of a module's output
+        return not (isinstance(unpacked, cst.Call) and module_instance(context, unpacked.func) is not None
+                    and module_instance(context, unpacked) is None)
+    return _value_may_hold_parameters(context, single_assigned_value(context, receiver), 0)
+
+
+def _value_may_hold_parameters(context: "LintContext", value: Optional[cst.BaseExpression], depth: int) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, (cst.Integer, cst.Float, cst.SimpleString)):
+        return False
+    if isinstance(value, cst.Name):
+        return depth >= 3 or _value_may_hold_parameters(context, single_assigned_value(context, value), depth + 1)
     if isinstance(value, cst.BinaryOperation):
         return False
-    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in ("detach", "clone"):
+    if not isinstance(value, cst.Call):
+        return True
+    if isinstance(value.func, cst.Attribute) and value.func.attr.value in ("detach", "clone"):
         return False
-    if isinstance(value, cst.Call) and factory_call(context, value) is not None:
+    if factory_call(context, value) is not None:
         return False
-    return not (isinstance(value, cst.Call) and module_instance(context, value.func) is not None
-                and module_instance(context, value) is None)
+    if module_instance(context, value.func) is not None and module_instance(context, value) is None:
+        return False  # a module's output
+    name = context.qualified_name(value.func) if isinstance(value.func, (cst.Name, cst.Attribute)) else None
+    if name is not None and name.startswith("torch.") and depth < 3 and value.args and not any(a.star for a in value.args) \
+            and function_flags(name, value) is not None and module_instance(context, value) is None:
+        # a tensor function of torch's table returns a new tensor or one of its inputs (`F.dropout(x,
+        # training=False)`): it holds a parameter only when an input may
+        return any(_value_may_hold_parameters(context, arg.value, depth + 1) for arg in value.args)
+    return True
 
 
 # ------------------------------------------------------------------------------------------------

@@ -415,6 +415,10 @@ def _assuming(knowledge: _FileKnowledge, key, compute) -> Optional[ModuleInstanc
         knowledge.assumed.discard(key)
 
 
+# containers whose slice is a container of the same kind
+_SLICEABLE_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.Sequential"})
+
+
 def _compute_instance(knowledge: _FileKnowledge, expression: cst.BaseExpression) -> Optional[ModuleInstance]:
     if isinstance(expression, cst.Name):
         return _name_instance(knowledge, expression)
@@ -425,6 +429,10 @@ def _compute_instance(knowledge: _FileKnowledge, expression: cst.BaseExpression)
     if isinstance(expression, cst.Subscript):
         container = _instance(knowledge, expression.value)
         if container is not None and not container.may_be_function and container.class_name in MODULE_CONTAINERS:
+            if container.class_name in _SLICEABLE_CONTAINERS and len(expression.slice) == 1 \
+                    and isinstance(expression.slice[0].slice, cst.Slice):
+                # `layers[:n]`: a ModuleList (Sequential) of the same kind, which a loop can walk
+                return ModuleInstance(class_name=container.class_name, has_parameters=container.has_parameters)
             return ModuleInstance()
         return None
     if isinstance(expression, cst.NamedExpr):
@@ -1018,6 +1026,18 @@ def _own_returns(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseEx
         skip_to = ends[number]
     values.reverse()  # the order of the walk below
     return values
+
+
+def own_returns(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseExpression]]]:
+    """The values of a function's own ``return`` statements (None for a generator; a bare ``return`` is a
+    None value)."""
+    return _own_returns(function)
+
+
+def is_subclassed_here(context: "LintContext", klass: cst.ClassDef) -> bool:
+    """Whether another class of this file names ``klass`` as a base (``self`` of its methods may then be an
+    instance of a subclass that overrides them)."""
+    return id(klass) in _subclassed(_knowledge(context))
 
 
 def _own_returns_walked(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseExpression]]]:

@@ -145,6 +145,8 @@ def factory_call(context: "LintContext", node: cst.CSTNode) -> Optional[FactoryC
     dtype_arg = keyword(node, "dtype")
     if dtype_arg is not None:
         dtype = dtype_of(context, dtype_arg.value)
+    elif name in LIKE_FACTORIES:
+        dtype = _like_dtype(context, name, positional(node))
     else:
         dtype = _implicit_dtype(name, positional(node))
         if dtype == "float32" and name not in LEGACY_CONSTRUCTORS and defaults_changed(context):
@@ -166,6 +168,19 @@ def _takes_device_from_data(name: str, args) -> bool:
     if name in ("torch.tensor", "torch.as_tensor"):
         return not args or literal_dtype(args[0].value) is None
     return _may_alias_tensor(name, args)
+
+
+def _like_dtype(context: "LintContext", name: str, args) -> Optional[str]:
+    """A ``*_like`` factory's dtype: its input's (``torch.zeros_like(torch.arange(5))`` is int64). rand_like and
+    randn_like of an integer tensor raise NotImplementedError instead: no dtype is certain there."""
+    inner = tensor_facts(context, args[0].value) if args else None
+    dtype = inner.dtype if inner is not None else None
+    if is_integral(dtype) and name in _FLOAT_ONLY_LIKE_FACTORIES:
+        return None
+    return dtype
+
+
+_FLOAT_ONLY_LIKE_FACTORIES = frozenset({"torch.rand_like", "torch.randn_like"})
 
 
 def _implicit_dtype(name: str, args) -> Optional[str]:
