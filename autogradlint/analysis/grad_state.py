@@ -408,6 +408,8 @@ class _Evaluator:
             return self._binary(node, env, mode)
         if node_type is cst.IfExp:
             return join_facts(self._facts(node.body, env, mode), self._facts(node.orelse, env, mode))
+        if node_type is cst.NamedExpr:
+            return self._facts(node.value, env, mode)
         if node_type is cst.Comparison:
             return self._comparison(node, env, mode)
         if node_type is cst.Subscript:
@@ -684,8 +686,8 @@ class _Evaluator:
                 numel = _shape_numel(shape_args) if shape_args else None
         elif factory.name in ("torch.tensor", "torch.as_tensor") and args:
             numel = _literal_numel(args[0])
-            if factory.name == "torch.as_tensor" and numel is None:
-                return UNKNOWN_FACTS  # as_tensor of a tensor returns that tensor
+            if factory.name == "torch.as_tensor" and numel is None and type(args[0]) not in (cst.List, cst.Tuple):
+                return UNKNOWN_FACTS  # as_tensor of a tensor returns that tensor; of a list, a new one
         elif factory.name == "torch.full" and args:
             numel = _shape_numel([args[0]])
         elif factory.name in LIKE_FACTORIES and args:
@@ -705,11 +707,16 @@ class _Evaluator:
     def _loss(self, call: cst.Call, env: Env, mode: Optional[str], reduction: Optional[cst.Arg]) -> Facts:
         """A loss of (prediction, target) with the given ``reduction=`` argument: the target of a data
         loop is data, never a grad path."""
-        args = positional(call)
-        if len(args) < 2 or any(a.star for a in call.args):
+        if any(a.star for a in call.args):
             return UNKNOWN_FACTS
-        prediction = self._facts(args[0].value, env, mode)
-        target = self._facts(args[1].value, env, mode)
+        args = positional(call)
+        # F.mse_loss(input=..., target=...): torch's names for the two tensors
+        given = [a.value for a in args[:2]] + [a.value for name in ("input", "target")[len(args):]
+                                               for a in [keyword(call, name)] if a is not None]
+        if len(given) < 2:
+            return UNKNOWN_FACTS
+        prediction = self._facts(given[0], env, mode)
+        target = self._facts(given[1], env, mode)
         if target.loop_data:
             target = _NUMBER
         return self._combine([prediction, target], mode, _reduction_shape(reduction), torch_op=True)
@@ -810,6 +817,8 @@ def _constructor_argument(context: "LintContext", callee: cst.BaseExpression, fi
 _NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _DECLARATIONS = (cst.Global, cst.Nonlocal)
 _WALRUS = (cst.NamedExpr,)
+_NESTED_TYPES = frozenset(_NESTED)
+_COMPREHENSIONS = frozenset({cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp})
 
 
 class _Snapshot(Record):
@@ -915,6 +924,7 @@ class _ScopeAnalysis:
                 (loop.continues if node_type is cst.Continue else loop.breaks).append(env)
             return None, mode, record
         env = dict(env)
+        walrus = self._walrus_values(node, env, mode) if nodes_of(node, _WALRUS) else None
         if node_type is cst.Assign:
             value = evaluate(node.value, env, mode)
             for target in node.targets:
@@ -929,7 +939,9 @@ class _ScopeAnalysis:
         else:
             for name in _bound_names(node):
                 env.pop(name, None)
-        self._forget_walrus_targets(node, env)
+        if walrus:
+            for name, facts in walrus.items():
+                self._bind(name, facts, env)
         return env, mode, record
 
     def _assign(self, target: cst.BaseExpression, value_node: cst.BaseExpression, value: Facts, env: Env,
@@ -1045,8 +1057,50 @@ class _ScopeAnalysis:
                 self._in_place(name, arguments, env, mode)
         return mode
 
-    def _forget_walrus_targets(self, node: cst.CSTNode, env: Env) -> None:
-        for inner in nodes_of(node, _WALRUS):
+    def _walrus_values(self, root: cst.CSTNode, env: Env, mode: Optional[str]) -> Dict[str, Facts]:
+        """What the ``name := value`` expressions of ``root`` (a statement or a header) bind, evaluated
+        before it: the value's facts when the walrus certainly runs and its name is read nowhere else in
+        ``root``; otherwise unknown (and the name is dropped from ``env`` now, so that reads in ``root``
+        do not see its old value)."""
+        found: Dict[str, Facts] = {}
+        reads: Dict[str, int] = {}
+        walruses: List[Tuple[cst.NamedExpr, bool]] = []
+        stack: List[Tuple[cst.CSTNode, bool]] = [(root, False)]
+        while stack:
+            node, maybe = stack.pop()
+            node_type = type(node)
+            if node_type in _NESTED_TYPES:
+                continue
+            if node_type is cst.Name:
+                reads[node.value] = reads.get(node.value, 0) + 1
+                continue
+            if node_type is cst.NamedExpr:
+                walruses.append((node, maybe))
+            if node_type is cst.BooleanOperation:
+                stack.append((node.left, maybe))
+                stack.append((node.right, True))  # short-circuit: may not run
+                continue
+            if node_type is cst.IfExp:
+                stack.append((node.test, maybe))
+                stack.extend((branch, True) for branch in (node.body, node.orelse))
+                continue
+            if node_type in _COMPREHENSIONS:
+                maybe = True  # runs once per item, maybe never
+            stack.extend((child, maybe) for child in children(node))
+        before = dict(env)
+        for node, maybe in walruses:
+            if type(node.target) is not cst.Name:
+                continue
+            name = node.target.value
+            if maybe or reads.get(name, 0) > 1 or name in found:
+                found[name] = UNKNOWN_FACTS
+                env.pop(name, None)
+            else:
+                found[name] = self.evaluator.facts(node.value, before, mode)
+        return found
+
+    def _forget_walrus_targets(self, root: cst.CSTNode, env: Env) -> None:
+        for inner in nodes_of(root, _WALRUS):
             if type(inner.target) is cst.Name:
                 env.pop(inner.target.value, None)
 
@@ -1057,6 +1111,14 @@ class _ScopeAnalysis:
         node_type = type(node)  # exact types: isinstance on LibCST's ABCs is slow
         if node_type is cst.If:
             branch_record = record and not (self._first_pass and in_loop)
+            if nodes_of(node.test, _WALRUS) or (node.orelse is not None and nodes_of(node.orelse, _WALRUS)):
+                env = dict(env)
+                for name, facts in self._walrus_values(node.test, env, mode).items():
+                    self._bind(name, facts, env)  # the first test always runs
+                elif_test = node.orelse
+                while isinstance(elif_test, cst.If):
+                    self._forget_walrus_targets(elif_test.test, env)  # an elif test may not run
+                    elif_test = elif_test.orelse
             ends = []
             modes = []
             current: Optional[cst.CSTNode] = node
@@ -1078,6 +1140,8 @@ class _ScopeAnalysis:
         if node_type is cst.With:
             inner_mode = with_mode(self.context, node) or mode
             inner_env = dict(env)
+            for item in node.items:
+                self._forget_walrus_targets(item, inner_env)
             for item in node.items:
                 if item.asname is not None:
                     for name in _target_names(item.asname.name):
@@ -1107,6 +1171,11 @@ class _ScopeAnalysis:
 
     def _loop(self, node, env: Env, mode: Optional[str], record: bool) -> Tuple[Optional[Env], Optional[str], bool]:
         bound = _bound_names(node)
+        header = node.iter if isinstance(node, cst.For) else node.test
+        header_walrus = bool(nodes_of(header, _WALRUS))
+        if header_walrus:
+            env = dict(env)
+            self._forget_walrus_targets(header, env)
         loop_items: Env = {}
         if isinstance(node, cst.For):
             item_facts = _LOOP_DATA if _is_data_iterable(node.iter) else UNKNOWN_FACTS
@@ -1121,6 +1190,8 @@ class _ScopeAnalysis:
 
         def enter(start: Env) -> Env:
             entered = dict(start)
+            if header_walrus:
+                self._forget_walrus_targets(header, entered)
             if isinstance(node, cst.For):
                 for name in _target_names(node.target):
                     entered.pop(name, None)
@@ -1149,6 +1220,8 @@ class _ScopeAnalysis:
         if node.orelse is not None:
             after = self._suite(node.orelse.body, after, mode, record and not self._first_pass, None)[0] or {}
         after = _join_envs([after, *exits.breaks]) or {}
+        if header_walrus:
+            self._forget_walrus_targets(header, after)
         return after, mode, record
 
     def _parameter_loop_item(self, node: cst.For) -> Optional[str]:
