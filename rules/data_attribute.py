@@ -178,7 +178,8 @@ class DataAttribute(Rule):
                 return True
             return self._is_parameter_attribute(receiver)
         if not isinstance(receiver, cst.Name):
-            return False
+            # ``F.softmax(logits, 1).data``, ``outputs[0].data``: what the analysis knows of the value
+            return facts_at(self.context, receiver).kind == TENSOR
         if is_parameter_loop_item(self.context, receiver):
             return True
         if receiver.value in self._backwarded_names():

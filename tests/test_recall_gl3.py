@@ -207,6 +207,38 @@ CASES = [
                 pass
             loss.backward()
         """),
+    ok("GL301", "function_returns_disagree", """
+        import torch
+        model = torch.nn.Linear(2, 1)
+        def make_loss(warmup):
+            if warmup:
+                return torch.tensor(0.0)
+            return model(torch.ones(2)).sum()
+        make_loss(False).backward()
+        """),
+    ok("GL301", "function_may_fall_off", """
+        import torch
+        def make_loss(x):
+            if x is None:
+                return torch.tensor(0.0)
+            x.compute()
+        make_loss(batch).backward()
+        """),
+    ok("GL301", "decorated_function", """
+        import functools
+        import torch
+        @functools.lru_cache()
+        def make_loss():
+            return torch.tensor(0.25)
+        make_loss().backward()
+        """),
+    ok("GL301", "function_rebound", """
+        import torch
+        def make_loss():
+            return torch.tensor(0.25)
+        make_loss = instrument(make_loss)
+        make_loss().backward()
+        """),
     ok("GL301", "other_library", """
         import mindspore
         loss = mindspore.Tensor([1.0]).sum()
@@ -293,6 +325,16 @@ CASES = [
                     loss = self.crit(out.detach(), y)
                     loss.backward()
         Trainer().epoch([(torch.randn(2, 3), torch.randn(2, 1))])
+        """, NOT_GRAD),
+    bad("GL302", "helper_function_detaches", """
+        import torch
+        from torch.nn import functional as F
+        def head_loss(out, target):
+            return F.mse_loss(out.detach(), target)
+        model = torch.nn.Linear(3, 1)
+        for step in range(2):
+            loss = head_loss(model(torch.randn(2, 3)), torch.zeros(2, 1))
+            loss.backward()
         """, NOT_GRAD),
     ok("GL302", "gan_discriminator_step", """
         import torch
@@ -757,6 +799,33 @@ CASES = [
         lin = torch.nn.Linear(3, 2)
         to_array(lin(torch.randn(3)))
         """, NUMPY_OF_GRAD),
+    bad("GL306", "returned_by_helper", """
+        import torch
+        from torch import nn
+        net = nn.Linear(3, 2)
+        def predict(x):
+            return torch.softmax(net(x), dim=-1)
+        probs = predict(torch.randn(4, 3))
+        print(probs.numpy())
+        """, NUMPY_OF_GRAD),
+    ok("GL306", "helper_called_under_no_grad", """
+        import torch
+        from torch import nn
+        net = nn.Linear(3, 2)
+        def predict(x):
+            return torch.softmax(net(x), dim=-1)
+        with torch.no_grad():
+            probs = predict(torch.randn(4, 3))
+            print(probs.numpy())
+        """),
+    ok("GL306", "helper_detaches", """
+        import torch
+        from torch import nn
+        net = nn.Linear(3, 2)
+        def predict(x):
+            return net(x).detach()
+        print(predict(torch.randn(4, 3)).numpy())
+        """),
     ok("GL306", "detached_first", """
         import torch
         from torch import nn
@@ -858,6 +927,31 @@ CASES = [
         w, b = torch.ones(3, requires_grad=True), torch.zeros(1, requires_grad=True)
         b /= 2
         """, LEAF_IN_PLACE),
+    bad("GL307", "ema_zip_outside_no_grad", """
+        import torch
+        from torch import nn
+        model = nn.Linear(3, 1)
+        ema = nn.Linear(3, 1)
+        for ema_p, p in zip(ema.parameters(), model.parameters()):
+            ema_p.mul_(0.99).add_(p.detach(), alpha=0.01)
+        """, LEAF_IN_PLACE),
+    ok("GL307", "ema_zip_under_no_grad", """
+        import torch
+        from torch import nn
+        model = nn.Linear(3, 1)
+        ema = nn.Linear(3, 1)
+        with torch.no_grad():
+            for ema_p, p in zip(ema.parameters(), model.parameters()):
+                ema_p.mul_(0.99).add_(p, alpha=0.01)
+        """),
+    ok("GL307", "zip_with_plain_list", """
+        import torch
+        from torch import nn
+        model = nn.Linear(3, 1)
+        grads = [torch.zeros(1, 3), torch.zeros(1)]
+        for g, p in zip(grads, model.parameters()):
+            g.add_(1.0)
+        """),
     ok("GL307", "under_no_grad", """
         import torch
         model = torch.nn.Linear(3, 1)
@@ -970,6 +1064,13 @@ CASES = [
         w = w.add(w.grad, alpha=-0.5)
         print(w.is_leaf)
         """, ("stdout", "False")),
+    ok("GL308", "tuple_re_leafed", """
+        import torch
+        w = torch.ones(3, requires_grad=True)
+        b = torch.zeros(1, requires_grad=True)
+        (w.sum() + b).sum().backward()
+        w, b = (w - 0.1 * w.grad).detach(), b
+        """),
     ok("GL308", "under_no_grad", """
         import torch as th
         w = th.randn(3, requires_grad=True)
@@ -1075,6 +1176,13 @@ CASES = [
         logits = torch.randn(2, 3, requires_grad=True)
         probs = F.softmax(logits, dim=1).data
         """, ("clean",)),
+    ok("GL309", "call_result_not_tensor", """
+        import torch
+        import numpy as np
+        import requests
+        payload = requests.get("https://example.com").data
+        raw = np.asarray([1, 2]).data
+        """),
     ok("GL309", "custom_optimizer", """
         import torch
         from torch.optim import Optimizer

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
-from autogradlint.analysis.call_sites import parameter_arguments
+from autogradlint.analysis.call_sites import is_grad_mode_decorator, parameter_arguments
+from autogradlint.analysis.loops import parameter_loop_items
 from autogradlint.analysis.grad_mode import (
     ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, is_statement, with_mode,
 )
@@ -50,7 +51,7 @@ from autogradlint.analysis.torch_api import SET_GRAD_ENABLED
 from autogradlint.analysis.torch_semantics import function_flags, method_flags
 from autogradlint.analysis import torch_semantics
 from autogradlint.records import FrozenRecord, Record
-from autogradlint.walk import children, current_index, iter_tree, nodes_of
+from autogradlint.walk import children, current_index, iter_tree, nodes_of, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from autogradlint.context import LintContext
@@ -572,6 +573,10 @@ class _Evaluator:
         if isinstance(func, cst.Name) and func.value in ("float", "int", "len") and \
                 self.context.qualified_name(func) == f"builtins.{func.value}":
             return _NUMBER
+        if type(func) is cst.Name and mode in (None, ENABLED):
+            function = _local_function(self.context, func)
+            if function is not None:
+                return _returned_facts(self.context, function)
         return self._module_call(call, env, mode)
 
     def _method(self, call: cst.Call, method: str, receiver: Facts, env: Env, mode: Optional[str]) -> Facts:
@@ -863,9 +868,11 @@ class _ScopeAnalysis:
         if isinstance(owner, cst.FunctionDef):
             start = _annotated_tensors(context, owner)
             start.update(_call_site_facts(context, owner))
+        self.falls_off_end = True  # whether the body may finish without a return (and give None)
         try:
             self._first_pass = False
-            self._block(statements, dict(start), mode, record=True, loop=None)
+            end, _, _ = self._block(statements, dict(start), mode, record=True, loop=None)
+            self.falls_off_end = end is not None
             self._first_pass = True
             self._block(statements, dict(start), mode, record=True, loop=None)
         except RecursionError:
@@ -1181,8 +1188,7 @@ class _ScopeAnalysis:
             item_facts = _LOOP_DATA if _is_data_iterable(node.iter) else UNKNOWN_FACTS
             if _is_range(self.context, node.iter) and isinstance(node.target, cst.Name):
                 item_facts = _NUMBER
-            parameter = self._parameter_loop_item(node)
-            if parameter is not None:
+            for parameter in self._parameter_loop_items(node):
                 loop_items[parameter] = _PARAMETER_ITEM
             for name in _target_names(node.target):
                 if item_facts != UNKNOWN_FACTS:
@@ -1224,27 +1230,21 @@ class _ScopeAnalysis:
             self._forget_walrus_targets(header, after)
         return after, mode, record
 
-    def _parameter_loop_item(self, node: cst.For) -> Optional[str]:
-        """The loop variable of ``for p in m.parameters()`` / ``for name, p in m.named_parameters()`` over a
-        module ``m`` (certainly one: see ``module_instance``), which is each time a parameter: a leaf that
-        requires grad, unless the file may freeze parameters."""
-        iterable = node.iter
-        if self.freezes or type(iterable) is not cst.Call or type(iterable.func) is not cst.Attribute:
-            return None
-        method = iterable.func.attr.value
-        if method not in ("parameters", "named_parameters") or any(a.star for a in iterable.args):
-            return None
-        target = node.target
-        if method == "named_parameters":
-            if type(target) is not cst.Tuple or len(target.elements) != 2:
-                return None
-            target = target.elements[1].value
-        if type(target) is not cst.Name:
-            return None
-        found = module_instance(self.context, iterable.func.value)
-        if found is None or found.scripted:
-            return None
-        return target.value
+    def _parameter_loop_items(self, node: cst.For) -> List[str]:
+        """The loop variables of ``for p in m.parameters()`` / ``for n, p in m.named_parameters()`` (or a
+        ``zip``/``enumerate`` of them: ``loops.parameter_loop_items``) over modules ``m`` (certainly ones:
+        see ``module_instance``), which are each time a parameter: a leaf that requires grad, unless the
+        file may freeze parameters."""
+        if self.freezes:
+            return []
+        names = []
+        for name, (receiver, method) in parameter_loop_items(node).items():
+            if method not in ("parameters", "named_parameters"):
+                continue
+            found = module_instance(self.context, receiver)
+            if found is not None and not found.scripted:
+                names.append(name)
+        return names
 
     def _try(self, node, env: Env, mode: Optional[str], record: bool,
              loop: Optional[_Loop]) -> Tuple[Optional[Env], Optional[str], bool]:
@@ -1319,6 +1319,55 @@ def _call_site_facts(context: "LintContext", function: cst.FunctionDef) -> Env:
                 env[param.name.value] = joined.replace(loop_data=False)
     state.parameter_facts[key] = env
     return dict(env)
+
+
+def _local_function(context: "LintContext", name: cst.Name) -> Optional[cst.FunctionDef]:
+    """The function of this file a called name certainly is: bound once, by a ``def`` that is neither
+    decorated (grad-mode decorators aside), async, nor a generator."""
+    bindings = context.names.bindings_of(name)
+    if not bindings or len(bindings) != 1 or bindings[0].kind != "def":
+        return None
+    function = bindings[0].node
+    if type(function) is not cst.FunctionDef or function.asynchronous is not None:
+        return None
+    if not all(is_grad_mode_decorator(context, d) for d in function.decorators):
+        return None  # a decorator other than no_grad/enable_grad/inference_mode may change what it returns
+    if own_nodes_of(function.body, _YIELDS):
+        return None
+    return function
+
+
+_YIELDS = (cst.Yield,)
+
+
+def _returned_facts(context: "LintContext", function: cst.FunctionDef) -> Facts:
+    """What a call of a function of this file returns: the join of its ``return`` values, each evaluated
+    where it stands (its parameters are what every call site passes, see ``_call_site_facts``); unknown
+    when the body may end without a return, a return has no value, or the function calls itself."""
+    state = _file_state(context)
+    key = id(function)
+    found = state.return_facts.get(key)
+    if found is not None:
+        return found
+    state.return_facts[key] = UNKNOWN_FACTS  # a recursive call sees nothing
+    result = UNKNOWN_FACTS
+    analysis = state.scope(function)
+    returns = own_nodes_of(function.body, _RETURNS)
+    if returns and not analysis.falls_off_end and all(r.value is not None for r in returns):
+        joined: Optional[Facts] = None
+        for statement in returns:
+            snapshot = analysis.every_run.get(id(statement))
+            if snapshot is None:
+                continue  # never reached
+            facts = analysis.evaluator.facts(statement.value, snapshot.env, snapshot.mode)
+            joined = facts if joined is None else join_facts(joined, facts)
+        if joined is not None:
+            result = joined.replace(loop_data=False) if joined.loop_data else joined
+    state.return_facts[key] = result
+    return result
+
+
+_RETURNS = (cst.Return,)
 
 
 def _facts_where_written(context: "LintContext", state: "_FileState", index, node: cst.BaseExpression) -> Optional[Facts]:
@@ -1562,6 +1611,7 @@ class _FileState:
         self._freezes: Optional[bool] = None
         self._called_without_grad: Optional[set] = None
         self.parameter_facts: Dict[int, Env] = {}  # id(function) -> what its call sites give its parameters
+        self.return_facts: Dict[int, Facts] = {}  # id(function) -> what every call of it returns
 
     @property
     def called_without_grad(self) -> set:
