@@ -2,7 +2,7 @@ from typing import Dict, Optional, Set, Tuple
 
 import libcst as cst
 
-from autogradlint.analysis.grad_state import grad_certainly_on
+from autogradlint.analysis.grad_state import facts_at, grad_certainly_on
 from autogradlint.analysis.loops import (
     StraightLineFlow,
     backward_target,
@@ -210,7 +210,8 @@ class GraphKeptAcrossIterations(Rule):
         suggestion = f"{code_for(taken or name)}.{method}()"
         fix = Replacement(taken, _method_call(taken, method)) if taken is not None else None
         # '.item()' needs a one-element tensor: certain for a loss backward-ed without a gradient argument
-        applicability = "safe" if kind == "sum" and self._backwarded_as_scalar(loop, name.value) else "unsafe"
+        applicability = "safe" if kind == "sum" and isinstance(name, cst.Name) and \
+            self._backwarded_as_scalar(loop, name.value) else "unsafe"
         self.report(statement, self.message.format(total=total, loss=code_for(name), fix=suggestion),
                     fix=fix, applicability=applicability)
 
@@ -235,9 +236,10 @@ class GraphKeptAcrossIterations(Rule):
         self._check(node)
 
     def _grad_carrying_loss(self, statement: cst.CSTNode, loop: cst.CSTNode,
-                            added: cst.BaseExpression) -> Optional[Tuple[cst.Name, bool]]:
-        """(the loss name in ``added``, whether the loop backwards it) for a loss that certainly carries
-        a graph: backward-ed in this loop, or bound in this iteration to a module's output."""
+                            added: cst.BaseExpression) -> Optional[Tuple[cst.BaseExpression, bool]]:
+        """(the loss name in ``added``, or ``added`` itself, whether the loop backwards it) for a loss that
+        certainly carries a graph: backward-ed in this loop, bound in this iteration to a module's output,
+        or a value the analysis knows requires grad."""
         names = data_names(added)
         backwarded: Set[str] = set()
         for call in own_calls(loop.body):
@@ -262,6 +264,10 @@ class GraphKeptAcrossIterations(Rule):
             value = env.get(name.value)
             if value is not None and carries_module_graph(self.context, value):
                 return name, False
+        # a loss added as it is computed: ``val_loss += F.l1_loss(model(x), y)``
+        facts = facts_at(self.context, added)
+        if facts.is_tensor and facts.requires_grad is True:
+            return added, False
         return None
 
     def _backwarded(self, scope: cst.CSTNode, total: str) -> bool:
