@@ -47,7 +47,7 @@ class InPlaceOnGradLeaf(Rule):
     severity = "error"
     message = ("in-place change of a leaf tensor that requires grad raises RuntimeError outside no_grad; "
                "do the update under 'with torch.no_grad():'")
-    triggers = ("requires_grad", "Parameter")
+    triggers = ("requires_grad", "Parameter", ".weight", ".bias")
     needs = frozenset({"names"})
 
     valid = (

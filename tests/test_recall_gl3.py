@@ -1793,10 +1793,269 @@ CASES = [
                 h = self.fc(x)
                 return np.tanh(h)
         """),
+
+    # ------------------------------------------------------------------ split over functions and classes
+    bad("GL301", "trainer_loss_module_of_constants", """
+        import torch
+        from torch import nn
+        class Trainer:
+            def __init__(self):
+                self.loss_fn = nn.MSELoss()
+            def sanity(self):
+                loss = self.loss_fn(torch.zeros(3), torch.ones(3))
+                loss.backward()
+        Trainer().sanity()
+        """, NOT_GRAD),
+    bad("GL301", "argument_from_call_site", """
+        import torch
+        def apply(loss):
+            loss.backward()
+        apply(torch.tensor(1.5))
+        """, NOT_GRAD),
+    bad("GL302", "model_argument_enumerate", """
+        import torch
+        import torch.nn.functional as F
+        def train(model, loader):
+            for i, (x, y) in enumerate(loader):
+                logits = model(x).detach()
+                loss = F.cross_entropy(logits, y)
+                loss.backward()
+        train(torch.nn.Linear(3, 2), [(torch.randn(4, 3), torch.tensor([0, 1, 1, 0]))])
+        """, NOT_GRAD),
+    bad("GL302", "autocast_with_several_items", """
+        import torch
+        from torch import nn
+        model = nn.Linear(3, 1)
+        crit = nn.MSELoss()
+        loader = [(torch.randn(2, 3), torch.randn(2, 1))]
+        for x, y in loader:
+            with torch.autocast("cpu", enabled=False), torch.enable_grad():
+                out = model(x)
+            loss = crit(out.detach(), y)
+            loss.backward()
+        """, NOT_GRAD),
+    bad("GL303", "trainer_encoder_output", """
+        import torch
+        from torch import nn
+        class Trainer:
+            def __init__(self):
+                self.encoder = nn.Linear(3, 3)
+            def probe(self, x):
+                h = self.encoder(x)
+                h.sum().backward()
+                return h.grad
+        Trainer().probe(torch.randn(2, 3))
+        """, NON_LEAF_GRAD),
+    bad("GL303", "argument_from_call_site", """
+        import torch
+        def report(t):
+            print(t.grad)
+        w = torch.ones(3, requires_grad=True)
+        y = w * 2
+        y.sum().backward()
+        report(y)
+        """, NON_LEAF_GRAD),
+    bad("GL303", "subscript_of_output", """
+        import torch
+        lin = torch.nn.Linear(3, 4)
+        first = lin(torch.randn(2, 3))[0]
+        first.sum().backward()
+        print(first.grad)
+        """, NON_LEAF_GRAD),
+    bad("GL304", "gan_function_arguments", """
+        import torch
+        from torch import nn
+        def gan_step(G, D, z, crit):
+            fake = G(z)
+            d_loss = crit(D(fake), torch.zeros(3, 1))
+            d_loss.backward()
+            g_loss = crit(D(fake), torch.ones(3, 1))
+            g_loss.backward()
+        gan_step(nn.Linear(2, 4), nn.Linear(4, 1), torch.randn(3, 2), nn.BCEWithLogitsLoss())
+        """, SECOND_BACKWARD),
+    bad("GL304", "trainer_gan_attributes", """
+        import torch
+        from torch import nn
+        class GanTrainer:
+            def __init__(self):
+                self.G = nn.Linear(2, 4)
+                self.D = nn.Linear(4, 1)
+            def step(self, z):
+                fake = self.G(z)
+                d_loss = self.D(fake).mean()
+                d_loss.backward()
+                g_loss = -self.D(fake).mean()
+                g_loss.backward()
+        GanTrainer().step(torch.randn(3, 2))
+        """, SECOND_BACKWARD),
+    bad("GL305", "trainer_head_attribute", """
+        import torch
+        from torch import nn
+        class Trainer:
+            def __init__(self):
+                self.head = nn.Linear(3, 4)
+            def step(self, x):
+                self.head(x).backward()
+        Trainer().step(torch.randn(3))
+        """, NOT_SCALAR),
+    bad("GL306", "trainer_predictions", """
+        import torch
+        from torch import nn
+        class Evaluator:
+            def __init__(self):
+                self.model = nn.Linear(3, 2)
+            def predict(self, x):
+                preds = self.model(x)
+                return preds.numpy()
+        Evaluator().predict(torch.randn(2, 3))
+        """, NUMPY_OF_GRAD),
+    bad("GL306", "model_argument_call_site", """
+        import torch
+        def predict(model, x):
+            return model(x).numpy()
+        predict(torch.nn.Linear(3, 2), torch.randn(2, 3))
+        """, NUMPY_OF_GRAD),
+    bad("GL307", "trainer_manual_sgd", """
+        import torch
+        from torch import nn
+        class Trainer:
+            def __init__(self):
+                self.model = nn.Linear(3, 1)
+            def step(self, x, lr=0.1):
+                self.model(x).sum().backward()
+                for p in self.model.parameters():
+                    p -= lr * p.grad
+        Trainer().step(torch.randn(2, 3))
+        """, LEAF_IN_PLACE),
+    bad("GL307", "layer_weight_in_place", """
+        import torch
+        from torch import nn
+        fc = nn.Linear(3, 3)
+        fc.bias.zero_()
+        """, LEAF_IN_PLACE),
+    bad("GL307", "init_in_module_without_no_grad", """
+        import torch
+        from torch import nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(3, 3)
+                self.fc.weight.normal_(0.0, 0.01)
+        Net()
+        """, LEAF_IN_PLACE),
+    bad("GL310", "train_step_function", """
+        import torch
+        import torch.nn.functional as F
+        def train_step(model, x, y):
+            loss = F.mse_loss(model(x), y)
+            loss.backward()
+            return loss
+        model = torch.nn.Linear(3, 1)
+        losses = []
+        for x, y in [(torch.randn(2, 3), torch.randn(2, 1))] * 2:
+            losses.append(train_step(model, x, y))
+        print(len(losses))
+        """, ("stdout", "True"), probe="print(losses[0].grad_fn is not None)"),
+    bad("GL311", "loader_argument", """
+        import torch
+        def fit(model, loader):
+            for x, y in loader:
+                loss = torch.nn.functional.mse_loss(model(x), y)
+                loss.backward(retain_graph=True)
+            return loss
+        last = fit(torch.nn.Linear(3, 1), [(torch.randn(2, 3), torch.randn(2, 1))] * 2)
+        """, ("stdout", "kept"), probe="last.backward()\nprint('kept')"),
+    bad("GL312", "function_alias_by_assignment", """
+        import torch
+        import torch.utils.checkpoint
+        ckpt = torch.utils.checkpoint.checkpoint
+        layer = torch.nn.Linear(3, 3)
+        out = ckpt(layer, torch.randn(2, 3))
+        """, REENTRANT),
+    ok("GL307", "layer_weight_under_no_grad", """
+        import torch
+        from torch import nn
+        fc = nn.Linear(3, 3)
+        with torch.no_grad():
+            fc.bias.zero_()
+            fc.weight.normal_(0.0, 0.01)
+        """),
+    ok("GL307", "layer_weight_data", """
+        import torch
+        from torch import nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(3, 3)
+                self.fc.weight.data.normal_(0.0, 0.01)
+                nn.init.zeros_(self.fc.bias)
+        """),
+    ok("GL307", "embedding_from_pretrained_frozen", """
+        import torch
+        from torch import nn
+        emb = nn.Embedding.from_pretrained(torch.randn(10, 4))
+        emb.weight.mul_(2.0)
+        """),
+    ok("GL307", "weight_normed_layer", """
+        import torch
+        from torch import nn
+        from torch.nn.utils import weight_norm
+        fc = weight_norm(nn.Linear(3, 3))
+        fc.weight_g.data.fill_(1.0)
+        """),
+    ok("GL307", "frozen_layer", """
+        import torch
+        from torch import nn
+        fc = nn.Linear(3, 3)
+        fc.requires_grad_(False)
+        fc.weight.add_(1.0)
+        """),
+    ok("GL307", "bias_disabled", """
+        import torch
+        from torch import nn
+        fc = nn.Linear(3, 3, bias=False)
+        if fc.bias is not None:
+            fc.bias.zero_()
+        """),
+    bad("GL302", "criterion_alias_of_functional", """
+        import torch
+        import torch.nn.functional as F
+        criterion = F.mse_loss
+        model = torch.nn.Linear(3, 1)
+        out = model(torch.randn(2, 3))
+        loss = criterion(out.detach(), torch.zeros(2, 1))
+        loss.backward()
+        """, NOT_GRAD),
+    ok("GL312", "alias_of_other_library", """
+        import deepspeed
+        checkpoint = deepspeed.checkpointing.checkpoint
+        y = checkpoint(block, x)
+        """),
+    ok("GL312", "partial_with_keyword", """
+        import functools
+        from torch.utils.checkpoint import checkpoint
+        ckpt = functools.partial(checkpoint, use_reentrant=False)
+        out = ckpt(layer, x)
+        """),
 ]
 
 # Real bugs (checked in torch below) that the linter leaves silent on purpose: it cannot be sure.
 UNREACHED = [
+    Case("GL313", "sequential_attribute_chain", """
+        import numpy as np
+        import torch
+        from torch import nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc = nn.Sequential(nn.Linear(3, 3))
+            def forward(self, x):
+                h = self.enc[0](x)
+                return torch.from_numpy(np.tanh(h.detach().numpy()))
+        Net()(torch.randn(2, 3)).sum().backward()
+        """, NOT_GRAD,
+         reason="an item of a container ('self.enc[0](x)'): the analysis does not know which layer it is, nor that "
+                "it has parameters (an Identity or activation there would carry no trainable state)"),
     Case("GL310", "dict_of_lists", """
         import torch
         model = torch.nn.Linear(3, 1)

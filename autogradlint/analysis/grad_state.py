@@ -32,7 +32,7 @@ from autogradlint.analysis.loops import parameter_loop_items
 from autogradlint.analysis.grad_mode import (
     ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, is_statement, with_mode,
 )
-from autogradlint.analysis.modules import module_instance, remote_forward_may_skip_grad
+from autogradlint.analysis.modules import attribute_value, module_instance, remote_forward_may_skip_grad
 from autogradlint.analysis.tensors import (
     FLOAT_FACTORIES,
     LIKE_FACTORIES,
@@ -198,6 +198,11 @@ _POINTWISE_MODULES = frozenset(
 # tensor-output torch.nn layers whose output has as many elements as `out_features`/`out_channels` per item
 _WIDTH_LAYERS = {"torch.nn.Linear": ("out_features", 1), "torch.nn.Bilinear": ("out_features", 2)}
 _CONV_PREFIXES = ("torch.nn.Conv", "torch.nn.ConvTranspose")
+# layers whose ``weight`` and ``bias`` are Parameters, with the position of their ``bias`` argument (Conv*: 7)
+_LAYER_BIAS_INDEX = {"torch.nn.Linear": 2, "torch.nn.Bilinear": 3}
+_LAYER_PARAMETERS = frozenset({"weight", "bias"})
+# functions that turn a layer's weight into a computed tensor (weight_norm, parametrizations, pruning)
+_REPARAMETRIZERS = ("weight_norm", "spectral_norm", "parametriz", "prune", "_unstructured", "_structured")
 # layers that return a tuple, not a tensor
 _TUPLE_LAYERS = frozenset(
     "torch.nn." + n for n in "LSTM GRU RNN LSTMCell MultiheadAttention AdaptiveLogSoftmaxWithLoss".split()
@@ -503,14 +508,42 @@ class _Evaluator:
         if base.loop_data:
             return _LOOP_DATA if attr not in ("grad", "data") else UNKNOWN_FACTS
         if attr == "data":
+            if base.kind is None and node.value.__class__ is cst.Attribute and node.value.attr.value in _LAYER_PARAMETERS:
+                base = self._layer_parameter(node.value)
             return self._detached(base)
         if not base.is_tensor:
+            if base.kind is None and attr in _LAYER_PARAMETERS:
+                return self._layer_parameter(node)
             return UNKNOWN_FACTS
         if attr == "data":
             return self._detached(base)
         if attr in ("T", "mT", "H", "mH"):
             return self._derived(base, base.requires_grad, mode, base.single)
         return UNKNOWN_FACTS
+
+    def _layer_parameter(self, node: cst.Attribute) -> Facts:
+        """``fc.weight`` / ``fc.bias`` of a torch layer built in this file (``fc = nn.Linear(3, 1)``): an
+        nn.Parameter, a leaf that requires grad; unknown when the layer was built with ``bias=False``, by
+        another call, or when the file may freeze or reparametrize weights."""
+        attr = node.attr.value
+        found = module_instance(self.context, node.value)
+        if found is None or found.scripted or found.class_name is None:
+            return UNKNOWN_FACTS
+        bias_index = _LAYER_BIAS_INDEX.get(found.class_name)
+        if bias_index is None and not found.class_name.startswith(_CONV_PREFIXES):
+            return UNKNOWN_FACTS
+        if bias_index is None:
+            bias_index = 7  # Conv*(in, out, kernel, stride, padding, dilation|output_padding, groups, bias)
+        constructor = _constructor(self.context, node.value)
+        if constructor is None or type(constructor.func) not in (cst.Name, cst.Attribute) or \
+                self.context.qualified_name(constructor.func) != found.class_name or \
+                any(arg.star for arg in constructor.args):
+            return UNKNOWN_FACTS
+        if attr == "bias" and (keyword(constructor, "bias") is not None or len(positional(constructor)) > bias_index):
+            return UNKNOWN_FACTS
+        if self.freezes or _file_state(self.context).reparametrizes:
+            return UNKNOWN_FACTS
+        return _PARAMETER_ITEM
 
     @staticmethod
     def _detached(base: Facts) -> Facts:
@@ -794,6 +827,9 @@ def _constructor(context: "LintContext", callee: cst.BaseExpression) -> Optional
         return callee
     if isinstance(callee, cst.Name):
         value = single_assigned_value(context, callee)
+        return value if isinstance(value, cst.Call) else None
+    if isinstance(callee, cst.Attribute):
+        value = attribute_value(context, callee)  # self.head = nn.Linear(3, 4)
         return value if isinstance(value, cst.Call) else None
     return None
 
@@ -1609,6 +1645,7 @@ class _FileState:
         self.grad_leaf_scopes: Dict[int, bool] = {}  # scope owner -> grad_leaf_possible there
         self._grad_leaf_words: Optional[frozenset] = None
         self._freezes: Optional[bool] = None
+        self._reparametrizes: Optional[bool] = None
         self._called_without_grad: Optional[set] = None
         self.parameter_facts: Dict[int, Env] = {}  # id(function) -> what its call sites give its parameters
         self.return_facts: Dict[int, Facts] = {}  # id(function) -> what every call of it returns
@@ -1618,6 +1655,14 @@ class _FileState:
         if self._called_without_grad is None:
             self._called_without_grad = _called_without_grad(self.context)
         return self._called_without_grad
+
+    @property
+    def reparametrizes(self) -> bool:
+        """Whether the file may replace a layer's weight by a computed tensor (``weight_norm(fc)``,
+        ``parametrize.register_parametrization``, ``prune.l1_unstructured``), or delete or assign it."""
+        if self._reparametrizes is None:
+            self._reparametrizes = _reparametrizes(self.context)
+        return self._reparametrizes
 
     @property
     def freezes(self) -> bool:
@@ -1637,6 +1682,21 @@ class _FileState:
         if found is None:
             found = self.scopes[id(owner)] = _ScopeAnalysis(self.context, owner, self.freezes)
         return found
+
+
+def _reparametrizes(context: "LintContext") -> bool:
+    for node in nodes_of(context.module, _REPARAMETRIZE_MARKS):
+        if type(node) is cst.Name:
+            if any(word in node.value for word in _REPARAMETRIZERS):
+                return True
+        elif type(node) in (cst.AssignTarget, cst.Del):
+            target = node.target
+            if type(target) is cst.Attribute and target.attr.value in _LAYER_PARAMETERS:
+                return True
+    return False
+
+
+_REPARAMETRIZE_MARKS = (cst.Name, cst.AssignTarget, cst.Del)
 
 
 def _file_state(context: "LintContext") -> _FileState:
@@ -1687,7 +1747,8 @@ def _snapshot(context: "LintContext", statement: Optional[cst.CSTNode], every_ru
 # Only these make a value a leaf that requires grad (see _Evaluator): a factory or Variable given
 # ``requires_grad=``, ``nn.Parameter(...)``, ``.requires_grad_()``, ``x.requires_grad = ...`` and a loop
 # over a module's ``parameters()``/``named_parameters()``.
-_GRAD_LEAF_WORDS = frozenset({"requires_grad", "requires_grad_", "Parameter", "parameters", "named_parameters"})
+_GRAD_LEAF_WORDS = frozenset({"requires_grad", "requires_grad_", "Parameter", "parameters", "named_parameters",
+                              "weight", "bias"})
 _NAMES = (cst.Name,)
 _value_of = attrgetter("value")
 _IMPORT_ALIASES = (cst.ImportAlias,)

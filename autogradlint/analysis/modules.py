@@ -578,6 +578,17 @@ def instance_class(context: "LintContext", expression: cst.BaseExpression) -> Op
     return _object_class(knowledge, expression)
 
 
+def attribute_value(context: "LintContext", attribute: cst.Attribute) -> Optional[cst.BaseExpression]:
+    """The one value ``<obj>.<attr>`` is ever assigned by the methods of its class when ``<obj>`` is
+    certainly an instance of a class of this file (``self.head`` after ``self.head = nn.Linear(3, 4)``);
+    None when the class assigns it more than once, or what ``<obj>`` is is unknown."""
+    klass = instance_class(context, attribute.value)
+    if klass is None:
+        return None
+    values = _assigned_values(_knowledge(context), klass, attribute.attr.value)
+    return values[0] if len(values) == 1 else None
+
+
 def plain_instance_class(context: "LintContext", expression: cst.BaseExpression) -> Optional[cst.ClassDef]:
     """``instance_class`` when the class is certainly not an nn.Module (a Trainer, a runner)."""
     knowledge = _knowledge(context)
