@@ -2037,6 +2037,72 @@ CASES = [
         ckpt = functools.partial(checkpoint, use_reentrant=False)
         out = ckpt(layer, x)
         """),
+    bad("GL306", "trainer_predict_method", """
+        import torch
+        from torch import nn
+        class Trainer:
+            def __init__(self):
+                self.model = nn.Sequential(nn.Linear(3, 2), nn.Softmax(dim=-1))
+            def predict(self, x):
+                return self.model(x)
+            def report(self, x):
+                print(self.predict(x).numpy())
+        Trainer().report(torch.randn(2, 3))
+        """, NUMPY_OF_GRAD),
+    bad("GL310", "trainer_step_method", """
+        import torch
+        from torch import nn
+        class Trainer:
+            def __init__(self):
+                self.model = nn.Linear(3, 1)
+            def compute_loss(self, x):
+                return self.model(x).pow(2).mean()
+            def evaluate(self, batches):
+                total = 0.0
+                for x in batches:
+                    total += self.compute_loss(x)
+                print(total)
+        Trainer().evaluate([torch.randn(2, 3)] * 2)
+        """, ("stdout", "True"), probe="t = Trainer()\ntotal = 0.0\nfor x in [torch.randn(2, 3)] * 2:\n    total += t.compute_loss(x)\nprint(total.grad_fn is not None)"),
+    ok("GL306", "method_under_no_grad", """
+        import torch
+        from torch import nn
+        class Trainer:
+            def __init__(self):
+                self.model = nn.Linear(3, 2)
+            @torch.no_grad()
+            def predict(self, x):
+                return self.model(x)
+            def report(self, x):
+                print(self.predict(x).numpy())
+        """),
+    ok("GL306", "method_overridden_in_subclass", """
+        import torch
+        from torch import nn
+        class Base:
+            def __init__(self):
+                self.model = nn.Linear(3, 2)
+            def predict(self, x):
+                return self.model(x)
+            def report(self, x):
+                print(self.predict(x).numpy())
+        class Frozen(Base):
+            def predict(self, x):
+                return self.model(x).detach()
+        """),
+    ok("GL306", "method_replaced_on_instance", """
+        import torch
+        from torch import nn
+        class Trainer:
+            def __init__(self, fast):
+                self.model = nn.Linear(3, 2)
+                if fast:
+                    self.predict = self.cached_predict
+            def predict(self, x):
+                return self.model(x)
+            def report(self, x):
+                print(self.predict(x).numpy())
+        """),
 ]
 
 # Real bugs (checked in torch below) that the linter leaves silent on purpose: it cannot be sure.

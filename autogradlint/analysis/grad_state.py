@@ -32,7 +32,7 @@ from autogradlint.analysis.loops import parameter_loop_items
 from autogradlint.analysis.grad_mode import (
     ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, is_statement, with_mode,
 )
-from autogradlint.analysis.modules import attribute_value, module_instance, remote_forward_may_skip_grad
+from autogradlint.analysis.modules import attribute_value, bound_method, module_instance, remote_forward_may_skip_grad
 from autogradlint.analysis.tensors import (
     FLOAT_FACTORIES,
     LIKE_FACTORIES,
@@ -606,8 +606,10 @@ class _Evaluator:
         if isinstance(func, cst.Name) and func.value in ("float", "int", "len") and \
                 self.context.qualified_name(func) == f"builtins.{func.value}":
             return _NUMBER
-        if type(func) is cst.Name and mode in (None, ENABLED):
-            function = _local_function(self.context, func)
+        if mode in (None, ENABLED) and type(func) in (cst.Name, cst.Attribute):
+            # a function of this file, or a method of an instance of a class of this file
+            function = _local_function(self.context, func) if type(func) is cst.Name else \
+                _plain_method(self.context, func)
             if function is not None:
                 return _returned_facts(self.context, function)
         return self._module_call(call, env, mode)
@@ -1374,6 +1376,17 @@ def _local_function(context: "LintContext", name: cst.Name) -> Optional[cst.Func
 
 
 _YIELDS = (cst.Yield,)
+
+
+def _plain_method(context: "LintContext", attribute: cst.Attribute) -> Optional[cst.FunctionDef]:
+    """``modules.bound_method`` when it is neither decorated (grad-mode decorators aside), async, nor a
+    generator."""
+    method = bound_method(context, attribute)
+    if method is None or method.asynchronous is not None or own_nodes_of(method.body, _YIELDS):
+        return None
+    if not all(is_grad_mode_decorator(context, d) for d in method.decorators):
+        return None
+    return method
 
 
 def _returned_facts(context: "LintContext", function: cst.FunctionDef) -> Facts:

@@ -117,7 +117,7 @@ def parameter_loop_items(loop: cst.For) -> Dict[str, Tuple[cst.BaseExpression, s
 
 def _add_parameter_items(target: cst.BaseExpression, iterable: cst.BaseExpression,
                          found: Dict[str, Tuple[cst.BaseExpression, str]]) -> None:
-    if type(iterable) is not cst.Call or any(arg.star or arg.keyword is not None for arg in iterable.args):
+    if type(iterable) is not cst.Call or any(arg.star for arg in iterable.args):
         return
     func = iterable.func
     if type(func) is cst.Attribute and func.attr.value in PARAMETER_ITERATORS:
@@ -128,7 +128,7 @@ def _add_parameter_items(target: cst.BaseExpression, iterable: cst.BaseExpressio
         elif type(target) is cst.Name:
             found[target.value] = (func.value, func.attr.value)
         return
-    if type(func) is not cst.Name or type(target) is not cst.Tuple:
+    if type(func) is not cst.Name or type(target) is not cst.Tuple or any(arg.keyword is not None for arg in iterable.args):
         return
     elements = target.elements
     if any(type(e) is cst.StarredElement for e in elements):

@@ -9,7 +9,7 @@ import libcst as cst
 from autogradlint.analysis.call_sites import bool_literal, keyword, parameter_arguments, positional
 from autogradlint.analysis.torch_api import layer_parameters
 from autogradlint.records import FrozenRecord, Record
-from autogradlint.walk import NESTED_SCOPES, children, current_index, nodes_of
+from autogradlint.walk import NESTED_SCOPES, children, current_index, iter_tree, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from autogradlint.context import LintContext
@@ -587,6 +587,40 @@ def attribute_value(context: "LintContext", attribute: cst.Attribute) -> Optiona
         return None
     values = _assigned_values(_knowledge(context), klass, attribute.attr.value)
     return values[0] if len(values) == 1 else None
+
+
+def bound_method(context: "LintContext", attribute: cst.Attribute) -> Optional[cst.FunctionDef]:
+    """The method ``<obj>.<name>`` calls when ``<obj>`` is certainly an instance of a class of this file
+    (``self.compute_loss``, ``trainer.predict``): defined once in the class (or a local base), a plain
+    method (not static or class), and never replaced through ``self.<name> = ...``."""
+    klass = instance_class(context, attribute.value)
+    if klass is None:
+        return None
+    name = attribute.attr.value
+    method = _find_method(context, klass, name)
+    if method is None or is_static_or_classmethod(method):
+        return None
+    owner = next((k for k in _class_and_local_bases(context, klass) if isinstance(k.body, cst.IndentedBlock)
+                  and any(s is method for s in k.body.body)), None)
+    if owner is None or _class_binds(owner, name) != 1 or _assigned_values(_knowledge(context), klass, name):
+        return None
+    return method
+
+
+def _class_binds(klass: cst.ClassDef, name: str) -> int:
+    """How many statements of a class body bind ``name`` (defs, assignments)."""
+    count = 0
+    for statement in klass.body.body:  # type: ignore[union-attr]
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            count += statement.name.value == name
+        elif isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else \
+                    [small.target] if isinstance(small, (cst.AnnAssign, cst.AugAssign)) else []
+                count += any(isinstance(t, cst.Name) and t.value == name for t in targets)
+        else:
+            count += 1 if any(isinstance(n, cst.Name) and n.value == name for n in iter_tree(statement)) else 0
+    return count
 
 
 def plain_instance_class(context: "LintContext", expression: cst.BaseExpression) -> Optional[cst.ClassDef]:
