@@ -265,7 +265,7 @@ class GraphKeptAcrossIterations(Rule):
             if value is not None and carries_module_graph(self.context, value):
                 return name, False
         # a loss added as it is computed: ``val_loss += F.l1_loss(model(x), y)``
-        facts = facts_at(self.context, added)
+        facts = facts_at(self.context, added, statement)
         if facts.is_tensor and facts.requires_grad is True:
             return added, False
         return None

@@ -2103,6 +2103,152 @@ CASES = [
             def report(self, x):
                 print(self.predict(x).numpy())
         """),
+    bad("GL304", "gan_script_tuple_unpacked_modules", """
+        import torch
+        from torch import nn
+        import torch.nn.functional as F
+
+
+        class Generator(nn.Module):
+            def __init__(self, z_dim=8):
+                super().__init__()
+                self.net = nn.Sequential(nn.Linear(z_dim, 16), nn.ReLU(), nn.Linear(16, 4))
+
+            def forward(self, z):
+                return self.net(z)
+
+
+        class Discriminator(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Sequential(nn.Linear(4, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+
+            def forward(self, x):
+                return self.net(x)
+
+
+        def train(G, D, loader, opt_g, opt_d, epochs=1):
+            for epoch in range(epochs):
+                for real in loader:
+                    z = torch.randn(real.size(0), 8)
+                    fake = G(z)
+                    d_loss = F.binary_cross_entropy_with_logits(D(real), torch.ones(real.size(0), 1)) + \
+                        F.binary_cross_entropy_with_logits(D(fake), torch.zeros(real.size(0), 1))
+                    opt_d.zero_grad()
+                    d_loss.backward()
+                    opt_d.step()
+                    g_loss = F.binary_cross_entropy_with_logits(D(fake), torch.ones(real.size(0), 1))
+                    opt_g.zero_grad()
+                    g_loss.backward()
+                    opt_g.step()
+
+
+        def main():
+            G, D = Generator(), Discriminator()
+            opt_g = torch.optim.Adam(G.parameters(), lr=1e-3)
+            opt_d = torch.optim.Adam(D.parameters(), lr=1e-3)
+            loader = [torch.randn(4, 4) for _ in range(2)]
+            train(G, D, loader, opt_g, opt_d)
+
+
+        main()
+        """, SECOND_BACKWARD),
+    bad("GL310", "classifier_script_train_step_returns", """
+        import numpy as np
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+
+        class Classifier(nn.Module):
+            def __init__(self, d_in=4, n_classes=3):
+                super().__init__()
+                self.features = nn.Sequential(nn.Linear(d_in, 16), nn.ReLU())
+                self.head = nn.Linear(16, n_classes)
+
+            def forward(self, x):
+                return self.head(self.features(x))
+
+
+        def build_model():
+            return Classifier()
+
+
+        class Trainer:
+            def __init__(self, model, lr=0.1):
+                self.model = model
+                self.opt = torch.optim.SGD(model.parameters(), lr=lr)
+                self.history = []
+
+            def train_step(self, x, y):
+                self.opt.zero_grad()
+                logits = self.model(x)
+                loss = F.cross_entropy(logits, y)
+                loss.backward()
+                self.opt.step()
+                return loss
+
+            def fit(self, loader, epochs=2):
+                epoch_loss = 0.0
+                for epoch in range(epochs):
+                    for i, (x, y) in enumerate(loader):
+                        loss = self.train_step(x, y)
+                        epoch_loss += loss
+                return float(epoch_loss)
+
+            def evaluate(self, loader):
+                self.model.eval()
+                preds = []
+                for x, _ in loader:
+                    probs = torch.softmax(self.model(x), dim=-1)
+                    preds.append(probs.numpy())
+                return np.concatenate(preds)
+
+            def saliency(self, x):
+                x = x.clone().requires_grad_(True)
+                scaled = x * 2
+                score = self.model(scaled).max()
+                score.backward()
+                return scaled.grad
+
+
+        def main():
+            model = build_model()
+            trainer = Trainer(model)
+            loader = [(torch.randn(8, 4), torch.randint(0, 3, (8,))) for _ in range(3)]
+            trainer.fit(loader)
+
+
+        main()
+        """, ("stdout", "True"), probe="t = Trainer(build_model())\ntotal = 0.0\nfor x, y in [(torch.randn(8, 4), torch.randint(0, 3, (8,)))] * 2:\n    total += t.train_step(x, y)\nprint(total.grad_fn is not None)"),
+    bad("GL303", "saliency_of_unknown_images", """
+        import torch
+        def saliency(model, images):
+            images = images.clone().requires_grad_(True)
+            scaled = images * 2.0
+            model(scaled).max().backward()
+            return scaled.grad
+        saliency(torch.nn.Linear(4, 2), torch.randn(1, 4))
+        """, NON_LEAF_GRAD),
+    ok("GL303", "saliency_reads_the_leaf", """
+        import torch
+        def saliency(model, images):
+            images = images.clone().requires_grad_(True)
+            model(images * 2.0).max().backward()
+            return images.grad
+        """),
+    ok("GL304", "gan_unpacked_detached", """
+        import torch
+        from torch import nn
+        def train(G, D, z, crit):
+            fake = G(z)
+            d_loss = crit(D(fake.detach()), torch.zeros(3, 1))
+            d_loss.backward()
+            g_loss = crit(D(fake), torch.ones(3, 1))
+            g_loss.backward()
+        G, D = nn.Linear(2, 4), nn.Linear(4, 1)
+        train(G, D, torch.randn(3, 2), nn.BCEWithLogitsLoss())
+        """),
 ]
 
 # Real bugs (checked in torch below) that the linter leaves silent on purpose: it cannot be sure.

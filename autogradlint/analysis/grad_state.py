@@ -92,6 +92,7 @@ class Facts(FrozenRecord):
 UNKNOWN_FACTS = Facts()
 _NUMBER = Facts(kind=NUMBER, requires_grad=False, single=True, why_no_grad=CONSTANT)
 _LOOP_DATA = Facts(loop_data=True)
+_GRAD_OF_UNKNOWN_LEAFNESS = Facts(kind=TENSOR, requires_grad=True)
 # an item of ``module.parameters()``: an nn.Parameter
 _PARAMETER_ITEM = Facts(kind=TENSOR, requires_grad=True, leaf=True, retains_grad=False)
 
@@ -597,6 +598,13 @@ class _Evaluator:
                 return self._detached(receiver)
             if receiver.is_tensor or receiver.loop_data:
                 return self._method(call, func.attr.value, receiver, env, mode)
+            if func.attr.value == "requires_grad_" and receiver.kind is None and \
+                    module_instance(self.context, func.value) is None:
+                value = _flag_argument(call)
+                if value is None or bool_literal(value) is True:
+                    # images.clone().requires_grad_(): a tensor that requires grad (it already did, or it is a
+                    # leaf now); torch's method returns its receiver
+                    return _GRAD_OF_UNKNOWN_LEAFNESS
         if isinstance(func, (cst.Name, cst.Attribute)):
             name = self.context.qualified_name(func)
             if name is not None:

@@ -464,6 +464,11 @@ def _binding_instance(knowledge: _FileKnowledge, binding, name: str) -> Optional
     if isinstance(node, cst.Assign):
         if any(isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets):
             return _instance(knowledge, node.value)
+        if len(node.targets) == 1:
+            # ``G, D = Generator(), Discriminator()``: the element that lands on the name
+            value = _unpacked_value(node.targets[0].target, node.value, name)
+            if value is not None:
+                return _instance(knowledge, value)
         return None
     if isinstance(node, (cst.AnnAssign, cst.NamedExpr)):
         if isinstance(node.target, cst.Name) and node.value is not None:
@@ -471,6 +476,22 @@ def _binding_instance(knowledge: _FileKnowledge, binding, name: str) -> Optional
         return None
     if isinstance(node, (cst.For, cst.CompFor)):
         return _loop_item_instance(knowledge, node.target, node.iter, name)
+    return None
+
+
+def _unpacked_value(target: cst.BaseExpression, value: cst.BaseExpression, name: str) -> Optional[cst.BaseExpression]:
+    """The element of a tuple or list literal ``value`` that unpacking into ``target`` binds to ``name``."""
+    sequences = (cst.Tuple, cst.List)
+    if not (isinstance(target, sequences) and isinstance(value, sequences)) or \
+            len(target.elements) != len(value.elements) or \
+            any(isinstance(e, cst.StarredElement) for e in [*target.elements, *value.elements]):
+        return None
+    for element, item in zip(target.elements, value.elements):
+        if isinstance(element.value, cst.Name) and element.value.value == name:
+            return item.value
+        inner = _unpacked_value(element.value, item.value, name)
+        if inner is not None:
+            return inner
     return None
 
 
