@@ -2249,6 +2249,191 @@ CASES = [
         G, D = nn.Linear(2, 4), nn.Linear(4, 1)
         train(G, D, torch.randn(3, 2), nn.BCEWithLogitsLoss())
         """),
+    bad("GL307", "regression_script_sgd_helper", """
+        import torch
+
+
+        def make_data(n=16):
+            x = torch.randn(n, 3)
+            y = x @ torch.tensor([[1.0], [2.0], [3.0]]) + 0.5
+            return x, y
+
+
+        def predict(x, w, b):
+            return x @ w + b
+
+
+        def mse(pred, target):
+            return ((pred - target) ** 2).mean()
+
+
+        def sgd_step(param, lr):
+            param -= lr * param.grad
+
+
+        def fit(epochs=3, lr=0.1):
+            x, y = make_data()
+            w = torch.zeros(3, 1, requires_grad=True)
+            b = torch.zeros(1, requires_grad=True)
+            for epoch in range(epochs):
+                loss = mse(predict(x, w, b), y)
+                loss.backward()
+                sgd_step(w, lr)
+                sgd_step(b, lr)
+            return w, b
+
+
+        fit()
+        """, LEAF_IN_PLACE),
+    bad("GL308", "regression_class_while_loop", """
+        import torch
+
+
+        class LinearRegression:
+            def __init__(self, d):
+                self.d = d
+
+            def loss(self, w, x, y):
+                return ((x @ w - y) ** 2).mean()
+
+            def fit(self, x, y, steps=3, lr=0.1):
+                w = torch.zeros(self.d, requires_grad=True)
+                step = 0
+                while step < steps:
+                    loss = self.loss(w, x, y)
+                    loss.backward()
+                    w = w - lr * w.grad
+                    step += 1
+                return w
+
+
+        LinearRegression(3).fit(torch.randn(4, 3), torch.randn(4))
+        """, ("raises", "TypeError", "unsupported operand")),
+    bad("GL302", "script_loss_helper_gets_detached_logits", """
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = nn.Linear(4, 8)
+                self.cls = nn.Linear(8, 3)
+
+            def forward(self, x):
+                return self.cls(torch.relu(self.backbone(x)))
+
+
+        def compute_loss(logits, labels):
+            return F.cross_entropy(logits, labels)
+
+
+        def train_epoch(model, loader, optimizer):
+            model.train()
+            for step, (images, labels) in enumerate(loader):
+                logits = model(images)
+                loss = compute_loss(logits.detach(), labels)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+
+        model = Model()
+        loader = [(torch.randn(4, 4), torch.randint(0, 3, (4,)))]
+        train_epoch(model, loader, torch.optim.SGD(model.parameters(), lr=0.1))
+        """, NOT_GRAD),
+    bad("GL301", "script_loss_rebuilt_from_items", """
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = nn.Linear(4, 8)
+                self.cls = nn.Linear(8, 3)
+
+            def forward(self, x):
+                return self.cls(torch.relu(self.backbone(x)))
+
+
+        def compute_loss(logits, labels):
+            return F.cross_entropy(logits, labels)
+
+
+        def constant_loss(model, loader):
+            losses = [F.cross_entropy(model(x), y).item() for x, y in loader]
+            total = torch.tensor(sum(losses) / len(losses))
+            total.backward()
+
+
+        constant_loss(Model(), [(torch.randn(4, 4), torch.randint(0, 3, (4,)))])
+        """, NOT_GRAD),
+    bad("GL313", "script_numpy_softmax_head", """
+        import numpy as np
+        import torch
+        from torch import nn
+        from torch.utils import checkpoint as cp
+
+
+        class Block(nn.Module):
+            def __init__(self, d):
+                super().__init__()
+                self.fc = nn.Linear(d, d)
+
+            def forward(self, x):
+                return torch.relu(self.fc(x))
+
+
+        class Encoder(nn.Module):
+            def __init__(self, d=8, depth=2, use_checkpoint=True):
+                super().__init__()
+                self.blocks = nn.ModuleList([Block(d) for _ in range(depth)])
+                self.use_checkpoint = use_checkpoint
+                self.norm = nn.LayerNorm(d)
+
+            def _run(self, blk, x):
+                if self.use_checkpoint and self.training:
+                    return cp.checkpoint(blk, x)
+                return blk(x)
+
+            def forward(self, x):
+                for blk in self.blocks:
+                    x = self._run(blk, x)
+                return self.norm(x)
+
+
+        class Head(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(8, 2)
+
+            def forward(self, h):
+                logits = self.proj(h)
+                probs = np.exp(logits.detach().numpy())
+                probs = probs / probs.sum(axis=1, keepdims=True)
+                return torch.from_numpy(probs)
+
+
+        enc, head = Encoder(), Head()
+        out = head(enc(torch.randn(4, 8)))
+        out.sum().backward()
+        """, NOT_GRAD),
+    ok("GL302", "loss_helper_target_may_carry_grad", """
+        import torch
+        import torch.nn.functional as F
+        def distill(student_out, teacher_out):
+            return F.mse_loss(student_out, teacher_out)
+        student = torch.nn.Linear(4, 2)
+        teacher = torch.nn.Linear(4, 2)
+        for x, y in loader:
+            loss = distill(teacher(x).detach(), y)
+            loss.backward()
+        other = distill(teacher(x).detach(), student(x))
+        other.backward()
+        """),
 ]
 
 # Real bugs (checked in torch below) that the linter leaves silent on purpose: it cannot be sure.

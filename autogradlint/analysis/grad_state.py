@@ -1357,12 +1357,14 @@ def _call_site_facts(context: "LintContext", function: cst.FunctionDef) -> Env:
             joined: Optional[Facts] = None
             for argument in arguments:
                 facts = _facts_where_written(context, state, index, argument)
-                if facts is None or not facts.is_tensor:
+                if facts is None or not (facts.is_tensor or facts.loop_data):
                     joined = None
                     break
                 joined = facts if joined is None else join_facts(joined, facts)
             if joined is not None and joined.is_tensor:
                 env[param.name.value] = joined.replace(loop_data=False)
+            elif joined is not None and joined.loop_data:
+                env[param.name.value] = _LOOP_DATA  # every call passes a batch of a data loop
     state.parameter_facts[key] = env
     return dict(env)
 
