@@ -91,7 +91,7 @@ class InPlaceOnGradLeaf(Rule):
 
     def visit_AugAssign(self, node):
         target_type = type(node.target)  # exact types: isinstance on LibCST's ABCs is slow
-        if target_type is cst.Name and self._is_grad_leaf(node.target, node):
+        if target_type in (cst.Name, cst.Attribute) and self._is_grad_leaf(node.target, node):
             self.report(node)
         elif target_type is cst.Subscript and self._is_grad_leaf(node.target.value, node):
             self.report(node)

@@ -2434,6 +2434,94 @@ CASES = [
         other = distill(teacher(x).detach(), student(x))
         other.backward()
         """),
+    bad("GL307", "softmax_regression_attributes", """
+        import torch
+
+
+        class SoftmaxRegression:
+            def __init__(self, d, k):
+                self.W = torch.randn(d, k, requires_grad=True)
+                self.b = torch.zeros(k, requires_grad=True)
+
+            def forward(self, x):
+                return x @ self.W + self.b
+
+            def step(self, x, y, lr=0.1):
+                loss = torch.nn.functional.cross_entropy(self.forward(x), y)
+                loss.backward()
+                self.W -= lr * self.W.grad
+                self.b -= lr * self.b.grad
+
+
+        SoftmaxRegression(3, 2).step(torch.randn(4, 3), torch.tensor([0, 1, 1, 0]))
+        """, LEAF_IN_PLACE),
+    bad("GL307", "module_parameter_clamped_in_method", """
+        import torch
+        from torch import nn
+        class Gate(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.alpha = nn.Parameter(torch.full((1,), 0.5))
+            def forward(self, x):
+                return x * self.alpha
+            def project(self):
+                self.alpha.clamp_(0.0, 1.0)
+        Gate().project()
+        """, LEAF_IN_PLACE),
+    bad("GL306", "attribute_weight_to_numpy", """
+        import torch
+        class Model:
+            def __init__(self):
+                self.W = torch.randn(3, 2, requires_grad=True)
+            def export(self):
+                return self.W.numpy()
+        Model().export()
+        """, NUMPY_OF_GRAD),
+    ok("GL307", "attributes_updated_under_no_grad", """
+        import torch
+        class SoftmaxRegression:
+            def __init__(self, d, k):
+                self.W = torch.randn(d, k, requires_grad=True)
+            def step(self, x, y, lr=0.1):
+                torch.nn.functional.cross_entropy(x @ self.W, y).backward()
+                with torch.no_grad():
+                    self.W -= lr * self.W.grad
+                    self.W.grad = None
+        """),
+    ok("GL307", "attribute_assigned_twice", """
+        import torch
+        class Fit:
+            def __init__(self, d):
+                self.W = torch.randn(d, requires_grad=True)
+            def reset(self):
+                self.W = torch.zeros(3)
+            def step(self):
+                self.W -= 0.1
+        """),
+    ok("GL307", "method_called_under_no_grad", """
+        import torch
+        from torch import nn
+        class Gate(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.alpha = nn.Parameter(torch.full((1,), 0.5))
+            def project(self):
+                self.alpha.clamp_(0.0, 1.0)
+        gate = Gate()
+        with torch.no_grad():
+            gate.project()
+        """),
+    ok("GL307", "attribute_of_subclassed_class", """
+        import torch
+        class Base:
+            def __init__(self):
+                self.W = torch.randn(3, requires_grad=True)
+            def step(self):
+                self.W -= 0.1
+        class Child(Base):
+            def __init__(self):
+                self.W = torch.zeros(3)
+        """),
 ]
 
 # Real bugs (checked in torch below) that the linter leaves silent on purpose: it cannot be sure.

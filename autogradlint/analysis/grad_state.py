@@ -509,18 +509,36 @@ class _Evaluator:
         if base.loop_data:
             return _LOOP_DATA if attr not in ("grad", "data") else UNKNOWN_FACTS
         if attr == "data":
-            if base.kind is None and node.value.__class__ is cst.Attribute and node.value.attr.value in _LAYER_PARAMETERS:
-                base = self._layer_parameter(node.value)
+            if base.kind is None and node.value.__class__ is cst.Attribute:
+                base = self._attribute_leaf(node.value)
             return self._detached(base)
         if not base.is_tensor:
-            if base.kind is None and attr in _LAYER_PARAMETERS:
-                return self._layer_parameter(node)
+            if base.kind is None:
+                return self._attribute_leaf(node)
             return UNKNOWN_FACTS
         if attr == "data":
             return self._detached(base)
         if attr in ("T", "mT", "H", "mH"):
             return self._derived(base, base.requires_grad, mode, base.single)
         return UNKNOWN_FACTS
+
+    def _attribute_leaf(self, node: cst.Attribute) -> Facts:
+        """An attribute that certainly holds a leaf that requires grad: a layer's ``weight``/``bias``, or
+        ``self.w`` of a class of this file that assigns it once, to ``nn.Parameter(...)`` or a factory given
+        ``requires_grad=True`` (unless the file may freeze or reparametrize)."""
+        if node.attr.value in _LAYER_PARAMETERS:
+            found = self._layer_parameter(node)
+            if found is not UNKNOWN_FACTS:
+                return found
+        value = attribute_value(self.context, node, augmented_ok=True)
+        if type(value) is not cst.Call:
+            return UNKNOWN_FACTS
+        factory = factory_call(self.context, value)
+        if factory is None or factory.requires_grad is not True:
+            return UNKNOWN_FACTS
+        if self.freezes or _file_state(self.context).reparametrizes:
+            return UNKNOWN_FACTS
+        return _PARAMETER_ITEM
 
     def _layer_parameter(self, node: cst.Attribute) -> Facts:
         """``fc.weight`` / ``fc.bias`` of a torch layer built in this file (``fc = nn.Linear(3, 1)``): an
@@ -1805,15 +1823,42 @@ def grad_leaf_possible(context: "LintContext", statement: Optional[cst.CSTNode] 
     state = _file_state(context)
     found = state.grad_leaf_scopes.get(id(owner))
     if found is None:
-        names = index.numbers_of(_NAMES, start, index.ends[start])
-        values = map(_value_of, map(index.order.__getitem__, names))
-        # C-level loops over the scope's names, up to the first word
-        found = any(map(state.grad_leaf_words.__contains__, values))
+        found = _names_grad_leaf_word(state, index, owner)
         if not found and type(owner) is cst.FunctionDef:
             # a grad leaf passed in by every call site
             found = any(f.leaf is True and f.requires_grad is True for f in _call_site_facts(context, owner).values())
+            if not found:
+                found = _may_reach_grad_leaf(context, state, index, owner)
         state.grad_leaf_scopes[id(owner)] = found
     return found
+
+
+def _names_grad_leaf_word(state: "_FileState", index, node: cst.CSTNode) -> bool:
+    """Whether the code of ``node`` names one of the words that make a grad leaf."""
+    start = index.number(node)
+    if start is None:
+        return True
+    names = index.numbers_of(_NAMES, start, index.ends[start])
+    values = map(_value_of, map(index.order.__getitem__, names))
+    return any(map(state.grad_leaf_words.__contains__, values))  # C-level loops, up to the first word
+
+
+def _may_reach_grad_leaf(context: "LintContext", state: "_FileState", index, function: cst.FunctionDef) -> bool:
+    """Whether a function may see a grad leaf its own code does not make: ``self.w`` of a method whose class
+    makes one, or the return value of a function of this file that makes one."""
+    klass = next((a for a in index.ancestors(function) if type(a) in (cst.ClassDef, cst.FunctionDef)), None)
+    if type(klass) is cst.ClassDef and _names_grad_leaf_word(state, index, klass):
+        return True
+    for call in own_nodes_of(function.body, _CALL_TYPES):
+        func = call.func
+        callee = _local_function(context, func) if type(func) is cst.Name else \
+            _plain_method(context, func) if type(func) is cst.Attribute else None
+        if callee is not None and callee is not function and _names_grad_leaf_word(state, index, callee):
+            return True
+    return False
+
+
+_CALL_TYPES = (cst.Call,)
 
 
 def facts_at(context: "LintContext", expression: cst.BaseExpression, statement: Optional[cst.CSTNode] = None,

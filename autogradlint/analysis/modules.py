@@ -599,15 +599,26 @@ def instance_class(context: "LintContext", expression: cst.BaseExpression) -> Op
     return _object_class(knowledge, expression)
 
 
-def attribute_value(context: "LintContext", attribute: cst.Attribute) -> Optional[cst.BaseExpression]:
+def attribute_value(context: "LintContext", attribute: cst.Attribute,
+                    augmented_ok: bool = False) -> Optional[cst.BaseExpression]:
     """The one value ``<obj>.<attr>`` is ever assigned by the methods of its class when ``<obj>`` is
     certainly an instance of a class of this file (``self.head`` after ``self.head = nn.Linear(3, 4)``);
-    None when the class assigns it more than once, or what ``<obj>`` is is unknown."""
+    None when the class assigns it more than once, or what ``<obj>`` is is unknown. ``augmented_ok``: an
+    augmented assignment (``self.W -= lr * self.W.grad``, in place for a tensor) does not count."""
     klass = instance_class(context, attribute.value)
     if klass is None:
         return None
-    values = _assigned_values(_knowledge(context), klass, attribute.attr.value)
-    return values[0] if len(values) == 1 else None
+    attr = attribute.attr.value
+    values = _assigned_values(_knowledge(context), klass, attr)
+    if len(values) == 1:
+        return values[0]
+    if not augmented_ok:
+        return None
+    given = [v for v in values if v is not None]
+    augmented = sum(1 for node in nodes_of(klass, (cst.AugAssign,)) if type(node.target) is cst.Attribute
+                    and type(node.target.value) is cst.Name and node.target.value.value == "self"
+                    and node.target.attr.value == attr)
+    return given[0] if len(given) == 1 and len(values) == 1 + augmented else None
 
 
 def bound_method(context: "LintContext", attribute: cst.Attribute) -> Optional[cst.FunctionDef]:
