@@ -19,7 +19,8 @@ class LeafReboundByUpdate(Rule):
     """
     ## What it does
     Flags `w = w - lr * w.grad` (rebinding a leaf tensor that requires grad to an update computed
-    from its own gradient) outside `torch.no_grad()`.
+    from its own gradient) outside `torch.no_grad()`, also as a tuple update
+    (`w, b = w - lr * w.grad, b - lr * b.grad`).
 
     ## Why is this bad?
     The update is recorded in the graph, so the new `w` is not a leaf: the next `backward()` leaves
