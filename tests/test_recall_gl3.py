@@ -2522,6 +2522,97 @@ CASES = [
             def __init__(self):
                 self.W = torch.zeros(3)
         """),
+    bad("GL301", "notebook_total_of_items", """
+        import torch
+        import torch.nn.functional as F
+        model = torch.nn.Linear(3, 1)
+        loss = torch.zeros(1, device="cpu")
+        for x, y in [(torch.randn(2, 3), torch.randn(2, 1))]:
+            loss += F.mse_loss(model(x), y).item()
+        loss.backward()
+        """, NOT_GRAD),
+    bad("GL302", "enumerate_detach_cpu", """
+        import torch
+        from torch import nn
+        model = nn.Linear(3, 1)
+        criterion = nn.SmoothL1Loss()
+        loader = [(torch.randn(2, 3), torch.randn(2, 1))]
+        for batch_idx, (data, target) in enumerate(loader):
+            output = model(data)
+            loss = criterion(output.detach().cpu(), target.cpu())
+            loss.backward()
+        """, NOT_GRAD),
+    bad("GL303", "submodule_of_instance", """
+        import torch
+        from torch import nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embedding = nn.Embedding(10, 4)
+                self.out = nn.Linear(4, 1)
+            def forward(self, t):
+                return self.out(self.embedding(t))
+        model = Net()
+        tokens = torch.tensor([1, 2, 3])
+        emb = model.embedding(tokens)
+        model.out(emb).sum().backward()
+        print(emb.grad)
+        """, NON_LEAF_GRAD),
+    bad("GL305", "squared_error_unreduced", """
+        import torch
+        net = torch.nn.Linear(3, 2)
+        x, target = torch.randn(4, 3), torch.randn(4, 2)
+        pred = net(x)
+        loss = (pred - target) ** 2
+        loss.backward()
+        """, NOT_SCALAR),
+    bad("GL306", "notebook_plot_values", """
+        import torch
+        model = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+        xs = torch.linspace(-1, 1, 50).unsqueeze(1)
+        print(xs.numpy(), model(xs).cpu().numpy())
+        """, NUMPY_OF_GRAD),
+    bad("GL311", "trainer_loader_attribute", """
+        import torch
+        class Trainer:
+            def __init__(self, model, train_loader):
+                self.model = model
+                self.train_loader = train_loader
+                self.opt = torch.optim.Adam(model.parameters())
+            def train(self):
+                for x, y in self.train_loader:
+                    self.opt.zero_grad()
+                    loss = torch.nn.functional.mse_loss(self.model(x), y)
+                    loss.backward(retain_graph=True)
+                    self.opt.step()
+        Trainer(torch.nn.Linear(3, 1), [(torch.randn(2, 3), torch.randn(2, 1))]).train()
+        """, ("stdout", "kept"), probe="t = Trainer(torch.nn.Linear(3, 1), [(torch.randn(2, 3), torch.randn(2, 1))])\nt.train()\nfor x, y in t.train_loader:\n    loss = torch.nn.functional.mse_loss(t.model(x), y)\n    loss.backward(retain_graph=True)\nloss.backward()\nprint('kept')"),
+    bad("GL313", "tolist_round_trip", """
+        import numpy as np
+        import torch
+        from torch import nn
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(3, 3)
+            def forward(self, x):
+                out = self.fc(x)
+                out = torch.tensor(np.array(out.tolist()) ** 2)
+                return out
+        Model()(torch.randn(2, 3)).sum().backward()
+        """, NOT_GRAD),
+    ok("GL313", "tolist_for_indices", """
+        import numpy as np
+        import torch
+        class Pick(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = torch.nn.Linear(4, 4)
+            def forward(self, x):
+                h = self.fc(x)
+                order = np.argsort(h[0].tolist())
+                return h[:, torch.as_tensor(order)]
+        """),
 ]
 
 # Real bugs (checked in torch below) that the linter leaves silent on purpose: it cannot be sure.
