@@ -30,27 +30,37 @@ _REPORTING_METHODS = frozenset({"add_scalar", "add_scalars", "log", "log_dict", 
                                 "set_postfix", "set_description", "format", "item", "tolist"})
 
 
-def _accumulation(statement: cst.CSTNode) -> Optional[Tuple[str, cst.BaseExpression, str]]:
-    """(accumulator name, added expression, kind) for ``t += e``, ``t = t + e`` and ``xs.append(e)``."""
+def _accumulator_name(target: cst.BaseExpression) -> Optional[str]:
+    """The name holding an accumulator: ``total``, or ``log`` of ``log["loss"]`` (a dict or list entry)."""
+    if type(target) is cst.Subscript:
+        target = target.value
+    return target.value if type(target) is cst.Name else None
+
+
+def _accumulation(statement: cst.CSTNode) -> Optional[Tuple[str, cst.BaseExpression, str, cst.BaseExpression]]:
+    """(accumulator name, added expression, kind, accumulator as written) for ``t += e``, ``t = t + e`` and
+    ``xs.append(e)``; ``t`` and ``xs`` may be entries of a name (``stats["loss"] += e``, ``log["loss"].append(e)``)."""
     # exact types: this runs on every assignment and expression statement, and isinstance on LibCST's
     # ABCs is slow
     statement_type = type(statement)
     if statement_type is cst.AugAssign:
-        if type(statement.operator) is cst.AddAssign and type(statement.target) is cst.Name:
-            return statement.target.value, statement.value, "sum"
+        if type(statement.operator) is cst.AddAssign:
+            name = _accumulator_name(statement.target)
+            if name is not None:
+                return name, statement.value, "sum", statement.target
     elif statement_type is cst.Assign:
         if len(statement.targets) == 1 and type(statement.targets[0].target) is cst.Name:
             name = statement.targets[0].target.value
             value = statement.value
             if type(value) is cst.BinaryOperation and type(value.operator) is cst.Add:
                 if type(value.left) is cst.Name and value.left.value == name:
-                    return name, value.right, "sum"
+                    return name, value.right, "sum", value.left
     elif statement_type is cst.Expr and type(statement.value) is cst.Call:
         call = statement.value
         func = call.func
-        if (type(func) is cst.Attribute and func.attr.value == "append" and type(func.value) is cst.Name
+        if (type(func) is cst.Attribute and func.attr.value == "append" and _accumulator_name(func.value) is not None
                 and len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star):
-            return func.value.value, call.args[0].value, "list"
+            return _accumulator_name(func.value), call.args[0].value, "list", func.value
     return None
 
 
@@ -180,7 +190,7 @@ class GraphKeptAcrossIterations(Rule):
         found = _accumulation(statement)
         if found is None:
             return
-        total, added, kind = found
+        total, added, kind, accumulator = found
         loop = enclosing_loop(self.context.ancestors)
         if loop is None:
             return
@@ -212,7 +222,7 @@ class GraphKeptAcrossIterations(Rule):
         # '.item()' needs a one-element tensor: certain for a loss backward-ed without a gradient argument
         applicability = "safe" if kind == "sum" and isinstance(name, cst.Name) and \
             self._backwarded_as_scalar(loop, name.value) else "unsafe"
-        self.report(statement, self.message.format(total=total, loss=code_for(name), fix=suggestion),
+        self.report(statement, self.message.format(total=code_for(accumulator), loss=code_for(name), fix=suggestion),
                     fix=fix, applicability=applicability)
 
     def _backwarded_as_scalar(self, loop: cst.CSTNode, loss: str) -> bool:

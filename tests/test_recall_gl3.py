@@ -1340,6 +1340,44 @@ CASES = [
             val_loss += F.l1_loss(model(x), y)
         print(val_loss)
         """),
+    bad("GL310", "dict_of_lists", """
+        import torch
+        model = torch.nn.Linear(3, 1)
+        log = {"loss": []}
+        for x in [torch.randn(2, 3)] * 2:
+            loss = model(x).pow(2).mean()
+            loss.backward()
+            log["loss"].append(loss)
+        print(len(log["loss"]))
+        """, ("stdout", "True"), probe='print(log["loss"][0].grad_fn is not None)'),
+    bad("GL310", "dict_entry_sum", """
+        import torch
+        model = torch.nn.Linear(3, 1)
+        stats = {"loss": 0.0, "n": 0}
+        for x in [torch.randn(2, 3)] * 2:
+            loss = model(x).abs().mean()
+            loss.backward()
+            stats["loss"] += loss
+            stats["n"] += 1
+        print(stats)
+        """, ("stdout", "True"), probe='print(stats["loss"].grad_fn is not None)'),
+    ok("GL310", "dict_entry_items", """
+        import torch
+        model = torch.nn.Linear(3, 1)
+        log = {"loss": []}
+        for x in batches:
+            loss = model(x).pow(2).mean()
+            loss.backward()
+            log["loss"].append(loss.item())
+        """),
+    ok("GL310", "dict_entry_backwarded_later", """
+        import torch
+        model = torch.nn.Linear(3, 1)
+        log = {"loss": []}
+        for x in batches:
+            log["loss"].append(model(x).pow(2).mean())
+        torch.stack(log["loss"]).mean().backward()
+        """),
     ok("GL310", "item", """
         import torch
         from torch.nn import functional as F
@@ -2632,19 +2670,6 @@ UNREACHED = [
         """, NOT_GRAD,
          reason="an item of a container ('self.enc[0](x)'): the analysis does not know which layer it is, nor that "
                 "it has parameters (an Identity or activation there would carry no trainable state)"),
-    Case("GL310", "dict_of_lists", """
-        import torch
-        model = torch.nn.Linear(3, 1)
-        log = {"loss": []}
-        for x in [torch.randn(2, 3)] * 2:
-            loss = model(x).pow(2).mean()
-            loss.backward()
-            log["loss"].append(loss)
-        print(len(log["loss"]))
-        """, ("stdout", "True"), probe='print(log["loss"][0].grad_fn is not None)',
-         reason="the accumulator is a subscript ('log[\"loss\"].append(loss)'): the rule follows totals held "
-                "by plain names, whose later uses (returned, backward-ed, reported) it can see; a dict entry may "
-                "be read anywhere"),
 ]
 
 
