@@ -79,7 +79,8 @@ class GraphKeptAcrossIterations(Rule):
     ## What it does
     Flags a loss that carries a graph (it is `.backward()`-ed in the loop, or it is a model or criterion
     output) accumulated across loop iterations into an outer total or list without `.item()`/`.detach()`:
-    `total += loss`, `total = total + loss`, `losses.append(loss)`. A total that is itself backward-ed later
+    `total += loss`, `total = total + loss`, `losses.append(loss)`, also into an entry of a name
+    (`log["loss"].append(loss)`, `stats["loss"] += loss`). A total that is itself backward-ed later
     (gradient accumulation by summing losses) is not flagged, nor is a total computed under `no_grad`.
     Without a backward in the loop, a total that leaves the function (returned, passed on) is not flagged:
     its caller may backward it.

@@ -2655,6 +2655,55 @@ CASES = [
 
 # Real bugs (checked in torch below) that the linter leaves silent on purpose: it cannot be sure.
 UNREACHED = [
+    Case("GL310", "trainer_history_attribute", """
+        import torch
+        class Trainer:
+            def __init__(self):
+                self.model = torch.nn.Linear(3, 1)
+                self.history = []
+            def fit(self, batches):
+                for x in batches:
+                    loss = self.model(x).pow(2).mean()
+                    loss.backward()
+                    self.history.append(loss)
+        trainer = Trainer()
+        trainer.fit([torch.randn(2, 3)] * 2)
+        """, ("stdout", "True"), probe="print(trainer.history[0].grad_fn is not None)",
+         reason="an attribute accumulator ('self.history.append(loss)') outlives the method: another method may "
+                "backward, detach or clear it, and the rule follows totals held by the names of one function"),
+    Case("GL311", "retain_graph_in_helper", """
+        import torch
+        def backward_step(loss):
+            loss.backward(retain_graph=True)
+        model = torch.nn.Linear(3, 1)
+        for x in [torch.randn(2, 3)] * 2:
+            loss = model(x).sum()
+            backward_step(loss)
+        """, ("stdout", "kept"), probe="loss.backward()\nprint('kept')",
+         reason="the backward is not inside a loop of its own function; that every caller loops and that no "
+                "other backward reuses the graph is a whole-program question"),
+    Case("GL304", "second_backward_in_helper", """
+        import torch
+        def step(loss):
+            loss.backward()
+        model = torch.nn.Linear(3, 1)
+        loss = model(torch.randn(2, 3)).pow(2).sum()
+        step(loss)
+        step(loss)
+        """, SECOND_BACKWARD,
+         reason="both backwards run inside a helper: the rule follows backward calls of one straight-line block, "
+                "not what the functions it calls do with their arguments"),
+    Case("GL307", "sgd_over_list_argument", """
+        import torch
+        def sgd(params, lr):
+            for p in params:
+                p -= lr * p.grad
+        w = torch.zeros(3, requires_grad=True)
+        (w * 2).sum().backward()
+        sgd([w], 0.1)
+        """, LEAF_IN_PLACE,
+         reason="the parameters arrive in a list: the analysis keeps facts of names, not of the items of a "
+                "container passed in"),
     Case("GL313", "sequential_attribute_chain", """
         import numpy as np
         import torch
