@@ -2731,7 +2731,8 @@ def _findings(tmp_path, cases):
     folder.mkdir()
     for case in cases:
         (folder / case.file_name).write_text(case.source, encoding="utf-8")
-    completed = run_autogradlint("check", "--select", "ALL", "--no-cache", "--output-format", "json", str(folder))
+    completed = run_autogradlint("check", "--select", "ALL", "--no-cache", "--output-format", "json", str(folder),
+                                 cwd=str(tmp_path))
     assert completed.returncode in (0, 1), completed.stderr
     found = {}
     for finding in json.loads(completed.stdout):
