@@ -29,10 +29,11 @@ import libcst as cst
 
 from autogradlint.analysis.call_sites import is_grad_mode_decorator, parameter_arguments
 from autogradlint.analysis.loops import parameter_loop_items
+from autogradlint.analysis.modules import attribute_value, bound_method
 from autogradlint.analysis.grad_mode import (
     ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, is_statement, with_mode,
 )
-from autogradlint.analysis.modules import attribute_value, bound_method, module_instance, remote_forward_may_skip_grad
+from autogradlint.analysis.modules import module_instance, remote_forward_may_skip_grad
 from autogradlint.analysis.tensors import (
     FLOAT_FACTORIES,
     LIKE_FACTORIES,
@@ -199,11 +200,6 @@ _POINTWISE_MODULES = frozenset(
 # tensor-output torch.nn layers whose output has as many elements as `out_features`/`out_channels` per item
 _WIDTH_LAYERS = {"torch.nn.Linear": ("out_features", 1), "torch.nn.Bilinear": ("out_features", 2)}
 _CONV_PREFIXES = ("torch.nn.Conv", "torch.nn.ConvTranspose")
-# layers whose ``weight`` and ``bias`` are Parameters, with the position of their ``bias`` argument (Conv*: 7)
-_LAYER_BIAS_INDEX = {"torch.nn.Linear": 2, "torch.nn.Bilinear": 3}
-_LAYER_PARAMETERS = frozenset({"weight", "bias"})
-# functions that turn a layer's weight into a computed tensor (weight_norm, parametrizations, pruning)
-_REPARAMETRIZERS = ("weight_norm", "spectral_norm", "parametriz", "prune", "_unstructured", "_structured")
 # layers that return a tuple, not a tensor
 _TUPLE_LAYERS = frozenset(
     "torch.nn." + n for n in "LSTM GRU RNN LSTMCell MultiheadAttention AdaptiveLogSoftmaxWithLoss".split()
@@ -623,6 +619,7 @@ class _Evaluator:
                     # images.clone().requires_grad_(): a tensor that requires grad (it already did, or it is a
                     # leaf now); torch's method returns its receiver
                     return _GRAD_OF_UNKNOWN_LEAFNESS
+        call = _target_keyword_as_positional(call)
         if isinstance(func, (cst.Name, cst.Attribute)):
             name = self.context.qualified_name(func)
             if name is not None:
@@ -773,16 +770,11 @@ class _Evaluator:
     def _loss(self, call: cst.Call, env: Env, mode: Optional[str], reduction: Optional[cst.Arg]) -> Facts:
         """A loss of (prediction, target) with the given ``reduction=`` argument: the target of a data
         loop is data, never a grad path."""
-        if any(a.star for a in call.args):
-            return UNKNOWN_FACTS
         args = positional(call)
-        # F.mse_loss(input=..., target=...): torch's names for the two tensors
-        given = [a.value for a in args[:2]] + [a.value for name in ("input", "target")[len(args):]
-                                               for a in [keyword(call, name)] if a is not None]
-        if len(given) < 2:
+        if len(args) < 2 or any(a.star for a in call.args):
             return UNKNOWN_FACTS
-        prediction = self._facts(given[0], env, mode)
-        target = self._facts(given[1], env, mode)
+        prediction = self._facts(args[0].value, env, mode)
+        target = self._facts(args[1].value, env, mode)
         if target.loop_data:
             target = _NUMBER
         return self._combine([prediction, target], mode, _reduction_shape(reduction), torch_op=True)
@@ -809,6 +801,24 @@ class _Evaluator:
             if width is not None and width >= 2:
                 single = False
         return self._derived(UNKNOWN_FACTS, True, mode, single)
+
+
+def _target_keyword_as_positional(call: cst.Call) -> cst.Call:
+    """``F.mse_loss(input=p, target=t)`` / ``crit(pred, target=t)`` as ``(p, t)``: a loss's prediction and
+    target given by keyword are its first two arguments (other calls are returned as they are)."""
+    target = keyword(call, "target")
+    if target is None:
+        return call
+    args = positional(call)
+    prediction = keyword(call, "input")
+    if len(args) == 1 and prediction is None:
+        given = [args[0], target]
+    elif not args and prediction is not None:
+        given = [prediction, target]
+    else:
+        return call
+    rest = [a for a in call.args if a.keyword is not None and a is not target and a is not prediction]
+    return call.with_changes(args=[a.with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT) for a in given] + rest)
 
 
 def _reduction_shape(reduction: Optional[cst.Arg]) -> str:
@@ -847,6 +857,12 @@ def _grad_off_forward(context: "LintContext", klass: cst.ClassDef) -> bool:
 
 
 _GRAD_OFF_MARKS = (cst.FunctionDef, cst.Attribute, cst.With)
+
+# layers whose ``weight`` and ``bias`` are Parameters, with the position of their ``bias`` argument (Conv*: 7)
+_LAYER_BIAS_INDEX = {"torch.nn.Linear": 2, "torch.nn.Bilinear": 3}
+_LAYER_PARAMETERS = frozenset({"weight", "bias"})
+# functions that turn a layer's weight into a computed tensor (weight_norm, parametrizations, pruning)
+_REPARAMETRIZERS = ("weight_norm", "spectral_norm", "parametriz", "prune", "_unstructured", "_structured")
 
 
 def _constructor(context: "LintContext", callee: cst.BaseExpression) -> Optional[cst.Call]:
@@ -1242,11 +1258,6 @@ class _ScopeAnalysis:
 
     def _loop(self, node, env: Env, mode: Optional[str], record: bool) -> Tuple[Optional[Env], Optional[str], bool]:
         bound = _bound_names(node)
-        header = node.iter if isinstance(node, cst.For) else node.test
-        header_walrus = bool(nodes_of(header, _WALRUS))
-        if header_walrus:
-            env = dict(env)
-            self._forget_walrus_targets(header, env)
         loop_items: Env = {}
         if isinstance(node, cst.For):
             item_facts = _LOOP_DATA if _is_data_iterable(node.iter) else UNKNOWN_FACTS
@@ -1257,6 +1268,13 @@ class _ScopeAnalysis:
             for name in _target_names(node.target):
                 if item_facts != UNKNOWN_FACTS:
                     loop_items[name] = item_facts
+
+        # a walrus in the header rebinds at every test (while) or once before the loop (for)
+        header = node.iter if isinstance(node, cst.For) else node.test
+        header_walrus = bool(nodes_of(header, _WALRUS))
+        if header_walrus:
+            env = dict(env)
+            self._forget_walrus_targets(header, env)
 
         def enter(start: Env) -> Env:
             entered = dict(start)
