@@ -2,7 +2,7 @@ from typing import Dict, Optional, Set, Tuple
 
 import libcst as cst
 
-from autogradlint.analysis.grad_state import facts_at, grad_certainly_on
+from autogradlint.analysis.grad_state import grad_certainly_on
 from autogradlint.analysis.loops import (
     StraightLineFlow,
     backward_target,
@@ -20,6 +20,8 @@ from autogradlint.analysis.loops import (
 from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree, nodes_of
+
+from autogradlint.analysis.grad_state import facts_at  # noqa: E402 - apart from the block above, which others edit
 
 # calls that only report a value (print it, log it, turn it into a number): using a total there is a metric use
 _REPORTING_FUNCTIONS = frozenset({"print", "float", "int", "round", "str", "format", "repr"})
