@@ -20,8 +20,7 @@ from autogradlint.analysis.loops import (
 from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree, nodes_of
-
-from autogradlint.analysis.grad_state import facts_at  # noqa: E402 - apart from the block above, which others edit
+from autogradlint.analysis.grad_state import facts_at
 
 # calls that only report a value (print it, log it, turn it into a number): using a total there is a metric use
 _REPORTING_FUNCTIONS = frozenset({"print", "float", "int", "round", "str", "format", "repr"})
