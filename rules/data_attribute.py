@@ -24,8 +24,9 @@ class DataAttribute(Rule):
     ## What it does
     Flags `.data` on a torch tensor or parameter, read or written, outside the methods of a
     `torch.optim.Optimizer` subclass. The receiver must be known to be a torch tensor: a parameter from
-    `.parameters()`, a module's `.weight`/`.bias`/`.grad`, a factory or module output, a loss that is
-    `.backward()`-ed, an `nn.Parameter` attribute, or an argument of a `torch.*` function.
+    `.parameters()` (or a `zip` of such loops), a module's `.weight`/`.bias`/`.grad`, a factory or module
+    output, a torch function's result (`F.softmax(x, 1).data`), a loss that is `.backward()`-ed, an
+    `nn.Parameter` attribute, or an argument of a `torch.*` function.
 
     ## Why is this bad?
     `.data` returns the tensor's storage with autograd switched off and without version tracking. An
@@ -178,7 +179,8 @@ class DataAttribute(Rule):
                 return True
             return self._is_parameter_attribute(receiver)
         if not isinstance(receiver, cst.Name):
-            return False
+            # ``F.softmax(logits, 1).data``, ``outputs[0].data``: what the analysis knows of the value
+            return facts_at(self.context, receiver).kind == TENSOR
         if is_parameter_loop_item(self.context, receiver):
             return True
         if receiver.value in self._backwarded_names():

@@ -20,6 +20,7 @@ from autogradlint.analysis.loops import (
 from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree, nodes_of
+from autogradlint.analysis.grad_state import facts_at
 
 # calls that only report a value (print it, log it, turn it into a number): using a total there is a metric use
 _REPORTING_FUNCTIONS = frozenset({"print", "float", "int", "round", "str", "format", "repr"})
@@ -30,27 +31,37 @@ _REPORTING_METHODS = frozenset({"add_scalar", "add_scalars", "log", "log_dict", 
                                 "set_postfix", "set_description", "format", "item", "tolist"})
 
 
-def _accumulation(statement: cst.CSTNode) -> Optional[Tuple[str, cst.BaseExpression, str]]:
-    """(accumulator name, added expression, kind) for ``t += e``, ``t = t + e`` and ``xs.append(e)``."""
+def _accumulator_name(target: cst.BaseExpression) -> Optional[str]:
+    """The name holding an accumulator: ``total``, or ``log`` of ``log["loss"]`` (a dict or list entry)."""
+    if type(target) is cst.Subscript:
+        target = target.value
+    return target.value if type(target) is cst.Name else None
+
+
+def _accumulation(statement: cst.CSTNode) -> Optional[Tuple[str, cst.BaseExpression, str, cst.BaseExpression]]:
+    """(accumulator name, added expression, kind, accumulator as written) for ``t += e``, ``t = t + e`` and
+    ``xs.append(e)``; ``t`` and ``xs`` may be entries of a name (``stats["loss"] += e``, ``log["loss"].append(e)``)."""
     # exact types: this runs on every assignment and expression statement, and isinstance on LibCST's
     # ABCs is slow
     statement_type = type(statement)
     if statement_type is cst.AugAssign:
-        if type(statement.operator) is cst.AddAssign and type(statement.target) is cst.Name:
-            return statement.target.value, statement.value, "sum"
+        if type(statement.operator) is cst.AddAssign:
+            name = _accumulator_name(statement.target)
+            if name is not None:
+                return name, statement.value, "sum", statement.target
     elif statement_type is cst.Assign:
         if len(statement.targets) == 1 and type(statement.targets[0].target) is cst.Name:
             name = statement.targets[0].target.value
             value = statement.value
             if type(value) is cst.BinaryOperation and type(value.operator) is cst.Add:
                 if type(value.left) is cst.Name and value.left.value == name:
-                    return name, value.right, "sum"
+                    return name, value.right, "sum", value.left
     elif statement_type is cst.Expr and type(statement.value) is cst.Call:
         call = statement.value
         func = call.func
-        if (type(func) is cst.Attribute and func.attr.value == "append" and type(func.value) is cst.Name
+        if (type(func) is cst.Attribute and func.attr.value == "append" and _accumulator_name(func.value) is not None
                 and len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star):
-            return func.value.value, call.args[0].value, "list"
+            return _accumulator_name(func.value), call.args[0].value, "list", func.value
     return None
 
 
@@ -69,7 +80,8 @@ class GraphKeptAcrossIterations(Rule):
     ## What it does
     Flags a loss that carries a graph (it is `.backward()`-ed in the loop, or it is a model or criterion
     output) accumulated across loop iterations into an outer total or list without `.item()`/`.detach()`:
-    `total += loss`, `total = total + loss`, `losses.append(loss)`. A total that is itself backward-ed later
+    `total += loss`, `total = total + loss`, `losses.append(loss)`, also into an entry of a name
+    (`log["loss"].append(loss)`, `stats["loss"] += loss`). A total that is itself backward-ed later
     (gradient accumulation by summing losses) is not flagged, nor is a total computed under `no_grad`.
     Without a backward in the loop, a total that leaves the function (returned, passed on) is not flagged:
     its caller may backward it.
@@ -180,7 +192,7 @@ class GraphKeptAcrossIterations(Rule):
         found = _accumulation(statement)
         if found is None:
             return
-        total, added, kind = found
+        total, added, kind, accumulator = found
         loop = enclosing_loop(self.context.ancestors)
         if loop is None:
             return
@@ -210,8 +222,9 @@ class GraphKeptAcrossIterations(Rule):
         suggestion = f"{code_for(taken or name)}.{method}()"
         fix = Replacement(taken, _method_call(taken, method)) if taken is not None else None
         # '.item()' needs a one-element tensor: certain for a loss backward-ed without a gradient argument
-        applicability = "safe" if kind == "sum" and self._backwarded_as_scalar(loop, name.value) else "unsafe"
-        self.report(statement, self.message.format(total=total, loss=code_for(name), fix=suggestion),
+        applicability = "safe" if kind == "sum" and isinstance(name, cst.Name) and \
+            self._backwarded_as_scalar(loop, name.value) else "unsafe"
+        self.report(statement, self.message.format(total=code_for(accumulator), loss=code_for(name), fix=suggestion),
                     fix=fix, applicability=applicability)
 
     def _backwarded_as_scalar(self, loop: cst.CSTNode, loss: str) -> bool:
@@ -235,9 +248,10 @@ class GraphKeptAcrossIterations(Rule):
         self._check(node)
 
     def _grad_carrying_loss(self, statement: cst.CSTNode, loop: cst.CSTNode,
-                            added: cst.BaseExpression) -> Optional[Tuple[cst.Name, bool]]:
-        """(the loss name in ``added``, whether the loop backwards it) for a loss that certainly carries
-        a graph: backward-ed in this loop, or bound in this iteration to a module's output."""
+                            added: cst.BaseExpression) -> Optional[Tuple[cst.BaseExpression, bool]]:
+        """(the loss name in ``added``, or ``added`` itself, whether the loop backwards it) for a loss that
+        certainly carries a graph: backward-ed in this loop, bound in this iteration to a module's output,
+        or a value the analysis knows requires grad."""
         names = data_names(added)
         backwarded: Set[str] = set()
         for call in own_calls(loop.body):
@@ -262,6 +276,10 @@ class GraphKeptAcrossIterations(Rule):
             value = env.get(name.value)
             if value is not None and carries_module_graph(self.context, value):
                 return name, False
+        # a loss added as it is computed: ``val_loss += F.l1_loss(model(x), y)``
+        facts = facts_at(self.context, added, statement)
+        if facts.is_tensor and facts.requires_grad is True:
+            return added, False
         return None
 
     def _backwarded(self, scope: cst.CSTNode, total: str) -> bool:

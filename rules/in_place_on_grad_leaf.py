@@ -14,8 +14,10 @@ class InPlaceOnGradLeaf(Rule):
     """
     ## What it does
     Flags an in-place change of a leaf tensor that requires grad (a `requires_grad=True` factory
-    tensor or an `nn.Parameter`) outside `torch.no_grad()`: `w -= lr * w.grad`, `w.add_(...)`,
-    `w.zero_()`, `w[i] = ...`, `torch.relu_(w)`. This is the classic mistake of a hand-written SGD step.
+    tensor, an `nn.Parameter`, a parameter from a loop over `model.parameters()` or a `zip` of them, a
+    layer's `weight`/`bias`, or a `self.W` its class sets once to one of these) outside `torch.no_grad()`:
+    `w -= lr * w.grad`, `w.add_(...)`, `w.zero_()`, `w[i] = ...`, `torch.relu_(w)`, `self.W -= ...`. This is
+    the classic mistake of a hand-written SGD step.
     Which methods and functions are in place is torch's own answer (its `native_functions.yaml`).
 
     ## Why is this bad?
@@ -47,7 +49,7 @@ class InPlaceOnGradLeaf(Rule):
     severity = "error"
     message = ("in-place change of a leaf tensor that requires grad raises RuntimeError outside no_grad; "
                "do the update under 'with torch.no_grad():'")
-    triggers = ("requires_grad", "Parameter")
+    triggers = ("requires_grad", "Parameter", ".weight", ".bias")
     needs = frozenset({"names"})
 
     valid = (
@@ -91,7 +93,7 @@ class InPlaceOnGradLeaf(Rule):
 
     def visit_AugAssign(self, node):
         target_type = type(node.target)  # exact types: isinstance on LibCST's ABCs is slow
-        if target_type is cst.Name and self._is_grad_leaf(node.target, node):
+        if target_type in (cst.Name, cst.Attribute) and self._is_grad_leaf(node.target, node):
             self.report(node)
         elif target_type is cst.Subscript and self._is_grad_leaf(node.target.value, node):
             self.report(node)

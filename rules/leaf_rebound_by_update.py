@@ -19,7 +19,8 @@ class LeafReboundByUpdate(Rule):
     """
     ## What it does
     Flags `w = w - lr * w.grad` (rebinding a leaf tensor that requires grad to an update computed
-    from its own gradient) outside `torch.no_grad()`.
+    from its own gradient) outside `torch.no_grad()`, also as a tuple update
+    (`w, b = w - lr * w.grad, b - lr * b.grad`).
 
     ## Why is this bad?
     The update is recorded in the graph, so the new `w` is not a leaf: the next `backward()` leaves
@@ -87,14 +88,28 @@ class LeafReboundByUpdate(Rule):
     )
 
     def visit_Assign(self, node):
-        if len(node.targets) != 1 or type(node.targets[0].target) is not cst.Name:
+        if len(node.targets) != 1:
             return
         target = node.targets[0].target
-        if not _reads_own_grad(target.value, node.value):
+        if type(target) is cst.Name:
+            pairs = [(target, node.value)]
+        elif type(target) in (cst.Tuple, cst.List) and type(node.value) in (cst.Tuple, cst.List) \
+                and len(target.elements) == len(node.value.elements):
+            # ``w, b = w - lr * w.grad, b - lr * b.grad``
+            pairs = [(t.value, v.value) for t, v in zip(target.elements, node.value.elements)
+                     if type(t.value) is cst.Name and type(t) is not cst.StarredElement and type(v) is not cst.StarredElement]
+        else:
             return
+        for name, value in pairs:
+            if self._rebinds_leaf(node, name, value):
+                self.report(node)
+                return
+
+    def _rebinds_leaf(self, node, target, value):
+        if not _reads_own_grad(target.value, value):
+            return False
         before = facts_at(self.context, target, node)
         if not (before.is_tensor and before.leaf is True and before.requires_grad is True):
-            return
-        after = facts_at(self.context, node.value, node)
-        if after.leaf is False and grad_certainly_on(self.context, node):
-            self.report(node)
+            return False
+        after = facts_at(self.context, value, node)
+        return after.leaf is False and grad_certainly_on(self.context, node)

@@ -22,7 +22,7 @@ DIFFERENTIABLE_NUMPY = frozenset(
     }
 )
 # tensor methods that keep the values (and, before ``.numpy()``, lead to the same numbers)
-_VALUE_METHODS = frozenset({"detach", "cpu", "clone", "contiguous", "float", "double", "half", "squeeze", "view",
+_VALUE_METHODS = frozenset({"detach", "cpu", "clone", "contiguous", "float", "double", "half", "squeeze", "view", "tolist",
                             "reshape", "flatten", "to", "t"})
 
 

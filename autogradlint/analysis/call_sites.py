@@ -63,7 +63,7 @@ class CallSites:
             if package_module and not name.startswith("_"):
                 continue
             if statement_type is cst.FunctionDef:
-                if not all(_grad_mode_decorator(context, d) for d in statement.decorators):
+                if not all(is_grad_mode_decorator(context, d) for d in statement.decorators):
                     continue
                 function, skip = statement, 0
             else:
@@ -156,7 +156,9 @@ def _own_init(klass: cst.ClassDef) -> Optional[cst.FunctionDef]:
     return inits[0]
 
 
-def _grad_mode_decorator(context: "LintContext", decorator: cst.Decorator) -> bool:
+def is_grad_mode_decorator(context: "LintContext", decorator: cst.Decorator) -> bool:
+    """Whether a decorator is ``no_grad``/``enable_grad``/``inference_mode`` (which pass arguments and
+    results through unchanged)."""
     expression = decorator.decorator
     if type(expression) is cst.Call:
         expression = expression.func

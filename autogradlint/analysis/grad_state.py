@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
-from autogradlint.analysis.call_sites import parameter_arguments
+from autogradlint.analysis.call_sites import is_grad_mode_decorator, parameter_arguments
+from autogradlint.analysis.loops import parameter_loop_items
+from autogradlint.analysis.modules import attribute_value, bound_method
 from autogradlint.analysis.grad_mode import (
     ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, is_statement, with_mode,
 )
@@ -50,7 +52,7 @@ from autogradlint.analysis.torch_api import SET_GRAD_ENABLED
 from autogradlint.analysis.torch_semantics import function_flags, method_flags
 from autogradlint.analysis import torch_semantics
 from autogradlint.records import FrozenRecord, Record
-from autogradlint.walk import children, current_index, iter_tree, nodes_of
+from autogradlint.walk import children, current_index, iter_tree, nodes_of, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from autogradlint.context import LintContext
@@ -91,6 +93,7 @@ class Facts(FrozenRecord):
 UNKNOWN_FACTS = Facts()
 _NUMBER = Facts(kind=NUMBER, requires_grad=False, single=True, why_no_grad=CONSTANT)
 _LOOP_DATA = Facts(loop_data=True)
+_GRAD_OF_UNKNOWN_LEAFNESS = Facts(kind=TENSOR, requires_grad=True)
 # an item of ``module.parameters()``: an nn.Parameter
 _PARAMETER_ITEM = Facts(kind=TENSOR, requires_grad=True, leaf=True, retains_grad=False)
 
@@ -408,6 +411,8 @@ class _Evaluator:
             return self._binary(node, env, mode)
         if node_type is cst.IfExp:
             return join_facts(self._facts(node.body, env, mode), self._facts(node.orelse, env, mode))
+        if node_type is cst.NamedExpr:
+            return self._facts(node.value, env, mode)
         if node_type is cst.Comparison:
             return self._comparison(node, env, mode)
         if node_type is cst.Subscript:
@@ -500,14 +505,60 @@ class _Evaluator:
         if base.loop_data:
             return _LOOP_DATA if attr not in ("grad", "data") else UNKNOWN_FACTS
         if attr == "data":
+            if base.kind is None and node.value.__class__ is cst.Attribute:
+                base = self._attribute_leaf(node.value)
             return self._detached(base)
         if not base.is_tensor:
+            if base.kind is None:
+                return self._attribute_leaf(node)
             return UNKNOWN_FACTS
         if attr == "data":
             return self._detached(base)
         if attr in ("T", "mT", "H", "mH"):
             return self._derived(base, base.requires_grad, mode, base.single)
         return UNKNOWN_FACTS
+
+    def _attribute_leaf(self, node: cst.Attribute) -> Facts:
+        """An attribute that certainly holds a leaf that requires grad: a layer's ``weight``/``bias``, or
+        ``self.w`` of a class of this file that assigns it once, to ``nn.Parameter(...)`` or a factory given
+        ``requires_grad=True`` (unless the file may freeze or reparametrize)."""
+        if node.attr.value in _LAYER_PARAMETERS:
+            found = self._layer_parameter(node)
+            if found is not UNKNOWN_FACTS:
+                return found
+        value = attribute_value(self.context, node, augmented_ok=True)
+        if type(value) is not cst.Call:
+            return UNKNOWN_FACTS
+        factory = factory_call(self.context, value)
+        if factory is None or factory.requires_grad is not True:
+            return UNKNOWN_FACTS
+        if self.freezes or _file_state(self.context).reparametrizes:
+            return UNKNOWN_FACTS
+        return _PARAMETER_ITEM
+
+    def _layer_parameter(self, node: cst.Attribute) -> Facts:
+        """``fc.weight`` / ``fc.bias`` of a torch layer built in this file (``fc = nn.Linear(3, 1)``): an
+        nn.Parameter, a leaf that requires grad; unknown when the layer was built with ``bias=False``, by
+        another call, or when the file may freeze or reparametrize weights."""
+        attr = node.attr.value
+        found = module_instance(self.context, node.value)
+        if found is None or found.scripted or found.class_name is None:
+            return UNKNOWN_FACTS
+        bias_index = _LAYER_BIAS_INDEX.get(found.class_name)
+        if bias_index is None and not found.class_name.startswith(_CONV_PREFIXES):
+            return UNKNOWN_FACTS
+        if bias_index is None:
+            bias_index = 7  # Conv*(in, out, kernel, stride, padding, dilation|output_padding, groups, bias)
+        constructor = _constructor(self.context, node.value)
+        if constructor is None or type(constructor.func) not in (cst.Name, cst.Attribute) or \
+                self.context.qualified_name(constructor.func) != found.class_name or \
+                any(arg.star for arg in constructor.args):
+            return UNKNOWN_FACTS
+        if attr == "bias" and (keyword(constructor, "bias") is not None or len(positional(constructor)) > bias_index):
+            return UNKNOWN_FACTS
+        if self.freezes or _file_state(self.context).reparametrizes:
+            return UNKNOWN_FACTS
+        return _PARAMETER_ITEM
 
     @staticmethod
     def _detached(base: Facts) -> Facts:
@@ -561,6 +612,14 @@ class _Evaluator:
                 return self._detached(receiver)
             if receiver.is_tensor or receiver.loop_data:
                 return self._method(call, func.attr.value, receiver, env, mode)
+            if func.attr.value == "requires_grad_" and receiver.kind is None and \
+                    module_instance(self.context, func.value) is None:
+                value = _flag_argument(call)
+                if value is None or bool_literal(value) is True:
+                    # images.clone().requires_grad_(): a tensor that requires grad (it already did, or it is a
+                    # leaf now); torch's method returns its receiver
+                    return _GRAD_OF_UNKNOWN_LEAFNESS
+        call = _target_keyword_as_positional(call)
         if isinstance(func, (cst.Name, cst.Attribute)):
             name = self.context.qualified_name(func)
             if name is not None:
@@ -570,6 +629,12 @@ class _Evaluator:
         if isinstance(func, cst.Name) and func.value in ("float", "int", "len") and \
                 self.context.qualified_name(func) == f"builtins.{func.value}":
             return _NUMBER
+        if mode in (None, ENABLED) and type(func) in (cst.Name, cst.Attribute):
+            # a function of this file, or a method of an instance of a class of this file
+            function = _local_function(self.context, func) if type(func) is cst.Name else \
+                _plain_method(self.context, func)
+            if function is not None:
+                return _returned_facts(self.context, function)
         return self._module_call(call, env, mode)
 
     def _method(self, call: cst.Call, method: str, receiver: Facts, env: Env, mode: Optional[str]) -> Facts:
@@ -684,8 +749,8 @@ class _Evaluator:
                 numel = _shape_numel(shape_args) if shape_args else None
         elif factory.name in ("torch.tensor", "torch.as_tensor") and args:
             numel = _literal_numel(args[0])
-            if factory.name == "torch.as_tensor" and numel is None:
-                return UNKNOWN_FACTS  # as_tensor of a tensor returns that tensor
+            if factory.name == "torch.as_tensor" and numel is None and type(args[0]) not in (cst.List, cst.Tuple):
+                return UNKNOWN_FACTS  # as_tensor of a tensor returns that tensor; of a list, a new one
         elif factory.name == "torch.full" and args:
             numel = _shape_numel([args[0]])
         elif factory.name in LIKE_FACTORIES and args:
@@ -738,6 +803,24 @@ class _Evaluator:
         return self._derived(UNKNOWN_FACTS, True, mode, single)
 
 
+def _target_keyword_as_positional(call: cst.Call) -> cst.Call:
+    """``F.mse_loss(input=p, target=t)`` / ``crit(pred, target=t)`` as ``(p, t)``: a loss's prediction and
+    target given by keyword are its first two arguments (other calls are returned as they are)."""
+    target = keyword(call, "target")
+    if target is None:
+        return call
+    args = positional(call)
+    prediction = keyword(call, "input")
+    if len(args) == 1 and prediction is None:
+        given = [args[0], target]
+    elif not args and prediction is not None:
+        given = [prediction, target]
+    else:
+        return call
+    rest = [a for a in call.args if a.keyword is not None and a is not target and a is not prediction]
+    return call.with_changes(args=[a.with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT) for a in given] + rest)
+
+
 def _reduction_shape(reduction: Optional[cst.Arg]) -> str:
     """How a loss's ``reduction=`` argument shapes its result."""
     if reduction is None:
@@ -775,6 +858,12 @@ def _grad_off_forward(context: "LintContext", klass: cst.ClassDef) -> bool:
 
 _GRAD_OFF_MARKS = (cst.FunctionDef, cst.Attribute, cst.With)
 
+# layers whose ``weight`` and ``bias`` are Parameters, with the position of their ``bias`` argument (Conv*: 7)
+_LAYER_BIAS_INDEX = {"torch.nn.Linear": 2, "torch.nn.Bilinear": 3}
+_LAYER_PARAMETERS = frozenset({"weight", "bias"})
+# functions that turn a layer's weight into a computed tensor (weight_norm, parametrizations, pruning)
+_REPARAMETRIZERS = ("weight_norm", "spectral_norm", "parametriz", "prune", "_unstructured", "_structured")
+
 
 def _constructor(context: "LintContext", callee: cst.BaseExpression) -> Optional[cst.Call]:
     """The constructor call a layer is built by: inline, or the one assignment of its name."""
@@ -782,6 +871,9 @@ def _constructor(context: "LintContext", callee: cst.BaseExpression) -> Optional
         return callee
     if isinstance(callee, cst.Name):
         value = single_assigned_value(context, callee)
+        return value if isinstance(value, cst.Call) else None
+    if isinstance(callee, cst.Attribute):
+        value = attribute_value(context, callee)  # self.head = nn.Linear(3, 4)
         return value if isinstance(value, cst.Call) else None
     return None
 
@@ -810,6 +902,8 @@ def _constructor_argument(context: "LintContext", callee: cst.BaseExpression, fi
 _NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _DECLARATIONS = (cst.Global, cst.Nonlocal)
 _WALRUS = (cst.NamedExpr,)
+_NESTED_TYPES = frozenset(_NESTED)
+_COMPREHENSIONS = frozenset({cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp})
 
 
 class _Snapshot(Record):
@@ -854,9 +948,11 @@ class _ScopeAnalysis:
         if isinstance(owner, cst.FunctionDef):
             start = _annotated_tensors(context, owner)
             start.update(_call_site_facts(context, owner))
+        self.falls_off_end = True  # whether the body may finish without a return (and give None)
         try:
             self._first_pass = False
-            self._block(statements, dict(start), mode, record=True, loop=None)
+            end, _, _ = self._block(statements, dict(start), mode, record=True, loop=None)
+            self.falls_off_end = end is not None
             self._first_pass = True
             self._block(statements, dict(start), mode, record=True, loop=None)
         except RecursionError:
@@ -915,6 +1011,7 @@ class _ScopeAnalysis:
                 (loop.continues if node_type is cst.Continue else loop.breaks).append(env)
             return None, mode, record
         env = dict(env)
+        walrus = self._walrus_values(node, env, mode) if nodes_of(node, _WALRUS) else None
         if node_type is cst.Assign:
             value = evaluate(node.value, env, mode)
             for target in node.targets:
@@ -929,7 +1026,9 @@ class _ScopeAnalysis:
         else:
             for name in _bound_names(node):
                 env.pop(name, None)
-        self._forget_walrus_targets(node, env)
+        if walrus:
+            for name, facts in walrus.items():
+                self._bind(name, facts, env)
         return env, mode, record
 
     def _assign(self, target: cst.BaseExpression, value_node: cst.BaseExpression, value: Facts, env: Env,
@@ -1045,8 +1144,50 @@ class _ScopeAnalysis:
                 self._in_place(name, arguments, env, mode)
         return mode
 
-    def _forget_walrus_targets(self, node: cst.CSTNode, env: Env) -> None:
-        for inner in nodes_of(node, _WALRUS):
+    def _walrus_values(self, root: cst.CSTNode, env: Env, mode: Optional[str]) -> Dict[str, Facts]:
+        """What the ``name := value`` expressions of ``root`` (a statement or a header) bind, evaluated
+        before it: the value's facts when the walrus certainly runs and its name is read nowhere else in
+        ``root``; otherwise unknown (and the name is dropped from ``env`` now, so that reads in ``root``
+        do not see its old value)."""
+        found: Dict[str, Facts] = {}
+        reads: Dict[str, int] = {}
+        walruses: List[Tuple[cst.NamedExpr, bool]] = []
+        stack: List[Tuple[cst.CSTNode, bool]] = [(root, False)]
+        while stack:
+            node, maybe = stack.pop()
+            node_type = type(node)
+            if node_type in _NESTED_TYPES:
+                continue
+            if node_type is cst.Name:
+                reads[node.value] = reads.get(node.value, 0) + 1
+                continue
+            if node_type is cst.NamedExpr:
+                walruses.append((node, maybe))
+            if node_type is cst.BooleanOperation:
+                stack.append((node.left, maybe))
+                stack.append((node.right, True))  # short-circuit: may not run
+                continue
+            if node_type is cst.IfExp:
+                stack.append((node.test, maybe))
+                stack.extend((branch, True) for branch in (node.body, node.orelse))
+                continue
+            if node_type in _COMPREHENSIONS:
+                maybe = True  # runs once per item, maybe never
+            stack.extend((child, maybe) for child in children(node))
+        before = dict(env)
+        for node, maybe in walruses:
+            if type(node.target) is not cst.Name:
+                continue
+            name = node.target.value
+            if maybe or reads.get(name, 0) > 1 or name in found:
+                found[name] = UNKNOWN_FACTS
+                env.pop(name, None)
+            else:
+                found[name] = self.evaluator.facts(node.value, before, mode)
+        return found
+
+    def _forget_walrus_targets(self, root: cst.CSTNode, env: Env) -> None:
+        for inner in nodes_of(root, _WALRUS):
             if type(inner.target) is cst.Name:
                 env.pop(inner.target.value, None)
 
@@ -1057,6 +1198,14 @@ class _ScopeAnalysis:
         node_type = type(node)  # exact types: isinstance on LibCST's ABCs is slow
         if node_type is cst.If:
             branch_record = record and not (self._first_pass and in_loop)
+            if nodes_of(node.test, _WALRUS) or (node.orelse is not None and nodes_of(node.orelse, _WALRUS)):
+                env = dict(env)
+                for name, facts in self._walrus_values(node.test, env, mode).items():
+                    self._bind(name, facts, env)  # the first test always runs
+                elif_test = node.orelse
+                while isinstance(elif_test, cst.If):
+                    self._forget_walrus_targets(elif_test.test, env)  # an elif test may not run
+                    elif_test = elif_test.orelse
             ends = []
             modes = []
             current: Optional[cst.CSTNode] = node
@@ -1078,6 +1227,8 @@ class _ScopeAnalysis:
         if node_type is cst.With:
             inner_mode = with_mode(self.context, node) or mode
             inner_env = dict(env)
+            for item in node.items:
+                self._forget_walrus_targets(item, inner_env)
             for item in node.items:
                 if item.asname is not None:
                     for name in _target_names(item.asname.name):
@@ -1112,15 +1263,23 @@ class _ScopeAnalysis:
             item_facts = _LOOP_DATA if _is_data_iterable(node.iter) else UNKNOWN_FACTS
             if _is_range(self.context, node.iter) and isinstance(node.target, cst.Name):
                 item_facts = _NUMBER
-            parameter = self._parameter_loop_item(node)
-            if parameter is not None:
+            for parameter in self._parameter_loop_items(node):
                 loop_items[parameter] = _PARAMETER_ITEM
             for name in _target_names(node.target):
                 if item_facts != UNKNOWN_FACTS:
                     loop_items[name] = item_facts
 
+        # a walrus in the header rebinds at every test (while) or once before the loop (for)
+        header = node.iter if isinstance(node, cst.For) else node.test
+        header_walrus = bool(nodes_of(header, _WALRUS))
+        if header_walrus:
+            env = dict(env)
+            self._forget_walrus_targets(header, env)
+
         def enter(start: Env) -> Env:
             entered = dict(start)
+            if header_walrus:
+                self._forget_walrus_targets(header, entered)
             if isinstance(node, cst.For):
                 for name in _target_names(node.target):
                     entered.pop(name, None)
@@ -1149,29 +1308,25 @@ class _ScopeAnalysis:
         if node.orelse is not None:
             after = self._suite(node.orelse.body, after, mode, record and not self._first_pass, None)[0] or {}
         after = _join_envs([after, *exits.breaks]) or {}
+        if header_walrus:
+            self._forget_walrus_targets(header, after)
         return after, mode, record
 
-    def _parameter_loop_item(self, node: cst.For) -> Optional[str]:
-        """The loop variable of ``for p in m.parameters()`` / ``for name, p in m.named_parameters()`` over a
-        module ``m`` (certainly one: see ``module_instance``), which is each time a parameter: a leaf that
-        requires grad, unless the file may freeze parameters."""
-        iterable = node.iter
-        if self.freezes or type(iterable) is not cst.Call or type(iterable.func) is not cst.Attribute:
-            return None
-        method = iterable.func.attr.value
-        if method not in ("parameters", "named_parameters") or any(a.star for a in iterable.args):
-            return None
-        target = node.target
-        if method == "named_parameters":
-            if type(target) is not cst.Tuple or len(target.elements) != 2:
-                return None
-            target = target.elements[1].value
-        if type(target) is not cst.Name:
-            return None
-        found = module_instance(self.context, iterable.func.value)
-        if found is None or found.scripted:
-            return None
-        return target.value
+    def _parameter_loop_items(self, node: cst.For) -> List[str]:
+        """The loop variables of ``for p in m.parameters()`` / ``for n, p in m.named_parameters()`` (or a
+        ``zip``/``enumerate`` of them: ``loops.parameter_loop_items``) over modules ``m`` (certainly ones:
+        see ``module_instance``), which are each time a parameter: a leaf that requires grad, unless the
+        file may freeze parameters."""
+        if self.freezes:
+            return []
+        names = []
+        for name, (receiver, method) in parameter_loop_items(node).items():
+            if method not in ("parameters", "named_parameters"):
+                continue
+            found = module_instance(self.context, receiver)
+            if found is not None and not found.scripted:
+                names.append(name)
+        return names
 
     def _try(self, node, env: Env, mode: Optional[str], record: bool,
              loop: Optional[_Loop]) -> Tuple[Optional[Env], Optional[str], bool]:
@@ -1238,14 +1393,76 @@ def _call_site_facts(context: "LintContext", function: cst.FunctionDef) -> Env:
             joined: Optional[Facts] = None
             for argument in arguments:
                 facts = _facts_where_written(context, state, index, argument)
-                if facts is None or not facts.is_tensor:
+                if facts is None or not (facts.is_tensor or facts.loop_data):
                     joined = None
                     break
                 joined = facts if joined is None else join_facts(joined, facts)
             if joined is not None and joined.is_tensor:
                 env[param.name.value] = joined.replace(loop_data=False)
+            elif joined is not None and joined.loop_data:
+                env[param.name.value] = _LOOP_DATA  # every call passes a batch of a data loop
     state.parameter_facts[key] = env
     return dict(env)
+
+
+def _local_function(context: "LintContext", name: cst.Name) -> Optional[cst.FunctionDef]:
+    """The function of this file a called name certainly is: bound once, by a ``def`` that is neither
+    decorated (grad-mode decorators aside), async, nor a generator."""
+    bindings = context.names.bindings_of(name)
+    if not bindings or len(bindings) != 1 or bindings[0].kind != "def":
+        return None
+    function = bindings[0].node
+    if type(function) is not cst.FunctionDef or function.asynchronous is not None:
+        return None
+    if not all(is_grad_mode_decorator(context, d) for d in function.decorators):
+        return None  # a decorator other than no_grad/enable_grad/inference_mode may change what it returns
+    if own_nodes_of(function.body, _YIELDS):
+        return None
+    return function
+
+
+_YIELDS = (cst.Yield,)
+
+
+def _plain_method(context: "LintContext", attribute: cst.Attribute) -> Optional[cst.FunctionDef]:
+    """``modules.bound_method`` when it is neither decorated (grad-mode decorators aside), async, nor a
+    generator."""
+    method = bound_method(context, attribute)
+    if method is None or method.asynchronous is not None or own_nodes_of(method.body, _YIELDS):
+        return None
+    if not all(is_grad_mode_decorator(context, d) for d in method.decorators):
+        return None
+    return method
+
+
+def _returned_facts(context: "LintContext", function: cst.FunctionDef) -> Facts:
+    """What a call of a function of this file returns: the join of its ``return`` values, each evaluated
+    where it stands (its parameters are what every call site passes, see ``_call_site_facts``); unknown
+    when the body may end without a return, a return has no value, or the function calls itself."""
+    state = _file_state(context)
+    key = id(function)
+    found = state.return_facts.get(key)
+    if found is not None:
+        return found
+    state.return_facts[key] = UNKNOWN_FACTS  # a recursive call sees nothing
+    result = UNKNOWN_FACTS
+    analysis = state.scope(function)
+    returns = own_nodes_of(function.body, _RETURNS)
+    if returns and not analysis.falls_off_end and all(r.value is not None for r in returns):
+        joined: Optional[Facts] = None
+        for statement in returns:
+            snapshot = analysis.every_run.get(id(statement))
+            if snapshot is None:
+                continue  # never reached
+            facts = analysis.evaluator.facts(statement.value, snapshot.env, snapshot.mode)
+            joined = facts if joined is None else join_facts(joined, facts)
+        if joined is not None:
+            result = joined.replace(loop_data=False) if joined.loop_data else joined
+    state.return_facts[key] = result
+    return result
+
+
+_RETURNS = (cst.Return,)
 
 
 def _facts_where_written(context: "LintContext", state: "_FileState", index, node: cst.BaseExpression) -> Optional[Facts]:
@@ -1487,14 +1704,24 @@ class _FileState:
         self.grad_leaf_scopes: Dict[int, bool] = {}  # scope owner -> grad_leaf_possible there
         self._grad_leaf_words: Optional[frozenset] = None
         self._freezes: Optional[bool] = None
+        self._reparametrizes: Optional[bool] = None
         self._called_without_grad: Optional[set] = None
         self.parameter_facts: Dict[int, Env] = {}  # id(function) -> what its call sites give its parameters
+        self.return_facts: Dict[int, Facts] = {}  # id(function) -> what every call of it returns
 
     @property
     def called_without_grad(self) -> set:
         if self._called_without_grad is None:
             self._called_without_grad = _called_without_grad(self.context)
         return self._called_without_grad
+
+    @property
+    def reparametrizes(self) -> bool:
+        """Whether the file may replace a layer's weight by a computed tensor (``weight_norm(fc)``,
+        ``parametrize.register_parametrization``, ``prune.l1_unstructured``), or delete or assign it."""
+        if self._reparametrizes is None:
+            self._reparametrizes = _reparametrizes(self.context)
+        return self._reparametrizes
 
     @property
     def freezes(self) -> bool:
@@ -1514,6 +1741,21 @@ class _FileState:
         if found is None:
             found = self.scopes[id(owner)] = _ScopeAnalysis(self.context, owner, self.freezes)
         return found
+
+
+def _reparametrizes(context: "LintContext") -> bool:
+    for node in nodes_of(context.module, _REPARAMETRIZE_MARKS):
+        if type(node) is cst.Name:
+            if any(word in node.value for word in _REPARAMETRIZERS):
+                return True
+        elif type(node) in (cst.AssignTarget, cst.Del):
+            target = node.target
+            if type(target) is cst.Attribute and target.attr.value in _LAYER_PARAMETERS:
+                return True
+    return False
+
+
+_REPARAMETRIZE_MARKS = (cst.Name, cst.AssignTarget, cst.Del)
 
 
 def _file_state(context: "LintContext") -> _FileState:
@@ -1564,7 +1806,8 @@ def _snapshot(context: "LintContext", statement: Optional[cst.CSTNode], every_ru
 # Only these make a value a leaf that requires grad (see _Evaluator): a factory or Variable given
 # ``requires_grad=``, ``nn.Parameter(...)``, ``.requires_grad_()``, ``x.requires_grad = ...`` and a loop
 # over a module's ``parameters()``/``named_parameters()``.
-_GRAD_LEAF_WORDS = frozenset({"requires_grad", "requires_grad_", "Parameter", "parameters", "named_parameters"})
+_GRAD_LEAF_WORDS = frozenset({"requires_grad", "requires_grad_", "Parameter", "parameters", "named_parameters",
+                              "weight", "bias"})
 _NAMES = (cst.Name,)
 _value_of = attrgetter("value")
 _IMPORT_ALIASES = (cst.ImportAlias,)
@@ -1598,15 +1841,42 @@ def grad_leaf_possible(context: "LintContext", statement: Optional[cst.CSTNode] 
     state = _file_state(context)
     found = state.grad_leaf_scopes.get(id(owner))
     if found is None:
-        names = index.numbers_of(_NAMES, start, index.ends[start])
-        values = map(_value_of, map(index.order.__getitem__, names))
-        # C-level loops over the scope's names, up to the first word
-        found = any(map(state.grad_leaf_words.__contains__, values))
+        found = _names_grad_leaf_word(state, index, owner)
         if not found and type(owner) is cst.FunctionDef:
             # a grad leaf passed in by every call site
             found = any(f.leaf is True and f.requires_grad is True for f in _call_site_facts(context, owner).values())
+            if not found:
+                found = _may_reach_grad_leaf(context, state, index, owner)
         state.grad_leaf_scopes[id(owner)] = found
     return found
+
+
+def _names_grad_leaf_word(state: "_FileState", index, node: cst.CSTNode) -> bool:
+    """Whether the code of ``node`` names one of the words that make a grad leaf."""
+    start = index.number(node)
+    if start is None:
+        return True
+    names = index.numbers_of(_NAMES, start, index.ends[start])
+    values = map(_value_of, map(index.order.__getitem__, names))
+    return any(map(state.grad_leaf_words.__contains__, values))  # C-level loops, up to the first word
+
+
+def _may_reach_grad_leaf(context: "LintContext", state: "_FileState", index, function: cst.FunctionDef) -> bool:
+    """Whether a function may see a grad leaf its own code does not make: ``self.w`` of a method whose class
+    makes one, or the return value of a function of this file that makes one."""
+    klass = next((a for a in index.ancestors(function) if type(a) in (cst.ClassDef, cst.FunctionDef)), None)
+    if type(klass) is cst.ClassDef and _names_grad_leaf_word(state, index, klass):
+        return True
+    for call in own_nodes_of(function.body, _CALL_TYPES):
+        func = call.func
+        callee = _local_function(context, func) if type(func) is cst.Name else \
+            _plain_method(context, func) if type(func) is cst.Attribute else None
+        if callee is not None and callee is not function and _names_grad_leaf_word(state, index, callee):
+            return True
+    return False
+
+
+_CALL_TYPES = (cst.Call,)
 
 
 def facts_at(context: "LintContext", expression: cst.BaseExpression, statement: Optional[cst.CSTNode] = None,

@@ -105,22 +105,49 @@ def iterates_at_most_once(loop: cst.CSTNode) -> bool:
 PARAMETER_ITERATORS = frozenset({"parameters", "named_parameters", "buffers", "named_buffers"})
 
 
+def parameter_loop_items(loop: cst.For) -> Dict[str, Tuple[cst.BaseExpression, str]]:
+    """The loop variables that hold a parameter (or buffer) of a module on every iteration, each with the
+    receiver and the method of its iterator: ``p`` in ``for p in m.parameters()``, ``for n, p in
+    m.named_parameters()``, ``for i, p in enumerate(m.parameters())``, and both of ``for p, q in
+    zip(a.parameters(), b.parameters())`` (an EMA update). The receiver is not checked to be a module."""
+    found: Dict[str, Tuple[cst.BaseExpression, str]] = {}
+    _add_parameter_items(loop.target, loop.iter, found)
+    return found
+
+
+def _add_parameter_items(target: cst.BaseExpression, iterable: cst.BaseExpression,
+                         found: Dict[str, Tuple[cst.BaseExpression, str]]) -> None:
+    if type(iterable) is not cst.Call or any(arg.star for arg in iterable.args):
+        return
+    func = iterable.func
+    if type(func) is cst.Attribute and func.attr.value in PARAMETER_ITERATORS:
+        if func.attr.value.startswith("named_"):
+            if type(target) is cst.Tuple and len(target.elements) == 2 and type(target.elements[1].value) is cst.Name \
+                    and type(target.elements[1]) is not cst.StarredElement:
+                found[target.elements[1].value.value] = (func.value, func.attr.value)
+        elif type(target) is cst.Name:
+            found[target.value] = (func.value, func.attr.value)
+        return
+    if type(func) is not cst.Name or type(target) is not cst.Tuple or any(arg.keyword is not None for arg in iterable.args):
+        return
+    elements = target.elements
+    if any(type(e) is cst.StarredElement for e in elements):
+        return
+    if func.value == "zip" and len(elements) == len(iterable.args):
+        for element, arg in zip(elements, iterable.args):
+            _add_parameter_items(element.value, arg.value, found)
+    elif func.value == "enumerate" and len(elements) == 2 and len(iterable.args) == 1:
+        _add_parameter_items(elements[1].value, iterable.args[0].value, found)
+
+
 def is_parameter_loop_item(context: "LintContext", name: cst.Name) -> bool:
-    """``p`` bound only by ``for p in <x>.parameters()`` / ``for n, p in <x>.named_parameters()`` (or the
-    buffer equivalents): a parameter or buffer tensor of a module."""
+    """``p`` bound only by a loop over ``<x>.parameters()`` / ``<x>.named_parameters()`` (or the buffer
+    equivalents, or a ``zip``/``enumerate`` of them: ``parameter_loop_items``): a parameter or buffer
+    tensor of a module."""
     binding = context.names.binding_of(name)
     if binding is None or not isinstance(binding.node, cst.For):
         return False
-    loop = binding.node
-    iterable = loop.iter
-    if not (isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute)
-            and iterable.func.attr.value in PARAMETER_ITERATORS):
-        return False
-    if iterable.func.attr.value.startswith("named_"):
-        target = loop.target
-        return (isinstance(target, cst.Tuple) and len(target.elements) == 2
-                and isinstance(target.elements[1].value, cst.Name) and target.elements[1].value.value == name.value)
-    return isinstance(loop.target, cst.Name) and loop.target.value == name.value
+    return name.value in parameter_loop_items(binding.node)
 
 
 # ------------------------------------------------------------------------------------ blocks

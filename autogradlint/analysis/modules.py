@@ -9,7 +9,7 @@ import libcst as cst
 from autogradlint.analysis.call_sites import bool_literal, keyword, parameter_arguments, positional
 from autogradlint.analysis.torch_api import layer_parameters
 from autogradlint.records import FrozenRecord, Record
-from autogradlint.walk import NESTED_SCOPES, children, current_index, nodes_of
+from autogradlint.walk import NESTED_SCOPES, children, current_index, iter_tree, nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from autogradlint.context import LintContext
@@ -464,6 +464,11 @@ def _binding_instance(knowledge: _FileKnowledge, binding, name: str) -> Optional
     if isinstance(node, cst.Assign):
         if any(isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets):
             return _instance(knowledge, node.value)
+        if len(node.targets) == 1:
+            # ``G, D = Generator(), Discriminator()``: the element that lands on the name
+            value = _unpacked_value(node.targets[0].target, node.value, name)
+            if value is not None:
+                return _instance(knowledge, value)
         return None
     if isinstance(node, (cst.AnnAssign, cst.NamedExpr)):
         if isinstance(node.target, cst.Name) and node.value is not None:
@@ -471,6 +476,22 @@ def _binding_instance(knowledge: _FileKnowledge, binding, name: str) -> Optional
         return None
     if isinstance(node, (cst.For, cst.CompFor)):
         return _loop_item_instance(knowledge, node.target, node.iter, name)
+    return None
+
+
+def _unpacked_value(target: cst.BaseExpression, value: cst.BaseExpression, name: str) -> Optional[cst.BaseExpression]:
+    """The element of a tuple or list literal ``value`` that unpacking into ``target`` binds to ``name``."""
+    sequences = (cst.Tuple, cst.List)
+    if not (isinstance(target, sequences) and isinstance(value, sequences)) or \
+            len(target.elements) != len(value.elements) or \
+            any(isinstance(e, cst.StarredElement) for e in [*target.elements, *value.elements]):
+        return None
+    for element, item in zip(target.elements, value.elements):
+        if isinstance(element.value, cst.Name) and element.value.value == name:
+            return item.value
+        inner = _unpacked_value(element.value, item.value, name)
+        if inner is not None:
+            return inner
     return None
 
 
@@ -576,6 +597,62 @@ def instance_class(context: "LintContext", expression: cst.BaseExpression) -> Op
     if found is not None:
         return None if found.may_be_function else found.local
     return _object_class(knowledge, expression)
+
+
+def attribute_value(context: "LintContext", attribute: cst.Attribute,
+                    augmented_ok: bool = False) -> Optional[cst.BaseExpression]:
+    """The one value ``<obj>.<attr>`` is ever assigned by the methods of its class when ``<obj>`` is
+    certainly an instance of a class of this file (``self.head`` after ``self.head = nn.Linear(3, 4)``);
+    None when the class assigns it more than once, or what ``<obj>`` is is unknown. ``augmented_ok``: an
+    augmented assignment (``self.W -= lr * self.W.grad``, in place for a tensor) does not count."""
+    klass = instance_class(context, attribute.value)
+    if klass is None:
+        return None
+    attr = attribute.attr.value
+    values = _assigned_values(_knowledge(context), klass, attr)
+    if len(values) == 1:
+        return values[0]
+    if not augmented_ok:
+        return None
+    given = [v for v in values if v is not None]
+    augmented = sum(1 for node in nodes_of(klass, (cst.AugAssign,)) if type(node.target) is cst.Attribute
+                    and type(node.target.value) is cst.Name and node.target.value.value == "self"
+                    and node.target.attr.value == attr)
+    return given[0] if len(given) == 1 and len(values) == 1 + augmented else None
+
+
+def bound_method(context: "LintContext", attribute: cst.Attribute) -> Optional[cst.FunctionDef]:
+    """The method ``<obj>.<name>`` calls when ``<obj>`` is certainly an instance of a class of this file
+    (``self.compute_loss``, ``trainer.predict``): defined once in the class (or a local base), a plain
+    method (not static or class), and never replaced through ``self.<name> = ...``."""
+    klass = instance_class(context, attribute.value)
+    if klass is None:
+        return None
+    name = attribute.attr.value
+    method = _find_method(context, klass, name)
+    if method is None or is_static_or_classmethod(method):
+        return None
+    owner = next((k for k in _class_and_local_bases(context, klass) if isinstance(k.body, cst.IndentedBlock)
+                  and any(s is method for s in k.body.body)), None)
+    if owner is None or _class_binds(owner, name) != 1 or _assigned_values(_knowledge(context), klass, name):
+        return None
+    return method
+
+
+def _class_binds(klass: cst.ClassDef, name: str) -> int:
+    """How many statements of a class body bind ``name`` (defs, assignments)."""
+    count = 0
+    for statement in klass.body.body:  # type: ignore[union-attr]
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            count += statement.name.value == name
+        elif isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else \
+                    [small.target] if isinstance(small, (cst.AnnAssign, cst.AugAssign)) else []
+                count += any(isinstance(t, cst.Name) and t.value == name for t in targets)
+        else:
+            count += 1 if any(isinstance(n, cst.Name) and n.value == name for n in iter_tree(statement)) else 0
+    return count
 
 
 def plain_instance_class(context: "LintContext", expression: cst.BaseExpression) -> Optional[cst.ClassDef]:
