@@ -34,9 +34,10 @@ _GRAD_MODE_DECORATORS = frozenset({
 
 
 class _Callable:
-    __slots__ = ("node", "params", "skip", "calls", "escaped")
+    __slots__ = ("name", "node", "params", "skip", "calls", "escaped")
 
-    def __init__(self, node: cst.FunctionDef, skip: int) -> None:
+    def __init__(self, name: str, node: cst.FunctionDef, skip: int) -> None:
+        self.name = name  # the module-level name it is called by
         self.node = node
         self.params = [*node.params.posonly_params, *node.params.params]
         self.skip = skip  # 1 for ``__init__`` called through its class: ``self`` is not an argument
@@ -49,6 +50,8 @@ class CallSites:
 
     def __init__(self, context: "LintContext") -> None:
         self._by_param: Dict[int, Tuple[_Callable, str, Optional[int]]] = {}
+        self._context = context
+        self._names: Tuple[str, ...] = ()
         candidates: Dict[str, Tuple[_Callable, cst.CSTNode]] = {}
         module_bindings = context.names.module_scope.bindings
         exported = _all_names(context.module)
@@ -73,11 +76,12 @@ class CallSites:
                 if function is None:
                     continue
                 skip = 1
-            callable_ = _Callable(function, skip)
+            callable_ = _Callable(name, function, skip)
             candidates[name] = (callable_, statement)
             self._index_params(callable_)
         if not candidates:
             return
+        self._names = tuple(sorted(candidates))
         names = context.names
         called: set = set()
         for call in nodes_of(context.module, (cst.Call,)):
@@ -108,22 +112,51 @@ class CallSites:
             self._by_param[id(param)] = (callable_, param.name.value, None)
 
     def arguments(self, param: cst.Param) -> Optional[List[cst.BaseExpression]]:
-        """The expressions every call site passes to ``param`` (in the callers' scopes), or None when the
-        policy above does not let the call sites speak for it."""
+        """The expressions every call site of the same file passes to ``param`` (in the callers' scopes), or
+        None when the policy above does not let the call sites speak for it, or when other files of the
+        project call the function too."""
+        found = self.all_arguments(param)
+        if found is None or found[1]:
+            return None
+        return found[0]
+
+    def all_arguments(self, param: cst.Param) -> Optional[Tuple[List[cst.BaseExpression], List[dict]]]:
+        """What every call site passes to ``param``: the expressions of this file's calls, and the descriptions
+        (see ``analysis.project``) of the arguments of other files' calls; None when unknown. At least one
+        call in all."""
         found = self._by_param.get(id(param))
         if found is None:
             return None
         callable_, name, position = found
-        if callable_.escaped or not callable_.calls:
+        if callable_.escaped:
+            return None
+        remote = self._remote(callable_)
+        if remote is None or not (callable_.calls or remote):
             return None
         keyword_ok = not any(p is param for p in callable_.node.params.posonly_params)
+        index = None if position is None else position - callable_.skip
         out: List[cst.BaseExpression] = []
         for call in callable_.calls:
-            value = _argument(call, name, None if position is None else position - callable_.skip, keyword_ok)
+            value = _argument(call, name, index, keyword_ok)
             if value is None:
                 return None
             out.append(value)
-        return out
+        described: List[dict] = []
+        for call in remote:
+            description = _described_argument(call, name, index, keyword_ok)
+            if description is None:
+                return None
+            described.append(description)
+        return out, described
+
+    def _remote(self, callable_: _Callable) -> Optional[list]:
+        """The calls the project's other files make of it ([] when none are seen), None when unknown."""
+        path = self._context.path
+        if not path or path == "-" or not path.endswith(".py"):
+            return []  # not a module other files can import
+        from autogradlint.analysis.project import project_of, remote_calls
+
+        return remote_calls(project_of(self._context), callable_.name, self._names)
 
 
 def _argument(call: cst.Call, name: str, position: Optional[int], keyword_ok: bool) -> Optional[cst.BaseExpression]:
@@ -138,6 +171,15 @@ def _argument(call: cst.Call, name: str, position: Optional[int], keyword_ok: bo
             index += 1
         elif arg.keyword.value == name and keyword_ok:
             found = arg.value
+    return found
+
+
+def _described_argument(call: dict, name: str, position: Optional[int], keyword_ok: bool) -> Optional[dict]:
+    """The description another file's call gives the parameter (None: unknown or left to its default)."""
+    positional_ = call.get("a") or []
+    found = positional_[position] if position is not None and position < len(positional_) else None
+    if keyword_ok and name in (call.get("k") or {}):
+        found = call["k"][name]
     return found
 
 
@@ -200,8 +242,16 @@ def call_sites(context: "LintContext") -> CallSites:
 
 
 def parameter_arguments(context: "LintContext", param: cst.Param) -> Optional[List[cst.BaseExpression]]:
-    """What every call site of the same file passes to ``param`` (see the module's policy), or None."""
+    """What every call site of the same file passes to ``param`` (see the module's policy), or None (also when
+    other files of the project call the function: see ``all_parameter_arguments``)."""
     return call_sites(context).arguments(param)
+
+
+def all_parameter_arguments(context: "LintContext", param: cst.Param
+                            ) -> Optional[Tuple[List[cst.BaseExpression], List[dict]]]:
+    """What every call site, in this file and in the project's other files, passes to ``param``: this file's
+    expressions and the other files' argument descriptions (see ``analysis.project``); None when unknown."""
+    return call_sites(context).all_arguments(param)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence
 
 import libcst as cst
 
-from autogradlint.analysis.call_sites import bool_literal, keyword, parameter_arguments, positional
+from autogradlint.analysis.call_sites import (all_parameter_arguments, bool_literal, keyword, parameter_arguments,
+                                             positional)
 from autogradlint.analysis.torch_api import layer_parameters
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import NESTED_SCOPES, children, current_index, nodes_of
@@ -489,10 +490,12 @@ def _param_instance(knowledge: _FileKnowledge, param: cst.Param) -> Optional[Mod
 
 
 def _call_site_instance(knowledge: _FileKnowledge, param: cst.Param) -> Optional[ModuleInstance]:
-    """The module every call site of the same file passes to ``param`` (see ``call_sites``)."""
-    arguments = parameter_arguments(knowledge.context, param)
-    if not arguments:
+    """The module every call site passes to ``param``, in this file or another of the project (see
+    ``call_sites``)."""
+    both = all_parameter_arguments(knowledge.context, param)
+    if both is None:
         return None
+    arguments, described = both
 
     def compute() -> Optional[ModuleInstance]:
         found = []
@@ -502,6 +505,11 @@ def _call_site_instance(knowledge: _FileKnowledge, param: cst.Param) -> Optional
                 return None
             if result is not _ASSUMED:
                 found.append(result)
+        for description in described:
+            result = _described_instance(knowledge.context, description, 1)
+            if result is None:
+                return None
+            found.append(result)
         return _combine(found) if found else None
 
     return _assuming(knowledge, ("param", id(param)), compute)

@@ -73,7 +73,10 @@ def _load_store() -> None:
     _LOADED[0] = True
     if _STORE_FILE[0] is not None:
         for key, value in read_summaries(*_STORE_FILE[0]).items():
-            if _well_formed(value):  # a damaged entry is never trusted
+            if key.startswith("calls:"):
+                if _well_formed_calls(value):
+                    _STORE.setdefault(key, value)
+            elif _well_formed(value):  # a damaged entry is never trusted
                 _STORE.setdefault(key, value)
 
 
@@ -81,6 +84,20 @@ def _well_formed(summary: object) -> bool:
     return (isinstance(summary, dict) and isinstance(summary.get("module"), str)
             and all(isinstance(summary.get(part), dict) for part in ("imports", "classes", "functions", "values"))
             and all(isinstance(c, dict) for c in summary["classes"].values()))
+
+
+def _well_formed_calls(summary: object) -> bool:
+    if not (isinstance(summary, dict) and isinstance(summary.get("module"), str)):
+        return False
+    refs = summary.get("refs")
+    if refs is None:
+        return True
+    return isinstance(refs, dict) and all(
+        isinstance(e, dict) and isinstance(e.get("escaped"), bool) and isinstance(e.get("calls"), list)
+        and all(isinstance(c, dict) and isinstance(c.get("a"), list) and isinstance(c.get("k"), dict)
+                and all(d is None or isinstance(d, dict) for d in [*c["a"], *c["k"].values()])
+                for c in e["calls"])
+        for e in refs.values())
 
 
 def take_new_summaries() -> Dict[str, dict]:
@@ -372,8 +389,10 @@ class ProjectContext:
         self.package_parts = os.path.relpath(directory, top).split(os.sep) if top != directory else []
         roots = [top]
         found = directory
+        self.pyproject_dir: Optional[str] = None
         while True:
             if os.path.isfile(os.path.join(found, "pyproject.toml")):
+                self.pyproject_dir = found
                 roots.extend([found, os.path.join(found, "src")])
                 break
             parent = os.path.dirname(found)
@@ -391,9 +410,13 @@ class ProjectContext:
         self.only_package = self.package_parts[0] if self.package_parts and _is_site_packages(top) else None
         if _is_site_packages(top) and not self.package_parts:
             self.roots = []
+        if self.only_package is not None or not self.roots:
+            self.pyproject_dir = None
         self.dependencies: Dict[str, Optional[str]] = {}  # file probed -> its summary's hash (None: absent)
         self._modules: Dict[str, Optional[dict]] = {}
         self._top_names: Optional[frozenset] = None
+        # whether files read for a caller search earlier in this process still hold (see _tree)
+        self.reuse_trees = False
 
     # ---------------------------------------------------------------- modules
     def absolute(self, qualified: Optional[str]) -> Optional[str]:
@@ -517,6 +540,10 @@ def dependencies_current(dependencies: Dict[str, Optional[str]]) -> bool:
     """Whether every project file a cached result read still has the summary it had, every file found
     missing is still missing, and every search root offers the same top-level modules."""
     for path, expected in dependencies.items():
+        if path.startswith("callers:"):
+            if not _callers_current(path[8:], expected):
+                return False
+            continue
         if path.startswith("dir:"):
             if listing_hash(path[4:]) != expected:
                 return False
@@ -542,3 +569,344 @@ def project_of(context) -> ProjectContext:
         if found is None:
             found = context.facts["project"] = ProjectContext(context.path or "")
     return found
+
+
+# ------------------------------------------------------------------------------------------ callers in other files
+#
+# What the other files of the project pass to a function of the file being linted. Linting one file must not
+# parse the repository: the project's files are read as bytes (once per process), only those that mention the
+# function's name or its module's name are summarised with ``ast`` (once per content, kept with the other
+# summaries), and each such *calls summary* records, for every name the file imports, the calls it makes of it
+# with a description of each argument (see ``_Summarizer.value``), or that it escapes (read as a value, stored,
+# rebound, called with ``*args``/``**kwargs``, star-imported). The answer is "unknown" whenever a caller may be
+# out of sight: a notebook or a file that does not parse mentions the name, an import we cannot resolve names a
+# module of the same name, an import that is never called (a re-export), or the project is too large to read.
+
+# a walk that reads more than this many files or bytes gives up: nothing is claimed beyond it
+_MAX_WALKED_FILES = 5000
+_MAX_WALKED_BYTES = 64 * 1024 * 1024
+# a name mentioned by more files than this is not followed (each candidate costs an ast parse)
+_MAX_CANDIDATES = 64
+_SKIPPED_DIRECTORIES = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist",
+                                  "venv", "env"})
+# walked trees by root (per process): [(path, bytes)] or None when too large; files by (path, mtime, size)
+_TREES: Dict[str, Optional[List[Tuple[str, bytes]]]] = {}
+_FILE_BYTES: Dict[Tuple[str, int, int], bytes] = {}
+_CALLERS: Dict[str, Tuple[Optional[Dict[str, Optional[list]]], str]] = {}
+
+
+def _walk_root(project: "ProjectContext") -> Optional[str]:
+    """The folder whose files may import the linted file: the pyproject folder, else the top of the package
+    chain."""
+    if not project.roots:
+        return None
+    return project.pyproject_dir or project.roots[0]
+
+
+def _tree(root: str, reuse: bool) -> Optional[List[Tuple[str, bytes]]]:
+    """Every ``*.py`` and ``*.ipynb`` file under ``root`` with its bytes (hidden folders, virtual environments
+    and build output aside); None when the tree is too large to read. ``reuse``: a walk made earlier in this
+    process still holds (a CLI run; an editor's server walks again, files may have changed)."""
+    if reuse and root in _TREES:
+        return _TREES[root]
+    found: List[Tuple[str, bytes]] = []
+    total = 0
+    stack = [root]
+    too_large = False
+    while stack and not too_large:
+        directory = stack.pop()
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if (name.startswith(".") or name in _SKIPPED_DIRECTORIES
+                            or os.path.isfile(os.path.join(entry.path, "pyvenv.cfg"))):
+                        continue
+                    stack.append(entry.path)
+                    continue
+                if not (name.endswith(".py") or name.endswith(".ipynb")) or not entry.is_file(follow_symlinks=False):
+                    continue
+                stat = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if len(found) >= _MAX_WALKED_FILES or total + stat.st_size > _MAX_WALKED_BYTES:
+                too_large = True
+                break
+            key = (entry.path, stat.st_mtime_ns, stat.st_size)
+            data = _FILE_BYTES.get(key)
+            if data is None:
+                data = _read_project_file(entry.path)
+                if data is None:
+                    data = b"\0unreadable"  # mentions nothing; a file we cannot read is not a caller we can see
+                _FILE_BYTES[key] = data
+            total += len(data)
+            found.append((entry.path, data))
+    _TREES[root] = None if too_large else found
+    return _TREES[root]
+
+
+def forget_trees() -> None:
+    """Drop the files read for caller searches (a long-running process calls this when files may have changed)."""
+    _TREES.clear()
+    _CALLERS.clear()
+
+
+class _CallsSummarizer(_Summarizer):
+    def calls(self, tree: ast.Module) -> dict:
+        summary = self.summarize(tree)
+        module_values = summary["values"]
+        bindings: Dict[str, set] = {}
+        stars: List[str] = []
+        parents: Dict[int, ast.AST] = {}
+        scopes: Dict[int, ast.AST] = {}  # id(node) -> the nearest enclosing function or lambda
+        stack: List[Tuple[ast.AST, Optional[ast.AST]]] = [(tree, None)]
+        while stack:
+            node, scope = stack.pop()
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    local = alias.asname or alias.name.split(".")[0]
+                    bindings.setdefault(local, set()).add(alias.name if alias.asname else local)
+            elif isinstance(node, ast.ImportFrom):
+                base = self.absolute(node.level, node.module)
+                for alias in node.names:
+                    if alias.name == "*":
+                        stars.append(base or "")
+                    else:
+                        bindings.setdefault(alias.asname or alias.name, set()).add(
+                            f"{base}.{alias.name}" if base else "")
+            elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                bindings.setdefault(node.id, set()).add("")
+            elif isinstance(node, ast.arg):
+                bindings.setdefault(node.arg, set()).add("")
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bindings.setdefault(node.name, set()).add("")
+            elif isinstance(node, (ast.Global, ast.Nonlocal)):
+                for name in node.names:
+                    bindings.setdefault(name, set()).add("")
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                bindings.setdefault(node.name, set()).add("")
+            elif isinstance(node, ast.alias):
+                pass
+            elif type(node).__name__ in ("MatchAs", "MatchStar", "MatchMapping"):
+                for name in (getattr(node, "name", None), getattr(node, "rest", None)):
+                    if name:
+                        bindings.setdefault(name, set()).add("")
+            inner_scope = node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) else scope
+            for child in ast.iter_child_nodes(node):
+                parents[id(child)] = node
+                if scope is not None:
+                    scopes[id(child)] = scope
+                stack.append((child, inner_scope))
+        refs: Dict[str, dict] = {}
+
+        def ref(qualified: str) -> dict:
+            return refs.setdefault(qualified, {"calls": [], "escaped": False})
+
+        tracked: Dict[str, str] = {}
+        for name, targets in bindings.items():
+            imported = [t for t in targets if t]
+            if not imported:
+                continue
+            if len(targets) == 1:
+                tracked[name] = imported[0]
+            else:
+                for target in imported:  # rebound or imported twice: what a read of it calls is not known
+                    ref(target)["escaped"] = True
+        for module in stars:
+            ref(f"{module}.*")["escaped"] = True
+        local_values: Dict[int, Dict[str, Optional[dict]]] = {}
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in tracked):
+                continue
+            qualified = tracked[node.id]
+            top: ast.AST = node
+            parent = parents.get(id(top))
+            while isinstance(parent, ast.Attribute) and parent.value is top:
+                qualified = f"{qualified}.{parent.attr}"
+                top = parent
+                parent = parents.get(id(top))
+            entry = ref(qualified)
+            if (not isinstance(parent, ast.Call) or parent.func is not top
+                    or (isinstance(top, ast.Attribute) and not isinstance(top.ctx, ast.Load))):
+                entry["escaped"] = True
+                continue
+            call = parent
+            if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+                entry["escaped"] = True
+                continue
+            names = self._scope_values(scopes.get(id(call)), scopes, module_values, local_values)
+            entry["calls"].append({"a": [self.value(a, names) for a in call.args],
+                                   "k": {k.arg: self.value(k.value, names) for k in call.keywords}})
+        return {"module": self.module, "refs": refs}
+
+    def _scope_values(self, scope: Optional[ast.AST], scopes: Dict[int, ast.AST],
+                      module_values: Dict[str, Optional[dict]],
+                      cache: Dict[int, Dict[str, Optional[dict]]]) -> Dict[str, Optional[dict]]:
+        """What the names read in ``scope`` certainly hold: a local name assigned once, else (a name no
+        enclosing function binds) the module-level value."""
+        if scope is None:
+            return module_values
+        if id(scope) in cache:
+            return cache[id(scope)]
+        chain = []
+        outer: Optional[ast.AST] = scope
+        while outer is not None:
+            chain.append(outer)
+            outer = scopes.get(id(outer))
+        bound: set = set()
+        for function in chain:
+            for inner in ast.walk(function):
+                if isinstance(inner, ast.Name) and not isinstance(inner.ctx, ast.Load):
+                    bound.add(inner.id)
+                elif isinstance(inner, ast.arg):
+                    bound.add(inner.arg)
+                elif isinstance(inner, (ast.Global, ast.Nonlocal)):
+                    bound.update(inner.names)
+        values: Dict[str, Optional[dict]] = {k: v for k, v in module_values.items() if k not in bound}
+        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) and len(chain) == 1:
+            for name, value in self._single_assignments(scope).items():
+                if value is not None:
+                    values[name] = value
+        cache[id(scope)] = values
+        return values
+
+
+def summarize_calls(data: bytes, module: str, is_package: bool) -> Optional[dict]:
+    """The calls summary of one file's source (None when it does not parse)."""
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    try:
+        return _CallsSummarizer(module, is_package).calls(tree)
+    except RecursionError:
+        return None
+
+
+def _stored_calls(data: bytes, module: str, is_package: bool) -> Optional[dict]:
+    key = f"calls:{content_hash(data)}:{int(is_package)}:{module}"
+    summary = _STORE.get(key)
+    if summary is None and not _LOADED[0]:
+        _load_store()
+        summary = _STORE.get(key)
+    if summary is None:
+        summary = summarize_calls(data, module, is_package) or {"module": module, "refs": None}
+        _STORE[key] = _NEW[key] = summary
+    return summary if summary.get("refs") is not None else None
+
+
+def _module_names(path: str, project: "ProjectContext") -> List[str]:
+    """The names ``path`` is imported under from ``project``'s roots."""
+    names = []
+    for root in project.roots:
+        relative = os.path.relpath(path, root)
+        if relative.startswith(os.pardir) or os.path.isabs(relative):
+            continue
+        parts = os.path.splitext(relative)[0].split(os.sep)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if parts and all(p.isidentifier() for p in parts):
+            names.append(".".join(parts))
+    return names
+
+
+def _callers(project: "ProjectContext", names: Tuple[str, ...]) -> Tuple[Optional[Dict[str, Optional[list]]], str]:
+    """For each of ``names`` (functions or classes the linted file defines at its top level): the calls other
+    project files make of it (each {"a": positional descriptions, "k": keyword descriptions}), or None when
+    a caller may be out of sight; and a digest of every file read for the answer (for the cache)."""
+    root = _walk_root(project)
+    key = json.dumps([root, project.path, project.module, names])
+    if project.reuse_trees and key in _CALLERS:
+        return _CALLERS[key]
+    answer: Dict[str, Optional[list]] = {name: [] for name in names}
+    tree = _tree(root, project.reuse_trees) if root is not None else None
+    module_last = project.module.rpartition(".")[2].encode()
+    if tree is None or not project.module:
+        _CALLERS[key] = (None, "none")
+        return _CALLERS[key]
+    wanted = [name.encode() for name in names]
+    digest = []
+    candidates = 0
+    for path, data in tree:
+        if path == project.path:
+            continue
+        mentioned = [name for name, raw in zip(names, wanted) if raw in data]
+        if not mentioned and module_last not in data:
+            continue
+        digest.append(f"{path}|{content_hash(data)}")
+        candidates += 1
+        if candidates > _MAX_CANDIDATES or path.endswith(".ipynb"):
+            for name in (mentioned if path.endswith(".ipynb") else names):
+                answer[name] = None
+            continue
+        caller = ProjectContext(path)
+        caller.reuse_trees = project.reuse_trees
+        calls = _stored_calls(data, caller.module, caller.is_package_init)
+        if calls is None:
+            for name in mentioned:
+                answer[name] = None
+            continue
+        ours = set(_module_names(project.path, caller))
+        for qualified, entry in calls["refs"].items():
+            target, _, name = qualified.rpartition(".")
+            if qualified in ours or (name == "*" and target in ours):
+                for each in names:  # the module itself escapes: any of its names may be called
+                    answer[each] = None
+                continue
+            hit = None
+            if target in ours and name in answer:
+                hit = name
+            else:
+                found = caller.lookup(qualified)
+                if found is not None and found[0] in ("function", "class"):
+                    module, _, defined = found[1].rpartition(".")
+                    if module in ours and defined in answer:
+                        hit = defined
+                elif found is None and name in answer and (
+                        target.rpartition(".")[2] == project.module.rpartition(".")[2] or target in ours):
+                    answer[name] = None  # an import of a module of our name we cannot resolve: maybe ours
+                    continue
+            if hit is None:
+                if name == "*" and target.rpartition(".")[2] == project.module.rpartition(".")[2]:
+                    for each in names:
+                        answer[each] = None
+                continue
+            if answer[hit] is None:
+                continue
+            if entry["escaped"] or not entry["calls"]:
+                answer[hit] = None  # read as a value, or imported and never called (re-exported?)
+                continue
+            answer[hit].extend(entry["calls"])
+        for path_probed, expected in caller.dependencies.items():
+            digest.append(f"{path_probed}|{expected}")
+    result = (answer, content_hash("\n".join(digest).encode()))
+    _CALLERS[key] = result
+    return result
+
+
+def remote_calls(project: "ProjectContext", name: str, names: Tuple[str, ...]) -> Optional[list]:
+    """The calls other project files make of the linted file's top-level ``name`` (``names``: every name
+    asked about for this file, answered together), or None when unknown. Records the dependency."""
+    if not project.roots or project.only_package is not None:
+        return []  # installed code: judged by its own file, as before
+    answer, digest = _callers(project, names)
+    project.dependencies["callers:" + json.dumps([project.path, project.module, list(names)])] = digest
+    if answer is None:
+        return []  # a project too large to read: no claim from other files (the file's own calls only)
+    return answer.get(name)
+
+
+def _callers_current(key: str, expected: Optional[str]) -> bool:
+    try:
+        path, module, names = json.loads(key)
+    except (ValueError, TypeError):
+        return False
+    project = ProjectContext(path)
+    project.reuse_trees = True  # a cache check: part of one CLI run
+    if project.module != module:
+        return False
+    return _callers(project, tuple(names))[1] == expected
