@@ -385,3 +385,115 @@ def test_tensors_passed_by_every_call_site_keep_their_grad_state(cli, tmp_path):
 def test_tensor_arguments_done_right_or_unknown_stay_silent(cli, tmp_path, calls):
     write(tmp_path, {"t.py": TENSORS.format(calls=calls)})  # update() never called: its w is unknown
     assert check(cli, tmp_path, "t.py") == []
+
+
+# ------------------------------------------------------------------------------- callers in other files
+
+ENGINE = """
+import torch
+
+
+def evaluate(model, x):
+    return torch.softmax(model(x), -1).numpy()
+"""
+
+CALLER = """
+import torch
+from engine import evaluate
+from models import Net
+
+model = Net()
+print(evaluate(model, torch.randn(2, 4)))
+"""
+
+
+@pytest.mark.parametrize("caller", [
+    CALLER,
+    # a module import, and a model built inside a function
+    "import torch\nimport engine\nfrom models import Net\n\n\ndef main():\n    net = Net().eval()\n"
+    "    engine.evaluate(net, torch.randn(2, 4))\n",
+    # a factory of the project, passed by keyword
+    "import torch\nfrom engine import evaluate as ev\nfrom models import build_model\n\n"
+    "ev(x=torch.randn(2, 4), model=build_model())\n",
+])
+def test_a_function_knows_its_parameters_from_the_callers_in_other_files(cli, tmp_path, caller):
+    write(tmp_path, {"models.py": NET, "engine.py": ENGINE, "train.py": caller})
+    assert check(cli, tmp_path, ".") == [("engine.py", 5, "GL306")]
+    # the pre-commit call: the file alone
+    assert check(cli, tmp_path, "engine.py") == [("engine.py", 5, "GL306")]
+
+
+def test_a_private_function_of_a_package_module_called_through_a_relative_import(cli, tmp_path):
+    write(tmp_path, {"pkg/__init__.py": "", "pkg/models.py": NET,
+                     "pkg/engine.py": ENGINE.replace("evaluate", "_evaluate"),
+                     "pkg/train.py": CALLER.replace("from engine import evaluate", "from .engine import _evaluate")
+                     .replace("from models", "from .models").replace("evaluate(model", "_evaluate(model")})
+    assert check(cli, tmp_path, "pkg/engine.py") == [("pkg/engine.py", 5, "GL306")]
+
+
+@pytest.mark.parametrize("files", [
+    # the callers disagree (another file passes a function)
+    {"other.py": "from engine import evaluate\n\nevaluate(lambda v: v, 1)\n"},
+    # the function escapes as a value in another file
+    {"other.py": "from engine import evaluate\n\ncallbacks = [evaluate]\n"},
+    # called with unpacked arguments
+    {"other.py": "from engine import evaluate\n\nevaluate(*[1, 2])\n"},
+    # imported and never called: re-exported, its callers are out of sight
+    {"api.py": "from engine import evaluate\n"},
+    # the module itself is passed around
+    {"other.py": "import engine\n\nrun = getattr(engine, 'evaluate')\n"},
+    # a star import: every name of the module may be called anywhere
+    {"other.py": "from engine import *\n"},
+    # a notebook that mentions it
+    {"explore.ipynb": '{"cells": [{"cell_type": "code", "source": ["from engine import evaluate"], "metadata": {}, '
+                      '"outputs": [], "execution_count": null}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'},
+    # a caller that does not parse
+    {"broken.py": "from engine import evaluate\nevaluate(\n"},
+    # exported through __all__ in its own file
+    {"engine.py": ENGINE + "\n__all__ = ['evaluate']\n"},
+    # a caller passes its own parameter: unknown
+    {"train.py": "from engine import evaluate\n\n\ndef main(model, x):\n    evaluate(model, x)\n"},
+    # the name is rebound in the caller
+    {"train.py": CALLER + "\nevaluate = print\nevaluate(1)\n"},
+])
+def test_callers_in_other_files_that_disagree_or_escape_stay_silent(cli, tmp_path, files):
+    write(tmp_path, {"models.py": NET, "engine.py": ENGINE, "train.py": CALLER, **files})
+    assert check(cli, tmp_path, "engine.py") == []
+
+
+@pytest.mark.parametrize("caller", [
+    # the same name from an unrelated project module, and from a third-party package
+    "import torch\nfrom metrics import evaluate\nfrom models import Net\n\nevaluate(Net(), torch.randn(2, 4))\n",
+    "import torch\nfrom thirdparty.engine import evaluate\nfrom models import Net\n\nevaluate(Net(), torch.randn(2, 4))\n",
+    # a local function of the same name
+    "import torch\nfrom models import Net\n\n\ndef evaluate(m, x):\n    return m(x)\n\n\nevaluate(Net(), torch.randn(2, 4))\n",
+])
+def test_calls_of_a_same_named_function_elsewhere_are_not_callers(cli, tmp_path, caller):
+    write(tmp_path, {"models.py": NET, "engine.py": ENGINE, "metrics.py": "def evaluate(m, x):\n    return m\n",
+                     "train.py": caller})
+    assert check(cli, tmp_path, "engine.py") == []
+
+
+def test_a_public_function_of_a_package_module_stays_unknown_whatever_its_callers(cli, tmp_path):
+    write(tmp_path, {"pkg/__init__.py": "", "pkg/models.py": NET, "pkg/engine.py": ENGINE,
+                     "pkg/train.py": CALLER.replace("from engine", "from .engine").replace("from models", "from .models")})
+    assert check(cli, tmp_path, "pkg") == []
+
+
+def test_a_cached_result_notices_a_changed_added_or_removed_caller(cli, tmp_path):
+    write(tmp_path, {"models.py": NET, "engine.py": ENGINE, "train.py": CALLER})
+    assert check(cli, tmp_path, "engine.py", cache=True) == [("engine.py", 5, "GL306")]
+    assert check(cli, tmp_path, "engine.py", cache=True) == [("engine.py", 5, "GL306")]
+    # a caller changed: it passes something else
+    write(tmp_path, {"train.py": CALLER.replace("model = Net()", "model = lambda v: v")})
+    assert check(cli, tmp_path, "engine.py", cache=True) == []
+    write(tmp_path, {"train.py": CALLER})
+    assert check(cli, tmp_path, "engine.py", cache=True) == [("engine.py", 5, "GL306")]
+    # a caller added that disagrees, then removed
+    write(tmp_path, {"scripts/other.py": "from engine import evaluate\n\nevaluate(print, 1)\n"})
+    assert check(cli, tmp_path, "engine.py", cache=True) == []
+    (tmp_path / "scripts" / "other.py").unlink()
+    assert check(cli, tmp_path, "engine.py", cache=True) == [("engine.py", 5, "GL306")]
+    # the only caller removed: nothing is known
+    (tmp_path / "train.py").unlink()
+    assert check(cli, tmp_path, "engine.py", cache=True) == []

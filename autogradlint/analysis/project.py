@@ -713,6 +713,7 @@ class _CallsSummarizer(_Summarizer):
                 continue
             if len(targets) == 1:
                 tracked[name] = imported[0]
+                ref(imported[0])  # imported and never read: re-exported, maybe
             else:
                 for target in imported:  # rebound or imported twice: what a read of it calls is not known
                     ref(target)["escaped"] = True
@@ -853,7 +854,7 @@ def _callers(project: "ProjectContext", names: Tuple[str, ...]) -> Tuple[Optiona
         ours = set(_module_names(project.path, caller))
         for qualified, entry in calls["refs"].items():
             target, _, name = qualified.rpartition(".")
-            if qualified in ours or (name == "*" and target in ours):
+            if (qualified in ours and entry["escaped"]) or (name == "*" and target in ours):
                 for each in names:  # the module itself escapes: any of its names may be called
                     answer[each] = None
                 continue
