@@ -497,3 +497,81 @@ def test_a_cached_result_notices_a_changed_added_or_removed_caller(cli, tmp_path
     # the only caller removed: nothing is known
     (tmp_path / "train.py").unlink()
     assert check(cli, tmp_path, "engine.py", cache=True) == []
+
+
+# ------------------------------------------------------------------------------- plain classes of other files
+
+TRAINER_FILE = """
+import torch
+from models import Net
+
+
+class Trainer:
+    def __init__(self, lr=0.1):
+        self.model = Net()
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=lr)
+
+
+class Wrapper:
+    def __init__(self, model, *, scale=1.0):
+        self.model = model
+        self.scale = scale
+"""
+
+USES_TRAINER = """
+import torch
+from trainer import Trainer, Wrapper
+from models import Net
+
+t = Trainer()
+print(t.model(torch.randn(2, 4)).numpy())
+w = Wrapper(Net())
+print(w.model(torch.randn(2, 4)).numpy())
+
+
+class Mine(Trainer):
+    def predict(self, x):
+        return self.model(x).numpy()
+"""
+
+
+def test_plain_classes_of_another_file_say_what_their_attributes_hold(cli, tmp_path):
+    write(tmp_path, {"models.py": NET, "trainer.py": TRAINER_FILE, "train.py": USES_TRAINER})
+    assert check(cli, tmp_path, "train.py") == [("train.py", 6, "GL306"), ("train.py", 8, "GL306"),
+                                                ("train.py", 13, "GL306")]
+
+
+def test_eval_of_a_model_held_by_a_trainer_of_another_file(cli, tmp_path):
+    write(tmp_path, {"models.py": NET, "trainer.py": TRAINER_FILE,
+                     "train.py": "import torch\nfrom trainer import Trainer\n\nt = Trainer()\nt.model.eval()\n"
+                                 "out = t.model.features(torch.randn(2, 4))\n"})
+    assert check(cli, tmp_path, "train.py") == [("train.py", 5, "GL401")]
+
+
+@pytest.mark.parametrize("trainer, user", [
+    # a decorated class (a dataclass may make its own __init__)
+    (TRAINER_FILE.replace("class Trainer:", "@decorate\nclass Trainer:").replace("import torch", "import torch\nfrom lib import decorate"),
+     USES_TRAINER.split("w = ")[0]),
+    # attributes set dynamically
+    (TRAINER_FILE.replace("self.opt =", "setattr(self, 'model', None)\n        self.opt ="), USES_TRAINER.split("w = ")[0]),
+    # the attribute is reassigned with something else in another method
+    (TRAINER_FILE.replace("class Wrapper:", "    def reset(self):\n        self.model = lambda v: v\n\n\nclass Wrapper:"),
+     USES_TRAINER.split("w = ")[0]),
+    # a base class we cannot read: it may be a module, or set the attributes itself
+    (TRAINER_FILE.replace("class Trainer:", "class Trainer(Base):").replace("import torch", "import torch\nfrom lib import Base"),
+     USES_TRAINER.split("w = ")[0]),
+    # the constructor gets something else, or unpacked arguments
+    (TRAINER_FILE, "import torch\nfrom trainer import Wrapper\n\nw = Wrapper(lambda v: v)\nprint(w.model(torch.randn(2, 4)).numpy())\n"),
+    (TRAINER_FILE, "import torch\nfrom trainer import Wrapper\nfrom models import Net\n\nw = Wrapper(*[Net()])\n"
+                   "print(w.model(torch.randn(2, 4)).numpy())\n"),
+    # the name is rebound
+    (TRAINER_FILE, "import torch\nfrom trainer import Trainer\n\nt = Trainer()\nt = object()\nprint(t.model(torch.randn(2, 4)).numpy())\n"),
+    # a same-named class of a third-party package
+    (TRAINER_FILE, "import torch\nfrom lib.trainer import Trainer\n\nt = Trainer()\nprint(t.model(torch.randn(2, 4)).numpy())\n"),
+    # a subclass that sets the attribute itself
+    (TRAINER_FILE, "from trainer import Trainer\n\n\nclass Mine(Trainer):\n    def __init__(self, m):\n        self.model = m\n\n"
+                   "    def predict(self, x):\n        return self.model(x).numpy()\n"),
+])
+def test_plain_class_look_alikes_across_files_stay_silent(cli, tmp_path, trainer, user):
+    write(tmp_path, {"models.py": NET, "trainer.py": trainer, "train.py": user})
+    assert check(cli, tmp_path, "train.py") == []

@@ -234,6 +234,8 @@ class _Summarizer:
                 continue
             self_name = args[0].arg
             names = self._single_assignments(statement)
+            if statement.name == "__init__":
+                names.update(self._init_arguments(statement))
             for inner in ast.walk(statement):
                 if isinstance(inner, ast.Attribute) and inner.attr in _GRAD_OFF_ATTRIBUTES:
                     grad_off = True
@@ -264,6 +266,21 @@ class _Summarizer:
             described[attr] = first if first is not None and all(f == first for f in found) else None
         return {"bases": bases, "attrs": described, "init": sorted(in_init), "dynamic": dynamic,
                 "grad_off": grad_off, "methods": methods, "decorated": bool(node.decorator_list)}
+
+    def _init_arguments(self, function: ast.FunctionDef) -> Dict[str, Optional[dict]]:
+        """``__init__``'s parameters that it never rebinds, as argument descriptions: {"k": "arg", "n": the
+        name, "i": the position after ``self`` (None: keyword-only)}, read from a constructor call."""
+        stored = {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+        found: Dict[str, Optional[dict]] = {}
+        positional = [*function.args.posonlyargs, *function.args.args][1:]
+        for index, arg in enumerate(positional):
+            if arg.arg not in stored:
+                found[arg.arg] = {"k": "arg", "n": None if index < len(function.args.posonlyargs) - 1 else arg.arg,
+                                  "i": index}
+        for arg in function.args.kwonlyargs:
+            if arg.arg not in stored:
+                found[arg.arg] = {"k": "arg", "n": arg.arg, "i": None}
+        return found
 
     def _single_assignments(self, function: ast.FunctionDef) -> Dict[str, Optional[dict]]:
         """Local names assigned exactly once in a function (and not its parameters), with their values."""
