@@ -575,3 +575,106 @@ def test_eval_of_a_model_held_by_a_trainer_of_another_file(cli, tmp_path):
 def test_plain_class_look_alikes_across_files_stay_silent(cli, tmp_path, trainer, user):
     write(tmp_path, {"models.py": NET, "trainer.py": trainer, "train.py": user})
     assert check(cli, tmp_path, "train.py") == []
+
+
+# ------------------------------------------------------------------------------- training helpers of other files
+
+TRAIN_ENGINE = """
+import torch
+
+
+def train_step(model, x, y, optimizer):
+    loss = ((model(x) - y) ** 2).mean()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def forward_backward(model, x, y):
+    ((model(x) - y) ** 2).mean().backward()
+
+
+def clear(optimizer):
+    optimizer.zero_grad()
+
+
+def train_one_epoch(model, loader, optimizer):
+    model.train()
+    for x, y in loader:
+        optimizer.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        optimizer.step()
+
+
+def evaluate(model, loader):
+    model.eval()
+    with torch.no_grad():
+        return sum(model(x).sum().item() for x, _ in loader)
+"""
+
+TRAIN_LOOP = """
+import torch
+from engine import {names}
+from models import Net
+
+model = Net()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+scheduler = torch.optim.lr_scheduler.StepLR(opt, 1)
+loader = [(torch.randn(2, 4), torch.randn(2, 2))]
+for epoch in range(3):
+    {body}
+"""
+
+
+@pytest.mark.parametrize("names, body, expected", [
+    # the helper steps after backward, nobody clears: GL501 on the caller's loop
+    ("train_step", "for x, y in loader:\n        train_step(model, x, y, opt)", [("train.py", 10, "GL501")]),
+    # the helper's backward, then a zero_grad in the caller before the step: GL502 on the zero_grad
+    ("forward_backward", "for x, y in loader:\n        forward_backward(model, x, y)\n        opt.zero_grad()\n"
+                         "        opt.step()", [("train.py", 12, "GL502")]),
+    # evaluate() puts the model in eval mode and the loop never puts it back: GL402
+    ("train_step, evaluate", "for x, y in loader:\n        opt.zero_grad()\n        train_step(model, x, y, opt)\n"
+                             "    evaluate(model, loader)", [("train.py", 9, "GL402")]),
+])
+def test_training_helpers_of_another_file_are_expanded_in_the_caller_s_loop(cli, tmp_path, names, body, expected):
+    write(tmp_path, {"models.py": NET, "engine.py": TRAIN_ENGINE,
+                     "train.py": TRAIN_LOOP.format(names=names, body=body)})
+    assert check(cli, tmp_path, "train.py") == expected  # the pre-commit call: the caller alone
+    assert [f for f in check(cli, tmp_path, ".") if f[0] == "train.py"] == expected
+
+
+@pytest.mark.parametrize("engine, names, body", [
+    # the helpers clear the gradients, or put the model back in training mode
+    (TRAIN_ENGINE, "train_step, clear", "for x, y in loader:\n        clear(opt)\n        train_step(model, x, y, opt)"),
+    (TRAIN_ENGINE, "train_one_epoch, evaluate", "train_one_epoch(model, loader, opt)\n    evaluate(model, loader)"),
+    # the helper's step is the scheduler's (the caller passes its scheduler)
+    (TRAIN_ENGINE.replace("optimizer.step()\n    return", "sched.step()\n    return").replace("y, optimizer)", "y, sched)"),
+     "train_step", "for x, y in loader:\n        train_step(model, x, y, scheduler)"),
+    # a decorated helper, a helper defined twice, a helper file that does not parse: not expanded
+    (TRAIN_ENGINE.replace("def train_step", "@wrap\ndef train_step").replace("import torch", "import torch\nfrom lib import wrap"),
+     "train_step", "for x, y in loader:\n        train_step(model, x, y, opt)"),
+    (TRAIN_ENGINE + "\n\ndef train_step(*args):\n    pass\n", "train_step", "for x, y in loader:\n        train_step(model, x, y, opt)"),
+    (TRAIN_ENGINE + "\ndef broken(:\n", "train_step", "for x, y in loader:\n        train_step(model, x, y, opt)"),
+])
+def test_training_helper_look_alikes_across_files_stay_silent(cli, tmp_path, engine, names, body):
+    write(tmp_path, {"models.py": NET, "engine.py": engine, "train.py": TRAIN_LOOP.format(names=names, body=body)})
+    assert check(cli, tmp_path, "train.py") == []
+
+
+def test_a_same_named_helper_of_a_third_party_package_is_not_expanded(cli, tmp_path):
+    caller = TRAIN_LOOP.format(names="train_step", body="for x, y in loader:\n        train_step(model, x, y, opt)")
+    write(tmp_path, {"models.py": NET, "engine.py": TRAIN_ENGINE,
+                     "train.py": caller.replace("from engine import", "from lib.engine import")})
+    assert check(cli, tmp_path, "train.py") == []
+
+
+def test_a_cached_caller_notices_an_edited_helper(cli, tmp_path):
+    body = "for x, y in loader:\n        train_step(model, x, y, opt)"
+    write(tmp_path, {"models.py": NET, "engine.py": TRAIN_ENGINE, "train.py": TRAIN_LOOP.format(names="train_step", body=body)})
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 10, "GL501")]
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 10, "GL501")]
+    write(tmp_path, {"engine.py": TRAIN_ENGINE.replace("    loss.backward()\n    optimizer.step()",
+                                                       "    optimizer.zero_grad()\n    loss.backward()\n    optimizer.step()")})
+    assert check(cli, tmp_path, "train.py", cache=True) == []
+    write(tmp_path, {"engine.py": TRAIN_ENGINE})
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 10, "GL501")]

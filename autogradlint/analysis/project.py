@@ -195,6 +195,7 @@ class _Summarizer:
                 self.imports.pop(name, None)
                 self.local.pop(name, None)
         classes: Dict[str, dict] = {}
+        trains: List[str] = []
         functions: Dict[str, Optional[dict]] = {}
         values: Dict[str, Optional[dict]] = {}
         for statement in tree.body:
@@ -202,14 +203,19 @@ class _Summarizer:
                 classes[statement.name] = self._class(statement)
             elif isinstance(statement, ast.FunctionDef) and counts.get(statement.name) == 1:
                 functions[statement.name] = None if statement.decorator_list else self._returns(statement)
+                if not statement.decorator_list and _trains(statement):
+                    trains.append(statement.name)
             elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
                 targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
                 if len(targets) == 1 and isinstance(targets[0], ast.Name) and counts.get(targets[0].id) == 1:
                     found = self.value(statement.value)
                     if found is not None:
                         values[targets[0].id] = found
-        return {"module": self.module, "imports": self.imports, "classes": classes, "functions": functions,
-                "values": values}
+        summary = {"module": self.module, "imports": self.imports, "classes": classes, "functions": functions,
+                   "values": values}
+        if trains:
+            summary["trains"] = trains
+        return summary
 
     def _class(self, node: ast.ClassDef) -> dict:
         bases: List[Optional[str]] = []
@@ -315,6 +321,20 @@ class _Summarizer:
         return found[0]
 
 
+# the calls that make a function a training helper a caller's loop may expand (see analysis.training)
+_TRAINING_METHODS = frozenset({"backward", "manual_backward", "step", "zero_grad", "unscale_", "eval", "train",
+                               "clip_grad_norm_", "clip_grad_value_"})
+
+
+def _trains(function: ast.FunctionDef) -> bool:
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _TRAINING_METHODS:
+            return True
+        if isinstance(node, ast.Attribute) and node.attr == "grad" and not isinstance(node.ctx, ast.Load):
+            return True
+    return False
+
+
 def _top_statements(body: List[ast.stmt]) -> List[ast.stmt]:
     """Module-level statements, into if/try blocks (imports there are bindings too)."""
     out: List[ast.stmt] = []
@@ -353,9 +373,13 @@ def summarize(data: bytes, module: str, is_package: bool) -> Optional[dict]:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     try:
-        return _Summarizer(module, is_package).summarize(tree)
+        summary = _Summarizer(module, is_package).summarize(tree)
     except RecursionError:
         return None
+    if "trains" in summary:
+        # a caller expands these functions from the file's text: any edit of the file may change them
+        summary["trains"] = {name: content_hash(data) for name in summary["trains"]}
+    return summary
 
 
 # ------------------------------------------------------------------------------------------ the project
@@ -431,6 +455,7 @@ class ProjectContext:
             self.pyproject_dir = None
         self.dependencies: Dict[str, Optional[str]] = {}  # file probed -> its summary's hash (None: absent)
         self._modules: Dict[str, Optional[dict]] = {}
+        self._paths: Dict[str, str] = {}
         self._top_names: Optional[frozenset] = None
         # whether files read for a caller search earlier in this process still hold (see _tree)
         self.reuse_trees = False
@@ -463,11 +488,16 @@ class ProjectContext:
                 summary = self._read(candidate, module, is_package)
                 if summary is not None:
                     found = summary
+                    self._paths[module] = candidate
                     break
             if found is not None:
                 break
         self._modules[module] = found
         return found
+
+    def path_of(self, module: str) -> Optional[str]:
+        """The file a project module's summary was read from (None when it is not a project file)."""
+        return self._paths.get(module) if self.summary(module) is not None else None
 
     def _read(self, path: str, module: str, is_package: bool) -> Optional[dict]:
         if path == self.path:

@@ -1,0 +1,141 @@
+"""Training helpers of the project's other files, for the training-loop facts of a caller.
+
+``from engine import train_one_epoch`` called in an epoch loop: the caller's training facts
+(``analysis.training``) expand the helper's body as they expand a same-file helper. The cost stays where
+it is needed: the helper's file summary (``analysis.project``, ``ast``) says which of its top-level
+functions make training calls at all (``backward``, ``step``, ``zero_grad``, ``eval``...); only such a
+function, when a caller calls it, has its file parsed with LibCST (once per content, per process) and its
+training facts built there. The helper's own helpers of that file are expanded as usual; helpers it imports
+from further files are not (one file away, so that no cycle or chain of parses can grow).
+
+The caller's result depends on the helper's file: the summary lists each training function with the hash
+of the file's bytes, so any edit of that file changes the summary the cache checks.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+
+import libcst as cst
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autogradlint.context import LintContext
+
+# the facts key that marks a context built for a helper's file (its own imported helpers are not expanded)
+NO_REMOTE = "training.no_remote_helpers"
+# (path, content hash) -> (the file's TrainingFacts, its defs by name, the project files it read) or None
+_PARSED: Dict[Tuple[str, str], Optional[tuple]] = {}
+_MAX_PARSED = 64
+# a helper file larger than this is not parsed for a caller
+_MAX_BYTES = 512 * 1024
+
+
+def remote_helper(context: "LintContext", qualified: Optional[str]):
+    """(the helper's FunctionDef in its own file, its body's root Block) for a call of ``qualified``, a
+    top-level undecorated function of another project file that makes training calls; None otherwise."""
+    if not qualified or context.facts.get(NO_REMOTE):
+        return None
+    from autogradlint.analysis.project import _read_project_file, content_hash, project_of
+
+    project = project_of(context)
+    found = project.lookup(project.absolute(qualified))
+    if found is None or found[0] != "function":
+        return None
+    module, _, name = found[1].rpartition(".")
+    summary = project.summary(module)
+    trains = summary.get("trains") if summary is not None else None
+    if not isinstance(trains, dict) or name not in trains:
+        return None
+    path = project.path_of(module)
+    if path is None or path == project.path:
+        return None
+    data = _read_project_file(path)
+    if data is None or len(data) > _MAX_BYTES or content_hash(data) != trains[name]:
+        return None  # changed since it was summarised: not the text the cache recorded
+    key = (path, trains[name])
+    if key not in _PARSED:
+        if len(_PARSED) >= _MAX_PARSED:
+            _PARSED.clear()
+        _PARSED[key] = _build(path, data, context.torch_version)
+    built = _PARSED[key]
+    if built is None:
+        return None
+    facts, definitions, dependencies = built
+    for probed, expected in dependencies.items():
+        project.dependencies.setdefault(probed, expected)
+    function = definitions.get(name)
+    if function is None:
+        return None
+    root = facts.roots.get(id(function))
+    return None if root is None else (function, root)
+
+
+def _build(path: str, data: bytes, torch_version) -> Optional[tuple]:
+    from autogradlint.analysis.project import ProjectContext
+    from autogradlint.analysis.training import training_facts
+    from autogradlint.context import LintContext
+    from autogradlint.walk import TreeIndex, indexed
+
+    try:
+        module = cst.parse_module(data)
+    except Exception:  # a file that does not parse (or decode) expands nothing
+        return None
+    project = ProjectContext(path)
+    context = LintContext(path, module, torch_version, project)
+    context.facts[NO_REMOTE] = True
+    try:
+        with indexed(TreeIndex(module)):
+            facts = training_facts(context)
+    except RecursionError:
+        return None
+    definitions: Dict[str, cst.FunctionDef] = {}
+    counts: Dict[str, int] = {}
+    for statement in module.body:
+        if type(statement) is cst.FunctionDef:
+            counts[statement.name.value] = counts.get(statement.name.value, 0) + 1
+            definitions[statement.name.value] = statement
+    for name, count in counts.items():
+        if count > 1:
+            del definitions[name]
+    return facts, definitions, dict(project.dependencies)
+
+
+_FROM_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+\(?([\w ,\t\\\r\n]+)", re.M)
+_IMPORT = re.compile(rb"^[ \t]*import[ \t]+([\w.]+)", re.M)
+
+
+def helper_texts(source: bytes, project) -> List[bytes]:
+    """The bytes of the project files whose training helpers ``source`` imports (``from engine import
+    train_step``, ``import engine``): a rule whose trigger words are only in a helper's file must still run
+    on its callers (see ``engine.active_rules``). Found from the import lines' text, before the file is parsed;
+    an import the text screen misreads costs only a rule run that finds nothing."""
+    if project is None or not project.roots or (b"import" not in source):
+        return []
+    from autogradlint.analysis.project import _read_project_file
+
+    found: List[bytes] = []
+    seen = set()
+    wanted: List[Tuple[str, Optional[List[str]]]] = []
+    for match in _FROM_IMPORT.finditer(source):
+        names = [n.strip().split()[0] for n in match.group(2).replace(b"\\", b" ").split(b",") if n.strip()]
+        wanted.append((match.group(1).decode("ascii", "replace"), [n.decode("ascii", "replace") for n in names]))
+    for match in _IMPORT.finditer(source):
+        wanted.append((match.group(1).decode("ascii", "replace"), None))
+    for module, names in wanted:
+        absolute = project.absolute(module)
+        if not absolute or absolute.split(".")[0] not in project.top_names():
+            continue
+        candidates = [absolute] if names is None else [absolute, *(f"{absolute}.{n}" for n in names)]
+        for candidate in candidates:
+            summary = project.summary(candidate)
+            trains = summary.get("trains") if summary is not None else None
+            if not trains or (names is not None and candidate == absolute and not set(names) & set(trains)):
+                continue
+            path = project.path_of(candidate)
+            if path is None or path in seen:
+                continue
+            seen.add(path)
+            data = _read_project_file(path)
+            if data is not None:
+                found.append(data)
+    return found
