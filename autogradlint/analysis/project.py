@@ -21,6 +21,7 @@ import ast
 import builtins
 import json
 import os
+import re
 from typing import Dict, List, Optional, Tuple
 
 from autogradlint.analysis.torch_api import layer_parameters
@@ -637,8 +638,10 @@ _MAX_CANDIDATES = 64
 _SKIPPED_DIRECTORIES = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist",
                                   "venv", "env"})
 # walked trees by root (per process): [(path, bytes)] or None when too large; files by (path, mtime, size)
-_TREES: Dict[str, Optional[List[Tuple[str, bytes]]]] = {}
+_TREES: Dict[str, Optional[List[Tuple[str, bytes, tuple]]]] = {}
 _FILE_BYTES: Dict[Tuple[str, int, int], bytes] = {}
+_FILE_WORDS: Dict[Tuple[str, int, int], frozenset] = {}
+_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 _CALLERS: Dict[str, Tuple[Optional[Dict[str, Optional[list]]], str]] = {}
 
 
@@ -650,13 +653,13 @@ def _walk_root(project: "ProjectContext") -> Optional[str]:
     return project.pyproject_dir or project.roots[0]
 
 
-def _tree(root: str, reuse: bool) -> Optional[List[Tuple[str, bytes]]]:
+def _tree(root: str, reuse: bool) -> Optional[List[Tuple[str, bytes, tuple]]]:
     """Every ``*.py`` and ``*.ipynb`` file under ``root`` with its bytes (hidden folders, virtual environments
     and build output aside); None when the tree is too large to read. ``reuse``: a walk made earlier in this
     process still holds (a CLI run; an editor's server walks again, files may have changed)."""
     if reuse and root in _TREES:
         return _TREES[root]
-    found: List[Tuple[str, bytes]] = []
+    found: List[Tuple[str, bytes, tuple]] = []
     total = 0
     stack = [root]
     too_large = False
@@ -691,7 +694,7 @@ def _tree(root: str, reuse: bool) -> Optional[List[Tuple[str, bytes]]]:
                     data = b"\0unreadable"  # mentions nothing; a file we cannot read is not a caller we can see
                 _FILE_BYTES[key] = data
             total += len(data)
-            found.append((entry.path, data))
+            found.append((entry.path, data, key))
     _TREES[root] = None if too_large else found
     return _TREES[root]
 
@@ -876,14 +879,17 @@ def _callers(project: "ProjectContext", names: Tuple[str, ...]) -> Tuple[Optiona
     if tree is None or not project.module:
         _CALLERS[key] = (None, "none")
         return _CALLERS[key]
-    wanted = [name.encode() for name in names]
     digest = []
     candidates = 0
-    for path, data in tree:
+    module_word = module_last.decode()
+    for path, data, file_key in tree:
         if path == project.path:
             continue
-        mentioned = [name for name, raw in zip(names, wanted) if raw in data]
-        if not mentioned and module_last not in data:
+        words = _FILE_WORDS.get(file_key)
+        if words is None:
+            words = _FILE_WORDS[file_key] = frozenset(w.decode() for w in _WORD.findall(data))
+        mentioned = [name for name in names if name in words]
+        if not mentioned and module_word not in words:
             continue
         digest.append(f"{path}|{content_hash(data)}")
         candidates += 1
