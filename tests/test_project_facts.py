@@ -655,6 +655,10 @@ def test_training_helpers_of_another_file_are_expanded_in_the_caller_s_loop(cli,
      "train_step", "for x, y in loader:\n        train_step(model, x, y, opt)"),
     (TRAIN_ENGINE + "\n\ndef train_step(*args):\n    pass\n", "train_step", "for x, y in loader:\n        train_step(model, x, y, opt)"),
     (TRAIN_ENGINE + "\ndef broken(:\n", "train_step", "for x, y in loader:\n        train_step(model, x, y, opt)"),
+    # the helper puts its own module's global in eval mode, not the caller's model of the same name
+    (TRAIN_ENGINE + "\n\nmodel = None\n\n\ndef validate():\n    model.eval()\n", "validate",
+     "for x, y in loader:\n        opt.zero_grad()\n        ((model(x) - y) ** 2).mean().backward()\n        opt.step()\n"
+     "    validate()"),
 ])
 def test_training_helper_look_alikes_across_files_stay_silent(cli, tmp_path, engine, names, body):
     write(tmp_path, {"models.py": NET, "engine.py": engine, "train.py": TRAIN_LOOP.format(names=names, body=body)})

@@ -31,8 +31,11 @@ _MAX_BYTES = 512 * 1024
 
 
 def remote_helper(context: "LintContext", qualified: Optional[str]):
-    """(the helper's FunctionDef in its own file, its body's root Block) for a call of ``qualified``, a
-    top-level undecorated function of another project file that makes training calls; None otherwise."""
+    """(the helper's FunctionDef in its own file, its body's root Block, its module's name, the names its
+    module binds at the top level) for a call of ``qualified``, a top-level undecorated function of another
+    project file that makes training calls; None otherwise. (A text of the helper that starts with one of
+    its module's names, not a parameter, is that module's global: ``engine.model``, not the caller's
+    ``model``.)"""
     if not qualified or context.facts.get(NO_REMOTE):
         return None
     from autogradlint.analysis.project import _read_project_file, content_hash, project_of
@@ -60,14 +63,14 @@ def remote_helper(context: "LintContext", qualified: Optional[str]):
     built = _PARSED[key]
     if built is None:
         return None
-    facts, definitions, dependencies = built
+    facts, definitions, dependencies, globals_ = built
     for probed, expected in dependencies.items():
         project.dependencies.setdefault(probed, expected)
     function = definitions.get(name)
     if function is None:
         return None
     root = facts.roots.get(id(function))
-    return None if root is None else (function, root)
+    return None if root is None else (function, root, module, globals_)
 
 
 def _build(path: str, data: bytes, torch_version) -> Optional[tuple]:
@@ -97,7 +100,8 @@ def _build(path: str, data: bytes, torch_version) -> Optional[tuple]:
     for name, count in counts.items():
         if count > 1:
             del definitions[name]
-    return facts, definitions, dict(project.dependencies)
+    globals_ = frozenset(context.names.module_scope.bindings)
+    return facts, definitions, dict(project.dependencies), globals_
 
 
 _FROM_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+\(?([\w ,\t\\\r\n]+)", re.M)

@@ -386,9 +386,12 @@ class TrainingFacts:
         found = remote_helper(self.context, self.context.qualified_name(func))
         if found is None:
             return None
-        function, root = found
+        function, root, module, globals_ = found
         self._expansions += 1
         subst = self._substitution(function, call, scope)
+        for name in globals_:
+            if name not in subst:
+                subst[name] = f"{module}.{name}"  # the helper module's global, not this file's name
         return Inline(call, function, Block("inline", self._relabeled(root.entries, call, subst, scope.grad_off)))
 
     def _relabeled(self, entries: List[Entry], call: cst.Call, subst: Dict[str, Optional[str]],
