@@ -1,4 +1,5 @@
-"""What flows into a function's parameters: the arguments of every call site of the same file.
+"""What flows into a function's parameters: the arguments of every call site, in the same file and in the
+project's other files.
 
 A parameter's value is known from its call sites only under a strict policy (anything else: unknown):
 
@@ -10,7 +11,12 @@ A parameter's value is known from its call sites only under a strict policy (any
 - a public function (no leading underscore) of a package module (a file next to an ``__init__.py``) may
   be called from other files of the project or from its users: its call sites here are not all of them;
 - there is at least one call, and no call unpacks ``*args``/``**kwargs`` or leaves the parameter to its
-  default: every call site must say what the parameter receives.
+  default: every call site must say what the parameter receives;
+- the project's other files that import it are callers too (``analysis.project``: ``from engine import
+  evaluate; evaluate(Net(), x)`` describes its arguments); when one of them lets it escape (passed as a
+  value, re-exported, star-imported, mentioned by a notebook or a file that does not parse, imported from a
+  module of its name we cannot resolve), nothing is known. A project too large to read gives no claim from
+  other files (the file's own calls alone speak, as for a file outside any project).
 
 The analyses then ask what every argument holds, and keep a fact only when all agree.
 """
