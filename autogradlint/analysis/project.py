@@ -496,6 +496,19 @@ class ProjectContext:
         self._modules[module] = found
         return found
 
+    def module_file(self, module: str) -> Optional[str]:
+        """The project file a module name resolves to, found without reading it (None when there is none)."""
+        if not module or (self.only_package is not None and module.split(".")[0] != self.only_package):
+            return None
+        if module.split(".")[0] not in self.top_names():
+            return None
+        relative = module.replace(".", os.sep)
+        for root in self.roots:
+            for candidate in (os.path.join(root, relative + ".py"), os.path.join(root, relative, "__init__.py")):
+                if os.path.isfile(candidate):
+                    return candidate
+        return None
+
     def path_of(self, module: str) -> Optional[str]:
         """The file a project module's summary was read from (None when it is not a project file)."""
         return self._paths.get(module) if self.summary(module) is not None else None
@@ -633,33 +646,49 @@ def project_of(context) -> ProjectContext:
 # a walk that reads more than this many files or bytes gives up: nothing is claimed beyond it
 _MAX_WALKED_FILES = 5000
 _MAX_WALKED_BYTES = 64 * 1024 * 1024
-# a name mentioned by more files than this is not followed (each candidate costs an ast parse)
+# a module imported by more files than this is not followed (each importer costs an ast parse)
 _MAX_CANDIDATES = 64
 _SKIPPED_DIRECTORIES = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist",
                                   "venv", "env"})
-# walked trees by root (per process): [(path, bytes)] or None when too large; files by (path, mtime, size)
-_TREES: Dict[str, Optional[List[Tuple[str, bytes, tuple]]]] = {}
-_FILE_BYTES: Dict[Tuple[str, int, int], bytes] = {}
-_FILE_WORDS: Dict[Tuple[str, int, int], frozenset] = {}
+# an import statement's text (its first line, or a parenthesized list of names) and the words in it
+_IMPORT_TEXT = re.compile(rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n]*)|import[ \t]+[^\n]*)", re.M)
 _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+# how a file may import a module without an import statement naming it
+_DYNAMIC_IMPORTS = (b"import_module", b"__import__", b"importlib", b"runpy", b"exec(")
+
+
+class _Tree:
+    """The project's files under one folder, read for caller searches: their bytes, and which words their
+    import statements name (a file that imports a module names it there)."""
+
+    def __init__(self) -> None:
+        self.files: List[Tuple[str, bytes, tuple]] = []  # path, bytes, (path, mtime, size)
+        self.importers: Dict[str, List[int]] = {}  # a word of an import statement -> the files that have it
+        self.others: List[int] = []  # notebooks and files that may import dynamically: checked by their bytes
+
+
+# walked trees by root (per process; None: too large); file bytes and import words by (path, mtime, size)
+_TREES: Dict[str, Optional[_Tree]] = {}
+_FILE_BYTES: Dict[Tuple[str, int, int], bytes] = {}
+_FILE_IMPORTS: Dict[Tuple[str, int, int], Tuple[frozenset, bool]] = {}
 _CALLERS: Dict[str, Tuple[Optional[Dict[str, Optional[list]]], str]] = {}
+_CONTRIBUTIONS: Dict[Tuple[tuple, str, str], tuple] = {}
+_CALLER_PROJECTS: Dict[str, "ProjectContext"] = {}
 
 
 def _walk_root(project: "ProjectContext") -> Optional[str]:
-    """The folder whose files may import the linted file: the pyproject folder, else the top of the package
-    chain."""
-    if not project.roots:
-        return None
-    return project.pyproject_dir or project.roots[0]
+    """The folder whose files are searched for callers: the top of the file's package chain (for a module
+    outside any package, its own folder), where the files that import it by that name live."""
+    return project.roots[0] if project.roots else None
 
 
-def _tree(root: str, reuse: bool) -> Optional[List[Tuple[str, bytes, tuple]]]:
-    """Every ``*.py`` and ``*.ipynb`` file under ``root`` with its bytes (hidden folders, virtual environments
-    and build output aside); None when the tree is too large to read. ``reuse``: a walk made earlier in this
-    process still holds (a CLI run; an editor's server walks again, files may have changed)."""
+def _tree(root: str, reuse: bool) -> Optional[_Tree]:
+    """Every ``*.py`` and ``*.ipynb`` file under ``root`` (hidden folders, virtual environments and build
+    output aside), indexed; None when the tree is too large to read. ``reuse``: a walk made earlier in this
+    process still holds (a CLI run; an editor's server walks again, as files may have changed)."""
     if reuse and root in _TREES:
         return _TREES[root]
-    found: List[Tuple[str, bytes, tuple]] = []
+    tree = _Tree()
     total = 0
     stack = [root]
     too_large = False
@@ -683,7 +712,7 @@ def _tree(root: str, reuse: bool) -> Optional[List[Tuple[str, bytes, tuple]]]:
                 stat = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if len(found) >= _MAX_WALKED_FILES or total + stat.st_size > _MAX_WALKED_BYTES:
+            if len(tree.files) >= _MAX_WALKED_FILES or total + stat.st_size > _MAX_WALKED_BYTES:
                 too_large = True
                 break
             key = (entry.path, stat.st_mtime_ns, stat.st_size)
@@ -691,11 +720,23 @@ def _tree(root: str, reuse: bool) -> Optional[List[Tuple[str, bytes, tuple]]]:
             if data is None:
                 data = _read_project_file(entry.path)
                 if data is None:
-                    data = b"\0unreadable"  # mentions nothing; a file we cannot read is not a caller we can see
+                    data = b""  # a file we cannot read is not a caller we can see
                 _FILE_BYTES[key] = data
             total += len(data)
-            found.append((entry.path, data, key))
-    _TREES[root] = None if too_large else found
+            index = len(tree.files)
+            tree.files.append((entry.path, data, key))
+            if name.endswith(".ipynb"):
+                tree.others.append(index)
+                continue
+            found = _FILE_IMPORTS.get(key)
+            if found is None:
+                words = frozenset(w.decode() for m in _IMPORT_TEXT.finditer(data) for w in _WORD.findall(m.group(0)))
+                found = _FILE_IMPORTS[key] = (words, any(d in data for d in _DYNAMIC_IMPORTS))
+            for word in found[0]:
+                tree.importers.setdefault(word, []).append(index)
+            if found[1]:
+                tree.others.append(index)
+    _TREES[root] = None if too_large else tree
     return _TREES[root]
 
 
@@ -703,6 +744,8 @@ def forget_trees() -> None:
     """Drop the files read for caller searches (a long-running process calls this when files may have changed)."""
     _TREES.clear()
     _CALLERS.clear()
+    _CONTRIBUTIONS.clear()
+    _CALLER_PROJECTS.clear()
 
 
 class _CallsSummarizer(_Summarizer):
@@ -868,77 +911,98 @@ def _module_names(path: str, project: "ProjectContext") -> List[str]:
 def _callers(project: "ProjectContext", names: Tuple[str, ...]) -> Tuple[Optional[Dict[str, Optional[list]]], str]:
     """For each of ``names`` (functions or classes the linted file defines at its top level): the calls other
     project files make of it (each {"a": positional descriptions, "k": keyword descriptions}), or None when
-    a caller may be out of sight; and a digest of every file read for the answer (for the cache)."""
+    a caller may be out of sight; and a digest of every file read for the answer (for the cache). (None,
+    digest) when the project is too large to read."""
     root = _walk_root(project)
     key = json.dumps([root, project.path, project.module, names])
     if project.reuse_trees and key in _CALLERS:
         return _CALLERS[key]
-    answer: Dict[str, Optional[list]] = {name: [] for name in names}
     tree = _tree(root, project.reuse_trees) if root is not None else None
-    module_last = project.module.rpartition(".")[2].encode()
     if tree is None or not project.module:
         _CALLERS[key] = (None, "none")
         return _CALLERS[key]
+    module_last = project.module.rpartition(".")[2]
+    raw = module_last.encode()
+    answer: Dict[str, Optional[list]] = {name: [] for name in names}
+    candidates = sorted(set(tree.importers.get(module_last, ())) | {i for i in tree.others if raw in tree.files[i][1]})
     digest = []
-    candidates = 0
-    module_word = module_last.decode()
-    for path, data, file_key in tree:
+    for index in candidates:
+        path, data, file_key = tree.files[index]
         if path == project.path:
             continue
-        words = _FILE_WORDS.get(file_key)
-        if words is None:
-            words = _FILE_WORDS[file_key] = frozenset(w.decode() for w in _WORD.findall(data))
-        mentioned = [name for name in names if name in words]
-        if not mentioned and module_word not in words:
-            continue
         digest.append(f"{path}|{content_hash(data)}")
-        candidates += 1
-        if candidates > _MAX_CANDIDATES or path.endswith(".ipynb"):
-            for name in (mentioned if path.endswith(".ipynb") else names):
-                answer[name] = None
+        if len(candidates) > _MAX_CANDIDATES or index in tree.others:
+            # too many importers to read, a notebook, or a file that may import it by a computed name
+            answer = {name: None for name in names}
             continue
-        caller = ProjectContext(path)
-        caller.reuse_trees = project.reuse_trees
-        calls = _stored_calls(data, caller.module, caller.is_package_init)
-        if calls is None:
-            for name in mentioned:
-                answer[name] = None
+        contribution, unknown_all, dependencies = _contribution(project, path, data, file_key)
+        digest.extend(f"{probed}|{expected}" for probed, expected in sorted(dependencies.items()))
+        if unknown_all:
+            answer = {name: None for name in names}
             continue
-        ours = set(_module_names(project.path, caller))
-        for qualified, entry in calls["refs"].items():
-            target, _, name = qualified.rpartition(".")
-            if (qualified in ours and entry["escaped"]) or (name == "*" and target in ours):
-                for each in names:  # the module itself escapes: any of its names may be called
-                    answer[each] = None
+        for name, calls in contribution.items():
+            if name not in answer or answer[name] is None:
                 continue
-            hit = None
-            if target in ours and name in answer:
-                hit = name
+            if calls is None:
+                answer[name] = None
             else:
-                found = caller.lookup(qualified)
-                if found is not None and found[0] in ("function", "class"):
-                    module, _, defined = found[1].rpartition(".")
-                    if module in ours and defined in answer:
-                        hit = defined
-                elif found is None and name in answer and (
-                        target.rpartition(".")[2] == project.module.rpartition(".")[2] or target in ours):
-                    answer[name] = None  # an import of a module of our name we cannot resolve: maybe ours
-                    continue
-            if hit is None:
-                if name == "*" and target.rpartition(".")[2] == project.module.rpartition(".")[2]:
-                    for each in names:
-                        answer[each] = None
-                continue
-            if answer[hit] is None:
-                continue
-            if entry["escaped"] or not entry["calls"]:
-                answer[hit] = None  # read as a value, or imported and never called (re-exported?)
-                continue
-            answer[hit].extend(entry["calls"])
-        for path_probed, expected in caller.dependencies.items():
-            digest.append(f"{path_probed}|{expected}")
+                answer[name].extend(calls)  # type: ignore[union-attr]
     result = (answer, content_hash("\n".join(digest).encode()))
     _CALLERS[key] = result
+    return result
+
+
+def _contribution(project: "ProjectContext", path: str, data: bytes, file_key: tuple
+                  ) -> Tuple[Dict[str, Optional[list]], bool, Dict[str, Optional[str]]]:
+    """What one file that imports the linted file's module says of its top-level names: name -> the calls it
+    makes of it (None: it lets it escape); whether the whole module escapes (star import, read as a value, a
+    file that does not parse); the project files read to tell."""
+    memo = (file_key, project.path, project.module)
+    if project.reuse_trees and memo in _CONTRIBUTIONS:
+        return _CONTRIBUTIONS[memo]
+    caller = _CALLER_PROJECTS.get(path) if project.reuse_trees else None
+    if caller is None:
+        caller = ProjectContext(path)
+        caller.reuse_trees = project.reuse_trees
+        if project.reuse_trees:
+            _CALLER_PROJECTS[path] = caller
+    calls = _stored_calls(data, caller.module, caller.is_package_init)
+    contribution: Dict[str, Optional[list]] = {}
+    unknown_all = calls is None
+    module_last = project.module.rpartition(".")[2]
+    ours = set(_module_names(project.path, caller))
+    for qualified, entry in (calls["refs"].items() if calls is not None else ()):
+        target, _, name = qualified.rpartition(".")
+        if name == "*":
+            if target in ours or (target.rpartition(".")[2] == module_last and caller.summary(target) is None):
+                unknown_all = True  # every name of the module may be called anywhere
+            continue
+        if qualified in ours:
+            if entry["escaped"]:
+                unknown_all = True  # the module itself is passed around: any of its names may be called
+            continue
+        hit = None
+        if target in ours:
+            hit = name
+        else:
+            found = caller.lookup(qualified)
+            if found is not None:
+                if found[0] in ("function", "class"):
+                    module, _, defined = found[1].rpartition(".")
+                    if module in ours:
+                        hit = defined
+            elif target.rpartition(".")[2] == module_last and caller.summary(target) is None:
+                contribution[name] = None  # an import of a module of our name we cannot resolve: maybe ours
+                continue
+        if hit is None:
+            continue
+        if entry["escaped"] or not entry["calls"]:
+            contribution[hit] = None  # read as a value, or imported and never called (re-exported?)
+        elif contribution.get(hit, []) is not None:
+            contribution.setdefault(hit, []).extend(entry["calls"])  # type: ignore[union-attr]
+    result = (contribution, unknown_all, dict(caller.dependencies))
+    if project.reuse_trees:
+        _CONTRIBUTIONS[memo] = result
     return result
 
 

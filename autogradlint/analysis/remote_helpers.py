@@ -104,42 +104,39 @@ def _build(path: str, data: bytes, torch_version) -> Optional[tuple]:
     return facts, definitions, dict(project.dependencies), globals_
 
 
-_FROM_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+\(?([\w ,\t\\\r\n]+)", re.M)
-_IMPORT = re.compile(rb"^[ \t]*import[ \t]+([\w.]+)", re.M)
+_FROM_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.M)
+# the text of a top-level function: from its ``def`` line to the next line that starts at column 0
+_TOP_LEVEL_LINE = re.compile(rb"\n(?=[^\s#])")
+_TRAINING_WORDS = (b".backward(", b".step(", b"zero_grad", b".eval(", b".train(", b"unscale_", b"clip_grad", b".grad")
 
 
 def helper_texts(source: bytes, project) -> List[bytes]:
-    """The bytes of the project files whose training helpers ``source`` imports (``from engine import
-    train_step``, ``import engine``): a rule whose trigger words are only in a helper's file must still run
-    on its callers (see ``engine.active_rules``). Found from the import lines' text, before the file is parsed;
-    an import the text screen misreads costs only a rule run that finds nothing."""
-    if project is None or not project.roots or (b"import" not in source):
+    """The texts of the training helpers of other project files that ``source`` imports by name (``from engine
+    import train_step``): a rule whose trigger words are only in a helper must still run on its callers (see
+    ``engine.active_rules``). Read from the bytes alone, before the file is parsed (no summary, no parse): a
+    text the screen misreads costs only a rule run that finds nothing."""
+    if project is None or not project.roots or b"from" not in source:
         return []
     from autogradlint.analysis.project import _read_project_file
 
     found: List[bytes] = []
-    seen = set()
-    wanted: List[Tuple[str, Optional[List[str]]]] = []
     for match in _FROM_IMPORT.finditer(source):
-        names = [n.strip().split()[0] for n in match.group(2).replace(b"\\", b" ").split(b",") if n.strip()]
-        wanted.append((match.group(1).decode("ascii", "replace"), [n.decode("ascii", "replace") for n in names]))
-    for match in _IMPORT.finditer(source):
-        wanted.append((match.group(1).decode("ascii", "replace"), None))
-    for module, names in wanted:
-        absolute = project.absolute(module)
-        if not absolute or absolute.split(".")[0] not in project.top_names():
+        module = project.absolute(match.group(1).decode("ascii", "replace"))
+        path = project.module_file(module) if module else None
+        if path is None or path == project.path:
             continue
-        candidates = [absolute] if names is None else [absolute, *(f"{absolute}.{n}" for n in names)]
-        for candidate in candidates:
-            summary = project.summary(candidate)
-            trains = summary.get("trains") if summary is not None else None
-            if not trains or (names is not None and candidate == absolute and not set(names) & set(trains)):
+        data = _read_project_file(path)
+        if not data:
+            continue
+        names = [n.strip().split()[0] for n in match.group(2).strip(b"()").replace(b"\\", b" ").split(b",") if n.strip()]
+        for name in names:
+            start = data.find(b"def " + name + b"(")
+            while start > 0 and data[start - 1:start] != b"\n":
+                start = data.find(b"def " + name + b"(", start + 1)
+            if start < 0:
                 continue
-            path = project.path_of(candidate)
-            if path is None or path in seen:
-                continue
-            seen.add(path)
-            data = _read_project_file(path)
-            if data is not None:
-                found.append(data)
+            end = _TOP_LEVEL_LINE.search(data, start + 4)
+            text = data[start:end.start() if end else len(data)]
+            if any(word in text for word in _TRAINING_WORDS):
+                found.append(text)
     return found
