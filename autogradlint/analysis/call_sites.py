@@ -122,22 +122,20 @@ class CallSites:
         None when the policy above does not let the call sites speak for it, or when other files of the
         project call the function too."""
         found = self.all_arguments(param)
-        if found is None or found[1]:
+        if found is None or not found.local:
             return None
-        return found[0]
+        remote = found.remote()
+        return found.local if remote == [] else None
 
-    def all_arguments(self, param: cst.Param) -> Optional[Tuple[List[cst.BaseExpression], List[dict]]]:
-        """What every call site passes to ``param``: the expressions of this file's calls, and the descriptions
-        (see ``analysis.project``) of the arguments of other files' calls; None when unknown. At least one
-        call in all."""
+    def all_arguments(self, param: cst.Param) -> Optional["CallArguments"]:
+        """What every call site passes to ``param``: the expressions of this file's calls, and (asked for
+        only when they are needed: it reads the project) the descriptions of the arguments of the project's
+        other files' calls; None when a call of this file already says nothing."""
         found = self._by_param.get(id(param))
         if found is None:
             return None
         callable_, name, position = found
         if callable_.escaped:
-            return None
-        remote = self._remote(callable_)
-        if remote is None or not (callable_.calls or remote):
             return None
         keyword_ok = not any(p is param for p in callable_.node.params.posonly_params)
         index = None if position is None else position - callable_.skip
@@ -147,13 +145,7 @@ class CallSites:
             if value is None:
                 return None
             out.append(value)
-        described: List[dict] = []
-        for call in remote:
-            description = _described_argument(call, name, index, keyword_ok)
-            if description is None:
-                return None
-            described.append(description)
-        return out, described
+        return CallArguments(self, callable_, name, index, keyword_ok, out)
 
     def _remote(self, callable_: _Callable) -> Optional[list]:
         """The calls the project's other files make of it ([] when none are seen), None when unknown."""
@@ -163,6 +155,41 @@ class CallSites:
         from autogradlint.analysis.project import project_of, remote_calls
 
         return remote_calls(project_of(self._context), callable_.name, self._names)
+
+
+class CallArguments:
+    """The arguments a parameter gets: ``local``, the expressions of this file's calls; ``remote()``, the
+    descriptions (see ``analysis.project``) of what the project's other files pass, [] when they do not call
+    it, None when unknown (also when no call passes anything at all)."""
+
+    __slots__ = ("_sites", "_callable", "_name", "_index", "_keyword_ok", "local", "_remote")
+
+    def __init__(self, sites: "CallSites", callable_: _Callable, name: str, index: Optional[int], keyword_ok: bool,
+                 local: List[cst.BaseExpression]) -> None:
+        self._sites = sites
+        self._callable = callable_
+        self._name = name
+        self._index = index
+        self._keyword_ok = keyword_ok
+        self.local = local
+        self._remote: object = ()
+
+    def remote(self) -> Optional[List[dict]]:
+        if self._remote == ():
+            self._remote = self._compute()
+        return self._remote  # type: ignore[return-value]
+
+    def _compute(self) -> Optional[List[dict]]:
+        calls = self._sites._remote(self._callable)
+        if calls is None or not (self.local or calls):
+            return None
+        described: List[dict] = []
+        for call in calls:
+            description = _described_argument(call, self._name, self._index, self._keyword_ok)
+            if description is None:
+                return None
+            described.append(description)
+        return described
 
 
 def _argument(call: cst.Call, name: str, position: Optional[int], keyword_ok: bool) -> Optional[cst.BaseExpression]:
@@ -253,8 +280,7 @@ def parameter_arguments(context: "LintContext", param: cst.Param) -> Optional[Li
     return call_sites(context).arguments(param)
 
 
-def all_parameter_arguments(context: "LintContext", param: cst.Param
-                            ) -> Optional[Tuple[List[cst.BaseExpression], List[dict]]]:
+def all_parameter_arguments(context: "LintContext", param: cst.Param) -> Optional[CallArguments]:
     """What every call site, in this file and in the project's other files, passes to ``param``: this file's
     expressions and the other files' argument descriptions (see ``analysis.project``); None when unknown."""
     return call_sites(context).all_arguments(param)

@@ -497,16 +497,18 @@ def _call_site_instance(knowledge: _FileKnowledge, param: cst.Param) -> Optional
     both = all_parameter_arguments(knowledge.context, param)
     if both is None:
         return None
-    arguments, described = both
 
     def compute() -> Optional[ModuleInstance]:
         found = []
-        for argument in arguments:
+        for argument in both.local:
             result = _instance(knowledge, argument)
             if result is None:
                 return None
             if result is not _ASSUMED:
                 found.append(result)
+        described = both.remote()  # read only when this file's calls agree
+        if described is None:
+            return None
         for description in described:
             result = _described_instance(knowledge.context, description, 1)
             if result is None:
@@ -760,12 +762,14 @@ def _compute_remote_object(knowledge: _FileKnowledge, expression: cst.BaseExpres
             both = all_parameter_arguments(context, node)
             if both is None:
                 return None
-            arguments, described = both
-            for argument in arguments:
+            for argument in both.local:
                 one = _remote_object(knowledge, argument)
                 if one is None:
                     return None
                 results.append(one)
+            described = both.remote()
+            if described is None:
+                return None
             for description in described:
                 info = (_remote_plain_class(context, description["q"]) if isinstance(description, dict)
                         and description.get("k") == "call" else None)

@@ -670,7 +670,8 @@ class _Tree:
 # walked trees by root (per process; None: too large); file bytes and import words by (path, mtime, size)
 _TREES: Dict[str, Optional[_Tree]] = {}
 _FILE_BYTES: Dict[Tuple[str, int, int], bytes] = {}
-_FILE_IMPORTS: Dict[Tuple[str, int, int], Tuple[frozenset, bool]] = {}
+_FILE_IMPORTS: Dict[Tuple[str, int, int], Tuple[frozenset, bool, bool]] = {}  # words, dynamic, star import
+_FILE_TOKENS: Dict[Tuple[str, int, int], frozenset] = {}  # every identifier of an importer (bytes)
 _CALLERS: Dict[str, Tuple[Optional[Dict[str, Optional[list]]], str]] = {}
 _CONTRIBUTIONS: Dict[Tuple[tuple, str, str], tuple] = {}
 _CALLER_PROJECTS: Dict[str, "ProjectContext"] = {}
@@ -730,8 +731,10 @@ def _tree(root: str, reuse: bool) -> Optional[_Tree]:
                 continue
             found = _FILE_IMPORTS.get(key)
             if found is None:
-                words = frozenset(w.decode() for m in _IMPORT_TEXT.finditer(data) for w in _WORD.findall(m.group(0)))
-                found = _FILE_IMPORTS[key] = (words, any(d in data for d in _DYNAMIC_IMPORTS))
+                texts = [m.group(0) for m in _IMPORT_TEXT.finditer(data)]
+                words = frozenset(w.decode() for text in texts for w in _WORD.findall(text))
+                found = _FILE_IMPORTS[key] = (words, any(d in data for d in _DYNAMIC_IMPORTS),
+                                              any(b"*" in text for text in texts))
             for word in found[0]:
                 tree.importers.setdefault(word, []).append(index)
             if found[1]:
@@ -924,7 +927,9 @@ def _callers(project: "ProjectContext", names: Tuple[str, ...]) -> Tuple[Optiona
     module_last = project.module.rpartition(".")[2]
     raw = module_last.encode()
     answer: Dict[str, Optional[list]] = {name: [] for name in names}
-    candidates = sorted(set(tree.importers.get(module_last, ())) | {i for i in tree.others if raw in tree.files[i][1]})
+    others = {i for i in tree.others if raw in tree.files[i][1]}
+    wanted = [name.encode() for name in names]
+    candidates = sorted(others | {i for i in tree.importers.get(module_last, ()) if _may_call(tree.files[i], wanted)})
     digest = []
     for index in candidates:
         path, data, file_key = tree.files[index]
@@ -952,6 +957,17 @@ def _callers(project: "ProjectContext", names: Tuple[str, ...]) -> Tuple[Optiona
     return result
 
 
+def _may_call(entry: Tuple[str, bytes, tuple], wanted: List[bytes]) -> bool:
+    """An importer of the module that names one of ``wanted`` anywhere, or star-imports: it may call them."""
+    path, data, key = entry
+    if _FILE_IMPORTS[key][2]:
+        return True
+    tokens = _FILE_TOKENS.get(key)
+    if tokens is None:
+        tokens = _FILE_TOKENS[key] = frozenset(_WORD.findall(data))
+    return any(name in tokens for name in wanted)
+
+
 def _contribution(project: "ProjectContext", path: str, data: bytes, file_key: tuple
                   ) -> Tuple[Dict[str, Optional[list]], bool, Dict[str, Optional[str]]]:
     """What one file that imports the linted file's module says of its top-level names: name -> the calls it
@@ -972,34 +988,25 @@ def _contribution(project: "ProjectContext", path: str, data: bytes, file_key: t
     module_last = project.module.rpartition(".")[2]
     ours = set(_module_names(project.path, caller))
     for qualified, entry in (calls["refs"].items() if calls is not None else ()):
+        # resolved by name: the module's names from the caller's roots (a re-export through another module
+        # is not followed: that module imports ours too, and its import, never called, makes the name unknown)
         target, _, name = qualified.rpartition(".")
         if name == "*":
-            if target in ours or (target.rpartition(".")[2] == module_last and caller.summary(target) is None):
+            if target in ours or (target.rpartition(".")[2] == module_last and caller.module_file(target) is None):
                 unknown_all = True  # every name of the module may be called anywhere
             continue
         if qualified in ours:
             if entry["escaped"]:
                 unknown_all = True  # the module itself is passed around: any of its names may be called
             continue
-        hit = None
-        if target in ours:
-            hit = name
-        else:
-            found = caller.lookup(qualified)
-            if found is not None:
-                if found[0] in ("function", "class"):
-                    module, _, defined = found[1].rpartition(".")
-                    if module in ours:
-                        hit = defined
-            elif target.rpartition(".")[2] == module_last and caller.summary(target) is None:
+        if target not in ours:
+            if target.rpartition(".")[2] == module_last and caller.module_file(target) is None:
                 contribution[name] = None  # an import of a module of our name we cannot resolve: maybe ours
-                continue
-        if hit is None:
             continue
         if entry["escaped"] or not entry["calls"]:
-            contribution[hit] = None  # read as a value, or imported and never called (re-exported?)
-        elif contribution.get(hit, []) is not None:
-            contribution.setdefault(hit, []).extend(entry["calls"])  # type: ignore[union-attr]
+            contribution[name] = None  # read as a value, or imported and never called (re-exported?)
+        elif contribution.get(name, []) is not None:
+            contribution.setdefault(name, []).extend(entry["calls"])  # type: ignore[union-attr]
     result = (contribution, unknown_all, dict(caller.dependencies))
     if project.reuse_trees:
         _CONTRIBUTIONS[memo] = result
