@@ -118,6 +118,7 @@ class _Summarizer:
         self.imports: Dict[str, str] = {}
         self.local: Dict[str, str] = {}  # module-level class/def names -> qualified
         self.bound: set = set()  # every module-level name bound
+        self.names_only = False  # summarize(): only the imports and the module-level values (a calls summary)
 
     def absolute(self, level: int, name: Optional[str]) -> Optional[str]:
         if level == 0:
@@ -195,6 +196,9 @@ class _Summarizer:
             if count > 1:
                 self.imports.pop(name, None)
                 self.local.pop(name, None)
+        self.counts = counts
+        if self.names_only:
+            return {"values": self._module_values(tree, counts)}
         classes: Dict[str, dict] = {}
         trains: List[str] = []
         functions: Dict[str, Optional[dict]] = {}
@@ -206,17 +210,23 @@ class _Summarizer:
                 functions[statement.name] = None if statement.decorator_list else self._returns(statement)
                 if not statement.decorator_list and _trains(statement):
                     trains.append(statement.name)
-            elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
-                targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-                if len(targets) == 1 and isinstance(targets[0], ast.Name) and counts.get(targets[0].id) == 1:
-                    found = self.value(statement.value)
-                    if found is not None:
-                        values[targets[0].id] = found
+        values.update(self._module_values(tree, counts))
         summary = {"module": self.module, "imports": self.imports, "classes": classes, "functions": functions,
                    "values": values}
         if trains:
             summary["trains"] = trains
         return summary
+
+    def _module_values(self, tree: ast.Module, counts: Dict[str, int]) -> Dict[str, Optional[dict]]:
+        values: Dict[str, Optional[dict]] = {}
+        for statement in tree.body:
+            if isinstance(statement, (ast.Assign, ast.AnnAssign)):
+                targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+                if len(targets) == 1 and isinstance(targets[0], ast.Name) and counts.get(targets[0].id) == 1:
+                    found = self.value(statement.value)
+                    if found is not None:
+                        values[targets[0].id] = found
+        return values
 
     def _class(self, node: ast.ClassDef) -> dict:
         bases: List[Optional[str]] = []
@@ -457,6 +467,7 @@ class ProjectContext:
         self.dependencies: Dict[str, Optional[str]] = {}  # file probed -> its summary's hash (None: absent)
         self._modules: Dict[str, Optional[dict]] = {}
         self._paths: Dict[str, str] = {}
+        self._files: Dict[str, Optional[str]] = {}
         self._top_names: Optional[frozenset] = None
         # whether files read for a caller search earlier in this process still hold (see _tree)
         self.reuse_trees = False
@@ -502,10 +513,14 @@ class ProjectContext:
             return None
         if module.split(".")[0] not in self.top_names():
             return None
+        if module in self._files:
+            return self._files[module]
+        self._files[module] = None
         relative = module.replace(".", os.sep)
         for root in self.roots:
             for candidate in (os.path.join(root, relative + ".py"), os.path.join(root, relative, "__init__.py")):
                 if os.path.isfile(candidate):
+                    self._files[module] = candidate
                     return candidate
         return None
 
@@ -753,6 +768,7 @@ def forget_trees() -> None:
 
 class _CallsSummarizer(_Summarizer):
     def calls(self, tree: ast.Module) -> dict:
+        self.names_only = True
         summary = self.summarize(tree)
         module_values = summary["values"]
         bindings: Dict[str, set] = {}

@@ -41,7 +41,19 @@ def remote_helper(context: "LintContext", qualified: Optional[str]):
     from autogradlint.analysis.project import _read_project_file, content_hash, project_of
 
     project = project_of(context)
-    found = project.lookup(project.absolute(qualified))
+    absolute = project.absolute(qualified)
+    # a screen on the bytes first (most calls of project functions are not training helpers): the file the
+    # name's module resolves to must define it at the top level with a training call in its text
+    module, _, name = (absolute or "").rpartition(".")
+    path = project.module_file(module) if module else None
+    if path is None or path == project.path:
+        return None
+    texts = context.facts.setdefault("remote_helpers.texts", {})
+    if path not in texts:
+        texts[path] = _read_project_file(path) or b""
+    if not _helper_text(texts[path], name.encode()):
+        return None
+    found = project.lookup(absolute)
     if found is None or found[0] != "function":
         return None
     module, _, name = found[1].rpartition(".")
@@ -130,13 +142,19 @@ def helper_texts(source: bytes, project) -> List[bytes]:
             continue
         names = [n.strip().split()[0] for n in match.group(2).strip(b"()").replace(b"\\", b" ").split(b",") if n.strip()]
         for name in names:
-            start = data.find(b"def " + name + b"(")
-            while start > 0 and data[start - 1:start] != b"\n":
-                start = data.find(b"def " + name + b"(", start + 1)
-            if start < 0:
-                continue
-            end = _TOP_LEVEL_LINE.search(data, start + 4)
-            text = data[start:end.start() if end else len(data)]
-            if any(word in text for word in _TRAINING_WORDS):
+            text = _helper_text(data, name)
+            if text:
                 found.append(text)
     return found
+
+
+def _helper_text(data: bytes, name: bytes) -> bytes:
+    """The text of the top-level ``def name(`` of a file when it makes a training call, else b""."""
+    start = data.find(b"def " + name + b"(")
+    while start > 0 and data[start - 1:start] != b"\n":
+        start = data.find(b"def " + name + b"(", start + 1)
+    if start < 0:
+        return b""
+    end = _TOP_LEVEL_LINE.search(data, start + 4)
+    text = data[start:end.start() if end else len(data)]
+    return text if any(word in text for word in _TRAINING_WORDS) else b""
