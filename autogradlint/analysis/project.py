@@ -767,7 +767,8 @@ def forget_trees() -> None:
 
 
 class _CallsSummarizer(_Summarizer):
-    def calls(self, tree: ast.Module) -> dict:
+    def calls(self, tree: ast.Module, module_word: str) -> dict:
+        """Only the names whose import path goes through a module named ``module_word`` are followed."""
         self.names_only = True
         summary = self.summarize(tree)
         module_values = summary["values"]
@@ -842,6 +843,8 @@ class _CallsSummarizer(_Summarizer):
                 qualified = f"{qualified}.{parent.attr}"
                 top = parent
                 parent = parents.get(id(top))
+            if module_word not in qualified.split("."):
+                continue  # not a name of a module of that name
             entry = ref(qualified)
             if (not isinstance(parent, ast.Call) or parent.func is not top
                     or (isinstance(top, ast.Attribute) and not isinstance(top.ctx, ast.Load))):
@@ -888,26 +891,27 @@ class _CallsSummarizer(_Summarizer):
         return values
 
 
-def summarize_calls(data: bytes, module: str, is_package: bool) -> Optional[dict]:
-    """The calls summary of one file's source (None when it does not parse)."""
+def summarize_calls(data: bytes, module: str, is_package: bool, module_word: str) -> Optional[dict]:
+    """The calls summary of one file's source for the names of modules named ``module_word`` (None when it
+    does not parse)."""
     try:
         tree = ast.parse(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     try:
-        return _CallsSummarizer(module, is_package).calls(tree)
+        return _CallsSummarizer(module, is_package).calls(tree, module_word)
     except RecursionError:
         return None
 
 
-def _stored_calls(data: bytes, module: str, is_package: bool) -> Optional[dict]:
-    key = f"calls:{content_hash(data)}:{int(is_package)}:{module}"
+def _stored_calls(data: bytes, module: str, is_package: bool, module_word: str) -> Optional[dict]:
+    key = f"calls:{content_hash(data)}:{int(is_package)}:{module}:{module_word}"
     summary = _STORE.get(key)
     if summary is None and not _LOADED[0]:
         _load_store()
         summary = _STORE.get(key)
     if summary is None:
-        summary = summarize_calls(data, module, is_package) or {"module": module, "refs": None}
+        summary = summarize_calls(data, module, is_package, module_word) or {"module": module, "refs": None}
         _STORE[key] = _NEW[key] = summary
     return summary if summary.get("refs") is not None else None
 
@@ -998,7 +1002,8 @@ def _contribution(project: "ProjectContext", path: str, data: bytes, file_key: t
         caller.reuse_trees = project.reuse_trees
         if project.reuse_trees:
             _CALLER_PROJECTS[path] = caller
-    calls = _stored_calls(data, caller.module, caller.is_package_init)
+    module_last = project.module.rpartition(".")[2]
+    calls = _stored_calls(data, caller.module, caller.is_package_init, module_last)
     contribution: Dict[str, Optional[list]] = {}
     unknown_all = calls is None
     module_last = project.module.rpartition(".")[2]
