@@ -766,54 +766,75 @@ def forget_trees() -> None:
     _CALLER_PROJECTS.clear()
 
 
+_FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_DEFINITION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
 class _CallsSummarizer(_Summarizer):
-    def calls(self, tree: ast.Module, module_word: str) -> dict:
-        """Only the names whose import path goes through a module named ``module_word`` are followed."""
+    def calls(self, tree: ast.Module, module_word: str, import_words: frozenset) -> dict:
+        """Only the names whose import path goes through a module named ``module_word`` are followed;
+        ``import_words``: every word of the file's import statements (the local names they may bind)."""
         self.names_only = True
         summary = self.summarize(tree)
         module_values = summary["values"]
         bindings: Dict[str, set] = {}
         stars: List[str] = []
-        parents: Dict[int, ast.AST] = {}
-        scopes: Dict[int, ast.AST] = {}  # id(node) -> the nearest enclosing function or lambda
-        stack: List[Tuple[ast.AST, Optional[ast.AST]]] = [(tree, None)]
+        outer: Dict[int, Optional[ast.AST]] = {}  # id(function or lambda) -> the function around it
+        tops: List[tuple] = []  # (root name, attributes, top node, its parent, scope) of name/attribute chains
+        stack: List[Tuple[ast.AST, Optional[ast.AST], Optional[ast.AST]]] = [(tree, None, None)]
+        name_type, attribute_type, load = ast.Name, ast.Attribute, ast.Load
         while stack:
-            node, scope = stack.pop()
-            if isinstance(node, ast.Import):
-                for alias in node.names:
+            node, scope, parent = stack.pop()
+            node_type = type(node)
+            if node_type is name_type or node_type is attribute_type:
+                if not (type(parent) is attribute_type and parent.value is node):  # type: ignore[union-attr]
+                    attrs = []
+                    root = node
+                    while type(root) is attribute_type:
+                        attrs.append(root.attr)  # type: ignore[union-attr]
+                        root = root.value  # type: ignore[union-attr]
+                    if type(root) is name_type and root.id in import_words:  # type: ignore[union-attr]
+                        tops.append((root, attrs[::-1], node, parent, scope))
+                if node_type is name_type:
+                    if node.id in import_words and type(node.ctx) is not load:  # type: ignore[union-attr]
+                        bindings.setdefault(node.id, set()).add("")  # type: ignore[union-attr]
+                    continue
+            elif node_type is ast.Import:
+                for alias in node.names:  # type: ignore[union-attr]
                     local = alias.asname or alias.name.split(".")[0]
                     bindings.setdefault(local, set()).add(alias.name if alias.asname else local)
-            elif isinstance(node, ast.ImportFrom):
-                base = self.absolute(node.level, node.module)
-                for alias in node.names:
+                continue
+            elif node_type is ast.ImportFrom:
+                base = self.absolute(node.level, node.module)  # type: ignore[union-attr]
+                for alias in node.names:  # type: ignore[union-attr]
                     if alias.name == "*":
                         stars.append(base or "")
                     else:
                         bindings.setdefault(alias.asname or alias.name, set()).add(
                             f"{base}.{alias.name}" if base else "")
-            elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-                bindings.setdefault(node.id, set()).add("")
-            elif isinstance(node, ast.arg):
-                bindings.setdefault(node.arg, set()).add("")
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                bindings.setdefault(node.name, set()).add("")
-            elif isinstance(node, (ast.Global, ast.Nonlocal)):
-                for name in node.names:
+                continue
+            elif node_type is ast.arg:
+                if node.arg in import_words:  # type: ignore[union-attr]
+                    bindings.setdefault(node.arg, set()).add("")  # type: ignore[union-attr]
+            elif node_type in _DEFINITION_NODES:
+                if node.name in import_words:  # type: ignore[union-attr]
+                    bindings.setdefault(node.name, set()).add("")  # type: ignore[union-attr]
+            elif node_type is ast.Global or node_type is ast.Nonlocal:
+                for name in node.names:  # type: ignore[union-attr]
                     bindings.setdefault(name, set()).add("")
-            elif isinstance(node, ast.ExceptHandler) and node.name:
-                bindings.setdefault(node.name, set()).add("")
-            elif isinstance(node, ast.alias):
-                pass
-            elif type(node).__name__ in ("MatchAs", "MatchStar", "MatchMapping"):
+            elif node_type is ast.ExceptHandler:
+                if node.name:  # type: ignore[union-attr]
+                    bindings.setdefault(node.name, set()).add("")  # type: ignore[union-attr]
+            elif node_type.__name__ in ("MatchAs", "MatchStar", "MatchMapping"):
                 for name in (getattr(node, "name", None), getattr(node, "rest", None)):
                     if name:
                         bindings.setdefault(name, set()).add("")
-            inner_scope = node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) else scope
+            inner_scope = scope
+            if node_type in _FUNCTION_NODES:
+                outer[id(node)] = scope
+                inner_scope = node
             for child in ast.iter_child_nodes(node):
-                parents[id(child)] = node
-                if scope is not None:
-                    scopes[id(child)] = scope
-                stack.append((child, inner_scope))
+                stack.append((child, inner_scope, node))
         refs: Dict[str, dict] = {}
 
         def ref(qualified: str) -> dict:
@@ -833,33 +854,27 @@ class _CallsSummarizer(_Summarizer):
         for module in stars:
             ref(f"{module}.*")["escaped"] = True
         local_values: Dict[int, Dict[str, Optional[dict]]] = {}
-        for node in ast.walk(tree):
-            if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in tracked):
+        for root, attrs, top, parent, scope in tops:
+            if root.id not in tracked or type(root.ctx) is not load:
                 continue
-            qualified = tracked[node.id]
-            top: ast.AST = node
-            parent = parents.get(id(top))
-            while isinstance(parent, ast.Attribute) and parent.value is top:
-                qualified = f"{qualified}.{parent.attr}"
-                top = parent
-                parent = parents.get(id(top))
+            qualified = ".".join([tracked[root.id], *attrs])
             if module_word not in qualified.split("."):
                 continue  # not a name of a module of that name
             entry = ref(qualified)
-            if (not isinstance(parent, ast.Call) or parent.func is not top
-                    or (isinstance(top, ast.Attribute) and not isinstance(top.ctx, ast.Load))):
+            if (type(parent) is not ast.Call or parent.func is not top
+                    or (type(top) is attribute_type and type(top.ctx) is not load)):
                 entry["escaped"] = True
                 continue
             call = parent
             if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
                 entry["escaped"] = True
                 continue
-            names = self._scope_values(scopes.get(id(call)), scopes, module_values, local_values)
+            names = self._scope_values(scope, outer, module_values, local_values)
             entry["calls"].append({"a": [self.value(a, names) for a in call.args],
                                    "k": {k.arg: self.value(k.value, names) for k in call.keywords}})
         return {"module": self.module, "refs": refs}
 
-    def _scope_values(self, scope: Optional[ast.AST], scopes: Dict[int, ast.AST],
+    def _scope_values(self, scope: Optional[ast.AST], scopes: Dict[int, Optional[ast.AST]],
                       module_values: Dict[str, Optional[dict]],
                       cache: Dict[int, Dict[str, Optional[dict]]]) -> Dict[str, Optional[dict]]:
         """What the names read in ``scope`` certainly hold: a local name assigned once, else (a name no
@@ -891,7 +906,8 @@ class _CallsSummarizer(_Summarizer):
         return values
 
 
-def summarize_calls(data: bytes, module: str, is_package: bool, module_word: str) -> Optional[dict]:
+def summarize_calls(data: bytes, module: str, is_package: bool, module_word: str,
+                    import_words: Optional[frozenset] = None) -> Optional[dict]:
     """The calls summary of one file's source for the names of modules named ``module_word`` (None when it
     does not parse)."""
     try:
@@ -899,19 +915,23 @@ def summarize_calls(data: bytes, module: str, is_package: bool, module_word: str
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     try:
-        return _CallsSummarizer(module, is_package).calls(tree, module_word)
+        if import_words is None:
+            import_words = frozenset(w.decode() for m in _IMPORT_TEXT.finditer(data) for w in _WORD.findall(m.group(0)))
+        return _CallsSummarizer(module, is_package).calls(tree, module_word, import_words)
     except RecursionError:
         return None
 
 
-def _stored_calls(data: bytes, module: str, is_package: bool, module_word: str) -> Optional[dict]:
+def _stored_calls(data: bytes, module: str, is_package: bool, module_word: str,
+                  import_words: Optional[frozenset] = None) -> Optional[dict]:
     key = f"calls:{content_hash(data)}:{int(is_package)}:{module}:{module_word}"
     summary = _STORE.get(key)
     if summary is None and not _LOADED[0]:
         _load_store()
         summary = _STORE.get(key)
     if summary is None:
-        summary = summarize_calls(data, module, is_package, module_word) or {"module": module, "refs": None}
+        summary = (summarize_calls(data, module, is_package, module_word, import_words)
+                   or {"module": module, "refs": None})
         _STORE[key] = _NEW[key] = summary
     return summary if summary.get("refs") is not None else None
 
@@ -1003,7 +1023,7 @@ def _contribution(project: "ProjectContext", path: str, data: bytes, file_key: t
         if project.reuse_trees:
             _CALLER_PROJECTS[path] = caller
     module_last = project.module.rpartition(".")[2]
-    calls = _stored_calls(data, caller.module, caller.is_package_init, module_last)
+    calls = _stored_calls(data, caller.module, caller.is_package_init, module_last, _FILE_IMPORTS[file_key][0])
     contribution: Dict[str, Optional[list]] = {}
     unknown_all = calls is None
     module_last = project.module.rpartition(".")[2]
