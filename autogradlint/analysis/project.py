@@ -685,7 +685,9 @@ class _Tree:
 # walked trees by root (per process; None: too large); file bytes and import words by (path, mtime, size)
 _TREES: Dict[str, Optional[_Tree]] = {}
 _FILE_BYTES: Dict[Tuple[str, int, int], bytes] = {}
-_FILE_IMPORTS: Dict[Tuple[str, int, int], Tuple[frozenset, bool, bool]] = {}  # words, dynamic, star import
+# words of the import statements, dynamic imports, a star import, the words naming what is bound (the names after
+# ``from X import``, and every word of ``import X.Y as Z``: a module object may be among them)
+_FILE_IMPORTS: Dict[Tuple[str, int, int], Tuple[frozenset, bool, bool, frozenset]] = {}
 _FILE_TOKENS: Dict[Tuple[str, int, int], frozenset] = {}  # every identifier of an importer (bytes)
 _CALLERS: Dict[str, Tuple[Optional[Dict[str, Optional[list]]], str]] = {}
 _CONTRIBUTIONS: Dict[Tuple[tuple, str, str], tuple] = {}
@@ -748,8 +750,11 @@ def _tree(root: str, reuse: bool) -> Optional[_Tree]:
             if found is None:
                 texts = [m.group(0) for m in _IMPORT_TEXT.finditer(data)]
                 words = frozenset(w.decode() for text in texts for w in _WORD.findall(text))
+                bound = frozenset(w.decode() for text in texts
+                                  for w in _WORD.findall(text.partition(b" import")[2] if text.lstrip().startswith(b"from")
+                                                         else text))
                 found = _FILE_IMPORTS[key] = (words, any(d in data for d in _DYNAMIC_IMPORTS),
-                                              any(b"*" in text for text in texts))
+                                              any(b"*" in text for text in texts), bound)
             for word in found[0]:
                 tree.importers.setdefault(word, []).append(index)
             if found[1]:
@@ -969,7 +974,8 @@ def _callers(project: "ProjectContext", names: Tuple[str, ...]) -> Tuple[Optiona
     answer: Dict[str, Optional[list]] = {name: [] for name in names}
     others = {i for i in tree.others if raw in tree.files[i][1]}
     wanted = [name.encode() for name in names]
-    candidates = sorted(others | {i for i in tree.importers.get(module_last, ()) if _may_call(tree.files[i], wanted)})
+    candidates = sorted(others | {i for i in tree.importers.get(module_last, ())
+                                  if _may_call(tree.files[i], module_last, names, wanted)})
     digest = []
     for index in candidates:
         path, data, file_key = tree.files[index]
@@ -997,11 +1003,15 @@ def _callers(project: "ProjectContext", names: Tuple[str, ...]) -> Tuple[Optiona
     return result
 
 
-def _may_call(entry: Tuple[str, bytes, tuple], wanted: List[bytes]) -> bool:
-    """An importer of the module that names one of ``wanted`` anywhere, or star-imports: it may call them."""
+def _may_call(entry: Tuple[str, bytes, tuple], module_last: str, names: Tuple[str, ...], wanted: List[bytes]) -> bool:
+    """Whether a file whose imports mention the module's name may call one of ``names``: it star-imports, imports
+    one of them by name, or imports a module object of that name and mentions one of them anywhere."""
     path, data, key = entry
-    if _FILE_IMPORTS[key][2]:
+    _, _, star, bound = _FILE_IMPORTS[key]
+    if star or any(name in bound for name in names):
         return True
+    if module_last not in bound:
+        return False  # it imports other names from the module (or from another module on its path)
     tokens = _FILE_TOKENS.get(key)
     if tokens is None:
         tokens = _FILE_TOKENS[key] = frozenset(_WORD.findall(data))
