@@ -124,8 +124,8 @@ class CallSites:
         found = self.all_arguments(param)
         if found is None or not found.local:
             return None
-        remote = found.remote()
-        return found.local if remote == [] else None
+        # only whether other files may call it matters here: they are not summarised
+        return found.local if self._remote(found._callable, parse=False) == [] else None
 
     def all_arguments(self, param: cst.Param) -> Optional["CallArguments"]:
         """What every call site passes to ``param``: the expressions of this file's calls, and (asked for
@@ -147,14 +147,14 @@ class CallSites:
             out.append(value)
         return CallArguments(self, callable_, name, index, keyword_ok, out)
 
-    def _remote(self, callable_: _Callable) -> Optional[list]:
+    def _remote(self, callable_: _Callable, parse: bool = True) -> Optional[list]:
         """The calls the project's other files make of it ([] when none are seen), None when unknown."""
         path = self._context.path
         if not path or path == "-" or not path.endswith(".py"):
             return []  # not a module other files can import
         from autogradlint.analysis.project import project_of, remote_calls
 
-        return remote_calls(project_of(self._context), callable_.name, self._names)
+        return remote_calls(project_of(self._context), callable_.name, self._names, parse)
 
 
 class CallArguments:

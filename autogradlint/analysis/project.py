@@ -911,14 +911,23 @@ class _CallsSummarizer(_Summarizer):
         return values
 
 
+_TREES_PARSED: Dict[str, ast.Module] = {}
+
+
 def summarize_calls(data: bytes, module: str, is_package: bool, module_word: str,
                     import_words: Optional[frozenset] = None) -> Optional[dict]:
     """The calls summary of one file's source for the names of modules named ``module_word`` (None when it
     does not parse)."""
-    try:
-        tree = ast.parse(data)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+    key = content_hash(data)
+    tree = _TREES_PARSED.get(key)
+    if tree is None:
+        try:
+            tree = ast.parse(data)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+        if len(_TREES_PARSED) >= 32:
+            _TREES_PARSED.clear()
+        _TREES_PARSED[key] = tree  # an importer of several modules is read for each of them
     try:
         if import_words is None:
             import_words = frozenset(w.decode() for m in _IMPORT_TEXT.finditer(data) for w in _WORD.findall(m.group(0)))
@@ -956,13 +965,15 @@ def _module_names(path: str, project: "ProjectContext") -> List[str]:
     return names
 
 
-def _callers(project: "ProjectContext", names: Tuple[str, ...]) -> Tuple[Optional[Dict[str, Optional[list]]], str]:
+def _callers(project: "ProjectContext", names: Tuple[str, ...],
+             parse: bool = True) -> Tuple[Optional[Dict[str, Optional[list]]], str]:
     """For each of ``names`` (functions or classes the linted file defines at its top level): the calls other
     project files make of it (each {"a": positional descriptions, "k": keyword descriptions}), or None when
     a caller may be out of sight; and a digest of every file read for the answer (for the cache). (None,
-    digest) when the project is too large to read."""
+    digest) when the project is too large to read. Without ``parse``, no file is summarised: a name that a
+    file may call is unknown, the others get [] (for facts that only this file's calls can give)."""
     root = _walk_root(project)
-    key = json.dumps([root, project.path, project.module, names])
+    key = json.dumps([root, project.path, project.module, names, parse])
     if project.reuse_trees and key in _CALLERS:
         return _CALLERS[key]
     tree = _tree(root, project.reuse_trees) if root is not None else None
@@ -977,6 +988,16 @@ def _callers(project: "ProjectContext", names: Tuple[str, ...]) -> Tuple[Optiona
     candidates = sorted(others | {i for i in tree.importers.get(module_last, ())
                                   if _may_call(tree.files[i], module_last, names, wanted)})
     digest = []
+    if not parse:
+        for index in candidates:
+            path, data, file_key = tree.files[index]
+            if path == project.path:
+                continue
+            digest.append(f"{path}|{content_hash(data)}")
+            for name in names:
+                if index in others or _may_call(tree.files[index], module_last, (name,), [name.encode()]):
+                    answer[name] = None
+        candidates = []
     for index in candidates:
         path, data, file_key = tree.files[index]
         if path == project.path:
@@ -1064,13 +1085,14 @@ def _contribution(project: "ProjectContext", path: str, data: bytes, file_key: t
     return result
 
 
-def remote_calls(project: "ProjectContext", name: str, names: Tuple[str, ...]) -> Optional[list]:
+def remote_calls(project: "ProjectContext", name: str, names: Tuple[str, ...], parse: bool = True) -> Optional[list]:
     """The calls other project files make of the linted file's top-level ``name`` (``names``: every name
-    asked about for this file, answered together), or None when unknown. Records the dependency."""
+    asked about for this file, answered together), or None when unknown (see ``_callers`` for ``parse``).
+    Records the dependency."""
     if not project.roots or project.only_package is not None:
         return []  # installed code: judged by its own file, as before
-    answer, digest = _callers(project, names)
-    project.dependencies["callers:" + json.dumps([project.path, project.module, list(names)])] = digest
+    answer, digest = _callers(project, names, parse)
+    project.dependencies["callers:" + json.dumps([project.path, project.module, list(names), parse])] = digest
     if answer is None:
         return []  # a project too large to read: no claim from other files (the file's own calls only)
     return answer.get(name)
@@ -1078,11 +1100,11 @@ def remote_calls(project: "ProjectContext", name: str, names: Tuple[str, ...]) -
 
 def _callers_current(key: str, expected: Optional[str]) -> bool:
     try:
-        path, module, names = json.loads(key)
+        path, module, names, parse = json.loads(key)
     except (ValueError, TypeError):
         return False
     project = ProjectContext(path)
     project.reuse_trees = True  # a cache check: part of one CLI run
     if project.module != module:
         return False
-    return _callers(project, tuple(names))[1] == expected
+    return _callers(project, tuple(names), bool(parse))[1] == expected
