@@ -411,6 +411,27 @@ def _read_project_file(path: str) -> Optional[bytes]:
         return None
 
 
+_RECENT_BYTES: Dict[str, Tuple[int, int, bytes]] = {}
+
+
+def read_project_file_cached(path: str) -> Optional[bytes]:
+    """``_read_project_file`` for a file read again and again in one process (a helper module imported by
+    many files): kept while its size and modification time stay the same."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    found = _RECENT_BYTES.get(path)
+    if found is not None and found[0] == stat.st_mtime_ns and found[1] == stat.st_size:
+        return found[2]
+    data = _read_project_file(path)
+    if data is not None:
+        if len(_RECENT_BYTES) >= 256:
+            _RECENT_BYTES.clear()
+        _RECENT_BYTES[path] = (stat.st_mtime_ns, stat.st_size, data)
+    return data
+
+
 def _stored_summary(data: bytes, module: str, is_package: bool) -> dict:
     key = f"{content_hash(data)}:{int(is_package)}:{module}"
     summary = _STORE.get(key)
@@ -912,6 +933,9 @@ class _CallsSummarizer(_Summarizer):
 
 
 _TREES_PARSED: Dict[str, ast.Module] = {}
+# the bytes of callers a process may summarise (a run over a large project caps the work: beyond it, silent)
+_PARSE_BUDGET = [1024 * 1024]
+_OVER_BUDGET: dict = {"module": "", "refs": {}}
 
 
 def summarize_calls(data: bytes, module: str, is_package: bool, module_word: str,
@@ -944,6 +968,9 @@ def _stored_calls(data: bytes, module: str, is_package: bool, module_word: str,
         _load_store()
         summary = _STORE.get(key)
     if summary is None:
+        if _PARSE_BUDGET[0] < len(data):
+            return _OVER_BUDGET
+        _PARSE_BUDGET[0] -= len(data)
         summary = (summarize_calls(data, module, is_package, module_word, import_words)
                    or {"module": module, "refs": None})
         _STORE[key] = _NEW[key] = summary
@@ -1055,6 +1082,8 @@ def _contribution(project: "ProjectContext", path: str, data: bytes, file_key: t
             _CALLER_PROJECTS[path] = caller
     module_last = project.module.rpartition(".")[2]
     calls = _stored_calls(data, caller.module, caller.is_package_init, module_last, _FILE_IMPORTS[file_key][0])
+    if calls is _OVER_BUDGET:
+        return {}, True, {}  # the run read enough callers: silent beyond it
     contribution: Dict[str, Optional[list]] = {}
     unknown_all = calls is None
     module_last = project.module.rpartition(".")[2]

@@ -38,7 +38,7 @@ def remote_helper(context: "LintContext", qualified: Optional[str]):
     ``model``.)"""
     if not qualified or context.facts.get(NO_REMOTE):
         return None
-    from autogradlint.analysis.project import _read_project_file, content_hash, project_of
+    from autogradlint.analysis.project import _read_project_file, content_hash, project_of, read_project_file_cached
 
     project = project_of(context)
     absolute = project.absolute(qualified)
@@ -50,7 +50,7 @@ def remote_helper(context: "LintContext", qualified: Optional[str]):
         return None
     texts = context.facts.setdefault("remote_helpers.texts", {})
     if path not in texts:
-        texts[path] = _read_project_file(path) or b""
+        texts[path] = read_project_file_cached(path) or b""
     if not _helper_text(texts[path], name.encode()):
         return None
     found = project.lookup(absolute)
@@ -129,7 +129,7 @@ def helper_texts(source: bytes, project) -> List[bytes]:
     text the screen misreads costs only a rule run that finds nothing."""
     if project is None or not project.roots or b"from" not in source:
         return []
-    from autogradlint.analysis.project import _read_project_file
+    from autogradlint.analysis.project import read_project_file_cached as _read_project_file
 
     found: List[bytes] = []
     for match in _FROM_IMPORT.finditer(source):
