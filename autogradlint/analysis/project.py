@@ -933,8 +933,9 @@ class _CallsSummarizer(_Summarizer):
 
 
 _TREES_PARSED: Dict[str, ast.Module] = {}
-# the bytes of callers a process may summarise (a run over a large project caps the work: beyond it, silent)
-_PARSE_BUDGET = [1024 * 1024]
+# the bytes of callers a process may summarise (a run over a large project caps the work: beyond it, silent;
+# a project of a few hundred files of 2 KB each stays under it)
+_PARSE_BUDGET = [256 * 1024]
 _OVER_BUDGET: dict = {"module": "", "refs": {}}
 
 
