@@ -934,7 +934,7 @@ class _CallsSummarizer(_Summarizer):
 
 _TREES_PARSED: Dict[str, ast.Module] = {}
 # the bytes of callers a process may summarise (a run over a large project caps the work: beyond it, silent;
-# a project of a few hundred files of 2 KB each stays under it)
+# the callers of a project of a hundred files of 2 KB each stay under it)
 _PARSE_BUDGET = [256 * 1024]
 _OVER_BUDGET: dict = {"module": "", "refs": {}}
 
