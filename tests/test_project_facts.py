@@ -423,12 +423,17 @@ def test_a_function_knows_its_parameters_from_the_callers_in_other_files(cli, tm
     assert check(cli, tmp_path, "engine.py") == [("engine.py", 5, "GL306")]
 
 
-def test_a_private_function_of_a_package_module_called_through_a_relative_import(cli, tmp_path):
-    write(tmp_path, {"pkg/__init__.py": "", "pkg/models.py": NET,
-                     "pkg/engine.py": ENGINE.replace("evaluate", "_evaluate"),
-                     "pkg/train.py": CALLER.replace("from engine import evaluate", "from .engine import _evaluate")
-                     .replace("from models", "from .models").replace("evaluate(model", "_evaluate(model")})
-    assert check(cli, tmp_path, "pkg/engine.py") == [("pkg/engine.py", 5, "GL306")]
+def test_a_private_function_of_a_package_module_called_from_a_sibling_is_unknown(cli, tmp_path):
+    # its own file's calls no longer speak for it, and the sibling's calls are not summarised
+    engine = ENGINE.replace("evaluate", "_evaluate") + "\n\n_evaluate(lambda v: v, 1)\n"
+    files = {"pkg/__init__.py": "", "pkg/models.py": NET,
+             "pkg/engine.py": engine.replace("lambda v: v", "Net()").replace("import torch", "import torch\nfrom .models import Net"),
+             "pkg/train.py": CALLER.replace("from engine import evaluate", "from .engine import _evaluate")
+             .replace("from models", "from .models").replace("evaluate(model", "_evaluate(model")}
+    write(tmp_path, files)
+    assert check(cli, tmp_path, "pkg/engine.py") == []
+    (tmp_path / "pkg" / "train.py").unlink()  # only its own file calls it: known again
+    assert check(cli, tmp_path, "pkg/engine.py") == [("pkg/engine.py", 6, "GL306")]
 
 
 @pytest.mark.parametrize("files", [

@@ -13,7 +13,8 @@ A parameter's value is known from its call sites only under a strict policy (any
 - there is at least one call, and no call unpacks ``*args``/``**kwargs`` or leaves the parameter to its
   default: every call site must say what the parameter receives;
 - the project's other files that import it are callers too (``analysis.project``: ``from engine import
-  evaluate; evaluate(Net(), x)`` describes its arguments); when one of them lets it escape (passed as a
+  evaluate; evaluate(Net(), x)`` describes its arguments; for a private function of a package module, a file
+  that may call it only makes it unknown); when one of them lets it escape (passed as a
   value, re-exported, star-imported, mentioned by a notebook or a file that does not parse, imported from a
   module of its name we cannot resolve), nothing is known. A project too large to read gives no claim from
   other files (the file's own calls alone speak, as for a file outside any project).
@@ -154,6 +155,10 @@ class CallSites:
             return []  # not a module other files can import
         from autogradlint.analysis.project import project_of, remote_calls
 
+        if parse and _is_package_module(path):
+            # a private function of a package module: another file that may call it makes it unknown, but its
+            # callers are not summarised (a package's many modules would cost a parse each for little)
+            parse = False
         return remote_calls(project_of(self._context), callable_.name, self._names, parse)
 
 
