@@ -151,8 +151,8 @@ class CallSites:
     def _remote(self, callable_: _Callable, parse: bool = True) -> Optional[list]:
         """The calls the project's other files make of it ([] when none are seen), None when unknown."""
         path = self._context.path
-        if not path or path == "-" or not path.endswith(".py"):
-            return []  # not a module other files can import
+        if not path or path == "-" or not path.endswith(".py") or not os.path.isfile(path):
+            return []  # not a module other files can import (stdin, a notebook, a source not on disk)
         from autogradlint.analysis.project import project_of, remote_calls
 
         if parse and _is_package_module(path):
