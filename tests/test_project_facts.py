@@ -569,8 +569,9 @@ def test_eval_of_a_model_held_by_a_trainer_of_another_file(cli, tmp_path):
     (TRAINER_FILE, "import torch\nfrom trainer import Wrapper\n\nw = Wrapper(lambda v: v)\nprint(w.model(torch.randn(2, 4)).numpy())\n"),
     (TRAINER_FILE, "import torch\nfrom trainer import Wrapper\nfrom models import Net\n\nw = Wrapper(*[Net()])\n"
                    "print(w.model(torch.randn(2, 4)).numpy())\n"),
-    # the name is rebound
+    # the name is rebound, or the attribute set in this file
     (TRAINER_FILE, "import torch\nfrom trainer import Trainer\n\nt = Trainer()\nt = object()\nprint(t.model(torch.randn(2, 4)).numpy())\n"),
+    (TRAINER_FILE, "import torch\nfrom trainer import Trainer\n\nt = Trainer()\nt.model = lambda v: v\nprint(t.model(torch.randn(2, 4)).numpy())\n"),
     # a same-named class of a third-party package
     (TRAINER_FILE, "import torch\nfrom lib.trainer import Trainer\n\nt = Trainer()\nprint(t.model(torch.randn(2, 4)).numpy())\n"),
     # a subclass that sets the attribute itself

@@ -555,7 +555,9 @@ def _attribute_instance(knowledge: _FileKnowledge, attribute: cst.Attribute) -> 
         if klass is None:
             # or of a plain class of another file of the project
             remote = _remote_object(knowledge, attribute.value)
-            return None if remote is None else _remote_object_attribute(knowledge, remote[0], remote[1], attr)
+            if remote is None or _attribute_assignment_counts(knowledge).get(attr):
+                return None  # also set in this file (``t.model = other``): unknown
+            return _remote_object_attribute(knowledge, remote[0], remote[1], attr)
     else:
         if owner.may_be_function:
             return None
@@ -828,7 +830,7 @@ def _inherited_remote_attribute(knowledge: _FileKnowledge, klass: cst.ClassDef, 
     of another project file that does (with a value of its own, not an ``__init__`` argument)."""
     context = context_of(knowledge)
     assignments = _class_assignments(knowledge, klass)
-    if assignments.values.get(attr) or assignments.dynamic:
+    if assignments.values.get(attr) or assignments.dynamic or _attribute_assignment_counts(knowledge).get(attr):
         return None
     answer = None
     for arg in klass.bases:
