@@ -76,7 +76,16 @@ def _lint_source(source: bytes, path: str, rules: Sequence[AnyRule], torch_versi
                  project: Optional[object] = None) -> List[Diagnostic]:
     # the rules selected for the file: one that is not active (its trigger words are absent) ran too, and found nothing
     selected = frozenset(rule.code for rule in rules)
+    every = rules
     rules = active_rules(source, rules)
+    if len(rules) < len(every) and project is not None:
+        # the trigger words of a training helper imported from another project file count too: its calls are
+        # expanded into this file's loops (analysis.remote_helpers)
+        from autogradlint.analysis.remote_helpers import helper_texts
+
+        helpers = helper_texts(source, project)
+        if helpers:
+            rules = active_rules(b"\n".join([source, *helpers]), every)
     if not rules:
         return []
     refused, first_lines = screen_source(source)

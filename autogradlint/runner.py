@@ -202,6 +202,7 @@ def _lint_job(job: Tuple[Optional[bytes], str, List[AnyRule], float, TorchVersio
         key = entry_key(data, [r.code for r in rules], torch_version) if want_key else None
     unknown = unknown_noqa(data, display)
     project = ProjectContext(path)
+    project.reuse_trees = True  # one CLI run: the project's files are read once for caller searches
     diagnostics = lint_within_limit(data, display, rules, file_timeout, torch_version, project, max_size)
     shown = shown_bytes(data, display) if diagnostics and is_notebook_path(display) else None
     return diagnostics, project.dependencies, take_new_summaries(), unknown, shown, key

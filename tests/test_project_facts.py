@@ -385,3 +385,306 @@ def test_tensors_passed_by_every_call_site_keep_their_grad_state(cli, tmp_path):
 def test_tensor_arguments_done_right_or_unknown_stay_silent(cli, tmp_path, calls):
     write(tmp_path, {"t.py": TENSORS.format(calls=calls)})  # update() never called: its w is unknown
     assert check(cli, tmp_path, "t.py") == []
+
+
+# ------------------------------------------------------------------------------- callers in other files
+
+ENGINE = """
+import torch
+
+
+def evaluate(model, x):
+    return torch.softmax(model(x), -1).numpy()
+"""
+
+CALLER = """
+import torch
+from engine import evaluate
+from models import Net
+
+model = Net()
+print(evaluate(model, torch.randn(2, 4)))
+"""
+
+
+@pytest.mark.parametrize("caller", [
+    CALLER,
+    # a module import, and a model built inside a function
+    "import torch\nimport engine\nfrom models import Net\n\n\ndef main():\n    net = Net().eval()\n"
+    "    engine.evaluate(net, torch.randn(2, 4))\n",
+    # a factory of the project, passed by keyword
+    "import torch\nfrom engine import evaluate as ev\nfrom models import build_model\n\n"
+    "ev(x=torch.randn(2, 4), model=build_model())\n",
+])
+def test_a_function_knows_its_parameters_from_the_callers_in_other_files(cli, tmp_path, caller):
+    write(tmp_path, {"models.py": NET, "engine.py": ENGINE, "train.py": caller})
+    assert check(cli, tmp_path, ".") == [("engine.py", 5, "GL306")]
+    # the pre-commit call: the file alone
+    assert check(cli, tmp_path, "engine.py") == [("engine.py", 5, "GL306")]
+
+
+def test_a_private_function_of_a_package_module_called_from_a_sibling_is_unknown(cli, tmp_path):
+    # its own file's calls no longer speak for it, and the sibling's calls are not summarised
+    engine = ENGINE.replace("evaluate", "_evaluate") + "\n\n_evaluate(lambda v: v, 1)\n"
+    files = {"pkg/__init__.py": "", "pkg/models.py": NET,
+             "pkg/engine.py": engine.replace("lambda v: v", "Net()").replace("import torch", "import torch\nfrom .models import Net"),
+             "pkg/train.py": CALLER.replace("from engine import evaluate", "from .engine import _evaluate")
+             .replace("from models", "from .models").replace("evaluate(model", "_evaluate(model")}
+    write(tmp_path, files)
+    assert check(cli, tmp_path, "pkg/engine.py") == []
+    (tmp_path / "pkg" / "train.py").unlink()  # only its own file calls it: known again
+    assert check(cli, tmp_path, "pkg/engine.py") == [("pkg/engine.py", 6, "GL306")]
+
+
+@pytest.mark.parametrize("files", [
+    # the callers disagree (another file passes a function)
+    {"other.py": "from engine import evaluate\n\nevaluate(lambda v: v, 1)\n"},
+    # the function escapes as a value in another file
+    {"other.py": "from engine import evaluate\n\ncallbacks = [evaluate]\n"},
+    # called with unpacked arguments
+    {"other.py": "from engine import evaluate\n\nevaluate(*[1, 2])\n"},
+    # imported and never called: re-exported, its callers are out of sight
+    {"api.py": "from engine import evaluate\n"},
+    # the module itself is passed around
+    {"other.py": "import engine\n\nrun = getattr(engine, 'evaluate')\n"},
+    # a star import: every name of the module may be called anywhere
+    {"other.py": "from engine import *\n"},
+    # a notebook that mentions it
+    {"explore.ipynb": '{"cells": [{"cell_type": "code", "source": ["from engine import evaluate"], "metadata": {}, '
+                      '"outputs": [], "execution_count": null}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'},
+    # a caller that does not parse
+    {"broken.py": "from engine import evaluate\nevaluate(\n"},
+    # exported through __all__ in its own file
+    {"engine.py": ENGINE + "\n__all__ = ['evaluate']\n"},
+    # a caller passes its own parameter: unknown
+    {"train.py": "from engine import evaluate\n\n\ndef main(model, x):\n    evaluate(model, x)\n"},
+    # the name is rebound in the caller
+    {"train.py": CALLER + "\nevaluate = print\nevaluate(1)\n"},
+])
+def test_callers_in_other_files_that_disagree_or_escape_stay_silent(cli, tmp_path, files):
+    write(tmp_path, {"models.py": NET, "engine.py": ENGINE, "train.py": CALLER, **files})
+    assert check(cli, tmp_path, "engine.py") == []
+
+
+@pytest.mark.parametrize("caller", [
+    # the same name from an unrelated project module, and from a third-party package
+    "import torch\nfrom metrics import evaluate\nfrom models import Net\n\nevaluate(Net(), torch.randn(2, 4))\n",
+    "import torch\nfrom thirdparty.engine import evaluate\nfrom models import Net\n\nevaluate(Net(), torch.randn(2, 4))\n",
+    # a local function of the same name
+    "import torch\nfrom models import Net\n\n\ndef evaluate(m, x):\n    return m(x)\n\n\nevaluate(Net(), torch.randn(2, 4))\n",
+])
+def test_calls_of_a_same_named_function_elsewhere_are_not_callers(cli, tmp_path, caller):
+    write(tmp_path, {"models.py": NET, "engine.py": ENGINE, "metrics.py": "def evaluate(m, x):\n    return m\n",
+                     "train.py": caller})
+    assert check(cli, tmp_path, "engine.py") == []
+
+
+def test_a_public_function_of_a_package_module_stays_unknown_whatever_its_callers(cli, tmp_path):
+    write(tmp_path, {"pkg/__init__.py": "", "pkg/models.py": NET, "pkg/engine.py": ENGINE,
+                     "pkg/train.py": CALLER.replace("from engine", "from .engine").replace("from models", "from .models")})
+    assert check(cli, tmp_path, "pkg") == []
+
+
+def test_a_cached_result_notices_a_changed_added_or_removed_caller(cli, tmp_path):
+    write(tmp_path, {"models.py": NET, "engine.py": ENGINE, "train.py": CALLER})
+    assert check(cli, tmp_path, "engine.py", cache=True) == [("engine.py", 5, "GL306")]
+    assert check(cli, tmp_path, "engine.py", cache=True) == [("engine.py", 5, "GL306")]
+    # a caller changed: it passes something else
+    write(tmp_path, {"train.py": CALLER.replace("model = Net()", "model = lambda v: v")})
+    assert check(cli, tmp_path, "engine.py", cache=True) == []
+    write(tmp_path, {"train.py": CALLER})
+    assert check(cli, tmp_path, "engine.py", cache=True) == [("engine.py", 5, "GL306")]
+    # a caller added that disagrees, then removed
+    write(tmp_path, {"scripts/other.py": "from engine import evaluate\n\nevaluate(print, 1)\n"})
+    assert check(cli, tmp_path, "engine.py", cache=True) == []
+    (tmp_path / "scripts" / "other.py").unlink()
+    assert check(cli, tmp_path, "engine.py", cache=True) == [("engine.py", 5, "GL306")]
+    # the only caller removed: nothing is known
+    (tmp_path / "train.py").unlink()
+    assert check(cli, tmp_path, "engine.py", cache=True) == []
+
+
+# ------------------------------------------------------------------------------- plain classes of other files
+
+TRAINER_FILE = """
+import torch
+from models import Net
+
+
+class Trainer:
+    def __init__(self, lr=0.1):
+        self.model = Net()
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=lr)
+
+
+class Wrapper:
+    def __init__(self, model, *, scale=1.0):
+        self.model = model
+        self.scale = scale
+"""
+
+USES_TRAINER = """
+import torch
+from trainer import Trainer, Wrapper
+from models import Net
+
+t = Trainer()
+print(t.model(torch.randn(2, 4)).numpy())
+w = Wrapper(Net())
+print(w.model(torch.randn(2, 4)).numpy())
+
+
+class Mine(Trainer):
+    def predict(self, x):
+        return self.model(x).numpy()
+"""
+
+
+def test_plain_classes_of_another_file_say_what_their_attributes_hold(cli, tmp_path):
+    write(tmp_path, {"models.py": NET, "trainer.py": TRAINER_FILE, "train.py": USES_TRAINER})
+    assert check(cli, tmp_path, "train.py") == [("train.py", 6, "GL306"), ("train.py", 8, "GL306"),
+                                                ("train.py", 13, "GL306")]
+
+
+def test_eval_of_a_model_held_by_a_trainer_of_another_file(cli, tmp_path):
+    write(tmp_path, {"models.py": NET, "trainer.py": TRAINER_FILE,
+                     "train.py": "import torch\nfrom trainer import Trainer\n\nt = Trainer()\nt.model.eval()\n"
+                                 "out = t.model.features(torch.randn(2, 4))\n"})
+    assert check(cli, tmp_path, "train.py") == [("train.py", 5, "GL401")]
+
+
+@pytest.mark.parametrize("trainer, user", [
+    # a decorated class (a dataclass may make its own __init__)
+    (TRAINER_FILE.replace("class Trainer:", "@decorate\nclass Trainer:").replace("import torch", "import torch\nfrom lib import decorate"),
+     USES_TRAINER.split("w = ")[0]),
+    # attributes set dynamically
+    (TRAINER_FILE.replace("self.opt =", "setattr(self, 'model', None)\n        self.opt ="), USES_TRAINER.split("w = ")[0]),
+    # the attribute is reassigned with something else in another method
+    (TRAINER_FILE.replace("class Wrapper:", "    def reset(self):\n        self.model = lambda v: v\n\n\nclass Wrapper:"),
+     USES_TRAINER.split("w = ")[0]),
+    # a base class we cannot read: it may be a module, or set the attributes itself
+    (TRAINER_FILE.replace("class Trainer:", "class Trainer(Base):").replace("import torch", "import torch\nfrom lib import Base"),
+     USES_TRAINER.split("w = ")[0]),
+    # the constructor gets something else, or unpacked arguments
+    (TRAINER_FILE, "import torch\nfrom trainer import Wrapper\n\nw = Wrapper(lambda v: v)\nprint(w.model(torch.randn(2, 4)).numpy())\n"),
+    (TRAINER_FILE, "import torch\nfrom trainer import Wrapper\nfrom models import Net\n\nw = Wrapper(*[Net()])\n"
+                   "print(w.model(torch.randn(2, 4)).numpy())\n"),
+    # the name is rebound, or the attribute set in this file
+    (TRAINER_FILE, "import torch\nfrom trainer import Trainer\n\nt = Trainer()\nt = object()\nprint(t.model(torch.randn(2, 4)).numpy())\n"),
+    (TRAINER_FILE, "import torch\nfrom trainer import Trainer\n\nt = Trainer()\nt.model = lambda v: v\nprint(t.model(torch.randn(2, 4)).numpy())\n"),
+    # a same-named class of a third-party package
+    (TRAINER_FILE, "import torch\nfrom lib.trainer import Trainer\n\nt = Trainer()\nprint(t.model(torch.randn(2, 4)).numpy())\n"),
+    # a subclass that sets the attribute itself
+    (TRAINER_FILE, "from trainer import Trainer\n\n\nclass Mine(Trainer):\n    def __init__(self, m):\n        self.model = m\n\n"
+                   "    def predict(self, x):\n        return self.model(x).numpy()\n"),
+])
+def test_plain_class_look_alikes_across_files_stay_silent(cli, tmp_path, trainer, user):
+    write(tmp_path, {"models.py": NET, "trainer.py": trainer, "train.py": user})
+    assert check(cli, tmp_path, "train.py") == []
+
+
+# ------------------------------------------------------------------------------- training helpers of other files
+
+TRAIN_ENGINE = """
+import torch
+
+
+def train_step(model, x, y, optimizer):
+    loss = ((model(x) - y) ** 2).mean()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def forward_backward(model, x, y):
+    ((model(x) - y) ** 2).mean().backward()
+
+
+def clear(optimizer):
+    optimizer.zero_grad()
+
+
+def train_one_epoch(model, loader, optimizer):
+    model.train()
+    for x, y in loader:
+        optimizer.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        optimizer.step()
+
+
+def evaluate(model, loader):
+    model.eval()
+    with torch.no_grad():
+        return sum(model(x).sum().item() for x, _ in loader)
+"""
+
+TRAIN_LOOP = """
+import torch
+from engine import {names}
+from models import Net
+
+model = Net()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+scheduler = torch.optim.lr_scheduler.StepLR(opt, 1)
+loader = [(torch.randn(2, 4), torch.randn(2, 2))]
+for epoch in range(3):
+    {body}
+"""
+
+
+@pytest.mark.parametrize("names, body, expected", [
+    # the helper steps after backward, nobody clears: GL501 on the caller's loop
+    ("train_step", "for x, y in loader:\n        train_step(model, x, y, opt)", [("train.py", 10, "GL501")]),
+    # the helper's backward, then a zero_grad in the caller before the step: GL502 on the zero_grad
+    ("forward_backward", "for x, y in loader:\n        forward_backward(model, x, y)\n        opt.zero_grad()\n"
+                         "        opt.step()", [("train.py", 12, "GL502")]),
+    # evaluate() puts the model in eval mode and the loop never puts it back: GL402
+    ("train_step, evaluate", "for x, y in loader:\n        opt.zero_grad()\n        train_step(model, x, y, opt)\n"
+                             "    evaluate(model, loader)", [("train.py", 9, "GL402")]),
+])
+def test_training_helpers_of_another_file_are_expanded_in_the_caller_s_loop(cli, tmp_path, names, body, expected):
+    write(tmp_path, {"models.py": NET, "engine.py": TRAIN_ENGINE,
+                     "train.py": TRAIN_LOOP.format(names=names, body=body)})
+    assert check(cli, tmp_path, "train.py") == expected  # the pre-commit call: the caller alone
+    assert [f for f in check(cli, tmp_path, ".") if f[0] == "train.py"] == expected
+
+
+@pytest.mark.parametrize("engine, names, body", [
+    # the helpers clear the gradients, or put the model back in training mode
+    (TRAIN_ENGINE, "train_step, clear", "for x, y in loader:\n        clear(opt)\n        train_step(model, x, y, opt)"),
+    (TRAIN_ENGINE, "train_one_epoch, evaluate", "train_one_epoch(model, loader, opt)\n    evaluate(model, loader)"),
+    # the helper's step is the scheduler's (the caller passes its scheduler)
+    (TRAIN_ENGINE.replace("optimizer.step()\n    return", "sched.step()\n    return").replace("y, optimizer)", "y, sched)"),
+     "train_step", "for x, y in loader:\n        train_step(model, x, y, scheduler)"),
+    # a decorated helper, a helper defined twice, a helper file that does not parse: not expanded
+    (TRAIN_ENGINE.replace("def train_step", "@wrap\ndef train_step").replace("import torch", "import torch\nfrom lib import wrap"),
+     "train_step", "for x, y in loader:\n        train_step(model, x, y, opt)"),
+    (TRAIN_ENGINE + "\n\ndef train_step(*args):\n    pass\n", "train_step", "for x, y in loader:\n        train_step(model, x, y, opt)"),
+    (TRAIN_ENGINE + "\ndef broken(:\n", "train_step", "for x, y in loader:\n        train_step(model, x, y, opt)"),
+    # the helper puts its own module's global in eval mode, not the caller's model of the same name
+    (TRAIN_ENGINE + "\n\nmodel = None\n\n\ndef validate():\n    model.eval()\n", "validate",
+     "for x, y in loader:\n        opt.zero_grad()\n        ((model(x) - y) ** 2).mean().backward()\n        opt.step()\n"
+     "    validate()"),
+])
+def test_training_helper_look_alikes_across_files_stay_silent(cli, tmp_path, engine, names, body):
+    write(tmp_path, {"models.py": NET, "engine.py": engine, "train.py": TRAIN_LOOP.format(names=names, body=body)})
+    assert check(cli, tmp_path, "train.py") == []
+
+
+def test_a_same_named_helper_of_a_third_party_package_is_not_expanded(cli, tmp_path):
+    caller = TRAIN_LOOP.format(names="train_step", body="for x, y in loader:\n        train_step(model, x, y, opt)")
+    write(tmp_path, {"models.py": NET, "engine.py": TRAIN_ENGINE,
+                     "train.py": caller.replace("from engine import", "from lib.engine import")})
+    assert check(cli, tmp_path, "train.py") == []
+
+
+def test_a_cached_caller_notices_an_edited_helper(cli, tmp_path):
+    body = "for x, y in loader:\n        train_step(model, x, y, opt)"
+    write(tmp_path, {"models.py": NET, "engine.py": TRAIN_ENGINE, "train.py": TRAIN_LOOP.format(names="train_step", body=body)})
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 10, "GL501")]
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 10, "GL501")]
+    write(tmp_path, {"engine.py": TRAIN_ENGINE.replace("    loss.backward()\n    optimizer.step()",
+                                                       "    optimizer.zero_grad()\n    loss.backward()\n    optimizer.step()")})
+    assert check(cli, tmp_path, "train.py", cache=True) == []
+    write(tmp_path, {"engine.py": TRAIN_ENGINE})
+    assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 10, "GL501")]

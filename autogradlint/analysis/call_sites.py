@@ -1,4 +1,5 @@
-"""What flows into a function's parameters: the arguments of every call site of the same file.
+"""What flows into a function's parameters: the arguments of every call site, in the same file and in the
+project's other files.
 
 A parameter's value is known from its call sites only under a strict policy (anything else: unknown):
 
@@ -10,7 +11,13 @@ A parameter's value is known from its call sites only under a strict policy (any
 - a public function (no leading underscore) of a package module (a file next to an ``__init__.py``) may
   be called from other files of the project or from its users: its call sites here are not all of them;
 - there is at least one call, and no call unpacks ``*args``/``**kwargs`` or leaves the parameter to its
-  default: every call site must say what the parameter receives.
+  default: every call site must say what the parameter receives;
+- the project's other files that import it are callers too (``analysis.project``: ``from engine import
+  evaluate; evaluate(Net(), x)`` describes its arguments; for a private function of a package module, a file
+  that may call it only makes it unknown); when one of them lets it escape (passed as a
+  value, re-exported, star-imported, mentioned by a notebook or a file that does not parse, imported from a
+  module of its name we cannot resolve), nothing is known. A project too large to read gives no claim from
+  other files (the file's own calls alone speak, as for a file outside any project).
 
 The analyses then ask what every argument holds, and keep a fact only when all agree.
 """
@@ -34,9 +41,10 @@ _GRAD_MODE_DECORATORS = frozenset({
 
 
 class _Callable:
-    __slots__ = ("node", "params", "skip", "calls", "escaped")
+    __slots__ = ("name", "node", "params", "skip", "calls", "escaped")
 
-    def __init__(self, node: cst.FunctionDef, skip: int) -> None:
+    def __init__(self, name: str, node: cst.FunctionDef, skip: int) -> None:
+        self.name = name  # the module-level name it is called by
         self.node = node
         self.params = [*node.params.posonly_params, *node.params.params]
         self.skip = skip  # 1 for ``__init__`` called through its class: ``self`` is not an argument
@@ -49,6 +57,8 @@ class CallSites:
 
     def __init__(self, context: "LintContext") -> None:
         self._by_param: Dict[int, Tuple[_Callable, str, Optional[int]]] = {}
+        self._context = context
+        self._names: Tuple[str, ...] = ()
         candidates: Dict[str, Tuple[_Callable, cst.CSTNode]] = {}
         module_bindings = context.names.module_scope.bindings
         exported = _all_names(context.module)
@@ -73,11 +83,12 @@ class CallSites:
                 if function is None:
                     continue
                 skip = 1
-            callable_ = _Callable(function, skip)
+            callable_ = _Callable(name, function, skip)
             candidates[name] = (callable_, statement)
             self._index_params(callable_)
         if not candidates:
             return
+        self._names = tuple(sorted(candidates))
         names = context.names
         called: set = set()
         for call in nodes_of(context.module, (cst.Call,)):
@@ -108,22 +119,82 @@ class CallSites:
             self._by_param[id(param)] = (callable_, param.name.value, None)
 
     def arguments(self, param: cst.Param) -> Optional[List[cst.BaseExpression]]:
-        """The expressions every call site passes to ``param`` (in the callers' scopes), or None when the
-        policy above does not let the call sites speak for it."""
+        """The expressions every call site of the same file passes to ``param`` (in the callers' scopes), or
+        None when the policy above does not let the call sites speak for it, or when other files of the
+        project call the function too."""
+        found = self.all_arguments(param)
+        if found is None or not found.local:
+            return None
+        # only whether other files may call it matters here: they are not summarised
+        return found.local if self._remote(found._callable, parse=False) == [] else None
+
+    def all_arguments(self, param: cst.Param) -> Optional["CallArguments"]:
+        """What every call site passes to ``param``: the expressions of this file's calls, and (asked for
+        only when they are needed: it reads the project) the descriptions of the arguments of the project's
+        other files' calls; None when a call of this file already says nothing."""
         found = self._by_param.get(id(param))
         if found is None:
             return None
         callable_, name, position = found
-        if callable_.escaped or not callable_.calls:
+        if callable_.escaped:
             return None
         keyword_ok = not any(p is param for p in callable_.node.params.posonly_params)
+        index = None if position is None else position - callable_.skip
         out: List[cst.BaseExpression] = []
         for call in callable_.calls:
-            value = _argument(call, name, None if position is None else position - callable_.skip, keyword_ok)
+            value = _argument(call, name, index, keyword_ok)
             if value is None:
                 return None
             out.append(value)
-        return out
+        return CallArguments(self, callable_, name, index, keyword_ok, out)
+
+    def _remote(self, callable_: _Callable, parse: bool = True) -> Optional[list]:
+        """The calls the project's other files make of it ([] when none are seen), None when unknown."""
+        path = self._context.path
+        if not path or path == "-" or not path.endswith(".py") or not os.path.isfile(path):
+            return []  # not a module other files can import (stdin, a notebook, a source not on disk)
+        from autogradlint.analysis.project import project_of, remote_calls
+
+        if parse and _is_package_module(path):
+            # a private function of a package module: another file that may call it makes it unknown, but its
+            # callers are not summarised (a package's many modules would cost a parse each for little)
+            parse = False
+        return remote_calls(project_of(self._context), callable_.name, self._names, parse)
+
+
+class CallArguments:
+    """The arguments a parameter gets: ``local``, the expressions of this file's calls; ``remote()``, the
+    descriptions (see ``analysis.project``) of what the project's other files pass, [] when they do not call
+    it, None when unknown (also when no call passes anything at all)."""
+
+    __slots__ = ("_sites", "_callable", "_name", "_index", "_keyword_ok", "local", "_remote")
+
+    def __init__(self, sites: "CallSites", callable_: _Callable, name: str, index: Optional[int], keyword_ok: bool,
+                 local: List[cst.BaseExpression]) -> None:
+        self._sites = sites
+        self._callable = callable_
+        self._name = name
+        self._index = index
+        self._keyword_ok = keyword_ok
+        self.local = local
+        self._remote: object = ()
+
+    def remote(self) -> Optional[List[dict]]:
+        if self._remote == ():
+            self._remote = self._compute()
+        return self._remote  # type: ignore[return-value]
+
+    def _compute(self) -> Optional[List[dict]]:
+        calls = self._sites._remote(self._callable)
+        if calls is None or not (self.local or calls):
+            return None
+        described: List[dict] = []
+        for call in calls:
+            description = _described_argument(call, self._name, self._index, self._keyword_ok)
+            if description is None:
+                return None
+            described.append(description)
+        return described
 
 
 def _argument(call: cst.Call, name: str, position: Optional[int], keyword_ok: bool) -> Optional[cst.BaseExpression]:
@@ -138,6 +209,15 @@ def _argument(call: cst.Call, name: str, position: Optional[int], keyword_ok: bo
             index += 1
         elif arg.keyword.value == name and keyword_ok:
             found = arg.value
+    return found
+
+
+def _described_argument(call: dict, name: str, position: Optional[int], keyword_ok: bool) -> Optional[dict]:
+    """The description another file's call gives the parameter (None: unknown or left to its default)."""
+    positional_ = call.get("a") or []
+    found = positional_[position] if position is not None and position < len(positional_) else None
+    if keyword_ok and name in (call.get("k") or {}):
+        found = call["k"][name]
     return found
 
 
@@ -202,8 +282,15 @@ def call_sites(context: "LintContext") -> CallSites:
 
 
 def parameter_arguments(context: "LintContext", param: cst.Param) -> Optional[List[cst.BaseExpression]]:
-    """What every call site of the same file passes to ``param`` (see the module's policy), or None."""
+    """What every call site of the same file passes to ``param`` (see the module's policy), or None (also when
+    other files of the project call the function: see ``all_parameter_arguments``)."""
     return call_sites(context).arguments(param)
+
+
+def all_parameter_arguments(context: "LintContext", param: cst.Param) -> Optional[CallArguments]:
+    """What every call site, in this file and in the project's other files, passes to ``param``: this file's
+    expressions and the other files' argument descriptions (see ``analysis.project``); None when unknown."""
+    return call_sites(context).all_arguments(param)
 
 
 # ------------------------------------------------------------------------------------------------

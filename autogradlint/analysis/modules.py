@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
-from autogradlint.analysis.call_sites import bool_literal, keyword, parameter_arguments, positional
+from autogradlint.analysis.call_sites import (all_parameter_arguments, bool_literal, keyword, parameter_arguments,
+                                             positional)
 from autogradlint.analysis.torch_api import layer_parameters
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import NESTED_SCOPES, children, current_index, iter_tree, nodes_of
@@ -299,6 +300,8 @@ class _FileKnowledge:
         self.attributes: Dict[int, Dict[str, ModuleAttribute]] = {}
         self.factories: Dict[int, Optional[ModuleInstance]] = {}
         self.object_classes: Dict[int, Optional[cst.ClassDef]] = {}
+        # id(expression) -> (summary of a plain class of another project file, the constructor call) or None
+        self.remote_objects: Dict[int, Optional[Tuple[dict, Optional[cst.Call]]]] = {}
         self.subclassed: Optional[set] = None
         self.attribute_assignments: Optional[Dict[str, int]] = None  # attr -> how often the file assigns X.attr
         for node in nodes_of(context.module, (cst.ClassDef,)):
@@ -518,19 +521,28 @@ def _param_instance(knowledge: _FileKnowledge, param: cst.Param) -> Optional[Mod
 
 
 def _call_site_instance(knowledge: _FileKnowledge, param: cst.Param) -> Optional[ModuleInstance]:
-    """The module every call site of the same file passes to ``param`` (see ``call_sites``)."""
-    arguments = parameter_arguments(knowledge.context, param)
-    if not arguments:
+    """The module every call site passes to ``param``, in this file or another of the project (see
+    ``call_sites``)."""
+    both = all_parameter_arguments(knowledge.context, param)
+    if both is None:
         return None
 
     def compute() -> Optional[ModuleInstance]:
         found = []
-        for argument in arguments:
+        for argument in both.local:
             result = _instance(knowledge, argument)
             if result is None:
                 return None
             if result is not _ASSUMED:
                 found.append(result)
+        described = both.remote()  # read only when this file's calls agree
+        if described is None:
+            return None
+        for description in described:
+            result = _described_instance(knowledge.context, description, 1)
+            if result is None:
+                return None
+            found.append(result)
         return _combine(found) if found else None
 
     return _assuming(knowledge, ("param", id(param)), compute)
@@ -570,7 +582,11 @@ def _attribute_instance(knowledge: _FileKnowledge, attribute: cst.Attribute) -> 
         # an instance of a plain class of this file (a Trainer holding ``self.model``)
         klass = _object_class(knowledge, attribute.value)
         if klass is None:
-            return None
+            # or of a plain class of another file of the project
+            remote = _remote_object(knowledge, attribute.value)
+            if remote is None or _attribute_assignment_counts(knowledge).get(attr):
+                return None  # also set in this file (``t.model = other``): unknown
+            return _remote_object_attribute(knowledge, remote[0], remote[1], attr)
     else:
         if owner.may_be_function:
             return None
@@ -581,6 +597,9 @@ def _attribute_instance(knowledge: _FileKnowledge, attribute: cst.Attribute) -> 
         klass = owner.local
     values = _assigned_values(knowledge, klass, attr)
     if not values:
+        if owner is None and is_module_class(context_of(knowledge), klass) is False:
+            # a plain class of this file that subclasses a plain class of another file
+            return _inherited_remote_attribute(knowledge, klass, attr)
         return None
     key = ("attr", id(klass), attr)
     return _assuming(knowledge, key, lambda: _combine_all(
@@ -771,6 +790,146 @@ def _attribute_assignment_counts(knowledge: _FileKnowledge) -> Dict[str, int]:
                     targets.extend(element.value for element in target.elements)
         knowledge.attribute_assignments = counts
     return knowledge.attribute_assignments
+
+
+def _remote_plain_class(context: "LintContext", qualified: Optional[str]) -> Optional[dict]:
+    """The summary of a plain (certainly not nn.Module) class of another project file, when its instances'
+    attributes can be read from it: no decorator, no ``__new__``, nothing set dynamically."""
+    if qualified is None:
+        return None
+    from autogradlint.analysis.project import project_of
+
+    project = project_of(context)
+    found = project.lookup(project.absolute(qualified))
+    if found is None or found[0] != "class" or found[2] is None:
+        return None
+    info = found[2]
+    if info.get("decorated") or info.get("dynamic") or "__new__" in (info.get("methods") or ()):
+        return None
+    if _summary_is_module(project, info) is not False:
+        return None
+    return info
+
+
+def _remote_object(knowledge: _FileKnowledge, expression: cst.BaseExpression) -> Optional[Tuple[dict, Optional[cst.Call]]]:
+    """(summary, constructor call) of the plain class of another project file that ``expression`` certainly
+    holds an instance of: ``Trainer(...)``, a name bound only to one, a parameter every caller passes one to.
+    The call is None when the instance comes from several calls or another file."""
+    key = id(expression)
+    if key in knowledge.remote_objects:
+        return knowledge.remote_objects[key]
+    knowledge.remote_objects[key] = None  # a cycle back here: unknown
+    found = _compute_remote_object(knowledge, expression)
+    knowledge.remote_objects[key] = found
+    return found
+
+
+def _compute_remote_object(knowledge: _FileKnowledge, expression: cst.BaseExpression
+                           ) -> Optional[Tuple[dict, Optional[cst.Call]]]:
+    context = knowledge.context
+    expression_type = type(expression)
+    if expression_type is cst.Call:
+        func = expression.func
+        if type(func) not in (cst.Name, cst.Attribute) or (type(func) is cst.Name and local_class(context, func)):
+            return None
+        info = _remote_plain_class(context, context.qualified_name(func))
+        return None if info is None else (info, expression)
+    if expression_type is not cst.Name:
+        return None
+    bindings = context.names.bindings_of(expression)
+    if not bindings:
+        return None
+    results: List[Tuple[dict, Optional[cst.Call]]] = []
+    for binding in bindings:
+        node = binding.node
+        result = None
+        if binding.kind == "param":
+            if id(node) in knowledge.method_class:
+                return None  # ``self``
+            both = all_parameter_arguments(context, node)
+            if both is None:
+                return None
+            for argument in both.local:
+                one = _remote_object(knowledge, argument)
+                if one is None:
+                    return None
+                results.append(one)
+            described = both.remote()
+            if described is None:
+                return None
+            for description in described:
+                info = (_remote_plain_class(context, description["q"]) if isinstance(description, dict)
+                        and description.get("k") == "call" else None)
+                if info is None:
+                    return None
+                results.append((info, None))
+            continue
+        if binding.kind == "assign" and type(node) in (cst.Assign, cst.AnnAssign) and node.value is not None:
+            targets = [t.target for t in node.targets] if type(node) is cst.Assign else [node.target]
+            if any(type(t) is cst.Name and t.value == expression.value for t in targets):
+                result = _remote_object(knowledge, node.value)
+        if result is None:
+            return None
+        results.append(result)
+    if not results or any(r[0] is not results[0][0] for r in results):
+        return None
+    return results[0][0], (results[0][1] if len(results) == 1 else None)
+
+
+def _remote_object_attribute(knowledge: _FileKnowledge, info: dict, call: Optional[cst.Call],
+                             attr: str) -> Optional[ModuleInstance]:
+    """The module ``obj.<attr>`` holds, ``obj`` an instance of the summarised plain class ``info``: what its
+    methods assign, or the argument its ``__init__`` stores there (``self.model = model``), read from the
+    constructor ``call`` of this file."""
+    from autogradlint.analysis.project import project_of
+
+    context = context_of(knowledge)
+    found, description = _summary_attribute(project_of(context), info, attr)
+    if not found or description is None:
+        return None
+    if description.get("k") == "arg":
+        if call is None or "__init__" not in (info.get("methods") or ()):
+            return None
+        argument = _call_argument(call, description.get("n"), description.get("i"))
+        return None if argument is None else _instance(knowledge, argument)
+    return _described_instance(context, description, 1)
+
+
+def _call_argument(call: cst.Call, name: Optional[str], index: Optional[int]) -> Optional[cst.BaseExpression]:
+    found = None
+    position = 0
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is None:
+            if index is not None and position == index:
+                found = arg.value
+            position += 1
+        elif arg.keyword.value == name:
+            found = arg.value
+    return found
+
+
+def _inherited_remote_attribute(knowledge: _FileKnowledge, klass: cst.ClassDef, attr: str) -> Optional[ModuleInstance]:
+    """``self.<attr>`` in a plain class of this file that sets no such attribute but subclasses a plain class
+    of another project file that does (with a value of its own, not an ``__init__`` argument)."""
+    context = context_of(knowledge)
+    assignments = _class_assignments(knowledge, klass)
+    if assignments.values.get(attr) or assignments.dynamic or _attribute_assignment_counts(knowledge).get(attr):
+        return None
+    answer = None
+    for arg in klass.bases:
+        if arg.keyword is not None or arg.star or type(arg.value) not in (cst.Name, cst.Attribute):
+            return None
+        info = _remote_plain_class(context, context.qualified_name(arg.value))
+        if info is None:
+            continue
+        found = _remote_object_attribute(knowledge, info, None, attr)
+        if found is not None:
+            if answer is not None:
+                return None
+            answer = found
+    return answer
 
 
 def context_of(knowledge: _FileKnowledge) -> "LintContext":

@@ -366,9 +366,60 @@ class TrainingFacts:
                 self._fill(body, _body_statements(helper.body), inner_scope, own=False)
                 block.entries.append(Inline(call, helper, body))
                 return
+        elif len(scope.stack) <= 1 and self.works_with_torch and self._expansions < _MAX_EXPANSIONS:
+            inline = self._remote_inline(call, scope)
+            if inline is not None:
+                block.entries.append(inline)
+                return
         event = self._event_of(call, scope)
         if event is not None:
             block.entries.append(event)
+
+    def _remote_inline(self, call: cst.Call, scope: _Scope) -> Optional[Inline]:
+        """A call of a training helper of another project file (see ``analysis.remote_helpers``), expanded: its
+        events, in order, carry this call as their node (findings land on it) and the caller's argument texts."""
+        func = call.func
+        if type(func) not in _NAME_OR_ATTRIBUTE:
+            return None
+        from autogradlint.analysis.remote_helpers import remote_helper
+
+        found = remote_helper(self.context, self.context.qualified_name(func))
+        if found is None:
+            return None
+        function, root, module, globals_ = found
+        self._expansions += 1
+        subst = self._substitution(function, call, scope)
+        for name in globals_:
+            if name not in subst:
+                subst[name] = f"{module}.{name}"  # the helper module's global, not this file's name
+        return Inline(call, function, Block("inline", self._relabeled(root.entries, call, subst, scope.grad_off)))
+
+    def _relabeled(self, entries: List[Entry], call: cst.Call, subst: Dict[str, Optional[str]],
+                   grad_off: Optional[bool]) -> List[Entry]:
+        """Another file's entries as this call runs them: texts with the helper's parameters replaced, the
+        grad mode of the call site around them, and the ``step()`` calls this file knows are not an
+        optimizer's (a scheduler, a scaler, a name like ``lr_sched``) left out, as ``_event_of`` would."""
+        out: List[Entry] = []
+        for entry in entries:
+            entry_type = type(entry)
+            if entry_type is Event:
+                receiver = _substituted(entry.receiver, subst)
+                if entry.kind == STEP and (receiver is None or receiver in self.schedulers or self.is_scaler(receiver)
+                                           or (_NOT_OPTIMIZER.search(_last_identifier(receiver))
+                                               and receiver not in self.optimizers)):
+                    continue
+                off = True if grad_off or entry.grad_off else (None if grad_off is None or entry.grad_off is None else False)
+                out.append(Event(entry.kind, call, receiver, _substituted(entry.argument, subst),
+                                 _substituted(entry.scaler, subst), off))
+            elif entry_type is Compound:
+                out.append(Compound(entry.kind, call, [Block(b.kind, self._relabeled(b.entries, call, subst, grad_off))
+                                                       for b in entry.blocks]))
+            elif entry_type is Inline:
+                out.append(Inline(call, entry.function,
+                                  Block(entry.block.kind, self._relabeled(entry.block.entries, call, subst, grad_off))))
+            else:
+                out.append(entry)
+        return out
 
     def _event_of(self, call: cst.Call, scope: _Scope) -> Optional[Event]:
         func = call.func
@@ -802,6 +853,17 @@ def _text(expression: cst.BaseExpression, subst: Dict[str, Optional[str]]) -> Op
         base = _text(expression.func, subst)
         return None if base is None else base + "()"
     return None
+
+
+def _substituted(text: Optional[str], subst: Dict[str, Optional[str]]) -> Optional[str]:
+    """Another file's event text with the helper's parameters replaced, as ``_text`` replaces them."""
+    if text is None:
+        return None
+    head = re.match(r"[A-Za-z_]\w*", text)
+    if head is None or head.group(0) not in subst:
+        return text
+    value = subst[head.group(0)]
+    return None if value is None else value + text[head.end():]
 
 
 def _plain_text(expression: cst.BaseExpression) -> Optional[str]:
