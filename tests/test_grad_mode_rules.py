@@ -278,3 +278,28 @@ def test_unknown_loss_callable_stays_silent():
         "    loss.backward()\n"
     )
     assert grad_mode_findings(source) == []
+
+
+def test_scaled_backward_starts_from_the_loss_the_scaler_scales():
+    # scaler.scale(loss).backward() runs loss's backward: a loss from a no_grad block raises here too
+    source = (
+        "import torch\n"
+        "model = torch.nn.Linear(2, 1)\n"
+        "scaler = torch.amp.GradScaler()\n"
+        "with torch.no_grad():\n"
+        "    loss = model(torch.randn(4, 2)).sum()\n"
+        "scaler.scale(loss).backward()\n"
+    )
+    assert grad_mode_findings(source) == [("GL204", 6, 1)]
+    inside = source.replace("\nscaler.scale", "\n    scaler.scale")
+    assert [(d.code, d.message.split(" ")[0]) for d in lint(inside, RULES)] == [("GL203", "'loss'")]
+
+
+def test_backward_function_of_an_imported_library_is_not_a_tensor_backward():
+    source = (
+        "import torch\n"
+        "import mylib\n"
+        "with torch.no_grad():\n"
+        "    mylib.backward(torch.ones(1))\n"
+    )
+    assert grad_mode_findings(source) == []

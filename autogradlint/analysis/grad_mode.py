@@ -866,8 +866,9 @@ _ENTRY_POINT_NAMES = frozenset(name.rsplit(".", 1)[1] for name in _AUTOGRAD_ENTR
 
 
 def backward_target(context: "LintContext", call: cst.Call) -> Optional[cst.BaseExpression]:
-    """The tensor a backward pass starts from: ``t`` in ``t.backward()``, ``torch.autograd.backward(t)``,
-    ``torch.autograd.grad(t, ...)`` or ``accelerator.backward(t)`` (trainer_backward_loss); None for other calls."""
+    """The tensor a backward pass starts from: ``loss`` in ``loss.backward()``, ``scaler.scale(loss).backward()``,
+    ``torch.autograd.backward(loss)``, ``torch.autograd.grad(loss, params)`` or ``accelerator.backward(loss)``
+    (trainer_backward_loss); None for other calls."""
     func = call.func
     func_type = type(func)  # exact types: this runs on every call, and isinstance on LibCST's ABCs is slow
     if func_type is cst.Attribute:
@@ -877,15 +878,44 @@ def backward_target(context: "LintContext", call: cst.Call) -> Optional[cst.Base
             return None
         keyword = _AUTOGRAD_ENTRY_POINTS.get(context.qualified_name(func) or "")
         if keyword is not None:
-            return _mode_argument(call, keyword)
+            return _first_argument(call, keyword)
         if attr != "backward":
             return None
         loss = trainer_backward_loss(context, call)
-        return func.value if loss is None else loss
+        if loss is not None:
+            return loss  # accelerator.backward(loss): the object runs loss's backward
+        receiver = func.value
+        if type(receiver) in _NAME_OR_ATTRIBUTE and context.qualified_name(receiver) is not None:
+            return None  # ``something_imported.backward(...)`` is a function, not a tensor method
+        if _is_scaler_scale(receiver):
+            return receiver.args[0].value  # type: ignore[attr-defined]
+        return receiver
     if func_type is cst.Name:
         keyword = _AUTOGRAD_ENTRY_POINTS.get(context.qualified_name(func) or "")
         if keyword is not None:
-            return _mode_argument(call, keyword)
+            return _first_argument(call, keyword)
+    return None
+
+
+_NAME_OR_ATTRIBUTE = frozenset({cst.Name, cst.Attribute})
+
+
+def _is_scaler_scale(expression: cst.BaseExpression) -> bool:
+    """``scaler.scale(loss)``: the AMP grad scaler's scaled loss, whose graph is the loss's."""
+    return (isinstance(expression, cst.Call) and isinstance(expression.func, cst.Attribute)
+            and expression.func.attr.value == "scale" and len(expression.args) == 1 and not expression.args[0].star
+            and expression.args[0].keyword is None)
+
+
+def _first_argument(call: cst.Call, keyword: str) -> Optional[cst.BaseExpression]:
+    """The first positional argument of ``call`` or its ``keyword=`` argument; None behind a ``*``/``**``."""
+    for index, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+        if arg.keyword is None and index == 0:
+            return arg.value
     return None
 
 

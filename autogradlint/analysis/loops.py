@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Sequence, Set
 
 import libcst as cst
 
-from autogradlint.analysis.grad_mode import GRAD_OFF, trainer_backward_loss, with_mode
+from autogradlint.analysis.grad_mode import GRAD_OFF, backward_target, with_mode
 from autogradlint.analysis.modules import is_module_instance
 from autogradlint.analysis.tensors import factory_call
 from autogradlint.walk import NESTED_SCOPES, children, own_nodes_of
@@ -20,7 +20,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from autogradlint.context import LintContext
 
 AUTOGRAD_BACKWARD = "torch.autograd.backward"
-AUTOGRAD_GRAD = "torch.autograd.grad"
 
 # methods whose result no longer carries the receiver's graph
 GRAPH_CUTTING_METHODS = frozenset({"detach", "detach_", "item", "tolist", "numpy"})
@@ -321,51 +320,6 @@ def is_non_tensor_name(context: "LintContext", name: cst.Name) -> bool:
 
 
 # ------------------------------------------------------------------------------------ backward
-
-
-def backward_target(context: "LintContext", call: cst.Call) -> Optional[cst.BaseExpression]:
-    """The tensor a call runs backward from: ``loss`` in ``loss.backward()``, ``scaler.scale(loss).backward()``,
-    ``torch.autograd.backward(loss)``, ``torch.autograd.grad(loss, params)`` or ``accelerator.backward(loss)``
-    (grad_mode.trainer_backward_loss); None for other calls."""
-    func = call.func
-    func_type = type(func)
-    if func_type is cst.Attribute and func.attr.value == "backward":
-        if context.qualified_name(func) == AUTOGRAD_BACKWARD:
-            return _first_argument(call, ("tensors",))
-        loss = trainer_backward_loss(context, call)
-        if loss is not None:
-            return loss  # accelerator.backward(loss): the object runs loss's backward
-        if type(func.value) in _NAME_OR_ATTRIBUTE and context.qualified_name(func.value) is not None:
-            return None  # ``something_imported.backward(...)`` is a function, not a tensor method
-        receiver = func.value
-        if _is_scaler_scale(receiver):
-            return receiver.args[0].value  # type: ignore[attr-defined]
-        return receiver
-    if func_type in _NAME_OR_ATTRIBUTE:
-        name = context.qualified_name(func)
-        if name == AUTOGRAD_BACKWARD:
-            return _first_argument(call, ("tensors",))
-        if name == AUTOGRAD_GRAD:
-            return _first_argument(call, ("outputs",))
-    return None
-
-
-def _is_scaler_scale(expression: cst.BaseExpression) -> bool:
-    """``scaler.scale(loss)``: the AMP grad scaler's scaled loss, whose graph is the loss's."""
-    return (isinstance(expression, cst.Call) and isinstance(expression.func, cst.Attribute)
-            and expression.func.attr.value == "scale" and len(expression.args) == 1 and not expression.args[0].star
-            and expression.args[0].keyword is None)
-
-
-def _first_argument(call: cst.Call, keywords: Tuple[str, ...]) -> Optional[cst.BaseExpression]:
-    for index, arg in enumerate(call.args):
-        if arg.star:
-            return None
-        if arg.keyword is not None and arg.keyword.value in keywords:
-            return arg.value
-        if arg.keyword is None and index == 0:
-            return arg.value
-    return None
 
 
 def keeps_graph(context: "LintContext", call: cst.Call) -> Optional[bool]:
