@@ -2,9 +2,9 @@ from typing import Optional, Set
 
 import libcst as cst
 
-from autogradlint.analysis.grad_mode import NO_GRAD_MODE, grad_mode_at
+from autogradlint.analysis.grad_mode import NO_GRAD_MODE, backward_target, grad_mode_at
 from autogradlint.analysis.grad_state import TENSOR, facts_at, is_in_place_method
-from autogradlint.analysis.loops import backward_target, enclosing_scope, is_parameter_loop_item, module_imports_torch, own_calls
+from autogradlint.analysis.loops import enclosing_scope, is_parameter_loop_item, module_imports_torch, own_calls
 from autogradlint.analysis.modules import enclosing_method_class, module_attributes
 from autogradlint.analysis.optimizers import is_optimizer_class
 from autogradlint.edits import Replacement

@@ -2,11 +2,11 @@ from typing import Dict, List, Optional
 
 import libcst as cst
 
+from autogradlint.analysis.grad_mode import backward_target
 from autogradlint.analysis.loops import (
     NON_SAVING_METHODS,
     StraightLineFlow,
     Value,
-    backward_target,
     block_body,
     carries_module_graph,
     bound_names,
@@ -17,8 +17,8 @@ from autogradlint.analysis.loops import (
     loop_exits_early,
     module_imports_torch,
     own_calls,
-    target_names,
 )
+from autogradlint.analysis.names import target_names
 from autogradlint.edits import Replacement
 from autogradlint.fix_builders import with_keyword
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid

@@ -2,10 +2,10 @@ from typing import Dict, Optional, Set, Tuple
 
 import libcst as cst
 
+from autogradlint.analysis.grad_mode import backward_target
 from autogradlint.analysis.grad_state import grad_certainly_on
 from autogradlint.analysis.loops import (
     StraightLineFlow,
-    backward_target,
     block_body,
     bound_names,
     carries_module_graph,

@@ -2,10 +2,10 @@ from typing import Dict, List, Optional, Set
 
 import libcst as cst
 
+from autogradlint.analysis.grad_mode import backward_target
 from autogradlint.analysis.grad_state import facts_at
 from autogradlint.analysis.loops import (
     StraightLineFlow,
-    backward_target,
     block_body,
     bound_names,
     data_names,
@@ -16,8 +16,8 @@ from autogradlint.analysis.loops import (
     is_non_tensor_name,
     module_imports_torch,
     own_calls,
-    target_names,
 )
+from autogradlint.analysis.names import target_names
 from autogradlint.edits import Replacement
 from autogradlint.fix_builders import without_argument
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid

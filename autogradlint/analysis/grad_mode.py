@@ -13,6 +13,7 @@ import libcst as cst
 
 from autogradlint.analysis.call_sites import bool_literal
 from autogradlint.analysis.modules import is_subclassed_here, module_instance, own_returns
+from autogradlint.analysis.names import target_names
 from autogradlint.analysis.tensors import PARAMETER, factory_call
 from autogradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, torch_at_least
@@ -967,12 +968,3 @@ def _assignment_holding(flow: ScopeFlow, node: cst.CSTNode) -> Optional[cst.Assi
     if isinstance(parent, cst.Assign) and current is parent.value:
         return parent
     return None
-
-
-def target_names(target: cst.BaseExpression) -> List[str]:
-    """The names an assignment target binds (``a``, ``a, (b, c)``)."""
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [name for element in target.elements for name in target_names(element.value)]
-    return []

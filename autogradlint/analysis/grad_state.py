@@ -34,6 +34,7 @@ from autogradlint.analysis.grad_mode import (
     ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, is_statement, with_mode,
 )
 from autogradlint.analysis.modules import module_instance, remote_forward_may_skip_grad
+from autogradlint.analysis.names import target_names
 from autogradlint.analysis.tensors import (
     FLOAT_FACTORIES,
     LIKE_FACTORIES,
@@ -1044,7 +1045,7 @@ class _ScopeAnalysis:
                 if values is not None and not isinstance(element, cst.StarredElement):
                     self._assign(inner, values[index], self.evaluator.facts(values[index], env, mode), env, mode)
                 else:
-                    for name in _target_names(inner):
+                    for name in target_names(inner):
                         env.pop(name, None)
         elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
             owner = target.value.value
@@ -1058,7 +1059,7 @@ class _ScopeAnalysis:
         elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
             self._in_place(target.value.value, [value], env, mode)
         elif isinstance(target, cst.StarredElement):
-            for name in _target_names(target):
+            for name in target_names(target):
                 env.pop(name, None)
 
     def _bind(self, name: str, facts: Facts, env: Env) -> None:
@@ -1231,7 +1232,7 @@ class _ScopeAnalysis:
                 self._forget_walrus_targets(item, inner_env)
             for item in node.items:
                 if item.asname is not None:
-                    for name in _target_names(item.asname.name):
+                    for name in target_names(item.asname.name):
                         inner_env.pop(name, None)
             end, end_mode, end_record = self._suite(node.body, inner_env, inner_mode, record, loop)
             return end, (mode if end_mode == inner_mode else _join_modes([mode, end_mode])), end_record
@@ -1265,7 +1266,7 @@ class _ScopeAnalysis:
                 item_facts = _NUMBER
             for parameter in self._parameter_loop_items(node):
                 loop_items[parameter] = _PARAMETER_ITEM
-            for name in _target_names(node.target):
+            for name in target_names(node.target):
                 if item_facts != UNKNOWN_FACTS:
                     loop_items[name] = item_facts
 
@@ -1281,7 +1282,7 @@ class _ScopeAnalysis:
             if header_walrus:
                 self._forget_walrus_targets(header, entered)
             if isinstance(node, cst.For):
-                for name in _target_names(node.target):
+                for name in target_names(node.target):
                     entered.pop(name, None)
                 entered.update(loop_items)
             return entered
@@ -1342,7 +1343,7 @@ class _ScopeAnalysis:
         for handler in node.handlers:
             start = dict(unsettled)
             if handler.name is not None:
-                for name in _target_names(handler.name.name):
+                for name in target_names(handler.name.name):
                     start.pop(name, None)
             ends.append(self._suite(handler.body, start, mode, handler_record, loop)[0])
         after = _join_envs(ends)
@@ -1492,16 +1493,6 @@ def _join_modes(modes: Sequence[Optional[str]]) -> Optional[str]:
     return first if all(m == first for m in modes) else UNKNOWN
 
 
-def _target_names(target: cst.CSTNode) -> List[str]:
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [n for e in target.elements for n in _target_names(e.value)]
-    if isinstance(target, cst.StarredElement):
-        return _target_names(target.value)
-    return []
-
-
 # the nodes that may bind a name: what ``_bound_names`` looks at
 _BINDERS = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For,
             cst.NamedExpr, cst.AsName, cst.Import, cst.ImportFrom, cst.Del, cst.MatchAs, cst.MatchStar,
@@ -1544,17 +1535,17 @@ def _add_bound_names(node: cst.CSTNode, names: set) -> None:
     """Add the names ``node`` itself binds (not its children) to ``names``."""
     node_type = type(node)
     if node_type in _TARGET_BINDERS:
-        names.update(_target_names(node.target))
+        names.update(target_names(node.target))
     elif node_type is cst.FunctionDef or node_type is cst.ClassDef:
         names.add(node.name.value)
     elif node_type is cst.AsName:
-        names.update(_target_names(node.name))
+        names.update(target_names(node.name))
     elif node_type is cst.Import or node_type is cst.ImportFrom:
         if type(node.names) is cst.ImportStar:
             return
         for alias in node.names:
             if alias.asname is not None:
-                names.update(_target_names(alias.asname.name))
+                names.update(target_names(alias.asname.name))
             else:
                 first = alias.name
                 while type(first) is cst.Attribute:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Sequence, Set
 
 import libcst as cst
 
-from autogradlint.analysis.grad_mode import GRAD_OFF, backward_target, with_mode
+from autogradlint.analysis.grad_mode import GRAD_OFF, with_mode
 from autogradlint.analysis.modules import is_module_instance
+from autogradlint.analysis.names import target_names
 from autogradlint.analysis.tensors import factory_call
 from autogradlint.walk import NESTED_SCOPES, children, own_nodes_of
 
@@ -207,18 +208,6 @@ def own_calls(root: cst.CSTNode) -> List[cst.Call]:
 def own_statements(root: cst.CSTNode) -> List[cst.CSTNode]:
     """The small and compound statements under ``root``, in source order, outside nested scopes."""
     return [node for node in own_nodes_of(root, _STATEMENTS) if node is not root]
-
-
-def target_names(target: cst.CSTNode) -> List[str]:
-    """Plain names an assignment target binds (``a``, ``a, (b, *c)``); attributes and subscripts bind none."""
-    target_type = type(target)
-    if target_type is cst.Name:
-        return [target.value]
-    if target_type is cst.Tuple or target_type is cst.List:
-        return [n for element in target.elements for n in target_names(element.value)]
-    if target_type is cst.StarredElement:
-        return target_names(target.value)
-    return []
 
 
 def bound_names(root: cst.CSTNode) -> Set[str]:

@@ -319,3 +319,15 @@ class NameResolver:
                 return None
             return f"{base}.{node.attr.value}"
         return None
+
+
+def target_names(target: cst.CSTNode) -> List[str]:
+    """Plain names an assignment target binds (``a``, ``a, (b, *c)``); attributes and subscripts bind none."""
+    target_type = type(target)
+    if target_type is cst.Name:
+        return [target.value]
+    if target_type is cst.Tuple or target_type is cst.List:
+        return [n for element in target.elements for n in target_names(element.value)]
+    if target_type is cst.StarredElement:
+        return target_names(target.value)
+    return []
