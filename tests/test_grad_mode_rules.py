@@ -303,3 +303,18 @@ def test_backward_function_of_an_imported_library_is_not_a_tensor_backward():
         "    mylib.backward(torch.ones(1))\n"
     )
     assert grad_mode_findings(source) == []
+
+
+def test_loss_class_imported_from_its_defining_module_is_a_loss():
+    source = (
+        "import torch\n"
+        "from torch.nn.modules.loss import MSELoss\n"
+        "def step(model, loader, loss_fn):\n"
+        "    for xb, yb in loader:\n"
+        "        with torch.no_grad():\n"
+        "            out = model(xb)\n"
+        "        loss = loss_fn(out, yb)\n"
+        "        loss.backward()\n"
+        "step(net, loader, MSELoss())\n"
+    )
+    assert grad_mode_findings(source) == [("GL204", 8, 9)]

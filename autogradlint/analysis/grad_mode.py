@@ -15,7 +15,14 @@ from autogradlint.analysis.call_sites import bool_literal
 from autogradlint.analysis.modules import is_subclassed_here, module_instance, own_returns
 from autogradlint.analysis.names import target_names
 from autogradlint.analysis.tensors import PARAMETER, factory_call
-from autogradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
+from autogradlint.analysis.torch_api import (
+    ENABLE_GRAD,
+    FUNCTIONAL_LOSSES,
+    INFERENCE_MODE,
+    NO_GRAD,
+    SET_GRAD_ENABLED,
+    is_loss_class,
+)
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, torch_at_least
 from autogradlint.analysis.torch_semantics import function_flags, method_flags
 from autogradlint.walk import NESTED_SCOPES, TreeIndex, children, current_index, nodes_of
@@ -645,29 +652,19 @@ def _iterates_data(iterable: cst.BaseExpression) -> bool:
     return isinstance(iterable, (cst.Name, cst.Attribute))
 
 
-_FUNCTIONAL_LOSSES = frozenset(
-    f"torch.nn.functional.{name}" for name in (
-        "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
-        "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
-        "soft_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss",
-        "hinge_embedding_loss", "triplet_margin_loss", "ctc_loss", "multi_margin_loss", "multilabel_margin_loss",
-    )
-)
-
-
 def is_torch_loss(context: "LintContext", func: cst.BaseExpression, _depth: int = 0) -> bool:
     """Whether ``func`` is a torch loss: ``F.mse_loss`` and co., ``nn.MSELoss()(...)``, a name or attribute
     holding an ``nn.*Loss`` instance, or a parameter every caller in this file passes one to."""
     if isinstance(func, cst.Call):
         func = func.func
-        return isinstance(func, (cst.Name, cst.Attribute)) and _is_loss_class(context.qualified_name(func))
+        return isinstance(func, (cst.Name, cst.Attribute)) and is_loss_class(context.qualified_name(func))
     if not isinstance(func, (cst.Name, cst.Attribute)):
         return False
-    if context.qualified_name(func) in _FUNCTIONAL_LOSSES:
+    if context.qualified_name(func) in FUNCTIONAL_LOSSES:
         return True
     instance = module_instance(context, func)
     if instance is not None:
-        return _is_loss_class(instance.class_name)
+        return is_loss_class(instance.class_name)
     if isinstance(func, cst.Name) and _depth < 3:
         binding = context.names.binding_of(func)
         if binding is not None and binding.kind == "param" and isinstance(binding.node, cst.Param):
@@ -719,10 +716,6 @@ def _calls_of(context: "LintContext", function: cst.FunctionDef) -> List[cst.Cal
                 calls.setdefault(node.func.value, []).append(node)
     return [call for call in calls.get(function.name.value, ())
             if local_function(context, call.func) is function]
-
-
-def _is_loss_class(name: Optional[str]) -> bool:
-    return name is not None and name.startswith("torch.nn.") and name.count(".") == 2 and name.endswith("Loss")
 
 
 def _loss_operands(call: cst.Call) -> List[cst.BaseExpression]:

@@ -49,7 +49,7 @@ from autogradlint.analysis.tensors import (
     positional,
     single_assigned_value,
 )
-from autogradlint.analysis.torch_api import SET_GRAD_ENABLED
+from autogradlint.analysis.torch_api import FUNCTIONAL_LOSSES, SET_GRAD_ENABLED, is_loss_class
 from autogradlint.analysis.torch_semantics import function_flags, method_flags
 from autogradlint.analysis import torch_semantics
 from autogradlint.records import FrozenRecord, Record
@@ -179,16 +179,6 @@ _DIFFERENTIABLE: Dict[str, str] = {
 # of these, methods whose arguments (dtype, memory format) are not tensors
 _RECEIVER_ONLY_METHODS = frozenset({"float", "double", "half", "bfloat16", "clone", "contiguous", "t"})
 _FUNCTION_PREFIXES = ("torch.", "torch.nn.functional.", "torch.linalg.", "torch.special.")
-# functional losses: reduce to one element unless reduction= says otherwise
-_FUNCTIONAL_LOSSES = frozenset(
-    "torch.nn.functional." + n
-    for n in (
-        "mse_loss l1_loss smooth_l1_loss huber_loss cross_entropy nll_loss binary_cross_entropy "
-        "binary_cross_entropy_with_logits kl_div poisson_nll_loss gaussian_nll_loss soft_margin_loss "
-        "multilabel_soft_margin_loss hinge_embedding_loss cosine_embedding_loss margin_ranking_loss "
-        "triplet_margin_loss multi_margin_loss"
-    ).split()
-)
 # torch.nn modules whose output is an elementwise function of their one input
 _POINTWISE_MODULES = frozenset(
     "torch.nn." + n
@@ -706,7 +696,7 @@ class _Evaluator:
             return self._facts(args[0].value, env, mode) if args and flag is None else UNKNOWN_FACTS
         if name == "torch.from_numpy":
             return Facts(kind=TENSOR, requires_grad=False, leaf=True, why_no_grad=CONSTANT)
-        if name in _FUNCTIONAL_LOSSES:
+        if name in FUNCTIONAL_LOSSES:
             return self._loss(call, env, mode, keyword(call, "reduction"))
         flags = function_flags(name, call) if not name.startswith("numpy.") else None
         if flags is not None:
@@ -785,7 +775,7 @@ class _Evaluator:
         if found is None or found.scripted or found.class_name in _TUPLE_LAYERS:
             return UNKNOWN_FACTS
         name = found.class_name or ""
-        if name.startswith("torch.nn.") and name.endswith("Loss"):
+        if is_loss_class(name):
             return self._loss(call, env, mode, _constructor_keyword(self.context, call.func, "reduction"))
         arguments = self._arguments(call, env, mode)
         if arguments is None:
