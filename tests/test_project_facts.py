@@ -249,6 +249,14 @@ def test_model_from_a_factory_of_another_file(cli, tmp_path):
     assert check(cli, tmp_path, "train.py") == [("train.py", 6, "GL306")]
 
 
+def test_model_from_a_factory_that_moves_it_to_a_device(cli, tmp_path):
+    # ``.xpu()`` returns the module itself, like ``.cuda()``: the summary of models.py knows what build returns
+    models = NET.replace("    model = Net()\n", "    model = Net().xpu()\n")
+    write(tmp_path, {"models.py": models,
+                     "train.py": PREDICT.format(imports="from models import build_model", model="build_model()")})
+    assert check(cli, tmp_path, "train.py") == [("train.py", 6, "GL306")]
+
+
 def test_package_with_relative_imports_and_a_module_alias(cli, tmp_path):
     write(tmp_path, {
         "pkg/__init__.py": "from .models import Net\n",

@@ -8,7 +8,7 @@ import libcst as cst
 
 from autogradlint.analysis.call_sites import (all_parameter_arguments, bool_literal, keyword, parameter_arguments,
                                              positional)
-from autogradlint.analysis.torch_api import layer_parameters
+from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS, layer_parameters
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import NESTED_SCOPES, children, current_index, iter_tree, nodes_of
 
@@ -200,11 +200,6 @@ class ModuleAttribute(FrozenRecord):
         self._assign(name, kind, class_name, has_parameters)
 
 
-# methods of nn.Module that return the module itself
-SELF_RETURNING_METHODS = frozenset(
-    {"to", "cuda", "cpu", "xpu", "train", "eval", "float", "double", "half", "bfloat16", "type",
-     "requires_grad_", "apply", "share_memory", "to_empty"}
-)
 # methods of nn.Module that iterate submodules: name -> whether they yield (name, module) pairs
 SUBMODULE_ITERATORS = {"modules": False, "children": False, "named_modules": True, "named_children": True}
 # containers whose items are modules

@@ -51,6 +51,12 @@ def canonical(qualified_name: Optional[str]) -> Optional[str]:
     return name
 
 
+# methods of nn.Module that return the module itself
+SELF_RETURNING_METHODS = frozenset(
+    {"to", "cuda", "cpu", "xpu", "train", "eval", "float", "double", "half", "bfloat16", "type",
+     "requires_grad_", "apply", "share_memory", "to_empty"}
+)
+
 # torch.nn.functional losses: they reduce to one element unless ``reduction=`` says otherwise
 FUNCTIONAL_LOSSES = frozenset(
     "torch.nn.functional." + name
