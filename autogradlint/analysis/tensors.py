@@ -62,6 +62,8 @@ _DTYPE_METHODS = {
     "float": "float32", "double": "float64", "half": "float16", "bfloat16": "bfloat16",
     "long": "int64", "int": "int32", "short": "int16", "char": "int8", "byte": "uint8", "bool": "bool",
 }
+# of these, the methods that convert to a floating dtype
+FLOATING_DTYPE_METHODS = {method: dtype for method, dtype in _DTYPE_METHODS.items() if dtype in FLOATING}
 # device types torch accepts in a device string besides cpu and cuda
 _OTHER_DEVICE_TYPES = frozenset({"mps", "xpu", "meta", "hpu", "xla", "npu", "ipu", "mtia", "privateuseone"})
 # calls that change the dtype or device factories use by default
@@ -655,7 +657,7 @@ def module_attribute_target(context: "LintContext", node: cst.CSTNode) -> Option
 
 
 # methods that cast to a floating dtype in ``x.data = x.data.<cast>(...)`` (``to``/``type`` with an argument)
-_FLOATING_CASTS = frozenset(["to", "type"] + [method for method, dtype in _DTYPE_METHODS.items() if dtype in FLOATING])
+_FLOATING_CASTS = frozenset(["to", "type", *FLOATING_DTYPE_METHODS])
 
 
 def dtype_swap_operands(statement: cst.CSTNode) -> Optional[Tuple[cst.Attribute, cst.Attribute]]:
