@@ -560,6 +560,12 @@ class TrainingFacts:
         ``eval`` are its own."""
         return self._plain_object(receiver, optimizer=True)
 
+    def is_torch_optimizer(self, receiver: cst.BaseExpression) -> bool:
+        """``receiver`` is bound in this file to an optimizer of torch.optim itself (its ``zero_grad`` and
+        ``step`` behave as torch documents)."""
+        text = _plain_text(receiver)
+        return text is not None and text in self.torch_optimizers
+
     def is_optimizer(self, text: Optional[str]) -> bool:
         """Bound to a torch.optim (or known) optimizer in this file, or named like one (``opt``, ``optim_g``)."""
         if text is None or text in self.schedulers or self.is_scaler(text):
