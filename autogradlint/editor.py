@@ -308,7 +308,7 @@ class ConfigStore:
     def for_document(self, path: Optional[Path]) -> DocumentConfig:
         """The configuration of the document at ``path`` (None for a document not on disk: the first workspace
         folder's, else the working directory's)."""
-        from autogradlint.cli import _per_file_rules
+        from autogradlint.config import per_file_rules
         from autogradlint.discovery import display_path
 
         if path is None:
@@ -336,7 +336,7 @@ class ConfigStore:
             rules = selected
         else:
             display = display_path(str(path), str(settings.root))
-            rules = _per_file_rules(display, str(path), settings, selected)
+            rules = per_file_rules(display, str(path), settings, selected)
         unsafe = settings.unsafe_fixes if client.unsafe_fixes is None else client.unsafe_fixes
         torch_version = client.torch_version if client.torch_version is not None else pinned
         return DocumentConfig(settings, rules, display, unsafe, torch_version=torch_version)
