@@ -150,6 +150,37 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8", errors="replace")
 
 
+# PEP 263: the encoding a source file declares in one of its first two lines
+_CODING = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+def declared_encoding(text: str) -> str:
+    """The encoding the text declares (PEP 263), utf-8 when it declares none or one Python does not know."""
+    import codecs
+
+    for line in text.splitlines()[:2]:
+        match = _CODING.match(line)
+        if match:
+            try:
+                return codecs.lookup(match.group(1)).name
+            except LookupError:
+                return "utf-8"
+        if line.strip() and not line.lstrip().startswith("#"):
+            break
+    return "utf-8"
+
+
+def source_bytes(text: str) -> Tuple[bytes, str]:
+    """The bytes of a source text (an editor's buffer, the lines flake8 decoded) as the file would hold them (in
+    its declared encoding, so that the engine reads exactly this text back), and that encoding."""
+    encoding = declared_encoding(text)
+    try:
+        return text.encode(encoding), encoding
+    except (UnicodeEncodeError, LookupError):
+        # a character the declared encoding cannot hold: the engine will say it cannot decode the file
+        return text.encode("utf-8", "surrogatepass"), "utf-8"
+
+
 # ------------------------------------------------------------------------------------------------ IPython
 
 # cell magics whose body is Python that IPython runs (and so is linted); the body of any other (%%bash, %%html,
