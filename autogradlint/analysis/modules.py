@@ -205,7 +205,7 @@ SUBMODULE_ITERATORS = {"modules": False, "children": False, "named_modules": Tru
 # containers whose items are modules
 MODULE_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.ModuleDict", "torch.nn.Sequential"})
 # wrappers whose ``.module`` is the wrapped module
-_WRAPPERS = frozenset(
+MODULE_WRAPPERS = frozenset(
     {"torch.nn.DataParallel", "torch.nn.parallel.DataParallel", "torch.nn.parallel.DistributedDataParallel",
      "torch.nn.parallel.data_parallel.DataParallel", "torch.nn.parallel.distributed.DistributedDataParallel"}
 )
@@ -585,7 +585,7 @@ def _attribute_instance(knowledge: _FileKnowledge, attribute: cst.Attribute) -> 
     else:
         if owner.may_be_function:
             return None
-        if attr == "module" and owner.class_name in _WRAPPERS:
+        if attr == "module" and owner.class_name in MODULE_WRAPPERS:
             return ModuleInstance()
         if owner.local is None:
             return _project_attribute(context_of(knowledge), owner.remote, attr) if owner.remote is not None else None
@@ -1136,7 +1136,7 @@ def _qualified_call_instance(knowledge: _FileKnowledge, qualified: str, call: cs
         return first if first is not None and first.scripted else None
     if qualified in ("torch.jit.trace", "torch.compile", "copy.deepcopy"):
         return first.replace(scripted=False) if first is not None and qualified == "torch.jit.trace" else first
-    if qualified in _WRAPPERS:
+    if qualified in MODULE_WRAPPERS:
         return ModuleInstance(_torch_nn_class(qualified), first.has_parameters if first else None)
     if is_module_base_name(qualified):
         class_name = _torch_nn_class(qualified)
