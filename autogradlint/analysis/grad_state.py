@@ -49,7 +49,7 @@ from autogradlint.analysis.tensors import (
     positional,
     single_assigned_value,
 )
-from autogradlint.analysis.torch_api import FUNCTIONAL_LOSSES, SET_GRAD_ENABLED, is_loss_class
+from autogradlint.analysis.torch_api import FUNCTIONAL_LOSSES, SET_GRAD_ENABLED, VARIABLE, is_loss_class
 from autogradlint.analysis.torch_semantics import function_flags, method_flags
 from autogradlint.analysis import torch_semantics
 from autogradlint.records import FrozenRecord, Record
@@ -688,7 +688,7 @@ class _Evaluator:
         if factory is not None:
             return self._factory(call, factory, env, mode)
         args = positional(call)
-        if name == "torch.autograd.Variable":
+        if name == VARIABLE:
             flag = keyword(call, "requires_grad")
             if flag is not None and bool_literal(flag.value) is True:
                 inner = self._facts(args[0].value, env, mode) if args else UNKNOWN_FACTS

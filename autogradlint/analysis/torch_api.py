@@ -28,6 +28,7 @@ NO_GRAD = "torch.no_grad"
 ENABLE_GRAD = "torch.enable_grad"
 INFERENCE_MODE = "torch.inference_mode"
 SET_GRAD_ENABLED = "torch.set_grad_enabled"
+VARIABLE = "torch.autograd.Variable"  # the pre-0.4 wrapper: now returns its tensor argument
 
 # context managers that must be instantiated: `with torch.no_grad:` raises TypeError
 GRAD_MODE_CONTEXTS = frozenset({NO_GRAD, ENABLE_GRAD, INFERENCE_MODE})
