@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple, Un
 
 import libcst as cst
 
+from autogradlint.analysis.call_sites import bool_literal
 from autogradlint.analysis.grad_mode import GRAD_OFF, UNKNOWN, decorator_mode, with_mode
 from autogradlint.analysis.modules import is_static_or_classmethod, plain_instance_class
 from autogradlint.analysis.optimizers import is_optimizer_class, is_optimizer_name, is_torch_optimizer_name
@@ -220,7 +221,7 @@ class TrainingFacts:
         texts = [t for t in (_plain_text(target) for target in targets) if t is not None]
         if name in GRAD_SCALERS:
             self.scalers.update(texts)
-            if any(a.keyword is not None and a.keyword.value == "enabled" and _literal(a.value) is False
+            if any(a.keyword is not None and a.keyword.value == "enabled" and bool_literal(a.value) is False
                    for a in call.args):
                 self.disabled_scalers.update(texts)
         elif name is not None and _is_scheduler_name(name):
@@ -475,7 +476,7 @@ class TrainingFacts:
         if method == "eval" and not call.args:
             return Event(EVAL, call, receiver, grad_off=off)
         if method == "train":
-            mode = _literal(call.args[0].value) if len(call.args) == 1 else (True if not call.args else None)
+            mode = bool_literal(call.args[0].value) if len(call.args) == 1 else (True if not call.args else None)
             return Event(EVAL if mode is False else TRAIN, call, receiver, grad_off=off)
         if receiver is not None and method in ("zero_", "fill_", "mul_", "detach_") and re.search(r"\.grad(\.data)?$", receiver):
             return Event(CLEAR, call, receiver, grad_off=off)
@@ -886,12 +887,6 @@ def _target_texts(target: cst.BaseExpression) -> List[str]:
 def _last_identifier(text: str) -> str:
     """``self.opts[0]`` -> ``opts``; ``self.optimizers()`` -> ``optimizers``."""
     return re.sub(r"\[[^\]]*\]|\(\)", "", text).rsplit(".", 1)[-1]
-
-
-def _literal(expression: cst.BaseExpression) -> Optional[bool]:
-    if isinstance(expression, cst.Name) and expression.value in ("True", "False"):
-        return expression.value == "True"
-    return None
 
 
 def _is_grad_attribute(target: cst.CSTNode) -> bool:
