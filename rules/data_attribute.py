@@ -4,8 +4,9 @@ import libcst as cst
 
 from autogradlint.analysis.grad_mode import NO_GRAD_MODE, backward_target, grad_mode_at
 from autogradlint.analysis.grad_state import TENSOR, facts_at, is_in_place_method
-from autogradlint.analysis.loops import enclosing_scope, is_parameter_loop_item, module_imports_torch, own_calls
+from autogradlint.analysis.loops import enclosing_scope, is_parameter_loop_item, own_calls
 from autogradlint.analysis.modules import enclosing_method_class, module_attributes
+from autogradlint.analysis.names import works_with_torch
 from autogradlint.analysis.optimizers import is_optimizer_class
 from autogradlint.analysis.tensors import dtype_swap_operands
 from autogradlint.edits import Replacement
@@ -138,7 +139,7 @@ class DataAttribute(Rule):
         if node.attr.value != "data":
             return
         if self._uses_torch is None:
-            self._uses_torch = module_imports_torch(self.context)
+            self._uses_torch = works_with_torch(self.context)
         if not self._uses_torch or self._in_optimizer() or self._in_dtype_swap(node):
             return
         if self._is_torch_tensor(node.value) or self._is_torch_argument(node):

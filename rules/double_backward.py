@@ -15,10 +15,9 @@ from autogradlint.analysis.loops import (
     iterates_at_most_once,
     keeps_graph,
     loop_exits_early,
-    module_imports_torch,
     own_calls,
 )
-from autogradlint.analysis.names import target_names
+from autogradlint.analysis.names import target_names, works_with_torch
 from autogradlint.edits import Replacement
 from autogradlint.fix_builders import with_keyword
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
@@ -158,7 +157,7 @@ class DoubleBackward(Rule):
         if target is None:
             return
         if self._uses_torch is None:
-            self._uses_torch = module_imports_torch(self.context)
+            self._uses_torch = works_with_torch(self.context)
         if not self._uses_torch:
             return
         located = innermost_block(self.context.ancestors, node)

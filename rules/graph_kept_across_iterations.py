@@ -13,10 +13,10 @@ from autogradlint.analysis.loops import (
     enclosing_loop,
     enclosing_scope,
     innermost_block,
-    module_imports_torch,
     own_calls,
     own_statements,
 )
+from autogradlint.analysis.names import works_with_torch
 from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree, nodes_of
@@ -197,7 +197,7 @@ class GraphKeptAcrossIterations(Rule):
         if loop is None:
             return
         if self._uses_torch is None:
-            self._uses_torch = module_imports_torch(self.context)
+            self._uses_torch = works_with_torch(self.context)
         if not self._uses_torch:
             return
         others = bound_names(loop.body) - ({total} if kind == "sum" else set())

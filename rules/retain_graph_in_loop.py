@@ -14,10 +14,9 @@ from autogradlint.analysis.loops import (
     enclosing_scope,
     innermost_block,
     is_non_tensor_name,
-    module_imports_torch,
     own_calls,
 )
-from autogradlint.analysis.names import target_names
+from autogradlint.analysis.names import target_names, works_with_torch
 from autogradlint.edits import Replacement
 from autogradlint.fix_builders import without_argument
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
@@ -147,7 +146,7 @@ class RetainGraphInLoop(Rule):
         if target is None or loop is None:
             return
         if self._uses_torch is None:
-            self._uses_torch = module_imports_torch(self.context)
+            self._uses_torch = works_with_torch(self.context)
         if not self._uses_torch or self._backward_again(node, loop):
             return
         if self._rebuilt_every_iteration(node, loop, target):

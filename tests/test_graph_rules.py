@@ -223,3 +223,17 @@ class Lit(pl.LightningModule):
     certain = source.replace("    def training_step", "    def __init__(self):\n        super().__init__()\n"
                              "        self.net = torch.nn.Linear(4, 2)\n\n    def training_step")
     assert found(certain) == [("GL304", 16, 9)]
+
+
+def test_a_file_that_imports_only_lightning_works_with_torch_for_every_rule():
+    # the training-order rules (GL501) and the graph rules (GL304) share one answer to "does this file use torch"
+    source = (
+        "import lightning as L\n"
+        "def fit(net, loader, opt):\n"
+        "    for x, y in loader:\n"
+        "        loss = (net(x) - y).pow(2).mean()\n"
+        "        loss.backward()\n"
+        "        loss.backward()\n"
+        "        opt.step()\n"
+    )
+    assert sorted((d.code, d.line) for d in lint(source)) == [("GL304", 6), ("GL501", 3)]

@@ -342,16 +342,6 @@ def _literal_bool(expression: cst.BaseExpression) -> Optional[bool]:
     return None
 
 
-def module_imports_torch(context: "LintContext") -> bool:
-    """Whether the file imports torch (or a torch submodule) at module level: it works with torch tensors."""
-    for bindings in context.names.module_scope.bindings.values():
-        for binding in bindings:
-            target = binding.target or ""
-            if binding.kind == "import" and (target == "torch" or target.startswith("torch.")):
-                return True
-    return False
-
-
 # ------------------------------------------------------------------------------------ dataflow
 
 # tensor methods whose backward saves no tensor: a graph made only of them can be backward-ed twice

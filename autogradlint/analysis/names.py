@@ -10,12 +10,15 @@ This replaces LibCST's ScopeProvider/QualifiedNameProvider, which cost about ten
 from __future__ import annotations
 
 import builtins
-from typing import Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
 import libcst as cst
 
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import TreeIndex
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autogradlint.context import LintContext
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 
@@ -331,3 +334,19 @@ def target_names(target: cst.CSTNode) -> List[str]:
     if target_type is cst.StarredElement:
         return target_names(target.value)
     return []
+
+
+# packages whose import means the file works with torch (its tensors, modules and training loops)
+TORCH_PACKAGES = frozenset({"torch", "pytorch_lightning", "lightning", "accelerate"})
+_WORKS_WITH_TORCH = "names.works_with_torch"  # key of the answer in the file's LintContext.facts
+
+
+def works_with_torch(context: "LintContext") -> bool:
+    """Whether the file imports torch (a torch submodule, or a torch training framework: Lightning, Accelerate)
+    at module level, in any spelling: its code works with torch tensors."""
+    found = context.facts.get(_WORKS_WITH_TORCH)
+    if found is None:
+        found = context.facts[_WORKS_WITH_TORCH] = any(
+            binding.kind == "import" and (binding.target or "").split(".", 1)[0] in TORCH_PACKAGES
+            for bindings in context.names.module_scope.bindings.values() for binding in bindings)
+    return found

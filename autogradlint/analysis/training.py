@@ -21,6 +21,7 @@ import libcst as cst
 from autogradlint.analysis.call_sites import bool_literal
 from autogradlint.analysis.grad_mode import GRAD_OFF, UNKNOWN, decorator_mode, with_mode
 from autogradlint.analysis.modules import is_static_or_classmethod, plain_instance_class
+from autogradlint.analysis.names import works_with_torch
 from autogradlint.analysis.optimizers import is_optimizer_class, is_optimizer_name, is_torch_optimizer_name
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import current_index, iter_tree, nodes_of, own_nodes_of
@@ -66,8 +67,6 @@ GRAD_SCALERS = frozenset(
 _NOT_OPTIMIZER = re.compile(r"sched|warmup|lr|prof|timer|ema|swa|progress|bar|env|writer|logger|meter|tracker|"
                             r"counter|scaler|clock|monitor|stepper|callback", re.I)
 _OPTIMIZER_NAME = re.compile(r"(^|_)(opt|optim|optimizer|optimiser)s?(_|\d|$)|optimizer|optimiser", re.I)
-# packages whose import means the file works with torch
-_TORCH_PACKAGES = frozenset({"torch", "pytorch_lightning", "lightning", "accelerate"})
 # helpers are expanded this deep, and at most this many times per file
 _MAX_DEPTH = 3
 _MAX_EXPANSIONS = 3000
@@ -169,7 +168,7 @@ class TrainingFacts:
     def __init__(self, context: "LintContext") -> None:
         self.context = context
         self.module = context.module
-        self.works_with_torch = _imports_torch(context.module)
+        self.works_with_torch = works_with_torch(context)
         self.optimizers: Dict[str, OptimizerInfo] = {}
         # names bound to an optimizer of torch.optim itself (its zero_grad's default is torch's)
         self.torch_optimizers: Set[str] = set()
@@ -765,28 +764,6 @@ def _measures_only(context: "LintContext", call: cst.Call) -> bool:
             and len(limit.args) == 1 and type(limit.args[0].value) is cst.SimpleString):
         return limit.args[0].value.value.strip("'\"").lower() in ("inf", "+inf", "infinity")
     return type(limit) in _NAME_OR_ATTRIBUTE and context.qualified_name(limit) in _INFINITIES
-
-
-def _imports_torch(module: cst.Module) -> bool:
-    """The module imports torch (or a torch training framework) at its top level, or in a top-level
-    ``if``/``try``."""
-    statements = list(module.body)
-    for statement in list(statements):
-        if isinstance(statement, (cst.If, cst.Try)):
-            statements.extend(_children_statements(statement))
-    for statement in statements:
-        if not isinstance(statement, cst.SimpleStatementLine):
-            continue
-        for small in statement.body:
-            if isinstance(small, cst.Import):
-                names = [_plain_text(alias.name) for alias in small.names]
-            elif isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative:
-                names = [_plain_text(small.module)]
-            else:
-                continue
-            if any(name is not None and name.split(".")[0] in _TORCH_PACKAGES for name in names):
-                return True
-    return False
 
 
 _SIMPLE_LINES = frozenset({cst.SimpleStatementLine, cst.SimpleStatementSuite})
