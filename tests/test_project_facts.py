@@ -696,3 +696,85 @@ def test_a_cached_caller_notices_an_edited_helper(cli, tmp_path):
     assert check(cli, tmp_path, "train.py", cache=True) == []
     write(tmp_path, {"engine.py": TRAIN_ENGINE})
     assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 10, "GL501")]
+
+
+# ------------------------------------------------------------------------ optimizers followed through values
+
+FIT = """
+import torch
+
+
+class Stepper:
+    def step(self):
+        pass
+
+
+def fit(model, loader, stepper):
+    for x, y in loader:
+        loss = (model(x) - y).pow(2).mean()
+        loss.backward()
+        stepper.step()
+
+
+net = torch.nn.Linear(2, 1)
+{calls}
+"""
+
+
+def test_an_optimizer_argument_is_an_optimizer_whatever_its_name(cli, tmp_path):
+    # 'stepper' reads like a scheduler or progress helper; every call site passes a torch optimizer
+    write(tmp_path, {"fit.py": FIT.format(calls="fit(net, [], torch.optim.SGD(net.parameters(), lr=0.1))")})
+    assert check(cli, tmp_path, "fit.py") == [("fit.py", 10, "GL501")]
+
+
+@pytest.mark.parametrize("calls", [
+    "fit(net, [], Stepper())",  # a home-made stepper
+    "fit(net, [], Stepper())\nfit(net, [], torch.optim.SGD(net.parameters(), lr=0.1))",  # call sites disagree
+    "fit(net, [], torch.optim.lr_scheduler.StepLR(torch.optim.SGD(net.parameters(), lr=0.1), 1))",  # a scheduler
+])
+def test_a_stepper_that_is_not_certainly_an_optimizer_stays_silent(cli, tmp_path, calls):
+    write(tmp_path, {"fit.py": FIT.format(calls=calls)})
+    assert check(cli, tmp_path, "fit.py") == []
+
+
+OPTIMIZER_HOLDERS = """
+import torch
+
+
+class HomeMade:
+    def zero_grad(self):
+        pass
+
+
+class Trainer:
+    def __init__(self, model, optimizer):
+        self.model = model
+        self.optimizer = optimizer
+
+    def clear(self):
+        self.optimizer.zero_grad()
+
+
+def make_optimizer(model, flag):
+    if flag:
+        return torch.optim.SGD(model.parameters(), lr=0.1)
+    return {other}
+
+
+net = torch.nn.Linear(2, 1)
+Trainer(net, {optimizer}).clear()
+opt = make_optimizer(net, True)
+opt.zero_grad()
+"""
+
+
+def test_torch_optimizers_held_by_attributes_and_returned_by_factories(cli, tmp_path):
+    # before torch 2.0 a torch optimizer's zero_grad() zero-fills: GL505 needs to know the optimizer is torch's
+    write(tmp_path, {"t.py": OPTIMIZER_HOLDERS.format(optimizer="torch.optim.Adam(net.parameters())",
+                                            other="torch.optim.Adam(model.parameters())")})
+    assert check(cli, tmp_path, "--torch-version", "1.13", "t.py") == [("t.py", 15, "GL505"), ("t.py", 27, "GL505")]
+
+
+def test_home_made_optimizers_behind_attributes_and_factories_stay_silent(cli, tmp_path):
+    write(tmp_path, {"t.py": OPTIMIZER_HOLDERS.format(optimizer="HomeMade()", other="HomeMade()")})
+    assert check(cli, tmp_path, "--torch-version", "1.13", "t.py") == []

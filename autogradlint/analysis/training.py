@@ -22,7 +22,13 @@ from autogradlint.analysis.call_sites import bool_literal
 from autogradlint.analysis.grad_mode import GRAD_OFF, UNKNOWN, decorator_mode, with_mode
 from autogradlint.analysis.modules import is_static_or_classmethod, plain_instance_class
 from autogradlint.analysis.names import works_with_torch
-from autogradlint.analysis.optimizers import is_optimizer_class, is_optimizer_name, is_torch_optimizer_name
+from autogradlint.analysis.optimizers import (
+    OptimizerValue,
+    is_optimizer_class,
+    is_optimizer_name,
+    is_torch_optimizer_name,
+    optimizer_value,
+)
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import current_index, iter_tree, nodes_of, own_nodes_of
 
@@ -464,7 +470,8 @@ class TrainingFacts:
                 return Event(SCALER_STEP, call, receiver, argument=argument, grad_off=off)
             if receiver is None or receiver in self.schedulers or len(positional) > 1:
                 return None
-            if _NOT_OPTIMIZER.search(_last_identifier(receiver)) and receiver not in self.optimizers:
+            if (_NOT_OPTIMIZER.search(_last_identifier(receiver)) and receiver not in self.optimizers
+                    and optimizer_value(self.context, func.value) is None):
                 return None
             return Event(STEP, call, receiver, grad_off=off)
         if method == "zero_grad":
@@ -561,10 +568,25 @@ class TrainingFacts:
         return self._plain_object(receiver, optimizer=True)
 
     def is_torch_optimizer(self, receiver: cst.BaseExpression) -> bool:
-        """``receiver`` is bound in this file to an optimizer of torch.optim itself (its ``zero_grad`` and
-        ``step`` behave as torch documents)."""
+        """``receiver`` holds an optimizer of torch.optim itself (its ``zero_grad`` and ``step`` behave as torch
+        documents): its value is one (``optimizer_value``), or its text is bound to one in this file."""
         text = _plain_text(receiver)
-        return text is not None and text in self.torch_optimizers
+        if text is not None and text in self.torch_optimizers:
+            return True
+        value = optimizer_value(self.context, receiver)
+        return value is not None and value.torch
+
+    def optimizer_of(self, event: Event) -> Optional[OptimizerValue]:
+        """The optimizer the receiver of an event's call certainly holds, followed through values (see
+        ``optimizer_value``); None when that is not certain."""
+        node = event.node
+        if type(node) is not cst.Call or type(node.func) is not cst.Attribute:
+            return None
+        return optimizer_value(self.context, node.func.value)
+
+    def is_optimizer_event(self, event: Event) -> bool:
+        """The event's receiver is an optimizer: by its value, else bound to one in this file or named like one."""
+        return self.optimizer_of(event) is not None or self.is_optimizer(event.receiver)
 
     def is_optimizer(self, text: Optional[str]) -> bool:
         """Bound to a torch.optim (or known) optimizer in this file, or named like one (``opt``, ``optim_g``)."""
@@ -582,7 +604,7 @@ class TrainingFacts:
             return True
         if event.kind != STEP:
             return False
-        return self.is_optimizer(event.receiver) or any(e.kind == BACKWARD for e in before)
+        return self.is_optimizer_event(event) or any(e.kind == BACKWARD for e in before)
 
     def class_of(self, function: cst.FunctionDef) -> Optional[cst.ClassDef]:
         """The class a function is a method of (None for plain functions)."""
@@ -697,7 +719,7 @@ class TrainingFacts:
     def trains(self, block: Block, loops: bool = True) -> bool:
         """The block calls ``backward()`` or an optimizer's step anywhere (or, without ``loops``,
         outside the loops it contains)."""
-        return any(e.kind in (BACKWARD, SCALER_STEP) or (e.kind == STEP and self.is_optimizer(e.receiver))
+        return any(e.kind in (BACKWARD, SCALER_STEP) or (e.kind == STEP and self.is_optimizer_event(e))
                    for e in self.events_in(block, loops=loops))
 
 
