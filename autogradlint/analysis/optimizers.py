@@ -7,9 +7,10 @@
 - ``is_optimizer_class``: a class of this file: True when it subclasses one of those (directly or through
   classes of this file), False when it certainly does not (a home-made optimizer with its own ``step`` and
   ``zero_grad`` is not a torch optimizer: what they do is its own business), None when a base is unknown;
-- ``optimizer_value``: what an expression certainly holds, followed through values rather than names: a
-  constructor of an optimizer class, a function of this file whose every return is one, a parameter annotated
-  with one or to which every call site passes one, an attribute every assignment of its class sets to one.
+- ``optimizer_value``: the optimizer an expression certainly holds, followed through values rather than names
+  (``values.origins``): a constructor of an optimizer class, a function of this file whose every return is one,
+  a parameter annotated with one or to which every call site passes one, an attribute every assignment of its
+  class sets to one.
 """
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from typing import TYPE_CHECKING, Iterable, Optional
 
 import libcst as cst
 
-from autogradlint.analysis.call_sites import parameter_arguments
-from autogradlint.analysis.modules import attribute_values, instance_class, local_class, returned_values
+from autogradlint.analysis.modules import local_class
 from autogradlint.analysis.torch_api import canonical
+from autogradlint.analysis.values import origins
 from autogradlint.records import FrozenRecord
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -102,83 +103,31 @@ class OptimizerValue(FrozenRecord):
         self._assign(class_name, torch)
 
 
-# how many values deep an expression is followed (names, parameters, attributes, returns)
-_MAX_DEPTH = 8
 # the base class an annotation may name: any optimizer, not one whose behaviour is torch's own
 _OPTIMIZER_BASE = "torch.optim.Optimizer"
 
 
 def optimizer_value(context: "LintContext", expression: cst.BaseExpression) -> Optional[OptimizerValue]:
-    """The optimizer ``expression`` certainly holds, or None when that is not certain (a value we cannot
-    follow, call sites that disagree, an assignment that is not an optimizer, a cycle)."""
-    return _value(context, expression, 0, set())
-
-
-def _value(context: "LintContext", expression: cst.BaseExpression, depth: int, seen: set) -> Optional[OptimizerValue]:
-    if depth > _MAX_DEPTH or id(expression) in seen:
+    """The optimizer ``expression`` certainly holds: every origin of its value (``values.origins``) is an
+    optimizer's constructor or annotation; None when that is not certain."""
+    found = origins(context, expression)
+    if not found:
         return None
-    seen = seen | {id(expression)}
-    expression_type = type(expression)
-    if expression_type is cst.Call:
-        return _call_value(context, expression, depth, seen)
-    if expression_type is cst.Name:
-        bindings = context.names.bindings_of(expression)
-        if not bindings:
-            return None
-        return _all_of(_binding_value(context, binding, expression.value, depth, seen) for binding in bindings)
-    if expression_type is cst.Attribute:
-        klass = instance_class(context, expression.value)
-        if klass is None:
-            return None
-        values = attribute_values(context, klass, expression.attr.value)
-        if not values:
-            return None
-        return _all_of(None if value is None else _value(context, value, depth + 1, seen) for value in values)
-    return None
+    return _all_of(_origin_value(context, origin) for origin in found)
 
 
-def _call_value(context: "LintContext", call: cst.Call, depth: int, seen: set) -> Optional[OptimizerValue]:
-    func = call.func
+def _origin_value(context: "LintContext", origin: cst.BaseExpression) -> Optional[OptimizerValue]:
+    annotation = type(origin) is not cst.Call
+    func = origin if annotation else origin.func  # type: ignore[attr-defined]
     if type(func) not in (cst.Name, cst.Attribute):
         return None
     name = context.qualified_name(func)
     if is_optimizer_name(name):
-        return OptimizerValue(name, is_torch_optimizer_name(name))
-    if type(func) is not cst.Name:
-        return None
+        return OptimizerValue(name, is_torch_optimizer_name(name) and not (annotation and name == _OPTIMIZER_BASE))
     klass = local_class(context, func)
-    if klass is not None:
-        return OptimizerValue(klass.name.value, False) if is_optimizer_class(context, klass) is True else None
-    binding = context.names.binding_of(func)
-    if binding is None or binding.kind != "def" or type(binding.node) is not cst.FunctionDef:
-        return None
-    returns = returned_values(binding.node)
-    if not returns:
-        return None
-    return _all_of(None if value is None else _value(context, value, depth + 1, seen) for value in returns)
-
-
-def _binding_value(context: "LintContext", binding, name: str, depth: int, seen: set) -> Optional[OptimizerValue]:
-    node = binding.node
-    if binding.kind == "param" and type(node) is cst.Param:
-        annotation = node.annotation.annotation if node.annotation is not None else None
-        default = node.default
-        if (type(annotation) in (cst.Name, cst.Attribute)
-                and not (type(default) is cst.Name and default.value == "None")):
-            qualified = context.qualified_name(annotation)
-            if is_optimizer_name(qualified):
-                return OptimizerValue(qualified, is_torch_optimizer_name(qualified) and qualified != _OPTIMIZER_BASE)
-        arguments = parameter_arguments(context, node)
-        if not arguments:
-            return None
-        return _all_of(None if argument is None else _value(context, argument, depth + 1, seen)
-                       for argument in arguments)
-    if binding.kind != "assign" or type(node) not in (cst.Assign, cst.AnnAssign) or node.value is None:
-        return None
-    targets = [t.target for t in node.targets] if type(node) is cst.Assign else [node.target]
-    if not any(type(t) is cst.Name and t.value == name for t in targets):
-        return None  # a tuple target: which item is this name's is not followed
-    return _value(context, node.value, depth + 1, seen)
+    if klass is not None and is_optimizer_class(context, klass) is True:
+        return OptimizerValue(klass.name.value, False)
+    return None
 
 
 def _all_of(values: Iterable[Optional[OptimizerValue]]) -> Optional[OptimizerValue]:
