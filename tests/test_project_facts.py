@@ -778,3 +778,36 @@ def test_torch_optimizers_held_by_attributes_and_returned_by_factories(cli, tmp_
 def test_home_made_optimizers_behind_attributes_and_factories_stay_silent(cli, tmp_path):
     write(tmp_path, {"t.py": OPTIMIZER_HOLDERS.format(optimizer="HomeMade()", other="HomeMade()")})
     assert check(cli, tmp_path, "--torch-version", "1.13", "t.py") == []
+
+
+# ------------------------------------------------------------------------ GradScalers followed through values
+
+AMP_STEP = """
+import torch
+
+
+def step(model, loss, opt, grad_amp):
+    grad_amp.scale(loss).backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    grad_amp.step(opt)
+    grad_amp.update()
+
+
+net = torch.nn.Linear(2, 1)
+step(net, net(torch.ones(1, 2)).sum(), torch.optim.SGD(net.parameters(), lr=0.1), {scaler})
+"""
+
+
+def test_a_grad_scaler_argument_is_a_scaler_whatever_its_name(cli, tmp_path):
+    write(tmp_path, {"amp.py": AMP_STEP.format(scaler='torch.amp.GradScaler("cuda")')})
+    assert check(cli, tmp_path, "amp.py") == [("amp.py", 6, "GL504")]
+
+
+@pytest.mark.parametrize("scaler", [
+    'torch.amp.GradScaler("cuda", enabled=False)',  # switched off: nothing is scaled
+    'torch.amp.GradScaler("cuda", enabled=use_amp)',  # switched by a flag: unknown
+    "object()",  # not a scaler
+])
+def test_a_scaler_argument_not_certainly_enabled_stays_silent(cli, tmp_path, scaler):
+    write(tmp_path, {"amp.py": AMP_STEP.format(scaler=scaler)})
+    assert check(cli, tmp_path, "amp.py") == []

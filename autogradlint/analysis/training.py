@@ -29,6 +29,7 @@ from autogradlint.analysis.optimizers import (
     is_torch_optimizer_name,
     optimizer_value,
 )
+from autogradlint.analysis.values import origins
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import current_index, iter_tree, nodes_of, own_nodes_of
 
@@ -457,7 +458,7 @@ class TrainingFacts:
             if (type(inner) is cst.Call and type(inner.func) is cst.Attribute
                     and inner.func.attr.value == "scale"):
                 candidate = _text(inner.func.value, scope.subst)
-                if self.is_scaler(candidate):
+                if self.is_scaler(candidate) or (candidate is not None and holds_grad_scaler(self.context, inner.func.value)):
                     scaler = candidate
             return Event(BACKWARD, call, receiver, scaler=scaler, grad_off=off)
         if method in ("step", "eval", "train") and self._plain_object(func.value, optimizer=method == "step"):
@@ -465,7 +466,7 @@ class TrainingFacts:
             text = _text(func, scope.subst)
             return Event(CALL, call, text, grad_off=off) if text is not None else None
         if method == "step":
-            if self.is_scaler(receiver):
+            if self.is_scaler(receiver) or (receiver is not None and holds_grad_scaler(self.context, func.value)):
                 argument = _text(positional[0].value, scope.subst) if positional else None
                 return Event(SCALER_STEP, call, receiver, argument=argument, grad_off=off)
             if receiver is None or receiver in self.schedulers or len(positional) > 1:
@@ -721,6 +722,30 @@ class TrainingFacts:
         outside the loops it contains)."""
         return any(e.kind in (BACKWARD, SCALER_STEP) or (e.kind == STEP and self.is_optimizer_event(e))
                    for e in self.events_in(block, loops=loops))
+
+
+def holds_grad_scaler(context: "LintContext", expression: cst.BaseExpression) -> bool:
+    """``expression`` certainly holds an enabled GradScaler: every origin of its value (``values.origins``) is a
+    GradScaler constructor that is not switched off (no ``enabled=`` other than ``True``, no positional
+    argument past the first that could be ``enabled``)."""
+    found = origins(context, expression)
+    return bool(found) and all(_builds_enabled_scaler(context, origin) for origin in found)
+
+
+def _builds_enabled_scaler(context: "LintContext", origin: cst.BaseExpression) -> bool:
+    if type(origin) is not cst.Call or type(origin.func) not in _NAME_OR_ATTRIBUTE:
+        return False
+    if context.qualified_name(origin.func) not in GRAD_SCALERS:
+        return False
+    positional = 0
+    for arg in origin.args:
+        if arg.star:
+            return False
+        if arg.keyword is None:
+            positional += 1
+        elif arg.keyword.value == "enabled" and bool_literal(arg.value) is not True:
+            return False
+    return positional <= 1
 
 
 def training_facts(context: "LintContext") -> TrainingFacts:
