@@ -318,3 +318,20 @@ def test_loss_class_imported_from_its_defining_module_is_a_loss():
         "step(net, loader, MSELoss())\n"
     )
     assert grad_mode_findings(source) == [("GL204", 8, 9)]
+
+
+def test_loss_helper_that_escapes_is_unknown():
+    # step is also handed to code we cannot see (a callbacks list): its loss_fn may be anything there
+    source = (
+        "import torch\n"
+        "from torch import nn\n"
+        "def step(model, loader, loss_fn):\n"
+        "    for xb, yb in loader:\n"
+        "        with torch.no_grad():\n"
+        "            out = model(xb)\n"
+        "        loss = loss_fn(out, yb)\n"
+        "        loss.backward()\n"
+        "step(net, loader, nn.MSELoss())\n"
+        "callbacks = [step]\n"
+    )
+    assert grad_mode_findings(source) == []

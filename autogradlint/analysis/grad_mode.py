@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 import libcst as cst
 
-from autogradlint.analysis.call_sites import bool_literal
+from autogradlint.analysis.call_sites import bool_literal, parameter_arguments
 from autogradlint.analysis.modules import is_subclassed_here, module_instance, own_returns
 from autogradlint.analysis.names import target_names
 from autogradlint.analysis.tensors import PARAMETER, factory_call
@@ -132,14 +132,10 @@ def with_mode(context: "LintContext", node: cst.With) -> Optional[str]:
 # per-file caches, dropped with the file's LintContext
 _FLOWS = "grad_mode.flows"  # key of this analysis in the file's LintContext.facts
 _METHOD_CLASSES = "grad_mode.method_classes"  # key of this analysis in the file's LintContext.facts
-_PARAM_FUNCTIONS = "grad_mode.param_functions"  # key of this analysis in the file's LintContext.facts
-_NAMED_CALLS = "grad_mode.named_calls"  # key of this analysis in the file's LintContext.facts
 
 _BLOCKS = (cst.IndentedBlock, cst.SimpleStatementSuite, cst.Module)
 _BLOCK_TYPES = frozenset(_BLOCKS)
-_FUNCTIONS = (cst.FunctionDef,)
 _CLASSES = (cst.ClassDef,)
-_CALLS = (cst.Call,)
 _GRAD_SWITCHES = (cst.With, cst.Call, cst.FunctionDef)
 _NAME_TYPES = frozenset({cst.Name, cst.Attribute})
 _NESTED_SCOPES = NESTED_SCOPES
@@ -668,54 +664,10 @@ def is_torch_loss(context: "LintContext", func: cst.BaseExpression, _depth: int 
     if isinstance(func, cst.Name) and _depth < 3:
         binding = context.names.binding_of(func)
         if binding is not None and binding.kind == "param" and isinstance(binding.node, cst.Param):
-            arguments = _arguments_for(context, binding.node)
+            arguments = parameter_arguments(context, binding.node)
             return bool(arguments) and all(
                 argument is not None and is_torch_loss(context, argument, _depth + 1) for argument in arguments)
     return False
-
-
-def _arguments_for(context: "LintContext", param: cst.Param) -> List[Optional[cst.BaseExpression]]:
-    """What each call of the parameter's function in this file passes for it (None: not certain)."""
-    function = _functions_by_param(context).get(id(param))
-    if function is None:
-        return []
-    positional_params = [*function.params.posonly_params, *function.params.params]
-    position = next((index for index, p in enumerate(positional_params) if p is param), None)
-    out: List[Optional[cst.BaseExpression]] = []
-    for call in _calls_of(context, function):
-        found: Optional[cst.BaseExpression] = None
-        for index, arg in enumerate(call.args):
-            if arg.star:
-                return []
-            if arg.keyword is not None and arg.keyword.value == param.name.value:
-                found = arg.value
-            elif arg.keyword is None and index == position:
-                found = arg.value
-        out.append(found)
-    return out
-
-
-def _functions_by_param(context: "LintContext") -> Dict[int, cst.FunctionDef]:
-    found = context.facts.get(_PARAM_FUNCTIONS)
-    if found is None:
-        found = context.facts[_PARAM_FUNCTIONS] = {
-            id(param): node
-            for node in nodes_of(context.module, _FUNCTIONS)
-            for param in (*node.params.params, *node.params.kwonly_params)
-        }
-    return found
-
-
-def _calls_of(context: "LintContext", function: cst.FunctionDef) -> List[cst.Call]:
-    """The calls in this file that certainly call ``function`` by its name."""
-    calls = context.facts.get(_NAMED_CALLS)
-    if calls is None:
-        calls = context.facts[_NAMED_CALLS] = {}
-        for node in nodes_of(context.module, _CALLS):
-            if type(node.func) is cst.Name:
-                calls.setdefault(node.func.value, []).append(node)
-    return [call for call in calls.get(function.name.value, ())
-            if local_function(context, call.func) is function]
 
 
 def _loss_operands(call: cst.Call) -> List[cst.BaseExpression]:
