@@ -192,6 +192,7 @@ class TrainingFacts:
         # id(class) -> method name -> the class's own defs of that name (a class may have hundreds)
         self._methods: Dict[int, Dict[str, List[cst.FunctionDef]]] = {}
         self._expansions = 0
+        self._optimizer_values: Dict[int, Optional[OptimizerValue]] = {}  # id(call) -> what its receiver holds
         self._functions: List[Tuple[cst.FunctionDef, Optional[cst.ClassDef], Optional[bool]]] = []
         self._collect_bindings()
         self._build_roots()
@@ -583,11 +584,14 @@ class TrainingFacts:
         node = event.node
         if type(node) is not cst.Call or type(node.func) is not cst.Attribute:
             return None
-        return optimizer_value(self.context, node.func.value)
+        key = id(node)
+        if key not in self._optimizer_values:
+            self._optimizer_values[key] = optimizer_value(self.context, node.func.value)
+        return self._optimizer_values[key]
 
     def is_optimizer_event(self, event: Event) -> bool:
-        """The event's receiver is an optimizer: by its value, else bound to one in this file or named like one."""
-        return self.optimizer_of(event) is not None or self.is_optimizer(event.receiver)
+        """The event's receiver is an optimizer: bound to one in this file or named like one, else by its value."""
+        return self.is_optimizer(event.receiver) or self.optimizer_of(event) is not None
 
     def is_optimizer(self, text: Optional[str]) -> bool:
         """Bound to a torch.optim (or known) optimizer in this file, or named like one (``opt``, ``optim_g``)."""
