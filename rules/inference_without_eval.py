@@ -4,14 +4,18 @@ from typing import Optional
 import libcst as cst
 
 from autogradlint.analysis.grad_mode import GRAD_OFF, decorator_mode, grad_mode_at, with_mode
-from autogradlint.analysis.modules import MODULE_CONTAINERS, MODULE_WRAPPERS, is_module_class, local_class, own_returns
+from autogradlint.analysis.modules import (
+    MODULE_CONTAINERS,
+    MODULE_WRAPPERS,
+    attribute_values,
+    is_module_class,
+    local_class,
+    own_returns,
+)
 from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS
 from autogradlint.analysis.training import EVAL, TRAIN, training_facts
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import nodes_of, own_nodes_of
-
-# exact types: whole-class scans, and isinstance against LibCST's ABC-based classes is slow
-_ASSIGNMENTS = (cst.Assign, cst.AugAssign, cst.AnnAssign)
 
 # layers that behave differently in train and eval mode
 _MODE_LAYERS = re.compile(r"torch\.nn\.(Dropout[123]?d?|AlphaDropout|FeatureAlphaDropout|(Lazy)?BatchNorm[123]d|SyncBatchNorm)")
@@ -196,20 +200,11 @@ class InferenceWithoutEval(Rule):
         return found or None
 
     def _attribute_values(self, facts, attribute: cst.Attribute, function):
-        """The values assigned to ``self.<attr>`` in the methods of the function's class."""
+        """The values the function's class assigns to ``self.<attr>`` (None entries: values not followed)."""
         klass = facts.class_of(function)
         if klass is None:
             return None
-        values = []
-        for node in nodes_of(klass, _ASSIGNMENTS):
-            targets = [t.target for t in node.targets] if type(node) is cst.Assign else [node.target]
-            for target in targets:
-                if (type(target) is cst.Attribute and target.attr.value == attribute.attr.value
-                        and type(target.value) is cst.Name and target.value.value == "self"):
-                    if type(node) is not cst.Assign:
-                        return None
-                    values.append(node.value)
-        return values
+        return attribute_values(self.context, klass, attribute.attr.value)
 
     def _all_mode_dependent(self, values, model_text: str) -> bool:
         """Every assigned value builds a model with dropout/batch norm (or re-wraps the same model)."""
