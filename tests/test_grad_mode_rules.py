@@ -335,3 +335,20 @@ def test_loss_helper_that_escapes_is_unknown():
         "callbacks = [step]\n"
     )
     assert grad_mode_findings(source) == []
+
+
+@pytest.mark.parametrize("optimizer, expected", [
+    ("torch.optim.SGD(net.parameters(), lr=0.1)", [("GL208", 6, 1)]),
+    ("object()", []),  # not an optimizer: its step is not training
+])
+def test_a_leaked_switch_before_an_optimizer_passed_as_an_argument(optimizer, expected):
+    source = (
+        "import torch\n"
+        "def fit(model, loader, updater):\n"
+        "    for x in loader:\n"
+        "        updater.step()\n"
+        "net = torch.nn.Linear(2, 1)\n"
+        "torch.set_grad_enabled(False)\n"
+        f"fit(net, [], {optimizer})\n"
+    )
+    assert grad_mode_findings(source) == expected

@@ -578,6 +578,12 @@ class TrainingFacts:
         value = optimizer_value(self.context, receiver)
         return value is not None and value.torch
 
+    def holds_optimizer(self, expression: cst.BaseExpression) -> bool:
+        """``expression`` certainly holds an optimizer: its text is bound to one in this file, or its value is one
+        (``optimizer_value``). Unlike ``is_optimizer``, a name that only reads like one is not enough."""
+        text = _plain_text(expression)
+        return (text is not None and text in self.optimizers) or optimizer_value(self.context, expression) is not None
+
     def optimizer_of(self, event: Event) -> Optional[OptimizerValue]:
         """The optimizer the receiver of an event's call certainly holds, followed through values (see
         ``optimizer_value``); None when that is not certain."""
