@@ -9,7 +9,6 @@ from autogradlint.analysis.loops import (
     Value,
     block_body,
     carries_module_graph,
-    bound_names,
     enclosing_loop,
     innermost_block,
     iterates_at_most_once,
@@ -17,7 +16,7 @@ from autogradlint.analysis.loops import (
     loop_exits_early,
     own_calls,
 )
-from autogradlint.analysis.names import target_names, works_with_torch
+from autogradlint.analysis.names import bound_names, target_names, works_with_torch
 from autogradlint.edits import Replacement
 from autogradlint.fix_builders import with_keyword
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid

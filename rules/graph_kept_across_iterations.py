@@ -7,7 +7,6 @@ from autogradlint.analysis.grad_state import grad_certainly_on
 from autogradlint.analysis.loops import (
     StraightLineFlow,
     block_body,
-    bound_names,
     carries_module_graph,
     data_names,
     enclosing_loop,
@@ -16,7 +15,7 @@ from autogradlint.analysis.loops import (
     own_calls,
     own_statements,
 )
-from autogradlint.analysis.names import works_with_torch
+from autogradlint.analysis.names import bound_names, works_with_torch
 from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree, nodes_of

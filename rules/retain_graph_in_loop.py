@@ -7,7 +7,6 @@ from autogradlint.analysis.grad_state import facts_at
 from autogradlint.analysis.loops import (
     StraightLineFlow,
     block_body,
-    bound_names,
     data_names,
     enclosing_function,
     enclosing_loop,
@@ -16,7 +15,7 @@ from autogradlint.analysis.loops import (
     is_non_tensor_name,
     own_calls,
 )
-from autogradlint.analysis.names import target_names, works_with_torch
+from autogradlint.analysis.names import bound_names, target_names, works_with_torch
 from autogradlint.edits import Replacement
 from autogradlint.fix_builders import without_argument
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid

@@ -34,7 +34,7 @@ from autogradlint.analysis.grad_mode import (
     ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, is_statement, with_mode,
 )
 from autogradlint.analysis.modules import module_instance, remote_forward_may_skip_grad
-from autogradlint.analysis.names import target_names
+from autogradlint.analysis.names import bound_names, target_names
 from autogradlint.analysis.tensors import (
     FLOAT_FACTORIES,
     LIKE_FACTORIES,
@@ -1015,7 +1015,7 @@ class _ScopeAnalysis:
         elif node_type is cst.AugAssign:
             self._augmented(node, env, mode)
         else:
-            for name in _bound_names(node):
+            for name in bound_names(node):
                 env.pop(name, None)
         if walrus:
             for name, facts in walrus.items():
@@ -1232,7 +1232,7 @@ class _ScopeAnalysis:
             return self._try(node, env, mode, record, loop)
         # match, nested def/class, anything else: forget what it may bind
         env = dict(env)
-        for name in _bound_names(node):
+        for name in bound_names(node):
             env.pop(name, None)
         if node_type is cst.Match:
             branch_record = record and not (self._first_pass and in_loop)
@@ -1240,7 +1240,7 @@ class _ScopeAnalysis:
             for case in node.cases:
                 ends.append(self._suite(case.body, dict(env), mode, branch_record, loop)[0])
             env = _join_envs(ends) or {}
-            for name in _bound_names(node):
+            for name in bound_names(node):
                 env.pop(name, None)
         return env, mode, record
 
@@ -1248,7 +1248,7 @@ class _ScopeAnalysis:
         return loop is not None and bool(loop.continues or loop.breaks)
 
     def _loop(self, node, env: Env, mode: Optional[str], record: bool) -> Tuple[Optional[Env], Optional[str], bool]:
-        bound = _bound_names(node)
+        bound = bound_names(node)
         loop_items: Env = {}
         if isinstance(node, cst.For):
             item_facts = _LOOP_DATA if _is_data_iterable(node.iter) else UNKNOWN_FACTS
@@ -1326,7 +1326,7 @@ class _ScopeAnalysis:
             end, end_mode, _ = self._suite(node.orelse.body, end, end_mode, body_record, loop)
         # a handler may start anywhere in the body: what the body binds is unknown there
         unsettled = dict(env)
-        for name in _bound_names(node.body):
+        for name in bound_names(node.body):
             unsettled.pop(name, None)
         handler_record = record and not (self._first_pass and loop is not None)
         ends = [end]
@@ -1481,89 +1481,6 @@ def _facts_where_written(context: "LintContext", state: "_FileState", index, nod
 def _join_modes(modes: Sequence[Optional[str]]) -> Optional[str]:
     first = modes[0] if modes else None
     return first if all(m == first for m in modes) else UNKNOWN
-
-
-# the nodes that may bind a name: what ``_bound_names`` looks at
-_BINDERS = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For,
-            cst.NamedExpr, cst.AsName, cst.Import, cst.ImportFrom, cst.Del, cst.MatchAs, cst.MatchStar,
-            cst.MatchMapping)
-# binders whose subtree binds nothing more (nested scopes, imports)
-_OPAQUE_BINDERS = frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Import, cst.ImportFrom})
-_TARGET_BINDERS = frozenset({cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.NamedExpr, cst.Del})
-_BINDER_TYPES = frozenset(_BINDERS)
-_SMALL_SUBTREE = 48
-
-
-def _bound_names(root: cst.CSTNode) -> set:
-    """Every name a statement (and what it contains, short of nested scopes) may bind."""
-    names: set = set()
-    if type(root) in _OPAQUE_BINDERS:
-        _add_bound_names(root, names)
-        return names
-    index = current_index()
-    start = index.number(root) if index is not None else None
-    if start is None:
-        return _bound_names_walk(root)
-    order, ends = index.order, index.ends
-    end = ends[start]
-    if end - start <= _SMALL_SUBTREE:
-        # a scan of a few nodes costs less than looking up every binder type in the index
-        numbers = [number for number in range(start, end) if type(order[number]) in _BINDER_TYPES]
-    else:
-        numbers = index.numbers_of(_BINDERS, start, end)
-    skip_to = start
-    for number in numbers:
-        if number < skip_to:
-            continue  # inside a nested scope or an import already handled
-        _add_bound_names(order[number], names)
-        if type(order[number]) in _OPAQUE_BINDERS:
-            skip_to = ends[number]
-    return names
-
-
-def _add_bound_names(node: cst.CSTNode, names: set) -> None:
-    """Add the names ``node`` itself binds (not its children) to ``names``."""
-    node_type = type(node)
-    if node_type in _TARGET_BINDERS:
-        names.update(target_names(node.target))
-    elif node_type is cst.FunctionDef or node_type is cst.ClassDef:
-        names.add(node.name.value)
-    elif node_type is cst.AsName:
-        names.update(target_names(node.name))
-    elif node_type is cst.Import or node_type is cst.ImportFrom:
-        if type(node.names) is cst.ImportStar:
-            return
-        for alias in node.names:
-            if alias.asname is not None:
-                names.update(target_names(alias.asname.name))
-            else:
-                first = alias.name
-                while type(first) is cst.Attribute:
-                    first = first.value
-                if type(first) is cst.Name:
-                    names.add(first.value)
-    elif node_type is cst.MatchAs or node_type is cst.MatchStar:
-        if node.name is not None:
-            names.add(node.name.value)
-    elif node_type is cst.MatchMapping:
-        if node.rest is not None:
-            names.add(node.rest.value)
-
-
-def _bound_names_walk(root: cst.CSTNode) -> set:
-    """``_bound_names`` of a tree that is not the one being linted."""
-    names: set = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        node_type = type(node)
-        if node_type in _OPAQUE_BINDERS or node_type in _TARGET_BINDERS or node_type is cst.AsName or \
-                node_type is cst.MatchAs or node_type is cst.MatchStar or node_type is cst.MatchMapping:
-            _add_bound_names(node, names)
-            if node_type in _OPAQUE_BINDERS:
-                continue
-        stack.extend(children(node))
-    return names
 
 
 def _is_range(context: "LintContext", iterable: cst.BaseExpression) -> bool:

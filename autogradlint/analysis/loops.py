@@ -13,7 +13,7 @@ import libcst as cst
 
 from autogradlint.analysis.grad_mode import GRAD_OFF, with_mode
 from autogradlint.analysis.modules import is_module_instance
-from autogradlint.analysis.names import target_names
+from autogradlint.analysis.names import bound_names, target_names
 from autogradlint.analysis.tensors import factory_call
 from autogradlint.walk import NESTED_SCOPES, children, own_nodes_of
 
@@ -41,10 +41,6 @@ _SCOPE_TYPES = frozenset(_SCOPES)
 _SCOPE_OWNERS = frozenset({cst.FunctionDef, cst.ClassDef, cst.Module})
 _EXITS = (cst.Break, cst.Return, cst.Raise)
 _STATEMENTS = (cst.BaseSmallStatement, cst.BaseCompoundStatement)
-# the nodes ``bound_names`` looks at, and those of them that bind their ``target``
-_BINDERS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.WithItem, cst.NamedExpr,
-            cst.ExceptHandler, cst.FunctionDef, cst.ClassDef, cst.Import, cst.ImportFrom)
-_TARGET_BINDERS = frozenset({cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr})
 
 
 # ------------------------------------------------------------------------------------ loops
@@ -208,35 +204,6 @@ def own_calls(root: cst.CSTNode) -> List[cst.Call]:
 def own_statements(root: cst.CSTNode) -> List[cst.CSTNode]:
     """The small and compound statements under ``root``, in source order, outside nested scopes."""
     return [node for node in own_nodes_of(root, _STATEMENTS) if node is not root]
-
-
-def bound_names(root: cst.CSTNode) -> Set[str]:
-    """Every plain name that code under ``root`` binds (assignments, loop targets, ``with ... as``,
-    walrus, imports, nested ``def``/``class`` names), not counting bindings inside nested scopes."""
-    names: Set[str] = set()
-    for node in own_nodes_of(root, _BINDERS):
-        node_type = type(node)
-        if node_type is cst.Assign:
-            for target in node.targets:
-                names.update(target_names(target.target))
-        elif node_type in _TARGET_BINDERS:
-            names.update(target_names(node.target))
-        elif node_type is cst.WithItem:
-            if node.asname is not None:
-                names.update(target_names(node.asname.name))
-        elif node_type is cst.ExceptHandler:
-            if node.name is not None:
-                names.update(target_names(node.name.name))
-        elif node_type is cst.FunctionDef or node_type is cst.ClassDef:
-            if node is not root:
-                names.add(node.name.value)
-        elif type(node.names) is not cst.ImportStar:  # Import, ImportFrom
-            for alias in node.names:
-                bound = alias.asname.name if alias.asname is not None else alias.name
-                while type(bound) is cst.Attribute:
-                    bound = bound.value
-                names.update(target_names(bound))
-    return names
 
 
 def assignment_pairs(statement: cst.CSTNode) -> List[Tuple[List[str], Optional[cst.BaseExpression]]]:
