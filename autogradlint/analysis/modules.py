@@ -1418,12 +1418,6 @@ def attribute_values(context: "LintContext", klass: cst.ClassDef, attr: str) -> 
     return _assigned_values(_knowledge(context), klass, attr)
 
 
-def returned_values(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseExpression]]]:
-    """The values of a function's own ``return`` statements (None entries for a bare ``return``); None for a
-    generator or coroutine."""
-    return _own_returns(function)
-
-
 def _is_parameter_value(context: "LintContext", value: Optional[cst.BaseExpression]) -> bool:
     return (isinstance(value, cst.Call) and isinstance(value.func, (cst.Name, cst.Attribute))
             and context.qualified_name(value.func) == _PARAMETER)

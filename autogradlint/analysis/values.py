@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, List, Optional
 import libcst as cst
 
 from autogradlint.analysis.call_sites import parameter_arguments
-from autogradlint.analysis.modules import attribute_values, instance_class, returned_values
+from autogradlint.analysis.modules import attribute_values, instance_class, own_returns
 
 if TYPE_CHECKING:  # pragma: no cover
     from autogradlint.context import LintContext
@@ -43,7 +43,7 @@ def _collect(context: "LintContext", expression: cst.BaseExpression, depth: int,
         if type(func) is cst.Name:
             binding = context.names.binding_of(func)
             if binding is not None and binding.kind == "def" and type(binding.node) is cst.FunctionDef:
-                returns = returned_values(binding.node)
+                returns = own_returns(binding.node)
                 return bool(returns) and all(_collect(context, value, depth + 1, seen, found) for value in returns)
         found.append(expression)
         return True
