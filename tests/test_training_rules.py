@@ -331,3 +331,9 @@ def test_inference_without_eval_follows_every_call_that_keeps_the_module(build):
         "with torch.no_grad():\n    out = net(x)\n"
     )
     assert [(d.code, d.line) for d in lint(source) if d.code == "GL404"] == [("GL404", 9)]
+
+
+def test_eval_through_any_call_that_returns_the_module():
+    # .xpu() returns the module as .to()/.cuda() do: the eval is the model's (one shared list of such methods)
+    source = "import torch\nnet = torch.nn.Linear(2, 2)\nnet.xpu().eval()\nprint(net(torch.ones(1, 2)))\n"
+    assert [(d.code, d.line) for d in lint(source) if d.code == "GL401"] == [("GL401", 3)]

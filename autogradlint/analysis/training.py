@@ -29,6 +29,7 @@ from autogradlint.analysis.optimizers import (
     is_torch_optimizer_name,
     optimizer_value,
 )
+from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS
 from autogradlint.analysis.values import origins
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import current_index, iter_tree, nodes_of, own_nodes_of
@@ -449,7 +450,7 @@ class TrainingFacts:
         if method in ("eval", "train"):
             # ``model.to(device).eval()``: nn.Module's to/cuda/cpu/float/... return the module itself
             while (type(target) is cst.Call and type(target.func) is cst.Attribute
-                   and target.func.attr.value in _MODULE_RETURNING_SELF):
+                   and target.func.attr.value in SELF_RETURNING_METHODS):
                 target = target.func.value
         receiver = _text(target, scope.subst)
         positional = [a for a in call.args if a.keyword is None and not a.star]
@@ -802,9 +803,6 @@ def _straight(entries: List[Entry]) -> Tuple[List[Event], Optional[Jump]]:
     return out, None
 
 
-# nn.Module methods that return the module itself
-_MODULE_RETURNING_SELF = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "eval",
-                                    "requires_grad_", "type", "to_empty", "apply", "share_memory"})
 _INFINITIES = frozenset({"math.inf", "numpy.inf", "torch.inf"})
 
 
