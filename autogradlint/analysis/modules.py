@@ -1259,12 +1259,6 @@ def _own_returns(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseEx
     return values
 
 
-def own_returns(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseExpression]]]:
-    """The values of a function's own ``return`` statements (None for a generator; a bare ``return`` is a
-    None value)."""
-    return _own_returns(function)
-
-
 def is_subclassed_here(context: "LintContext", klass: cst.ClassDef) -> bool:
     """Whether another class of this file names ``klass`` as a base (``self`` of its methods may then be an
     instance of a subclass that overrides them)."""
