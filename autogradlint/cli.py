@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Dict, List, Optional, Sequence
 
 from autogradlint import __version__
 from autogradlint.config import (OUTPUT_FORMATS, ConfigError, Settings, effective_torch_version, load_settings,
-                                 nearest_config, parse_torch_version)
+                                 nearest_config, parse_torch_version, per_file_rules)
 from autogradlint.discovery import discover, display_path, printable
 from autogradlint.cache import CACHE_DIR_NAME, Cache, default_cache_dir
 from autogradlint.runner import (CHECK, DEFAULT_FILE_TIMEOUT, DIFF, FIX, FileJob, FileOutcome, process_source, run_files,
@@ -323,30 +322,6 @@ def _cli_layer(args: argparse.Namespace) -> SelectionLayer:
     return layer
 
 
-def _per_file_rules(display: str, path: str, settings: Settings, selected: List[RuleInfo]) -> List[RuleInfo]:
-    """The selected rules minus those per-file-ignores switches off for this file."""
-    if not settings.per_file_ignores:
-        return selected
-    import fnmatch
-
-    absolute = Path(os.path.abspath(path))
-    try:
-        relative = absolute.relative_to(settings.root).as_posix()
-    except ValueError:
-        relative = display
-    ignored = set()
-    for pattern, selectors in settings.per_file_ignores.items():
-        try:
-            matched = any(fnmatch.fnmatchcase(candidate, pattern)
-                          for candidate in (relative, display, absolute.name, absolute.as_posix()))
-        except re.error:  # Python < 3.12 compiles an empty range ([z-a]) to a bad regex; newer ones match nothing
-            matched = False
-        if matched:
-            for selector in selectors:
-                ignored.update(r.code for r in rules_matching(selector))
-    return [r for r in selected if r.code not in ignored]
-
-
 def _check(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     config_path, parsed = (Path(args.config), None) if args.config else nearest_config(cwd)
@@ -403,7 +378,7 @@ def _check(args: argparse.Namespace) -> int:
 
         read_limit = file_size_limit(name, max_size)  # a notebook's outputs are not its code
         data = sys.stdin.buffer.read(read_limit + 1) if read_limit else sys.stdin.buffer.read()
-        rules = _per_file_rules(name, name, settings, selected)
+        rules = per_file_rules(name, name, settings, selected)
         if read_limit and len(data) > read_limit:
             outcome = FileOutcome(name, [too_large(name, len(data), read_limit)])  # the rest is not held in memory
             if mode == FIX:  # the buffer goes back unchanged, streamed
@@ -431,7 +406,7 @@ def _check(args: argparse.Namespace) -> int:
         where = os.getcwd()
         for path in found.files:
             display = display_path(path, where)
-            jobs.append(FileJob(path, display, _per_file_rules(display, path, settings, selected), max_size))
+            jobs.append(FileJob(path, display, per_file_rules(display, path, settings, selected), max_size))
         outcomes.extend(run_files(jobs, mode, unsafe, args.jobs or os.cpu_count() or 1, cache, args.file_timeout,
                                   torch_version))
 

@@ -1,6 +1,8 @@
 """``[tool.autogradlint]`` in the nearest pyproject.toml, merged with command-line flags."""
 from __future__ import annotations
 
+import fnmatch
+import os
 import re
 import sys
 from pathlib import Path
@@ -9,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 from autogradlint.files import DEFAULT_MAX_FILE_SIZE, parse_size, read_regular
 from autogradlint.records import Record
 from autogradlint.report import FORMAT_NAMES as OUTPUT_FORMATS
-from autogradlint.rule import SelectionLayer, UnknownSelector, rules_matching
+from autogradlint.rule import RuleInfo, SelectionLayer, UnknownSelector, rules_matching
 
 # ruff's default excludes, plus autogradlint's own cache
 DEFAULT_EXCLUDE = (
@@ -228,6 +230,28 @@ def load_settings(config_path: Optional[Path], cwd: Path, data: Optional[dict] =
     if config_path.name == "pyproject.toml":
         settings.pyproject = data
     return settings
+
+
+def per_file_rules(display: str, path: str, settings: Settings, selected: List[RuleInfo]) -> List[RuleInfo]:
+    """The selected rules minus those per-file-ignores switches off for this file."""
+    if not settings.per_file_ignores:
+        return selected
+    absolute = Path(os.path.abspath(path))
+    try:
+        relative = absolute.relative_to(settings.root).as_posix()
+    except ValueError:
+        relative = display
+    ignored = set()
+    for pattern, selectors in settings.per_file_ignores.items():
+        try:
+            matched = any(fnmatch.fnmatchcase(candidate, pattern)
+                          for candidate in (relative, display, absolute.name, absolute.as_posix()))
+        except re.error:  # Python < 3.12 compiles an empty range ([z-a]) to a bad regex; newer ones match nothing
+            matched = False
+        if matched:
+            for selector in selectors:
+                ignored.update(r.code for r in rules_matching(selector))
+    return [r for r in selected if r.code not in ignored]
 
 
 def parse_torch_version(value: object, where: str) -> Tuple[int, int]:

@@ -87,12 +87,12 @@ def split_lines(text: str) -> List[str]:
 
 
 def _lint_program(source: bytes, path: str, rules: Sequence[AnyRule], torch_version=None,
-                  project=None) -> List[Diagnostic]:
+                  project=None, module=None, keep_tree=None) -> List[Diagnostic]:
     from autogradlint.engine import lint_source  # here: a cached run never imports the engine
 
     if torch_version is None:
-        return lint_source(source, path, rules, project=project)
-    return lint_source(source, path, rules, torch_version, project)
+        return lint_source(source, path, rules, project=project, module=module, keep_tree=keep_tree)
+    return lint_source(source, path, rules, torch_version, project, module, keep_tree)
 
 
 # ------------------------------------------------------------------------------------------------ scripts
@@ -103,15 +103,21 @@ class ScriptDocument:
 
     is_notebook = False
 
-    def __init__(self, data: bytes, path: str) -> None:
+    def __init__(self, data: bytes, path: str, module=None) -> None:
         self.data = data
         self.path = path
+        # the LibCST tree of ``data`` once it is parsed (linting parses it; a fixed document is parsed to check
+        # the fix): the fixer's next lint and edits reuse it
+        self.module = module
 
     def lint(self, rules: Sequence[AnyRule], max_code_size: Optional[int] = None, torch_version=None,
              project=None) -> List[Diagnostic]:
         """Every finding of ``rules`` (for ``torch_version``, default the newest; ``project`` the file's
         ProjectContext), noqa applied, sorted (the file's size was checked when it was read)."""
-        return _lint_program(self.data, self.path, rules, torch_version, project)
+        return _lint_program(self.data, self.path, rules, torch_version, project, self.module, self._keep_tree)
+
+    def _keep_tree(self, module) -> None:
+        self.module = module
 
     def unknown_noqa(self) -> List[Tuple[str, str]]:
         """(where, code) for each unknown autogradlint code in a noqa comment; ``where`` is the line."""
@@ -126,12 +132,12 @@ class ScriptDocument:
         from autogradlint.edits import apply_edits
 
         try:
-            module = cst.parse_module(self.data)
+            module = self.module if self.module is not None else cst.parse_module(self.data)
             new_bytes = apply_edits(module.code, edits).encode(module.encoding)
-            cst.parse_module(new_bytes)
+            new_module = cst.parse_module(new_bytes)
         except Exception as error:
             raise InvalidEdit(str(error)) from None
-        return ScriptDocument(new_bytes, self.path)
+        return ScriptDocument(new_bytes, self.path, new_module)
 
     def pieces(self) -> List[Tuple[Optional[int], str]]:
         """(cell, text) of each part of the document shown to the user: for a script, the whole file."""
@@ -148,6 +154,37 @@ def decode_text(data: bytes) -> str:
         return data.decode(encoding)
     except (SyntaxError, LookupError, UnicodeDecodeError):
         return data.decode("utf-8", errors="replace")
+
+
+# PEP 263: the encoding a source file declares in one of its first two lines
+_CODING = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+def declared_encoding(text: str) -> str:
+    """The encoding the text declares (PEP 263), utf-8 when it declares none or one Python does not know."""
+    import codecs
+
+    for line in text.splitlines()[:2]:
+        match = _CODING.match(line)
+        if match:
+            try:
+                return codecs.lookup(match.group(1)).name
+            except LookupError:
+                return "utf-8"
+        if line.strip() and not line.lstrip().startswith("#"):
+            break
+    return "utf-8"
+
+
+def source_bytes(text: str) -> Tuple[bytes, str]:
+    """The bytes of a source text (an editor's buffer, the lines flake8 decoded) as the file would hold them (in
+    its declared encoding, so that the engine reads exactly this text back), and that encoding."""
+    encoding = declared_encoding(text)
+    try:
+        return text.encode(encoding), encoding
+    except (UnicodeEncodeError, LookupError):
+        # a character the declared encoding cannot hold: the engine will say it cannot decode the file
+        return text.encode("utf-8", "surrogatepass"), "utf-8"
 
 
 # ------------------------------------------------------------------------------------------------ IPython

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from autogradlint.config import ConfigError, Settings, effective_torch_version, load_settings, nearest_config, parse_torch_version
+from autogradlint.documents import source_bytes
 from autogradlint.records import Record
 from autogradlint.rule import (
     ENGINE_CODES,
@@ -107,37 +108,6 @@ def apply_change(text: str, start: Optional[Tuple[int, int]], end: Optional[Tupl
     if finish < begin:
         begin, finish = finish, begin
     return text[:begin] + new_text + text[finish:]
-
-
-# PEP 263: the encoding a source file declares in one of its first two lines
-_CODING = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
-
-
-def declared_encoding(text: str) -> str:
-    """The encoding the text declares (PEP 263), utf-8 when it declares none or one Python does not know."""
-    import codecs
-
-    for line in text.splitlines()[:2]:
-        match = _CODING.match(line)
-        if match:
-            try:
-                return codecs.lookup(match.group(1)).name
-            except LookupError:
-                return "utf-8"
-        if line.strip() and not line.lstrip().startswith("#"):
-            break
-    return "utf-8"
-
-
-def source_bytes(text: str) -> Tuple[bytes, str]:
-    """The bytes of an editor's text as the file would hold them (in its declared encoding, so that the engine
-    reads exactly this text back), and that encoding."""
-    encoding = declared_encoding(text)
-    try:
-        return text.encode(encoding), encoding
-    except (UnicodeEncodeError, LookupError):
-        # a character the declared encoding cannot hold: the engine will say it cannot decode the file
-        return text.encode("utf-8", "surrogatepass"), "utf-8"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -308,7 +278,7 @@ class ConfigStore:
     def for_document(self, path: Optional[Path]) -> DocumentConfig:
         """The configuration of the document at ``path`` (None for a document not on disk: the first workspace
         folder's, else the working directory's)."""
-        from autogradlint.cli import _per_file_rules
+        from autogradlint.config import per_file_rules
         from autogradlint.discovery import display_path
 
         if path is None:
@@ -336,7 +306,7 @@ class ConfigStore:
             rules = selected
         else:
             display = display_path(str(path), str(settings.root))
-            rules = _per_file_rules(display, str(path), settings, selected)
+            rules = per_file_rules(display, str(path), settings, selected)
         unsafe = settings.unsafe_fixes if client.unsafe_fixes is None else client.unsafe_fixes
         torch_version = client.torch_version if client.torch_version is not None else pinned
         return DocumentConfig(settings, rules, display, unsafe, torch_version=torch_version)

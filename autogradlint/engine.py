@@ -5,7 +5,7 @@ import contextlib
 import gc
 import sys
 import threading
-from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -48,11 +48,15 @@ _LOWERED_TRIGGERS: Dict[Tuple[str, ...], Tuple[bytes, ...]] = {}
 
 
 def lint_source(source: bytes, path: str, rules: Sequence[AnyRule],
-                torch_version: Tuple[int, int] = NEWEST_TORCH, project: Optional[object] = None) -> List[Diagnostic]:
+                torch_version: Tuple[int, int] = NEWEST_TORCH, project: Optional[object] = None,
+                module: Optional[cst.Module] = None,
+                keep_tree: Optional[Callable[[cst.Module], None]] = None) -> List[Diagnostic]:
     """All findings of ``rules`` on one file's bytes, noqa applied, sorted by position; ``torch_version`` is
-    the torch release the project is linted for, ``project`` the file's ProjectContext (see LintContext)."""
+    the torch release the project is linted for, ``project`` the file's ProjectContext (see LintContext).
+    The fixer parses each version of a file once: ``module`` is the LibCST tree of ``source`` when the caller
+    has it, and ``keep_tree`` is handed the tree when this call parses the file."""
     with _collector_paused():
-        return _lint_source(source, path, rules, torch_version, project)
+        return _lint_source(source, path, rules, torch_version, project, module, keep_tree)
 
 
 @contextlib.contextmanager
@@ -73,7 +77,8 @@ def _collector_paused():
 
 
 def _lint_source(source: bytes, path: str, rules: Sequence[AnyRule], torch_version: Tuple[int, int],
-                 project: Optional[object] = None) -> List[Diagnostic]:
+                 project: Optional[object] = None, module: Optional[cst.Module] = None,
+                 keep_tree: Optional[Callable[[cst.Module], None]] = None) -> List[Diagnostic]:
     # the rules selected for the file: one that is not active (its trigger words are absent) ran too, and found nothing
     selected = frozenset(rule.code for rule in rules)
     every = rules
@@ -93,7 +98,10 @@ def _lint_source(source: bytes, path: str, rules: Sequence[AnyRule], torch_versi
         message, line, column = refused
         return [syntax_finding(path, message, line, column)]
     try:
-        module = cst.parse_module(source)
+        if module is None:
+            module = cst.parse_module(source)
+            if keep_tree is not None:
+                keep_tree(module)
     except cst.ParserSyntaxError as error:
         return [syntax_error(path, error, source)]
     except (SyntaxError, UnicodeDecodeError, LookupError, ValueError) as error:

@@ -12,35 +12,13 @@ not repeat it as GL001. The torch release the rules lint for is ``autogradlint c
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from autogradlint import __version__
 from autogradlint.analysis.torch_versions import NEWEST, TorchVersion
+from autogradlint.documents import source_bytes
 from autogradlint.rule import SYNTAX_ERROR, rule_index
-
-# PEP 263: the encoding declaration in the first two lines
-_CODING = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
-
-
-def _source_bytes(lines: Sequence[str]) -> bytes:
-    """The file's bytes back from the lines flake8 decoded, in the encoding the file declares (so a Latin-1
-    file's declaration still matches its bytes when the engine decodes them)."""
-    text = "".join(lines)
-    encoding: Optional[str] = None
-    for line in lines[:2]:
-        match = _CODING.match(line)
-        if match:
-            encoding = match.group(1)
-            break
-    if encoding is not None:
-        try:
-            return text.encode(encoding)
-        except (LookupError, UnicodeError):
-            pass
-    return text.encode("utf-8", "surrogatepass")
-
 
 def torch_version_for(value: Optional[str]) -> TorchVersion:
     """The torch release to lint for: ``value`` (flake8's ``--autogradlint-torch-version``), else as
@@ -102,7 +80,7 @@ class Plugin:
         from autogradlint.runner import DEFAULT_FILE_TIMEOUT, lint_within_limit
 
         # a file that takes too long is one GL000 finding, as in 'autogradlint check', not a hung flake8 run
-        findings = lint_within_limit(_source_bytes(self.lines), self.filename, list(rule_index().values()),
+        findings = lint_within_limit(source_bytes("".join(self.lines))[0], self.filename, list(rule_index().values()),
                                      DEFAULT_FILE_TIMEOUT, self.torch_version)
         for d in findings:
             if d.code == SYNTAX_ERROR[0]:

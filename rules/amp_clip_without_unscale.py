@@ -100,7 +100,7 @@ class AmpClipWithoutUnscale(Rule):
                 if not _unscales_nearby(facts, frames):
                     reported.add(id(event.node))
                     self.report(event.node, self.message.format(scaler=scaler))
-            elif facts.is_optimizer(event.receiver):
+            elif facts.is_optimizer_event(event):
                 reported.add(id(event.node))
                 self.report(event.node, self.step_message.format(optimizer=event.receiver, scaler=scaler))
 

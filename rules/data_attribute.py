@@ -2,11 +2,13 @@ from typing import Optional, Set
 
 import libcst as cst
 
-from autogradlint.analysis.grad_mode import NO_GRAD_MODE, grad_mode_at
+from autogradlint.analysis.grad_mode import NO_GRAD_MODE, backward_target, grad_mode_at
 from autogradlint.analysis.grad_state import TENSOR, facts_at, is_in_place_method
-from autogradlint.analysis.loops import backward_target, enclosing_scope, is_parameter_loop_item, module_imports_torch, own_calls
+from autogradlint.analysis.loops import enclosing_scope, is_parameter_loop_item, own_calls
 from autogradlint.analysis.modules import enclosing_method_class, module_attributes
+from autogradlint.analysis.names import works_with_torch
 from autogradlint.analysis.optimizers import is_optimizer_class
+from autogradlint.analysis.tensors import dtype_swap_operands
 from autogradlint.edits import Replacement
 from autogradlint.fix_builders import reference_to
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
@@ -137,7 +139,7 @@ class DataAttribute(Rule):
         if node.attr.value != "data":
             return
         if self._uses_torch is None:
-            self._uses_torch = module_imports_torch(self.context)
+            self._uses_torch = works_with_torch(self.context)
         if not self._uses_torch or self._in_optimizer() or self._in_dtype_swap(node):
             return
         if self._is_torch_tensor(node.value) or self._is_torch_argument(node):
@@ -198,24 +200,10 @@ class DataAttribute(Rule):
         return attribute is not None and attribute.kind == "parameter"
 
     def _in_dtype_swap(self, node: cst.Attribute) -> bool:
-        """``x.data = x.data.to(dtype)`` (or ``.half()``, ``.float()`` ...): the one way to change a tensor's
-        dtype while keeping the object (a parameter, a ``.grad``); ``copy_`` under no_grad cannot, so neither
-        ``.data`` of that statement is reported."""
+        """Either ``.data`` of ``x.data = x.data.to(dtype)``: ``copy_`` under no_grad cannot change a dtype."""
         statement = next((a for a in reversed(self.context.ancestors) if isinstance(a, cst.BaseSmallStatement)), None)
-        if not (isinstance(statement, cst.Assign) and len(statement.targets) == 1):
-            return False
-        target, value = statement.targets[0].target, statement.value
-        if not (isinstance(target, cst.Attribute) and target.attr.value == "data"):
-            return False
-        if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute)
-                and value.func.attr.value in _DTYPE_CASTS):
-            return False
-        source = value.func.value
-        if not (isinstance(source, cst.Attribute) and source.attr.value == "data" and source.value.deep_equals(target.value)):
-            return False
-        if value.func.attr.value in ("to", "type") and not value.args:
-            return False
-        return node is target or node is source
+        operands = dtype_swap_operands(statement) if statement is not None else None
+        return operands is not None and any(node is operand for operand in operands)
 
     def _is_torch_argument(self, node: cst.Attribute) -> bool:
         """``x.data`` passed straight to a ``torch.*`` function: ``torch.max(outputs.data, 1)``."""
@@ -250,7 +238,6 @@ class DataAttribute(Rule):
 
 
 # tensor methods that may give another dtype
-_DTYPE_CASTS = frozenset({"to", "type", "half", "float", "double", "bfloat16"})
 
 
 def _assigned_with(statement: cst.BaseSmallStatement, node: cst.Attribute) -> Optional[cst.BaseSmallStatement]:

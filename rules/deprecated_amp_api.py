@@ -1,8 +1,6 @@
-from typing import Optional
-
 import libcst as cst
 
-from autogradlint.analysis.torch_versions import CUDA_AMP_DEPRECATED, TORCH_AMP_GRAD_SCALER, torch_at_least
+from autogradlint.analysis.torch_versions import CUDA_AMP_DEPRECATED, TORCH_AMP_GRAD_SCALER, chosen_by_version, torch_at_least
 from autogradlint.edits import Replacement
 from autogradlint.fix_builders import reference_to
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
@@ -18,8 +16,6 @@ DEPRECATED_AMP = {
     "torch.cpu.amp.autocast": ("torch.amp.autocast", "cpu"),
     "torch.cpu.amp.autocast_mode.autocast": ("torch.amp.autocast", "cpu"),
 }
-# words of a condition that chooses code by torch version or feature: both spellings are then deliberate
-_GUARD_WORDS = ("version", "hasattr", "is_torch", "getattr")
 
 
 class DeprecatedAmpApi(Rule):
@@ -109,27 +105,13 @@ class DeprecatedAmpApi(Rule):
         name = self.context.qualified_name(node.func)
         if name not in DEPRECATED_AMP or not torch_at_least(self.context, CUDA_AMP_DEPRECATED):
             return
-        if self._chooses_by_version():
+        if chosen_by_version(self.context):
             return
         new, device = DEPRECATED_AMP[name]
         parts = name.split(".")
         old = ".".join(parts[:3] + parts[-1:])  # the public name: torch.cuda.amp.GradScaler, not its submodule's
         message = self.message.format(old=old, new=new, device=device)
         self.report(node.func, message, fix=self._fix(node, new, device))
-
-    def _chooses_by_version(self) -> bool:
-        """Inside `try:` or under a condition about the torch version or a feature: deliberate."""
-        for ancestor in reversed(self.context.ancestors):
-            if isinstance(ancestor, cst.Try):
-                return True
-            test: Optional[cst.BaseExpression] = getattr(ancestor, "test", None) if isinstance(ancestor, (cst.If, cst.IfExp)) else None
-            if test is not None:
-                text = self.context.module.code_for_node(test).lower()
-                if any(word in text for word in _GUARD_WORDS):
-                    return True
-            if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef)):
-                break
-        return False
 
     def _fix(self, node: cst.Call, new: str, device: str):
         if new.endswith("autocast") and any(arg.keyword is None for arg in node.args):

@@ -2,23 +2,21 @@ from typing import Dict, List, Optional
 
 import libcst as cst
 
+from autogradlint.analysis.grad_mode import backward_target
 from autogradlint.analysis.loops import (
     NON_SAVING_METHODS,
     StraightLineFlow,
     Value,
-    backward_target,
     block_body,
     carries_module_graph,
-    bound_names,
     enclosing_loop,
     innermost_block,
     iterates_at_most_once,
     keeps_graph,
     loop_exits_early,
-    module_imports_torch,
     own_calls,
-    target_names,
 )
+from autogradlint.analysis.names import bound_names, target_names, works_with_torch
 from autogradlint.edits import Replacement
 from autogradlint.fix_builders import with_keyword
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
@@ -158,7 +156,7 @@ class DoubleBackward(Rule):
         if target is None:
             return
         if self._uses_torch is None:
-            self._uses_torch = module_imports_torch(self.context)
+            self._uses_torch = works_with_torch(self.context)
         if not self._uses_torch:
             return
         located = innermost_block(self.context.ancestors, node)

@@ -59,7 +59,7 @@ class EvalWithoutNoGrad(Rule):
     name = "eval-without-no-grad"
     severity = "hint"
     message = ("'{model}.eval()' does not turn off autograd: the model's outputs below still build a graph and hold "
-               "its memory. Run them under 'with torch.inference_mode():' (or 'torch.no_grad()')")
+               "its memory. Run them under {context}")
     triggers = ("eval(", "train(false", "train(mode=false")
     needs = frozenset({"names"})
 
@@ -119,6 +119,8 @@ class EvalWithoutNoGrad(Rule):
         facts = training_facts(self.context)
         if not facts.works_with_torch:
             return
+        # torch before 1.9 has no inference_mode
+        context = _CONTEXTS[torch_at_least(self.context, INFERENCE_MODE)]
         for key, root in facts.roots.items():
             owner = facts.root_nodes[key]
             events = list(facts.occurrences(root))
@@ -126,10 +128,7 @@ class EvalWithoutNoGrad(Rule):
                 if event.kind != EVAL or event.receiver is None or any(b.kind == "inline" for b, _ in frames):
                     continue
                 if self._runs_after(event.receiver, events[index + 1:], owner) and self._is_plain_inference_code(facts, owner):
-                    message = self.message.format(model=event.receiver)
-                    if not torch_at_least(self.context, INFERENCE_MODE):
-                        message = message.split(" Run them under", 1)[0] + " Run them under 'with torch.no_grad():'"
-                    self.report(event.node, message)
+                    self.report(event.node, self.message.format(model=event.receiver, context=context))
 
     def _is_plain_inference_code(self, facts, owner) -> bool:
         if isinstance(owner, cst.FunctionDef):
@@ -164,6 +163,8 @@ class EvalWithoutNoGrad(Rule):
             return False  # the call's names are the helper's
         return is_module_instance(self.context, event.node.func)
 
+
+_CONTEXTS = {True: "'with torch.inference_mode():' (or 'torch.no_grad()')", False: "'with torch.no_grad():'"}
 
 
 def _mentions_gradients(node) -> bool:

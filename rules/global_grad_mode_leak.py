@@ -127,8 +127,7 @@ class GlobalGradModeLeak(Rule):
             return True
         func = call.func
         if isinstance(func, cst.Attribute) and func.attr.value == "step":
-            receiver = self.context.module.code_for_node(func.value)
-            return receiver in training_facts(self.context).optimizers
+            return training_facts(self.context).holds_optimizer(func.value)
         function = local_function(self.context, func, flow)
         if function is None or depth > 2 or function.decorators:
             return False

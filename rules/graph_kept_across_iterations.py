@@ -2,21 +2,20 @@ from typing import Dict, Optional, Set, Tuple
 
 import libcst as cst
 
+from autogradlint.analysis.grad_mode import backward_target
 from autogradlint.analysis.grad_state import grad_certainly_on
 from autogradlint.analysis.loops import (
     StraightLineFlow,
-    backward_target,
     block_body,
-    bound_names,
     carries_module_graph,
     data_names,
     enclosing_loop,
     enclosing_scope,
     innermost_block,
-    module_imports_torch,
     own_calls,
     own_statements,
 )
+from autogradlint.analysis.names import bound_names, works_with_torch
 from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree, nodes_of
@@ -197,7 +196,7 @@ class GraphKeptAcrossIterations(Rule):
         if loop is None:
             return
         if self._uses_torch is None:
-            self._uses_torch = module_imports_torch(self.context)
+            self._uses_torch = works_with_torch(self.context)
         if not self._uses_torch:
             return
         others = bound_names(loop.body) - ({total} if kind == "sum" else set())

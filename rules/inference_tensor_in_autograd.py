@@ -1,4 +1,4 @@
-from typing import List, Optional
+from typing import Optional
 
 import libcst as cst
 
@@ -9,11 +9,11 @@ from autogradlint.analysis.grad_mode import (
     feeds_backward,
     is_torch_loss,
     scope_flow,
-    target_names,
     with_mode,
 )
 from autogradlint.analysis.grad_state import facts_at
 from autogradlint.analysis.modules import module_instance
+from autogradlint.analysis.names import target_names
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree
 from autogradlint.analysis.grad_mode import GradOffValue

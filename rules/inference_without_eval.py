@@ -4,25 +4,25 @@ from typing import Optional
 import libcst as cst
 
 from autogradlint.analysis.grad_mode import GRAD_OFF, decorator_mode, grad_mode_at, with_mode
-from autogradlint.analysis.modules import is_module_class, local_class, own_returns
+from autogradlint.analysis.modules import (
+    MODULE_CONTAINERS,
+    MODULE_WRAPPERS,
+    attribute_values,
+    is_module_class,
+    local_class,
+    own_returns,
+)
+from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS
 from autogradlint.analysis.training import EVAL, TRAIN, training_facts
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import nodes_of, own_nodes_of
 
-# exact types: whole-class scans, and isinstance against LibCST's ABC-based classes is slow
-_ASSIGNMENTS = (cst.Assign, cst.AugAssign, cst.AnnAssign)
-
 # layers that behave differently in train and eval mode
 _MODE_LAYERS = re.compile(r"torch\.nn\.(Dropout[123]?d?|AlphaDropout|FeatureAlphaDropout|(Lazy)?BatchNorm[123]d|SyncBatchNorm)")
-_CONTAINERS = frozenset({"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"})
 _FUNCTIONAL_DROPOUT = re.compile(r"torch\.nn\.functional\.(dropout[123]?d?|alpha_dropout|feature_alpha_dropout)")
 # torchvision classifiers built with batch norm or dropout
 _TORCHVISION_MODELS = re.compile(r"torchvision\.models\.(resnet|resnext|wide_resnet|vgg|densenet|mobilenet|efficientnet|"
                                  r"inception|googlenet|alexnet|squeezenet|shufflenet|mnasnet|regnet)\w*")
-# calls that return the same module: `Net().to(device)`
-_SAME_MODULE = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "requires_grad_"})
-_WRAPPERS = frozenset({"torch.nn.DataParallel", "torch.nn.parallel.DistributedDataParallel",
-                       "torch.nn.parallel.DataParallel"})
 
 
 class InferenceWithoutEval(Rule):
@@ -200,20 +200,11 @@ class InferenceWithoutEval(Rule):
         return found or None
 
     def _attribute_values(self, facts, attribute: cst.Attribute, function):
-        """The values assigned to ``self.<attr>`` in the methods of the function's class."""
+        """The values the function's class assigns to ``self.<attr>`` (None entries: values not followed)."""
         klass = facts.class_of(function)
         if klass is None:
             return None
-        values = []
-        for node in nodes_of(klass, _ASSIGNMENTS):
-            targets = [t.target for t in node.targets] if type(node) is cst.Assign else [node.target]
-            for target in targets:
-                if (type(target) is cst.Attribute and target.attr.value == attribute.attr.value
-                        and type(target.value) is cst.Name and target.value.value == "self"):
-                    if type(node) is not cst.Assign:
-                        return None
-                    values.append(node.value)
-        return values
+        return attribute_values(self.context, klass, attribute.attr.value)
 
     def _all_mode_dependent(self, values, model_text: str) -> bool:
         """Every assigned value builds a model with dropout/batch norm (or re-wraps the same model)."""
@@ -230,13 +221,13 @@ class InferenceWithoutEval(Rule):
         itself (``model = model.to(device)``), False or None otherwise."""
         while isinstance(value, cst.Call):
             func = value.func
-            if isinstance(func, cst.Attribute) and func.attr.value in _SAME_MODULE:
-                value = func.value
-                continue
             if isinstance(func, cst.Attribute) and func.attr.value == "eval":
                 return False
+            if isinstance(func, cst.Attribute) and func.attr.value in SELF_RETURNING_METHODS:
+                value = func.value  # `Net().to(device)` is the same module
+                continue
             name = self.context.qualified_name(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
-            if name in _WRAPPERS and value.args:
+            if name in MODULE_WRAPPERS and value.args:
                 value = value.args[0].value
                 continue
             return "built" if self._is_mode_dependent_call(value, set()) else None
@@ -254,7 +245,7 @@ class InferenceWithoutEval(Rule):
             return not _zero_probability(call)
         if _TORCHVISION_MODELS.fullmatch(name):
             return True
-        if name in _CONTAINERS:
+        if name in MODULE_CONTAINERS:
             return any(n is not call and self._is_mode_dependent_call(n, seen) for n in nodes_of(call, (cst.Call,)))
         if type(func) is cst.Name:
             binding = self.context.names.binding_of(func)

@@ -5,6 +5,7 @@ import libcst as cst
 from autogradlint.analysis.tensors import (
     DATA_FACTORIES,
     FLOAT_FACTORIES,
+    FLOATING_DTYPE_METHODS,
     INT_FACTORIES,
     LIKE_FACTORIES,
     PARAMETER,
@@ -26,8 +27,6 @@ from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 # factories that take device= and dtype= besides requires_grad=
 _KEYWORD_FACTORIES = FLOAT_FACTORIES | LIKE_FACTORIES | DATA_FACTORIES | INT_FACTORIES
-# conversion methods and the dtype they give
-_DTYPE_METHODS = {"double": "float64", "half": "float16", "bfloat16": "bfloat16", "float": "float32"}
 
 
 def _optimized_expressions(call: cst.Call) -> List[cst.BaseExpression]:
@@ -257,8 +256,8 @@ class LeafLostByMove(Rule):
             return None
         if method == "cuda":
             return None if args else [("device", cst.SimpleString('"cuda"'))]
-        if method in _DTYPE_METHODS:
-            return None if args else [("dtype", f"torch.{_DTYPE_METHODS[method]}")]
+        if method in FLOATING_DTYPE_METHODS:
+            return None if args else [("dtype", f"torch.{FLOATING_DTYPE_METHODS[method]}")]
         if method == "type" and len(args) == 1:
             if dtype_of(self.context, args[0].value) is not None:
                 return [("dtype", args[0].value)]

@@ -2,8 +2,9 @@ from typing import Dict, Optional
 
 import libcst as cst
 
-from autogradlint.analysis.grad_mode import GRAD_OFF, ScopeFlow, flows_into, scope_flow, target_names, with_mode
+from autogradlint.analysis.grad_mode import GRAD_OFF, ScopeFlow, flows_into, scope_flow, with_mode
 from autogradlint.analysis.modules import ModuleAttribute, enclosing_method_class, is_module_class, module_attributes
+from autogradlint.analysis.names import target_names
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree
 

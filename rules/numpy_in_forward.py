@@ -3,8 +3,9 @@ from typing import Dict, List, Optional, Set
 import libcst as cst
 
 from autogradlint.analysis.grad_mode import GRAD_OFF, decorator_mode
-from autogradlint.analysis.loops import data_names, own_statements, target_names
+from autogradlint.analysis.loops import data_names, own_statements
 from autogradlint.analysis.modules import is_module_class, module_attributes
+from autogradlint.analysis.names import target_names
 from autogradlint.analysis.torch_semantics import is_index_computation
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree

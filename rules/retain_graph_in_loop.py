@@ -2,22 +2,20 @@ from typing import Dict, List, Optional, Set
 
 import libcst as cst
 
+from autogradlint.analysis.grad_mode import backward_target
 from autogradlint.analysis.grad_state import facts_at
 from autogradlint.analysis.loops import (
     StraightLineFlow,
-    backward_target,
     block_body,
-    bound_names,
     data_names,
     enclosing_function,
     enclosing_loop,
     enclosing_scope,
     innermost_block,
     is_non_tensor_name,
-    module_imports_torch,
     own_calls,
-    target_names,
 )
+from autogradlint.analysis.names import bound_names, target_names, works_with_torch
 from autogradlint.edits import Replacement
 from autogradlint.fix_builders import without_argument
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
@@ -147,7 +145,7 @@ class RetainGraphInLoop(Rule):
         if target is None or loop is None:
             return
         if self._uses_torch is None:
-            self._uses_torch = module_imports_torch(self.context)
+            self._uses_torch = works_with_torch(self.context)
         if not self._uses_torch or self._backward_again(node, loop):
             return
         if self._rebuilt_every_iteration(node, loop, target):

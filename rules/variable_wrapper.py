@@ -1,9 +1,9 @@
 import libcst as cst
 
+from autogradlint.analysis.torch_api import VARIABLE
 from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
-VARIABLE = "torch.autograd.Variable"
 # expressions that never need parentheses to stand where a call stood
 _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.BaseNumber, cst.BaseString, cst.List, cst.Dict,
           cst.Set, cst.ListComp, cst.DictComp, cst.SetComp)

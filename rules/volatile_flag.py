@@ -3,9 +3,8 @@ from typing import List
 import libcst as cst
 
 from autogradlint.analysis.tensors import keyword, tensor_facts
+from autogradlint.analysis.torch_api import VARIABLE
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
-
-VARIABLE = "torch.autograd.Variable"
 
 
 class VolatileFlag(Rule):

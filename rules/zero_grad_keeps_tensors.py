@@ -3,7 +3,7 @@ import libcst as cst
 from autogradlint.analysis.modules import is_module_instance
 from autogradlint.analysis.torch_versions import (ZERO_GRAD_SET_TO_NONE_ARGUMENT, ZERO_GRAD_SETS_TO_NONE, shown,
                                                   torch_at_least, torch_version)
-from autogradlint.analysis.training import _plain_text, training_facts
+from autogradlint.analysis.training import training_facts
 from autogradlint.edits import Replacement
 from autogradlint.fix_builders import keyword_argument, with_argument, without_argument
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
@@ -142,5 +142,4 @@ class ZeroGradKeepsTensors(Rule):
         facts = training_facts(self.context)
         if not facts.works_with_torch:
             return False
-        text = _plain_text(receiver)
-        return (text is not None and text in facts.torch_optimizers) or is_module_instance(self.context, receiver)
+        return facts.is_torch_optimizer(receiver) or is_module_instance(self.context, receiver)

@@ -35,18 +35,20 @@ def lint(source, rules=None, path="example.py", torch_version=None):
     return lint_source(source, path, selected, torch_version or NEWEST)
 
 
-def run_autogradlint(*args, cwd=None, stdin=None, env=None):
-    """Run the real CLI in a subprocess; returns CompletedProcess with text stdout/stderr."""
+def run_autogradlint(*args, cwd=None, stdin=None, env=None, prefix=(), script=None, timeout=300):
+    """Run the real CLI in a subprocess (under a command ``prefix``, or as a wrapper ``script`` that runs it);
+    returns CompletedProcess with bytes stdout/stderr. It cannot hang a test: killed after ``timeout`` seconds."""
     full_env = dict(os.environ)
     full_env.pop("FORCE_COLOR", None)  # a CI that forces colour must not colour the output the tests compare
     full_env.update(env or {})
+    command = [sys.executable, str(script)] if script is not None else [sys.executable, "-m", "autogradlint"]
     return subprocess.run(
-        [sys.executable, "-m", "autogradlint", *args],
+        [*prefix, *command, *args],
         cwd=cwd,
         input=stdin if isinstance(stdin, (bytes, type(None))) else stdin.encode("utf-8"),
         capture_output=True,
         env=full_env,
-        timeout=300,
+        timeout=timeout,
     )
 
 

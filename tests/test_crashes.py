@@ -11,18 +11,15 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import Result, run_autogradlint
 
 TIMEOUT = 300
 
 
 def run(*args, cwd, env=None, timeout=TIMEOUT, script=None):
     """The CLI (or a wrapper ``script`` that registers extra rules before it) in a subprocess."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    command = [sys.executable, str(script)] if script else [sys.executable, "-m", "autogradlint"]
-    completed = subprocess.run(command + list(args), cwd=cwd, capture_output=True, env=full_env, timeout=timeout)
-    return completed.returncode, completed.stdout.decode(errors="replace"), completed.stderr.decode(errors="replace")
+    result = Result(run_autogradlint(*args, cwd=cwd, env=env, script=script, timeout=timeout))
+    return result.code, result.out, result.err
 
 
 def findings(out):

@@ -2,6 +2,7 @@
 units, incremental changes, the noqa edit, client settings)."""
 import pytest
 
+from autogradlint.documents import declared_encoding, source_bytes
 from autogradlint.editor import (
     UTF8,
     UTF16,
@@ -9,9 +10,7 @@ from autogradlint.editor import (
     ClientSettings,
     LineMap,
     apply_change,
-    declared_encoding,
     noqa_edit,
-    source_bytes,
 )
 from autogradlint.rule import Diagnostic
 from autogradlint.suppression import Suppressions

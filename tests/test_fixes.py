@@ -277,3 +277,20 @@ def test_fix_with_generated_surrounding_code(data):
         cst.parse_module(result.new_source)
         again = fix_source(result.new_source, "gen.py", FIXABLE, unsafe=True)
         assert again.new_source is None
+
+
+def test_each_version_of_a_fixed_file_is_parsed_once(monkeypatch):
+    # lint the file (one parse), apply the fix and check that the result parses (one parse), lint the result
+    # with that tree: two versions, two parses
+    parse = cst.parse_module
+    calls = []
+
+    def counted(source, *args, **kwargs):
+        calls.append(source)
+        return parse(source, *args, **kwargs)
+
+    monkeypatch.setattr(cst, "parse_module", counted)
+    source = b"import torch\nw = torch.zeros(3)\nw.require_grad = True\n"
+    result = fix_source(source, "x.py", list(all_rules().values()), unsafe=True)
+    assert result.new_source == b"import torch\nw = torch.zeros(3)\nw.requires_grad = True\n"
+    assert calls == [source, result.new_source]

@@ -165,6 +165,18 @@ def test_columns_match_after_tabs_and_non_ascii(tmp_path, cli):
     assert [(p, line, col) for p, line, col, *_ in by_flake8] == [("l.py", 2, 11), ("u.py", 2, 11), ("u.py", 4, 2)]
 
 
+def test_a_coding_comment_after_a_line_of_code_declares_nothing(tmp_path, cli):
+    # PEP 263: the declaration counts only on line 1, or on line 2 below a comment; flake8 decodes this file as
+    # UTF-8, and the plugin must hand the engine the same UTF-8 bytes (not re-encode them as Latin-1)
+    source = "import torch\n# coding: latin-1\nx = '\xe9'; model.eval\n"
+    (tmp_path / "c.py").write_text(source, encoding="utf-8")
+    by_flake8 = [(p[2:] if p.startswith("./") else p, *rest)
+                 for p, *rest in findings(flake8("--select", "GL", ".", cwd=tmp_path).stdout, FLAKE8_LINE)]
+    checked = cli("check", "--no-cache", "--output-format", "concise", ".", cwd=tmp_path)
+    assert by_flake8 == findings(checked.out, CONCISE_LINE)
+    assert [(p, line, code) for p, line, _, code, _ in by_flake8] == [("c.py", 3, "GL105")]
+
+
 def test_a_syntax_error_is_flake8s_e999_only(tmp_path):
     (tmp_path / "broken.py").write_text("model.eval\ndef f(:\n")
     result = flake8("--select", "GL,E999", "broken.py", cwd=tmp_path)

@@ -278,3 +278,77 @@ def test_unknown_loss_callable_stays_silent():
         "    loss.backward()\n"
     )
     assert grad_mode_findings(source) == []
+
+
+def test_scaled_backward_starts_from_the_loss_the_scaler_scales():
+    # scaler.scale(loss).backward() runs loss's backward: a loss from a no_grad block raises here too
+    source = (
+        "import torch\n"
+        "model = torch.nn.Linear(2, 1)\n"
+        "scaler = torch.amp.GradScaler()\n"
+        "with torch.no_grad():\n"
+        "    loss = model(torch.randn(4, 2)).sum()\n"
+        "scaler.scale(loss).backward()\n"
+    )
+    assert grad_mode_findings(source) == [("GL204", 6, 1)]
+    inside = source.replace("\nscaler.scale", "\n    scaler.scale")
+    assert [(d.code, d.message.split(" ")[0]) for d in lint(inside, RULES)] == [("GL203", "'loss'")]
+
+
+def test_backward_function_of_an_imported_library_is_not_a_tensor_backward():
+    source = (
+        "import torch\n"
+        "import mylib\n"
+        "with torch.no_grad():\n"
+        "    mylib.backward(torch.ones(1))\n"
+    )
+    assert grad_mode_findings(source) == []
+
+
+def test_loss_class_imported_from_its_defining_module_is_a_loss():
+    source = (
+        "import torch\n"
+        "from torch.nn.modules.loss import MSELoss\n"
+        "def step(model, loader, loss_fn):\n"
+        "    for xb, yb in loader:\n"
+        "        with torch.no_grad():\n"
+        "            out = model(xb)\n"
+        "        loss = loss_fn(out, yb)\n"
+        "        loss.backward()\n"
+        "step(net, loader, MSELoss())\n"
+    )
+    assert grad_mode_findings(source) == [("GL204", 8, 9)]
+
+
+def test_loss_helper_that_escapes_is_unknown():
+    # step is also handed to code we cannot see (a callbacks list): its loss_fn may be anything there
+    source = (
+        "import torch\n"
+        "from torch import nn\n"
+        "def step(model, loader, loss_fn):\n"
+        "    for xb, yb in loader:\n"
+        "        with torch.no_grad():\n"
+        "            out = model(xb)\n"
+        "        loss = loss_fn(out, yb)\n"
+        "        loss.backward()\n"
+        "step(net, loader, nn.MSELoss())\n"
+        "callbacks = [step]\n"
+    )
+    assert grad_mode_findings(source) == []
+
+
+@pytest.mark.parametrize("optimizer, expected", [
+    ("torch.optim.SGD(net.parameters(), lr=0.1)", [("GL208", 6, 1)]),
+    ("object()", []),  # not an optimizer: its step is not training
+])
+def test_a_leaked_switch_before_an_optimizer_passed_as_an_argument(optimizer, expected):
+    source = (
+        "import torch\n"
+        "def fit(model, loader, updater):\n"
+        "    for x in loader:\n"
+        "        updater.step()\n"
+        "net = torch.nn.Linear(2, 1)\n"
+        "torch.set_grad_enabled(False)\n"
+        f"fit(net, [], {optimizer})\n"
+    )
+    assert grad_mode_findings(source) == expected

@@ -1,4 +1,6 @@
 """Graph-lifetime rules (GL304, GL309-GL313) on whole training scripts and model files."""
+import pytest
+
 from conftest import lint
 
 from autogradlint.rules.checkpoint_reentrant_default import CheckpointReentrantDefault
@@ -223,3 +225,36 @@ class Lit(pl.LightningModule):
     certain = source.replace("    def training_step", "    def __init__(self):\n        super().__init__()\n"
                              "        self.net = torch.nn.Linear(4, 2)\n\n    def training_step")
     assert found(certain) == [("GL304", 16, 9)]
+
+
+def test_a_file_that_imports_only_lightning_works_with_torch_for_every_rule():
+    # the training-order rules (GL501) and the graph rules (GL304) share one answer to "does this file use torch"
+    source = (
+        "import lightning as L\n"
+        "def fit(net, loader, opt):\n"
+        "    for x, y in loader:\n"
+        "        loss = (net(x) - y).pow(2).mean()\n"
+        "        loss.backward()\n"
+        "        loss.backward()\n"
+        "        opt.step()\n"
+    )
+    assert sorted((d.code, d.line) for d in lint(source)) == [("GL304", 6), ("GL501", 3)]
+
+
+@pytest.mark.parametrize("between", [
+    "    sizes = [loss for loss in range(3)]\n",  # a comprehension's variable is its own
+    "    def report():\n        loss = 0\n        return loss\n",  # so is a nested function's local
+])
+def test_names_bound_only_in_an_inner_scope_do_not_rebind_the_loss(between):
+    # torch raises on the second backward: the loss is the same tensor
+    source = (
+        "import torch\n"
+        "w = torch.ones(2, requires_grad=True)\n"
+        "for step in range(3):\n"
+        "    loss = (w * w).sum()\n"
+        "    loss.backward()\n"
+        + between +
+        "    loss.backward()\n"
+    )
+    findings = [(d.code, d.line) for d in lint(source) if d.code == "GL304"]
+    assert findings == [("GL304", 6 + between.count("\n"))]

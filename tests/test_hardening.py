@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import Result
+from conftest import Result, run_autogradlint
 
 BAD = "import torch\nmodel.eval\n"
 TIMEOUT = 60
@@ -17,11 +17,7 @@ TIMEOUT = 60
 
 def run(*args, cwd=None, stdin=None, env=None, prefix=(), timeout=TIMEOUT):
     """The CLI in a subprocess that cannot hang the test: killed after ``timeout`` seconds (a failure)."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    completed = subprocess.run([*prefix, sys.executable, "-m", "autogradlint", *args], cwd=cwd, input=stdin,
-                               capture_output=True, env=full_env, timeout=timeout)
-    return Result(completed)
+    return Result(run_autogradlint(*args, cwd=cwd, stdin=stdin, env=env, prefix=prefix, timeout=timeout))
 
 
 def _unprivileged_prefix():

@@ -249,6 +249,14 @@ def test_model_from_a_factory_of_another_file(cli, tmp_path):
     assert check(cli, tmp_path, "train.py") == [("train.py", 6, "GL306")]
 
 
+def test_model_from_a_factory_that_moves_it_to_a_device(cli, tmp_path):
+    # ``.xpu()`` returns the module itself, like ``.cuda()``: the summary of models.py knows what build returns
+    models = NET.replace("    model = Net()\n", "    model = Net().xpu()\n")
+    write(tmp_path, {"models.py": models,
+                     "train.py": PREDICT.format(imports="from models import build_model", model="build_model()")})
+    assert check(cli, tmp_path, "train.py") == [("train.py", 6, "GL306")]
+
+
 def test_package_with_relative_imports_and_a_module_alias(cli, tmp_path):
     write(tmp_path, {
         "pkg/__init__.py": "from .models import Net\n",
@@ -688,3 +696,118 @@ def test_a_cached_caller_notices_an_edited_helper(cli, tmp_path):
     assert check(cli, tmp_path, "train.py", cache=True) == []
     write(tmp_path, {"engine.py": TRAIN_ENGINE})
     assert check(cli, tmp_path, "train.py", cache=True) == [("train.py", 10, "GL501")]
+
+
+# ------------------------------------------------------------------------ optimizers followed through values
+
+FIT = """
+import torch
+
+
+class Stepper:
+    def step(self):
+        pass
+
+
+def fit(model, loader, stepper):
+    for x, y in loader:
+        loss = (model(x) - y).pow(2).mean()
+        loss.backward()
+        stepper.step()
+
+
+net = torch.nn.Linear(2, 1)
+{calls}
+"""
+
+
+def test_an_optimizer_argument_is_an_optimizer_whatever_its_name(cli, tmp_path):
+    # 'stepper' reads like a scheduler or progress helper; every call site passes a torch optimizer
+    write(tmp_path, {"fit.py": FIT.format(calls="fit(net, [], torch.optim.SGD(net.parameters(), lr=0.1))")})
+    assert check(cli, tmp_path, "fit.py") == [("fit.py", 10, "GL501")]
+
+
+@pytest.mark.parametrize("calls", [
+    "fit(net, [], Stepper())",  # a home-made stepper
+    "fit(net, [], Stepper())\nfit(net, [], torch.optim.SGD(net.parameters(), lr=0.1))",  # call sites disagree
+    "fit(net, [], torch.optim.lr_scheduler.StepLR(torch.optim.SGD(net.parameters(), lr=0.1), 1))",  # a scheduler
+])
+def test_a_stepper_that_is_not_certainly_an_optimizer_stays_silent(cli, tmp_path, calls):
+    write(tmp_path, {"fit.py": FIT.format(calls=calls)})
+    assert check(cli, tmp_path, "fit.py") == []
+
+
+OPTIMIZER_HOLDERS = """
+import torch
+
+
+class HomeMade:
+    def zero_grad(self):
+        pass
+
+
+class Trainer:
+    def __init__(self, model, optimizer):
+        self.model = model
+        self.optimizer = optimizer
+
+    def clear(self):
+        self.optimizer.zero_grad()
+
+
+def make_optimizer(model, flag):
+    if flag:
+        return torch.optim.SGD(model.parameters(), lr=0.1)
+    return {other}
+
+
+net = torch.nn.Linear(2, 1)
+Trainer(net, {optimizer}).clear()
+opt = make_optimizer(net, True)
+opt.zero_grad()
+"""
+
+
+def test_torch_optimizers_held_by_attributes_and_returned_by_factories(cli, tmp_path):
+    # before torch 2.0 a torch optimizer's zero_grad() zero-fills: GL505 needs to know the optimizer is torch's
+    write(tmp_path, {"t.py": OPTIMIZER_HOLDERS.format(optimizer="torch.optim.Adam(net.parameters())",
+                                            other="torch.optim.Adam(model.parameters())")})
+    assert check(cli, tmp_path, "--torch-version", "1.13", "t.py") == [("t.py", 15, "GL505"), ("t.py", 27, "GL505")]
+
+
+def test_home_made_optimizers_behind_attributes_and_factories_stay_silent(cli, tmp_path):
+    write(tmp_path, {"t.py": OPTIMIZER_HOLDERS.format(optimizer="HomeMade()", other="HomeMade()")})
+    assert check(cli, tmp_path, "--torch-version", "1.13", "t.py") == []
+
+
+# ------------------------------------------------------------------------ GradScalers followed through values
+
+AMP_STEP = """
+import torch
+
+
+def step(model, loss, opt, grad_amp):
+    grad_amp.scale(loss).backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    grad_amp.step(opt)
+    grad_amp.update()
+
+
+net = torch.nn.Linear(2, 1)
+step(net, net(torch.ones(1, 2)).sum(), torch.optim.SGD(net.parameters(), lr=0.1), {scaler})
+"""
+
+
+def test_a_grad_scaler_argument_is_a_scaler_whatever_its_name(cli, tmp_path):
+    write(tmp_path, {"amp.py": AMP_STEP.format(scaler='torch.amp.GradScaler("cuda")')})
+    assert check(cli, tmp_path, "amp.py") == [("amp.py", 6, "GL504")]
+
+
+@pytest.mark.parametrize("scaler", [
+    'torch.amp.GradScaler("cuda", enabled=False)',  # switched off: nothing is scaled
+    'torch.amp.GradScaler("cuda", enabled=use_amp)',  # switched by a flag: unknown
+    "object()",  # not a scaler
+])
+def test_a_scaler_argument_not_certainly_enabled_stays_silent(cli, tmp_path, scaler):
+    write(tmp_path, {"amp.py": AMP_STEP.format(scaler=scaler)})
+    assert check(cli, tmp_path, "amp.py") == []

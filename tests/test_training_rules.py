@@ -1,6 +1,8 @@
 """The training-step and train/eval rules (GL401, GL402, GL404, GL501-GL505) on whole training scripts."""
 import textwrap
 
+import pytest
+
 from autogradlint.rule import all_rules
 
 from conftest import lint
@@ -317,3 +319,21 @@ def test_a_test_function_without_eval_is_found_through_its_callers():
             return [out] + predict(model, xs[1:])
     """
     assert findings(recursive) == []
+
+
+@pytest.mark.parametrize("build", ["Net().xpu()", "torch.nn.parallel.data_parallel.DataParallel(Net())"])
+def test_inference_without_eval_follows_every_call_that_keeps_the_module(build):
+    # .xpu() returns the module as .cuda() does; DataParallel under its defining module's path wraps it
+    source = (
+        "import torch\nfrom torch import nn\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.drop = nn.Dropout(0.2)\n"
+        f"net = {build}\n"
+        "with torch.no_grad():\n    out = net(x)\n"
+    )
+    assert [(d.code, d.line) for d in lint(source) if d.code == "GL404"] == [("GL404", 9)]
+
+
+def test_eval_through_any_call_that_returns_the_module():
+    # .xpu() returns the module as .to()/.cuda() do: the eval is the model's (one shared list of such methods)
+    source = "import torch\nnet = torch.nn.Linear(2, 2)\nnet.xpu().eval()\nprint(net(torch.ones(1, 2)))\n"
+    assert [(d.code, d.line) for d in lint(source) if d.code == "GL401"] == [("GL401", 3)]

@@ -11,10 +11,18 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 import libcst as cst
 
-from autogradlint.analysis.call_sites import bool_literal
+from autogradlint.analysis.call_sites import bool_literal, parameter_arguments
 from autogradlint.analysis.modules import is_subclassed_here, module_instance, own_returns
+from autogradlint.analysis.names import target_names
 from autogradlint.analysis.tensors import PARAMETER, factory_call
-from autogradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
+from autogradlint.analysis.torch_api import (
+    ENABLE_GRAD,
+    FUNCTIONAL_LOSSES,
+    INFERENCE_MODE,
+    NO_GRAD,
+    SET_GRAD_ENABLED,
+    is_loss_class,
+)
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, torch_at_least
 from autogradlint.analysis.torch_semantics import function_flags, method_flags
 from autogradlint.walk import NESTED_SCOPES, TreeIndex, children, current_index, nodes_of
@@ -124,14 +132,10 @@ def with_mode(context: "LintContext", node: cst.With) -> Optional[str]:
 # per-file caches, dropped with the file's LintContext
 _FLOWS = "grad_mode.flows"  # key of this analysis in the file's LintContext.facts
 _METHOD_CLASSES = "grad_mode.method_classes"  # key of this analysis in the file's LintContext.facts
-_PARAM_FUNCTIONS = "grad_mode.param_functions"  # key of this analysis in the file's LintContext.facts
-_NAMED_CALLS = "grad_mode.named_calls"  # key of this analysis in the file's LintContext.facts
 
 _BLOCKS = (cst.IndentedBlock, cst.SimpleStatementSuite, cst.Module)
 _BLOCK_TYPES = frozenset(_BLOCKS)
-_FUNCTIONS = (cst.FunctionDef,)
 _CLASSES = (cst.ClassDef,)
-_CALLS = (cst.Call,)
 _GRAD_SWITCHES = (cst.With, cst.Call, cst.FunctionDef)
 _NAME_TYPES = frozenset({cst.Name, cst.Attribute})
 _NESTED_SCOPES = NESTED_SCOPES
@@ -644,84 +648,26 @@ def _iterates_data(iterable: cst.BaseExpression) -> bool:
     return isinstance(iterable, (cst.Name, cst.Attribute))
 
 
-_FUNCTIONAL_LOSSES = frozenset(
-    f"torch.nn.functional.{name}" for name in (
-        "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
-        "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
-        "soft_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss",
-        "hinge_embedding_loss", "triplet_margin_loss", "ctc_loss", "multi_margin_loss", "multilabel_margin_loss",
-    )
-)
-
-
 def is_torch_loss(context: "LintContext", func: cst.BaseExpression, _depth: int = 0) -> bool:
     """Whether ``func`` is a torch loss: ``F.mse_loss`` and co., ``nn.MSELoss()(...)``, a name or attribute
     holding an ``nn.*Loss`` instance, or a parameter every caller in this file passes one to."""
     if isinstance(func, cst.Call):
         func = func.func
-        return isinstance(func, (cst.Name, cst.Attribute)) and _is_loss_class(context.qualified_name(func))
+        return isinstance(func, (cst.Name, cst.Attribute)) and is_loss_class(context.qualified_name(func))
     if not isinstance(func, (cst.Name, cst.Attribute)):
         return False
-    if context.qualified_name(func) in _FUNCTIONAL_LOSSES:
+    if context.qualified_name(func) in FUNCTIONAL_LOSSES:
         return True
     instance = module_instance(context, func)
     if instance is not None:
-        return _is_loss_class(instance.class_name)
+        return is_loss_class(instance.class_name)
     if isinstance(func, cst.Name) and _depth < 3:
         binding = context.names.binding_of(func)
         if binding is not None and binding.kind == "param" and isinstance(binding.node, cst.Param):
-            arguments = _arguments_for(context, binding.node)
+            arguments = parameter_arguments(context, binding.node)
             return bool(arguments) and all(
                 argument is not None and is_torch_loss(context, argument, _depth + 1) for argument in arguments)
     return False
-
-
-def _arguments_for(context: "LintContext", param: cst.Param) -> List[Optional[cst.BaseExpression]]:
-    """What each call of the parameter's function in this file passes for it (None: not certain)."""
-    function = _functions_by_param(context).get(id(param))
-    if function is None:
-        return []
-    positional_params = [*function.params.posonly_params, *function.params.params]
-    position = next((index for index, p in enumerate(positional_params) if p is param), None)
-    out: List[Optional[cst.BaseExpression]] = []
-    for call in _calls_of(context, function):
-        found: Optional[cst.BaseExpression] = None
-        for index, arg in enumerate(call.args):
-            if arg.star:
-                return []
-            if arg.keyword is not None and arg.keyword.value == param.name.value:
-                found = arg.value
-            elif arg.keyword is None and index == position:
-                found = arg.value
-        out.append(found)
-    return out
-
-
-def _functions_by_param(context: "LintContext") -> Dict[int, cst.FunctionDef]:
-    found = context.facts.get(_PARAM_FUNCTIONS)
-    if found is None:
-        found = context.facts[_PARAM_FUNCTIONS] = {
-            id(param): node
-            for node in nodes_of(context.module, _FUNCTIONS)
-            for param in (*node.params.params, *node.params.kwonly_params)
-        }
-    return found
-
-
-def _calls_of(context: "LintContext", function: cst.FunctionDef) -> List[cst.Call]:
-    """The calls in this file that certainly call ``function`` by its name."""
-    calls = context.facts.get(_NAMED_CALLS)
-    if calls is None:
-        calls = context.facts[_NAMED_CALLS] = {}
-        for node in nodes_of(context.module, _CALLS):
-            if type(node.func) is cst.Name:
-                calls.setdefault(node.func.value, []).append(node)
-    return [call for call in calls.get(function.name.value, ())
-            if local_function(context, call.func) is function]
-
-
-def _is_loss_class(name: Optional[str]) -> bool:
-    return name is not None and name.startswith("torch.nn.") and name.count(".") == 2 and name.endswith("Loss")
 
 
 def _loss_operands(call: cst.Call) -> List[cst.BaseExpression]:
@@ -866,8 +812,9 @@ _ENTRY_POINT_NAMES = frozenset(name.rsplit(".", 1)[1] for name in _AUTOGRAD_ENTR
 
 
 def backward_target(context: "LintContext", call: cst.Call) -> Optional[cst.BaseExpression]:
-    """The tensor a backward pass starts from: ``t`` in ``t.backward()``, ``torch.autograd.backward(t)``,
-    ``torch.autograd.grad(t, ...)`` or ``accelerator.backward(t)`` (trainer_backward_loss); None for other calls."""
+    """The tensor a backward pass starts from: ``loss`` in ``loss.backward()``, ``scaler.scale(loss).backward()``,
+    ``torch.autograd.backward(loss)``, ``torch.autograd.grad(loss, params)`` or ``accelerator.backward(loss)``
+    (trainer_backward_loss); None for other calls."""
     func = call.func
     func_type = type(func)  # exact types: this runs on every call, and isinstance on LibCST's ABCs is slow
     if func_type is cst.Attribute:
@@ -877,15 +824,44 @@ def backward_target(context: "LintContext", call: cst.Call) -> Optional[cst.Base
             return None
         keyword = _AUTOGRAD_ENTRY_POINTS.get(context.qualified_name(func) or "")
         if keyword is not None:
-            return _mode_argument(call, keyword)
+            return _first_argument(call, keyword)
         if attr != "backward":
             return None
         loss = trainer_backward_loss(context, call)
-        return func.value if loss is None else loss
+        if loss is not None:
+            return loss  # accelerator.backward(loss): the object runs loss's backward
+        receiver = func.value
+        if type(receiver) in _NAME_OR_ATTRIBUTE and context.qualified_name(receiver) is not None:
+            return None  # ``something_imported.backward(...)`` is a function, not a tensor method
+        if _is_scaler_scale(receiver):
+            return receiver.args[0].value  # type: ignore[attr-defined]
+        return receiver
     if func_type is cst.Name:
         keyword = _AUTOGRAD_ENTRY_POINTS.get(context.qualified_name(func) or "")
         if keyword is not None:
-            return _mode_argument(call, keyword)
+            return _first_argument(call, keyword)
+    return None
+
+
+_NAME_OR_ATTRIBUTE = frozenset({cst.Name, cst.Attribute})
+
+
+def _is_scaler_scale(expression: cst.BaseExpression) -> bool:
+    """``scaler.scale(loss)``: the AMP grad scaler's scaled loss, whose graph is the loss's."""
+    return (isinstance(expression, cst.Call) and isinstance(expression.func, cst.Attribute)
+            and expression.func.attr.value == "scale" and len(expression.args) == 1 and not expression.args[0].star
+            and expression.args[0].keyword is None)
+
+
+def _first_argument(call: cst.Call, keyword: str) -> Optional[cst.BaseExpression]:
+    """The first positional argument of ``call`` or its ``keyword=`` argument; None behind a ``*``/``**``."""
+    for index, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+        if arg.keyword is None and index == 0:
+            return arg.value
     return None
 
 
@@ -937,12 +913,3 @@ def _assignment_holding(flow: ScopeFlow, node: cst.CSTNode) -> Optional[cst.Assi
     if isinstance(parent, cst.Assign) and current is parent.value:
         return parent
     return None
-
-
-def target_names(target: cst.BaseExpression) -> List[str]:
-    """The names an assignment target binds (``a``, ``a, (b, c)``)."""
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [name for element in target.elements for name in target_names(element.value)]
-    return []

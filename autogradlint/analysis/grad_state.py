@@ -34,6 +34,7 @@ from autogradlint.analysis.grad_mode import (
     ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, is_statement, with_mode,
 )
 from autogradlint.analysis.modules import module_instance, remote_forward_may_skip_grad
+from autogradlint.analysis.names import bound_names, target_names
 from autogradlint.analysis.tensors import (
     FLOAT_FACTORIES,
     LIKE_FACTORIES,
@@ -48,7 +49,7 @@ from autogradlint.analysis.tensors import (
     positional,
     single_assigned_value,
 )
-from autogradlint.analysis.torch_api import SET_GRAD_ENABLED
+from autogradlint.analysis.torch_api import FUNCTIONAL_LOSSES, SET_GRAD_ENABLED, VARIABLE, is_loss_class
 from autogradlint.analysis.torch_semantics import function_flags, method_flags
 from autogradlint.analysis import torch_semantics
 from autogradlint.records import FrozenRecord, Record
@@ -178,16 +179,6 @@ _DIFFERENTIABLE: Dict[str, str] = {
 # of these, methods whose arguments (dtype, memory format) are not tensors
 _RECEIVER_ONLY_METHODS = frozenset({"float", "double", "half", "bfloat16", "clone", "contiguous", "t"})
 _FUNCTION_PREFIXES = ("torch.", "torch.nn.functional.", "torch.linalg.", "torch.special.")
-# functional losses: reduce to one element unless reduction= says otherwise
-_FUNCTIONAL_LOSSES = frozenset(
-    "torch.nn.functional." + n
-    for n in (
-        "mse_loss l1_loss smooth_l1_loss huber_loss cross_entropy nll_loss binary_cross_entropy "
-        "binary_cross_entropy_with_logits kl_div poisson_nll_loss gaussian_nll_loss soft_margin_loss "
-        "multilabel_soft_margin_loss hinge_embedding_loss cosine_embedding_loss margin_ranking_loss "
-        "triplet_margin_loss multi_margin_loss"
-    ).split()
-)
 # torch.nn modules whose output is an elementwise function of their one input
 _POINTWISE_MODULES = frozenset(
     "torch.nn." + n
@@ -697,7 +688,7 @@ class _Evaluator:
         if factory is not None:
             return self._factory(call, factory, env, mode)
         args = positional(call)
-        if name == "torch.autograd.Variable":
+        if name == VARIABLE:
             flag = keyword(call, "requires_grad")
             if flag is not None and bool_literal(flag.value) is True:
                 inner = self._facts(args[0].value, env, mode) if args else UNKNOWN_FACTS
@@ -705,7 +696,7 @@ class _Evaluator:
             return self._facts(args[0].value, env, mode) if args and flag is None else UNKNOWN_FACTS
         if name == "torch.from_numpy":
             return Facts(kind=TENSOR, requires_grad=False, leaf=True, why_no_grad=CONSTANT)
-        if name in _FUNCTIONAL_LOSSES:
+        if name in FUNCTIONAL_LOSSES:
             return self._loss(call, env, mode, keyword(call, "reduction"))
         flags = function_flags(name, call) if not name.startswith("numpy.") else None
         if flags is not None:
@@ -784,7 +775,7 @@ class _Evaluator:
         if found is None or found.scripted or found.class_name in _TUPLE_LAYERS:
             return UNKNOWN_FACTS
         name = found.class_name or ""
-        if name.startswith("torch.nn.") and name.endswith("Loss"):
+        if is_loss_class(name):
             return self._loss(call, env, mode, _constructor_keyword(self.context, call.func, "reduction"))
         arguments = self._arguments(call, env, mode)
         if arguments is None:
@@ -1024,7 +1015,7 @@ class _ScopeAnalysis:
         elif node_type is cst.AugAssign:
             self._augmented(node, env, mode)
         else:
-            for name in _bound_names(node):
+            for name in bound_names(node):
                 env.pop(name, None)
         if walrus:
             for name, facts in walrus.items():
@@ -1044,7 +1035,7 @@ class _ScopeAnalysis:
                 if values is not None and not isinstance(element, cst.StarredElement):
                     self._assign(inner, values[index], self.evaluator.facts(values[index], env, mode), env, mode)
                 else:
-                    for name in _target_names(inner):
+                    for name in target_names(inner):
                         env.pop(name, None)
         elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
             owner = target.value.value
@@ -1058,7 +1049,7 @@ class _ScopeAnalysis:
         elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
             self._in_place(target.value.value, [value], env, mode)
         elif isinstance(target, cst.StarredElement):
-            for name in _target_names(target):
+            for name in target_names(target):
                 env.pop(name, None)
 
     def _bind(self, name: str, facts: Facts, env: Env) -> None:
@@ -1231,7 +1222,7 @@ class _ScopeAnalysis:
                 self._forget_walrus_targets(item, inner_env)
             for item in node.items:
                 if item.asname is not None:
-                    for name in _target_names(item.asname.name):
+                    for name in target_names(item.asname.name):
                         inner_env.pop(name, None)
             end, end_mode, end_record = self._suite(node.body, inner_env, inner_mode, record, loop)
             return end, (mode if end_mode == inner_mode else _join_modes([mode, end_mode])), end_record
@@ -1241,7 +1232,7 @@ class _ScopeAnalysis:
             return self._try(node, env, mode, record, loop)
         # match, nested def/class, anything else: forget what it may bind
         env = dict(env)
-        for name in _bound_names(node):
+        for name in bound_names(node):
             env.pop(name, None)
         if node_type is cst.Match:
             branch_record = record and not (self._first_pass and in_loop)
@@ -1249,7 +1240,7 @@ class _ScopeAnalysis:
             for case in node.cases:
                 ends.append(self._suite(case.body, dict(env), mode, branch_record, loop)[0])
             env = _join_envs(ends) or {}
-            for name in _bound_names(node):
+            for name in bound_names(node):
                 env.pop(name, None)
         return env, mode, record
 
@@ -1257,7 +1248,7 @@ class _ScopeAnalysis:
         return loop is not None and bool(loop.continues or loop.breaks)
 
     def _loop(self, node, env: Env, mode: Optional[str], record: bool) -> Tuple[Optional[Env], Optional[str], bool]:
-        bound = _bound_names(node)
+        bound = bound_names(node)
         loop_items: Env = {}
         if isinstance(node, cst.For):
             item_facts = _LOOP_DATA if _is_data_iterable(node.iter) else UNKNOWN_FACTS
@@ -1265,7 +1256,7 @@ class _ScopeAnalysis:
                 item_facts = _NUMBER
             for parameter in self._parameter_loop_items(node):
                 loop_items[parameter] = _PARAMETER_ITEM
-            for name in _target_names(node.target):
+            for name in target_names(node.target):
                 if item_facts != UNKNOWN_FACTS:
                     loop_items[name] = item_facts
 
@@ -1281,7 +1272,7 @@ class _ScopeAnalysis:
             if header_walrus:
                 self._forget_walrus_targets(header, entered)
             if isinstance(node, cst.For):
-                for name in _target_names(node.target):
+                for name in target_names(node.target):
                     entered.pop(name, None)
                 entered.update(loop_items)
             return entered
@@ -1335,14 +1326,14 @@ class _ScopeAnalysis:
             end, end_mode, _ = self._suite(node.orelse.body, end, end_mode, body_record, loop)
         # a handler may start anywhere in the body: what the body binds is unknown there
         unsettled = dict(env)
-        for name in _bound_names(node.body):
+        for name in bound_names(node.body):
             unsettled.pop(name, None)
         handler_record = record and not (self._first_pass and loop is not None)
         ends = [end]
         for handler in node.handlers:
             start = dict(unsettled)
             if handler.name is not None:
-                for name in _target_names(handler.name.name):
+                for name in target_names(handler.name.name):
                     start.pop(name, None)
             ends.append(self._suite(handler.body, start, mode, handler_record, loop)[0])
         after = _join_envs(ends)
@@ -1490,99 +1481,6 @@ def _facts_where_written(context: "LintContext", state: "_FileState", index, nod
 def _join_modes(modes: Sequence[Optional[str]]) -> Optional[str]:
     first = modes[0] if modes else None
     return first if all(m == first for m in modes) else UNKNOWN
-
-
-def _target_names(target: cst.CSTNode) -> List[str]:
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [n for e in target.elements for n in _target_names(e.value)]
-    if isinstance(target, cst.StarredElement):
-        return _target_names(target.value)
-    return []
-
-
-# the nodes that may bind a name: what ``_bound_names`` looks at
-_BINDERS = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For,
-            cst.NamedExpr, cst.AsName, cst.Import, cst.ImportFrom, cst.Del, cst.MatchAs, cst.MatchStar,
-            cst.MatchMapping)
-# binders whose subtree binds nothing more (nested scopes, imports)
-_OPAQUE_BINDERS = frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Import, cst.ImportFrom})
-_TARGET_BINDERS = frozenset({cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.NamedExpr, cst.Del})
-_BINDER_TYPES = frozenset(_BINDERS)
-_SMALL_SUBTREE = 48
-
-
-def _bound_names(root: cst.CSTNode) -> set:
-    """Every name a statement (and what it contains, short of nested scopes) may bind."""
-    names: set = set()
-    if type(root) in _OPAQUE_BINDERS:
-        _add_bound_names(root, names)
-        return names
-    index = current_index()
-    start = index.number(root) if index is not None else None
-    if start is None:
-        return _bound_names_walk(root)
-    order, ends = index.order, index.ends
-    end = ends[start]
-    if end - start <= _SMALL_SUBTREE:
-        # a scan of a few nodes costs less than looking up every binder type in the index
-        numbers = [number for number in range(start, end) if type(order[number]) in _BINDER_TYPES]
-    else:
-        numbers = index.numbers_of(_BINDERS, start, end)
-    skip_to = start
-    for number in numbers:
-        if number < skip_to:
-            continue  # inside a nested scope or an import already handled
-        _add_bound_names(order[number], names)
-        if type(order[number]) in _OPAQUE_BINDERS:
-            skip_to = ends[number]
-    return names
-
-
-def _add_bound_names(node: cst.CSTNode, names: set) -> None:
-    """Add the names ``node`` itself binds (not its children) to ``names``."""
-    node_type = type(node)
-    if node_type in _TARGET_BINDERS:
-        names.update(_target_names(node.target))
-    elif node_type is cst.FunctionDef or node_type is cst.ClassDef:
-        names.add(node.name.value)
-    elif node_type is cst.AsName:
-        names.update(_target_names(node.name))
-    elif node_type is cst.Import or node_type is cst.ImportFrom:
-        if type(node.names) is cst.ImportStar:
-            return
-        for alias in node.names:
-            if alias.asname is not None:
-                names.update(_target_names(alias.asname.name))
-            else:
-                first = alias.name
-                while type(first) is cst.Attribute:
-                    first = first.value
-                if type(first) is cst.Name:
-                    names.add(first.value)
-    elif node_type is cst.MatchAs or node_type is cst.MatchStar:
-        if node.name is not None:
-            names.add(node.name.value)
-    elif node_type is cst.MatchMapping:
-        if node.rest is not None:
-            names.add(node.rest.value)
-
-
-def _bound_names_walk(root: cst.CSTNode) -> set:
-    """``_bound_names`` of a tree that is not the one being linted."""
-    names: set = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        node_type = type(node)
-        if node_type in _OPAQUE_BINDERS or node_type in _TARGET_BINDERS or node_type is cst.AsName or \
-                node_type is cst.MatchAs or node_type is cst.MatchStar or node_type is cst.MatchMapping:
-            _add_bound_names(node, names)
-            if node_type in _OPAQUE_BINDERS:
-                continue
-        stack.extend(children(node))
-    return names
 
 
 def _is_range(context: "LintContext", iterable: cst.BaseExpression) -> bool:

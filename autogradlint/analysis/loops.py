@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Sequence, Set
 
 import libcst as cst
 
-from autogradlint.analysis.grad_mode import GRAD_OFF, trainer_backward_loss, with_mode
+from autogradlint.analysis.grad_mode import GRAD_OFF, with_mode
 from autogradlint.analysis.modules import is_module_instance
+from autogradlint.analysis.names import bound_names, target_names
 from autogradlint.analysis.tensors import factory_call
 from autogradlint.walk import NESTED_SCOPES, children, own_nodes_of
 
@@ -20,7 +21,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from autogradlint.context import LintContext
 
 AUTOGRAD_BACKWARD = "torch.autograd.backward"
-AUTOGRAD_GRAD = "torch.autograd.grad"
 
 # methods whose result no longer carries the receiver's graph
 GRAPH_CUTTING_METHODS = frozenset({"detach", "detach_", "item", "tolist", "numpy"})
@@ -41,10 +41,6 @@ _SCOPE_TYPES = frozenset(_SCOPES)
 _SCOPE_OWNERS = frozenset({cst.FunctionDef, cst.ClassDef, cst.Module})
 _EXITS = (cst.Break, cst.Return, cst.Raise)
 _STATEMENTS = (cst.BaseSmallStatement, cst.BaseCompoundStatement)
-# the nodes ``bound_names`` looks at, and those of them that bind their ``target``
-_BINDERS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.WithItem, cst.NamedExpr,
-            cst.ExceptHandler, cst.FunctionDef, cst.ClassDef, cst.Import, cst.ImportFrom)
-_TARGET_BINDERS = frozenset({cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr})
 
 
 # ------------------------------------------------------------------------------------ loops
@@ -210,47 +206,6 @@ def own_statements(root: cst.CSTNode) -> List[cst.CSTNode]:
     return [node for node in own_nodes_of(root, _STATEMENTS) if node is not root]
 
 
-def target_names(target: cst.CSTNode) -> List[str]:
-    """Plain names an assignment target binds (``a``, ``a, (b, *c)``); attributes and subscripts bind none."""
-    target_type = type(target)
-    if target_type is cst.Name:
-        return [target.value]
-    if target_type is cst.Tuple or target_type is cst.List:
-        return [n for element in target.elements for n in target_names(element.value)]
-    if target_type is cst.StarredElement:
-        return target_names(target.value)
-    return []
-
-
-def bound_names(root: cst.CSTNode) -> Set[str]:
-    """Every plain name that code under ``root`` binds (assignments, loop targets, ``with ... as``,
-    walrus, imports, nested ``def``/``class`` names), not counting bindings inside nested scopes."""
-    names: Set[str] = set()
-    for node in own_nodes_of(root, _BINDERS):
-        node_type = type(node)
-        if node_type is cst.Assign:
-            for target in node.targets:
-                names.update(target_names(target.target))
-        elif node_type in _TARGET_BINDERS:
-            names.update(target_names(node.target))
-        elif node_type is cst.WithItem:
-            if node.asname is not None:
-                names.update(target_names(node.asname.name))
-        elif node_type is cst.ExceptHandler:
-            if node.name is not None:
-                names.update(target_names(node.name.name))
-        elif node_type is cst.FunctionDef or node_type is cst.ClassDef:
-            if node is not root:
-                names.add(node.name.value)
-        elif type(node.names) is not cst.ImportStar:  # Import, ImportFrom
-            for alias in node.names:
-                bound = alias.asname.name if alias.asname is not None else alias.name
-                while type(bound) is cst.Attribute:
-                    bound = bound.value
-                names.update(target_names(bound))
-    return names
-
-
 def assignment_pairs(statement: cst.CSTNode) -> List[Tuple[List[str], Optional[cst.BaseExpression]]]:
     """(names bound, value) for a small statement that binds names: ``a = b = v`` gives ([a, b], v);
     ``a += v`` gives ([a], v) (the old value is read too); value None for a binding whose value is unknown."""
@@ -323,51 +278,6 @@ def is_non_tensor_name(context: "LintContext", name: cst.Name) -> bool:
 # ------------------------------------------------------------------------------------ backward
 
 
-def backward_target(context: "LintContext", call: cst.Call) -> Optional[cst.BaseExpression]:
-    """The tensor a call runs backward from: ``loss`` in ``loss.backward()``, ``scaler.scale(loss).backward()``,
-    ``torch.autograd.backward(loss)``, ``torch.autograd.grad(loss, params)`` or ``accelerator.backward(loss)``
-    (grad_mode.trainer_backward_loss); None for other calls."""
-    func = call.func
-    func_type = type(func)
-    if func_type is cst.Attribute and func.attr.value == "backward":
-        if context.qualified_name(func) == AUTOGRAD_BACKWARD:
-            return _first_argument(call, ("tensors",))
-        loss = trainer_backward_loss(context, call)
-        if loss is not None:
-            return loss  # accelerator.backward(loss): the object runs loss's backward
-        if type(func.value) in _NAME_OR_ATTRIBUTE and context.qualified_name(func.value) is not None:
-            return None  # ``something_imported.backward(...)`` is a function, not a tensor method
-        receiver = func.value
-        if _is_scaler_scale(receiver):
-            return receiver.args[0].value  # type: ignore[attr-defined]
-        return receiver
-    if func_type in _NAME_OR_ATTRIBUTE:
-        name = context.qualified_name(func)
-        if name == AUTOGRAD_BACKWARD:
-            return _first_argument(call, ("tensors",))
-        if name == AUTOGRAD_GRAD:
-            return _first_argument(call, ("outputs",))
-    return None
-
-
-def _is_scaler_scale(expression: cst.BaseExpression) -> bool:
-    """``scaler.scale(loss)``: the AMP grad scaler's scaled loss, whose graph is the loss's."""
-    return (isinstance(expression, cst.Call) and isinstance(expression.func, cst.Attribute)
-            and expression.func.attr.value == "scale" and len(expression.args) == 1 and not expression.args[0].star
-            and expression.args[0].keyword is None)
-
-
-def _first_argument(call: cst.Call, keywords: Tuple[str, ...]) -> Optional[cst.BaseExpression]:
-    for index, arg in enumerate(call.args):
-        if arg.star:
-            return None
-        if arg.keyword is not None and arg.keyword.value in keywords:
-            return arg.value
-        if arg.keyword is None and index == 0:
-            return arg.value
-    return None
-
-
 def keeps_graph(context: "LintContext", call: cst.Call) -> Optional[bool]:
     """Whether a backward call keeps its graph: True with ``retain_graph=True``/``create_graph=True``,
     False when it certainly frees it, None when an argument decides at run time."""
@@ -397,16 +307,6 @@ def _literal_bool(expression: cst.BaseExpression) -> Optional[bool]:
     if isinstance(expression, cst.Name) and expression.value in ("True", "False", "None"):
         return expression.value == "True"
     return None
-
-
-def module_imports_torch(context: "LintContext") -> bool:
-    """Whether the file imports torch (or a torch submodule) at module level: it works with torch tensors."""
-    for bindings in context.names.module_scope.bindings.values():
-        for binding in bindings:
-            target = binding.target or ""
-            if binding.kind == "import" and (target == "torch" or target.startswith("torch.")):
-                return True
-    return False
 
 
 # ------------------------------------------------------------------------------------ dataflow

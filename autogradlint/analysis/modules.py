@@ -8,7 +8,7 @@ import libcst as cst
 
 from autogradlint.analysis.call_sites import (all_parameter_arguments, bool_literal, keyword, parameter_arguments,
                                              positional)
-from autogradlint.analysis.torch_api import layer_parameters
+from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS, layer_parameters
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import NESTED_SCOPES, children, current_index, iter_tree, nodes_of
 
@@ -200,17 +200,12 @@ class ModuleAttribute(FrozenRecord):
         self._assign(name, kind, class_name, has_parameters)
 
 
-# methods of nn.Module that return the module itself
-SELF_RETURNING_METHODS = frozenset(
-    {"to", "cuda", "cpu", "xpu", "train", "eval", "float", "double", "half", "bfloat16", "type",
-     "requires_grad_", "apply", "share_memory", "to_empty"}
-)
 # methods of nn.Module that iterate submodules: name -> whether they yield (name, module) pairs
 SUBMODULE_ITERATORS = {"modules": False, "children": False, "named_modules": True, "named_children": True}
 # containers whose items are modules
 MODULE_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.ModuleDict", "torch.nn.Sequential"})
 # wrappers whose ``.module`` is the wrapped module
-_WRAPPERS = frozenset(
+MODULE_WRAPPERS = frozenset(
     {"torch.nn.DataParallel", "torch.nn.parallel.DataParallel", "torch.nn.parallel.DistributedDataParallel",
      "torch.nn.parallel.data_parallel.DataParallel", "torch.nn.parallel.distributed.DistributedDataParallel"}
 )
@@ -590,7 +585,7 @@ def _attribute_instance(knowledge: _FileKnowledge, attribute: cst.Attribute) -> 
     else:
         if owner.may_be_function:
             return None
-        if attr == "module" and owner.class_name in _WRAPPERS:
+        if attr == "module" and owner.class_name in MODULE_WRAPPERS:
             return ModuleInstance()
         if owner.local is None:
             return _project_attribute(context_of(knowledge), owner.remote, attr) if owner.remote is not None else None
@@ -1141,7 +1136,7 @@ def _qualified_call_instance(knowledge: _FileKnowledge, qualified: str, call: cs
         return first if first is not None and first.scripted else None
     if qualified in ("torch.jit.trace", "torch.compile", "copy.deepcopy"):
         return first.replace(scripted=False) if first is not None and qualified == "torch.jit.trace" else first
-    if qualified in _WRAPPERS:
+    if qualified in MODULE_WRAPPERS:
         return ModuleInstance(_torch_nn_class(qualified), first.has_parameters if first else None)
     if is_module_base_name(qualified):
         class_name = _torch_nn_class(qualified)
@@ -1262,12 +1257,6 @@ def _own_returns(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseEx
         skip_to = ends[number]
     values.reverse()  # the order of the walk below
     return values
-
-
-def own_returns(function: cst.FunctionDef) -> Optional[List[Optional[cst.BaseExpression]]]:
-    """The values of a function's own ``return`` statements (None for a generator; a bare ``return`` is a
-    None value)."""
-    return _own_returns(function)
 
 
 def is_subclassed_here(context: "LintContext", klass: cst.ClassDef) -> bool:
@@ -1415,6 +1404,12 @@ def _assigned_values(knowledge: _FileKnowledge, klass: cst.ClassDef, attr: str,
             if inherited:
                 return inherited
     return []
+
+
+def attribute_values(context: "LintContext", klass: cst.ClassDef, attr: str) -> List[Optional[cst.BaseExpression]]:
+    """Every value the methods of a class of this file assign to ``self.<attr>`` (those of its local bases when
+    it assigns none); a None entry is a value that cannot be followed (a tuple target, an augmented assignment)."""
+    return _assigned_values(_knowledge(context), klass, attr)
 
 
 def _is_parameter_value(context: "LintContext", value: Optional[cst.BaseExpression]) -> bool:

@@ -10,12 +10,15 @@ This replaces LibCST's ScopeProvider/QualifiedNameProvider, which cost about ten
 from __future__ import annotations
 
 import builtins
-from typing import Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
 import libcst as cst
 
 from autogradlint.records import FrozenRecord, Record
-from autogradlint.walk import TreeIndex
+from autogradlint.walk import TreeIndex, children, current_index
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autogradlint.context import LintContext
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 
@@ -319,3 +322,117 @@ class NameResolver:
                 return None
             return f"{base}.{node.attr.value}"
         return None
+
+
+def target_names(target: cst.CSTNode) -> List[str]:
+    """Plain names an assignment target binds (``a``, ``a, (b, *c)``); attributes and subscripts bind none."""
+    target_type = type(target)
+    if target_type is cst.Name:
+        return [target.value]
+    if target_type is cst.Tuple or target_type is cst.List:
+        return [n for element in target.elements for n in target_names(element.value)]
+    if target_type is cst.StarredElement:
+        return target_names(target.value)
+    return []
+
+
+# packages whose import means the file works with torch (its tensors, modules and training loops)
+TORCH_PACKAGES = frozenset({"torch", "pytorch_lightning", "lightning", "accelerate"})
+_WORKS_WITH_TORCH = "names.works_with_torch"  # key of the answer in the file's LintContext.facts
+
+
+def works_with_torch(context: "LintContext") -> bool:
+    """Whether the file imports torch (a torch submodule, or a torch training framework: Lightning, Accelerate)
+    at module level, in any spelling: its code works with torch tensors."""
+    found = context.facts.get(_WORKS_WITH_TORCH)
+    if found is None:
+        found = context.facts[_WORKS_WITH_TORCH] = any(
+            binding.kind == "import" and (binding.target or "").split(".", 1)[0] in TORCH_PACKAGES
+            for bindings in context.names.module_scope.bindings.values() for binding in bindings)
+    return found
+
+
+# the nodes that may bind a name: what ``bound_names`` looks at
+_BINDERS = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For,
+            cst.NamedExpr, cst.AsName, cst.Import, cst.ImportFrom, cst.Del, cst.MatchAs, cst.MatchStar,
+            cst.MatchMapping)
+# binders whose subtree binds nothing more (nested scopes, imports)
+_OPAQUE_BINDERS = frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Import, cst.ImportFrom})
+_TARGET_BINDERS = frozenset({cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.NamedExpr, cst.Del})
+_BINDER_TYPES = frozenset(_BINDERS)
+_SMALL_SUBTREE = 48
+
+
+def bound_names(root: cst.CSTNode) -> set:
+    """Every name a statement or block (and what it contains, short of nested scopes) may bind: assignment,
+    loop, ``with``/``except ... as`` and walrus targets (a walrus in a comprehension too: it binds outside),
+    ``del``, match captures, imports, and the names of ``def``/``class`` statements (not what their bodies
+    bind); comprehension variables are the comprehension's own."""
+    names: set = set()
+    if type(root) in _OPAQUE_BINDERS:
+        _add_bound_names(root, names)
+        return names
+    index = current_index()
+    start = index.number(root) if index is not None else None
+    if start is None:
+        return _bound_names_walk(root)
+    order, ends = index.order, index.ends
+    end = ends[start]
+    if end - start <= _SMALL_SUBTREE:
+        # a scan of a few nodes costs less than looking up every binder type in the index
+        numbers = [number for number in range(start, end) if type(order[number]) in _BINDER_TYPES]
+    else:
+        numbers = index.numbers_of(_BINDERS, start, end)
+    skip_to = start
+    for number in numbers:
+        if number < skip_to:
+            continue  # inside a nested scope or an import already handled
+        _add_bound_names(order[number], names)
+        if type(order[number]) in _OPAQUE_BINDERS:
+            skip_to = ends[number]
+    return names
+
+
+def _add_bound_names(node: cst.CSTNode, names: set) -> None:
+    """Add the names ``node`` itself binds (not its children) to ``names``."""
+    node_type = type(node)
+    if node_type in _TARGET_BINDERS:
+        names.update(target_names(node.target))
+    elif node_type is cst.FunctionDef or node_type is cst.ClassDef:
+        names.add(node.name.value)
+    elif node_type is cst.AsName:
+        names.update(target_names(node.name))
+    elif node_type is cst.Import or node_type is cst.ImportFrom:
+        if type(node.names) is cst.ImportStar:
+            return
+        for alias in node.names:
+            if alias.asname is not None:
+                names.update(target_names(alias.asname.name))
+            else:
+                first = alias.name
+                while type(first) is cst.Attribute:
+                    first = first.value
+                if type(first) is cst.Name:
+                    names.add(first.value)
+    elif node_type is cst.MatchAs or node_type is cst.MatchStar:
+        if node.name is not None:
+            names.add(node.name.value)
+    elif node_type is cst.MatchMapping:
+        if node.rest is not None:
+            names.add(node.rest.value)
+
+
+def _bound_names_walk(root: cst.CSTNode) -> set:
+    """``bound_names`` of a tree that is not the one being linted."""
+    names: set = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        node_type = type(node)
+        if node_type in _OPAQUE_BINDERS or node_type in _TARGET_BINDERS or node_type is cst.AsName or \
+                node_type is cst.MatchAs or node_type is cst.MatchStar or node_type is cst.MatchMapping:
+            _add_bound_names(node, names)
+            if node_type in _OPAQUE_BINDERS:
+                continue
+        stack.extend(children(node))
+    return names

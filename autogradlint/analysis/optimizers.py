@@ -6,16 +6,22 @@
   bitsandbytes, transformers, timm's factories, ZeroRedundancyOptimizer);
 - ``is_optimizer_class``: a class of this file: True when it subclasses one of those (directly or through
   classes of this file), False when it certainly does not (a home-made optimizer with its own ``step`` and
-  ``zero_grad`` is not a torch optimizer: what they do is its own business), None when a base is unknown.
+  ``zero_grad`` is not a torch optimizer: what they do is its own business), None when a base is unknown;
+- ``optimizer_value``: the optimizer an expression certainly holds, followed through values rather than names
+  (``values.origins``): a constructor of an optimizer class, a function of this file whose every return is one,
+  a parameter annotated with one or to which every call site passes one, an attribute every assignment of its
+  class sets to one.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 import libcst as cst
 
 from autogradlint.analysis.modules import local_class
 from autogradlint.analysis.torch_api import canonical
+from autogradlint.analysis.values import origins
+from autogradlint.records import FrozenRecord
 
 if TYPE_CHECKING:  # pragma: no cover
     from autogradlint.context import LintContext
@@ -84,3 +90,55 @@ def is_optimizer_class(context: "LintContext", classdef: cst.ClassDef, _seen: Op
         if name not in _NEUTRAL_BASES:
             answer = None
     return answer
+
+
+class OptimizerValue(FrozenRecord):
+    """What is known of the optimizer an expression certainly holds."""
+
+    __slots__ = ("class_name", "torch")
+
+    def __init__(self, class_name: Optional[str], torch: bool) -> None:
+        # the qualified name of its class (a class of this file: its name); None when the values disagree
+        # torch: an optimizer class of torch.optim itself, whose ``step``/``zero_grad`` behave as torch documents
+        self._assign(class_name, torch)
+
+
+# the base class an annotation may name: any optimizer, not one whose behaviour is torch's own
+_OPTIMIZER_BASE = "torch.optim.Optimizer"
+
+
+def optimizer_value(context: "LintContext", expression: cst.BaseExpression) -> Optional[OptimizerValue]:
+    """The optimizer ``expression`` certainly holds: every origin of its value (``values.origins``) is an
+    optimizer's constructor or annotation; None when that is not certain."""
+    found = origins(context, expression)
+    if not found:
+        return None
+    return _all_of(_origin_value(context, origin) for origin in found)
+
+
+def _origin_value(context: "LintContext", origin: cst.BaseExpression) -> Optional[OptimizerValue]:
+    annotation = type(origin) is not cst.Call
+    func = origin if annotation else origin.func  # type: ignore[attr-defined]
+    if type(func) not in (cst.Name, cst.Attribute):
+        return None
+    name = context.qualified_name(func)
+    if is_optimizer_name(name):
+        return OptimizerValue(name, is_torch_optimizer_name(name) and not (annotation and name == _OPTIMIZER_BASE))
+    klass = local_class(context, func)
+    if klass is not None and is_optimizer_class(context, klass) is True:
+        return OptimizerValue(klass.name.value, False)
+    return None
+
+
+def _all_of(values: Iterable[Optional[OptimizerValue]]) -> Optional[OptimizerValue]:
+    """What every value has in common; None as soon as one is not certainly an optimizer."""
+    found = None
+    for value in values:
+        if value is None:
+            return None
+        if found is None:
+            found = value
+        else:
+            found = OptimizerValue(found.class_name if found.class_name == value.class_name else None,
+                                   found.torch and value.torch)
+    return found

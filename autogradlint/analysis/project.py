@@ -24,7 +24,7 @@ import os
 import re
 from typing import Dict, List, Optional, Tuple
 
-from autogradlint.analysis.torch_api import layer_parameters
+from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS, layer_parameters
 
 # summaries by content hash, shared by every file linted in this process (and saved with the cache)
 _STORE: Dict[str, dict] = {}
@@ -33,8 +33,6 @@ _NEW: Dict[str, dict] = {}
 _MAX_DEPTH = 8
 _BUILTINS = frozenset(dir(builtins))
 
-_SELF_RETURNING = frozenset({"to", "cuda", "cpu", "train", "eval", "float", "double", "half", "bfloat16",
-                             "requires_grad_", "share_memory", "to_empty", "type", "apply"})
 _GRAD_OFF_ATTRIBUTES = frozenset({"detach", "data", "numpy", "item", "no_grad", "inference_mode",
                                   "set_grad_enabled", "enable_grad"})
 
@@ -146,7 +144,7 @@ class _Summarizer:
         """What a value certainly is: a call of a named callable, or nn.Parameter(...)."""
         if isinstance(node, ast.Call):
             func = node.func
-            if isinstance(func, ast.Attribute) and func.attr in _SELF_RETURNING:
+            if isinstance(func, ast.Attribute) and func.attr in SELF_RETURNING_METHODS:
                 inner = self.value(func.value, names)
                 if inner is not None:
                     return inner

@@ -62,6 +62,8 @@ _DTYPE_METHODS = {
     "float": "float32", "double": "float64", "half": "float16", "bfloat16": "bfloat16",
     "long": "int64", "int": "int32", "short": "int16", "char": "int8", "byte": "uint8", "bool": "bool",
 }
+# of these, the methods that convert to a floating dtype
+FLOATING_DTYPE_METHODS = {method: dtype for method, dtype in _DTYPE_METHODS.items() if dtype in FLOATING}
 # device types torch accepts in a device string besides cpu and cuda
 _OTHER_DEVICE_TYPES = frozenset({"mps", "xpu", "meta", "hpu", "xla", "npu", "ipu", "mtia", "privateuseone"})
 # calls that change the dtype or device factories use by default
@@ -652,3 +654,27 @@ def module_attribute_target(context: "LintContext", node: cst.CSTNode) -> Option
     if klass is None or is_module_class(context, klass) is not True:
         return None
     return target.attr.value
+
+
+# methods that cast to a floating dtype in ``x.data = x.data.<cast>(...)`` (``to``/``type`` with an argument)
+_FLOATING_CASTS = frozenset(["to", "type", *FLOATING_DTYPE_METHODS])
+
+
+def dtype_swap_operands(statement: cst.CSTNode) -> Optional[Tuple[cst.Attribute, cst.Attribute]]:
+    """The two ``.data`` of ``x.data = x.data.to(dtype)`` (or ``.half()``, ``.float()`` ...): the one way to change
+    a tensor's dtype while keeping the object (a parameter, a ``.grad``), which ``copy_`` under no_grad cannot do;
+    None for any other statement."""
+    if not (isinstance(statement, cst.Assign) and len(statement.targets) == 1):
+        return None
+    target, value = statement.targets[0].target, statement.value
+    if not (isinstance(target, cst.Attribute) and target.attr.value == "data"):
+        return None
+    if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute)
+            and value.func.attr.value in _FLOATING_CASTS):
+        return None
+    source = value.func.value
+    if not (isinstance(source, cst.Attribute) and source.attr.value == "data" and source.value.deep_equals(target.value)):
+        return None
+    if value.func.attr.value in ("to", "type") and not value.args:
+        return None
+    return target, source

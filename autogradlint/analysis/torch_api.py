@@ -28,6 +28,7 @@ NO_GRAD = "torch.no_grad"
 ENABLE_GRAD = "torch.enable_grad"
 INFERENCE_MODE = "torch.inference_mode"
 SET_GRAD_ENABLED = "torch.set_grad_enabled"
+VARIABLE = "torch.autograd.Variable"  # the pre-0.4 wrapper: now returns its tensor argument
 
 # context managers that must be instantiated: `with torch.no_grad:` raises TypeError
 GRAD_MODE_CONTEXTS = frozenset({NO_GRAD, ENABLE_GRAD, INFERENCE_MODE})
@@ -49,6 +50,29 @@ def canonical(qualified_name: Optional[str]) -> Optional[str]:
         if rest in _AUTOGRAD_TOP_LEVEL:
             name = "torch." + rest
     return name
+
+
+# methods of nn.Module that return the module itself
+SELF_RETURNING_METHODS = frozenset(
+    {"to", "cuda", "cpu", "xpu", "train", "eval", "float", "double", "half", "bfloat16", "type",
+     "requires_grad_", "apply", "share_memory", "to_empty"}
+)
+
+# torch.nn.functional losses: they reduce to one element unless ``reduction=`` says otherwise
+FUNCTIONAL_LOSSES = frozenset(
+    "torch.nn.functional." + name
+    for name in (
+        "mse_loss l1_loss smooth_l1_loss huber_loss cross_entropy nll_loss binary_cross_entropy "
+        "binary_cross_entropy_with_logits kl_div poisson_nll_loss gaussian_nll_loss soft_margin_loss "
+        "multilabel_soft_margin_loss hinge_embedding_loss cosine_embedding_loss margin_ranking_loss "
+        "triplet_margin_loss multi_margin_loss multilabel_margin_loss ctc_loss"
+    ).split()
+)
+
+
+def is_loss_class(qualified_name: Optional[str]) -> bool:
+    """Whether ``qualified_name`` is a torch.nn loss class (``torch.nn.MSELoss``, ``torch.nn.modules.loss.L1Loss``)."""
+    return qualified_name is not None and qualified_name.startswith("torch.nn.") and qualified_name.endswith("Loss")
 
 
 # torch.nn layers that hold parameters (whatever their arguments)

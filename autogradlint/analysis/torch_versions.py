@@ -66,3 +66,26 @@ def torch_version(context: "LintContext") -> TorchVersion:
 def torch_at_least(context: "LintContext", release: TorchVersion) -> bool:
     """Whether the torch version the file is linted for is ``release`` or newer."""
     return torch_version(context) >= release
+
+
+# words of a condition that chooses code by torch version or feature
+_GUARD_WORDS = ("version", "hasattr", "is_torch", "getattr")
+
+
+def chosen_by_version(context: "LintContext") -> bool:
+    """Whether the node being visited sits, within its function, inside ``try:`` or under an ``if`` (or
+    conditional expression) whose test mentions a version, ``hasattr``/``getattr`` or ``is_torch...``: code
+    that supports several torch releases on purpose."""
+    import libcst as cst  # here: reading versions and pins (config, pre-commit) must not import LibCST
+
+    for ancestor in reversed(context.ancestors):
+        if isinstance(ancestor, cst.Try):
+            return True
+        test: Optional[cst.BaseExpression] = getattr(ancestor, "test", None) if isinstance(ancestor, (cst.If, cst.IfExp)) else None
+        if test is not None:
+            text = context.module.code_for_node(test).lower()
+            if any(word in text for word in _GUARD_WORDS):
+                return True
+        if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef)):
+            break
+    return False

@@ -18,9 +18,19 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple, Un
 
 import libcst as cst
 
+from autogradlint.analysis.call_sites import bool_literal
 from autogradlint.analysis.grad_mode import GRAD_OFF, UNKNOWN, decorator_mode, with_mode
 from autogradlint.analysis.modules import is_static_or_classmethod, plain_instance_class
-from autogradlint.analysis.optimizers import is_optimizer_class, is_optimizer_name, is_torch_optimizer_name
+from autogradlint.analysis.names import works_with_torch
+from autogradlint.analysis.optimizers import (
+    OptimizerValue,
+    is_optimizer_class,
+    is_optimizer_name,
+    is_torch_optimizer_name,
+    optimizer_value,
+)
+from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS
+from autogradlint.analysis.values import origins
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import current_index, iter_tree, nodes_of, own_nodes_of
 
@@ -65,8 +75,6 @@ GRAD_SCALERS = frozenset(
 _NOT_OPTIMIZER = re.compile(r"sched|warmup|lr|prof|timer|ema|swa|progress|bar|env|writer|logger|meter|tracker|"
                             r"counter|scaler|clock|monitor|stepper|callback", re.I)
 _OPTIMIZER_NAME = re.compile(r"(^|_)(opt|optim|optimizer|optimiser)s?(_|\d|$)|optimizer|optimiser", re.I)
-# packages whose import means the file works with torch
-_TORCH_PACKAGES = frozenset({"torch", "pytorch_lightning", "lightning", "accelerate"})
 # helpers are expanded this deep, and at most this many times per file
 _MAX_DEPTH = 3
 _MAX_EXPANSIONS = 3000
@@ -168,7 +176,7 @@ class TrainingFacts:
     def __init__(self, context: "LintContext") -> None:
         self.context = context
         self.module = context.module
-        self.works_with_torch = _imports_torch(context.module)
+        self.works_with_torch = works_with_torch(context)
         self.optimizers: Dict[str, OptimizerInfo] = {}
         # names bound to an optimizer of torch.optim itself (its zero_grad's default is torch's)
         self.torch_optimizers: Set[str] = set()
@@ -185,6 +193,7 @@ class TrainingFacts:
         # id(class) -> method name -> the class's own defs of that name (a class may have hundreds)
         self._methods: Dict[int, Dict[str, List[cst.FunctionDef]]] = {}
         self._expansions = 0
+        self._optimizer_values: Dict[int, Optional[OptimizerValue]] = {}  # id(call) -> what its receiver holds
         self._functions: List[Tuple[cst.FunctionDef, Optional[cst.ClassDef], Optional[bool]]] = []
         self._collect_bindings()
         self._build_roots()
@@ -220,7 +229,7 @@ class TrainingFacts:
         texts = [t for t in (_plain_text(target) for target in targets) if t is not None]
         if name in GRAD_SCALERS:
             self.scalers.update(texts)
-            if any(a.keyword is not None and a.keyword.value == "enabled" and _literal(a.value) is False
+            if any(a.keyword is not None and a.keyword.value == "enabled" and bool_literal(a.value) is False
                    for a in call.args):
                 self.disabled_scalers.update(texts)
         elif name is not None and _is_scheduler_name(name):
@@ -441,7 +450,7 @@ class TrainingFacts:
         if method in ("eval", "train"):
             # ``model.to(device).eval()``: nn.Module's to/cuda/cpu/float/... return the module itself
             while (type(target) is cst.Call and type(target.func) is cst.Attribute
-                   and target.func.attr.value in _MODULE_RETURNING_SELF):
+                   and target.func.attr.value in SELF_RETURNING_METHODS):
                 target = target.func.value
         receiver = _text(target, scope.subst)
         positional = [a for a in call.args if a.keyword is None and not a.star]
@@ -451,7 +460,7 @@ class TrainingFacts:
             if (type(inner) is cst.Call and type(inner.func) is cst.Attribute
                     and inner.func.attr.value == "scale"):
                 candidate = _text(inner.func.value, scope.subst)
-                if self.is_scaler(candidate):
+                if self.is_scaler(candidate) or (candidate is not None and holds_grad_scaler(self.context, inner.func.value)):
                     scaler = candidate
             return Event(BACKWARD, call, receiver, scaler=scaler, grad_off=off)
         if method in ("step", "eval", "train") and self._plain_object(func.value, optimizer=method == "step"):
@@ -459,12 +468,13 @@ class TrainingFacts:
             text = _text(func, scope.subst)
             return Event(CALL, call, text, grad_off=off) if text is not None else None
         if method == "step":
-            if self.is_scaler(receiver):
+            if self.is_scaler(receiver) or (receiver is not None and holds_grad_scaler(self.context, func.value)):
                 argument = _text(positional[0].value, scope.subst) if positional else None
                 return Event(SCALER_STEP, call, receiver, argument=argument, grad_off=off)
             if receiver is None or receiver in self.schedulers or len(positional) > 1:
                 return None
-            if _NOT_OPTIMIZER.search(_last_identifier(receiver)) and receiver not in self.optimizers:
+            if (_NOT_OPTIMIZER.search(_last_identifier(receiver)) and receiver not in self.optimizers
+                    and optimizer_value(self.context, func.value) is None):
                 return None
             return Event(STEP, call, receiver, grad_off=off)
         if method == "zero_grad":
@@ -475,7 +485,7 @@ class TrainingFacts:
         if method == "eval" and not call.args:
             return Event(EVAL, call, receiver, grad_off=off)
         if method == "train":
-            mode = _literal(call.args[0].value) if len(call.args) == 1 else (True if not call.args else None)
+            mode = bool_literal(call.args[0].value) if len(call.args) == 1 else (True if not call.args else None)
             return Event(EVAL if mode is False else TRAIN, call, receiver, grad_off=off)
         if receiver is not None and method in ("zero_", "fill_", "mul_", "detach_") and re.search(r"\.grad(\.data)?$", receiver):
             return Event(CLEAR, call, receiver, grad_off=off)
@@ -560,6 +570,36 @@ class TrainingFacts:
         ``eval`` are its own."""
         return self._plain_object(receiver, optimizer=True)
 
+    def is_torch_optimizer(self, receiver: cst.BaseExpression) -> bool:
+        """``receiver`` holds an optimizer of torch.optim itself (its ``zero_grad`` and ``step`` behave as torch
+        documents): its value is one (``optimizer_value``), or its text is bound to one in this file."""
+        text = _plain_text(receiver)
+        if text is not None and text in self.torch_optimizers:
+            return True
+        value = optimizer_value(self.context, receiver)
+        return value is not None and value.torch
+
+    def holds_optimizer(self, expression: cst.BaseExpression) -> bool:
+        """``expression`` certainly holds an optimizer: its text is bound to one in this file, or its value is one
+        (``optimizer_value``). Unlike ``is_optimizer``, a name that only reads like one is not enough."""
+        text = _plain_text(expression)
+        return (text is not None and text in self.optimizers) or optimizer_value(self.context, expression) is not None
+
+    def optimizer_of(self, event: Event) -> Optional[OptimizerValue]:
+        """The optimizer the receiver of an event's call certainly holds, followed through values (see
+        ``optimizer_value``); None when that is not certain."""
+        node = event.node
+        if type(node) is not cst.Call or type(node.func) is not cst.Attribute:
+            return None
+        key = id(node)
+        if key not in self._optimizer_values:
+            self._optimizer_values[key] = optimizer_value(self.context, node.func.value)
+        return self._optimizer_values[key]
+
+    def is_optimizer_event(self, event: Event) -> bool:
+        """The event's receiver is an optimizer: bound to one in this file or named like one, else by its value."""
+        return self.is_optimizer(event.receiver) or self.optimizer_of(event) is not None
+
     def is_optimizer(self, text: Optional[str]) -> bool:
         """Bound to a torch.optim (or known) optimizer in this file, or named like one (``opt``, ``optim_g``)."""
         if text is None or text in self.schedulers or self.is_scaler(text):
@@ -576,7 +616,7 @@ class TrainingFacts:
             return True
         if event.kind != STEP:
             return False
-        return self.is_optimizer(event.receiver) or any(e.kind == BACKWARD for e in before)
+        return self.is_optimizer_event(event) or any(e.kind == BACKWARD for e in before)
 
     def class_of(self, function: cst.FunctionDef) -> Optional[cst.ClassDef]:
         """The class a function is a method of (None for plain functions)."""
@@ -691,8 +731,32 @@ class TrainingFacts:
     def trains(self, block: Block, loops: bool = True) -> bool:
         """The block calls ``backward()`` or an optimizer's step anywhere (or, without ``loops``,
         outside the loops it contains)."""
-        return any(e.kind in (BACKWARD, SCALER_STEP) or (e.kind == STEP and self.is_optimizer(e.receiver))
+        return any(e.kind in (BACKWARD, SCALER_STEP) or (e.kind == STEP and self.is_optimizer_event(e))
                    for e in self.events_in(block, loops=loops))
+
+
+def holds_grad_scaler(context: "LintContext", expression: cst.BaseExpression) -> bool:
+    """``expression`` certainly holds an enabled GradScaler: every origin of its value (``values.origins``) is a
+    GradScaler constructor that is not switched off (no ``enabled=`` other than ``True``, no positional
+    argument past the first that could be ``enabled``)."""
+    found = origins(context, expression)
+    return bool(found) and all(_builds_enabled_scaler(context, origin) for origin in found)
+
+
+def _builds_enabled_scaler(context: "LintContext", origin: cst.BaseExpression) -> bool:
+    if type(origin) is not cst.Call or type(origin.func) not in _NAME_OR_ATTRIBUTE:
+        return False
+    if context.qualified_name(origin.func) not in GRAD_SCALERS:
+        return False
+    positional = 0
+    for arg in origin.args:
+        if arg.star:
+            return False
+        if arg.keyword is None:
+            positional += 1
+        elif arg.keyword.value == "enabled" and bool_literal(arg.value) is not True:
+            return False
+    return positional <= 1
 
 
 def training_facts(context: "LintContext") -> TrainingFacts:
@@ -739,9 +803,6 @@ def _straight(entries: List[Entry]) -> Tuple[List[Event], Optional[Jump]]:
     return out, None
 
 
-# nn.Module methods that return the module itself
-_MODULE_RETURNING_SELF = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "eval",
-                                    "requires_grad_", "type", "to_empty", "apply", "share_memory"})
 _INFINITIES = frozenset({"math.inf", "numpy.inf", "torch.inf"})
 
 
@@ -758,28 +819,6 @@ def _measures_only(context: "LintContext", call: cst.Call) -> bool:
             and len(limit.args) == 1 and type(limit.args[0].value) is cst.SimpleString):
         return limit.args[0].value.value.strip("'\"").lower() in ("inf", "+inf", "infinity")
     return type(limit) in _NAME_OR_ATTRIBUTE and context.qualified_name(limit) in _INFINITIES
-
-
-def _imports_torch(module: cst.Module) -> bool:
-    """The module imports torch (or a torch training framework) at its top level, or in a top-level
-    ``if``/``try``."""
-    statements = list(module.body)
-    for statement in list(statements):
-        if isinstance(statement, (cst.If, cst.Try)):
-            statements.extend(_children_statements(statement))
-    for statement in statements:
-        if not isinstance(statement, cst.SimpleStatementLine):
-            continue
-        for small in statement.body:
-            if isinstance(small, cst.Import):
-                names = [_plain_text(alias.name) for alias in small.names]
-            elif isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative:
-                names = [_plain_text(small.module)]
-            else:
-                continue
-            if any(name is not None and name.split(".")[0] in _TORCH_PACKAGES for name in names):
-                return True
-    return False
 
 
 _SIMPLE_LINES = frozenset({cst.SimpleStatementLine, cst.SimpleStatementSuite})
@@ -880,12 +919,6 @@ def _target_texts(target: cst.BaseExpression) -> List[str]:
 def _last_identifier(text: str) -> str:
     """``self.opts[0]`` -> ``opts``; ``self.optimizers()`` -> ``optimizers``."""
     return re.sub(r"\[[^\]]*\]|\(\)", "", text).rsplit(".", 1)[-1]
-
-
-def _literal(expression: cst.BaseExpression) -> Optional[bool]:
-    if isinstance(expression, cst.Name) and expression.value in ("True", "False"):
-        return expression.value == "True"
-    return None
 
 
 def _is_grad_attribute(target: cst.CSTNode) -> bool:
