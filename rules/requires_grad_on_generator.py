@@ -95,7 +95,7 @@ class RequiresGradOnGenerator(Rule):
                 for index, element in enumerate(target.elements):
                     item = element.value
                     if isinstance(item, cst.Attribute) and item.attr.value == "requires_grad":
-                        value = values[index].value if values is not None else cst.Name("...")
+                        value = values[index].value if values is not None else cst.Ellipsis()
                         self._check(item, item.value, "requires_grad", value, node, None)
 
     def visit_Call(self, node):

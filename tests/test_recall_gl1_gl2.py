@@ -1219,6 +1219,13 @@ GL1_CASES = [
         """, raises=("AttributeError", "'generator' object has no attribute 'requires_grad'")),
     Good("GL110", """\
         import torch
+        class Props:
+            def __setstate__(self, state):
+                (self.dtype, self.requires_grad) = state
+        Props().__setstate__((torch.float32, False))
+        """, "a tuple target unpacked from one value (torch's own __setstate__): no internal error, no finding"),
+    Good("GL110", """\
+        import torch
         model = torch.nn.Linear(2, 2)
         next(model.parameters()).requires_grad = False
         list(model.parameters())[1].requires_grad = False
