@@ -20,7 +20,8 @@ class NoGradBlocksUpstream(Rule):
     gradients too (`lin0.weight.grad` stays None), not only the one meant to be frozen.
 
     A stop-gradient branch (a teacher or target head whose input also feeds a trainable branch) keeps the
-    earlier layers trained and is not flagged.
+    earlier layers trained and is not flagged, and neither is an upstream layer the class's own `__init__`
+    freezes (`self.X.eval()`, `self.X.requires_grad_(False)`): it loses nothing.
 
     ## Example
     ```python
@@ -54,6 +55,10 @@ class NoGradBlocksUpstream(Rule):
     needs = frozenset({"names"})
 
     valid = (
+        Valid("import torch\nfrom torch import nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.lin0 = nn.Linear(2, 2)\n        self.lin1 = nn.Linear(2, 1)\n        self.lin0.requires_grad_(False)\n"
+              "    def forward(self, x):\n        h = self.lin0(x)\n        with torch.no_grad():\n            h = self.lin1(h)\n"
+              "        return h * 2\n", "the upstream layer is frozen by __init__: it loses nothing"),
         Valid("import torch\nfrom torch import nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
               "        self.backbone = nn.Linear(4, 4)\n        self.teacher = nn.Linear(4, 4)\n        self.student = nn.Linear(4, 4)\n"
               "    def forward(self, x):\n        f = self.backbone(x)\n        with torch.no_grad():\n            t = self.teacher(f)\n"
@@ -155,7 +160,7 @@ def _upstream_trainable(flow: ScopeFlow, value: cst.BaseExpression, attributes: 
     """A trainable submodule whose output ``value`` is computed from (through calls and earlier names)."""
     for node in iter_tree(value):
         if isinstance(node, cst.Call):
-            layer = _trainable_attribute(node.func, attributes)
+            layer = _trainable_attribute(node.func, attributes, upstream=True)
             if layer is not None:
                 return layer
         elif isinstance(node, cst.Name) and depth < 3:
@@ -167,10 +172,13 @@ def _upstream_trainable(flow: ScopeFlow, value: cst.BaseExpression, attributes: 
     return None
 
 
-def _trainable_attribute(func: cst.BaseExpression, attributes: Dict[str, ModuleAttribute]) -> Optional[str]:
-    """``X`` when ``func`` is ``self.X`` and ``X`` is a submodule that holds parameters."""
+def _trainable_attribute(func: cst.BaseExpression, attributes: Dict[str, ModuleAttribute],
+                         upstream: bool = False) -> Optional[str]:
+    """``X`` when ``func`` is ``self.X`` and ``X`` is a submodule that holds parameters (for an upstream layer:
+    parameters the class does not freeze itself, since a frozen layer loses nothing when gradients stop)."""
     if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
         attribute = attributes.get(func.attr.value)
-        if attribute is not None and attribute.kind == "module" and attribute.has_parameters:
+        if attribute is not None and (attribute.trainable if upstream
+                                      else attribute.kind == "module" and attribute.has_parameters):
             return attribute.name
     return None

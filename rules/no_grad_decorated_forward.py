@@ -29,7 +29,9 @@ class NoGradDecoratedForward(Rule):
     module's parameters never receive gradients, and `backward()` raises
     `RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn`.
 
-    Parameter-free forwards (matchers, positional encodings, feature front-ends) are legitimate, and so is
+    Parameter-free forwards (matchers, positional encodings, feature front-ends) are legitimate, as are
+    submodules the class's own `__init__` freezes (`self.model.eval()`, `self.model.requires_grad_(False)`, a loop
+    setting its parameters' `requires_grad = False`: a metric's pretrained feature extractor), and so is
     a decorated function that only calls `optimizer.step()` (the step runs without grad anyway).
 
     ## Example
@@ -102,6 +104,14 @@ class NoGradDecoratedForward(Rule):
               "        super().__init__()\n        self.gain = nn.Parameter(th.ones(3))\n    @th.inference_mode\n"
               "    def forward(self, x):\n        return x * self.gain\n",
               "before torch 2.1 the bare decorator raises TypeError (GL201), it never runs the forward", torch_version="2.0"),
+        Valid("import torch\nfrom torch import nn\nclass FeatureExtractor(nn.Module):\n    def __init__(self):\n"
+              "        super().__init__()\n        self.model = nn.Linear(4, 2)\n        self.model.eval()\n"
+              "    @torch.no_grad()\n    def forward(self, x):\n        return self.model(x)\n",
+              "a metric's pretrained feature extractor: its __init__ puts the submodule in eval mode (ignite's InceptionModel)"),
+        Valid("import torch\nfrom torch import nn\nclass Teacher(nn.Module):\n    def __init__(self, net):\n"
+              "        super().__init__()\n        self.net = nn.Linear(4, 2)\n        for p in self.net.parameters():\n"
+              "            p.requires_grad = False\n    @torch.no_grad()\n    def forward(self, x):\n        return self.net(x)\n",
+              "a frozen teacher: __init__ switches the submodule's gradients off"),
     )
     invalid = (
         Invalid("import torch\nfrom torch import nn\nclass Classifier(nn.Module):\n    def __init__(self):\n"
@@ -118,6 +128,16 @@ class NoGradDecoratedForward(Rule):
                 "    loss = model(batch).mean()\n    loss.backward()\n    optimizer.step()\n", 2, 1),
         Invalid("from torch import inference_mode\nclass Trainer:\n    @inference_mode()\n    def fit_batch(self, x, y):\n"
                 "        out = self.model(x)\n        loss = ((out - y) ** 2).mean()\n        loss.backward()\n", 3, 5),
+    )
+    invalid += (
+        Invalid("import torch\nfrom torch import nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+                "        super().__init__()\n        self.model = nn.Linear(4, 2)\n    def freeze(self):\n"
+                "        self.model.eval()\n    @torch.no_grad()\n    def forward(self, x):\n        return self.model(x)\n",
+                9, 5),
+        Invalid("import torch\nfrom torch import nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+                "        super().__init__()\n        self.backbone = nn.Linear(4, 4)\n        self.head = nn.Linear(4, 2)\n"
+                "        self.backbone.eval()\n    @torch.no_grad()\n    def forward(self, x):\n"
+                "        return self.head(self.backbone(x))\n", 9, 5),
     )
     evidence = Evidence(
         bad="import torch\nfrom torch import nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
@@ -154,7 +174,7 @@ class NoGradDecoratedForward(Rule):
                     continue
                 if attribute.kind == "parameter":
                     return f"uses the parameter 'self.{attribute.name}'"
-                if attribute.kind == "module" and attribute.has_parameters:
+                if attribute.trainable:
                     return f"runs the trainable submodule 'self.{attribute.name}'"
         return None
 

@@ -191,13 +191,22 @@ class ModuleAttribute(FrozenRecord):
     """A ``self.X`` attribute that a module class sets in ``__init__``.
 
     ``kind``: "module", "parameter" or "other" (anything not certainly one of the two);
-    ``has_parameters``: whether the module holds parameters (None when unknown or not a module).
+    ``has_parameters``: whether the module holds parameters (None when unknown or not a module);
+    ``frozen``: the class's own ``__init__`` puts it in eval mode or switches its gradients off
+    (``self.X.eval()``, ``self.X.requires_grad_(False)``, ``for p in self.X.parameters(): p.requires_grad = False``):
+    a deliberately frozen component (a pretrained feature extractor of a metric), not trainable state.
     """
 
-    __slots__ = ("name", "kind", "class_name", "has_parameters")
+    __slots__ = ("name", "kind", "class_name", "has_parameters", "frozen")
 
-    def __init__(self, name: str, kind: str, class_name: Optional[str], has_parameters: Optional[bool]) -> None:
-        self._assign(name, kind, class_name, has_parameters)
+    def __init__(self, name: str, kind: str, class_name: Optional[str], has_parameters: Optional[bool],
+                 frozen: bool = False) -> None:
+        self._assign(name, kind, class_name, has_parameters, frozen)
+
+    @property
+    def trainable(self) -> bool:
+        """A submodule that holds parameters the class does not freeze itself."""
+        return self.kind == "module" and bool(self.has_parameters) and not self.frozen
 
 
 # methods of nn.Module that iterate submodules: name -> whether they yield (name, module) pairs
@@ -1430,10 +1439,61 @@ def module_attributes(context: "LintContext", classdef: cst.ClassDef) -> Dict[st
     for klass in _class_and_local_bases(context, classdef):
         assignments = _class_assignments(knowledge, klass)
         names.extend(n for n in assignments.values if n in assignments.in_init and n not in names)
+    frozen = _frozen_in_init(context, classdef)
     for name in names:
         values = _assigned_values(knowledge, classdef, name)
-        result[name] = _attribute_of(knowledge, classdef, name, values)
+        attribute = _attribute_of(knowledge, classdef, name, values)
+        if name in frozen and attribute.kind == "module":
+            attribute = ModuleAttribute(name, "module", attribute.class_name, attribute.has_parameters, True)
+        result[name] = attribute
     return result
+
+
+def _frozen_in_init(context: "LintContext", classdef: cst.ClassDef) -> frozenset:
+    """The ``self.X`` submodules the ``__init__`` of the class (or of a local base) freezes: ``self.X.eval()``,
+    ``self.X.train(False)``, ``self.X.requires_grad_(False)``, or a loop over ``self.X.parameters()`` that sets
+    ``requires_grad`` to False."""
+    found = set()
+    for klass in _class_and_local_bases(context, classdef):
+        init = next((s for s in klass.body.body if type(s) is cst.FunctionDef and s.name.value == "__init__"), None)
+        if init is None:
+            continue
+        for node in iter_tree(init.body):
+            if type(node) is cst.Call and type(node.func) is cst.Attribute:
+                owner = _self_attribute(node.func.value)
+                method = node.func.attr.value
+                first = node.args[0].value if node.args else None
+                if owner is not None and (
+                        (method == "eval" and not node.args)
+                        or (method in ("train", "requires_grad_") and node.args and bool_literal(first) is False)):
+                    found.add(owner)
+            elif type(node) is cst.For and type(node.iter) is cst.Call and type(node.iter.func) is cst.Attribute \
+                    and node.iter.func.attr.value == "parameters" and type(node.target) is cst.Name:
+                owner = _self_attribute(node.iter.func.value)
+                if owner is not None and _switches_grad_off(node.body, node.target.value):
+                    found.add(owner)
+    return frozenset(found)
+
+
+def _self_attribute(expression: cst.BaseExpression) -> Optional[str]:
+    if type(expression) is cst.Attribute and type(expression.value) is cst.Name and expression.value.value == "self":
+        return expression.attr.value
+    return None
+
+
+def _switches_grad_off(body: cst.BaseSuite, item: str) -> bool:
+    """The loop body sets ``<item>.requires_grad = False`` or calls ``<item>.requires_grad_(False)``."""
+    for node in iter_tree(body):
+        if type(node) is cst.Assign and len(node.targets) == 1:
+            target = node.targets[0].target
+            if (type(target) is cst.Attribute and target.attr.value == "requires_grad" and type(target.value) is cst.Name
+                    and target.value.value == item and bool_literal(node.value) is False):
+                return True
+        elif type(node) is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value == "requires_grad_" \
+                and type(node.func.value) is cst.Name and node.func.value.value == item and node.args \
+                and bool_literal(node.args[0].value) is False:
+            return True
+    return False
 
 
 def _attribute_of(knowledge: _FileKnowledge, classdef: cst.ClassDef, name: str,
