@@ -80,6 +80,30 @@ class _Op:
         self.never_grad = True  # every overload's outputs are non-differentiable per derivatives.yaml
         self.unary = True  # no overload takes a tensor besides its first argument
         self.module: Optional[str] = None
+        # per overload (not out=, not in place): which arguments gradients flow into, from derivatives.yaml
+        # (None: the overload has no entry there, a composite whose derivative torch must be asked for)
+        self.derivatives: List[Optional[Dict[str, str]]] = []
+
+
+# keys of a derivatives.yaml entry that are not input names
+_DERIVATIVE_KEYS = {"name", "result", "output_differentiability", "dispatch", "manual_cpp_binding"}
+
+
+def _derivatives() -> Dict[str, Dict[str, str]]:
+    """derivatives.yaml: overload name -> {input name: "+" (has a formula: gradients flow into it, also
+    ``not_implemented``) or "-" (``non_differentiable``)}. Inputs an entry does not name take no gradient."""
+    out: Dict[str, Dict[str, str]] = {}
+    for entry in _yaml(_packaged() / "autograd" / "derivatives.yaml"):
+        marks: Dict[str, str] = {}
+        formulas = dict(entry)
+        formulas.update(entry.get("dispatch", {}).get("Default", {}) if isinstance(entry.get("dispatch"), dict) else {})
+        for key, formula in formulas.items():
+            if key in _DERIVATIVE_KEYS:
+                continue
+            for name in key.split(","):
+                marks[name.strip()] = "-" if str(formula).strip() == "non_differentiable" else "+"
+        out[entry["name"].split("(", 1)[0]] = marks
+    return out
 
 
 def _operators() -> Dict[str, _Op]:
@@ -91,6 +115,7 @@ def _operators() -> Dict[str, _Op]:
         flags = entry.get("output_differentiability")
         if flags is not None and not any(flags):
             non_differentiable.add(entry["name"].split("(", 1)[0])
+    derivatives = _derivatives()
     ops: Dict[str, _Op] = {}
     for entry in _yaml(packaged / "ATen" / "native" / "native_functions.yaml"):
         schema = FunctionSchema.parse(entry["func"])
@@ -112,6 +137,7 @@ def _operators() -> Dict[str, _Op]:
             op.in_place = True
             continue
         op.schemas.append(schema)
+        op.derivatives.append(derivatives.get(str(schema.name)))
         tensors = [a for a in schema.arguments.flat_all if "Tensor" in str(a.type)]
         if len(tensors) != 1 or tensors[0] is not schema.arguments.flat_all[0]:
             op.unary = False
@@ -269,7 +295,8 @@ def _entry(torch, op: _Op, callable_of, method: bool, extra: str):
         arities.add(str(arity))
         if str(arity) in by_arity:
             continue
-        flags = _probe(torch, callable_of, _argument_sets(torch, schema, method=method))
+        flags = _probe(torch, callable_of, _argument_sets(torch, schema, method=method)
+                       + _integer_argument_sets(torch, schema, method, grad=True))
         if flags is not None:
             by_arity[str(arity)] = _sorted(_merge(flags, op) + extra)
     if not by_arity:
@@ -317,11 +344,283 @@ def _python_tensor_methods(torch, methods: Dict[str, str]) -> None:
             methods[name] = _sorted(flags)
 
 
-def _functional_table(torch) -> Dict[str, str]:
+# ------------------------------------------------------------------------------ per-argument differentiability
+#
+# Which arguments of a call gradients flow into. An entry is a string of space-separated tokens, one per
+# parameter in positional order, then "*" and the keyword-only ones (a method's receiver is left out: it is
+# always an input). A token is the parameter's name (several overloads naming one position differently:
+# "a/b") followed by its mark:
+#   +  gradients flow into it: the result requires grad when it does
+#   -  never: not a tensor (a dim, a reduction string), an index or mask (derivatives.yaml: no formula,
+#      non_differentiable), or torch ignores (or rejects) its requires_grad
+#   ?  only its floating form takes gradients; the integer form it is usually given (class indices) cannot
+#      (F.cross_entropy's target: class indices, or probabilities, which do take gradients)
+#      (no mark) not determined: overloads disagree, or torch could not be asked
+# Entries list only functions with at least one argument that takes no gradient ("-" or "?").
+
+def _is_tensor_type(arg) -> bool:
+    return "Tensor" in str(arg.type)
+
+
+def _python_name(name: str, method: bool) -> str:
+    return "input" if name == "self" and not method else name
+
+
+def _grad_of(torch, result) -> Optional[bool]:
+    if isinstance(result, torch.Tensor):
+        return result.requires_grad
+    if isinstance(result, (tuple, list)) and result and all(isinstance(r, torch.Tensor) for r in result):
+        return any(r.requires_grad for r in result)
+    return None
+
+
+def _detached(torch, value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, list) and value and all(isinstance(t, torch.Tensor) for t in value):
+        return [t.detach().clone() for t in value]
+    return value
+
+
+def _with_grad_on(torch, value):
+    """``value`` (a fresh copy) requiring grad; None when it cannot (an integer tensor)."""
+    tensors = value if isinstance(value, list) else [value]
+    if not all(t.is_floating_point() or t.is_complex() for t in tensors):
+        return None
+    for t in tensors:
+        t.requires_grad_(True)
+    return value
+
+
+def _one_input_marks(torch, call, args, floating=None) -> Dict[int, str]:
+    """For each tensor argument of a call that works: does the result require grad when only it does?
+    ``floating(index, value)``: a floating stand-in for an integer tensor argument (None: none), asked
+    whether its floating form takes gradients ("?")."""
+    marks: Dict[int, str] = {}
+    for index, value in enumerate(args):
+        is_tensor = isinstance(value, torch.Tensor) or (
+            isinstance(value, list) and value and all(isinstance(t, torch.Tensor) for t in value))
+        if not is_tensor:
+            continue
+        variant = [_detached(torch, a) for a in args]
+        variant[index] = _with_grad_on(torch, variant[index])
+        stand_in = False
+        if variant[index] is None:
+            stand_in = True
+            if floating is None:
+                marks[index] = "-"
+                continue
+            variant[index] = floating(index, value)
+            if variant[index] is None:
+                marks[index] = "-"
+                continue
+        try:
+            torch.manual_seed(0)
+            grad = _grad_of(torch, _call(call(variant), variant))
+        except Exception as error:  # noqa: BLE001
+            text = str(error)
+            if stand_in or "not differentiable with respect to" in text or "does not require grad" in text:
+                marks[index] = "-"
+            continue
+        if grad is None:
+            continue
+        marks[index] = ("?" if stand_in else "+") if grad else "-"
+    return marks
+
+
+def _probe_schema_marks(torch, callable_of, schema, method: bool) -> Dict[str, str]:
+    """Ask torch: each tensor argument of one overload requiring grad alone (composite overloads, which
+    derivatives.yaml does not list)."""
+    required = [a for a in schema.arguments.flat_positional if a.default is None]
+    if method and (not required or required[0].name != "self"):
+        return {}
+    for args in _argument_sets(torch, schema, method=method) + _integer_argument_sets(torch, schema, method):
+        try:
+            function = callable_of(args)
+            bound = getattr(function, "__self__", None) is args[0]
+            _call(function, args[1:] if bound else args)
+        except Exception:  # noqa: BLE001
+            continue
+
+        def call(variant, n=function):
+            bound_to = callable_of(variant)
+            if getattr(bound_to, "__self__", None) is variant[0]:
+                return lambda *a: bound_to(*a[1:])
+            return bound_to
+        marks = _one_input_marks(torch, lambda variant: call(variant), args)
+        return {required[i].name: mark for i, mark in marks.items()}
+    return {}
+
+
+def _integer_argument_sets(torch, schema, method: bool, grad: bool = False):
+    """Argument sets with one tensor argument (a method's: not its receiver) an index (int64 zeros) or a
+    mask (bool) of shape (rows, 1): for overloads like ``where(condition, self, other)``, ``gather(self, dim, index)`` whose
+    probe with floating tensors fails. ``grad``: every floating tensor requires grad (a result that does
+    not then never needs grad), else none does."""
+    sets = []
+    for args in _argument_sets(torch, schema, method=method):
+        for index in range(1 if method else 0, len(args)):
+            if not isinstance(args[index], torch.Tensor):
+                continue
+            for dtype in (torch.bool, torch.int64):
+                variant = [_detached(torch, a) for a in args]
+                # (rows, 1): an index's shape, not its input's, so a result shaped like the index is
+                # not taken for an elementwise one; a mask of that shape broadcasts
+                shape = args[index].shape
+                variant[index] = torch.zeros(*((shape[0], 1) if len(shape) == 2 else shape), dtype=dtype)
+                if grad:
+                    for a in variant:
+                        if isinstance(a, torch.Tensor) and (a.is_floating_point() or a.is_complex()):
+                            a.requires_grad_(True)
+                sets.append(variant)
+    return sets
+
+
+def _overload_marks(torch, op: _Op, schema, derivatives, callable_of, method: bool) -> Dict[str, str]:
+    """name -> mark for every argument of one overload."""
+    probed = _probe_schema_marks(torch, callable_of, schema, method) if derivatives is None else {}
+    marks: Dict[str, str] = {}
+    for arg in schema.arguments.flat_all:
+        if not _is_tensor_type(arg):
+            marks[arg.name] = "n"  # not a tensor (another overload may take one there)
+        elif derivatives is not None:
+            marks[arg.name] = derivatives.get(arg.name, "-")
+        else:
+            marks[arg.name] = probed.get(arg.name, "")
+    if op.never_grad:
+        marks = {name: "-" for name in marks}
+    return marks
+
+
+def _join_marks(marks) -> str:
+    """One mark for a parameter from each overload's: a position no overload takes a tensor at takes no
+    gradient; where some do, their marks decide (a number passed there is no grad path anyway)."""
+    found = set(marks)
+    if found == {"n"}:
+        return "-"
+    found.discard("n")
+    return found.pop() if len(found) == 1 else ""
+
+
+def _arguments_entry(signatures) -> Optional[str]:
+    """One entry from the signatures of every overload: (positional names, keyword-only names, marks)."""
+    positional: List[List] = []
+    keywords: Dict[str, List[str]] = {}
+    for names, keyword_only, marks in signatures:
+        for index, name in enumerate(names):
+            if index == len(positional):
+                positional.append([[], []])
+            positional[index][0].append(name)
+            positional[index][1].append(marks.get(name, ""))
+        for name in keyword_only:
+            keywords.setdefault(name, []).append(marks.get(name, ""))
+    tokens = ["/".join(sorted(set(names))) + _join_marks(found) for names, found in positional]
+    keyword_tokens = [name + _join_marks(found) for name, found in sorted(keywords.items())
+                      if not any(name in names for names, _ in positional)]
+    if keyword_tokens:
+        tokens += ["*", *keyword_tokens]
+    if not any(t.endswith(("-", "?")) for t in tokens):
+        return None
+    return " ".join(tokens)
+
+
+def _native_arguments(torch, op: _Op, callable_of, method: bool) -> Optional[str]:
+    signatures = []
+    for schema, derivatives in zip(op.schemas, op.derivatives):
+        marks = _overload_marks(torch, op, schema, derivatives, callable_of, method)
+        marks = {_python_name(n, method): m for n, m in marks.items()}
+        names = [_python_name(a.name, method) for a in schema.arguments.flat_positional
+                 if not (method and a.name == "self")]
+        keyword_only = [a.name for a in schema.arguments.flat_kwarg_only]
+        signatures.append((names, keyword_only, marks))
+    return _arguments_entry(signatures) if signatures else None
+
+
+def _arguments_tables(torch, ops: Dict[str, _Op]):
+    """Per-argument differentiability of torch's functions and tensor methods."""
+    functions: Dict[str, Dict[str, str]] = {}
+    methods: Dict[str, str] = {}
+    for key, op in sorted(ops.items()):
+        name = key.split(":", 1)[1]
+        if name in _NEVER_CALL or not op.schemas:
+            continue
+        if op.module in (None, "linalg", "special", "fft", "nn"):
+            namespace = torch if op.module is None else torch._C._nn if op.module == "nn" else getattr(torch, op.module, None)
+            if op.function and namespace is not None and callable(getattr(namespace, name, None)):
+                entry = _native_arguments(torch, op, lambda args, n=name, ns=namespace: getattr(ns, n), method=False)
+                section = "torch" if op.module is None else "torch._C._nn" if op.module == "nn" else "torch." + op.module
+                if entry:
+                    functions.setdefault(section, {})[name] = entry
+            if op.module is None and op.method and callable(getattr(torch.Tensor, name, None)):
+                entry = _native_arguments(torch, op, lambda args, n=name: getattr(args[0], n), method=True)
+                if entry:
+                    methods[name] = entry
+    return functions, methods
+
+
+def _functional_arguments(torch, function, args, native: Optional[str]) -> Optional[str]:
+    """Per-argument differentiability of one torch.nn.functional function, given arguments it accepts:
+    each tensor argument requiring grad alone; integer ones (class indices) also given as floating
+    probabilities; parameters whose annotation is not a tensor take none."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return native
+    marks: Dict[str, str] = {}
+    for parameter in parameters:
+        annotation = parameter.annotation
+        text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+        if annotation is inspect.Parameter.empty:
+            if isinstance(parameter.default, (str, bool, int, float)) and parameter.default is not None:
+                marks[parameter.name] = "-"
+        elif "Tensor" not in str(annotation) and "Tensor" not in text:
+            marks[parameter.name] = "-"
+    if args:
+        found = _one_input_marks(torch, lambda variant: function, args, floating=_floating_stand_in(torch, args))
+        for index, mark in found.items():
+            if mark == "+" and _takes_class_indices(torch, function, args, index):
+                mark = "?"
+            marks[parameters[index].name] = mark
+    positional = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    keyword_only = [p.name for p in parameters if p.kind == p.KEYWORD_ONLY]
+    return _arguments_entry([(positional, keyword_only, marks)])
+
+
+def _takes_class_indices(torch, function, args, index: int) -> bool:
+    """Whether a floating argument (a target) is also accepted as class indices into the first argument's
+    rows (shape (N,) for an (N, C) input, a different shape: not an elementwise value)."""
+    first = args[0]
+    if index == 0 or not isinstance(first, torch.Tensor) or first.dim() != 2:
+        return False
+    variant = [_detached(torch, a) for a in args]
+    variant[0].requires_grad_(True)
+    variant[index] = torch.arange(first.shape[0]) % first.shape[1]
+    try:
+        _call(function, variant)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+def _floating_stand_in(torch, args):
+    """For an integer tensor argument (class indices): probabilities of the first argument's shape."""
+    def stand_in(index, value):
+        first = args[0]
+        if index == 0 or not isinstance(first, torch.Tensor) or not first.is_floating_point():
+            return None
+        return torch.rand(*first.shape, dtype=first.dtype, requires_grad=True)
+    return stand_in
+
+
+def _functional_table(torch, native_arguments=None, arguments=None) -> Dict[str, str]:
     """torch.nn.functional: Python functions, probed from their signatures: the input first (requires
-    grad), then a float tensor of the same shape, a class-index target or a list of them."""
+    grad), then a float tensor of the same shape, a class-index target or a list of them. ``arguments``
+    (a dict) receives each function's per-argument differentiability (``native_arguments``: the entries
+    of torch's operators, for functions that are bindings of one)."""
     functional = torch.nn.functional
     table: Dict[str, str] = {}
+    native_arguments = native_arguments or {}
+    arguments = {} if arguments is None else arguments
     for name in sorted(dir(functional)):
         if name.startswith("_"):
             continue
@@ -342,12 +641,18 @@ def _functional_table(torch) -> Dict[str, str]:
             continue
         flags = None
         arity = 0
+        working = None
         for build in _functional_argument_sets(torch, count):
             args = build()
             flags = _probe(torch, lambda args, f=function: f, [args])
             if flags is not None:
                 arity = len(args)
+                working = build()
                 break
+        native = native_arguments.get("torch._C._nn", {}).get(name) or native_arguments.get("torch", {}).get(name)
+        entry = _functional_arguments(torch, function, working, native)
+        if entry:
+            arguments[name] = entry
         if flags:
             flags = _sorted(flags)
             table[name] = flags + str(arity) if "r" in flags else flags
@@ -445,14 +750,21 @@ def build_table() -> dict:
     torch.set_default_dtype(torch.float32)
     functions, methods, namespaced = _torch_tables(torch)
     _python_tensor_methods(torch, methods)
+    function_arguments, method_arguments = _arguments_tables(torch, _operators())
+    functional_arguments: Dict[str, str] = {}
+    functional = _functional_table(torch, function_arguments, functional_arguments)
+    arguments = {section: entries for section, entries in function_arguments.items() if section != "torch._C._nn"}
+    arguments["Tensor"] = method_arguments
+    arguments["torch.nn.functional"] = functional_arguments
     table = {
         "about": "generated by scripts/gen_torch_semantics.py from torch's native_functions.yaml, derivatives.yaml "
                  "and calls of each function; flags are documented there",
         "torch_version": torch.__version__.split("+", 1)[0],
         "torch": functions,
         "Tensor": methods,
-        "torch.nn.functional": _functional_table(torch),
+        "torch.nn.functional": functional,
         "containers": _containers_table(torch),
+        "arguments": dict(sorted(arguments.items())),
     }
     table.update(sorted(namespaced.items()))
     try:

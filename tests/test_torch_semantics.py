@@ -33,7 +33,7 @@ def test_table_is_compact_json_shipped_with_the_package():
     text = torch_semantics.TABLE_FILE.read_text(encoding="utf-8")
     table = json.loads(text)
     assert table["torch_version"] == "2.13.0"
-    assert len(text) < 64_000
+    assert len(text) < 96_000
     for section in ("torch", "Tensor", "torch.nn.functional", "numpy"):
         assert len(table[section]) > 50, section
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
@@ -104,8 +104,11 @@ def test_calls_are_answered_for_the_arity_they_use():
     assert "r" not in torch_semantics.method_flags("sum", call("x.sum(dim=1)"))
     assert "r" in torch_semantics.function_flags("torch.argmax", call("torch.argmax(x)"))
     assert "r" not in torch_semantics.function_flags("torch.argmax", call("torch.argmax(x, 1)"))
-    # torch.where(c) gives indices, torch.where(c, a, b) values: an arity torch was not probed with is unknown
-    assert torch_semantics.function_flags("torch.where", call("torch.where(c, a, b)")) is None
+    # torch.where(c) gives indices, torch.where(c, a, b) values (probed with a bool condition); an arity
+    # torch was not probed with is unknown
+    assert "I" in torch_semantics.function_flags("torch.where", call("torch.where(c)"))
+    assert torch_semantics.function_flags("torch.where", call("torch.where(c, a, b)")) == "go"
+    assert torch_semantics.function_flags("torch.where", call("torch.where(c, a)")) is None
     assert torch_semantics.function_flags("numpy.where", call("np.where(c, a, b)")) is None
     assert torch_semantics.function_flags("torch.no_such_function", call("torch.no_such_function(x)")) is None
     # a factory given requires_grad=True makes a tensor that requires grad: "never needs grad" does not hold
@@ -234,3 +237,259 @@ def test_masks_and_metrics_stay_silent(cli, tmp_path):
         """)
     result = cli("check", "--no-cache", "--select", "ALL", "--output-format", "concise", str(path))
     assert result.code == 0, result.out
+
+
+# ------------------------------------------------------------------------------ per-argument differentiability
+
+
+def _marks(section, name):
+    """{parameter: mark} of one entry of the table's per-argument section."""
+    text = torch_semantics.table()["arguments"][section][name]
+    out = {}
+    for token in text.split():
+        if token == "*":
+            continue
+        mark = token[-1] if token[-1] in "+-?" else ""
+        for one in (token[:-1] if mark else token).split("/"):
+            out[one] = mark
+    return out
+
+
+def test_argument_marks_of_the_table():
+    assert _marks("torch", "gather") == {"input": "+", "dim": "-", "index": "-", "sparse_grad": "-"}
+    assert _marks("torch", "where") == {"condition": "-", "input": "+", "other": "+"}
+    assert _marks("Tensor", "masked_fill") == {"mask": "-", "value": "+"}
+    assert _marks("torch", "index_select")["index"] == "-"
+    assert _marks("Tensor", "scatter")["index"] == "-" and _marks("Tensor", "scatter")["src"] == "+"
+    ce = _marks("torch.nn.functional", "cross_entropy")
+    assert ce["input"] == "+" and ce["target"] == "?" and ce["reduction"] == "-"
+    assert _marks("torch.nn.functional", "nll_loss")["target"] == "-"
+    assert _marks("torch.nn.functional", "mse_loss")["target"] == "+"
+    assert _marks("torch.nn.functional", "l1_loss")["target"] == "+"
+    assert _marks("torch.nn.functional", "embedding")["input"] == "-"
+    assert _marks("torch.nn.functional", "embedding")["weight"] == "+"
+    assert _marks("torch.nn.functional", "one_hot")["input"] == "-"
+
+
+def test_argument_marks_of_a_call():
+    import libcst as cst
+
+    def call(text):
+        return cst.parse_expression(text)
+
+    marks = torch_semantics.function_argument_marks
+    assert marks("torch.gather", call("torch.gather(x, 1, idx)")) == ["+", "-", "-"]
+    assert marks("torch.gather", call("torch.gather(x, index=idx, dim=1)")) == ["+", "-", "-"]
+    assert marks("torch.nn.functional.cross_entropy", call("F.cross_entropy(a, b, reduction='sum')")) == ["+", "?", "-"]
+    assert marks("torch.nn.functional.cross_entropy", call("F.cross_entropy(*args)")) is None
+    assert marks("torch.no_such_function", call("torch.no_such_function(x)")) is None
+    assert torch_semantics.method_argument_marks("masked_fill", call("x.masked_fill(m, 0.0)")) == ["-", "+"]
+    # beyond the signature: not known
+    assert marks("torch.gather", call("torch.gather(x, 1, idx, True, extra)"))[-1] == ""
+    assert torch_semantics.is_functional_loss("torch.nn.functional.cross_entropy")
+    assert torch_semantics.is_functional_loss("torch.nn.functional.ctc_loss")
+    assert not torch_semantics.is_functional_loss("torch.nn.functional.relu")
+    assert not torch_semantics.is_functional_loss("mylib.cross_entropy")
+
+
+@pytest.mark.torch
+def test_argument_marks_agree_with_torch():
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.randn(3, 4)  # needs no grad
+    w = torch.randn(3, 4, requires_grad=True)
+    classes = torch.tensor([0, 1, 2])
+    # an index, a mask or a class-index target takes no gradient: the result of a no-grad input needs none
+    assert not torch.gather(x, 1, torch.zeros(3, 1, dtype=torch.long)).requires_grad
+    assert not torch.where(torch.rand(3, 4) > 0.5, x, x).requires_grad
+    assert not x.masked_fill(torch.rand(3, 4) > 0.5, 0.0).requires_grad
+    assert not F.cross_entropy(x, classes).requires_grad and not F.nll_loss(x, classes).requires_grad
+    assert F.one_hot(classes, 3).dtype == torch.int64
+    # ... and an index tensor cannot require grad at all
+    with pytest.raises(RuntimeError, match="floating point"):
+        classes.clone().requires_grad_(True)
+    # the value of masked_fill, an elementwise target and a probabilities target do take gradients
+    assert x.masked_fill(torch.rand(3, 4) > 0.5, torch.tensor(1.0, requires_grad=True)).requires_grad
+    assert F.mse_loss(x, w).requires_grad and F.l1_loss(x, w).requires_grad
+    assert F.cross_entropy(x, w.softmax(-1)).requires_grad  # why the target is "?", not "-"
+    # nll_loss's target and cross_entropy's weight cannot take one: torch says so
+    with pytest.raises(RuntimeError, match="not differentiable with respect to argument 'weight'"):
+        F.cross_entropy(x, classes, weight=torch.rand(4, requires_grad=True))
+    assert F.embedding(classes, w).requires_grad
+
+
+@pytest.mark.torch
+def test_functional_losses_are_the_functions_with_a_reduction():
+    import inspect
+
+    import torch.nn.functional as F
+
+    with_reduction = {name for name in dir(F) if not name.startswith("_") and inspect.isfunction(getattr(F, name))
+                      and "reduction" in inspect.signature(getattr(F, name)).parameters}
+    assert {"cross_entropy", "mse_loss", "nll_loss", "ctc_loss", "kl_div"} <= with_reduction
+    for name in with_reduction:
+        assert torch_semantics.is_functional_loss("torch.nn.functional." + name), name
+
+
+# through the CLI: a loss whose only unknown input is an argument that takes no gradient
+
+_NO_GRAD_LOGITS = """\
+    import torch
+    import torch.nn.functional as F
+
+    clf = torch.nn.Linear(4, 3)
+
+
+    def step(x, batch):
+        with torch.no_grad():
+            logits = clf(x)
+        y = batch[1]
+        {line}
+        loss.backward()
+    """
+
+
+def _check(cli, tmp_path, source, name="train.py", select="ALL"):
+    path = _write(tmp_path, name, source)
+    result = cli("check", "--no-cache", "--select", select, "--output-format", "concise", str(path))
+    return path, result
+
+
+@pytest.mark.parametrize("line", [
+    "loss = F.cross_entropy(logits, y)",
+    "loss = F.cross_entropy(logits, y, reduction='sum', label_smoothing=0.1)",
+    "loss = F.cross_entropy(logits, target=y)",
+    "loss = F.nll_loss(F.log_softmax(logits, -1), y)",
+    "loss = torch.gather(logits, 1, y).sum()",
+    "loss = logits.masked_fill(y, 0.0).mean()",
+    "loss = torch.where(y > 0, logits, 0.0).sum()",
+    "loss = logits.index_select(0, y).sum()",
+    "loss = logits.scatter(1, y, 0.0).sum()",
+])
+def test_unknown_index_or_target_is_not_a_grad_path(cli, tmp_path, line):
+    path, result = _check(cli, tmp_path, _NO_GRAD_LOGITS.format(line=line))
+    assert result.code == 1, result.out
+    assert f"{path}:12:5: GL204" in result.out, result.out
+
+
+@pytest.mark.parametrize("line", [
+    # the target of mse_loss / l1_loss takes gradients: y may carry them
+    "loss = F.mse_loss(logits, y)",
+    "loss = F.l1_loss(logits, y)",
+    # the values scattered / filled in take gradients
+    "loss = logits.masked_fill(logits > 0, y).mean()",
+    "loss = torch.where(logits > 0, logits, y).sum()",
+    # a starred call: not mapped to parameters, so silent
+    "loss = F.cross_entropy(*[logits, y])",
+])
+def test_unknown_differentiable_argument_stays_silent(cli, tmp_path, line):
+    path, result = _check(cli, tmp_path, _NO_GRAD_LOGITS.format(line=line))
+    assert "GL204" not in result.out and "GL301" not in result.out, result.out
+
+
+def test_probabilities_target_that_requires_grad_stays_silent(cli, tmp_path):
+    # cross_entropy's target takes gradients in its probabilities form: backward works
+    path, result = _check(cli, tmp_path, """\
+        import torch
+        import torch.nn.functional as F
+
+        teacher = torch.nn.Linear(4, 3)
+        student = torch.nn.Linear(4, 3)
+        x = torch.randn(2, 4)
+        with torch.no_grad():
+            logits = teacher(x)
+        loss = F.cross_entropy(logits, student(x).softmax(-1))
+        loss.backward()
+        """)
+    assert result.code == 0, result.out
+
+
+@pytest.mark.parametrize("source", [
+    # a home-made loss
+    """\
+    import torch
+
+    def cross_entropy(a, b):
+        return (a - b).pow(2).mean()
+
+    def step(clf, x, batch):
+        with torch.no_grad():
+            logits = clf(x)
+        loss = cross_entropy(logits, batch[1])
+        loss.backward()
+    """,
+    # a project function named like torch's
+    """\
+    import torch
+    from losses import cross_entropy
+
+    def step(clf, x, batch):
+        with torch.no_grad():
+            logits = clf(x)
+        loss = cross_entropy(logits, batch[1])
+        loss.backward()
+    """,
+    # F is not torch.nn.functional
+    """\
+    import torch
+    import mylosses as F
+
+    def step(clf, x, batch):
+        with torch.no_grad():
+            logits = clf(x)
+        loss = F.cross_entropy(logits, batch[1])
+        loss.backward()
+    """,
+    # F shadowed by a parameter
+    """\
+    import torch
+    import torch.nn.functional as F
+
+    def step(clf, x, batch, F):
+        with torch.no_grad():
+            logits = clf(x)
+        loss = F.cross_entropy(logits, batch[1])
+        loss.backward()
+    """,
+    # a loss module instance of the project
+    """\
+    import torch
+
+    class SoftCE:
+        def __call__(self, logits, target):
+            return -(target * logits.log_softmax(-1)).sum()
+
+    def step(clf, x, batch):
+        crit = SoftCE()
+        with torch.no_grad():
+            logits = clf(x)
+        loss = crit(logits, batch[1])
+        loss.backward()
+    """,
+])
+def test_look_alike_losses_stay_silent(cli, tmp_path, source):
+    path, result = _check(cli, tmp_path, source)
+    assert result.code == 0, result.out
+
+
+def test_constant_input_and_index_target_is_a_backward_on_constant(cli, tmp_path):
+    # grad_state's facts: a loss of a constant and an integer target needs no grad (GL301); a detached
+    # input gathered by an unknown index has only a detached grad path (GL302)
+    path, result = _check(cli, tmp_path, """\
+        import torch
+        import torch.nn.functional as F
+
+        net = torch.nn.Linear(4, 3)
+
+
+        def step(x, y, idx):
+            base = torch.zeros(2, 3)
+            loss = F.nll_loss(base, y)
+            loss.backward()
+            out = net(x).detach()
+            picked = torch.gather(out, 1, idx).sum()
+            picked.backward()
+        """)
+    assert f"{path}:10:5: GL301" in result.out, result.out
+    assert f"{path}:13:5: GL302" in result.out, result.out

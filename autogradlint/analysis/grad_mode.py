@@ -16,6 +16,7 @@ from autogradlint.analysis.modules import is_subclassed_here, module_instance, o
 from autogradlint.analysis.tensors import PARAMETER, factory_call
 from autogradlint.analysis.torch_api import ENABLE_GRAD, INFERENCE_MODE, NO_GRAD, SET_GRAD_ENABLED
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, torch_at_least
+from autogradlint.analysis import torch_semantics
 from autogradlint.analysis.torch_semantics import function_flags, method_flags
 from autogradlint.walk import NESTED_SCOPES, TreeIndex, children, current_index, nodes_of
 
@@ -482,7 +483,12 @@ class ScopeFlow:
                         parts.append(arg.value)
                 return self._combine(parts, _depth)
             if is_torch_loss(self.context, func):
-                return self._combine(_loss_operands(expression), _depth)
+                name = self.context.qualified_name(func) if type(func) in _NAME_TYPES else None
+                marks = torch_semantics.function_argument_marks(name, expression) \
+                    if torch_semantics.is_functional_loss(name) else None
+                return self._combine(
+                    [arg.value for index, arg in enumerate(expression.args) if _is_loss_operand(arg)
+                     and self._gradient_flows_into(arg.value, marks[index] if marks is not None else "")], _depth)
             function = _grad_off_local_function(self.context, func)
             if function is not None:
                 return GradOffValue(expression, function, decorator_mode(self.context, function))
@@ -504,9 +510,11 @@ class ScopeFlow:
         if name is not None and name.startswith("torch."):
             flags = function_flags(name, call)
             receiver: List[cst.BaseExpression] = []
+            marks = torch_semantics.function_argument_marks(name, call)
         elif type(func) is cst.Attribute:
             flags = method_flags(func.attr.value, call)
             receiver = [func.value]
+            marks = torch_semantics.method_argument_marks(func.attr.value, call)
         else:
             return _UNDECIDED
         if flags is None or "T" in flags:
@@ -522,16 +530,31 @@ class ScopeFlow:
         if "u" in flags:
             return self.grad_off_value(receiver[0], depth + 1)
         parts: List[cst.BaseExpression] = list(receiver)
-        for arg in call.args:
+        for index, arg in enumerate(call.args):
             if arg.star:
                 return None
             if arg.keyword is not None and arg.keyword.value in _NON_TENSOR_KEYWORDS:
+                continue
+            if not self._gradient_flows_into(arg.value, marks[index] if marks is not None else ""):
                 continue
             if isinstance(arg.value, (cst.List, cst.Tuple)):
                 parts.extend(element.value for element in arg.value.elements)
             else:
                 parts.append(arg.value)
         return self._combine(parts, depth)
+
+    def _gradient_flows_into(self, argument: cst.BaseExpression, mark: str) -> bool:
+        """Whether an argument of a torch call is one of its grad inputs, per torch's per-argument table:
+        not one that never takes a gradient (an index, a mask, a dim, ``nll_loss``'s target), nor a
+        class-index target (``cross_entropy``'s) unless it certainly requires grad (probabilities do)."""
+        if mark == torch_semantics.NEVER:
+            return False
+        if mark == torch_semantics.FLOATING_ONLY:
+            from autogradlint.analysis.grad_state import facts_at  # grad_state builds on this module
+
+            statement = next((node for node in reversed(self.chain(argument)) if is_statement(node)), None)
+            return statement is not None and facts_at(self.context, argument, statement).requires_grad is True
+        return True
 
     def _combine(self, parts: Sequence[cst.BaseExpression], depth: int):
         found = None
@@ -644,16 +667,6 @@ def _iterates_data(iterable: cst.BaseExpression) -> bool:
     return isinstance(iterable, (cst.Name, cst.Attribute))
 
 
-_FUNCTIONAL_LOSSES = frozenset(
-    f"torch.nn.functional.{name}" for name in (
-        "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
-        "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
-        "soft_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss",
-        "hinge_embedding_loss", "triplet_margin_loss", "ctc_loss", "multi_margin_loss", "multilabel_margin_loss",
-    )
-)
-
-
 def is_torch_loss(context: "LintContext", func: cst.BaseExpression, _depth: int = 0) -> bool:
     """Whether ``func`` is a torch loss: ``F.mse_loss`` and co., ``nn.MSELoss()(...)``, a name or attribute
     holding an ``nn.*Loss`` instance, or a parameter every caller in this file passes one to."""
@@ -662,7 +675,7 @@ def is_torch_loss(context: "LintContext", func: cst.BaseExpression, _depth: int 
         return isinstance(func, (cst.Name, cst.Attribute)) and _is_loss_class(context.qualified_name(func))
     if not isinstance(func, (cst.Name, cst.Attribute)):
         return False
-    if context.qualified_name(func) in _FUNCTIONAL_LOSSES:
+    if torch_semantics.is_functional_loss(context.qualified_name(func)):
         return True
     instance = module_instance(context, func)
     if instance is not None:
@@ -724,10 +737,9 @@ def _is_loss_class(name: Optional[str]) -> bool:
     return name is not None and name.startswith("torch.nn.") and name.count(".") == 2 and name.endswith("Loss")
 
 
-def _loss_operands(call: cst.Call) -> List[cst.BaseExpression]:
-    """The tensor operands of a loss call: its positional arguments and ``input=``/``target=``."""
-    return [arg.value for arg in call.args
-            if (arg.keyword is None and not arg.star) or (arg.keyword is not None and arg.keyword.value in ("input", "target"))]
+def _is_loss_operand(arg: cst.Arg) -> bool:
+    """Whether an argument of a loss call is a tensor operand: a positional one, ``input=``/``target=``."""
+    return (arg.keyword is None and not arg.star) or (arg.keyword is not None and arg.keyword.value in ("input", "target"))
 
 
 def has_grad_switch(context: "LintContext", function: cst.FunctionDef) -> bool:

@@ -178,16 +178,6 @@ _DIFFERENTIABLE: Dict[str, str] = {
 # of these, methods whose arguments (dtype, memory format) are not tensors
 _RECEIVER_ONLY_METHODS = frozenset({"float", "double", "half", "bfloat16", "clone", "contiguous", "t"})
 _FUNCTION_PREFIXES = ("torch.", "torch.nn.functional.", "torch.linalg.", "torch.special.")
-# functional losses: reduce to one element unless reduction= says otherwise
-_FUNCTIONAL_LOSSES = frozenset(
-    "torch.nn.functional." + n
-    for n in (
-        "mse_loss l1_loss smooth_l1_loss huber_loss cross_entropy nll_loss binary_cross_entropy "
-        "binary_cross_entropy_with_logits kl_div poisson_nll_loss gaussian_nll_loss soft_margin_loss "
-        "multilabel_soft_margin_loss hinge_embedding_loss cosine_embedding_loss margin_ranking_loss "
-        "triplet_margin_loss multi_margin_loss"
-    ).split()
-)
 # torch.nn modules whose output is an elementwise function of their one input
 _POINTWISE_MODULES = frozenset(
     "torch.nn." + n
@@ -569,14 +559,20 @@ class _Evaluator:
                      dtype=base.dtype, device=base.device)
 
     def _arguments(self, call: cst.Call, env: Env, mode: Optional[str],
-                   expand_sequences: bool = False) -> Optional[List[Facts]]:
-        """Facts of every argument (None when one is starred); ``expand_sequences``: the elements of a
-        list or tuple literal count one by one (``torch.cat([a, b])``, ``F.pad(x, (1, 1))``)."""
+                   expand_sequences: bool = False, marks: Optional[List[str]] = None) -> Optional[List[Facts]]:
+        """Facts of every argument gradients may flow into (None when one is starred); ``marks``: torch's
+        per-argument differentiability of this call (``torch_semantics.*_argument_marks``): an argument
+        that never takes a gradient (an index, a mask, a dim) is not an input, nor is a class-index target
+        that does not certainly require grad; ``expand_sequences``: the elements of a list or tuple
+        literal count one by one (``torch.cat([a, b])``, ``F.pad(x, (1, 1))``)."""
         out = []
-        for arg in call.args:
+        for index, arg in enumerate(call.args):
             if arg.star:
                 return None
             if arg.keyword is not None and arg.keyword.value in ("dim", "keepdim", "dtype", "out", "alpha"):
+                continue
+            mark = marks[index] if marks is not None else ""
+            if mark == torch_semantics.NEVER:
                 continue
             value = arg.value
             if expand_sequences and type(value) in (cst.List, cst.Tuple):
@@ -585,7 +581,10 @@ class _Evaluator:
                         return None
                     out.append(self._facts(element.value, env, mode))
                 continue
-            out.append(self._facts(value, env, mode))
+            facts = self._facts(value, env, mode)
+            if mark == torch_semantics.FLOATING_ONLY and facts.requires_grad is not True:
+                continue
+            out.append(facts)
         return out
 
     def _by_flags(self, flags: str, inputs: Optional[List[Facts]], mode: Optional[str],
@@ -660,7 +659,8 @@ class _Evaluator:
         if flags is not None:
             inputs = None
             if "g" in flags:
-                arguments = [] if "u" in flags else self._arguments(call, env, mode)
+                arguments = [] if "u" in flags else self._arguments(
+                    call, env, mode, marks=torch_semantics.method_argument_marks(method, call))
                 inputs = None if arguments is None else [receiver, *arguments]
             known = self._by_flags(flags, inputs, mode)
             if known is not None:
@@ -705,13 +705,15 @@ class _Evaluator:
             return self._facts(args[0].value, env, mode) if args and flag is None else UNKNOWN_FACTS
         if name == "torch.from_numpy":
             return Facts(kind=TENSOR, requires_grad=False, leaf=True, why_no_grad=CONSTANT)
-        if name in _FUNCTIONAL_LOSSES:
-            return self._loss(call, env, mode, keyword(call, "reduction"))
+        if torch_semantics.is_functional_loss(name):
+            return self._loss(call, env, mode, keyword(call, "reduction"),
+                              torch_semantics.function_argument_marks(name, call))
         flags = function_flags(name, call) if not name.startswith("numpy.") else None
         if flags is not None:
             inputs = None
             if "g" in flags:
-                inputs = self._arguments(call, env, mode, expand_sequences=True)
+                inputs = self._arguments(call, env, mode, expand_sequences=True,
+                                         marks=torch_semantics.function_argument_marks(name, call))
             known = self._by_flags(flags, inputs, mode, torch_op=True)
             if known is not None:
                 return known
@@ -767,17 +769,29 @@ class _Evaluator:
                      why_no_grad=CONSTANT if requires is False else None,
                      retains_grad=False if requires else None, dtype=factory.dtype, device=device)
 
-    def _loss(self, call: cst.Call, env: Env, mode: Optional[str], reduction: Optional[cst.Arg]) -> Facts:
-        """A loss of (prediction, target) with the given ``reduction=`` argument: the target of a data
-        loop is data, never a grad path."""
+    def _loss(self, call: cst.Call, env: Env, mode: Optional[str], reduction: Optional[cst.Arg],
+              marks: Optional[List[str]] = None) -> Facts:
+        """A loss of (prediction, target, ...) with the given ``reduction=`` argument: the target of a
+        data loop is data, never a grad path. ``marks`` (a functional loss: torch's per-argument
+        differentiability): every positional argument gradients may flow into is an input, and one that
+        never takes a gradient (``nll_loss``'s target, a class-index ``cross_entropy`` target) is not;
+        without them (a loss module) the first two are."""
         args = positional(call)
         if len(args) < 2 or any(a.star for a in call.args):
             return UNKNOWN_FACTS
-        prediction = self._facts(args[0].value, env, mode)
-        target = self._facts(args[1].value, env, mode)
-        if target.loop_data:
-            target = _NUMBER
-        return self._combine([prediction, target], mode, _reduction_shape(reduction), torch_op=True)
+        inputs = []
+        positional_marks = [m for m, a in zip(marks, call.args) if a.keyword is None] if marks is not None else None
+        for index, arg in enumerate(args if marks is not None else args[:2]):
+            mark = positional_marks[index] if positional_marks is not None else ""
+            if mark == torch_semantics.NEVER:
+                continue
+            facts = self._facts(arg.value, env, mode)
+            if index > 0 and facts.loop_data:
+                facts = _NUMBER
+            if mark == torch_semantics.FLOATING_ONLY and facts.requires_grad is not True:
+                continue
+            inputs.append(facts)
+        return self._combine(inputs, mode, _reduction_shape(reduction), torch_op=True)
 
     def _module_call(self, call: cst.Call, env: Env, mode: Optional[str]) -> Facts:
         found = module_instance(self.context, call.func)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 import libcst as cst
 
@@ -192,3 +192,85 @@ def _tuple_with_indices(context: "LintContext", expression: cst.BaseExpression) 
         return False
     flags = _call_flags(context, expression)
     return flags is not None and "T" in flags and "I" in flags
+
+
+# ------------------------------------------------------------------------------ per-argument differentiability
+#
+# table()["arguments"][section][name]: the parameters of a torch function or tensor method (a method's
+# receiver left out) in positional order, then "*" and the keyword-only ones, each with a mark (see
+# scripts/gen_torch_semantics.py): "+" gradients flow into it, "-" never (not a tensor, an index, a mask),
+# "?" only its floating form (a class-index target), no mark: not determined. A function not listed has
+# no argument known to take no gradient.
+
+FLOWS = "+"
+NEVER = "-"
+FLOATING_ONLY = "?"
+_MARKS = (FLOWS, NEVER, FLOATING_ONLY)
+
+_parsed: Dict[tuple, Optional[tuple]] = {}
+
+
+def _parse(section: str, name: str) -> Optional[tuple]:
+    """(positional marks, {keyword: mark}) of one entry, cached."""
+    key = (section, name)
+    if key in _parsed:
+        return _parsed[key]
+    text = table().get("arguments", {}).get(section, {}).get(name)
+    parsed = None
+    if text is not None:
+        positional = []
+        keywords: Dict[str, str] = {}
+        keyword_only = False
+        for token in text.split():
+            if token == "*":
+                keyword_only = True
+                continue
+            mark = token[-1] if token[-1] in _MARKS else ""
+            names = (token[:-1] if mark else token).split("/")
+            if not keyword_only:
+                positional.append(mark)
+            for one in names:
+                keywords[one] = mark if keywords.get(one, mark) == mark else ""
+        parsed = (tuple(positional), keywords)
+    _parsed[key] = parsed
+    return parsed
+
+
+def _marks_of(parsed: Optional[tuple], call: cst.Call) -> Optional[List[str]]:
+    if parsed is None:
+        return None
+    positional, keywords = parsed
+    marks = []
+    index = 0
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is None:
+            marks.append(positional[index] if index < len(positional) else "")
+            index += 1
+        else:
+            marks.append(keywords.get(arg.keyword.value, ""))
+    return marks
+
+
+def function_argument_marks(qualified_name: Optional[str], call: cst.Call) -> Optional[List[str]]:
+    """For each argument of a call of a torch function (in ``call.args`` order), whether gradients flow
+    into it: FLOWS, NEVER, FLOATING_ONLY or "" (not known); None when the table has no entry."""
+    split = _split(qualified_name) if qualified_name else None
+    if split is None or split[0] == "numpy":
+        return None
+    return _marks_of(_parse(split[0], split[1]), call)
+
+
+def method_argument_marks(method: str, call: cst.Call) -> Optional[List[str]]:
+    """The same for a tensor method's arguments (its receiver is always an input)."""
+    return _marks_of(_parse(TENSOR, method), call)
+
+
+def is_functional_loss(qualified_name: Optional[str]) -> bool:
+    """Whether a ``torch.nn.functional`` function is a loss: one that takes a ``reduction=`` (per its
+    signature in the table), so it reduces to one element unless told otherwise."""
+    if not qualified_name or not qualified_name.startswith("torch.nn.functional."):
+        return False
+    parsed = _parse("torch.nn.functional", qualified_name[len("torch.nn.functional."):])
+    return parsed is not None and "reduction" in parsed[1]
