@@ -5,6 +5,7 @@ import libcst as cst
 
 from autogradlint.analysis.grad_mode import GRAD_OFF, decorator_mode, grad_mode_at, with_mode
 from autogradlint.analysis.modules import is_module_class, local_class, own_returns
+from autogradlint.analysis.torch_semantics import functional_follows_mode, layer_changes_with_mode
 from autogradlint.analysis.training import EVAL, TRAIN, training_facts
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import nodes_of, own_nodes_of
@@ -12,10 +13,7 @@ from autogradlint.walk import nodes_of, own_nodes_of
 # exact types: whole-class scans, and isinstance against LibCST's ABC-based classes is slow
 _ASSIGNMENTS = (cst.Assign, cst.AugAssign, cst.AnnAssign)
 
-# layers that behave differently in train and eval mode
-_MODE_LAYERS = re.compile(r"torch\.nn\.(Dropout[123]?d?|AlphaDropout|FeatureAlphaDropout|(Lazy)?BatchNorm[123]d|SyncBatchNorm)")
 _CONTAINERS = frozenset({"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"})
-_FUNCTIONAL_DROPOUT = re.compile(r"torch\.nn\.functional\.(dropout[123]?d?|alpha_dropout|feature_alpha_dropout)")
 # torchvision classifiers built with batch norm or dropout
 _TORCHVISION_MODELS = re.compile(r"torchvision\.models\.(resnet|resnext|wide_resnet|vgg|densenet|mobilenet|efficientnet|"
                                  r"inception|googlenet|alexnet|squeezenet|shufflenet|mnasnet|regnet)\w*")
@@ -250,8 +248,8 @@ class InferenceWithoutEval(Rule):
         if not isinstance(func, (cst.Name, cst.Attribute)):
             return False
         name = self.context.qualified_name(func) or ""
-        if _MODE_LAYERS.fullmatch(name):
-            return not _zero_probability(call)
+        if layer_changes_with_mode(name, call):
+            return True
         if _TORCHVISION_MODELS.fullmatch(name):
             return True
         if name in _CONTAINERS:
@@ -286,20 +284,12 @@ class InferenceWithoutEval(Rule):
         for node in nodes_of(klass.body, (cst.Call,)):
             if type(node.func) is cst.Name or type(node.func) is cst.Attribute:
                 name = self.context.qualified_name(node.func) or ""
-                if _FUNCTIONAL_DROPOUT.fullmatch(name) and any(
+                if functional_follows_mode(name) and any(
                         a.keyword is not None and a.keyword.value == "training" for a in node.args):
                     return True  # F.dropout(x, p, training=self.training) follows the mode
             if self._is_mode_dependent_call(node, seen):
                 return True
         return False
-
-
-def _zero_probability(call: cst.Call) -> bool:
-    """``nn.Dropout(0.0)`` / ``nn.Dropout(p=0)`` does nothing in either mode."""
-    for index, arg in enumerate(call.args):
-        if (arg.keyword is None and index == 0) or (arg.keyword is not None and arg.keyword.value == "p"):
-            return isinstance(arg.value, (cst.Integer, cst.Float)) and float(arg.value.value) == 0.0
-    return False
 
 
 def _switched_on_purpose(facts, root, model: str) -> bool:

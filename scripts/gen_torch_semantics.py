@@ -744,6 +744,220 @@ def _containers_table(torch) -> Dict[str, dict]:
     return table
 
 
+# ------------------------------------------------------------------------------------------ torch.nn layers
+#
+# Each torch.nn module class, built with small arguments and called. Its entry (a dict):
+#   "parameters": true  holds parameters whatever its arguments (each bool constructor flag tried both
+#                       ways); false: holds none whatever its arguments; [flag, position, default]: holds
+#                       parameters exactly when that bool flag is true (BatchNorm's affine)
+#   "mode": [[argument, position, value], ...]  its output differs between train() and eval() with default
+#                       arguments (dropout, batch statistics); each listed argument given that value makes
+#                       them the same (Dropout's p=0.0, BatchNorm's track_running_stats=False)
+#   "tuple": true       its forward returns a tuple
+#   "same_numel": true  (a parameter-free layer) its output has as many elements as its one input, for
+#                       every input it accepts (elementwise-like)
+# A container (Sequential, ModuleList, DataParallel) has no "parameters": it holds what it is given.
+
+# constructor arguments for classes the generic probe (every required argument 4) cannot build: probe
+# inputs only, the facts are what torch then does
+def _special_constructors(nn):
+    return {
+        "AdaptiveLogSoftmaxWithLoss": lambda **k: nn.AdaptiveLogSoftmaxWithLoss(4, 8, [2], **k),
+        "FractionalMaxPool2d": lambda **k: nn.FractionalMaxPool2d(2, output_ratio=0.5, **k),
+        "FractionalMaxPool3d": lambda **k: nn.FractionalMaxPool3d(2, output_ratio=0.5, **k),
+        "TransformerEncoder": lambda **k: nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 2), 1, **k),
+        "TransformerDecoder": lambda **k: nn.TransformerDecoder(nn.TransformerDecoderLayer(4, 2), 1, **k),
+        "Unflatten": lambda **k: nn.Unflatten(1, (2, 2), **k),
+        "MultiheadAttention": lambda **k: nn.MultiheadAttention(4, 2, **k),
+        "Transformer": lambda **k: nn.Transformer(4, 2, 1, 1, 8, **k),
+        "TransformerEncoderLayer": lambda **k: nn.TransformerEncoderLayer(4, 2, 8, **k),
+        "TransformerDecoderLayer": lambda **k: nn.TransformerDecoderLayer(4, 2, 8, **k),
+    }
+
+
+def _constructor_of(nn, name: str):
+    cls = getattr(nn, name)
+    special = _special_constructors(nn).get(name)
+    if special is not None:
+        return special
+    try:
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return None
+    required = [p for p in parameters if p.default is inspect.Parameter.empty
+                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    for count in (len(required), 2, 3):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cls(*[4] * count)
+        except Exception:  # noqa: BLE001
+            continue
+        return lambda n=count, **k: cls(*[4] * n, **k)
+    return None
+
+
+def _bool_flags(cls):
+    try:
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return []
+    return [(index, p) for index, p in enumerate(parameters) if isinstance(p.default, bool)]
+
+
+def _has_parameters(build, **kwargs) -> Optional[bool]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return any(True for _ in build(**kwargs).parameters())
+    except Exception:  # noqa: BLE001
+        return None
+
+
+# input shapes: their sizes differ from the constructor's 4s, so a module that shapes its output by
+# them (an adaptive pool, a linear layer) is not taken for an elementwise one
+_LAYER_INPUT_SHAPES = ((2, 4), (2, 3, 4), (2, 4, 6, 6), (2, 4, 6, 6, 6), (3, 5), (2, 3, 7), (2, 3, 5, 5), (2, 3, 5, 5, 5))
+
+
+def _layer_calls(torch, module):
+    """(inputs, output) of each input shape the module accepts."""
+    found = []
+    for shape in _LAYER_INPUT_SHAPES:
+        torch.manual_seed(0)
+        for inputs in ([torch.randn(*shape)], [torch.randn(*shape)] * 2, [torch.randn(*shape)] * 3,
+                       [torch.randn(*shape), torch.zeros(shape[0], dtype=torch.long)]):
+            try:
+                torch.manual_seed(0)
+                output = _call(module, inputs)
+            except Exception:  # noqa: BLE001
+                continue
+            found.append((inputs, output))
+            break
+    return found
+
+
+def _holds_what_it_is_given(nn, cls) -> bool:
+    """A container or wrapper (Sequential, ModuleList, DataParallel, Container ...): it holds the layers
+    or parameters it is built from (it has a length, wraps a ``module``, or takes layers as keywords);
+    what it holds is not its class's fact."""
+    if hasattr(cls, "__len__"):
+        return True
+    try:
+        if "module" in inspect.signature(cls.__init__).parameters:
+            return True
+    except (TypeError, ValueError):
+        pass
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return any(True for _ in cls(a=nn.Linear(2, 2)).parameters())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _changes_with_mode(torch, module, inputs) -> Optional[bool]:
+    """Whether a module's output differs between train() and eval() on ``inputs`` (None: cannot say)."""
+    outputs = []
+    for train in (True, False):
+        module.train(train)
+        torch.manual_seed(0)
+        try:
+            output = _call(module, [i.clone() for i in inputs])  # fresh: an in-place layer changes them
+        except Exception:  # noqa: BLE001
+            return None
+        if not isinstance(output, torch.Tensor):
+            return None
+        outputs.append(output)
+    return outputs[0].shape != outputs[1].shape or not torch.allclose(outputs[0], outputs[1], equal_nan=True)
+
+
+def _mode_switches(torch, nn, name: str, build, inputs) -> list:
+    """The constructor arguments that, given 0 (a float probability) or the opposite of their default (a
+    bool), make a mode-dependent layer behave the same in train() and eval()."""
+    found = []
+    try:
+        parameters = list(inspect.signature(getattr(nn, name).__init__).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return found
+    for index, parameter in enumerate(parameters):
+        if isinstance(parameter.default, bool):
+            value = not parameter.default
+        elif isinstance(parameter.default, float) and 0.0 < parameter.default < 1.0:
+            value = 0.0
+        else:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                module = build(**{parameter.name: value})
+        except Exception:  # noqa: BLE001
+            continue
+        if _changes_with_mode(torch, module, inputs) is False:
+            found.append([parameter.name, index, value])
+    return found
+
+
+def _built_from_layers(nn, cls) -> bool:
+    """A class built from another layer (TransformerEncoder from its encoder_layer): how it behaves in
+    train() and eval() is that layer's, not its class's."""
+    try:
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return False
+    for parameter in parameters:
+        annotation = parameter.annotation
+        text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+        found = getattr(nn, text, None)
+        if inspect.isclass(found) and issubclass(found, nn.Module):
+            return True
+    return False
+
+
+def _modules_table(torch) -> Dict[str, dict]:
+    nn = torch.nn
+    table: Dict[str, dict] = {}
+    names = sorted(n for n in dir(nn) if not n.startswith("_") and inspect.isclass(getattr(nn, n))
+                   and issubclass(getattr(nn, n), nn.Module) and n != "RNNBase")
+    for name in names:
+        torch.manual_seed(0)
+        build = _constructor_of(nn, name)
+        if build is None:
+            continue
+        default = _has_parameters(build)
+        if default is None:
+            continue
+        entry: dict = {}
+        switches = []
+        for index, parameter in _bool_flags(getattr(nn, name)):
+            flipped = _has_parameters(build, **{parameter.name: not parameter.default})
+            if flipped is not None and flipped != default:
+                switches.append((index, parameter))
+        if not switches and not (not default and _holds_what_it_is_given(nn, getattr(nn, name))):
+            entry["parameters"] = default
+        elif len(switches) == 1:
+            index, parameter = switches[0]
+            entry["parameters"] = [parameter.name, index, parameter.default]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                module = build()
+        except Exception:  # noqa: BLE001
+            module = None
+        calls = _layer_calls(torch, module) if module is not None else []
+        if calls:
+            inputs, output = calls[0]
+            if isinstance(output, tuple):
+                entry["tuple"] = True
+            elif _changes_with_mode(torch, module, inputs) and not _built_from_layers(nn, getattr(nn, name)):
+                entry["mode"] = _mode_switches(torch, nn, name, build, inputs)
+            if entry.get("parameters") is False and all(
+                    len(i) == 1 and isinstance(o, torch.Tensor) and o.numel() == i[0].numel() for i, o in calls):
+                entry["same_numel"] = True
+        if entry:
+            table[name] = entry
+    return table
+
+
 def build_table() -> dict:
     import torch
 
@@ -764,6 +978,7 @@ def build_table() -> dict:
         "Tensor": methods,
         "torch.nn.functional": functional,
         "containers": _containers_table(torch),
+        "torch.nn": _modules_table(torch),
         "arguments": dict(sorted(arguments.items())),
     }
     table.update(sorted(namespaced.items()))

@@ -493,3 +493,116 @@ def test_constant_input_and_index_target_is_a_backward_on_constant(cli, tmp_path
         """)
     assert f"{path}:10:5: GL301" in result.out, result.out
     assert f"{path}:13:5: GL302" in result.out, result.out
+
+
+# ------------------------------------------------------------------------------ torch.nn layers
+
+
+def test_layer_facts_of_the_table():
+    assert torch_semantics.layer_parameters("torch.nn.Linear") is True
+    assert torch_semantics.layer_parameters("torch.nn.ReLU") is False
+    assert torch_semantics.layer_parameters("torch.nn.CrossEntropyLoss") is False
+    # not every *Loss is parameter-free (the hand-written rule "ends with Loss" said so)
+    assert torch_semantics.layer_parameters("torch.nn.AdaptiveLogSoftmaxWithLoss") is True
+    # a flag switches them: not known by the class alone
+    assert torch_semantics.layer_parameters("torch.nn.BatchNorm2d") is None
+    assert torch_semantics.layer_parameter_switch("torch.nn.BatchNorm2d") == ("affine", 3, True)
+    assert torch_semantics.layer_parameter_switch("torch.nn.InstanceNorm2d") == ("affine", 3, False)
+    assert torch_semantics.layer_parameter_switch("torch.nn.LayerNorm") == ("elementwise_affine", 2, True)
+    # the lazy norms take no num_features: affine is their third argument (the hand-written table said
+    # fourth), and LazyInstanceNorm's default is affine=True (it said False)
+    assert torch_semantics.layer_parameter_switch("torch.nn.LazyBatchNorm1d") == ("affine", 2, True)
+    assert torch_semantics.layer_parameter_switch("torch.nn.LazyInstanceNorm2d") == ("affine", 2, True)
+    # containers hold what they are given
+    for name in ("Sequential", "ModuleList", "ModuleDict", "ParameterList", "DataParallel"):
+        assert torch_semantics.layer_parameters("torch.nn." + name) is None, name
+    assert torch_semantics.layer_returns_tuple("torch.nn.LSTM")
+    assert torch_semantics.layer_returns_tuple("torch.nn.AdaptiveLogSoftmaxWithLoss")
+    assert not torch_semantics.layer_returns_tuple("torch.nn.Linear")
+    assert torch_semantics.layer_keeps_numel("torch.nn.GELU") and torch_semantics.layer_keeps_numel("torch.nn.Dropout")
+    assert not torch_semantics.layer_keeps_numel("torch.nn.Linear")
+    assert not torch_semantics.layer_keeps_numel("torch.nn.AdaptiveAvgPool1d")
+    assert torch_semantics.layer_parameters("mylib.nn.Linear") is None
+
+
+def test_layers_that_change_with_mode():
+    import libcst as cst
+
+    def changes(text):
+        call = cst.parse_expression(text)
+        return torch_semantics.layer_changes_with_mode("torch.nn." + call.func.attr.value, call)
+
+    assert changes("nn.Dropout(0.5)") and changes("nn.Dropout()") and changes("nn.BatchNorm2d(8)")
+    assert not changes("nn.Dropout(0.0)") and not changes("nn.Dropout(p=0)")
+    assert not changes("nn.BatchNorm2d(8, track_running_stats=False)")
+    assert changes("nn.TransformerEncoderLayer(16, 4)") and not changes("nn.TransformerEncoderLayer(16, 4, dropout=0.0)")
+    assert changes("nn.RReLU()")
+    assert not changes("nn.InstanceNorm2d(8)") and not changes("nn.Linear(2, 2)") and not changes("nn.ReLU()")
+    assert torch_semantics.functional_follows_mode("torch.nn.functional.dropout")
+    assert torch_semantics.functional_follows_mode("torch.nn.functional.batch_norm")
+    assert not torch_semantics.functional_follows_mode("torch.nn.functional.relu")
+
+
+@pytest.mark.torch
+def test_layer_facts_agree_with_torch():
+    import torch
+    from torch import nn
+
+    def holds(module):
+        return any(True for _ in module.parameters())
+
+    assert holds(nn.AdaptiveLogSoftmaxWithLoss(8, 10, [4])) and not holds(nn.CrossEntropyLoss())
+    assert not holds(nn.LazyBatchNorm1d(1e-5, 0.1, False)) and holds(nn.LazyBatchNorm1d())
+    assert holds(nn.LazyInstanceNorm2d()) and not holds(nn.InstanceNorm2d(4))
+    x = torch.randn(4, 8)
+    bn = nn.BatchNorm1d(8, track_running_stats=False)
+    assert torch.allclose(bn.train()(x), bn.eval()(x))
+    layer = nn.TransformerEncoderLayer(8, 2, 16)
+    torch.manual_seed(0)
+    trained = layer.train()(x.unsqueeze(0))
+    assert not torch.allclose(trained, layer.eval()(x.unsqueeze(0)))
+    rrelu = nn.RReLU()
+    assert not torch.allclose(rrelu.train()(x), rrelu.eval()(x))
+
+
+def test_mode_layers_from_the_table_through_the_cli(cli, tmp_path):
+    # GL404 (inference without eval) knows the layers torch says change with the mode: a transformer
+    # layer's dropout; a batch norm without running statistics or a zero dropout does not change
+    path, result = _check(cli, tmp_path, """\
+        import torch
+        from torch import nn
+
+        encoder = nn.TransformerEncoderLayer(16, 4)
+        plain = nn.Sequential(nn.Linear(16, 16), nn.BatchNorm1d(16, track_running_stats=False), nn.Dropout(0.0))
+        quiet = nn.TransformerEncoderLayer(16, 4, dropout=0.0)
+
+
+        def evaluate(x):
+            with torch.no_grad():
+                a = encoder(x)
+                b = plain(x)
+                c = quiet(x)
+            return a, b, c
+        """, select="GL404")
+    found = [line.split(" ")[:2] for line in result.out.splitlines() if line.startswith(str(path))]
+    assert found == [[f"{path}:11:13:", "GL404"]], result.out
+
+
+@pytest.mark.torch
+def test_lazy_norm_without_affine_holds_no_parameters(cli, tmp_path):
+    # LazyBatchNorm1d(eps, momentum, affine): affine=False leaves it without parameters, so its output
+    # needs no grad and .numpy() works (the hand-written table read the 4th argument and said it had them)
+    import torch
+
+    bn = torch.nn.LazyBatchNorm1d(1e-5, 0.1, False)
+    bn(torch.randn(4, 3)).numpy()
+    path, result = _check(cli, tmp_path, """\
+        import torch
+
+        bn = torch.nn.LazyBatchNorm1d(1e-5, 0.1, False)
+        out = bn(torch.randn(4, 3)).numpy()
+        lin = torch.nn.Linear(3, 3)
+        bad = lin(torch.randn(4, 3)).numpy()
+        """, select="GL306")
+    found = [line.split(" ")[:2] for line in result.out.splitlines() if line.startswith(str(path))]
+    assert found == [[f"{path}:6:7:", "GL306"]], result.out

@@ -178,22 +178,9 @@ _DIFFERENTIABLE: Dict[str, str] = {
 # of these, methods whose arguments (dtype, memory format) are not tensors
 _RECEIVER_ONLY_METHODS = frozenset({"float", "double", "half", "bfloat16", "clone", "contiguous", "t"})
 _FUNCTION_PREFIXES = ("torch.", "torch.nn.functional.", "torch.linalg.", "torch.special.")
-# torch.nn modules whose output is an elementwise function of their one input
-_POINTWISE_MODULES = frozenset(
-    "torch.nn." + n
-    for n in (
-        "ReLU ReLU6 LeakyReLU ELU SELU CELU GELU SiLU Mish Sigmoid Tanh Softmax LogSoftmax Softplus Softsign "
-        "Hardtanh Hardswish Hardsigmoid Tanhshrink LogSigmoid Dropout Dropout1d Dropout2d Dropout3d "
-        "AlphaDropout Identity"
-    ).split()
-)
 # tensor-output torch.nn layers whose output has as many elements as `out_features`/`out_channels` per item
 _WIDTH_LAYERS = {"torch.nn.Linear": ("out_features", 1), "torch.nn.Bilinear": ("out_features", 2)}
 _CONV_PREFIXES = ("torch.nn.Conv", "torch.nn.ConvTranspose")
-# layers that return a tuple, not a tensor
-_TUPLE_LAYERS = frozenset(
-    "torch.nn." + n for n in "LSTM GRU RNN LSTMCell MultiheadAttention AdaptiveLogSoftmaxWithLoss".split()
-)
 # in-place tensor methods (other than the ones modelled one by one)
 _IN_PLACE_EXCLUDED = frozenset({"requires_grad_", "detach_", "share_memory_", "retain_grad"})
 
@@ -795,7 +782,7 @@ class _Evaluator:
 
     def _module_call(self, call: cst.Call, env: Env, mode: Optional[str]) -> Facts:
         found = module_instance(self.context, call.func)
-        if found is None or found.scripted or found.class_name in _TUPLE_LAYERS:
+        if found is None or found.scripted or torch_semantics.layer_returns_tuple(found.class_name):
             return UNKNOWN_FACTS
         name = found.class_name or ""
         if name.startswith("torch.nn.") and name.endswith("Loss"):
@@ -803,7 +790,7 @@ class _Evaluator:
         arguments = self._arguments(call, env, mode)
         if arguments is None:
             return UNKNOWN_FACTS
-        if name in _POINTWISE_MODULES and len(arguments) == 1:
+        if torch_semantics.layer_keeps_numel(name) and len(arguments) == 1:
             return self._combine(arguments, mode, _SAME, torch_op=True)
         if not found.has_parameters or self.freezes or found.local is not None and _grad_off_forward(self.context, found.local) \
                 or found.remote is not None and remote_forward_may_skip_grad(self.context, found.remote):

@@ -49,38 +49,3 @@ def canonical(qualified_name: Optional[str]) -> Optional[str]:
         if rest in _AUTOGRAD_TOP_LEVEL:
             name = "torch." + rest
     return name
-
-
-# torch.nn layers that hold parameters (whatever their arguments)
-WEIGHTED_LAYERS = frozenset(
-    {"Linear", "Bilinear", "LazyLinear", "Embedding", "EmbeddingBag", "LSTM", "GRU", "RNN", "LSTMCell",
-     "GRUCell", "RNNCell", "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder",
-     "TransformerEncoderLayer", "TransformerDecoderLayer", "PReLU"}
-)
-# torch.nn layers without parameters
-PARAMETER_FREE_LAYERS = frozenset(
-    {"Module", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
-     "Softmax", "Softmax2d", "LogSoftmax", "Softmin", "Softplus", "Softsign", "Hardtanh", "Hardswish",
-     "Hardsigmoid", "Tanhshrink", "Softshrink", "Hardshrink", "Threshold", "LogSigmoid", "GLU", "RReLU",
-     "Identity", "Flatten", "Unflatten", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
-     "PixelShuffle", "PixelUnshuffle", "ChannelShuffle", "CosineSimilarity", "PairwiseDistance", "Fold",
-     "Unfold", "LocalResponseNorm", "CrossMapLRN2d", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
-     "AlphaDropout", "FeatureAlphaDropout"}
-)
-PARAMETER_FREE_PREFIXES = ("MaxPool", "AvgPool", "AdaptiveMaxPool", "AdaptiveAvgPool", "LPPool",
-                            "FractionalMaxPool", "MaxUnpool", "ZeroPad", "ConstantPad", "ReflectionPad",
-                            "ReplicationPad", "CircularPad")
-WEIGHTED_PREFIXES = ("Conv", "LazyConv")
-
-
-def layer_parameters(qualified_name: str) -> Optional[bool]:
-    """Whether the torch.nn layer class ``torch.nn.X`` certainly holds parameters whatever its arguments
-    (True), certainly holds none (False), or its name does not say (None)."""
-    if not qualified_name.startswith("torch.nn.") or qualified_name.count(".") != 2:
-        return None
-    short = qualified_name[len("torch.nn."):]
-    if short in WEIGHTED_LAYERS or short.startswith(WEIGHTED_PREFIXES):
-        return True
-    if short in PARAMETER_FREE_LAYERS or short.endswith("Loss") or short.startswith(PARAMETER_FREE_PREFIXES):
-        return False
-    return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import libcst as cst
 
@@ -274,3 +274,87 @@ def is_functional_loss(qualified_name: Optional[str]) -> bool:
         return False
     parsed = _parse("torch.nn.functional", qualified_name[len("torch.nn.functional."):])
     return parsed is not None and "reduction" in parsed[1]
+
+
+# ------------------------------------------------------------------------------------------ torch.nn layers
+#
+# table()["torch.nn"][ClassName]: what torch.nn's layer class is, learned by building and calling it (see
+# scripts/gen_torch_semantics.py): "parameters" (true, false, or [bool flag, position, default] that
+# switches them), "mode" (its output differs between train() and eval(); the arguments that stop that),
+# "tuple" (its forward returns a tuple), "same_numel" (a parameter-free layer keeping its input's numel).
+
+_NN_PREFIX = "torch.nn."
+
+
+def layer(class_name: Optional[str]) -> Optional[dict]:
+    """The table's entry of a ``torch.nn.X`` class (None: not a torch.nn layer the table knows)."""
+    if not class_name or not class_name.startswith(_NN_PREFIX) or class_name.count(".") != 2:
+        return None
+    return table().get("torch.nn", {}).get(class_name[len(_NN_PREFIX):])
+
+
+def layer_parameters(class_name: Optional[str]) -> Optional[bool]:
+    """Whether the torch.nn layer class certainly holds parameters whatever its arguments (True), certainly
+    holds none (False), or its class alone does not say (None: a flag switches them, a container)."""
+    found = layer(class_name)
+    held = found.get("parameters") if found is not None else None
+    return held if isinstance(held, bool) else None
+
+
+def layer_parameter_switch(class_name: Optional[str]) -> Optional[Tuple[str, int, bool]]:
+    """(flag, its position, its default) of a layer whose parameters a bool constructor flag switches
+    (``BatchNorm2d``'s ``affine``, ``LayerNorm``'s ``elementwise_affine``), else None."""
+    found = layer(class_name)
+    held = found.get("parameters") if found is not None else None
+    return (held[0], held[1], held[2]) if isinstance(held, list) else None
+
+
+def layer_changes_with_mode(class_name: Optional[str], call: cst.Call) -> bool:
+    """Whether the layer ``call`` builds behaves differently in train() and eval() (dropout, batch
+    statistics): its class does with default arguments, and the call does not give one of the arguments
+    that stop it the value that does (``Dropout(0.0)``, ``BatchNorm1d(8, track_running_stats=False)``)."""
+    found = layer(class_name)
+    if found is None or "mode" not in found:
+        return False
+    for name, position, value in found["mode"]:
+        given = None
+        for index, arg in enumerate(call.args):
+            if (arg.keyword is None and not arg.star and index == position) or \
+                    (arg.keyword is not None and arg.keyword.value == name):
+                given = arg.value
+        if given is not None and _literal_equals(given, value):
+            return False
+    return True
+
+
+def _literal_equals(expression: cst.BaseExpression, value) -> bool:
+    if isinstance(value, bool):
+        return type(expression) is cst.Name and expression.value == str(value)
+    if type(expression) in (cst.Integer, cst.Float):
+        try:
+            return float(expression.evaluated_value) == float(value)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def layer_returns_tuple(class_name: Optional[str]) -> bool:
+    """Whether the torch.nn layer's forward returns a tuple (LSTM, MultiheadAttention ...)."""
+    found = layer(class_name)
+    return found is not None and found.get("tuple") is True
+
+
+def layer_keeps_numel(class_name: Optional[str]) -> bool:
+    """Whether the torch.nn layer holds no parameters and its output has as many elements as its one input
+    (activations, dropout, Identity, Flatten)."""
+    found = layer(class_name)
+    return found is not None and found.get("same_numel") is True
+
+
+def functional_follows_mode(qualified_name: Optional[str]) -> bool:
+    """Whether a ``torch.nn.functional`` function takes a ``training`` argument (dropout, batch_norm,
+    rrelu ...): given ``training=self.training`` it behaves differently in train() and eval()."""
+    if not qualified_name or not qualified_name.startswith("torch.nn.functional."):
+        return False
+    parsed = _parse("torch.nn.functional", qualified_name[len("torch.nn.functional."):])
+    return parsed is not None and "training" in parsed[1]
