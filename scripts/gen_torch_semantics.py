@@ -171,7 +171,7 @@ def _value_choices(torch, arg, index: int):
 
 
 # tensor shapes tried in turn: only the first (not square, not one element) can show "same shape"
-SHAPES = ((3, 4), (4, 4), (4,), (1,))
+SHAPES = ((3, 4), (4, 4), (4,), (1,), (2, 3, 3))  # the last: batched matrices (bmm, baddbmm, conv1d)
 
 
 def _build(torch, choice, first: List[bool], shape):

@@ -606,3 +606,25 @@ def test_lazy_norm_without_affine_holds_no_parameters(cli, tmp_path):
         """, select="GL306")
     found = [line.split(" ")[:2] for line in result.out.splitlines() if line.startswith(str(path))]
     assert found == [[f"{path}:6:7:", "GL306"]], result.out
+
+
+@pytest.mark.torch
+def test_hand_written_fallback_only_covers_what_the_table_does_not():
+    # grad_state's fallback list answers for calls torch's table leaves unknown; a name the table decides
+    # in every namespace that has it does not belong there
+    import torch
+    import torch.nn.functional as F
+
+    from autogradlint.analysis import grad_state
+
+    namespaces = (("Tensor", torch.Tensor), ("torch", torch), ("torch.nn.functional", F),
+                  ("torch.linalg", torch.linalg), ("torch.special", torch.special))
+    for name in grad_state._DIFFERENTIABLE:
+        undecided = []
+        for section, namespace in namespaces:
+            if not callable(getattr(namespace, name, None)):
+                continue
+            found = torch_semantics.table().get(section, {}).get(name)
+            if not (isinstance(found, str) and any(flag in found for flag in "gnN")):
+                undecided.append(section)
+        assert undecided, f"{name}: torch's table decides it everywhere; drop it from the fallback"

@@ -151,32 +151,22 @@ def _join_envs(envs: Sequence[Optional[Env]]) -> Optional[Env]:
 # generated from the installed torch); the lists below answer only for calls the table leaves unknown
 # (an arity torch was not probed with, a function it could not call on small tensors).
 
-# tensor methods (and torch.* / torch.nn.functional.* functions of the same name) whose result needs grad
-# exactly when an input does; value: how the result's numel relates to the inputs'
+# Calls torch's table leaves unknown, because its probe could not make them with small tensors or was
+# given other arguments: a tensor method (and torch.* / torch.nn.functional.* function of the same name)
+# whose result needs grad exactly when an input does; value: how the result's numel relates to the
+# inputs'. Only names some namespace's table entry does not decide are here (tests/test_torch_semantics.py
+# checks each is still needed): clamp/clip called with min/max, where(c, a) forms, reductions with a dim
+# or keyword, and ops that need 4-D inputs, an equation string or weights of a given shape.
 _SAME = "same"  # elementwise with broadcasting: numel != 1 stays != 1
 _REDUCE = "reduce"  # a full reduction when called without a dim: numel 1
 _OTHER = "other"  # anything else: numel unknown
-_POINTWISE_NAMES = (
-    "abs exp expm1 log log1p log2 log10 sin cos tan sinh cosh tanh asin acos atan sigmoid relu sqrt rsqrt neg "
-    "square pow add sub subtract mul multiply div divide true_divide clamp clip maximum minimum lerp erf erfc "
-    "softmax log_softmax reciprocal atan2 hypot float double half bfloat16 clone contiguous reshape view "
-    "flatten squeeze unsqueeze permute transpose t masked_fill gelu silu elu leaky_relu softplus dropout "
-    "logsigmoid normalize mish hardtanh relu6 selu celu where"
-).split()
-_REDUCTION_NAMES = "sum mean prod norm std var max min amax amin nansum nanmean logsumexp dot vdot trace".split()
-_OTHER_NAMES = (
-    "matmul mm bmm einsum cat concat concatenate stack outer cross linear bilinear conv1d conv2d conv3d "
-    "layer_norm batch_norm group_norm embedding expand expand_as repeat index_select gather narrow chunk_cat "
-    "tril triu diag cumsum cumprod flip roll unfold pad interpolate avg_pool2d max_pool2d adaptive_avg_pool2d "
-    "scaled_dot_product_attention baddbmm addmm tensordot kron cdist"
-).split()
 _DIFFERENTIABLE: Dict[str, str] = {
-    **{n: _SAME for n in _POINTWISE_NAMES},
-    **{n: _REDUCE for n in _REDUCTION_NAMES},
-    **{n: _OTHER for n in _OTHER_NAMES},
+    **{n: _SAME for n in "clamp clip where".split()},
+    **{n: _REDUCE for n in "sum mean prod norm std var max min".split()},
+    **{n: _OTHER for n in ("mm bmm baddbmm addmm einsum tensordot bilinear conv1d conv2d conv3d layer_norm "
+                           "batch_norm interpolate max_pool2d").split()},
 }
-# of these, methods whose arguments (dtype, memory format) are not tensors
-_RECEIVER_ONLY_METHODS = frozenset({"float", "double", "half", "bfloat16", "clone", "contiguous", "t"})
+
 _FUNCTION_PREFIXES = ("torch.", "torch.nn.functional.", "torch.linalg.", "torch.special.")
 # tensor-output torch.nn layers whose output has as many elements as `out_features`/`out_channels` per item
 _WIDTH_LAYERS = {"torch.nn.Linear": ("out_features", 1), "torch.nn.Bilinear": ("out_features", 2)}
@@ -660,8 +650,6 @@ class _Evaluator:
             return UNKNOWN_FACTS
         if shape == _REDUCE and (positional(call) or keyword(call, "dim") is not None):
             shape = _OTHER
-        if method in _RECEIVER_ONLY_METHODS:
-            arguments = []
         return self._combine([receiver, *arguments], mode, shape)
 
     def _conversion(self, call: cst.Call, receiver: Facts) -> Optional[Facts]:
