@@ -628,3 +628,15 @@ def test_hand_written_fallback_only_covers_what_the_table_does_not():
             if not (isinstance(found, str) and any(flag in found for flag in "gnN")):
                 undecided.append(section)
         assert undecided, f"{name}: torch's table decides it everywhere; drop it from the fallback"
+
+
+def test_grad_mode_fallbacks_only_cover_what_the_table_does_not():
+    from autogradlint.analysis import grad_mode
+
+    for method in grad_mode._GRAD_PRESERVING_METHODS:
+        found = torch_semantics.table()["Tensor"].get(method)
+        # a string entry with "u" already says: needs grad exactly when the receiver does
+        assert not (isinstance(found, str) and "u" in found), method
+    for function in grad_mode._GRAD_COMBINING_FUNCTIONS:
+        found = torch_semantics.table()["torch"].get(function.split(".", 1)[1])
+        assert not (isinstance(found, str) and "g" in found), function
