@@ -29,7 +29,10 @@ class InferenceWithoutEval(Rule):
     Flags an inference region (`with torch.no_grad():`, `with torch.inference_mode():`, or a function
     decorated with them) that runs a model holding dropout or batch-norm layers (known from its class
     in the same file, an `nn.Sequential` of them, a torchvision classifier, or a function of the file whose
-    every `return` builds one of those) when no `model.eval()` comes before it.
+    every `return` builds one of those) when no `model.eval()` comes before it. Which `torch.nn` layers
+    change with the mode is torch's answer (the generated table): dropout, batch norm, a transformer
+    layer's dropout, `RReLU`; not `Dropout(0.0)` or `BatchNorm1d(n, track_running_stats=False)`, which
+    behave the same in both modes.
 
     ## Why is this bad?
     `no_grad` only stops gradient recording; the model stays in training mode. Dropout keeps dropping

@@ -640,3 +640,33 @@ def test_grad_mode_fallbacks_only_cover_what_the_table_does_not():
     for function in grad_mode._GRAD_COMBINING_FUNCTIONS:
         found = torch_semantics.table()["torch"].get(function.split(".", 1)[1])
         assert not (isinstance(found, str) and "g" in found), function
+
+
+@pytest.mark.torch
+def test_hand_written_factory_lists_agree_with_torch():
+    # tensors.py's factory lists stay hand-written (they also say which argument is the shape, the data or
+    # the fill value, which torch's table does not); what they claim of each factory's dtype is torch's
+    import torch
+
+    from autogradlint.analysis import tensors
+
+    def call(name, *args):
+        return getattr(torch, name.split(".", 1)[1])(*args)
+
+    shaped = {"torch.linspace": (0.0, 1.0, 3), "torch.logspace": (0.0, 1.0, 3), "torch.normal": (0.0, 1.0, (2,)),
+              "torch.empty_strided": ((2,), (1,)), "torch.eye": (2,)}
+    for name in tensors.FLOAT_FACTORIES:
+        assert call(name, *shaped.get(name, (2, 3))).dtype == torch.get_default_dtype(), name
+    source = torch.zeros(2, dtype=torch.float64)
+    for name in tensors.LIKE_FACTORIES:
+        args = (source, 1) if name in ("torch.full_like",) else (source, 3) if name == "torch.randint_like" else (source,)
+        assert call(name, *args).dtype == torch.float64, name
+    assert call("torch.randint", 0, 3, (2,)).dtype == torch.int64 and call("torch.randperm", 3).dtype == torch.int64
+    for name in tensors.INT_FACTORIES:
+        assert name in ("torch.randint", "torch.randperm"), name
+    for data in ([1, 2], [1.0, 2.0]):
+        expected = torch.int64 if isinstance(data[0], int) else torch.get_default_dtype()
+        assert call("torch.tensor", data).dtype == expected and call("torch.as_tensor", data).dtype == expected
+    assert call("torch.full", (2,), 1).dtype == torch.int64 and call("torch.arange", 3).dtype == torch.int64
+    for name, dtype in tensors.LEGACY_CONSTRUCTORS.items():
+        assert str(call(name, 2).dtype) == "torch." + dtype, name
