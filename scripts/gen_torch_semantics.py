@@ -394,8 +394,8 @@ def _with_grad_on(torch, value):
 
 def _one_input_marks(torch, call, args, floating=None) -> Dict[int, str]:
     """For each tensor argument of a call that works: does the result require grad when only it does?
-    ``floating(index, value)``: a floating stand-in for an integer tensor argument (None: none), asked
-    whether its floating form takes gradients ("?")."""
+    ``floating(index, value)``: floating stand-ins for an integer tensor argument (None: none), asked
+    whether its floating form takes gradients ("?"); when none is accepted it takes none ("-")."""
     marks: Dict[int, str] = {}
     for index, value in enumerate(args):
         is_tensor = isinstance(value, torch.Tensor) or (
@@ -404,27 +404,34 @@ def _one_input_marks(torch, call, args, floating=None) -> Dict[int, str]:
             continue
         variant = [_detached(torch, a) for a in args]
         variant[index] = _with_grad_on(torch, variant[index])
-        stand_in = False
-        if variant[index] is None:
-            stand_in = True
-            if floating is None:
-                marks[index] = "-"
-                continue
-            variant[index] = floating(index, value)
-            if variant[index] is None:
-                marks[index] = "-"
-                continue
-        try:
-            torch.manual_seed(0)
-            grad = _grad_of(torch, _call(call(variant), variant))
-        except Exception as error:  # noqa: BLE001
-            text = str(error)
-            if stand_in or "not differentiable with respect to" in text or "does not require grad" in text:
-                marks[index] = "-"
+        if variant[index] is not None:
+            candidates = [variant]
+        elif floating is None:
+            marks[index] = "-"
             continue
-        if grad is None:
-            continue
-        marks[index] = ("?" if stand_in else "+") if grad else "-"
+        else:
+            # an integer argument cannot require grad; does a floating form of it (probabilities) take one?
+            candidates = []
+            for stand_in in floating(index, value):
+                candidate = [_detached(torch, a) for a in args]
+                candidate[index] = stand_in
+                candidates.append(candidate)
+        mark = "-" if variant[index] is None else None
+        for candidate in candidates:
+            try:
+                torch.manual_seed(0)
+                grad = _grad_of(torch, _call(call(candidate), candidate))
+            except Exception as error:  # noqa: BLE001
+                text = str(error)
+                if variant[index] is not None and (
+                        "not differentiable with respect to" in text or "does not require grad" in text):
+                    mark = "-"
+                continue
+            if grad is not None:
+                mark = ("+" if variant[index] is not None else "?") if grad else "-"
+                break
+        if mark is not None:
+            marks[index] = mark
     return marks
 
 
@@ -454,7 +461,8 @@ def _probe_schema_marks(torch, callable_of, schema, method: bool) -> Dict[str, s
 
 def _integer_argument_sets(torch, schema, method: bool, grad: bool = False):
     """Argument sets with one tensor argument (a method's: not its receiver) an index (int64 zeros) or a
-    mask (bool) of shape (rows, 1): for overloads like ``where(condition, self, other)``, ``gather(self, dim, index)`` whose
+    mask (bool) of shape (rows, 1): for overloads like ``where(condition, self, other)``,
+    ``gather(self, dim, index)`` whose
     probe with floating tensors fails. ``grad``: every floating tensor requires grad (a result that does
     not then never needs grad), else none does."""
     sets = []
@@ -545,10 +553,12 @@ def _arguments_tables(torch, ops: Dict[str, _Op]):
         if name in _NEVER_CALL or not op.schemas:
             continue
         if op.module in (None, "linalg", "special", "fft", "nn"):
-            namespace = torch if op.module is None else torch._C._nn if op.module == "nn" else getattr(torch, op.module, None)
+            namespace = torch if op.module is None else torch._C._nn if op.module == "nn" \
+                else getattr(torch, op.module, None)
             if op.function and namespace is not None and callable(getattr(namespace, name, None)):
                 entry = _native_arguments(torch, op, lambda args, n=name, ns=namespace: getattr(ns, n), method=False)
-                section = "torch" if op.module is None else "torch._C._nn" if op.module == "nn" else "torch." + op.module
+                section = "torch" if op.module is None else "torch._C._nn" if op.module == "nn" \
+                    else "torch." + op.module
                 if entry:
                     functions.setdefault(section, {})[name] = entry
             if op.module is None and op.method and callable(getattr(torch.Tensor, name, None)):
@@ -603,13 +613,17 @@ def _takes_class_indices(torch, function, args, index: int) -> bool:
 
 
 def _floating_stand_in(torch, args):
-    """For an integer tensor argument (class indices): probabilities of the first argument's shape."""
-    def stand_in(index, value):
+    """For an integer tensor argument (class indices): probabilities shaped like the first argument, or
+    (rows, classes) for a few class counts (the logits a function computes may be narrower)."""
+    def stand_ins(index, value):
         first = args[0]
         if index == 0 or not isinstance(first, torch.Tensor) or not first.is_floating_point():
-            return None
-        return torch.rand(*first.shape, dtype=first.dtype, requires_grad=True)
-    return stand_in
+            return []
+        shapes = [tuple(first.shape)]
+        if value.dim() == 1:
+            shapes += [(value.shape[0], k) for k in (2, 3, 4, 5)]
+        return [torch.rand(*shape, dtype=first.dtype, requires_grad=True) for shape in dict.fromkeys(shapes)]
+    return stand_ins
 
 
 def _functional_table(torch, native_arguments=None, arguments=None) -> Dict[str, str]:

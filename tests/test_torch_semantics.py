@@ -670,3 +670,16 @@ def test_hand_written_factory_lists_agree_with_torch():
     assert call("torch.full", (2,), 1).dtype == torch.int64 and call("torch.arange", 3).dtype == torch.int64
     for name, dtype in tensors.LEGACY_CONSTRUCTORS.items():
         assert str(call(name, 2).dtype) == "torch." + dtype, name
+
+
+@pytest.mark.torch
+def test_soft_target_forms_agree_with_torch():
+    # a target whose integer form is class indices but whose floating form (probabilities, shaped like the
+    # logits the function computes) takes gradients is "?", not "-"
+    import torch
+    import torch.nn.functional as F
+
+    assert _marks("torch.nn.functional", "linear_cross_entropy")["target"] == "?"
+    x, w = torch.rand(3, 4), torch.rand(3, 4)
+    assert F.linear_cross_entropy(x, w, torch.rand(3, 3, requires_grad=True)).requires_grad
+    assert not F.linear_cross_entropy(x, w, torch.tensor([0, 1, 2])).requires_grad

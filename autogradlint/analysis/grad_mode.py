@@ -737,7 +737,9 @@ def _is_loss_class(name: Optional[str]) -> bool:
 
 def _is_loss_operand(arg: cst.Arg) -> bool:
     """Whether an argument of a loss call is a tensor operand: a positional one, ``input=``/``target=``."""
-    return (arg.keyword is None and not arg.star) or (arg.keyword is not None and arg.keyword.value in ("input", "target"))
+    if arg.keyword is None:
+        return not arg.star
+    return arg.keyword.value in ("input", "target")
 
 
 def has_grad_switch(context: "LintContext", function: cst.FunctionDef) -> bool:
