@@ -770,6 +770,8 @@ def _containers_table(torch) -> Dict[str, dict]:
 #   "tuple": true       its forward returns a tuple
 #   "same_numel": true  (a parameter-free layer) its output has as many elements as its one input, for
 #                       every input it accepts (elementwise-like)
+#   "arguments": "..."  (a parameter-free layer of several inputs: a loss) its forward's per-argument
+#                       differentiability, as in the "arguments" section (CrossEntropyLoss: "input+ target?")
 # A container (Sequential, ModuleList, DataParallel) has no "parameters": it holds what it is given.
 
 # constructor arguments for classes the generic probe (every required argument 4) cannot build: probe
@@ -927,6 +929,26 @@ def _built_from_layers(nn, cls) -> bool:
     return False
 
 
+def _layer_arguments(torch, module, inputs) -> Optional[str]:
+    """Per-argument differentiability of a parameter-free layer's forward (a loss: its target), asked of
+    torch like a torch.nn.functional function's."""
+    try:
+        parameters = [p for p in inspect.signature(module.forward).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return None
+    if len(parameters) < len(inputs):
+        return None
+    args = [i.detach().clone() for i in inputs]
+    found = _one_input_marks(torch, lambda variant: module, args, floating=_floating_stand_in(torch, args))
+    marks: Dict[str, str] = {}
+    for index, mark in found.items():
+        if mark == "+" and _takes_class_indices(torch, module, args, index):
+            mark = "?"
+        marks[parameters[index].name] = mark
+    return _arguments_entry([([p.name for p in parameters], [], marks)])
+
+
 def _modules_table(torch) -> Dict[str, dict]:
     nn = torch.nn
     table: Dict[str, dict] = {}
@@ -967,6 +989,10 @@ def _modules_table(torch) -> Dict[str, dict]:
             if entry.get("parameters") is False and all(
                     len(i) == 1 and isinstance(o, torch.Tensor) and o.numel() == i[0].numel() for i, o in calls):
                 entry["same_numel"] = True
+            if len(inputs) > 1 and entry.get("parameters") is False:
+                arguments = _layer_arguments(torch, module, inputs)
+                if arguments:
+                    entry["arguments"] = arguments
         if entry:
             table[name] = entry
     return table

@@ -683,3 +683,69 @@ def test_soft_target_forms_agree_with_torch():
     x, w = torch.rand(3, 4), torch.rand(3, 4)
     assert F.linear_cross_entropy(x, w, torch.rand(3, 3, requires_grad=True)).requires_grad
     assert not F.linear_cross_entropy(x, w, torch.tensor([0, 1, 2])).requires_grad
+
+
+def test_loss_layers_with_weights_of_their_own_keep_grad(cli, tmp_path):
+    # LinearCrossEntropyLoss trains its own linear weight: its loss of no-grad features still has a grad
+    # path (backward works); CrossEntropyLoss of the same features has none (GL204)
+    assert torch_semantics.is_loss_layer("torch.nn.CrossEntropyLoss")
+    assert not torch_semantics.is_loss_layer("torch.nn.LinearCrossEntropyLoss")
+    assert not torch_semantics.is_loss_layer("torch.nn.AdaptiveLogSoftmaxWithLoss")
+    assert not torch_semantics.is_loss_layer("mylib.FocalLoss")
+    path, result = _check(cli, tmp_path, """\
+        import torch
+        from torch import nn
+
+        encoder = nn.Linear(8, 8)
+        head = nn.LinearCrossEntropyLoss(8, 4)
+        plain = nn.CrossEntropyLoss()
+
+
+        def step(x, y):
+            with torch.no_grad():
+                h = encoder(x)
+            loss = head(h, y)
+            loss.backward()
+            other = plain(h, y)
+            other.backward()
+        """)
+    found = [line.split(" ")[:2] for line in result.out.splitlines() if line.startswith(str(path))]
+    assert found == [[f"{path}:15:5:", "GL204"]], result.out
+
+
+@pytest.mark.torch
+def test_loss_layer_with_weights_agrees_with_torch():
+    import torch
+    from torch import nn
+
+    h = torch.randn(4, 8)
+    assert nn.LinearCrossEntropyLoss(8, 4)(h, torch.tensor([0, 1, 2, 3])).requires_grad
+    assert not nn.CrossEntropyLoss()(h[:, :4], torch.tensor([0, 1, 2, 3])).requires_grad
+
+
+def test_loss_modules_read_their_targets_from_the_table(cli, tmp_path):
+    # nn.CrossEntropyLoss / nn.NLLLoss: the target of an unknown batch takes no gradient (GL204);
+    # nn.MSELoss's target does, so an unknown one keeps the loss possibly differentiable (silent)
+    path, result = _check(cli, tmp_path, """\
+        import torch
+        from torch import nn
+
+        encoder = nn.Linear(8, 4)
+        ce = nn.CrossEntropyLoss()
+        mse = nn.MSELoss()
+
+
+        def step(x, batch):
+            with torch.no_grad():
+                h = encoder(x)
+            a = ce(h, batch[1])
+            a.backward()
+            b = nn.NLLLoss()(h.log_softmax(-1), batch[1])
+            b.backward()
+            c = mse(h, batch[1])
+            c.backward()
+        """)
+    found = [line.split(" ")[:2] for line in result.out.splitlines() if line.startswith(str(path))]
+    assert found == [[f"{path}:13:5:", "GL204"], [f"{path}:15:5:", "GL204"]], result.out
+    assert torch_semantics.layer_argument_marks(
+        "torch.nn.CrossEntropyLoss", __import__("libcst").parse_expression("ce(a, b)")) == ["+", "?"]

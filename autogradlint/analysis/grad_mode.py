@@ -481,9 +481,7 @@ class ScopeFlow:
                         parts.append(arg.value)
                 return self._combine(parts, _depth)
             if is_torch_loss(self.context, func):
-                name = self.context.qualified_name(func) if type(func) in _NAME_TYPES else None
-                marks = torch_semantics.function_argument_marks(name, expression) \
-                    if torch_semantics.is_functional_loss(name) else None
+                marks = self._loss_marks(func, expression)
                 return self._combine(
                     [arg.value for index, arg in enumerate(expression.args) if _is_loss_operand(arg)
                      and self._gradient_flows_into(arg.value, marks[index] if marks is not None else "")], _depth)
@@ -540,6 +538,20 @@ class ScopeFlow:
             else:
                 parts.append(arg.value)
         return self._combine(parts, depth)
+
+    def _loss_marks(self, func: cst.BaseExpression, call: cst.Call) -> Optional[List[str]]:
+        """torch's per-argument differentiability of a loss call: ``F.cross_entropy(...)``,
+        ``nn.CrossEntropyLoss()(...)`` or a name holding such a loss (None: not known)."""
+        name = self.context.qualified_name(func) if type(func) in _NAME_TYPES else None
+        if torch_semantics.is_functional_loss(name):
+            return torch_semantics.function_argument_marks(name, call)
+        if type(func) is cst.Call:
+            constructor = func.func
+            class_name = self.context.qualified_name(constructor) if type(constructor) in _NAME_TYPES else None
+        else:
+            instance = module_instance(self.context, func)
+            class_name = instance.class_name if instance is not None else None
+        return torch_semantics.layer_argument_marks(class_name, call)
 
     def _gradient_flows_into(self, argument: cst.BaseExpression, mark: str) -> bool:
         """Whether an argument of a torch call is one of its grad inputs, per torch's per-argument table:
@@ -732,7 +744,8 @@ def _calls_of(context: "LintContext", function: cst.FunctionDef) -> List[cst.Cal
 
 
 def _is_loss_class(name: Optional[str]) -> bool:
-    return name is not None and name.startswith("torch.nn.") and name.count(".") == 2 and name.endswith("Loss")
+    """A parameter-free torch.nn loss class (per torch's table): its result has grad only through its inputs."""
+    return torch_semantics.is_loss_layer(name)
 
 
 def _is_loss_operand(arg: cst.Arg) -> bool:

@@ -773,8 +773,9 @@ class _Evaluator:
         if found is None or found.scripted or torch_semantics.layer_returns_tuple(found.class_name):
             return UNKNOWN_FACTS
         name = found.class_name or ""
-        if name.startswith("torch.nn.") and name.endswith("Loss"):
-            return self._loss(call, env, mode, _constructor_keyword(self.context, call.func, "reduction"))
+        if torch_semantics.is_loss_layer(name):
+            return self._loss(call, env, mode, _constructor_keyword(self.context, call.func, "reduction"),
+                              torch_semantics.layer_argument_marks(name, call))
         arguments = self._arguments(call, env, mode)
         if arguments is None:
             return UNKNOWN_FACTS

@@ -358,3 +358,24 @@ def functional_follows_mode(qualified_name: Optional[str]) -> bool:
         return False
     parsed = _parse("torch.nn.functional", qualified_name[len("torch.nn.functional."):])
     return parsed is not None and "training" in parsed[1]
+
+
+def is_loss_layer(class_name: Optional[str]) -> bool:
+    """Whether a ``torch.nn`` class is a loss whose result needs grad exactly when its inputs do: a
+    ``*Loss`` the table says holds no parameters (``CrossEntropyLoss``; not ``AdaptiveLogSoftmaxWithLoss``
+    or ``LinearCrossEntropyLoss``, which train weights of their own)."""
+    return bool(class_name) and class_name.endswith("Loss") and layer_parameters(class_name) is False
+
+
+def layer_argument_marks(class_name: Optional[str], call: cst.Call) -> Optional[List[str]]:
+    """For each argument of a call of a parameter-free torch.nn layer (a loss), whether gradients flow
+    into it, like ``function_argument_marks`` (``CrossEntropyLoss()(logits, target)``: target "?")."""
+    found = layer(class_name)
+    if found is None or "arguments" not in found:
+        return None
+    key = ("torch.nn", class_name)
+    if key not in _parsed:
+        text = found["arguments"]
+        _parsed[key] = (tuple(t[-1] if t[-1] in _MARKS else "" for t in text.split()),
+                        {(t[:-1] if t[-1] in _MARKS else t): (t[-1] if t[-1] in _MARKS else "") for t in text.split()})
+    return _marks_of(_parsed[key], call)
