@@ -13,13 +13,11 @@ from autogradlint.analysis.modules import (
     own_returns,
 )
 from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS
+from autogradlint.analysis.torch_semantics import functional_follows_mode, layer_changes_with_mode
 from autogradlint.analysis.training import EVAL, TRAIN, training_facts
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import nodes_of, own_nodes_of
 
-# layers that behave differently in train and eval mode
-_MODE_LAYERS = re.compile(r"torch\.nn\.(Dropout[123]?d?|AlphaDropout|FeatureAlphaDropout|(Lazy)?BatchNorm[123]d|SyncBatchNorm)")
-_FUNCTIONAL_DROPOUT = re.compile(r"torch\.nn\.functional\.(dropout[123]?d?|alpha_dropout|feature_alpha_dropout)")
 # torchvision classifiers built with batch norm or dropout
 _TORCHVISION_MODELS = re.compile(r"torchvision\.models\.(resnet|resnext|wide_resnet|vgg|densenet|mobilenet|efficientnet|"
                                  r"inception|googlenet|alexnet|squeezenet|shufflenet|mnasnet|regnet)\w*")
@@ -31,7 +29,10 @@ class InferenceWithoutEval(Rule):
     Flags an inference region (`with torch.no_grad():`, `with torch.inference_mode():`, or a function
     decorated with them) that runs a model holding dropout or batch-norm layers (known from its class
     in the same file, an `nn.Sequential` of them, a torchvision classifier, or a function of the file whose
-    every `return` builds one of those) when no `model.eval()` comes before it.
+    every `return` builds one of those) when no `model.eval()` comes before it. Which `torch.nn` layers
+    change with the mode is torch's answer (the generated table): dropout, batch norm, a transformer
+    layer's dropout, `RReLU`; not `Dropout(0.0)` or `BatchNorm1d(n, track_running_stats=False)`, which
+    behave the same in both modes.
 
     ## Why is this bad?
     `no_grad` only stops gradient recording; the model stays in training mode. Dropout keeps dropping
@@ -241,8 +242,8 @@ class InferenceWithoutEval(Rule):
         if not isinstance(func, (cst.Name, cst.Attribute)):
             return False
         name = self.context.qualified_name(func) or ""
-        if _MODE_LAYERS.fullmatch(name):
-            return not _zero_probability(call)
+        if layer_changes_with_mode(name, call):
+            return True
         if _TORCHVISION_MODELS.fullmatch(name):
             return True
         if name in MODULE_CONTAINERS:
@@ -277,20 +278,12 @@ class InferenceWithoutEval(Rule):
         for node in nodes_of(klass.body, (cst.Call,)):
             if type(node.func) is cst.Name or type(node.func) is cst.Attribute:
                 name = self.context.qualified_name(node.func) or ""
-                if _FUNCTIONAL_DROPOUT.fullmatch(name) and any(
+                if functional_follows_mode(name) and any(
                         a.keyword is not None and a.keyword.value == "training" for a in node.args):
                     return True  # F.dropout(x, p, training=self.training) follows the mode
             if self._is_mode_dependent_call(node, seen):
                 return True
         return False
-
-
-def _zero_probability(call: cst.Call) -> bool:
-    """``nn.Dropout(0.0)`` / ``nn.Dropout(p=0)`` does nothing in either mode."""
-    for index, arg in enumerate(call.args):
-        if (arg.keyword is None and index == 0) or (arg.keyword is not None and arg.keyword.value == "p"):
-            return isinstance(arg.value, (cst.Integer, cst.Float)) and float(arg.value.value) == 0.0
-    return False
 
 
 def _switched_on_purpose(facts, root, model: str) -> bool:

@@ -17,13 +17,12 @@ from autogradlint.analysis.names import target_names
 from autogradlint.analysis.tensors import PARAMETER, factory_call
 from autogradlint.analysis.torch_api import (
     ENABLE_GRAD,
-    FUNCTIONAL_LOSSES,
     INFERENCE_MODE,
     NO_GRAD,
     SET_GRAD_ENABLED,
-    is_loss_class,
 )
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, torch_at_least
+from autogradlint.analysis import torch_semantics
 from autogradlint.analysis.torch_semantics import function_flags, method_flags
 from autogradlint.walk import NESTED_SCOPES, TreeIndex, children, current_index, nodes_of
 
@@ -142,16 +141,14 @@ _NESTED_SCOPES = NESTED_SCOPES
 _LOOPS = (cst.For, cst.While)
 _ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Power, cst.MatrixMultiply,
                cst.Modulo)
-# tensor methods whose result needs grad exactly when their receiver does (their arguments are not tensors)
+# Calls torch's table (torch_semantics) leaves undecided, checked by tests/test_torch_semantics.py: tensor
+# methods whose result needs grad exactly when their receiver does (their arguments are not tensors:
+# devices, dtypes, dims), and torch functions whose result needs grad exactly when one of their tensor
+# arguments does (called with a dim or keyword the table's probe did not use)
 _GRAD_PRESERVING_METHODS = frozenset(
-    {"sum", "mean", "float", "double", "half", "bfloat16", "squeeze", "unsqueeze", "view", "reshape", "flatten",
-     "abs", "exp", "log", "sqrt", "neg", "clone", "contiguous", "to", "cpu", "cuda", "norm", "t", "transpose",
-     "permute", "nansum", "nanmean", "type_as"}
+    {"sum", "mean", "norm", "float", "double", "half", "bfloat16", "to", "cpu", "cuda", "type_as"}
 )
-# torch functions whose result needs grad exactly when one of their tensor arguments does
-_GRAD_COMBINING_FUNCTIONS = frozenset(
-    {"torch.stack", "torch.cat", "torch.sum", "torch.mean", "torch.add", "torch.sub", "torch.mul", "torch.div"}
-)
+_GRAD_COMBINING_FUNCTIONS = frozenset({"torch.sum", "torch.mean"})
 
 
 # keyword arguments of torch functions that are never tensors
@@ -486,7 +483,10 @@ class ScopeFlow:
                         parts.append(arg.value)
                 return self._combine(parts, _depth)
             if is_torch_loss(self.context, func):
-                return self._combine(_loss_operands(expression), _depth)
+                marks = self._loss_marks(func, expression)
+                return self._combine(
+                    [arg.value for index, arg in enumerate(expression.args) if _is_loss_operand(arg)
+                     and self._gradient_flows_into(arg.value, marks[index] if marks is not None else "")], _depth)
             function = _grad_off_local_function(self.context, func)
             if function is not None:
                 return GradOffValue(expression, function, decorator_mode(self.context, function))
@@ -508,9 +508,11 @@ class ScopeFlow:
         if name is not None and name.startswith("torch."):
             flags = function_flags(name, call)
             receiver: List[cst.BaseExpression] = []
+            marks = torch_semantics.function_argument_marks(name, call)
         elif type(func) is cst.Attribute:
             flags = method_flags(func.attr.value, call)
             receiver = [func.value]
+            marks = torch_semantics.method_argument_marks(func.attr.value, call)
         else:
             return _UNDECIDED
         if flags is None or "T" in flags:
@@ -526,16 +528,45 @@ class ScopeFlow:
         if "u" in flags:
             return self.grad_off_value(receiver[0], depth + 1)
         parts: List[cst.BaseExpression] = list(receiver)
-        for arg in call.args:
+        for index, arg in enumerate(call.args):
             if arg.star:
                 return None
             if arg.keyword is not None and arg.keyword.value in _NON_TENSOR_KEYWORDS:
+                continue
+            if not self._gradient_flows_into(arg.value, marks[index] if marks is not None else ""):
                 continue
             if isinstance(arg.value, (cst.List, cst.Tuple)):
                 parts.extend(element.value for element in arg.value.elements)
             else:
                 parts.append(arg.value)
         return self._combine(parts, depth)
+
+    def _loss_marks(self, func: cst.BaseExpression, call: cst.Call) -> Optional[List[str]]:
+        """torch's per-argument differentiability of a loss call: ``F.cross_entropy(...)``,
+        ``nn.CrossEntropyLoss()(...)`` or a name holding such a loss (None: not known)."""
+        name = self.context.qualified_name(func) if type(func) in _NAME_TYPES else None
+        if torch_semantics.is_functional_loss(name):
+            return torch_semantics.function_argument_marks(name, call)
+        if type(func) is cst.Call:
+            constructor = func.func
+            class_name = self.context.qualified_name(constructor) if type(constructor) in _NAME_TYPES else None
+        else:
+            instance = module_instance(self.context, func)
+            class_name = instance.class_name if instance is not None else None
+        return torch_semantics.layer_argument_marks(class_name, call)
+
+    def _gradient_flows_into(self, argument: cst.BaseExpression, mark: str) -> bool:
+        """Whether an argument of a torch call is one of its grad inputs, per torch's per-argument table:
+        not one that never takes a gradient (an index, a mask, a dim, ``nll_loss``'s target), nor a
+        class-index target (``cross_entropy``'s) unless it certainly requires grad (probabilities do)."""
+        if mark == torch_semantics.NEVER:
+            return False
+        if mark == torch_semantics.FLOATING_ONLY:
+            from autogradlint.analysis.grad_state import facts_at  # grad_state builds on this module
+
+            statement = next((node for node in reversed(self.chain(argument)) if is_statement(node)), None)
+            return statement is not None and facts_at(self.context, argument, statement).requires_grad is True
+        return True
 
     def _combine(self, parts: Sequence[cst.BaseExpression], depth: int):
         found = None
@@ -653,14 +684,14 @@ def is_torch_loss(context: "LintContext", func: cst.BaseExpression, _depth: int 
     holding an ``nn.*Loss`` instance, or a parameter every caller in this file passes one to."""
     if isinstance(func, cst.Call):
         func = func.func
-        return isinstance(func, (cst.Name, cst.Attribute)) and is_loss_class(context.qualified_name(func))
+        return isinstance(func, (cst.Name, cst.Attribute)) and torch_semantics.is_loss_layer(context.qualified_name(func))
     if not isinstance(func, (cst.Name, cst.Attribute)):
         return False
-    if context.qualified_name(func) in FUNCTIONAL_LOSSES:
+    if torch_semantics.is_functional_loss(context.qualified_name(func)):
         return True
     instance = module_instance(context, func)
     if instance is not None:
-        return is_loss_class(instance.class_name)
+        return torch_semantics.is_loss_layer(instance.class_name)
     if isinstance(func, cst.Name) and _depth < 3:
         binding = context.names.binding_of(func)
         if binding is not None and binding.kind == "param" and isinstance(binding.node, cst.Param):
@@ -670,10 +701,11 @@ def is_torch_loss(context: "LintContext", func: cst.BaseExpression, _depth: int 
     return False
 
 
-def _loss_operands(call: cst.Call) -> List[cst.BaseExpression]:
-    """The tensor operands of a loss call: its positional arguments and ``input=``/``target=``."""
-    return [arg.value for arg in call.args
-            if (arg.keyword is None and not arg.star) or (arg.keyword is not None and arg.keyword.value in ("input", "target"))]
+def _is_loss_operand(arg: cst.Arg) -> bool:
+    """Whether an argument of a loss call is a tensor operand: a positional one, ``input=``/``target=``."""
+    if arg.keyword is None:
+        return not arg.star
+    return arg.keyword.value in ("input", "target")
 
 
 def has_grad_switch(context: "LintContext", function: cst.FunctionDef) -> bool:

@@ -49,7 +49,7 @@ from autogradlint.analysis.tensors import (
     positional,
     single_assigned_value,
 )
-from autogradlint.analysis.torch_api import FUNCTIONAL_LOSSES, SET_GRAD_ENABLED, VARIABLE, is_loss_class
+from autogradlint.analysis.torch_api import SET_GRAD_ENABLED, VARIABLE
 from autogradlint.analysis.torch_semantics import function_flags, method_flags
 from autogradlint.analysis import torch_semantics
 from autogradlint.records import FrozenRecord, Record
@@ -152,49 +152,26 @@ def _join_envs(envs: Sequence[Optional[Env]]) -> Optional[Env]:
 # generated from the installed torch); the lists below answer only for calls the table leaves unknown
 # (an arity torch was not probed with, a function it could not call on small tensors).
 
-# tensor methods (and torch.* / torch.nn.functional.* functions of the same name) whose result needs grad
-# exactly when an input does; value: how the result's numel relates to the inputs'
+# Calls torch's table leaves unknown, because its probe could not make them with small tensors or was
+# given other arguments: a tensor method (and torch.* / torch.nn.functional.* function of the same name)
+# whose result needs grad exactly when an input does; value: how the result's numel relates to the
+# inputs'. Only names some namespace's table entry does not decide are here (tests/test_torch_semantics.py
+# checks each is still needed): clamp/clip called with min/max, where(c, a) forms, reductions with a dim
+# or keyword, and ops that need 4-D inputs, an equation string or weights of a given shape.
 _SAME = "same"  # elementwise with broadcasting: numel != 1 stays != 1
 _REDUCE = "reduce"  # a full reduction when called without a dim: numel 1
 _OTHER = "other"  # anything else: numel unknown
-_POINTWISE_NAMES = (
-    "abs exp expm1 log log1p log2 log10 sin cos tan sinh cosh tanh asin acos atan sigmoid relu sqrt rsqrt neg "
-    "square pow add sub subtract mul multiply div divide true_divide clamp clip maximum minimum lerp erf erfc "
-    "softmax log_softmax reciprocal atan2 hypot float double half bfloat16 clone contiguous reshape view "
-    "flatten squeeze unsqueeze permute transpose t masked_fill gelu silu elu leaky_relu softplus dropout "
-    "logsigmoid normalize mish hardtanh relu6 selu celu where"
-).split()
-_REDUCTION_NAMES = "sum mean prod norm std var max min amax amin nansum nanmean logsumexp dot vdot trace".split()
-_OTHER_NAMES = (
-    "matmul mm bmm einsum cat concat concatenate stack outer cross linear bilinear conv1d conv2d conv3d "
-    "layer_norm batch_norm group_norm embedding expand expand_as repeat index_select gather narrow chunk_cat "
-    "tril triu diag cumsum cumprod flip roll unfold pad interpolate avg_pool2d max_pool2d adaptive_avg_pool2d "
-    "scaled_dot_product_attention baddbmm addmm tensordot kron cdist"
-).split()
 _DIFFERENTIABLE: Dict[str, str] = {
-    **{n: _SAME for n in _POINTWISE_NAMES},
-    **{n: _REDUCE for n in _REDUCTION_NAMES},
-    **{n: _OTHER for n in _OTHER_NAMES},
+    **{n: _SAME for n in "clamp clip where".split()},
+    **{n: _REDUCE for n in "sum mean prod norm std var max min".split()},
+    **{n: _OTHER for n in ("mm bmm baddbmm addmm einsum tensordot bilinear conv1d conv2d conv3d layer_norm "
+                           "batch_norm interpolate max_pool2d").split()},
 }
-# of these, methods whose arguments (dtype, memory format) are not tensors
-_RECEIVER_ONLY_METHODS = frozenset({"float", "double", "half", "bfloat16", "clone", "contiguous", "t"})
+
 _FUNCTION_PREFIXES = ("torch.", "torch.nn.functional.", "torch.linalg.", "torch.special.")
-# torch.nn modules whose output is an elementwise function of their one input
-_POINTWISE_MODULES = frozenset(
-    "torch.nn." + n
-    for n in (
-        "ReLU ReLU6 LeakyReLU ELU SELU CELU GELU SiLU Mish Sigmoid Tanh Softmax LogSoftmax Softplus Softsign "
-        "Hardtanh Hardswish Hardsigmoid Tanhshrink LogSigmoid Dropout Dropout1d Dropout2d Dropout3d "
-        "AlphaDropout Identity"
-    ).split()
-)
 # tensor-output torch.nn layers whose output has as many elements as `out_features`/`out_channels` per item
 _WIDTH_LAYERS = {"torch.nn.Linear": ("out_features", 1), "torch.nn.Bilinear": ("out_features", 2)}
 _CONV_PREFIXES = ("torch.nn.Conv", "torch.nn.ConvTranspose")
-# layers that return a tuple, not a tensor
-_TUPLE_LAYERS = frozenset(
-    "torch.nn." + n for n in "LSTM GRU RNN LSTMCell MultiheadAttention AdaptiveLogSoftmaxWithLoss".split()
-)
 # in-place tensor methods (other than the ones modelled one by one)
 _IN_PLACE_EXCLUDED = frozenset({"requires_grad_", "detach_", "share_memory_", "retain_grad"})
 
@@ -560,14 +537,20 @@ class _Evaluator:
                      dtype=base.dtype, device=base.device)
 
     def _arguments(self, call: cst.Call, env: Env, mode: Optional[str],
-                   expand_sequences: bool = False) -> Optional[List[Facts]]:
-        """Facts of every argument (None when one is starred); ``expand_sequences``: the elements of a
-        list or tuple literal count one by one (``torch.cat([a, b])``, ``F.pad(x, (1, 1))``)."""
+                   expand_sequences: bool = False, marks: Optional[List[str]] = None) -> Optional[List[Facts]]:
+        """Facts of every argument gradients may flow into (None when one is starred); ``marks``: torch's
+        per-argument differentiability of this call (``torch_semantics.*_argument_marks``): an argument
+        that never takes a gradient (an index, a mask, a dim) is not an input, nor is a class-index target
+        that does not certainly require grad; ``expand_sequences``: the elements of a list or tuple
+        literal count one by one (``torch.cat([a, b])``, ``F.pad(x, (1, 1))``)."""
         out = []
-        for arg in call.args:
+        for index, arg in enumerate(call.args):
             if arg.star:
                 return None
             if arg.keyword is not None and arg.keyword.value in ("dim", "keepdim", "dtype", "out", "alpha"):
+                continue
+            mark = marks[index] if marks is not None else ""
+            if mark == torch_semantics.NEVER:
                 continue
             value = arg.value
             if expand_sequences and type(value) in (cst.List, cst.Tuple):
@@ -576,7 +559,10 @@ class _Evaluator:
                         return None
                     out.append(self._facts(element.value, env, mode))
                 continue
-            out.append(self._facts(value, env, mode))
+            facts = self._facts(value, env, mode)
+            if mark == torch_semantics.FLOATING_ONLY and facts.requires_grad is not True:
+                continue
+            out.append(facts)
         return out
 
     def _by_flags(self, flags: str, inputs: Optional[List[Facts]], mode: Optional[str],
@@ -651,7 +637,8 @@ class _Evaluator:
         if flags is not None:
             inputs = None
             if "g" in flags:
-                arguments = [] if "u" in flags else self._arguments(call, env, mode)
+                arguments = [] if "u" in flags else self._arguments(
+                    call, env, mode, marks=torch_semantics.method_argument_marks(method, call))
                 inputs = None if arguments is None else [receiver, *arguments]
             known = self._by_flags(flags, inputs, mode)
             if known is not None:
@@ -664,8 +651,6 @@ class _Evaluator:
             return UNKNOWN_FACTS
         if shape == _REDUCE and (positional(call) or keyword(call, "dim") is not None):
             shape = _OTHER
-        if method in _RECEIVER_ONLY_METHODS:
-            arguments = []
         return self._combine([receiver, *arguments], mode, shape)
 
     def _conversion(self, call: cst.Call, receiver: Facts) -> Optional[Facts]:
@@ -696,13 +681,15 @@ class _Evaluator:
             return self._facts(args[0].value, env, mode) if args and flag is None else UNKNOWN_FACTS
         if name == "torch.from_numpy":
             return Facts(kind=TENSOR, requires_grad=False, leaf=True, why_no_grad=CONSTANT)
-        if name in FUNCTIONAL_LOSSES:
-            return self._loss(call, env, mode, keyword(call, "reduction"))
+        if torch_semantics.is_functional_loss(name):
+            return self._loss(call, env, mode, keyword(call, "reduction"),
+                              torch_semantics.function_argument_marks(name, call))
         flags = function_flags(name, call) if not name.startswith("numpy.") else None
         if flags is not None:
             inputs = None
             if "g" in flags:
-                inputs = self._arguments(call, env, mode, expand_sequences=True)
+                inputs = self._arguments(call, env, mode, expand_sequences=True,
+                                         marks=torch_semantics.function_argument_marks(name, call))
             known = self._by_flags(flags, inputs, mode, torch_op=True)
             if known is not None:
                 return known
@@ -758,29 +745,42 @@ class _Evaluator:
                      why_no_grad=CONSTANT if requires is False else None,
                      retains_grad=False if requires else None, dtype=factory.dtype, device=device)
 
-    def _loss(self, call: cst.Call, env: Env, mode: Optional[str], reduction: Optional[cst.Arg]) -> Facts:
-        """A loss of (prediction, target) with the given ``reduction=`` argument: the target of a data
-        loop is data, never a grad path."""
+    def _loss(self, call: cst.Call, env: Env, mode: Optional[str], reduction: Optional[cst.Arg],
+              marks: Optional[List[str]] = None) -> Facts:
+        """A loss of (prediction, target, ...) with the given ``reduction=`` argument: the target of a
+        data loop is data, never a grad path. ``marks`` (a functional loss: torch's per-argument
+        differentiability): every positional argument gradients may flow into is an input, and one that
+        never takes a gradient (``nll_loss``'s target, a class-index ``cross_entropy`` target) is not;
+        without them (a loss module) the first two are."""
         args = positional(call)
         if len(args) < 2 or any(a.star for a in call.args):
             return UNKNOWN_FACTS
-        prediction = self._facts(args[0].value, env, mode)
-        target = self._facts(args[1].value, env, mode)
-        if target.loop_data:
-            target = _NUMBER
-        return self._combine([prediction, target], mode, _reduction_shape(reduction), torch_op=True)
+        inputs = []
+        positional_marks = [m for m, a in zip(marks, call.args) if a.keyword is None] if marks is not None else None
+        for index, arg in enumerate(args if marks is not None else args[:2]):
+            mark = positional_marks[index] if positional_marks is not None else ""
+            if mark == torch_semantics.NEVER:
+                continue
+            facts = self._facts(arg.value, env, mode)
+            if index > 0 and facts.loop_data:
+                facts = _NUMBER
+            if mark == torch_semantics.FLOATING_ONLY and facts.requires_grad is not True:
+                continue
+            inputs.append(facts)
+        return self._combine(inputs, mode, _reduction_shape(reduction), torch_op=True)
 
     def _module_call(self, call: cst.Call, env: Env, mode: Optional[str]) -> Facts:
         found = module_instance(self.context, call.func)
-        if found is None or found.scripted or found.class_name in _TUPLE_LAYERS:
+        if found is None or found.scripted or torch_semantics.layer_returns_tuple(found.class_name):
             return UNKNOWN_FACTS
         name = found.class_name or ""
-        if is_loss_class(name):
-            return self._loss(call, env, mode, _constructor_keyword(self.context, call.func, "reduction"))
+        if torch_semantics.is_loss_layer(name):
+            return self._loss(call, env, mode, _constructor_keyword(self.context, call.func, "reduction"),
+                              torch_semantics.layer_argument_marks(name, call))
         arguments = self._arguments(call, env, mode)
         if arguments is None:
             return UNKNOWN_FACTS
-        if name in _POINTWISE_MODULES and len(arguments) == 1:
+        if torch_semantics.layer_keeps_numel(name) and len(arguments) == 1:
             return self._combine(arguments, mode, _SAME, torch_op=True)
         if not found.has_parameters or self.freezes or found.local is not None and _grad_off_forward(self.context, found.local) \
                 or found.remote is not None and remote_forward_may_skip_grad(self.context, found.remote):

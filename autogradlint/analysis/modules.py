@@ -8,7 +8,8 @@ import libcst as cst
 
 from autogradlint.analysis.call_sites import (all_parameter_arguments, bool_literal, keyword, parameter_arguments,
                                              positional)
-from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS, layer_parameters
+from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS
+from autogradlint.analysis.torch_semantics import layer_parameter_switch, layer_parameters
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import NESTED_SCOPES, children, current_index, iter_tree, nodes_of
 
@@ -219,18 +220,6 @@ MODULE_WRAPPERS = frozenset(
      "torch.nn.parallel.data_parallel.DataParallel", "torch.nn.parallel.distributed.DistributedDataParallel"}
 )
 _PARAMETER = "torch.nn.Parameter"
-
-# normalization layers: name prefix -> (affine keyword, its positional index, its default)
-_NORM_LAYERS = (
-    ("BatchNorm", "affine", 3, True),
-    ("LazyBatchNorm", "affine", 3, True),
-    ("SyncBatchNorm", "affine", 3, True),
-    ("InstanceNorm", "affine", 3, False),
-    ("LazyInstanceNorm", "affine", 3, False),
-    ("GroupNorm", "affine", 3, True),
-    ("LayerNorm", "elementwise_affine", 2, True),
-    ("RMSNorm", "elementwise_affine", 2, True),
-)
 
 _TORCHVISION_NOT_MODELS = frozenset(
     {"list_models", "get_model_builder", "get_model_weights", "get_weight", "get_graph_node_names",
@@ -1586,17 +1575,18 @@ def _torch_layer_has_parameters(knowledge: _FileKnowledge, class_name: str, call
     if known is not None:
         return known
     short = class_name.rsplit(".", 1)[-1]
-    for prefix, affine, index, default in _NORM_LAYERS:
-        if short.startswith(prefix):
-            given = keyword(call, affine)
-            args = positional(call)
-            if given is not None:
-                return bool_literal(given.value)
-            if len(args) > index:
-                return bool_literal(args[index].value)
-            if any(a.star for a in call.args):
-                return None
-            return default
+    switch = layer_parameter_switch(class_name)  # BatchNorm's affine, LayerNorm's elementwise_affine
+    if switch is not None:
+        affine, index, default = switch
+        given = keyword(call, affine)
+        args = positional(call)
+        if given is not None:
+            return bool_literal(given.value)
+        if len(args) > index:
+            return bool_literal(args[index].value)
+        if any(a.star for a in call.args):
+            return None
+        return default
     if short in ("Sequential", "ModuleList", "ModuleDict"):
         return _container_has_parameters(knowledge, short, call)
     return None

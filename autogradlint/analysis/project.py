@@ -24,7 +24,8 @@ import os
 import re
 from typing import Dict, List, Optional, Tuple
 
-from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS, layer_parameters
+from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS
+from autogradlint.analysis.torch_semantics import layer_parameters
 
 # summaries by content hash, shared by every file linted in this process (and saved with the cache)
 _STORE: Dict[str, dict] = {}

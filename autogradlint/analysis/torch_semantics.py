@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import libcst as cst
 
@@ -192,3 +192,190 @@ def _tuple_with_indices(context: "LintContext", expression: cst.BaseExpression) 
         return False
     flags = _call_flags(context, expression)
     return flags is not None and "T" in flags and "I" in flags
+
+
+# ------------------------------------------------------------------------------ per-argument differentiability
+#
+# table()["arguments"][section][name]: the parameters of a torch function or tensor method (a method's
+# receiver left out) in positional order, then "*" and the keyword-only ones, each with a mark (see
+# scripts/gen_torch_semantics.py): "+" gradients flow into it, "-" never (not a tensor, an index, a mask),
+# "?" only its floating form (a class-index target), no mark: not determined. A function not listed has
+# no argument known to take no gradient.
+
+FLOWS = "+"
+NEVER = "-"
+FLOATING_ONLY = "?"
+_MARKS = (FLOWS, NEVER, FLOATING_ONLY)
+
+_parsed: Dict[tuple, Optional[tuple]] = {}
+
+
+def _parse(section: str, name: str) -> Optional[tuple]:
+    """(positional marks, {keyword: mark}) of one entry, cached."""
+    key = (section, name)
+    if key in _parsed:
+        return _parsed[key]
+    text = table().get("arguments", {}).get(section, {}).get(name)
+    parsed = None
+    if text is not None:
+        positional = []
+        keywords: Dict[str, str] = {}
+        keyword_only = False
+        for token in text.split():
+            if token == "*":
+                keyword_only = True
+                continue
+            mark = token[-1] if token[-1] in _MARKS else ""
+            names = (token[:-1] if mark else token).split("/")
+            if not keyword_only:
+                positional.append(mark)
+            for one in names:
+                keywords[one] = mark if keywords.get(one, mark) == mark else ""
+        parsed = (tuple(positional), keywords)
+    _parsed[key] = parsed
+    return parsed
+
+
+def _marks_of(parsed: Optional[tuple], call: cst.Call) -> Optional[List[str]]:
+    if parsed is None:
+        return None
+    positional, keywords = parsed
+    marks = []
+    index = 0
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is None:
+            marks.append(positional[index] if index < len(positional) else "")
+            index += 1
+        else:
+            marks.append(keywords.get(arg.keyword.value, ""))
+    return marks
+
+
+def function_argument_marks(qualified_name: Optional[str], call: cst.Call) -> Optional[List[str]]:
+    """For each argument of a call of a torch function (in ``call.args`` order), whether gradients flow
+    into it: FLOWS, NEVER, FLOATING_ONLY or "" (not known); None when the table has no entry."""
+    split = _split(qualified_name) if qualified_name else None
+    if split is None or split[0] == "numpy":
+        return None
+    return _marks_of(_parse(split[0], split[1]), call)
+
+
+def method_argument_marks(method: str, call: cst.Call) -> Optional[List[str]]:
+    """The same for a tensor method's arguments (its receiver is always an input)."""
+    return _marks_of(_parse(TENSOR, method), call)
+
+
+def is_functional_loss(qualified_name: Optional[str]) -> bool:
+    """Whether a ``torch.nn.functional`` function is a loss: one that takes a ``reduction=`` (per its
+    signature in the table), so it reduces to one element unless told otherwise."""
+    if not qualified_name or not qualified_name.startswith("torch.nn.functional."):
+        return False
+    parsed = _parse("torch.nn.functional", qualified_name[len("torch.nn.functional."):])
+    return parsed is not None and "reduction" in parsed[1]
+
+
+# ------------------------------------------------------------------------------------------ torch.nn layers
+#
+# table()["torch.nn"][ClassName]: what torch.nn's layer class is, learned by building and calling it (see
+# scripts/gen_torch_semantics.py): "parameters" (true, false, or [bool flag, position, default] that
+# switches them), "mode" (its output differs between train() and eval(); the arguments that stop that),
+# "tuple" (its forward returns a tuple), "same_numel" (a parameter-free layer keeping its input's numel).
+
+_NN_PREFIX = "torch.nn."
+
+
+def layer(class_name: Optional[str]) -> Optional[dict]:
+    """The table's entry of a ``torch.nn.X`` class (None: not a torch.nn layer the table knows)."""
+    if not class_name or not class_name.startswith(_NN_PREFIX) or class_name.count(".") != 2:
+        return None
+    return table().get("torch.nn", {}).get(class_name[len(_NN_PREFIX):])
+
+
+def layer_parameters(class_name: Optional[str]) -> Optional[bool]:
+    """Whether the torch.nn layer class certainly holds parameters whatever its arguments (True), certainly
+    holds none (False), or its class alone does not say (None: a flag switches them, a container)."""
+    found = layer(class_name)
+    held = found.get("parameters") if found is not None else None
+    return held if isinstance(held, bool) else None
+
+
+def layer_parameter_switch(class_name: Optional[str]) -> Optional[Tuple[str, int, bool]]:
+    """(flag, its position, its default) of a layer whose parameters a bool constructor flag switches
+    (``BatchNorm2d``'s ``affine``, ``LayerNorm``'s ``elementwise_affine``), else None."""
+    found = layer(class_name)
+    held = found.get("parameters") if found is not None else None
+    return (held[0], held[1], held[2]) if isinstance(held, list) else None
+
+
+def layer_changes_with_mode(class_name: Optional[str], call: cst.Call) -> bool:
+    """Whether the layer ``call`` builds behaves differently in train() and eval() (dropout, batch
+    statistics): its class does with default arguments, and the call does not give one of the arguments
+    that stop it the value that does (``Dropout(0.0)``, ``BatchNorm1d(8, track_running_stats=False)``)."""
+    found = layer(class_name)
+    if found is None or "mode" not in found:
+        return False
+    for name, position, value in found["mode"]:
+        given = None
+        for index, arg in enumerate(call.args):
+            if (arg.keyword is None and not arg.star and index == position) or \
+                    (arg.keyword is not None and arg.keyword.value == name):
+                given = arg.value
+        if given is not None and _literal_equals(given, value):
+            return False
+    return True
+
+
+def _literal_equals(expression: cst.BaseExpression, value) -> bool:
+    if isinstance(value, bool):
+        return type(expression) is cst.Name and expression.value == str(value)
+    if type(expression) in (cst.Integer, cst.Float):
+        try:
+            return float(expression.evaluated_value) == float(value)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def layer_returns_tuple(class_name: Optional[str]) -> bool:
+    """Whether the torch.nn layer's forward returns a tuple (LSTM, MultiheadAttention ...)."""
+    found = layer(class_name)
+    return found is not None and found.get("tuple") is True
+
+
+def layer_keeps_numel(class_name: Optional[str]) -> bool:
+    """Whether the torch.nn layer holds no parameters and its output has as many elements as its one input
+    (activations, dropout, Identity, Flatten)."""
+    found = layer(class_name)
+    return found is not None and found.get("same_numel") is True
+
+
+def functional_follows_mode(qualified_name: Optional[str]) -> bool:
+    """Whether a ``torch.nn.functional`` function takes a ``training`` argument (dropout, batch_norm,
+    rrelu ...): given ``training=self.training`` it behaves differently in train() and eval()."""
+    if not qualified_name or not qualified_name.startswith("torch.nn.functional."):
+        return False
+    parsed = _parse("torch.nn.functional", qualified_name[len("torch.nn.functional."):])
+    return parsed is not None and "training" in parsed[1]
+
+
+def is_loss_layer(class_name: Optional[str]) -> bool:
+    """Whether a ``torch.nn`` class is a loss whose result needs grad exactly when its inputs do: a
+    ``*Loss`` the table says holds no parameters (``CrossEntropyLoss``; not ``AdaptiveLogSoftmaxWithLoss``
+    or ``LinearCrossEntropyLoss``, which train weights of their own)."""
+    return bool(class_name) and class_name.endswith("Loss") and layer_parameters(class_name) is False
+
+
+def layer_argument_marks(class_name: Optional[str], call: cst.Call) -> Optional[List[str]]:
+    """For each argument of a call of a parameter-free torch.nn layer (a loss), whether gradients flow
+    into it, like ``function_argument_marks`` (``CrossEntropyLoss()(logits, target)``: target "?")."""
+    found = layer(class_name)
+    if found is None or "arguments" not in found:
+        return None
+    key = ("torch.nn", class_name)
+    if key not in _parsed:
+        text = found["arguments"]
+        _parsed[key] = (tuple(t[-1] if t[-1] in _MARKS else "" for t in text.split()),
+                        {(t[:-1] if t[-1] in _MARKS else t): (t[-1] if t[-1] in _MARKS else "") for t in text.split()})
+    return _marks_of(_parsed[key], call)
