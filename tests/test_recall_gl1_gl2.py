@@ -7,8 +7,7 @@ Every rule has at least 8 bad programs and 5 valid look-alikes. A bad program ru
 pitfall (one evidence_runner process for all of them, ``@pytest.mark.torch``); ``# BAD`` marks the line its
 finding must be on. A look-alike must not get the rule's code. All cases are linted by ONE run of the real CLI
 (``check --output-format json``) over one folder. A bad case with ``miss=`` is one the linter cannot be sure of
-from this file alone; it is expected to stay silent (strict xfail: a change that finds it must move it out). A
-``miss="pending: ..."`` case needs a fact another helper's branch adds (non-strict until that branch is merged).
+from this file alone; it is expected to stay silent (strict xfail: a change that finds it must move it out).
 """
 import json
 import subprocess
@@ -22,7 +21,7 @@ import pytest
 from conftest import run_autogradlint
 
 BadCase = namedtuple("BadCase", "code source line raises prints warns miss")
-GoodCase = namedtuple("GoodCase", "code source why pending")
+GoodCase = namedtuple("GoodCase", "code source why")
 
 MARK = "# BAD"
 RUNNER = Path(__file__).with_name("evidence_runner.py")
@@ -38,10 +37,9 @@ def Bad(code, source, raises=None, prints=None, warns=None, miss=None):
     return BadCase(code, source, lines[0], raises, prints, warns, miss)
 
 
-def Good(code, source, why, pending=None):
-    """A look-alike on which ``code`` must stay silent (``pending``: once the fact another helper's branch adds
-    is merged)."""
-    return GoodCase(code, textwrap.dedent(source), why, pending)
+def Good(code, source, why):
+    """A look-alike on which ``code`` must stay silent."""
+    return GoodCase(code, textwrap.dedent(source), why)
 
 
 # ==================================================================================================== GL1xx
@@ -239,8 +237,7 @@ GL1_CASES = [
         encoder, decoder = nn.Linear(2, 2), nn.Linear(2, 2)
         encoder.requires_grad = False  # BAD
         print(encoder.weight.requires_grad)
-        """, prints="True",
-        miss="pending: h19r2's modules change binds each name a tuple literal unpacks to its module (same fact)"),
+        """, prints="True"),
     Bad("GL102", """\
         import torch
         from torch import nn
@@ -957,14 +954,14 @@ GL1_CASES = [
         feats = encode(torch.ones(2))
         feats.requires_grad = False  # BAD
         """, raises=NON_LEAF,
-        miss="pending: h19r2's grad_state change joins the facts of a function's returns"),
+        miss="the file sets requires_grad on a local value, which counts as the file freezing parameters "
+             "(grad_state._freezes_something is per file): module outputs are then of unknown grad state"),
     Bad("GL108", """\
         import torch
         w = torch.ones(3, requires_grad=True)
         if (y := w * 2) is not None:
             y.requires_grad = False  # BAD
-        """, raises=NON_LEAF,
-        miss="pending: h19r2's grad_state change binds an 'if' test's walrus"),
+        """, raises=NON_LEAF),
     Bad("GL108", """\
         import torch
         model = torch.nn.Linear(2, 1)
@@ -1021,8 +1018,7 @@ GL1_CASES = [
         y = w * 2
         if (y := torch.ones(3)) is not None:
             y.requires_grad = True
-        """, "the walrus rebinds y to a leaf",
-        pending="h19r2's grad_state change binds an 'if' test's walrus (without it the old facts of y stay)"),
+        """, "the walrus rebinds y to a leaf"),
     Good("GL108", """\
         import torch
         import torch.nn.functional as F
@@ -2650,8 +2646,7 @@ GL2_CASES = [
         torch.set_grad_enabled(False)  # BAD
         print(trainer.model(torch.ones(2)))
         trainer.fit(torch.ones(2))
-        """, raises=NO_GRAD_FN,
-        miss="pending: 'trainer.fit()' needs modules.bound_method (h19r2) in grad_mode.local_function"),
+        """, raises=NO_GRAD_FN),
     Good("GL208", """\
         import torch
         class Base:
@@ -2883,8 +2878,7 @@ RULES = sorted({case.code for case in CASES.values()})
 
 def _bad_params():
     for name, case in BAD.items():
-        # "pending:" a fact another branch adds (then it passes), else a case the linter cannot be sure of
-        marks = [pytest.mark.xfail(reason=case.miss, strict=not case.miss.startswith("pending:"))] if case.miss else []
+        marks = [pytest.mark.xfail(reason=case.miss, strict=True)] if case.miss else []
         yield pytest.param(name, id=name, marks=marks)
 
 
@@ -2914,9 +2908,7 @@ def test_pitfall_is_found(name, findings):
     assert (case.line, case.code) in findings[name], (findings[name], case.source)
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, id=name, marks=[pytest.mark.xfail(reason=case.pending, strict=False)] if case.pending else [])
-    for name, case in GOOD.items()])
+@pytest.mark.parametrize("name", list(GOOD))
 def test_look_alike_stays_silent(name, findings):
     case = GOOD[name]
     assert [f for f in findings[name] if f[1] == case.code] == [], (case.why, case.source)

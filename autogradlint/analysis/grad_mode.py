@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 import libcst as cst
 
 from autogradlint.analysis.call_sites import bool_literal, parameter_arguments
-from autogradlint.analysis.modules import is_subclassed_here, module_instance, own_returns
+from autogradlint.analysis.modules import bound_method, is_subclassed_here, module_instance, own_returns
 from autogradlint.analysis.names import target_names
 from autogradlint.analysis.tensors import PARAMETER, factory_call
 from autogradlint.analysis.torch_api import (
@@ -726,8 +726,9 @@ def has_grad_switch(context: "LintContext", function: cst.FunctionDef) -> bool:
 
 
 def local_function(context: "LintContext", func: cst.BaseExpression, flow: Optional[ScopeFlow] = None) -> Optional[cst.FunctionDef]:
-    """The function of this file a callee certainly is: a plain name bound once by ``def``, or
-    ``self.method`` of the class whose method ``flow`` is."""
+    """The function of this file a callee certainly is: a plain name bound once by ``def``,
+    ``self.method`` of the class whose method ``flow`` is, or ``obj.method`` of an object certainly built
+    from a class of this file (``modules.bound_method``)."""
     if isinstance(func, cst.Name):
         binding = context.names.binding_of(func)
         if binding is not None and binding.kind == "def" and isinstance(binding.node, cst.FunctionDef):
@@ -740,6 +741,9 @@ def local_function(context: "LintContext", func: cst.BaseExpression, flow: Optio
             for statement in klass.body.body:
                 if isinstance(statement, cst.FunctionDef) and statement.name.value == func.attr.value:
                     return statement
+        return None
+    if isinstance(func, cst.Attribute) and not (isinstance(func.value, cst.Name) and func.value.value == "self"):
+        return bound_method(context, func)
     return None
 
 
