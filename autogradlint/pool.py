@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 # how many times an item whose worker died is run before it is given up as the cause
 ATTEMPTS = 2
