@@ -1,6 +1,5 @@
 """The result cache and parallel linting: same output whatever the cache state or number of jobs."""
 import json
-from pathlib import Path
 
 import autogradlint
 from autogradlint.cache import Cache, entry_key

@@ -3,7 +3,6 @@ official schema (and applied as a consumer applies its fixes), GitHub workflow c
 parses them, GitLab Code Quality against GitLab's documented fields, JUnit through an XML parser, pylint lines.
 """
 import json
-import os
 import re
 import textwrap
 import xml.etree.ElementTree as ET

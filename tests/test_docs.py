@@ -1,5 +1,4 @@
 """README and rule docs agree with the rules."""
-from pathlib import Path
 
 import json
 

@@ -1,5 +1,4 @@
 """Never crash, never lie: odd files, generated code, mutations, bad configuration, determinism, internal errors."""
-import ast
 import gc
 import json
 import os

@@ -6,7 +6,6 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT
 
 MIXED = textwrap.dedent(
     """\
