@@ -123,6 +123,18 @@ def test_a_fully_cached_run_imports_neither_libcst_nor_any_rule(tmp_path):
     assert "LOADED []" in warm and "a.py:2:1: GL105" in warm
 
 
+def test_a_fully_cached_project_run_imports_no_libcst_either(tmp_path):
+    """The same with files that import each other and call each other's functions: checking the summaries a
+    cached result depends on (imports, callers) needs no LibCST."""
+    (tmp_path / "models.py").write_text("import torch\nclass Net(torch.nn.Module):\n    pass\n")
+    (tmp_path / "engine.py").write_text("def evaluate(model):\n    model.eval\n")
+    (tmp_path / "train.py").write_text("from models import Net\nfrom engine import evaluate\nevaluate(Net())\n")
+    cold = _loaded(tmp_path, ".")
+    assert "'libcst'" in cold and "engine.py:2:5: GL105" in cold
+    warm = _loaded(tmp_path, ".")
+    assert "LOADED []" in warm and "engine.py:2:5: GL105" in warm
+
+
 def test_a_run_imports_only_the_rules_its_files_trigger(tmp_path):
     (tmp_path / "a.py").write_text(BAD)
     out = _loaded(tmp_path, "--no-cache", "a.py")

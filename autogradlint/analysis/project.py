@@ -25,7 +25,6 @@ import re
 from typing import Dict, List, Optional, Tuple
 
 from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS
-from autogradlint.analysis.torch_semantics import layer_parameters
 
 # summaries by content hash, shared by every file linted in this process (and saved with the cache)
 _STORE: Dict[str, dict] = {}
@@ -154,6 +153,9 @@ class _Summarizer:
                 return None
             if qualified in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
                 return {"k": "parameter"}
+            # imported here: torch_semantics imports LibCST, which a fully cached run never needs
+            from autogradlint.analysis.torch_semantics import layer_parameters
+
             return {"k": "call", "q": qualified, "hp": layer_parameters(qualified)}
         if isinstance(node, ast.Name) and names is not None:
             return names.get(node.id)
