@@ -117,6 +117,19 @@ class _Summarizer:
         self.local: Dict[str, str] = {}  # module-level class/def names -> qualified
         self.bound: set = set()  # every module-level name bound
         self.names_only = False  # summarize(): only the imports and the module-level values (a calls summary)
+        self._order: List[ast.AST] = []  # every node of the file, in one pre-order walk (see nodes())
+        self._span: Dict[int, Tuple[int, int]] = {}
+
+    def nodes(self, node: ast.AST) -> List[ast.AST]:
+        """``node`` and every node below it (what ``ast.walk`` yields, in another order), from one walk of the
+        file: the summary reads each function several times, and walking it again each time was most of its
+        cost."""
+        span = self._span.get(id(node))
+        if span is None:
+            start = len(self._order)
+            _preorder(node, self._order, self._span)
+            span = (start, len(self._order))
+        return self._order[span[0]:span[1]]
 
     def absolute(self, level: int, name: Optional[str]) -> Optional[str]:
         if level == 0:
@@ -187,8 +200,8 @@ class _Summarizer:
                 for target in _bound_by(statement):
                     counts[target] = counts.get(target, 0) + 1
         # a name a function rebinds (``global model``) is not what the module-level statement says
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Global):
+        for node in self.nodes(tree):
+            if type(node) is ast.Global:
                 for name in node.names:
                     counts[name] = counts.get(name, 0) + 2
         self.bound = set(counts)
@@ -209,7 +222,7 @@ class _Summarizer:
                 classes[statement.name] = self._class(statement)
             elif isinstance(statement, ast.FunctionDef) and counts.get(statement.name) == 1:
                 functions[statement.name] = None if statement.decorator_list else self._returns(statement)
-                if not statement.decorator_list and _trains(statement):
+                if not statement.decorator_list and _trains(self.nodes(statement)):
                     trains.append(statement.name)
         values.update(self._module_values(tree, counts))
         summary = {"module": self.module, "imports": self.imports, "classes": classes, "functions": functions,
@@ -254,7 +267,7 @@ class _Summarizer:
             names = self._single_assignments(statement)
             if statement.name == "__init__":
                 names.update(self._init_arguments(statement))
-            for inner in ast.walk(statement):
+            for inner in self.nodes(statement):
                 if isinstance(inner, ast.Attribute) and inner.attr in _GRAD_OFF_ATTRIBUTES:
                     grad_off = True
                 if isinstance(inner, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
@@ -288,7 +301,7 @@ class _Summarizer:
     def _init_arguments(self, function: ast.FunctionDef) -> Dict[str, Optional[dict]]:
         """``__init__``'s parameters that it never rebinds, as argument descriptions: {"k": "arg", "n": the
         name, "i": the position after ``self`` (None: keyword-only)}, read from a constructor call."""
-        stored = {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+        stored = {n.id for n in self.nodes(function) if type(n) is ast.Name and type(n.ctx) is not ast.Load}
         found: Dict[str, Optional[dict]] = {}
         positional = [*function.args.posonlyargs, *function.args.args][1:]
         for index, arg in enumerate(positional):
@@ -305,11 +318,12 @@ class _Summarizer:
         seen: Dict[str, int] = {}
         values: Dict[str, Optional[dict]] = {}
         params = {a.arg for a in [*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs]}
-        for inner in ast.walk(function):
-            if isinstance(inner, ast.Name) and isinstance(inner.ctx, (ast.Store, ast.Del)):
+        nodes = self.nodes(function)
+        for inner in nodes:
+            if type(inner) is ast.Name and type(inner.ctx) is not ast.Load:
                 seen[inner.id] = seen.get(inner.id, 0) + 1
-        for inner in ast.walk(function):
-            if isinstance(inner, ast.Assign) and len(inner.targets) == 1 and isinstance(inner.targets[0], ast.Name):
+        for inner in nodes:
+            if type(inner) is ast.Assign and len(inner.targets) == 1 and isinstance(inner.targets[0], ast.Name):
                 name = inner.targets[0].id
                 if seen.get(name) == 1 and name not in params:
                     values[name] = self.value(inner.value)
@@ -338,13 +352,42 @@ _TRAINING_METHODS = frozenset({"backward", "manual_backward", "step", "zero_grad
                                "clip_grad_norm_", "clip_grad_value_"})
 
 
-def _trains(function: ast.FunctionDef) -> bool:
-    for node in ast.walk(function):
+def _trains(nodes: List[ast.AST]) -> bool:
+    """Whether a function (given as all its nodes) makes a training call."""
+    for node in nodes:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _TRAINING_METHODS:
             return True
         if isinstance(node, ast.Attribute) and node.attr == "grad" and not isinstance(node.ctx, ast.Load):
             return True
     return False
+
+
+def _preorder(root: ast.AST, order: List[ast.AST], span: Dict[int, Tuple[int, int]]) -> None:
+    """Append ``root`` and its descendants to ``order`` in pre-order, recording each node's slice in ``span``
+    (a node's descendants follow it contiguously). Expression contexts (``Load()``, one shared instance) are
+    left out: nothing reads them as nodes."""
+    stack: List[object] = [root]
+    starts: Dict[int, int] = {}
+    AST = ast.AST
+    context_types = (ast.Load, ast.Store, ast.Del)
+    while stack:
+        item = stack.pop()
+        if type(item) is tuple:  # (node,): the end of its descendants
+            node = item[0]
+            span[id(node)] = (starts.pop(id(node)), len(order))
+            continue
+        starts[id(item)] = len(order)
+        order.append(item)  # type: ignore[arg-type]
+        stack.append((item,))
+        children = []
+        for field in item._fields:  # type: ignore[attr-defined]
+            value = getattr(item, field, None)
+            if type(value) is list:
+                children.extend(v for v in value if isinstance(v, AST))
+            elif isinstance(value, AST) and type(value) not in context_types:
+                children.append(value)
+        children.reverse()
+        stack.extend(children)
 
 
 def _top_statements(body: List[ast.stmt]) -> List[ast.stmt]:
@@ -917,7 +960,7 @@ class _CallsSummarizer(_Summarizer):
             outer = scopes.get(id(outer))
         bound: set = set()
         for function in chain:
-            for inner in ast.walk(function):
+            for inner in self.nodes(function):
                 if isinstance(inner, ast.Name) and not isinstance(inner.ctx, ast.Load):
                     bound.add(inner.id)
                 elif isinstance(inner, ast.arg):

@@ -192,6 +192,7 @@ class TrainingFacts:
         self.call_sites: Dict[int, List[Tuple[cst.CSTNode, cst.Call]]] = {}
         # id(class) -> method name -> the class's own defs of that name (a class may have hundreds)
         self._methods: Dict[int, Dict[str, List[cst.FunctionDef]]] = {}
+        self._class_method_names: Optional[frozenset] = None  # every method name of this file's classes
         self._expansions = 0
         self._optimizer_values: Dict[int, Optional[OptimizerValue]] = {}  # id(call) -> what its receiver holds
         self._functions: List[Tuple[cst.FunctionDef, Optional[cst.ClassDef], Optional[bool]]] = []
@@ -503,8 +504,10 @@ class TrainingFacts:
                 return binding.node
             return None
         klass = scope.klass if _is_self_call(call) else None
-        if klass is None and type(func) is cst.Attribute and len(scope.stack) <= 1:
+        if klass is None and type(func) is cst.Attribute and len(scope.stack) <= 1 \
+                and func.attr.value in self._method_names():
             # ``trainer.train_step(x)``: a method of the class of this file the receiver is an instance of
+            # (what the receiver holds is asked only when some class of this file has a method of that name)
             klass = plain_instance_class(self.context, func.value)
         if klass is not None:
             methods = self._methods.get(id(klass))
@@ -517,6 +520,14 @@ class TrainingFacts:
             if len(found) == 1 and not is_static_or_classmethod(found[0]):
                 return found[0]
         return None
+
+    def _method_names(self) -> frozenset:
+        if self._class_method_names is None:
+            self._class_method_names = frozenset(
+                statement.name.value
+                for klass in nodes_of(self.context.module, _CLASSES)
+                for statement in _body_statements(klass.body) if type(statement) is cst.FunctionDef)
+        return self._class_method_names
 
     def _method_class(self, helper: cst.FunctionDef, call: cst.Call, scope: _Scope) -> Optional[cst.ClassDef]:
         """The class whose method ``call`` runs (``self.m()`` or ``obj.m()``), None for a plain function."""
@@ -822,6 +833,7 @@ def _measures_only(context: "LintContext", call: cst.Call) -> bool:
 
 
 _SIMPLE_LINES = frozenset({cst.SimpleStatementLine, cst.SimpleStatementSuite})
+_CLASSES = (cst.ClassDef,)
 _NAME_OR_ATTRIBUTE = frozenset({cst.Name, cst.Attribute})
 _ASSIGNMENTS = frozenset({cst.Assign, cst.AugAssign, cst.AnnAssign})
 _JUMPS = frozenset({cst.Return, cst.Break, cst.Continue, cst.Raise})
