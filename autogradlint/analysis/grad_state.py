@@ -1653,7 +1653,7 @@ class _FileState:
             # parameters' facts are wanted): a second analysis, which sees the facts in progress as
             # unknown; it answers only for the computation under way, never for good
             return self.computed("scope again", key, {}, lambda: _ScopeAnalysis(self.context, owner, self.freezes),
-                                 UNKNOWN_FACTS, depends_on=depth)
+                                 _NO_SCOPE, depends_on=depth)
         return self.computed("scope", key, self.scopes, lambda: _ScopeAnalysis(self.context, owner, self.freezes),
                              None)
 
@@ -1705,6 +1705,17 @@ class _FileState:
             below = min(high, frame - 1)
             if self._high[frame] < below:
                 self._high[frame] = below
+
+
+class _NoScope:
+    """The analysis of a scope asked for a third time while it is being built: it knows nothing."""
+
+    every_run: Dict[int, _Snapshot] = {}
+    first_run: Dict[int, _Snapshot] = {}
+    falls_off_end = True
+
+
+_NO_SCOPE = _NoScope()
 
 
 def _reparametrizes(context: "LintContext") -> bool:
