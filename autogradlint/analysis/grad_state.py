@@ -29,6 +29,7 @@ import libcst as cst
 
 from autogradlint.analysis.call_sites import is_grad_mode_decorator, parameter_arguments
 from autogradlint.analysis.loops import parameter_loop_items
+from autogradlint.analysis.memo import Memo
 from autogradlint.analysis.modules import attribute_value, bound_method
 from autogradlint.analysis.grad_mode import (
     ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, is_statement, with_mode,
@@ -1369,7 +1370,7 @@ def _call_site_facts(context: "LintContext", function: cst.FunctionDef) -> Env:
     call sites speak for a parameter): the join of the arguments' facts, each evaluated where it is passed."""
     state = _file_state(context)
     # a cycle of calls back here sees nothing
-    return dict(state.computed("parameters", id(function), state.parameter_facts,
+    return dict(state.memo.computed("parameters", id(function), state.parameter_facts,
                                lambda: _call_site_facts_of(context, state, function), {}))
 
 
@@ -1432,8 +1433,8 @@ def _returned_facts(context: "LintContext", function: cst.FunctionDef) -> Facts:
     when the body may end without a return, a return has no value, or the function calls itself."""
     state = _file_state(context)
     # a recursive call sees nothing
-    return state.computed("returns", id(function), state.return_facts,
-                          lambda: _returned_facts_of(state, function), UNKNOWN_FACTS)
+    return state.memo.computed("returns", id(function), state.return_facts,
+                               lambda: _returned_facts_of(state, function), UNKNOWN_FACTS)
 
 
 def _returned_facts_of(state: "_FileState", function: cst.FunctionDef) -> Facts:
@@ -1606,14 +1607,7 @@ class _FileState:
         self._called_without_grad: Optional[set] = None
         self.parameter_facts: Dict[int, Env] = {}  # id(function) -> what its call sites give its parameters
         self.return_facts: Dict[int, Facts] = {}  # id(function) -> what every call of it returns
-        # the facts being computed (see ``computed``): key -> depth on the stack; per frame, the lowest and
-        # highest depth below it of a fact in progress its value used (its own depth / -1: none)
-        self._depths: Dict[Tuple[str, int], int] = {}
-        self._low: List[int] = []
-        self._high: List[int] = []
-        # values that used a fact in progress: key -> (low, high, value), valid while the frames up to
-        # ``high`` are on the stack
-        self._provisional: Dict[Tuple[str, int], Tuple[int, int, object]] = {}
+        self.memo = Memo()  # the facts above being computed, and values that leant on one of them
 
     @property
     def called_without_grad(self) -> set:
@@ -1647,64 +1641,16 @@ class _FileState:
         if found is not None:
             return found
         key = id(owner)
-        depth = self._depths.get(("scope", key))
+        depth = self.memo.depth("scope", key)
         if depth is not None:
             # asked again while it is being built (a call site in it of a function it calls, whose
             # parameters' facts are wanted): a second analysis, which sees the facts in progress as
             # unknown; it answers only for the computation under way, never for good
-            return self.computed("scope again", key, {}, lambda: _ScopeAnalysis(self.context, owner, self.freezes),
-                                 _NO_SCOPE, depends_on=depth)
-        return self.computed("scope", key, self.scopes, lambda: _ScopeAnalysis(self.context, owner, self.freezes),
-                             None)
-
-    def computed(self, kind: str, key: int, cache: dict, compute, in_progress, depends_on: Optional[int] = None):
-        """``cache[key]``, computed by ``compute()`` when missing. A fact asked for while it is being computed
-        (a cycle: a function that calls itself, a caller whose argument depends on what its callee returns)
-        gives ``in_progress`` (unknown); then every fact computed on top of it used a partial answer, and is
-        kept only until that computation ends (then asked again, it is computed again, from facts that are
-        all final). Only values that used no fact in progress are cached for good, so that a fact's value
-        does not depend on which question (which rule) came first."""
-        found = cache.get(key)
-        if found is not None:
-            return found
-        full = (kind, key)
-        depth = self._depths.get(full)
-        if depth is not None:
-            self._uses(depth, depth)
-            return in_progress
-        provisional = self._provisional.get(full)
-        if provisional is not None:
-            self._uses(provisional[0], provisional[1])
-            return provisional[2]
-        depth = len(self._low)
-        self._depths[full] = depth
-        self._low.append(depth if depends_on is None else depends_on)
-        self._high.append(-1 if depends_on is None else depends_on)
-        try:
-            value = compute()
-        finally:
-            low = self._low.pop()
-            high = self._high.pop()
-            del self._depths[full]
-            if self._provisional:
-                for stale in [k for k, v in self._provisional.items() if v[1] >= depth]:
-                    del self._provisional[stale]
-        if low >= depth:
-            cache[key] = value
-        else:
-            self._provisional[full] = (low, high, value)
-            self._uses(low, high)
-        return value
-
-    def _uses(self, low: int, high: int) -> None:
-        """The frames above depth ``low`` used a value that depends on the facts in progress at depths
-        ``low`` to ``high``."""
-        for frame in range(low + 1, len(self._low)):
-            if self._low[frame] > low:
-                self._low[frame] = low
-            below = min(high, frame - 1)
-            if self._high[frame] < below:
-                self._high[frame] = below
+            return self.memo.computed("scope again", key, {},
+                                      lambda: _ScopeAnalysis(self.context, owner, self.freezes), _NO_SCOPE,
+                                      depends_on=depth)
+        return self.memo.computed("scope", key, self.scopes, lambda: _ScopeAnalysis(self.context, owner, self.freezes),
+                                  None)
 
 
 class _NoScope:
