@@ -1,12 +1,14 @@
 """A fact's value does not depend on which question came first, so a rule's findings do not depend on which
-other rules run (``--select``): the analysis caches a fact that a cycle of questions computed with a partial
-answer only until that computation ends (``grad_state._FileState.computed``).
+other rules run (``--select``): a fact that a cycle of questions computed with a partial answer is kept only
+until that computation ends (``analysis.memo.Memo``, used by grad_state and modules).
 
 - ``test_returned_facts_do_not_depend_on_the_rule_that_asks_first``: GL303 asks about ``scale`` (the first
   function) before GL306 asks about ``main``; ``scale``'s return value used to be computed then, without what
   its call site passes, and cached for good, so ``--select ALL`` missed the finding ``--select GL306`` made.
 - ``test_each_rule_finds_alone_what_it_finds_among_all`` (slow): over every rule example and every recall
-  case, each rule's findings under ``--select <rule>`` equal its findings under ``--select ALL``.
+  case, each rule's findings under ``--select <rule>`` equal its findings under ``--select ALL`` (one CLI run
+  per rule, about a minute).
+- the last two: ``Memo`` itself, on a cycle of two facts.
 """
 import json
 import textwrap
@@ -87,3 +89,41 @@ def test_each_rule_finds_alone_what_it_finds_among_all(tmp_path):
             differ[code] = {"alone only": sorted(set(alone) - set(expected)),
                             "among all only": sorted(set(expected) - set(alone))}
     assert differ == {}
+
+
+def test_a_value_computed_on_a_fact_in_progress_is_not_cached_for_good():
+    """``a`` asks for ``b``, which asks for ``a`` (in progress: the stand-in 0). ``b``'s value leant on it: it
+    serves the computation under way (asked twice there, computed once) and is then dropped; ``a``, the
+    fact the cycle came back to, is final. Asked later, ``b`` is computed from the final ``a``."""
+    from autogradlint.analysis.memo import Memo
+
+    memo, cache, runs = Memo(), {}, []
+
+    def fact(name):
+        return memo.computed("fact", name, cache, lambda: compute(name), 0)
+
+    def compute(name):
+        runs.append(name)
+        if name == "a":
+            return fact("b") + fact("b") + 1
+        return fact("a") + 10
+
+    assert fact("a") == 21
+    assert cache == {"a": 21} and runs == ["a", "b"]
+    assert fact("b") == 31
+    assert cache == {"a": 21, "b": 31} and runs == ["a", "b", "b"]
+    assert fact("a") == 21 and fact("b") == 31 and runs == ["a", "b", "b"]
+
+
+def test_a_fact_that_leans_on_nothing_in_progress_is_cached_inside_a_cycle():
+    """``a`` asks for ``c`` (no cycle) and ``b`` (a cycle back to ``a``): ``c`` is final at once."""
+    from autogradlint.analysis.memo import Memo
+
+    memo, cache = Memo(), {}
+    compute = {"a": lambda: fact("c") + fact("b"), "b": lambda: fact("a") + 1, "c": lambda: 5}
+
+    def fact(name):
+        return memo.computed("fact", name, cache, compute[name], 0)
+
+    assert fact("a") == 6
+    assert cache == {"c": 5, "a": 6}
