@@ -1371,7 +1371,7 @@ def _call_site_facts(context: "LintContext", function: cst.FunctionDef) -> Env:
     state = _file_state(context)
     # a cycle of calls back here sees nothing
     return dict(state.memo.computed("parameters", id(function), state.parameter_facts,
-                               lambda: _call_site_facts_of(context, state, function), {}))
+                                    lambda: _call_site_facts_of(context, state, function), {}))
 
 
 def _call_site_facts_of(context: "LintContext", state: "_FileState", function: cst.FunctionDef) -> Env:
@@ -1607,7 +1607,7 @@ class _FileState:
         self._called_without_grad: Optional[set] = None
         self.parameter_facts: Dict[int, Env] = {}  # id(function) -> what its call sites give its parameters
         self.return_facts: Dict[int, Facts] = {}  # id(function) -> what every call of it returns
-        self.memo = Memo()  # the facts above being computed, and values that leant on one of them
+        self.memo = Memo()  # which of the facts above are being computed; values that leant on one
 
     @property
     def called_without_grad(self) -> set:
