@@ -29,6 +29,7 @@ import libcst as cst
 
 from autogradlint.analysis.call_sites import is_grad_mode_decorator, parameter_arguments
 from autogradlint.analysis.loops import parameter_loop_items
+from autogradlint.analysis.memo import Memo
 from autogradlint.analysis.modules import attribute_value, bound_method
 from autogradlint.analysis.grad_mode import (
     ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, is_statement, with_mode,
@@ -1368,11 +1369,12 @@ def _call_site_facts(context: "LintContext", function: cst.FunctionDef) -> Env:
     """The tensor facts every call site of the same file gives a parameter (see ``call_sites`` for when
     call sites speak for a parameter): the join of the arguments' facts, each evaluated where it is passed."""
     state = _file_state(context)
-    key = id(function)
-    found = state.parameter_facts.get(key)
-    if found is not None:
-        return dict(found)
-    state.parameter_facts[key] = {}  # a cycle of calls back here sees nothing
+    # a cycle of calls back here sees nothing
+    return dict(state.memo.computed("parameters", id(function), state.parameter_facts,
+                                    lambda: _call_site_facts_of(context, state, function), {}))
+
+
+def _call_site_facts_of(context: "LintContext", state: "_FileState", function: cst.FunctionDef) -> Env:
     index = current_index()
     env: Env = {}
     if index is not None and index.number(function) is not None:
@@ -1392,8 +1394,7 @@ def _call_site_facts(context: "LintContext", function: cst.FunctionDef) -> Env:
                 env[param.name.value] = joined.replace(loop_data=False)
             elif joined is not None and joined.loop_data:
                 env[param.name.value] = _LOOP_DATA  # every call passes a batch of a data loop
-    state.parameter_facts[key] = env
-    return dict(env)
+    return env
 
 
 def _local_function(context: "LintContext", name: cst.Name) -> Optional[cst.FunctionDef]:
@@ -1431,11 +1432,12 @@ def _returned_facts(context: "LintContext", function: cst.FunctionDef) -> Facts:
     where it stands (its parameters are what every call site passes, see ``_call_site_facts``); unknown
     when the body may end without a return, a return has no value, or the function calls itself."""
     state = _file_state(context)
-    key = id(function)
-    found = state.return_facts.get(key)
-    if found is not None:
-        return found
-    state.return_facts[key] = UNKNOWN_FACTS  # a recursive call sees nothing
+    # a recursive call sees nothing
+    return state.memo.computed("returns", id(function), state.return_facts,
+                               lambda: _returned_facts_of(state, function), UNKNOWN_FACTS)
+
+
+def _returned_facts_of(state: "_FileState", function: cst.FunctionDef) -> Facts:
     result = UNKNOWN_FACTS
     analysis = state.scope(function)
     returns = own_nodes_of(function.body, _RETURNS)
@@ -1449,7 +1451,6 @@ def _returned_facts(context: "LintContext", function: cst.FunctionDef) -> Facts:
             joined = facts if joined is None else join_facts(joined, facts)
         if joined is not None:
             result = joined.replace(loop_data=False) if joined.loop_data else joined
-    state.return_facts[key] = result
     return result
 
 
@@ -1606,6 +1607,7 @@ class _FileState:
         self._called_without_grad: Optional[set] = None
         self.parameter_facts: Dict[int, Env] = {}  # id(function) -> what its call sites give its parameters
         self.return_facts: Dict[int, Facts] = {}  # id(function) -> what every call of it returns
+        self.memo = Memo()  # which of the facts above are being computed; values that leant on one
 
     @property
     def called_without_grad(self) -> set:
@@ -1636,9 +1638,30 @@ class _FileState:
 
     def scope(self, owner: cst.CSTNode) -> _ScopeAnalysis:
         found = self.scopes.get(id(owner))
-        if found is None:
-            found = self.scopes[id(owner)] = _ScopeAnalysis(self.context, owner, self.freezes)
-        return found
+        if found is not None:
+            return found
+        key = id(owner)
+        depth = self.memo.depth("scope", key)
+        if depth is not None:
+            # asked again while it is being built (a call site in it of a function it calls, whose
+            # parameters' facts are wanted): a second analysis, which sees the facts in progress as
+            # unknown; it answers only for the computation under way, never for good
+            return self.memo.computed("scope again", key, {},
+                                      lambda: _ScopeAnalysis(self.context, owner, self.freezes), _NO_SCOPE,
+                                      depends_on=depth)
+        return self.memo.computed("scope", key, self.scopes, lambda: _ScopeAnalysis(self.context, owner, self.freezes),
+                                  None)
+
+
+class _NoScope:
+    """The analysis of a scope asked for a third time while it is being built: it knows nothing."""
+
+    every_run: Dict[int, _Snapshot] = {}
+    first_run: Dict[int, _Snapshot] = {}
+    falls_off_end = True
+
+
+_NO_SCOPE = _NoScope()
 
 
 def _reparametrizes(context: "LintContext") -> bool:

@@ -8,6 +8,7 @@ import libcst as cst
 
 from autogradlint.analysis.call_sites import (all_parameter_arguments, bool_literal, keyword, parameter_arguments,
                                              positional)
+from autogradlint.analysis.memo import Memo
 from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS
 from autogradlint.analysis.torch_semantics import layer_parameter_switch, layer_parameters
 from autogradlint.records import FrozenRecord, Record
@@ -295,6 +296,7 @@ class _FileKnowledge:
         self.object_classes: Dict[int, Optional[cst.ClassDef]] = {}
         # id(expression) -> (summary of a plain class of another project file, the constructor call) or None
         self.remote_objects: Dict[int, Optional[Tuple[dict, Optional[cst.Call]]]] = {}
+        self.memo = Memo()  # object_classes and remote_objects being computed (see ``memo``)
         self.subclassed: Optional[set] = None
         self.attribute_assignments: Optional[Dict[str, int]] = None  # attr -> how often the file assigns X.attr
         for node in nodes_of(context.module, (cst.ClassDef,)):
@@ -678,14 +680,15 @@ def plain_instance_class(context: "LintContext", expression: cst.BaseExpression)
 
 def _object_class(knowledge: _FileKnowledge, expression: cst.BaseExpression) -> Optional[cst.ClassDef]:
     """``instance_class`` for instances of plain (not nn.Module) classes of this file."""
-    key = id(expression)
-    if key in knowledge.object_classes:
-        return knowledge.object_classes[key]
-    knowledge.object_classes[key] = None  # a cycle back here: unknown
+    # a cycle back here: unknown
+    return knowledge.memo.computed("object class", id(expression), knowledge.object_classes,
+                                   lambda: _object_class_of(knowledge, expression), None)
+
+
+def _object_class_of(knowledge: _FileKnowledge, expression: cst.BaseExpression) -> Optional[cst.ClassDef]:
     found = _compute_object_class(knowledge, expression)
     if found is not None and (found.decorators or id(found) in _subclassed(knowledge)):
         found = None
-    knowledge.object_classes[key] = found
     return found
 
 
@@ -808,13 +811,9 @@ def _remote_object(knowledge: _FileKnowledge, expression: cst.BaseExpression) ->
     """(summary, constructor call) of the plain class of another project file that ``expression`` certainly
     holds an instance of: ``Trainer(...)``, a name bound only to one, a parameter every caller passes one to.
     The call is None when the instance comes from several calls or another file."""
-    key = id(expression)
-    if key in knowledge.remote_objects:
-        return knowledge.remote_objects[key]
-    knowledge.remote_objects[key] = None  # a cycle back here: unknown
-    found = _compute_remote_object(knowledge, expression)
-    knowledge.remote_objects[key] = found
-    return found
+    # a cycle back here: unknown
+    return knowledge.memo.computed("remote object", id(expression), knowledge.remote_objects,
+                                   lambda: _compute_remote_object(knowledge, expression), None)
 
 
 def _compute_remote_object(knowledge: _FileKnowledge, expression: cst.BaseExpression
