@@ -20,6 +20,7 @@ from autogradlint.analysis.torch_api import (
     INFERENCE_MODE,
     NO_GRAD,
     SET_GRAD_ENABLED,
+    TENSOR_ITERATORS,
 )
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, torch_at_least
 from autogradlint.analysis import torch_semantics
@@ -167,7 +168,7 @@ _ARITHMETIC_AUGMENTED = frozenset({cst.AddAssign, cst.SubtractAssign, cst.Multip
                                    cst.PowerAssign, cst.MatrixMultiplyAssign})
 
 # methods whose iteration yields tensors that may require grad
-_GRAD_ITERABLES = frozenset({"parameters", "named_parameters", "buffers", "named_buffers", "values", "items"})
+_GRAD_ITERABLES = TENSOR_ITERATORS | {"values", "items"}
 # wrappers of a data iterable that yield its items (with an index)
 _ITERABLE_WRAPPERS = frozenset({"enumerate", "zip", "tqdm", "iter", "list"})
 

@@ -50,7 +50,7 @@ from autogradlint.analysis.tensors import (
     positional,
     single_assigned_value,
 )
-from autogradlint.analysis.torch_api import SET_GRAD_ENABLED, VARIABLE
+from autogradlint.analysis.torch_api import MODULE_ITERATOR_METHODS, PARAMETER_ITERATORS, SET_GRAD_ENABLED, VARIABLE
 from autogradlint.analysis.torch_semantics import function_flags, method_flags
 from autogradlint.analysis import torch_semantics
 from autogradlint.records import FrozenRecord, Record
@@ -1313,7 +1313,7 @@ class _ScopeAnalysis:
             return []
         names = []
         for name, (receiver, method) in parameter_loop_items(node).items():
-            if method not in ("parameters", "named_parameters"):
+            if method not in PARAMETER_ITERATORS:
                 continue
             found = module_instance(self.context, receiver)
             if found is not None and not found.scripted:
@@ -1489,15 +1489,17 @@ def _is_range(context: "LintContext", iterable: cst.BaseExpression) -> bool:
         context.qualified_name(iterable.func) == "builtins.range"
 
 
+# methods whose items are a module's state (or a container's values), not batches of data
+_NOT_DATA_ITERABLES = MODULE_ITERATOR_METHODS | {"values", "items", "param_groups", "state_dict"}
+
+
 def _is_data_iterable(iterable: cst.BaseExpression) -> bool:
     """A loop over something that yields batches (a loader, ``enumerate(loader)``, ``tqdm(loader)``),
     not over parameters or a literal collection of tensors."""
     if isinstance(iterable, (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp, cst.GeneratorExp)):
         return False
     for node in iter_tree(iterable):
-        if isinstance(node, cst.Attribute) and node.attr.value in (
-                "parameters", "named_parameters", "buffers", "named_buffers", "values", "items", "param_groups",
-                "state_dict", "modules", "children"):
+        if isinstance(node, cst.Attribute) and node.attr.value in _NOT_DATA_ITERABLES:
             return False
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in ("zip", "range", "reversed"):
             return False

@@ -15,6 +15,7 @@ from autogradlint.analysis.grad_mode import GRAD_OFF, with_mode
 from autogradlint.analysis.modules import is_module_instance
 from autogradlint.analysis.names import bound_names, target_names
 from autogradlint.analysis.tensors import factory_call
+from autogradlint.analysis.torch_api import TENSOR_ITERATORS
 from autogradlint.walk import NESTED_SCOPES, children, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -98,9 +99,6 @@ def iterates_at_most_once(loop: cst.CSTNode) -> bool:
     return False
 
 
-PARAMETER_ITERATORS = frozenset({"parameters", "named_parameters", "buffers", "named_buffers"})
-
-
 def parameter_loop_items(loop: cst.For) -> Dict[str, Tuple[cst.BaseExpression, str]]:
     """The loop variables that hold a parameter (or buffer) of a module on every iteration, each with the
     receiver and the method of its iterator: ``p`` in ``for p in m.parameters()``, ``for n, p in
@@ -116,7 +114,7 @@ def _add_parameter_items(target: cst.BaseExpression, iterable: cst.BaseExpressio
     if type(iterable) is not cst.Call or any(arg.star for arg in iterable.args):
         return
     func = iterable.func
-    if type(func) is cst.Attribute and func.attr.value in PARAMETER_ITERATORS:
+    if type(func) is cst.Attribute and func.attr.value in TENSOR_ITERATORS:
         if func.attr.value.startswith("named_"):
             if type(target) is cst.Tuple and len(target.elements) == 2 and type(target.elements[1].value) is cst.Name \
                     and type(target.elements[1]) is not cst.StarredElement:
