@@ -17,6 +17,7 @@ from autogradlint.analysis.names import target_names
 from autogradlint.analysis.tensors import PARAMETER, factory_call
 from autogradlint.analysis.torch_api import (
     ENABLE_GRAD,
+    GRAPH_CUTTING_METHODS,
     INFERENCE_MODE,
     NO_GRAD,
     SET_GRAD_ENABLED,
@@ -902,10 +903,6 @@ def _first_argument(call: cst.Call, keyword: str) -> Optional[cst.BaseExpression
     return None
 
 
-# calls that end a value's graph: what they return carries no grad to a later backward
-_GRAPH_ENDS = frozenset({"detach", "item", "tolist", "numpy"})
-
-
 def feeds_backward(flow: ScopeFlow, node: cst.BaseExpression) -> bool:
     """Whether the value of ``node`` certainly flows, through assignments of this scope, into the tensor
     a later ``backward()`` (or ``torch.autograd.backward/grad``) starts from."""
@@ -943,7 +940,7 @@ def _assignment_holding(flow: ScopeFlow, node: cst.CSTNode) -> Optional[cst.Assi
     current = node
     parent = flow.parent(current)
     while parent is not None and not is_statement(parent):
-        if type(parent) is cst.Attribute and parent.attr.value in _GRAPH_ENDS:
+        if type(parent) is cst.Attribute and parent.attr.value in GRAPH_CUTTING_METHODS:
             return None
         current = parent
         parent = flow.parent(current)

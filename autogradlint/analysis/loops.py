@@ -15,7 +15,7 @@ from autogradlint.analysis.grad_mode import GRAD_OFF, with_mode
 from autogradlint.analysis.modules import is_module_instance
 from autogradlint.analysis.names import bound_names, target_names
 from autogradlint.analysis.tensors import factory_call
-from autogradlint.analysis.torch_api import TENSOR_ITERATORS
+from autogradlint.analysis.torch_api import GRAPH_CUTTING_METHODS, TENSOR_ITERATORS
 from autogradlint.walk import NESTED_SCOPES, children, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,8 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 AUTOGRAD_BACKWARD = "torch.autograd.backward"
 
-# methods whose result no longer carries the receiver's graph
-GRAPH_CUTTING_METHODS = frozenset({"detach", "detach_", "item", "tolist", "numpy"})
 # attributes that are not the tensor's graph (``.data`` shares storage but has no grad_fn)
 GRAPH_CUTTING_ATTRIBUTES = frozenset({"data", "shape", "dtype", "device", "ndim", "grad", "requires_grad", "is_leaf"})
 # methods whose result is metadata, not a tensor with the receiver's graph

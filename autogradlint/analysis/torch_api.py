@@ -77,3 +77,7 @@ PARAMETER_ITERATORS = frozenset(name for name, (item, _) in MODULE_ITERATORS.ite
 TENSOR_ITERATORS = frozenset(name for name, (item, _) in MODULE_ITERATORS.items() if item in ("parameter", "buffer"))
 # the ones whose items are submodules: name -> whether they yield (name, module) pairs
 SUBMODULE_ITERATORS = {name: pairs for name, (item, pairs) in MODULE_ITERATORS.items() if item == "module"}
+
+# tensor methods whose result no longer carries the receiver's graph (``detach_`` too: it detaches in place
+# and returns the receiver), so nothing flows through them into a later backward
+GRAPH_CUTTING_METHODS = frozenset({"detach", "detach_", "item", "tolist", "numpy"})
