@@ -173,26 +173,11 @@ _FUNCTION_PREFIXES = ("torch.", "torch.nn.functional.", "torch.linalg.", "torch.
 # tensor-output torch.nn layers whose output has as many elements as `out_features`/`out_channels` per item
 _WIDTH_LAYERS = {"torch.nn.Linear": ("out_features", 1), "torch.nn.Bilinear": ("out_features", 2)}
 _CONV_PREFIXES = ("torch.nn.Conv", "torch.nn.ConvTranspose")
-# in-place tensor methods (other than the ones modelled one by one)
-_IN_PLACE_EXCLUDED = frozenset({"requires_grad_", "detach_", "share_memory_", "retain_grad"})
-
-
-def is_in_place_method(name: str) -> bool:
-    """Whether torch's tensor method of this name changes its receiver in place (``add_``, ``zero_`` ...;
-    from torch's table; ``requires_grad_``, ``detach_`` are modelled one by one)."""
-    return name.endswith("_") and name not in _IN_PLACE_EXCLUDED and torch_semantics.is_in_place_method(name)
 
 
 # comparison operators and the torch functions they call
 _COMPARISON_FUNCTIONS = {cst.GreaterThan: "gt", cst.LessThan: "lt", cst.GreaterThanEqual: "ge", cst.LessThanEqual: "le",
                          cst.Equal: "eq", cst.NotEqual: "ne"}
-
-
-def is_in_place_function(qualified_name: Optional[str]) -> bool:
-    """Whether a torch function changes its first argument in place (``torch.relu_``, ``F.relu_``; from
-    torch's table; ``detach_`` is modelled on its own)."""
-    return qualified_name is not None and not qualified_name.endswith("detach_") and \
-        torch_semantics.is_in_place_function(qualified_name)
 
 
 def _shape_of(flags: str) -> str:
@@ -1104,7 +1089,7 @@ class _ScopeAnalysis:
         args = positional(value)
         if args and type(args[0].value) is cst.Name and isinstance(func, (cst.Name, cst.Attribute)) and \
                 (func.value if type(func) is cst.Name else func.attr.value).endswith("_") and \
-                is_in_place_function(self.context.qualified_name(func)):
+                torch_semantics.is_in_place_function(self.context.qualified_name(func), values_only=True):
             # torch.relu_(x): x changed in place
             target = args[0].value.value
             current = env.get(target)
@@ -1128,7 +1113,7 @@ class _ScopeAnalysis:
             self._bind(name, current.replace(retains_grad=True), env)
         elif method == "detach_":
             self._bind(name, self.evaluator._detached(current), env)
-        elif is_in_place_method(method):
+        elif torch_semantics.is_in_place_method(method, values_only=True):
             arguments = self.evaluator._arguments(value, env, mode)
             if arguments is None:
                 env.pop(name, None)
@@ -1833,6 +1818,6 @@ def grad_certainly_on(context: "LintContext", statement: Optional[cst.CSTNode] =
 
 __all__ = [
     "CONSTANT", "DETACHED", "NO_GRAD", "TENSOR", "NUMBER", "Facts", "UNKNOWN_FACTS", "facts_at",
-    "grad_mode_before", "grad_certainly_on", "grad_leaf_possible", "is_in_place_function", "is_in_place_method",
+    "grad_mode_before", "grad_certainly_on", "grad_leaf_possible",
     "join_facts",
 ]
