@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 import libcst as cst
 
-from autogradlint.analysis.call_sites import bool_literal, parameter_arguments
+from autogradlint.analysis.call_sites import bool_literal, is_grad_mode_decorator, parameter_arguments
 from autogradlint.analysis.modules import bound_method, is_subclassed_here, module_instance, own_returns
 from autogradlint.analysis.names import target_names
 from autogradlint.analysis.tensors import PARAMETER, factory_call
@@ -26,7 +26,7 @@ from autogradlint.analysis.torch_api import (
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, torch_at_least
 from autogradlint.analysis import torch_semantics
 from autogradlint.analysis.torch_semantics import function_flags, method_flags
-from autogradlint.walk import NESTED_SCOPES, TreeIndex, children, current_index, nodes_of
+from autogradlint.walk import NESTED_SCOPES, TreeIndex, children, current_index, nodes_of, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from autogradlint.context import LintContext
@@ -727,10 +727,29 @@ def has_grad_switch(context: "LintContext", function: cst.FunctionDef) -> bool:
     return False
 
 
-def local_function(context: "LintContext", func: cst.BaseExpression, flow: Optional[ScopeFlow] = None) -> Optional[cst.FunctionDef]:
+def local_function(context: "LintContext", func: cst.BaseExpression, flow: Optional[ScopeFlow] = None,
+                   plain: bool = False) -> Optional[cst.FunctionDef]:
     """The function of this file a callee certainly is: a plain name bound once by ``def``,
     ``self.method`` of the class whose method ``flow`` is, or ``obj.method`` of an object certainly built
-    from a class of this file (``modules.bound_method``)."""
+    from a class of this file (``modules.bound_method``). With ``plain``, only one whose ``return``s are
+    what the call gives (``plain_function``)."""
+    function = _local_function(context, func, flow)
+    return function if function is None or not plain or plain_function(context, function) else None
+
+
+def plain_function(context: "LintContext", function: cst.FunctionDef) -> bool:
+    """Whether a call of ``function`` gives what its ``return``s give: it is neither decorated (grad-mode
+    decorators aside: they do not change the result), async, nor a generator."""
+    if function.asynchronous is not None or own_nodes_of(function.body, _YIELDS):
+        return False
+    return all(is_grad_mode_decorator(context, d) for d in function.decorators)
+
+
+_YIELDS = (cst.Yield,)
+
+
+def _local_function(context: "LintContext", func: cst.BaseExpression,
+                    flow: Optional[ScopeFlow]) -> Optional[cst.FunctionDef]:
     if isinstance(func, cst.Name):
         binding = context.names.binding_of(func)
         if binding is not None and binding.kind == "def" and isinstance(binding.node, cst.FunctionDef):

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
-from autogradlint.analysis.call_sites import is_grad_mode_decorator, parameter_arguments
+from autogradlint.analysis.call_sites import parameter_arguments
 from autogradlint.analysis.loops import parameter_loop_items
 from autogradlint.analysis.memo import Memo
 from autogradlint.analysis.modules import attribute_value, bound_method
 from autogradlint.analysis.grad_mode import (
-    ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, is_statement, with_mode,
+    ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, is_statement, local_function, plain_function, with_mode,
 )
 from autogradlint.analysis.modules import module_instance, remote_forward_may_skip_grad
 from autogradlint.analysis.names import bound_names, target_names
@@ -594,7 +594,7 @@ class _Evaluator:
             return _NUMBER
         if mode in (None, ENABLED) and type(func) in (cst.Name, cst.Attribute):
             # a function of this file, or a method of an instance of a class of this file
-            function = _local_function(self.context, func) if type(func) is cst.Name else \
+            function = local_function(self.context, func, plain=True) if type(func) is cst.Name else \
                 _plain_method(self.context, func)
             if function is not None:
                 return _returned_facts(self.context, function)
@@ -1382,34 +1382,10 @@ def _call_site_facts_of(context: "LintContext", state: "_FileState", function: c
     return env
 
 
-def _local_function(context: "LintContext", name: cst.Name) -> Optional[cst.FunctionDef]:
-    """The function of this file a called name certainly is: bound once, by a ``def`` that is neither
-    decorated (grad-mode decorators aside), async, nor a generator."""
-    bindings = context.names.bindings_of(name)
-    if not bindings or len(bindings) != 1 or bindings[0].kind != "def":
-        return None
-    function = bindings[0].node
-    if type(function) is not cst.FunctionDef or function.asynchronous is not None:
-        return None
-    if not all(is_grad_mode_decorator(context, d) for d in function.decorators):
-        return None  # a decorator other than no_grad/enable_grad/inference_mode may change what it returns
-    if own_nodes_of(function.body, _YIELDS):
-        return None
-    return function
-
-
-_YIELDS = (cst.Yield,)
-
-
 def _plain_method(context: "LintContext", attribute: cst.Attribute) -> Optional[cst.FunctionDef]:
-    """``modules.bound_method`` when it is neither decorated (grad-mode decorators aside), async, nor a
-    generator."""
+    """``modules.bound_method`` when a call gives what its ``return``s give (``grad_mode.plain_function``)."""
     method = bound_method(context, attribute)
-    if method is None or method.asynchronous is not None or own_nodes_of(method.body, _YIELDS):
-        return None
-    if not all(is_grad_mode_decorator(context, d) for d in method.decorators):
-        return None
-    return method
+    return method if method is not None and plain_function(context, method) else None
 
 
 def _returned_facts(context: "LintContext", function: cst.FunctionDef) -> Facts:
@@ -1777,7 +1753,7 @@ def _may_reach_grad_leaf(context: "LintContext", state: "_FileState", index, fun
         return True
     for call in own_nodes_of(function.body, _CALL_TYPES):
         func = call.func
-        callee = _local_function(context, func) if type(func) is cst.Name else \
+        callee = local_function(context, func, plain=True) if type(func) is cst.Name else \
             _plain_method(context, func) if type(func) is cst.Attribute else None
         if callee is not None and callee is not function and _names_grad_leaf_word(state, index, callee):
             return True
