@@ -27,9 +27,13 @@ AUTOGRAD_BACKWARD = "torch.autograd.backward"
 GRAPH_CUTTING_ATTRIBUTES = frozenset({"data", "shape", "dtype", "device", "ndim", "grad", "requires_grad", "is_leaf"})
 # methods whose result is metadata, not a tensor with the receiver's graph
 METADATA_METHODS = frozenset({"size", "dim", "numel", "nelement", "element_size", "get_device", "stride", "type"})
-# builtins whose result carries no graph: conversions to Python values, and fetching the next data item
-NON_GRAPH_BUILTINS = frozenset({"float", "int", "bool", "len", "str", "repr", "isinstance", "type", "id", "print",
-                                "next", "iter", "range"})
+# builtins that report a value: print it, or turn it into a Python number or string (a total used there is a
+# metric use)
+REPORTING_BUILTINS = frozenset({"print", "float", "int", "round", "str", "format", "repr"})
+# builtins whose result carries no graph: the reporting ones (not ``round``: ``round(t)`` is ``torch.round(t)``,
+# a tensor with a graph), other conversions to Python values, and fetching the next data item
+NON_GRAPH_BUILTINS = (REPORTING_BUILTINS - {"round"}) | {"bool", "len", "isinstance", "type", "id", "next", "iter",
+                                                         "range"}
 _CUT_OR_METADATA_METHODS = GRAPH_CUTTING_METHODS | METADATA_METHODS
 _NAME_OR_ATTRIBUTE = frozenset({cst.Name, cst.Attribute})
 
