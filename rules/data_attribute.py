@@ -3,7 +3,8 @@ from typing import Optional, Set
 import libcst as cst
 
 from autogradlint.analysis.grad_mode import NO_GRAD_MODE, backward_target, grad_mode_at
-from autogradlint.analysis.grad_state import TENSOR, facts_at, is_in_place_method
+from autogradlint.analysis.grad_state import TENSOR, facts_at
+from autogradlint.analysis.torch_semantics import is_in_place_method
 from autogradlint.analysis.loops import enclosing_scope, is_parameter_loop_item, own_calls
 from autogradlint.analysis.modules import enclosing_method_class, module_attributes
 from autogradlint.analysis.names import works_with_torch
@@ -273,7 +274,7 @@ def _writes_through(ancestors, node: cst.CSTNode) -> bool:
     parent = ancestors[-1]
     if isinstance(parent, cst.Subscript) and parent.value is node:
         return _store_target(ancestors[:-1], parent)
-    if not (isinstance(parent, cst.Attribute) and parent.value is node and is_in_place_method(parent.attr.value)):
+    if not (isinstance(parent, cst.Attribute) and parent.value is node and is_in_place_method(parent.attr.value, values_only=True)):
         return False
     child = node
     for ancestor in reversed(ancestors):

@@ -5,6 +5,7 @@ import libcst as cst
 from autogradlint.analysis.grad_mode import backward_target
 from autogradlint.analysis.grad_state import grad_certainly_on
 from autogradlint.analysis.loops import (
+    REPORTING_BUILTINS,
     StraightLineFlow,
     block_body,
     carries_module_graph,
@@ -21,8 +22,6 @@ from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 from autogradlint.walk import iter_tree, nodes_of
 from autogradlint.analysis.grad_state import facts_at
 
-# calls that only report a value (print it, log it, turn it into a number): using a total there is a metric use
-_REPORTING_FUNCTIONS = frozenset({"print", "float", "int", "round", "str", "format", "repr"})
 # expressions whose value may be a tensor: not tuples, lists or dicts (``.item()`` on them breaks the code)
 _TENSOR_VALUED = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.BinaryOperation, cst.UnaryOperation)
 _CALLS = (cst.Call,)
@@ -66,7 +65,7 @@ def _accumulation(statement: cst.CSTNode) -> Optional[Tuple[str, cst.BaseExpress
 
 def _is_reporting_call(context, call: cst.Call) -> bool:
     func = call.func
-    if isinstance(func, cst.Name) and func.value in _REPORTING_FUNCTIONS:
+    if isinstance(func, cst.Name) and func.value in REPORTING_BUILTINS:
         return True
     if isinstance(func, cst.Attribute) and func.attr.value in _REPORTING_METHODS:
         return True

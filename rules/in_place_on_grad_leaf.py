@@ -4,9 +4,8 @@ from autogradlint.analysis.grad_state import (
     facts_at,
     grad_certainly_on,
     grad_leaf_possible,
-    is_in_place_function,
-    is_in_place_method,
 )
+from autogradlint.analysis.torch_semantics import is_in_place_function, is_in_place_method
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
 
@@ -106,11 +105,11 @@ class InPlaceOnGradLeaf(Rule):
 
     def visit_Call(self, node):
         func = node.func
-        if type(func) is cst.Attribute and is_in_place_method(func.attr.value) and self._is_grad_leaf(func.value):
+        if type(func) is cst.Attribute and is_in_place_method(func.attr.value, values_only=True) and self._is_grad_leaf(func.value):
             self.report(node)
             return
         # torch.relu_(w), F.relu_(w): torch's in-place functions change their first argument
         if node.args and node.args[0].keyword is None and not node.args[0].star and type(func) in (cst.Name, cst.Attribute) \
                 and (func.value if type(func) is cst.Name else func.attr.value).endswith("_") \
-                and is_in_place_function(self.context.qualified_name(func)) and self._is_grad_leaf(node.args[0].value):
+                and is_in_place_function(self.context.qualified_name(func), values_only=True) and self._is_grad_leaf(node.args[0].value):
             self.report(node)

@@ -3,14 +3,10 @@ import libcst as cst
 from autogradlint.analysis.loops import own_calls
 from autogradlint.analysis.modules import module_instance, sets_attribute
 from autogradlint.analysis.optimizers import is_torch_optimizer_name
+from autogradlint.analysis.torch_api import ITERATOR_YIELDS_PAIRS, MODULE_ITERATOR_METHODS
 from autogradlint.edits import Replacement
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
-# nn.Module methods that return iterators over its state
-ITERATOR_METHODS = frozenset(
-    {"parameters", "named_parameters", "buffers", "named_buffers", "children", "named_children", "modules",
-     "named_modules"}
-)
 # builtins that iterate their first argument (zip, map and chain-like ones: every argument after the first for map/filter)
 _ITERATING_BUILTINS = frozenset(
     {"builtins.list", "builtins.tuple", "builtins.set", "builtins.frozenset", "builtins.sorted", "builtins.len",
@@ -24,7 +20,7 @@ _ITERATING_TORCH = frozenset(
      "torch.nn.utils.clip_grad.clip_grad_value_"}
 )
 # calls on the same receiver that show it is a torch module
-_MODULE_EVIDENCE_CALLS = ITERATOR_METHODS | {"state_dict", "load_state_dict"}
+_MODULE_EVIDENCE_CALLS = MODULE_ITERATOR_METHODS | {"state_dict", "load_state_dict"}
 
 
 class ParametersNotCalled(Rule):
@@ -62,7 +58,7 @@ class ParametersNotCalled(Rule):
     name = "parameters-not-called"
     severity = "error"
     message = "'.{method}' is a method, not an iterable: this raises {error}. Call it: '.{method}()'"
-    triggers = tuple(sorted(ITERATOR_METHODS - {"named_parameters", "named_buffers", "named_children", "named_modules"}))
+    triggers = tuple(sorted(name for name, pairs in ITERATOR_YIELDS_PAIRS.items() if not pairs))
     needs = frozenset({"names"})
     fix_applicability = "safe"
 
@@ -119,7 +115,7 @@ class ParametersNotCalled(Rule):
 
     def visit_Attribute(self, node):
         method = node.attr.value
-        if method not in ITERATOR_METHODS:
+        if method not in MODULE_ITERATOR_METHODS:
             return
         error = self._failure(node)
         if error is None:

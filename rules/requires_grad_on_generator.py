@@ -2,15 +2,11 @@ import libcst as cst
 
 from autogradlint.analysis.grad_mode import local_function
 from autogradlint.analysis.modules import own_returns
+from autogradlint.analysis.torch_api import ITERATOR_YIELDS_PAIRS
 
 from autogradlint.fix_builders import is_plain_value, one_line_loop, statement_line, unbound_name
 from autogradlint.rule import Evidence, Invalid, Outcome, Rule, Valid
 
-# nn.Module methods that return a generator, and whether it yields (name, value) pairs
-GENERATOR_METHODS = {
-    "parameters": False, "buffers": False, "children": False, "modules": False,
-    "named_parameters": True, "named_buffers": True, "named_children": True, "named_modules": True,
-}
 
 
 class RequiresGradOnGenerator(Rule):
@@ -110,8 +106,8 @@ class RequiresGradOnGenerator(Rule):
             return
         code = self.context.module.code_for_node
         shown = code(value) if "\n" not in code(value) else "..."
-        item = "_, p" if GENERATOR_METHODS[method] else "p"
-        fix = self._loop_fix(statement, receiver, GENERATOR_METHODS[method], args) if args is not None else None
+        item = "_, p" if ITERATOR_YIELDS_PAIRS[method] else "p"
+        fix = self._loop_fix(statement, receiver, ITERATOR_YIELDS_PAIRS[method], args) if args is not None else None
         self.report(reported, self.message.format(method=method, attr=attr, item=item, value=shown), fix=fix)
 
     def _loop_fix(self, statement, generator, named, args):
@@ -132,7 +128,7 @@ class RequiresGradOnGenerator(Rule):
     def _generator_method(self, expression, follow_names=True):
         """The generator method whose call ``expression`` certainly is (directly or through a name)."""
         if (isinstance(expression, cst.Call) and isinstance(expression.func, cst.Attribute)
-                and expression.func.attr.value in GENERATOR_METHODS):
+                and expression.func.attr.value in ITERATOR_YIELDS_PAIRS):
             return expression.func.attr.value
         if isinstance(expression, cst.Call) and follow_names:
             # a function of this file whose every return is such a generator (`def trainable(m): return m.parameters()`)

@@ -352,3 +352,33 @@ def test_a_leaked_switch_before_an_optimizer_passed_as_an_argument(optimizer, ex
         f"fit(net, [], {optimizer})\n"
     )
     assert grad_mode_findings(source) == expected
+
+
+_DETACHED_FORWARD = '''import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Linear(4, 4)
+        self.frozen_block = nn.Linear(4, 4)
+        self.head = nn.Linear(4, 1)
+
+    def forward(self, x):
+        h = self.encoder(x)
+        with torch.no_grad():
+            h = self.frozen_block(h){cut}
+        return self.head(h)
+'''
+
+
+def test_detach_in_place_ends_a_graph_like_detach(cli, tmp_path):
+    # one fact (torch_api.GRAPH_CUTTING_METHODS): `.detach_()` cuts what flows into the return exactly as
+    # `.detach()` does, so GL206 treats both the same; the grad-mode copy of the list lacked `detach_`
+    for name, cut in (("plain.py", ""), ("detach.py", ".detach()"), ("detach_.py", ".detach_()")):
+        (tmp_path / name).write_text(_DETACHED_FORWARD.replace("{cut}", cut))
+    result = cli("check", "--select", "GL206", "plain.py", "detach.py", "detach_.py", cwd=tmp_path)
+    assert result.code == 1, result.err
+    assert "plain.py:15:17: GL206" in result.out
+    assert "detach.py:" not in result.out and "detach_.py:" not in result.out

@@ -258,3 +258,18 @@ def test_names_bound_only_in_an_inner_scope_do_not_rebind_the_loss(between):
     )
     findings = [(d.code, d.line) for d in lint(source) if d.code == "GL304"]
     assert findings == [("GL304", 6 + between.count("\n"))]
+
+
+def test_format_of_a_loss_carries_no_graph(cli, tmp_path):
+    # `format(loss, "")` is a str: accumulating it keeps no graph, and the `.item()` fix would break the code.
+    # loops.NON_GRAPH_BUILTINS now derives from the reporting builtins GL310 already knew `format` to be one of
+    source = ('import torch\n\nmodel = torch.nn.Linear(2, 1)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n'
+              'history = []\ntext = ""\ntotal = 0\nfor step in range(10):\n    loss = model(torch.randn(4, 2)).sum()\n'
+              '    opt.zero_grad()\n    loss.backward()\n    opt.step()\n    text += format(loss, "")\n'
+              '    history.append(format(loss, ""))\n    total += round(loss)\n')
+    (tmp_path / "train.py").write_text(source)
+    result = cli("check", "--select", "GL310", "train.py", cwd=tmp_path)
+    assert result.code == 1, result.err
+    # only the round() total is flagged: round(tensor) is torch.round, a tensor with the graph
+    assert "train.py:15:5: GL310" in result.out
+    assert "train.py:13:" not in result.out and "train.py:14:" not in result.out

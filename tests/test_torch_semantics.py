@@ -84,6 +84,17 @@ def test_entries_agree_with_torch():
     assert values.requires_grad and indices.dtype == torch.int64 and "T" in _entry("torch", "topk")
 
 
+def test_values_only_leaves_out_the_autograd_state_ops():
+    # the one in-place fact: requires_grad_/detach_ are in place, but change autograd state, not values
+    for name in ("requires_grad_", "detach_"):
+        assert torch_semantics.is_in_place_method(name) and not torch_semantics.is_in_place_method(name, values_only=True)
+    assert torch_semantics.is_in_place_function("torch.detach_")
+    assert not torch_semantics.is_in_place_function("torch.detach_", values_only=True)
+    assert torch_semantics.is_in_place_method("add_", values_only=True)
+    assert torch_semantics.is_in_place_function("torch.nn.functional.relu_", values_only=True)
+    assert not torch_semantics.is_in_place_method("retain_grad") and not torch_semantics.is_in_place_method("share_memory_")
+
+
 @pytest.mark.torch
 def test_numpy_index_functions_agree_with_numpy():
     import numpy as np

@@ -11,20 +11,22 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 import libcst as cst
 
-from autogradlint.analysis.call_sites import bool_literal, parameter_arguments
+from autogradlint.analysis.call_sites import bool_literal, is_grad_mode_decorator, parameter_arguments
 from autogradlint.analysis.modules import bound_method, is_subclassed_here, module_instance, own_returns
 from autogradlint.analysis.names import target_names
 from autogradlint.analysis.tensors import PARAMETER, factory_call
 from autogradlint.analysis.torch_api import (
     ENABLE_GRAD,
+    GRAPH_CUTTING_METHODS,
     INFERENCE_MODE,
     NO_GRAD,
     SET_GRAD_ENABLED,
+    TENSOR_ITERATORS,
 )
 from autogradlint.analysis.torch_versions import BARE_GRAD_MODE_DECORATORS, torch_at_least
 from autogradlint.analysis import torch_semantics
 from autogradlint.analysis.torch_semantics import function_flags, method_flags
-from autogradlint.walk import NESTED_SCOPES, TreeIndex, children, current_index, nodes_of
+from autogradlint.walk import NESTED_SCOPES, TreeIndex, children, current_index, nodes_of, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from autogradlint.context import LintContext
@@ -167,7 +169,7 @@ _ARITHMETIC_AUGMENTED = frozenset({cst.AddAssign, cst.SubtractAssign, cst.Multip
                                    cst.PowerAssign, cst.MatrixMultiplyAssign})
 
 # methods whose iteration yields tensors that may require grad
-_GRAD_ITERABLES = frozenset({"parameters", "named_parameters", "buffers", "named_buffers", "values", "items"})
+_GRAD_ITERABLES = TENSOR_ITERATORS | {"values", "items"}
 # wrappers of a data iterable that yield its items (with an index)
 _ITERABLE_WRAPPERS = frozenset({"enumerate", "zip", "tqdm", "iter", "list"})
 
@@ -725,10 +727,29 @@ def has_grad_switch(context: "LintContext", function: cst.FunctionDef) -> bool:
     return False
 
 
-def local_function(context: "LintContext", func: cst.BaseExpression, flow: Optional[ScopeFlow] = None) -> Optional[cst.FunctionDef]:
+def local_function(context: "LintContext", func: cst.BaseExpression, flow: Optional[ScopeFlow] = None,
+                   plain: bool = False) -> Optional[cst.FunctionDef]:
     """The function of this file a callee certainly is: a plain name bound once by ``def``,
     ``self.method`` of the class whose method ``flow`` is, or ``obj.method`` of an object certainly built
-    from a class of this file (``modules.bound_method``)."""
+    from a class of this file (``modules.bound_method``). With ``plain``, only one whose ``return``s are
+    what the call gives (``plain_function``)."""
+    function = _local_function(context, func, flow)
+    return function if function is None or not plain or plain_function(context, function) else None
+
+
+def plain_function(context: "LintContext", function: cst.FunctionDef) -> bool:
+    """Whether a call of ``function`` gives what its ``return``s give: it is neither decorated (grad-mode
+    decorators aside: they do not change the result), async, nor a generator."""
+    if function.asynchronous is not None or own_nodes_of(function.body, _YIELDS):
+        return False
+    return all(is_grad_mode_decorator(context, d) for d in function.decorators)
+
+
+_YIELDS = (cst.Yield,)
+
+
+def _local_function(context: "LintContext", func: cst.BaseExpression,
+                    flow: Optional[ScopeFlow]) -> Optional[cst.FunctionDef]:
     if isinstance(func, cst.Name):
         binding = context.names.binding_of(func)
         if binding is not None and binding.kind == "def" and isinstance(binding.node, cst.FunctionDef):
@@ -901,10 +922,6 @@ def _first_argument(call: cst.Call, keyword: str) -> Optional[cst.BaseExpression
     return None
 
 
-# calls that end a value's graph: what they return carries no grad to a later backward
-_GRAPH_ENDS = frozenset({"detach", "item", "tolist", "numpy"})
-
-
 def feeds_backward(flow: ScopeFlow, node: cst.BaseExpression) -> bool:
     """Whether the value of ``node`` certainly flows, through assignments of this scope, into the tensor
     a later ``backward()`` (or ``torch.autograd.backward/grad``) starts from."""
@@ -942,7 +959,7 @@ def _assignment_holding(flow: ScopeFlow, node: cst.CSTNode) -> Optional[cst.Assi
     current = node
     parent = flow.parent(current)
     while parent is not None and not is_statement(parent):
-        if type(parent) is cst.Attribute and parent.attr.value in _GRAPH_ENDS:
+        if type(parent) is cst.Attribute and parent.attr.value in GRAPH_CUTTING_METHODS:
             return None
         current = parent
         parent = flow.parent(current)

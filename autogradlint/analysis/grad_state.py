@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
-from autogradlint.analysis.call_sites import is_grad_mode_decorator, parameter_arguments
+from autogradlint.analysis.call_sites import parameter_arguments
 from autogradlint.analysis.loops import parameter_loop_items
 from autogradlint.analysis.memo import Memo
 from autogradlint.analysis.modules import attribute_value, bound_method
 from autogradlint.analysis.grad_mode import (
-    ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, is_statement, with_mode,
+    ENABLED, GRAD_OFF, NO_GRAD_MODE, UNKNOWN, decorator_mode, is_statement, local_function, plain_function, with_mode,
 )
 from autogradlint.analysis.modules import module_instance, remote_forward_may_skip_grad
 from autogradlint.analysis.names import bound_names, target_names
@@ -50,7 +50,7 @@ from autogradlint.analysis.tensors import (
     positional,
     single_assigned_value,
 )
-from autogradlint.analysis.torch_api import SET_GRAD_ENABLED, VARIABLE
+from autogradlint.analysis.torch_api import MODULE_ITERATOR_METHODS, PARAMETER_ITERATORS, SET_GRAD_ENABLED, VARIABLE
 from autogradlint.analysis.torch_semantics import function_flags, method_flags
 from autogradlint.analysis import torch_semantics
 from autogradlint.records import FrozenRecord, Record
@@ -173,26 +173,11 @@ _FUNCTION_PREFIXES = ("torch.", "torch.nn.functional.", "torch.linalg.", "torch.
 # tensor-output torch.nn layers whose output has as many elements as `out_features`/`out_channels` per item
 _WIDTH_LAYERS = {"torch.nn.Linear": ("out_features", 1), "torch.nn.Bilinear": ("out_features", 2)}
 _CONV_PREFIXES = ("torch.nn.Conv", "torch.nn.ConvTranspose")
-# in-place tensor methods (other than the ones modelled one by one)
-_IN_PLACE_EXCLUDED = frozenset({"requires_grad_", "detach_", "share_memory_", "retain_grad"})
-
-
-def is_in_place_method(name: str) -> bool:
-    """Whether torch's tensor method of this name changes its receiver in place (``add_``, ``zero_`` ...;
-    from torch's table; ``requires_grad_``, ``detach_`` are modelled one by one)."""
-    return name.endswith("_") and name not in _IN_PLACE_EXCLUDED and torch_semantics.is_in_place_method(name)
 
 
 # comparison operators and the torch functions they call
 _COMPARISON_FUNCTIONS = {cst.GreaterThan: "gt", cst.LessThan: "lt", cst.GreaterThanEqual: "ge", cst.LessThanEqual: "le",
                          cst.Equal: "eq", cst.NotEqual: "ne"}
-
-
-def is_in_place_function(qualified_name: Optional[str]) -> bool:
-    """Whether a torch function changes its first argument in place (``torch.relu_``, ``F.relu_``; from
-    torch's table; ``detach_`` is modelled on its own)."""
-    return qualified_name is not None and not qualified_name.endswith("detach_") and \
-        torch_semantics.is_in_place_function(qualified_name)
 
 
 def _shape_of(flags: str) -> str:
@@ -609,7 +594,7 @@ class _Evaluator:
             return _NUMBER
         if mode in (None, ENABLED) and type(func) in (cst.Name, cst.Attribute):
             # a function of this file, or a method of an instance of a class of this file
-            function = _local_function(self.context, func) if type(func) is cst.Name else \
+            function = local_function(self.context, func, plain=True) if type(func) is cst.Name else \
                 _plain_method(self.context, func)
             if function is not None:
                 return _returned_facts(self.context, function)
@@ -1104,7 +1089,7 @@ class _ScopeAnalysis:
         args = positional(value)
         if args and type(args[0].value) is cst.Name and isinstance(func, (cst.Name, cst.Attribute)) and \
                 (func.value if type(func) is cst.Name else func.attr.value).endswith("_") and \
-                is_in_place_function(self.context.qualified_name(func)):
+                torch_semantics.is_in_place_function(self.context.qualified_name(func), values_only=True):
             # torch.relu_(x): x changed in place
             target = args[0].value.value
             current = env.get(target)
@@ -1128,7 +1113,7 @@ class _ScopeAnalysis:
             self._bind(name, current.replace(retains_grad=True), env)
         elif method == "detach_":
             self._bind(name, self.evaluator._detached(current), env)
-        elif is_in_place_method(method):
+        elif torch_semantics.is_in_place_method(method, values_only=True):
             arguments = self.evaluator._arguments(value, env, mode)
             if arguments is None:
                 env.pop(name, None)
@@ -1313,7 +1298,7 @@ class _ScopeAnalysis:
             return []
         names = []
         for name, (receiver, method) in parameter_loop_items(node).items():
-            if method not in ("parameters", "named_parameters"):
+            if method not in PARAMETER_ITERATORS:
                 continue
             found = module_instance(self.context, receiver)
             if found is not None and not found.scripted:
@@ -1397,34 +1382,10 @@ def _call_site_facts_of(context: "LintContext", state: "_FileState", function: c
     return env
 
 
-def _local_function(context: "LintContext", name: cst.Name) -> Optional[cst.FunctionDef]:
-    """The function of this file a called name certainly is: bound once, by a ``def`` that is neither
-    decorated (grad-mode decorators aside), async, nor a generator."""
-    bindings = context.names.bindings_of(name)
-    if not bindings or len(bindings) != 1 or bindings[0].kind != "def":
-        return None
-    function = bindings[0].node
-    if type(function) is not cst.FunctionDef or function.asynchronous is not None:
-        return None
-    if not all(is_grad_mode_decorator(context, d) for d in function.decorators):
-        return None  # a decorator other than no_grad/enable_grad/inference_mode may change what it returns
-    if own_nodes_of(function.body, _YIELDS):
-        return None
-    return function
-
-
-_YIELDS = (cst.Yield,)
-
-
 def _plain_method(context: "LintContext", attribute: cst.Attribute) -> Optional[cst.FunctionDef]:
-    """``modules.bound_method`` when it is neither decorated (grad-mode decorators aside), async, nor a
-    generator."""
+    """``modules.bound_method`` when a call gives what its ``return``s give (``grad_mode.plain_function``)."""
     method = bound_method(context, attribute)
-    if method is None or method.asynchronous is not None or own_nodes_of(method.body, _YIELDS):
-        return None
-    if not all(is_grad_mode_decorator(context, d) for d in method.decorators):
-        return None
-    return method
+    return method if method is not None and plain_function(context, method) else None
 
 
 def _returned_facts(context: "LintContext", function: cst.FunctionDef) -> Facts:
@@ -1489,15 +1450,17 @@ def _is_range(context: "LintContext", iterable: cst.BaseExpression) -> bool:
         context.qualified_name(iterable.func) == "builtins.range"
 
 
+# methods whose items are a module's state (or a container's values), not batches of data
+_NOT_DATA_ITERABLES = MODULE_ITERATOR_METHODS | {"values", "items", "param_groups", "state_dict"}
+
+
 def _is_data_iterable(iterable: cst.BaseExpression) -> bool:
     """A loop over something that yields batches (a loader, ``enumerate(loader)``, ``tqdm(loader)``),
     not over parameters or a literal collection of tensors."""
     if isinstance(iterable, (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp, cst.GeneratorExp)):
         return False
     for node in iter_tree(iterable):
-        if isinstance(node, cst.Attribute) and node.attr.value in (
-                "parameters", "named_parameters", "buffers", "named_buffers", "values", "items", "param_groups",
-                "state_dict", "modules", "children"):
+        if isinstance(node, cst.Attribute) and node.attr.value in _NOT_DATA_ITERABLES:
             return False
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in ("zip", "range", "reversed"):
             return False
@@ -1790,7 +1753,7 @@ def _may_reach_grad_leaf(context: "LintContext", state: "_FileState", index, fun
         return True
     for call in own_nodes_of(function.body, _CALL_TYPES):
         func = call.func
-        callee = _local_function(context, func) if type(func) is cst.Name else \
+        callee = local_function(context, func, plain=True) if type(func) is cst.Name else \
             _plain_method(context, func) if type(func) is cst.Attribute else None
         if callee is not None and callee is not function and _names_grad_leaf_word(state, index, callee):
             return True
@@ -1831,6 +1794,6 @@ def grad_certainly_on(context: "LintContext", statement: Optional[cst.CSTNode] =
 
 __all__ = [
     "CONSTANT", "DETACHED", "NO_GRAD", "TENSOR", "NUMBER", "Facts", "UNKNOWN_FACTS", "facts_at",
-    "grad_mode_before", "grad_certainly_on", "grad_leaf_possible", "is_in_place_function", "is_in_place_method",
+    "grad_mode_before", "grad_certainly_on", "grad_leaf_possible",
     "join_facts",
 ]

@@ -15,6 +15,7 @@ from autogradlint.analysis.grad_mode import GRAD_OFF, with_mode
 from autogradlint.analysis.modules import is_module_instance
 from autogradlint.analysis.names import bound_names, target_names
 from autogradlint.analysis.tensors import factory_call
+from autogradlint.analysis.torch_api import GRAPH_CUTTING_METHODS, TENSOR_ITERATORS
 from autogradlint.walk import NESTED_SCOPES, children, own_nodes_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,15 +23,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 AUTOGRAD_BACKWARD = "torch.autograd.backward"
 
-# methods whose result no longer carries the receiver's graph
-GRAPH_CUTTING_METHODS = frozenset({"detach", "detach_", "item", "tolist", "numpy"})
 # attributes that are not the tensor's graph (``.data`` shares storage but has no grad_fn)
 GRAPH_CUTTING_ATTRIBUTES = frozenset({"data", "shape", "dtype", "device", "ndim", "grad", "requires_grad", "is_leaf"})
 # methods whose result is metadata, not a tensor with the receiver's graph
 METADATA_METHODS = frozenset({"size", "dim", "numel", "nelement", "element_size", "get_device", "stride", "type"})
-# builtins whose result carries no graph: conversions to Python values, and fetching the next data item
-NON_GRAPH_BUILTINS = frozenset({"float", "int", "bool", "len", "str", "repr", "isinstance", "type", "id", "print",
-                                "next", "iter", "range"})
+# builtins that report a value: print it, or turn it into a Python number or string (a total used there is a
+# metric use)
+REPORTING_BUILTINS = frozenset({"print", "float", "int", "round", "str", "format", "repr"})
+# builtins whose result carries no graph: the reporting ones (not ``round``: ``round(t)`` is ``torch.round(t)``,
+# a tensor with a graph), other conversions to Python values, and fetching the next data item
+NON_GRAPH_BUILTINS = (REPORTING_BUILTINS - {"round"}) | {"bool", "len", "isinstance", "type", "id", "next", "iter",
+                                                         "range"}
 _CUT_OR_METADATA_METHODS = GRAPH_CUTTING_METHODS | METADATA_METHODS
 _NAME_OR_ATTRIBUTE = frozenset({cst.Name, cst.Attribute})
 
@@ -98,9 +101,6 @@ def iterates_at_most_once(loop: cst.CSTNode) -> bool:
     return False
 
 
-PARAMETER_ITERATORS = frozenset({"parameters", "named_parameters", "buffers", "named_buffers"})
-
-
 def parameter_loop_items(loop: cst.For) -> Dict[str, Tuple[cst.BaseExpression, str]]:
     """The loop variables that hold a parameter (or buffer) of a module on every iteration, each with the
     receiver and the method of its iterator: ``p`` in ``for p in m.parameters()``, ``for n, p in
@@ -116,7 +116,7 @@ def _add_parameter_items(target: cst.BaseExpression, iterable: cst.BaseExpressio
     if type(iterable) is not cst.Call or any(arg.star for arg in iterable.args):
         return
     func = iterable.func
-    if type(func) is cst.Attribute and func.attr.value in PARAMETER_ITERATORS:
+    if type(func) is cst.Attribute and func.attr.value in TENSOR_ITERATORS:
         if func.attr.value.startswith("named_"):
             if type(target) is cst.Tuple and len(target.elements) == 2 and type(target.elements[1].value) is cst.Name \
                     and type(target.elements[1]) is not cst.StarredElement:

@@ -9,7 +9,7 @@ import libcst as cst
 from autogradlint.analysis.call_sites import (all_parameter_arguments, bool_literal, keyword, parameter_arguments,
                                              positional)
 from autogradlint.analysis.memo import Memo
-from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS
+from autogradlint.analysis.torch_api import SELF_RETURNING_METHODS, SUBMODULE_ITERATORS
 from autogradlint.analysis.torch_semantics import layer_parameter_switch, layer_parameters
 from autogradlint.records import FrozenRecord, Record
 from autogradlint.walk import NESTED_SCOPES, children, current_index, iter_tree, nodes_of
@@ -211,8 +211,6 @@ class ModuleAttribute(FrozenRecord):
         return self.kind == "module" and bool(self.has_parameters) and not self.frozen
 
 
-# methods of nn.Module that iterate submodules: name -> whether they yield (name, module) pairs
-SUBMODULE_ITERATORS = {"modules": False, "children": False, "named_modules": True, "named_children": True}
 # containers whose items are modules
 MODULE_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.ModuleDict", "torch.nn.Sequential"})
 # wrappers whose ``.module`` is the wrapped module

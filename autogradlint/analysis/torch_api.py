@@ -57,3 +57,27 @@ SELF_RETURNING_METHODS = frozenset(
     {"to", "cuda", "cpu", "xpu", "train", "eval", "float", "double", "half", "bfloat16", "type",
      "requires_grad_", "apply", "share_memory", "to_empty"}
 )
+
+
+# nn.Module methods that return an iterator over the module's state: name -> (what each item is, whether the
+# items are ``(name, item)`` pairs). The one table every rule and analysis derives its subsets from.
+MODULE_ITERATORS = {
+    "parameters": ("parameter", False), "named_parameters": ("parameter", True),
+    "buffers": ("buffer", False), "named_buffers": ("buffer", True),
+    "children": ("module", False), "named_children": ("module", True),
+    "modules": ("module", False), "named_modules": ("module", True),
+}
+# every method of the table
+MODULE_ITERATOR_METHODS = frozenset(MODULE_ITERATORS)
+# name -> whether its items are (name, item) pairs
+ITERATOR_YIELDS_PAIRS = {name: pairs for name, (_, pairs) in MODULE_ITERATORS.items()}
+# the ones whose items are parameters
+PARAMETER_ITERATORS = frozenset(name for name, (item, _) in MODULE_ITERATORS.items() if item == "parameter")
+# the ones whose items are tensors (parameters or buffers)
+TENSOR_ITERATORS = frozenset(name for name, (item, _) in MODULE_ITERATORS.items() if item in ("parameter", "buffer"))
+# the ones whose items are submodules: name -> whether they yield (name, module) pairs
+SUBMODULE_ITERATORS = {name: pairs for name, (item, pairs) in MODULE_ITERATORS.items() if item == "module"}
+
+# tensor methods whose result no longer carries the receiver's graph (``detach_`` too: it detaches in place
+# and returns the receiver), so nothing flows through them into a later backward
+GRAPH_CUTTING_METHODS = frozenset({"detach", "detach_", "item", "tolist", "numpy"})

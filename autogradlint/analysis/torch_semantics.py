@@ -134,16 +134,24 @@ def method_flags(method: str, call: cst.Call) -> Optional[str]:
     return _for_call(found.get(str(arity)) if arity is not None else None, call, dict_entry=True)
 
 
-def is_in_place_method(name: str) -> bool:
-    """Whether torch's tensor method of this name changes its receiver in place (``add_``, ``zero_``)."""
+# in-place ops that change a tensor's autograd state, not its values: the analyses model each one on its own
+AUTOGRAD_STATE_IN_PLACE = frozenset({"requires_grad_", "detach_"})
+
+
+def is_in_place_method(name: str, values_only: bool = False) -> bool:
+    """Whether torch's tensor method of this name changes its receiver in place (``add_``, ``zero_``);
+    with ``values_only``, only the ones that change its values (not ``requires_grad_``/``detach_``)."""
+    if values_only and name in AUTOGRAD_STATE_IN_PLACE:
+        return False
     found = table().get(TENSOR, {}).get(name)
     return isinstance(found, str) and "i" in found
 
 
-def is_in_place_function(qualified_name: Optional[str]) -> bool:
-    """Whether a torch function changes its first argument in place (``torch.relu_``, ``F.relu_``)."""
+def is_in_place_function(qualified_name: Optional[str], values_only: bool = False) -> bool:
+    """Whether a torch function changes its first argument in place (``torch.relu_``, ``F.relu_``); with
+    ``values_only``, only the ones that change its values (not ``torch.detach_``)."""
     split = _split(qualified_name) if qualified_name else None
-    if split is None:
+    if split is None or values_only and split[1] in AUTOGRAD_STATE_IN_PLACE:
         return False
     found = table().get(split[0], {}).get(split[1])
     return isinstance(found, str) and "i" in found
