@@ -811,3 +811,70 @@ def test_a_grad_scaler_argument_is_a_scaler_whatever_its_name(cli, tmp_path):
 def test_a_scaler_argument_not_certainly_enabled_stays_silent(cli, tmp_path, scaler):
     write(tmp_path, {"amp.py": AMP_STEP.format(scaler=scaler)})
     assert check(cli, tmp_path, "amp.py") == []
+
+
+# a home-made optimizer in its own file (it clears the gradients in step), beside a subclass of torch's Adam
+HOME_MADE_OPTIMIZER = {
+    "myopt.py": """
+        import torch
+
+
+        class Lookahead:
+            def __init__(self, params, lr=0.1):
+                self.params = list(params)
+                self.lr = lr
+
+            def step(self):
+                with torch.no_grad():
+                    for p in self.params:
+                        if p.grad is not None:
+                            p -= self.lr * p.grad
+                            p.grad = None
+
+            def zero_grad(self, set_to_none=False):
+                for p in self.params:
+                    p.grad = None
+
+
+        class MyAdam(torch.optim.Adam):
+            pass
+
+
+        class Unknown(SomeBase):
+            def step(self):
+                pass
+        """,
+    "train.py": """
+        import torch
+        from myopt import Lookahead, MyAdam, Unknown
+
+        model = torch.nn.Linear(2, 1)
+        optimizer = Lookahead(model.parameters())
+        for step in range(3):
+            loss = model(torch.ones(2)).sum()
+            loss.backward()
+            optimizer.step()
+        optimizer.zero_grad(set_to_none=False)
+
+        opt2 = MyAdam(model.parameters())
+        for step in range(3):
+            loss = model(torch.ones(2)).sum()
+            loss.backward()
+            opt2.step()
+
+        opt3 = Unknown()
+        for step in range(3):
+            loss = model(torch.ones(2)).sum()
+            loss.backward()
+            opt3.step()
+        """,
+}
+
+
+@pytest.mark.parametrize("paths", [(".",), ("train.py",)], ids=["project", "one-file"])
+def test_a_home_made_optimizer_from_another_file_is_its_own_business(cli, tmp_path, paths):
+    """The home-made optimizer's step/zero_grad are its own (no GL501, no GL505); a subclass of torch's Adam,
+    and a class whose base the project cannot read, are judged as optimizers, as before."""
+    write(tmp_path, HOME_MADE_OPTIMIZER)
+    found = check(cli, tmp_path, "--select", "GL501,GL505", *paths)
+    assert found == [("train.py", 13, "GL501"), ("train.py", 19, "GL501")]

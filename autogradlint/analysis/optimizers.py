@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Iterable, Optional
 
 import libcst as cst
 
-from autogradlint.analysis.modules import local_class
+from autogradlint.analysis.modules import is_module_base_name, local_class
 from autogradlint.analysis.torch_api import canonical
 from autogradlint.analysis.values import origins
 from autogradlint.records import FrozenRecord
@@ -90,6 +90,45 @@ def is_optimizer_class(context: "LintContext", classdef: cst.ClassDef, _seen: Op
         if name not in _NEUTRAL_BASES:
             answer = None
     return answer
+
+
+def holds_plain_project_object(context: "LintContext", expression: cst.BaseExpression) -> bool:
+    """``expression`` certainly holds an instance of a class another file of the project defines that
+    subclasses neither an optimizer nor an nn.Module (read from that file's summary: a home-made optimizer, a
+    scikit-learn-style model, a config): its ``step``/``zero_grad``/``eval`` are its own. Every origin of
+    the value (``values.origins``) must be a call of such a class."""
+    found = origins(context, expression)
+    if not found:
+        return False
+    from autogradlint.analysis.project import project_of  # the project is read only when a value needs it
+
+    project = project_of(context)
+    for origin in found:
+        if type(origin) is not cst.Call or type(origin.func) not in (cst.Name, cst.Attribute):
+            return False
+        if local_class(context, origin.func) is not None or not _plain_project_class(
+                project, context.qualified_name(origin.func), 0):
+            return False
+    return True
+
+
+def _plain_project_class(project, qualified: Optional[str], depth: int) -> bool:
+    if not qualified or depth > 4:
+        return False
+    found = project.lookup(qualified)
+    if found is None or found[0] != "class" or not isinstance(found[2], dict):
+        return False
+    info = found[2]
+    if info.get("decorated") or info.get("dynamic"):
+        return False
+    for base in info.get("bases", [None]):
+        if base is None or is_optimizer_name(base) or is_module_base_name(base):
+            return False
+        if base in _NEUTRAL_BASES or base == "object":
+            continue
+        if not _plain_project_class(project, base, depth + 1):
+            return False  # a base that is not itself a plain class of the project: unknown
+    return True
 
 
 class OptimizerValue(FrozenRecord):

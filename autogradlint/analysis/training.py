@@ -24,6 +24,7 @@ from autogradlint.analysis.modules import is_static_or_classmethod, plain_instan
 from autogradlint.analysis.names import works_with_torch
 from autogradlint.analysis.optimizers import (
     OptimizerValue,
+    holds_plain_project_object,
     is_optimizer_class,
     is_optimizer_name,
     is_torch_optimizer_name,
@@ -572,7 +573,8 @@ class TrainingFacts:
         ``plain_instance_class``) that, for ``optimizer``, also certainly subclasses no optimizer."""
         klass = plain_instance_class(self.context, receiver)
         if klass is None:
-            return False
+            # a plain class of another file of the project (neither a module nor an optimizer)
+            return holds_plain_project_object(self.context, receiver)
         return is_optimizer_class(self.context, klass) is False if optimizer else True
 
     def is_plain_object(self, receiver: cst.BaseExpression) -> bool:
