@@ -930,29 +930,37 @@ def context_of(knowledge: _FileKnowledge) -> "LintContext":
 # classes and functions of the project's other files (their summaries: see analysis.project)
 
 
-def _summary_is_module(project, info: Optional[dict], depth: int = 0) -> Optional[bool]:
-    """Whether a summarised class certainly subclasses nn.Module (None: unknown)."""
+_NEUTRAL_MODULE_BASES = frozenset({"builtins.object", "builtins.Exception", "builtins.dict"})
+
+
+def summary_subclasses(project, info: Optional[dict], is_base, neutral: frozenset, depth: int = 0) -> Optional[bool]:
+    """Whether a summarised class of the project certainly has a base (directly, or through the project's other
+    summarised classes) for which ``is_base(qualified name)`` holds (True), certainly has none (False: every
+    base is ``neutral`` or such a class), or None when a base is unknown."""
     if info is None or depth > 8:
         return None
-    bases = info.get("bases") or []
-    if not bases:
-        return False
     answer: Optional[bool] = False
-    for base in bases:
+    for base in info.get("bases") or []:
         if base is None:
             answer = None
             continue
-        if is_module_base_name(base):
+        if is_base(base):
             return True
-        if base in ("builtins.object", "builtins.Exception", "builtins.dict"):
+        if base in neutral:
             continue
         found = project.lookup(base)
-        verdict = _summary_is_module(project, found[2], depth + 1) if found is not None and found[0] == "class" else None
+        verdict = (summary_subclasses(project, found[2], is_base, neutral, depth + 1)
+                   if found is not None and found[0] == "class" else None)
         if verdict:
             return True
         if verdict is None:
             answer = None
     return answer
+
+
+def _summary_is_module(project, info: Optional[dict]) -> Optional[bool]:
+    """Whether a summarised class certainly subclasses nn.Module (None: unknown)."""
+    return summary_subclasses(project, info, is_module_base_name, _NEUTRAL_MODULE_BASES)
 
 
 def project_class_is_module(context: "LintContext", qualified: Optional[str]) -> Optional[bool]:

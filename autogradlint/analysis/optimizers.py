@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Iterable, Optional
 
 import libcst as cst
 
-from autogradlint.analysis.modules import is_module_base_name, local_class
+from autogradlint.analysis.modules import is_module_base_name, local_class, summary_subclasses
 from autogradlint.analysis.torch_api import canonical
 from autogradlint.analysis.values import origins
 from autogradlint.records import FrozenRecord
@@ -106,29 +106,20 @@ def holds_plain_project_object(context: "LintContext", expression: cst.BaseExpre
     for origin in found:
         if type(origin) is not cst.Call or type(origin.func) not in (cst.Name, cst.Attribute):
             return False
-        if local_class(context, origin.func) is not None or not _plain_project_class(
-                project, context.qualified_name(origin.func), 0):
+        if local_class(context, origin.func) is not None:
+            return False
+        found_class = project.lookup(context.qualified_name(origin.func))
+        if found_class is None or found_class[0] != "class" or not isinstance(found_class[2], dict):
+            return False
+        info = found_class[2]
+        if info.get("decorated") or info.get("dynamic") or summary_subclasses(
+                project, info, _module_or_optimizer, _NEUTRAL_BASES | {"object"}) is not False:
             return False
     return True
 
 
-def _plain_project_class(project, qualified: Optional[str], depth: int) -> bool:
-    if not qualified or depth > 4:
-        return False
-    found = project.lookup(qualified)
-    if found is None or found[0] != "class" or not isinstance(found[2], dict):
-        return False
-    info = found[2]
-    if info.get("decorated") or info.get("dynamic"):
-        return False
-    for base in info.get("bases", [None]):
-        if base is None or is_optimizer_name(base) or is_module_base_name(base):
-            return False
-        if base in _NEUTRAL_BASES or base == "object":
-            continue
-        if not _plain_project_class(project, base, depth + 1):
-            return False  # a base that is not itself a plain class of the project: unknown
-    return True
+def _module_or_optimizer(qualified_name: str) -> bool:
+    return is_optimizer_name(qualified_name) or is_module_base_name(qualified_name)
 
 
 class OptimizerValue(FrozenRecord):
