@@ -477,12 +477,8 @@ class ScopeFlow:
             if isinstance(func, (cst.Name, cst.Attribute)) and self.context.qualified_name(func) in _GRAD_COMBINING_FUNCTIONS:
                 parts: List[cst.BaseExpression] = []
                 for arg in expression.args:
-                    if arg.keyword is not None:
-                        continue
-                    if isinstance(arg.value, (cst.List, cst.Tuple)):
-                        parts.extend(element.value for element in arg.value.elements)
-                    else:
-                        parts.append(arg.value)
+                    if arg.keyword is None:
+                        _add_operand(parts, arg.value)
                 return self._combine(parts, _depth)
             if is_torch_loss(self.context, func):
                 marks = self._loss_marks(func, expression)
@@ -537,10 +533,7 @@ class ScopeFlow:
                 continue
             if not self._gradient_flows_into(arg.value, marks[index] if marks is not None else ""):
                 continue
-            if isinstance(arg.value, (cst.List, cst.Tuple)):
-                parts.extend(element.value for element in arg.value.elements)
-            else:
-                parts.append(arg.value)
+            _add_operand(parts, arg.value)
         return self._combine(parts, depth)
 
     def _loss_marks(self, func: cst.BaseExpression, call: cst.Call) -> Optional[List[str]]:
@@ -701,6 +694,14 @@ def is_torch_loss(context: "LintContext", func: cst.BaseExpression, _depth: int 
             return bool(arguments) and all(
                 argument is not None and is_torch_loss(context, argument, _depth + 1) for argument in arguments)
     return False
+
+
+def _add_operand(parts: List[cst.BaseExpression], value: cst.BaseExpression) -> None:
+    """An argument's operands: the elements of a list or tuple literal (``torch.cat([a, b])``), else itself."""
+    if isinstance(value, (cst.List, cst.Tuple)):
+        parts.extend(element.value for element in value.elements)
+    else:
+        parts.append(value)
 
 
 def _is_loss_operand(arg: cst.Arg) -> bool:
