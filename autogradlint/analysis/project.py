@@ -476,12 +476,18 @@ def read_project_file_cached(path: str) -> Optional[bytes]:
     return data
 
 
-def _stored_summary(data: bytes, module: str, is_package: bool) -> dict:
-    key = f"{content_hash(data)}:{int(is_package)}:{module}"
+def _stored(key: str) -> Optional[dict]:
+    """The summary kept under ``key``, reading the saved store the first time one is missed."""
     summary = _STORE.get(key)
     if summary is None and not _LOADED[0]:
         _load_store()
         summary = _STORE.get(key)
+    return summary
+
+
+def _stored_summary(data: bytes, module: str, is_package: bool) -> dict:
+    key = f"{content_hash(data)}:{int(is_package)}:{module}"
+    summary = _stored(key)
     if summary is None:
         summary = summarize(data, module, is_package) or {"module": module, "imports": {}, "classes": {},
                                                            "functions": {}, "values": {}}
@@ -1008,10 +1014,7 @@ def summarize_calls(data: bytes, module: str, is_package: bool, module_word: str
 def _stored_calls(data: bytes, module: str, is_package: bool, module_word: str,
                   import_words: Optional[frozenset] = None) -> Optional[dict]:
     key = f"calls:{content_hash(data)}:{int(is_package)}:{module}:{module_word}"
-    summary = _STORE.get(key)
-    if summary is None and not _LOADED[0]:
-        _load_store()
-        summary = _STORE.get(key)
+    summary = _stored(key)
     if summary is None:
         if _PARSE_BUDGET[0] < len(data):
             return _OVER_BUDGET
